@@ -1,0 +1,64 @@
+/* vkslm: command-line entry point. `vkslm <command> [options]`; `vkslm help` lists the commands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "examples/vkslm/cli.h"
+#include "vkslm.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+
+    {NULL, NULL, NULL},
+};
+
+int cli_flag(const char *arg, const char *name) { return strcmp(arg, name) == 0; }
+
+const char *cli_value(int argc, char **argv, int *i, const char *name) {
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "vkslm: option %s needs a value\n", name);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "vkslm %s: inference for small language models on Vulkan\n\nusage: vkslm <command> [options]\n\n",
+            vkslm_version());
+    for (const command *c = commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\n`vkslm <command> --help` for its options; docs/cli.md has them all.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (cli_flag(argv[1], "help") || cli_flag(argv[1], "--help") || cli_flag(argv[1], "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (cli_flag(argv[1], "--version")) {
+        printf("vkslm %s\n", vkslm_version());
+        return 0;
+    }
+    for (const command *c = commands; c->name; c++)
+        if (strcmp(argv[1], c->name) == 0)
+            return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "vkslm: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

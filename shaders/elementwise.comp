@@ -1,0 +1,88 @@
+#version 450
+// Elementwise ops over n elements: ADD d = a + b, MUL d = a * b (b broadcast: element e uses
+// b[(b_phase + e) % nb]), SCALE d = a * scale, COPY d = a (converting between f32 and f16).
+// Each invocation writes one pair of elements, so f16 output needs no 16-bit storage: without it, a
+// pair is one packed word (d_off must then be even; the last odd element keeps its neighbour's half).
+#extension GL_GOOGLE_include_directive : require
+#include "types.glsl"
+
+layout(local_size_x_id = 0) in;
+
+layout(push_constant) uniform Push {
+    uint n;       // elements in this dispatch
+    uint nb;      // elements of b (broadcast period)
+    uint a_off;   // element offsets into the bound ranges
+    uint b_off;
+    uint d_off;
+    uint b_phase; // index into b of element 0
+    float scale;
+    uint pad;
+} pc;
+
+#if defined(OP_ADD) || defined(OP_MUL)
+#define HAS_B 1
+#endif
+
+#ifdef TYPE_A_F16
+DECLARE_F16(0, A, readonly)
+#define LOAD_A(i) LOAD_F16(A, i)
+#ifdef HAS_B
+DECLARE_F16(1, B, readonly)
+#define LOAD_B(i) LOAD_F16(B, i)
+#endif
+#else
+DECLARE_F32(0, A, readonly)
+#define LOAD_A(i) LOAD_F32(A, i)
+#ifdef HAS_B
+DECLARE_F32(1, B, readonly)
+#define LOAD_B(i) LOAD_F32(B, i)
+#endif
+#endif
+
+#ifdef HAS_B
+#define D_BINDING 2
+#else
+#define D_BINDING 1
+#endif
+
+#ifdef TYPE_D_F16
+DECLARE_F16(D_BINDING, D, )
+#else
+DECLARE_F32(D_BINDING, D, writeonly)
+#endif
+
+float op(uint e) {
+    float a = LOAD_A(pc.a_off + e);
+#if defined(OP_ADD)
+    return a + LOAD_B(pc.b_off + (pc.b_phase + e) % pc.nb);
+#elif defined(OP_MUL)
+    return a * LOAD_B(pc.b_off + (pc.b_phase + e) % pc.nb);
+#elif defined(OP_SCALE)
+    return a * pc.scale;
+#else
+    return a;
+#endif
+}
+
+void main() {
+    uint p = gl_GlobalInvocationID.x;
+    uint e0 = 2u * p;
+    if (e0 >= pc.n)
+        return;
+    bool has1 = e0 + 1u < pc.n;
+    float v0 = op(e0);
+    float v1 = has1 ? op(e0 + 1u) : 0.0;
+#if defined(TYPE_D_F16) && !defined(STORAGE16)
+    uint w = (pc.d_off >> 1) + p;
+    uint lo = packHalf2x16(vec2(v0, v1));
+    D[w] = has1 ? lo : ((D[w] & 0xffff0000u) | (lo & 0xffffu));
+#elif defined(TYPE_D_F16)
+    D[pc.d_off + e0] = float16_t(v0);
+    if (has1)
+        D[pc.d_off + e0 + 1u] = float16_t(v1);
+#else
+    D[pc.d_off + e0] = v0;
+    if (has1)
+        D[pc.d_off + e0 + 1u] = v1;
+#endif
+}

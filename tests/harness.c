@@ -1,0 +1,84 @@
+#include "tests/harness.h"
+
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+int test_in_ci(void) {
+    const char *ci = getenv("CI");
+    return ci && *ci && strcmp(ci, "0") != 0 && strcmp(ci, "false") != 0;
+}
+
+const char *test_data_dir(void) {
+    static int probed;
+    static const char *dir;
+    if (!probed) {
+        probed = 1;
+        const char *env = getenv("VKSLM_TESTDATA");
+        const char *cand = env && *env ? env : VKSLM_TESTDATA_DIR;
+        struct stat st;
+        if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode))
+            dir = cand;
+    }
+    return dir;
+}
+
+char *test_data_path(char *buf, size_t cap, const char *rel) {
+    const char *d = test_data_dir();
+    snprintf(buf, cap, "%s/%s", d ? d : "(no testdata)", rel);
+    return buf;
+}
+
+void test_skip(const char *why) {
+    if (test_in_ci()) {
+        fprintf(stderr, "FAIL (CI is set): %s\n", why);
+        CU_FAIL_FATAL("required test resource missing under CI");
+    }
+    printf("\n  SKIP: %s\n", why);
+}
+
+uint64_t test_seed(void) {
+    static uint64_t seed;
+    static int init;
+    if (!init) {
+        init = 1;
+        const char *env = getenv("VKSLM_TEST_SEED");
+        seed = env && *env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
+        printf("random seed: %llu (set VKSLM_TEST_SEED to repeat)\n", (unsigned long long)seed);
+    }
+    return seed;
+}
+
+void test_rng(vkslm_rng *r, uint64_t salt) { vkslm_rng_seed(r, test_seed() * 1000003ull + salt); }
+
+double test_nmse(const float *out, const float *ref, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)out[i] - (double)ref[i];
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+    }
+    if (num != num)
+        return 1e30; /* NaN in the output */
+    return den > 0 ? num / den : num;
+}
+
+int test_run_suite(const char *suite_name, const vkslm_test *tests) {
+    test_seed();
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    CU_pSuite suite = CU_add_suite(suite_name, NULL, NULL);
+    if (!suite)
+        return 2;
+    for (const vkslm_test *t = tests; t->name; t++)
+        if (!CU_add_test(suite, t->name, t->fn))
+            return 2;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}

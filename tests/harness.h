@@ -1,0 +1,45 @@
+/* Shared test scaffolding: a CUnit main, the shared test-data folder, seeded randomness, NMSE, and the
+ * GPU context (created once per executable with validation on). */
+#ifndef VKSLM_TEST_HARNESS_H
+#define VKSLM_TEST_HARNESS_H
+
+#include <CUnit/CUnit.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/util/rng.h"
+
+typedef struct vkslm_test {
+    const char *name;
+    void (*fn)(void);
+} vkslm_test;
+
+/* Runs one suite of tests (NULL-terminated array); returns the process exit code. */
+int test_run_suite(const char *suite, const vkslm_test *tests);
+
+/* True when CI is set in the environment: then a missing device or missing test data fails. */
+int test_in_ci(void);
+
+/* The shared test-data folder (env VKSLM_TESTDATA overrides), or NULL when absent; a test that needs
+ * it calls TEST_REQUIRE_DATA() which skips (saying so) or, in CI, fails. */
+const char *test_data_dir(void);
+/* Writes "<testdata>/<rel>" into buf; returns buf. */
+char *test_data_path(char *buf, size_t cap, const char *rel);
+void test_skip(const char *why); /* prints SKIP and counts it; fails under CI */
+
+#define TEST_REQUIRE_DATA()                                            \
+    do {                                                               \
+        if (!test_data_dir()) {                                        \
+            test_skip("../shared/testdata not found");                 \
+            return;                                                    \
+        }                                                              \
+    } while (0)
+
+/* The seed of this process's random inputs (env VKSLM_TEST_SEED, else time-based), printed at start. */
+uint64_t test_seed(void);
+void test_rng(vkslm_rng *r, uint64_t salt);
+
+/* Normalised mean squared error sum((a-b)^2) / sum(b^2) (b is the reference). */
+double test_nmse(const float *out, const float *ref, size_t n);
+
+#endif
