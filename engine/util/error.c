@@ -16,13 +16,21 @@ vkslm_status vkslm_fail(vkslm_status status, const char *fmt, ...) {
 }
 
 vkslm_status vkslm_fail_context(vkslm_status status, const char *fmt, ...) {
-    char prefix[512], old[sizeof last_error];
+    char prefix[256], old[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, last_error, sizeof old);
-    snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+    size_t n = strlen(prefix);
+    if (n + 2 < sizeof last_error) {
+        memcpy(last_error, prefix, n);
+        memcpy(last_error + n, ": ", 2);
+        size_t rest = sizeof last_error - n - 3;
+        size_t m = strnlen(old, rest);
+        memcpy(last_error + n + 2, old, m);
+        last_error[n + 2 + m] = 0;
+    }
     return status;
 }
 
