@@ -12,7 +12,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-
+    {"devices", cmd_devices, "list Vulkan devices, their features and limits, and the one vkslm would choose"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,178 @@
+/* The Vulkan compute runtime: instance and device choice, capabilities, memory, transfers, pipelines and
+ * command recording. Everything the ops and the model need from Vulkan goes through this header. */
+#ifndef VKSLM_VK_H
+#define VKSLM_VK_H
+
+#include <stdint.h>
+#include <vulkan/vulkan.h>
+
+#include "vkslm.h"
+
+/* ---- capabilities --------------------------------------------------------------------------------- */
+typedef struct vkslm_vk_caps {
+    char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+    char driver_name[VK_MAX_DRIVER_NAME_SIZE];
+    char driver_info[VK_MAX_DRIVER_INFO_SIZE];
+    VkPhysicalDeviceType type;
+    uint32_t vendor_id, device_id, api_version, driver_version;
+    uint8_t device_uuid[VK_UUID_SIZE], driver_uuid[VK_UUID_SIZE], pipeline_cache_uuid[VK_UUID_SIZE];
+
+    /* subgroups */
+    uint32_t subgroup_size;                 /* the default size */
+    uint32_t subgroup_size_min, subgroup_size_max;
+    int subgroup_size_control;              /* VK_EXT_subgroup_size_control / Vulkan 1.3 */
+    int compute_full_subgroups;
+    VkSubgroupFeatureFlags subgroup_ops;    /* in compute shaders */
+
+    /* arithmetic and storage features (what the device has; *_enabled: what vkslm turned on) */
+    int fp16, int8, storage16, storage8;
+    int integer_dot_product, integer_dot_4x8_accel; /* VK_KHR_shader_integer_dot_product */
+    int coopmat_nv, coopmat_khr;                    /* cooperative matrix: queried only */
+    int timestamps;                                 /* compute queue supports timestamps */
+
+    /* limits (bytes unless said) */
+    uint64_t max_storage_buffer_range;      /* as the device reports it */
+    uint64_t max_memory_allocation_size;
+    uint32_t max_shared_memory;             /* maxComputeSharedMemorySize */
+    uint32_t max_workgroup_invocations;
+    uint32_t max_workgroup_size[3];
+    uint32_t max_workgroup_count[3];
+    uint32_t max_push_constants;
+    uint64_t min_storage_offset_align;
+    float timestamp_period_ns;
+
+    /* memory */
+    VkPhysicalDeviceMemoryProperties mem;
+    uint64_t device_local_bytes;
+    int uma;                                /* a device-local type is also host-visible */
+} vkslm_vk_caps;
+
+/* Lists the devices (temporary instance). *caps is malloc'd (free with free()). *chosen: the index the
+ * default rules pick (discrete > integrated > virtual > CPU), or the selector's match; `selector` may
+ * be NULL (then env VKSLM_DEVICE applies): a decimal index or a case-insensitive name substring. */
+vkslm_status vkslm_vk_list_devices(const char *selector, vkslm_vk_caps **caps, uint32_t *count, int *chosen);
+vkslm_status vkslm_vk_choose(const vkslm_vk_caps *caps, uint32_t count, const char *selector, int *chosen);
+const char *vkslm_vk_type_name(VkPhysicalDeviceType type);
+const char *vkslm_vk_result_name(VkResult r);
+/* Maps a failed VkResult to a status and records "<call> failed: VK_ERROR_...". */
+vkslm_status vkslm_vk_fail(VkResult r, const char *call);
+#define VKSLM_VK_TRY(call)                                  \
+    do {                                                    \
+        VkResult vk_r_ = (call);                            \
+        if (vk_r_ != VK_SUCCESS)                            \
+            return vkslm_vk_fail(vk_r_, #call);             \
+    } while (0)
+
+/* ---- the device context --------------------------------------------------------------------------- */
+typedef struct vkslm_vk vkslm_vk;
+
+typedef struct vkslm_vk_options {
+    const char *device;   /* selector; NULL: env VKSLM_DEVICE, else the default choice */
+    int validate;         /* 1 on, 0 off, -1 (or 0-initialised with validate_from_env) */
+    int validate_from_env;/* nonzero: VKSLM_VALIDATE=1 turns validation on */
+    int profile;          /* timestamp queries per dispatch */
+} vkslm_vk_options;
+
+/* Environment switches read at open: VKSLM_DEVICE, VKSLM_VALIDATE, VKSLM_MAX_STORAGE_RANGE (bytes; lowers
+ * the range vkslm binds), VKSLM_DISABLE_F16 / _8BIT / _16BIT (do not enable those features),
+ * VKSLM_DISABLE_UMA (always stage uploads), VKSLM_STAGING_BYTES, VKSLM_CACHE_DIR, VKSLM_NO_PIPELINE_CACHE. */
+vkslm_status vkslm_vk_open(const vkslm_vk_options *opt, vkslm_vk **out);
+void vkslm_vk_close(vkslm_vk *vk);
+
+const vkslm_vk_caps *vkslm_vk_get_caps(const vkslm_vk *vk);
+VkDevice vkslm_vk_device(const vkslm_vk *vk);
+/* Features vkslm enabled (device has them and no env switch turned them off). */
+typedef struct vkslm_vk_enabled {
+    int fp16, int8, storage16, storage8, subgroup_size_control, integer_dot_product;
+} vkslm_vk_enabled;
+const vkslm_vk_enabled *vkslm_vk_get_enabled(const vkslm_vk *vk);
+/* The largest range vkslm binds as one storage buffer (device limit, or the env override if lower). */
+uint64_t vkslm_vk_max_range(const vkslm_vk *vk);
+/* Validation messages counted since open (errors and warnings). */
+void vkslm_vk_validation_counts(const vkslm_vk *vk, uint32_t *errors, uint32_t *warnings);
+int vkslm_vk_is_cpu(const vkslm_vk *vk);
+
+/* ---- memory ------------------------------------------------------------------------------------- */
+typedef enum vkslm_mem_intent {
+    VKSLM_MEM_DEVICE = 0,  /* device-local: weights, activations, KV cache */
+    VKSLM_MEM_UPLOAD = 1,  /* host-visible, coherent, write-combined: staging */
+    VKSLM_MEM_READBACK = 2,/* host-visible, cached: results read by the CPU */
+    VKSLM_MEM_INTENTS = 3
+} vkslm_mem_intent;
+
+/* A suballocation: bind as (buffer, offset + x, range). `mapped` is non-NULL when host-visible (on UMA
+ * devices also for VKSLM_MEM_DEVICE, unless VKSLM_DISABLE_UMA). */
+typedef struct vkslm_buf {
+    VkBuffer buffer;
+    VkDeviceSize offset, size;
+    void *mapped;
+    uint32_t intent, block, coherent;
+} vkslm_buf;
+
+vkslm_status vkslm_vk_alloc(vkslm_vk *vk, vkslm_mem_intent intent, uint64_t size, vkslm_buf *out);
+void vkslm_vk_free(vkslm_vk *vk, vkslm_buf *b);
+/* Device memory in use (sum of live suballocations) and reserved (sum of blocks), bytes. */
+void vkslm_vk_memory_usage(const vkslm_vk *vk, uint64_t *used, uint64_t *reserved);
+
+/* ---- transfers (synchronous; chunked through the staging ring) ----------------------------------- */
+vkslm_status vkslm_vk_upload(vkslm_vk *vk, const vkslm_buf *dst, uint64_t offset, const void *src, uint64_t size);
+vkslm_status vkslm_vk_download(vkslm_vk *vk, const vkslm_buf *src, uint64_t offset, void *dst, uint64_t size);
+/* Fills with a repeated 32-bit word (offset and size multiples of 4). */
+vkslm_status vkslm_vk_fill(vkslm_vk *vk, const vkslm_buf *dst, uint64_t offset, uint64_t size, uint32_t word);
+
+/* ---- pipelines ---------------------------------------------------------------------------------- */
+typedef struct vkslm_pipeline {
+    VkPipeline pipeline;
+    VkPipelineLayout layout;
+    VkDescriptorSetLayout set_layout;
+    uint32_t n_bindings, push_size;
+    uint32_t local_size[3];
+} vkslm_pipeline;
+
+/* Gets (creating once, then cached by name and constants) the pipeline of an embedded SPIR-V variant.
+ * spec[i] is specialization constant i (uint32); by convention constant 0 is local_size_x. Pipelines
+ * live as long as the context. */
+vkslm_status vkslm_vk_pipeline(vkslm_vk *vk, const char *variant, uint32_t n_bindings, uint32_t push_size,
+                               const uint32_t *spec, uint32_t n_spec, const vkslm_pipeline **out);
+
+/* ---- command recording ----------------------------------------------------------------------------- */
+typedef struct vkslm_cmd vkslm_cmd;
+
+/* One buffer binding of a dispatch: range must be <= vkslm_vk_max_range(); offset aligned to
+ * min_storage_offset_align (vkslm_vk_bind computes both). */
+typedef struct vkslm_binding {
+    VkBuffer buffer;
+    VkDeviceSize offset, range;
+    int write;
+} vkslm_binding;
+
+/* Makes a binding for bytes [byte_off, byte_off + size) of buf: aligns the offset down and returns in
+ * *skip the bytes between the bound offset and byte_off (shaders add skip / element size). Fails with
+ * VKSLM_ERR_LIMIT if the range exceeds the bindable maximum: callers split larger tensors. */
+vkslm_status vkslm_vk_bind(const vkslm_vk *vk, const vkslm_buf *buf, uint64_t byte_off, uint64_t size, int write,
+                           vkslm_binding *out, uint64_t *skip);
+
+vkslm_status vkslm_cmd_create(vkslm_vk *vk, vkslm_cmd **out);
+void vkslm_cmd_destroy(vkslm_cmd *c);
+vkslm_status vkslm_cmd_begin(vkslm_cmd *c);
+/* Records a dispatch; inserts a buffer barrier first when it reads or writes what an earlier dispatch
+ * of this recording wrote (or writes what one read). `label` names it in the profile. */
+vkslm_status vkslm_cmd_dispatch(vkslm_cmd *c, const vkslm_pipeline *p, const vkslm_binding *bindings,
+                                uint32_t n_bindings, const void *push, uint32_t gx, uint32_t gy, uint32_t gz,
+                                const char *label);
+vkslm_status vkslm_cmd_copy(vkslm_cmd *c, const vkslm_buf *src, uint64_t src_off, const vkslm_buf *dst,
+                            uint64_t dst_off, uint64_t size);
+vkslm_status vkslm_cmd_fill(vkslm_cmd *c, const vkslm_buf *dst, uint64_t off, uint64_t size, uint32_t word);
+/* Ends, submits once, waits on one fence. */
+vkslm_status vkslm_cmd_submit_wait(vkslm_cmd *c);
+vkslm_vk *vkslm_cmd_vk(const vkslm_cmd *c);
+
+typedef struct vkslm_timing {
+    const char *label;
+    double gpu_ms;
+} vkslm_timing;
+/* Per-dispatch GPU times of the last submitted recording (empty unless the context profiles). */
+uint32_t vkslm_cmd_timings(const vkslm_cmd *c, const vkslm_timing **out);
+/* Number of barriers recorded in the current/last recording (for tests). */
+uint32_t vkslm_cmd_barrier_count(const vkslm_cmd *c);
+#endif

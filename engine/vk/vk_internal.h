@@ -1,0 +1,87 @@
+/* The device context's fields, shared by the files of engine/vk/ only. */
+#ifndef VKSLM_VK_INTERNAL_H
+#define VKSLM_VK_INTERNAL_H
+
+#include <pthread.h>
+
+#include "engine/vk/vk.h"
+
+typedef struct vkslm_mem_block {
+    VkDeviceMemory memory;
+    VkBuffer buffer;
+    VkDeviceSize size;
+    void *mapped;
+    uint32_t intent, type_index, coherent;
+    /* free ranges, sorted by offset: [off, off + len) */
+    VkDeviceSize *free_off, *free_len;
+    uint32_t n_free, cap_free;
+    VkDeviceSize used;
+} vkslm_mem_block;
+
+typedef struct vkslm_pipeline_entry {
+    char key[160];
+    vkslm_pipeline p;
+} vkslm_pipeline_entry;
+
+typedef struct vkslm_staging {
+    vkslm_buf buf;          /* VKSLM_MEM_UPLOAD */
+    vkslm_buf readback;     /* VKSLM_MEM_READBACK */
+    uint64_t half;          /* bytes per ring half */
+    VkCommandBuffer cmd[2];
+    VkFence fence[2];
+    int busy[2];
+} vkslm_staging;
+
+typedef struct vkslm_validation {
+    uint32_t errors, warnings;
+} vkslm_validation;
+
+struct vkslm_vk {
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    vkslm_validation *validation; /* heap: the messenger's user data */
+    VkPhysicalDevice phys;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkCommandPool pool;
+    vkslm_vk_caps caps;
+    vkslm_vk_enabled enabled;
+    uint64_t max_range;
+    int profile, no_uma;
+
+    pthread_mutex_t lock; /* guards the allocator, the pipeline table and the queue */
+    vkslm_mem_block *blocks;
+    uint32_t n_blocks, cap_blocks;
+    int mem_type[VKSLM_MEM_INTENTS]; /* chosen memory type per intent */
+
+    vkslm_pipeline_entry **pipes; /* each entry allocated on its own: handed out by pointer */
+    uint32_t n_pipes, cap_pipes;
+    VkPipelineCache pipeline_cache;
+    char cache_path[1024];
+
+    vkslm_staging staging;
+};
+
+/* instance.c */
+vkslm_status vkslm_vk_instance_create(int validate, VkInstance *inst, VkDebugUtilsMessengerEXT *messenger,
+                                      vkslm_validation **counts);
+void vkslm_vk_instance_destroy(VkInstance inst, VkDebugUtilsMessengerEXT messenger, vkslm_validation *counts);
+/* device_caps.c */
+void vkslm_vk_query_caps(VkPhysicalDevice pd, vkslm_vk_caps *caps);
+int vkslm_vk_compute_queue_family(VkPhysicalDevice pd);
+int vkslm_vk_has_extension(VkPhysicalDevice pd, const char *name);
+/* memory.c */
+vkslm_status vkslm_vk_memory_init(vkslm_vk *vk);
+void vkslm_vk_memory_destroy(vkslm_vk *vk);
+/* transfer.c */
+vkslm_status vkslm_vk_staging_init(vkslm_vk *vk);
+void vkslm_vk_staging_destroy(vkslm_vk *vk);
+/* pipeline.c, pipeline_cache.c */
+void vkslm_vk_pipelines_destroy(vkslm_vk *vk);
+void vkslm_vk_pipeline_cache_load(vkslm_vk *vk);
+void vkslm_vk_pipeline_cache_save(vkslm_vk *vk);
+/* env helpers */
+int vkslm_env_flag(const char *name);
+uint64_t vkslm_env_u64(const char *name, uint64_t fallback);
+#endif
