@@ -1,5 +1,7 @@
 #include "tests/harness.h"
 
+#include "engine/util/error.h"
+
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,4 +83,70 @@ int test_run_suite(const char *suite_name, const vkslm_test *tests) {
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     CU_cleanup_registry();
     return failed ? 1 : 0;
+}
+
+/* ---- GPU -------------------------------------------------------------------------------------- */
+static void log_to_stderr(int level, const char *msg, void *user) {
+    (void)user;
+    static const char *names[] = {"error", "warning", "info", "debug"};
+    fprintf(stderr, "[vkslm %s] %s\n", names[level < 0 || level > 3 ? 3 : level], msg);
+}
+
+static vkslm_vk *open_ctx(int profile) {
+    vkslm_set_log(log_to_stderr, VKSLM_LOG_WARN, NULL);
+    vkslm_vk_options opt = {.validate = 1, .profile = profile};
+    vkslm_vk *vk = NULL;
+    vkslm_status st = vkslm_vk_open(&opt, &vk);
+    if (st != VKSLM_OK) {
+        char why[1200];
+        snprintf(why, sizeof why, "no usable Vulkan device with validation: %s", vkslm_last_error());
+        test_skip(why);
+        return NULL;
+    }
+    return vk;
+}
+
+static vkslm_vk *shared_vk;
+static void close_shared(void) { vkslm_vk_close(shared_vk); }
+
+vkslm_vk *test_gpu(void) {
+    static int tried;
+    if (!tried) {
+        tried = 1;
+        shared_vk = open_ctx(0);
+        if (shared_vk) {
+            const vkslm_vk_caps *c = vkslm_vk_get_caps(shared_vk);
+            printf("GPU tests on '%s' (%s), subgroup size %u, bindable range %llu\n", c->name,
+                   vkslm_vk_type_name(c->type), c->subgroup_size, (unsigned long long)vkslm_vk_max_range(shared_vk));
+            atexit(close_shared);
+        }
+    } else if (!shared_vk) {
+        test_skip("no Vulkan device");
+    }
+    return shared_vk;
+}
+
+vkslm_vk *test_gpu_open_env(const char *const *env, int profile) {
+    char names[16][128];
+    int n = 0;
+    for (; env && env[n] && n < 16; n++) {
+        const char *eq = strchr(env[n], '=');
+        snprintf(names[n], sizeof names[n], "%.*s", eq ? (int)(eq - env[n]) : (int)strlen(env[n]), env[n]);
+        setenv(names[n], eq ? eq + 1 : "1", 1);
+    }
+    vkslm_vk *vk = open_ctx(profile);
+    for (int i = 0; i < n; i++)
+        unsetenv(names[i]);
+    return vk;
+}
+
+void test_gpu_assert_clean(const vkslm_vk *vk) {
+    if (!vk)
+        return;
+    uint32_t errors, warnings;
+    vkslm_vk_validation_counts(vk, &errors, &warnings);
+    if (errors || warnings)
+        fprintf(stderr, "validation: %u errors, %u warnings\n", errors, warnings);
+    CU_ASSERT_EQUAL(errors, 0);
+    CU_ASSERT_EQUAL(warnings, 0);
 }

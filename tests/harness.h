@@ -42,4 +42,22 @@ void test_rng(vkslm_rng *r, uint64_t salt);
 /* Normalised mean squared error sum((a-b)^2) / sum(b^2) (b is the reference). */
 double test_nmse(const float *out, const float *ref, size_t n);
 
+
+/* ---- GPU -------------------------------------------------------------------------------------- */
+#include "engine/vk/vk.h"
+
+/* The process's shared device context, opened once with validation on; NULL (after test_skip) when
+ * no Vulkan device exists. Validation and library messages go to stderr. */
+vkslm_vk *test_gpu(void);
+/* Opens another context (validation on) after setting the given environment variables ("NAME=VALUE",
+ * NULL-terminated), which are unset again afterwards. NULL when no device (test_skip called). */
+vkslm_vk *test_gpu_open_env(const char *const *env, int profile);
+/* Asserts that vk has reported no validation message since open. */
+void test_gpu_assert_clean(const vkslm_vk *vk);
+
+#define TEST_REQUIRE_GPU(vk)    \
+    do {                        \
+        if (!(vk))              \
+            return;             \
+    } while (0)
 #endif

@@ -1,0 +1,28 @@
+/* A tensor on the device as the ops see it: a view into a buffer with a type and a shape. */
+#ifndef VKSLM_OPS_TENSOR_H
+#define VKSLM_OPS_TENSOR_H
+#include <stdint.h>
+
+#include "engine/vk/vk.h"
+#include "loaders/ggml_types.h"
+
+typedef struct vkslm_tensor {
+    const vkslm_buf *buf;
+    uint64_t offset;  /* bytes from the start of buf */
+    uint32_t type;    /* vkslm_ggml_type */
+    uint64_t ne[4];   /* elements per dimension, ne[0] contiguous; unused dims 1 (0 is read as 1) */
+} vkslm_tensor;
+
+static inline uint64_t vkslm_tensor_nelems(const vkslm_tensor *t) {
+    uint64_t n = 1;
+    for (int i = 0; i < 4; i++)
+        n *= t->ne[i] ? t->ne[i] : 1;
+    return n;
+}
+
+/* A flat tensor of n elements. */
+static inline vkslm_tensor vkslm_tensor_1d(const vkslm_buf *buf, uint64_t offset, uint32_t type, uint64_t n) {
+    vkslm_tensor t = {buf, offset, type, {n, 1, 1, 1}};
+    return t;
+}
+#endif
