@@ -19,7 +19,7 @@ typedef struct gguf_kv {
 } gguf_kv;
 
 typedef struct gguf_name_index {
-    char *key;     /* NUL-terminated copy in the map's arena */
+    char *key;     /* NUL-terminated copy owned by the map (sh_new_strdup) */
     int64_t value; /* index into kv[] or tensors[] */
 } gguf_name_index;
 

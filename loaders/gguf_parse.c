@@ -373,8 +373,8 @@ vkslm_status vkslm_gguf_parse(vkslm_gguf *g) {
     ps.tmp = VKSLM_MALLOC(GGUF_MAX_NAME + 1);
     if (!ps.tmp)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "gguf: no memory");
-    sh_new_arena(g->kv_index);
-    sh_new_arena(g->tensor_index);
+    sh_new_strdup(g->kv_index);
+    sh_new_strdup(g->tensor_index);
     vkslm_status st = VKSLM_OK;
     for (uint64_t i = 0; i < g->n_kv && st == VKSLM_OK; i++)
         st = parse_kv(&ps, i);
