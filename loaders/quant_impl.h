@@ -4,6 +4,15 @@
 #define VKSLM_LOADERS_QUANT_IMPL_H
 #include <stdint.h>
 
+#include "engine/util/half.h"
+
+/* A block scale as f16, saturated to the largest finite f16 (65504) instead of overflowing to inf,
+ * which would decode as inf * 0 = NaN. */
+static inline uint16_t vkslm_scale_to_f16(float v) {
+    uint16_t h = vkslm_f32_to_f16(v);
+    return (h & 0x7fffu) == 0x7c00u ? (uint16_t)((h & 0x8000u) | 0x7bffu) : h;
+}
+
 typedef void (*vkslm_dequant_fn)(const uint8_t *src, float *dst, uint64_t n_blocks);
 typedef void (*vkslm_quant_fn)(const float *src, uint8_t *dst, uint64_t n_blocks);
 

@@ -11,6 +11,8 @@
 #include "loaders/quant_impl.h"
 
 static int clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+/* Nearest integer (ties to even), saturated far outside any quant range. */
+static int round_int(float v) { return (int)lrintf(fmaxf(-1e9f, fminf(1e9f, v))); }
 
 /* The element of largest magnitude, with its sign (0 for an all-zero block). */
 static float signed_absmax(const float *x, int n) {
@@ -27,11 +29,11 @@ static float signed_absmax(const float *x, int n) {
  * wider side, so d = max / -half. Quants are computed with the stored (f16-rounded) scale. */
 static uint16_t quant_symmetric(const float *x, int half, uint8_t q[32]) {
     float max = signed_absmax(x, 32);
-    uint16_t d16 = vkslm_f32_to_f16(max / (float)-half);
+    uint16_t d16 = vkslm_scale_to_f16(max / (float)-half);
     float d = vkslm_f16_to_f32(d16);
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     for (int j = 0; j < 32; j++)
-        q[j] = (uint8_t)clamp_int((int)lrintf(x[j] * id) + half, 0, 2 * half - 1);
+        q[j] = (uint8_t)clamp_int(round_int(x[j] * id) + half, 0, 2 * half - 1);
     return d16;
 }
 
@@ -42,12 +44,12 @@ static void quant_affine(const float *x, int levels, uint8_t q[32], uint16_t *d_
         min = x[j] < min ? x[j] : min;
         max = x[j] > max ? x[j] : max;
     }
-    *d_out = vkslm_f32_to_f16((max - min) / (float)levels);
-    *m_out = vkslm_f32_to_f16(min);
+    *d_out = vkslm_scale_to_f16((max - min) / (float)levels);
+    *m_out = vkslm_scale_to_f16(min);
     float d = vkslm_f16_to_f32(*d_out), m = vkslm_f16_to_f32(*m_out);
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     for (int j = 0; j < 32; j++)
-        q[j] = (uint8_t)clamp_int((int)lrintf((x[j] - m) * id), 0, levels);
+        q[j] = (uint8_t)clamp_int(round_int((x[j] - m) * id), 0, levels);
 }
 
 static void pack_nibbles(const uint8_t q[32], uint8_t qs[16]) {
@@ -115,11 +117,11 @@ void vkslm_quant_q8_0(const float *src, uint8_t *dst, uint64_t n_blocks) {
     for (uint64_t i = 0; i < n_blocks; i++, src += 32) {
         vkslm_block_q8_0 b;
         float amax = fabsf(signed_absmax(src, 32));
-        b.d = vkslm_f32_to_f16(amax / 127.0f);
+        b.d = vkslm_scale_to_f16(amax / 127.0f);
         float d = vkslm_f16_to_f32(b.d);
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         for (int j = 0; j < 32; j++)
-            b.qs[j] = (int8_t)clamp_int((int)lrintf(src[j] * id), -127, 127);
+            b.qs[j] = (int8_t)clamp_int(round_int(src[j] * id), -127, 127);
         memcpy(dst + i * sizeof b, &b, sizeof b);
     }
 }

@@ -14,7 +14,8 @@
 #include "loaders/quant_impl.h"
 
 static int clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
-static int round_int(float v) { return (int)lrintf(v); }
+/* Nearest integer, saturated far outside any quant range so huge inputs cannot overflow an int. */
+static int round_int(float v) { return (int)lrintf(fmaxf(-1e9f, fminf(1e9f, v))); }
 
 static void block_weights(const float *x, float *w) {
     double ss = 0;
@@ -90,8 +91,8 @@ static void quant_k4_block(const float *x, int nmax, uint16_t *d_out, uint16_t *
         max_scale = sub_scale[s] > max_scale ? sub_scale[s] : max_scale;
         max_min = sub_min[s] > max_min ? sub_min[s] : max_min;
     }
-    *d_out = vkslm_f32_to_f16(max_scale / 63.0f);
-    *dmin_out = vkslm_f32_to_f16(max_min / 63.0f);
+    *d_out = vkslm_scale_to_f16(max_scale / 63.0f);
+    *dmin_out = vkslm_scale_to_f16(max_min / 63.0f);
     float d = vkslm_f16_to_f32(*d_out), dmin = vkslm_f16_to_f32(*dmin_out);
     uint8_t sc[8], mn[8];
     for (int s = 0; s < 8; s++) {
@@ -193,7 +194,7 @@ void vkslm_quant_q6_k(const float *src, uint8_t *dst, uint64_t n_blocks) {
             }
         }
         /* the largest scale maps to -128 (int8's wider side); d carries the sign */
-        b.d = vkslm_f32_to_f16(max_scale / -128.0f);
+        b.d = vkslm_scale_to_f16(max_scale / -128.0f);
         float d = vkslm_f16_to_f32(b.d);
         uint8_t q[VKSLM_QK_K];
         for (int s = 0; s < 16; s++) {

@@ -6,10 +6,12 @@
  * every expected value is exact. The block is decoded twice in a row at an odd byte offset (unaligned,
  * and the second copy checks the block stride). */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "loaders/ggml_types.h"
 #include "loaders/quant.h"
+#include "loaders/quant_blocks.h"
 #include "tests/harness.h"
 
 #define MAXB 256
@@ -309,6 +311,41 @@ static void test_known_iq4_xs(void) {
     check_decode(VKSLM_TYPE_IQ4_XS, b, want);
 }
 
+/* The packed structs agree with the traits table that sizes rows (loaders/ggml_types.c). */
+static void test_layout_sizes(void) {
+    const struct {
+        uint32_t type;
+        size_t bytes, elems;
+    } t[] = {
+        {VKSLM_TYPE_Q4_0, sizeof(vkslm_block_q4_0), VKSLM_QK_LEGACY},
+        {VKSLM_TYPE_Q4_1, sizeof(vkslm_block_q4_1), VKSLM_QK_LEGACY},
+        {VKSLM_TYPE_Q5_0, sizeof(vkslm_block_q5_0), VKSLM_QK_LEGACY},
+        {VKSLM_TYPE_Q5_1, sizeof(vkslm_block_q5_1), VKSLM_QK_LEGACY},
+        {VKSLM_TYPE_Q8_0, sizeof(vkslm_block_q8_0), VKSLM_QK_LEGACY},
+        {VKSLM_TYPE_IQ4_NL, sizeof(vkslm_block_iq4_nl), VKSLM_QK_LEGACY},
+        {VKSLM_TYPE_Q2_K, sizeof(vkslm_block_q2_k), VKSLM_QK_K},
+        {VKSLM_TYPE_Q3_K, sizeof(vkslm_block_q3_k), VKSLM_QK_K},
+        {VKSLM_TYPE_Q4_K, sizeof(vkslm_block_q4_k), VKSLM_QK_K},
+        {VKSLM_TYPE_Q5_K, sizeof(vkslm_block_q5_k), VKSLM_QK_K},
+        {VKSLM_TYPE_Q6_K, sizeof(vkslm_block_q6_k), VKSLM_QK_K},
+        {VKSLM_TYPE_IQ4_XS, sizeof(vkslm_block_iq4_xs), VKSLM_QK_K},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        const vkslm_type_traits *tr = vkslm_type_info(t[i].type);
+        CU_ASSERT_FATAL(tr != NULL);
+        CU_ASSERT_EQUAL(tr->block_bytes, t[i].bytes);
+        CU_ASSERT_EQUAL(tr->block_elems, t[i].elems);
+        CU_ASSERT(tr->supported);
+    }
+    /* field offsets the shaders will rely on */
+    CU_ASSERT_EQUAL(offsetof(vkslm_block_q3_k, d), 108);
+    CU_ASSERT_EQUAL(offsetof(vkslm_block_q2_k, d), 80);
+    CU_ASSERT_EQUAL(offsetof(vkslm_block_q5_k, qs), 48);
+    CU_ASSERT_EQUAL(offsetof(vkslm_block_q6_k, scales), 192);
+    CU_ASSERT_EQUAL(offsetof(vkslm_block_iq4_xs, qs), 8);
+    CU_ASSERT_EQUAL(offsetof(vkslm_block_q5_1, qs), 8);
+}
+
 /* ---- argument checks --------------------------------------------------------------------------- */
 
 static void test_dequant_bad_args(void) {
@@ -340,6 +377,6 @@ int main(void) {
         {"q5_1", test_known_q5_1},     {"q8_0", test_known_q8_0},     {"iq4_nl", test_known_iq4_nl},
         {"q2_k", test_known_q2_k},     {"q3_k", test_known_q3_k},     {"q4_k", test_known_q4_k},
         {"q5_k", test_known_q5_k},     {"q6_k", test_known_q6_k},     {"iq4_xs", test_known_iq4_xs},
-        {"bad_args", test_dequant_bad_args}, {NULL, NULL}};
+        {"layout_sizes", test_layout_sizes}, {"bad_args", test_dequant_bad_args}, {NULL, NULL}};
     return test_run_suite("quant_known", tests);
 }

@@ -103,8 +103,8 @@ static void test_quantizer_bounds(void) {
     }
 }
 
-/* An all-zero row quantizes to blocks that decode to exact zeros (no NaN from a zero scale); so do
- * constant rows of the affine types' offsets. */
+/* An all-zero row quantizes to blocks that decode to exact zeros (no NaN from a zero scale); a constant
+ * row comes back close; values too large for an f16 scale give finite values (F16 itself: inf). */
 static void test_quantize_zero_and_constant(void) {
     static float x[512], y[512];
     static uint8_t q[4096];
@@ -120,6 +120,15 @@ static void test_quantize_zero_and_constant(void) {
         CU_ASSERT_EQUAL(vkslm_quantize_row(t, x, q, 512), VKSLM_OK);
         CU_ASSERT_EQUAL(vkslm_dequantize_row(t, q, y, 512), VKSLM_OK);
         CU_ASSERT(sqrt(test_nmse(y, x, 512)) < 1e-2);
+        /* values beyond what an f16 scale can reach saturate instead of decoding to inf or NaN */
+        for (int i = 0; i < 512; i++)
+            x[i] = (i % 3 == 0 ? -3e9f : 2e9f) * (float)(i % 7 + 1);
+        CU_ASSERT_EQUAL(vkslm_quantize_row(t, x, q, 512), VKSLM_OK);
+        CU_ASSERT_EQUAL(vkslm_dequantize_row(t, q, y, 512), VKSLM_OK);
+        int finite = 1;
+        for (int i = 0; i < 512; i++)
+            finite &= t == VKSLM_TYPE_F16 ? !isnan(y[i]) : isfinite(y[i]);
+        CU_ASSERT(finite);
     }
 }
 
