@@ -1,5 +1,6 @@
 /* Dequantization: the row entry point, plain float types and the legacy 32-element blocks.
  * K-quants and IQ4_XS are in dequant_k.c. Layouts: loaders/quant_blocks.h. */
+#include <stdint.h>
 #include <string.h>
 
 #include "engine/util/error.h"
@@ -148,6 +149,9 @@ vkslm_status vkslm_dequantize_row(uint32_t type, const void *src, float *dst, ui
         return VKSLM_OK;
     if (!src || !dst)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "dequantize %s: NULL buffer", t->name);
+    if (n > SIZE_MAX / sizeof(float))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "dequantize %s: %llu elements overflow a buffer size",
+                          t->name, (unsigned long long)n);
     const uint8_t *s = src;
     switch (type) {
     case VKSLM_TYPE_F32: memmove(dst, s, n * sizeof(float)); break;

@@ -1,6 +1,7 @@
 /* Quantization: the row entry points, plain float types and the legacy 32-element blocks
  * (round to nearest with the block's absolute maximum or range as scale). K-quants: quantize_k.c. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "engine/util/error.h"
@@ -160,6 +161,9 @@ vkslm_status vkslm_quantize_row(uint32_t type, const float *src, void *dst, uint
         return VKSLM_OK;
     if (!src || !dst)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "quantize %s: NULL buffer", t->name);
+    if (n > SIZE_MAX / sizeof(float))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "quantize %s: %llu elements overflow a buffer size", t->name,
+                          (unsigned long long)n);
     uint8_t *d = dst;
     switch (type) {
     case VKSLM_TYPE_F32: memmove(d, src, n * sizeof(float)); break;
