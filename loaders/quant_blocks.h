@@ -1,5 +1,6 @@
 /* The block layout of every quantized weight type, as GGUF files store them (ggml's definitions).
- * This is the ONE place these layouts are defined: shaders/quant_blocks.glsl mirrors it field by field.
+ * This is the ONE place these layouts are defined; the shaders' shared block .glsl must mirror it field by
+ * field (byte offsets included).
  *
  * Conventions
  * - All multi-byte fields are little-endian. "f16" is an IEEE binary16 stored as uint16_t bits.
