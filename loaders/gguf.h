@@ -1,7 +1,9 @@
 /* GGUF v2/v3 reader. The file is untrusted: every count, length, offset and dimension is checked
  * against the bytes that remain and against overflow; a bad file gets VKSLM_ERR_FORMAT with a message
  * naming what is wrong and the byte offset (vkslm_last_error()). The file is mapped (or borrowed, for
- * memory input), never copied whole; strings are returned as (pointer, length) views into it. */
+ * memory input), never copied whole; strings are returned as (pointer, length) views into it.
+ * A handle is read-only after opening, but find_key/find_tensor use stb_ds lookups that write a
+ * scratch field in the map: do not look names up in one handle from several threads at once. */
 #ifndef VKSLM_LOADERS_GGUF_H
 #define VKSLM_LOADERS_GGUF_H
 
@@ -88,6 +90,12 @@ vkslm_status vkslm_gguf_get_str(const vkslm_gguf *g, const char *key, vkslm_str 
 uint64_t vkslm_gguf_tensor_count(const vkslm_gguf *g);
 const vkslm_gguf_tensor *vkslm_gguf_tensor_at(const vkslm_gguf *g, uint64_t i);
 const vkslm_gguf_tensor *vkslm_gguf_find_tensor(const vkslm_gguf *g, const char *name); /* or NULL */
+
+/* ---- additions (not in the first interface draft) --------------------------------------------- */
+/* "uint32", "string", ... ("unknown" for an id GGUF does not define). */
+const char *vkslm_gguf_vtype_name(uint32_t type);
+/* A bool-typed key; VKSLM_ERR_FORMAT naming the key when it is missing or of the wrong type. */
+vkslm_status vkslm_gguf_get_bool(const vkslm_gguf *g, const char *key, int *out);
 
 /* Compares a view with a C string. */
 int vkslm_str_eq(vkslm_str s, const char *cstr);

@@ -33,8 +33,8 @@ static inline uint16_t vkslm_f32_to_f16(float f) {
     uint32_t x = vkslm_f32_to_bits(f);
     uint32_t sign = (x >> 16) & 0x8000u;
     uint32_t ax = x & 0x7fffffffu;
-    if (ax >= 0x7f800000u) /* inf or nan */
-        return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0u));
+    if (ax >= 0x7f800000u) /* inf, or nan: quieted, the payload's top bits kept (as IEEE casts do) */
+        return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0u));
     if (ax >= 0x477ff000u) /* rounds to >= 65520: overflow to inf */
         return (uint16_t)(sign | 0x7c00u);
     if (ax < 0x38800000u) { /* below the smallest normal half: subnormal or zero */
