@@ -9,42 +9,13 @@
 #include "engine/ops/elementwise.h"
 #include "engine/util/half.h"
 #include "tests/harness.h"
+#include "tests/util_gpu.h"
 
 typedef enum { OP_ADD, OP_MUL, OP_SCALE, OP_COPY } op_kind;
 static const char *op_names[] = {"add", "mul", "scale", "copy"};
 
-/* Uploads n values (converted to `type`) into a fresh device buffer. */
-static vkslm_buf upload_values(vkslm_vk *vk, const float *x, uint64_t n, uint32_t type) {
-    vkslm_buf b;
-    uint64_t es = type == VKSLM_TYPE_F16 ? 2 : 4;
-    CU_ASSERT_FATAL(vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, n * es, &b) == VKSLM_OK);
-    if (type == VKSLM_TYPE_F16) {
-        uint16_t *h = malloc(n * 2);
-        vkslm_cpu_f32_to_f16(h, x, n);
-        CU_ASSERT_FATAL(vkslm_vk_upload(vk, &b, 0, h, n * 2) == VKSLM_OK);
-        free(h);
-    } else {
-        CU_ASSERT_FATAL(vkslm_vk_upload(vk, &b, 0, x, n * 4) == VKSLM_OK);
-    }
-    return b;
-}
-
-static void download_values(vkslm_vk *vk, const vkslm_buf *b, float *x, uint64_t n, uint32_t type) {
-    if (type == VKSLM_TYPE_F16) {
-        uint16_t *h = malloc(n * 2);
-        CU_ASSERT_FATAL(vkslm_vk_download(vk, b, 0, h, n * 2) == VKSLM_OK);
-        vkslm_cpu_f16_to_f32(x, h, n);
-        free(h);
-    } else {
-        CU_ASSERT_FATAL(vkslm_vk_download(vk, b, 0, x, n * 4) == VKSLM_OK);
-    }
-}
-
 static void fill_random(vkslm_rng *r, float *x, uint64_t n, uint32_t type) {
-    for (uint64_t i = 0; i < n; i++)
-        x[i] = vkslm_rng_range(r, -4.0f, 4.0f);
-    if (type == VKSLM_TYPE_F16)
-        vkslm_cpu_round_f16(x, n);
+    test_random_floats(r, x, n, -4.0f, 4.0f, type);
 }
 
 /* Runs one op on the device and compares with the reference; returns the number of mismatches. f32
@@ -68,12 +39,11 @@ static uint64_t check_op(vkslm_vk *vk, op_kind op, uint32_t ta, uint32_t td, uin
     if (td == VKSLM_TYPE_F16)
         vkslm_cpu_round_f16(ref, n);
 
-    vkslm_buf ba = upload_values(vk, a, n, ta), bb = {0}, bd;
+    vkslm_buf ba = test_upload_floats(vk, a, n, ta), bb = {0};
     if (has_b)
-        bb = upload_values(vk, b, nb, ta);
+        bb = test_upload_floats(vk, b, nb, ta);
     uint64_t dbytes = n * (td == VKSLM_TYPE_F16 ? 2 : 4);
-    CU_ASSERT_FATAL(vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, (dbytes + 3) & ~3ull, &bd) == VKSLM_OK);
-    CU_ASSERT_FATAL(vkslm_vk_fill(vk, &bd, 0, (dbytes + 3) & ~3ull, 0x7fc07fc0u) == VKSLM_OK); /* poison: NaNs */
+    vkslm_buf bd = test_alloc_poisoned(vk, dbytes);
 
     vkslm_tensor ta_ = vkslm_tensor_1d(&ba, 0, ta, n), tb = vkslm_tensor_1d(&bb, 0, ta, nb),
                  td_ = vkslm_tensor_1d(&bd, 0, td, n);
@@ -92,7 +62,7 @@ static uint64_t check_op(vkslm_vk *vk, op_kind op, uint32_t ta, uint32_t td, uin
     CU_ASSERT_FATAL(st == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_cmd_submit_wait(c) == VKSLM_OK);
     vkslm_cmd_destroy(c);
-    download_values(vk, &bd, out, n, td);
+    test_download_floats(vk, &bd, 0, out, n, td);
 
     uint64_t bad = 0;
     for (uint64_t i = 0; i < n; i++) {
