@@ -3,6 +3,7 @@
 #define VKSLM_TEST_UTIL_GPU_H
 #include <stdint.h>
 
+#include "engine/util/rng.h"
 #include "engine/vk/vk.h"
 
 /* A device buffer holding x[0..n) stored as `type` (VKSLM_TYPE_F32 or F16); size rounded up to 4 bytes. */
