@@ -12,7 +12,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-
+    {"info", cmd_info, "what a GGUF model holds and the memory it needs"},
     {NULL, NULL, NULL},
 };
 
