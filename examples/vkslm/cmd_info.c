@@ -151,21 +151,22 @@ static void print_text(const info *in) {
                (unsigned long long)in->n_params, (unsigned long long)in->weight_bytes);
     }
     printf("\ndevice memory:\n");
-    printf("  weights                 %14llu bytes (%.2f MiB)\n", (unsigned long long)in->weight_bytes,
+    printf("  %-28s %14llu bytes (%.2f MiB)\n", "weights", (unsigned long long)in->weight_bytes,
            mib(in->weight_bytes));
     if (!in->has_kv) {
-        printf("  KV cache                (none: %s)\n", hp->has_arch_params ? "no weights" : "no attention hyperparameters");
+        printf("  %-28s (none: %s)\n", "KV cache", hp->has_arch_params ? "no weights" : "no attention hyperparameters");
         return;
     }
     if (in->kv_overflow) {
-        printf("  KV cache                (overflows 64 bits at %llu tokens)\n", (unsigned long long)in->kv_ctx);
+        printf("  %-28s (overflows 64 bits at %llu tokens)\n", "KV cache", (unsigned long long)in->kv_ctx);
         return;
     }
-    printf("  KV cache (F16, %llu tokens) %10llu bytes (%.2f MiB)\n", (unsigned long long)in->kv_ctx,
-           (unsigned long long)in->kv_bytes, mib(in->kv_bytes));
+    char label[64];
+    snprintf(label, sizeof label, "KV cache (F16, %llu tokens)", (unsigned long long)in->kv_ctx);
+    printf("  %-28s %14llu bytes (%.2f MiB)\n", label, (unsigned long long)in->kv_bytes, mib(in->kv_bytes));
     printf("    = 2 bytes x n_layer %u x ctx %llu x n_head_kv %u x (head_dim_k %u + head_dim_v %u)\n", hp->n_layer,
            (unsigned long long)in->kv_ctx, hp->n_head_kv, hp->n_embd_head_k, hp->n_embd_head_v);
-    printf("  total                   %14llu bytes (%.2f MiB)\n", (unsigned long long)(in->weight_bytes + in->kv_bytes),
+    printf("  %-28s %14llu bytes (%.2f MiB)\n", "total", (unsigned long long)(in->weight_bytes + in->kv_bytes),
            mib(in->weight_bytes + in->kv_bytes));
 }
 
