@@ -2,6 +2,14 @@
  * against the bytes that remain and against overflow; a bad file gets VKSLM_ERR_FORMAT with a message
  * naming what is wrong and the byte offset (vkslm_last_error()). The file is mapped (or borrowed, for
  * memory input), never copied whole; strings are returned as (pointer, length) views into it.
+ * Rejected (VKSLM_ERR_FORMAT): bad magic or version (v2 and v3 are read), truncation anywhere, string
+ * and array lengths past the end, counts that cannot fit in the bytes left, unknown value types,
+ * nested arrays, bools other than 0/1, empty names, names with NUL bytes or over 65535 bytes, duplicate
+ * keys or tensor names, n_dims outside 1..4, zero, oversized or overflowing dims, unknown tensor types,
+ * rows not a multiple of the type's block, general.alignment not a nonzero power of two, misaligned,
+ * overlapping or out-of-file tensor data. Types GGUF defines but vkslm cannot compute (Q8_K, IQ2_XXS,
+ * I32, ...) parse; vkslm_type_info(type)->supported says so and the model loader rejects them.
+ * Host allocations are linear in the file size (at most a few bytes per byte of file).
  * A handle is read-only after opening, but find_key/find_tensor use stb_ds lookups that write a
  * scratch field in the map: do not look names up in one handle from several threads at once. */
 #ifndef VKSLM_LOADERS_GGUF_H

@@ -3,6 +3,7 @@
 #define VKSLM_CLI_H
 
 int cmd_devices(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 /* Shared option helpers (main.c). */
 int cli_flag(const char *arg, const char *name);                 /* arg == name */

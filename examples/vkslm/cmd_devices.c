@@ -5,7 +5,7 @@
 
 #include "engine/vk/vk.h"
 #include "examples/vkslm/cli.h"
-#include "examples/vkslm/json_out.h"
+#include "examples/vkslm/json.h"
 
 static const struct {
     VkSubgroupFeatureFlagBits bit;
@@ -62,11 +62,11 @@ static void print_json_device(const vkslm_vk_caps *c, uint32_t i, int chosen) {
     char api[32];
     api_str(api, sizeof api, c->api_version);
     printf("    {\"index\": %u, \"name\": ", i);
-    json_str(stdout, c->name);
+    json_str(stdout, c->name, strlen(c->name));
     printf(", \"type\": \"%s\", \"chosen\": %s, \"driver_name\": ", vkslm_vk_type_name(c->type), tf((int)i == chosen));
-    json_str(stdout, c->driver_name);
+    json_str(stdout, c->driver_name, strlen(c->driver_name));
     printf(", \"driver_info\": ");
-    json_str(stdout, c->driver_info);
+    json_str(stdout, c->driver_info, strlen(c->driver_info));
     printf(", \"driver_version\": %u, \"api_version\": \"%s\", \"vendor_id\": %u, \"device_id\": %u,\n", c->driver_version,
            api, c->vendor_id, c->device_id);
     printf("     \"memory_heaps\": [");

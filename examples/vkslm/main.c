@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"devices", cmd_devices, "list Vulkan devices, their features and limits, and the one vkslm would choose"},
+    {"info", cmd_info, "what a GGUF model holds and the memory it needs"},
     {NULL, NULL, NULL},
 };
 
