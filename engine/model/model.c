@@ -1,0 +1,93 @@
+/* Loading a model onto the device: hyperparameters, tensor table, then every tensor uploaded into its
+ * own suballocation (the allocator packs them into large blocks). */
+#include "engine/model/model.h"
+
+#include <string.h>
+
+#include "engine/util/alloc.h"
+#include "engine/util/error.h"
+
+void vkslm_model_dev_free(vkslm_model_dev *m) {
+    if (!m)
+        return;
+    if (m->bufs)
+        for (uint64_t i = 0; i < m->n_tensors; i++)
+            vkslm_vk_free(m->vk, &m->bufs[i]);
+    VKSLM_FREE(m->bufs);
+    vkslm_model_weights_free(&m->w);
+    vkslm_gguf_close(m->gguf);
+    VKSLM_FREE(m);
+}
+
+/* Index of a tensor in GGUF order (the tensor table points into the reader's array). */
+static uint64_t tensor_index(const vkslm_model_dev *m, vkslm_wt w) {
+    for (uint64_t i = 0; i < m->n_tensors; i++)
+        if (vkslm_gguf_tensor_at(m->gguf, i) == w)
+            return i;
+    return UINT64_MAX;
+}
+
+vkslm_tensor vkslm_model_dev_tensor(const vkslm_model_dev *m, vkslm_wt w) {
+    vkslm_tensor t;
+    memset(&t, 0, sizeof t);
+    if (!w)
+        return t;
+    uint64_t i = tensor_index(m, w);
+    if (i == UINT64_MAX)
+        return t;
+    t.buf = &m->bufs[i];
+    t.offset = 0;
+    t.type = w->type;
+    for (int d = 0; d < 4; d++)
+        t.ne[d] = w->ne[d];
+    return t;
+}
+
+vkslm_status vkslm_model_dev_load(vkslm_vk *vk, vkslm_gguf *gguf, vkslm_load_progress_fn progress, void *user,
+                                  vkslm_model_dev **out) {
+    *out = NULL;
+    vkslm_model_dev *m = VKSLM_CALLOC(1, sizeof *m);
+    if (!m) {
+        vkslm_gguf_close(gguf);
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    m->gguf = gguf;
+    m->vk = vk;
+    vkslm_status st = vkslm_hparams_load(gguf, &m->hp);
+    if (st == VKSLM_OK)
+        st = vkslm_model_weights_bind(gguf, &m->hp, &m->w);
+    if (st != VKSLM_OK) {
+        vkslm_model_dev_free(m);
+        return st;
+    }
+    m->n_tensors = vkslm_gguf_tensor_count(gguf);
+    m->bufs = VKSLM_CALLOC(m->n_tensors ? m->n_tensors : 1, sizeof *m->bufs);
+    if (!m->bufs) {
+        vkslm_model_dev_free(m);
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    uint64_t total = 0, done = 0;
+    for (uint64_t i = 0; i < m->n_tensors; i++)
+        total += vkslm_gguf_tensor_at(gguf, i)->size;
+    for (uint64_t i = 0; i < m->n_tensors && st == VKSLM_OK; i++) {
+        const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(gguf, i);
+        st = vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, t->size, &m->bufs[i]);
+        if (st == VKSLM_OK)
+            st = vkslm_vk_upload(vk, &m->bufs[i], 0, t->data, t->size);
+        if (st != VKSLM_OK) {
+            vkslm_fail_context(st, "uploading tensor '%.*s' (%llu bytes)", (int)(t->name.len > 80 ? 80 : t->name.len),
+                               t->name.ptr, (unsigned long long)t->size);
+            break;
+        }
+        done += t->size;
+        m->weight_bytes += t->size;
+        if (progress && !progress(total ? (float)((double)done / (double)total) : 1.0f, user))
+            st = vkslm_fail(VKSLM_ERR_INVALID_ARG, "loading cancelled by the progress callback");
+    }
+    if (st != VKSLM_OK) {
+        vkslm_model_dev_free(m);
+        return st;
+    }
+    *out = m;
+    return VKSLM_OK;
+}
