@@ -15,7 +15,7 @@
  *
  * The KV write copies the rows of the current tokens, src ne = {head_dim, n_kv_head, n_tokens} (f32,
  * the layout the K/V projections produce), into the cache at positions[t] (int32 on the device, one
- * per token, each < n_ctx; out-of-range positions are skipped, not written). */
+ * per token, distinct, each < n_ctx; out-of-range positions are skipped, not written). */
 #ifndef VKSLM_OPS_KV_CACHE_H
 #define VKSLM_OPS_KV_CACHE_H
 
@@ -61,8 +61,9 @@ typedef struct vkslm_kv_write_push {
 } vkslm_kv_write_push;
 _Static_assert(sizeof(vkslm_kv_write_push) == 48, "must match shaders/kv_write.comp");
 
-/* Writes src (f32, ne {head_dim, n_kv_head, n_tokens}) into dst (a vkslm_kv_tensor view: ne {head_dim,
+/* Writes src (f32, ne {head_dim, n_kv_head, n_tokens}; token rows src_token_stride elements apart, 0:
+ * contiguous, so k or v inside a fused QKV output works) into dst (a vkslm_kv_tensor view: ne {head_dim,
  * n_ctx, n_kv_head}, F16 or F32) at rows positions[t] (I32, n_tokens). Call once for K and once for V. */
 vkslm_status vkslm_op_kv_write(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
-                               const vkslm_tensor *positions);
+                               const vkslm_tensor *positions, uint64_t src_token_stride);
 #endif
