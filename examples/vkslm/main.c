@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"info", cmd_info, "what a GGUF model holds and the memory it needs"},
+    {"tokenize", cmd_tokenize, "the token ids of a text (-p TEXT or -f FILE)"},
     {NULL, NULL, NULL},
 };
 
