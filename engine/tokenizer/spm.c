@@ -88,6 +88,8 @@ static vkslm_status try_pair(spm_ctx *c, int32_t left, int32_t right) {
     if (left < 0 || right < 0)
         return VKSLM_OK;
     uint32_t size = c->sym[left].n + c->sym[right].n;
+    if (size > c->t->max_token_len)
+        return VKSLM_OK;
     int32_t id = spm_token(c->t, c->text + c->sym[left].start, size);
     if (id < 0)
         return VKSLM_OK;
@@ -106,16 +108,18 @@ static vkslm_status emit(spm_ctx *c, const spm_sym *s, vkslm_idvec *out) {
     return VKSLM_OK;
 }
 
-static vkslm_status spm_run(spm_ctx *c, size_t len, vkslm_idvec *out) {
+/* Merges the symbols of text[from, to) and emits their tokens. */
+static vkslm_status spm_segment(spm_ctx *c, size_t from, size_t to, vkslm_idvec *out) {
     size_t n = 0;
-    for (size_t off = 0; off < len; n++) {
+    for (size_t off = from; off < to; n++) {
         size_t k; /* one valid UTF-8 character, or one byte of an invalid sequence */
-        vkslm_utf8_decode(c->text + off, len - off, &k);
+        vkslm_utf8_decode(c->text + off, to - off, &k);
         c->sym[n] = (spm_sym){(uint32_t)off, (uint32_t)k, (int32_t)n - 1, -1};
         if (n > 0)
             c->sym[n - 1].next = (int32_t)n;
         off += k;
     }
+    c->heap_n = 0;
     for (size_t i = 1; i < n; i++)
         VKSLM_TRY(try_pair(c, (int32_t)i - 1, (int32_t)i));
     while (c->heap_n) {
@@ -134,6 +138,27 @@ static vkslm_status spm_run(spm_ctx *c, size_t len, vkslm_idvec *out) {
     for (int32_t i = n ? 0 : -1; i >= 0; i = c->sym[i].next)
         VKSLM_TRY(emit(c, &c->sym[i], out));
     return VKSLM_OK;
+}
+
+static int is_escape(const char *s) {
+    return (unsigned char)s[0] == 0xE2 && (unsigned char)s[1] == 0x96 && (unsigned char)s[2] == 0x81;
+}
+
+/* Where no token has a "▁" after another character (SentencePiece splits on whitespace), no merge
+ * crosses the point before a "▁" that follows another character: the text is merged word by word,
+ * which gives the same tokens as merging it whole, with small heaps. */
+static vkslm_status spm_run(spm_ctx *c, size_t len, vkslm_idvec *out) {
+    size_t from = 0;
+    if (c->t->spm_word_split) {
+        for (size_t i = 3; i + 3 <= len; i++) {
+            if (is_escape(c->text + i) && !is_escape(c->text + i - 3)) {
+                VKSLM_TRY(spm_segment(c, from, i, out));
+                from = i;
+                i += 2;
+            }
+        }
+    }
+    return spm_segment(c, from, len, out);
 }
 
 vkslm_status vkslm_spm_encode(const vkslm_tokenizer *t, const char *text, size_t len, int prefix_space,

@@ -25,6 +25,7 @@ struct vkslm_tokenizer {
     int32_t eog[VKSLM_TOK_MAX_EOG];
     int n_eog;
     int add_bos, add_eos, add_sep, add_space_prefix, ignore_merges;
+    int spm_word_split; /* SPM: no token has a "▁" after another character (see spm.c) */
 
     int32_t byte_tok[256];    /* SPM: byte fallback token; BPE: pool id of the byte's stand-in char */
     char byte_chr[256][2];    /* BPE: UTF-8 of the code point that stands for each byte */

@@ -280,6 +280,22 @@ static void find_eog(vkslm_tokenizer *t) {
     }
 }
 
+/* True when no token that merging can produce has a "▁" right after a character other than "▁". */
+static int spm_words_independent(const vkslm_tokenizer *t) {
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        if (t->attr[i] & (VKSLM_TOKATTR_CONTROL | VKSLM_TOKATTR_UNKNOWN | VKSLM_TOKATTR_BYTE))
+            continue;
+        size_t n;
+        const unsigned char *s = (const unsigned char *)vkslm_strpool_str(&t->pool, i, &n);
+        for (size_t k = 1; k + 3 <= n; k++) {
+            if (s[k] == 0xE2 && s[k + 1] == 0x96 && s[k + 2] == 0x81 &&
+                !(k >= 3 && s[k - 3] == 0xE2 && s[k - 2] == 0x96 && s[k - 1] == 0x81))
+                return 0;
+        }
+    }
+    return 1;
+}
+
 static vkslm_status load(const vkslm_gguf *g, vkslm_tokenizer *t) {
     vkslm_str model;
     if (vkslm_gguf_get_str(g, "tokenizer.ggml.model", &model) != VKSLM_OK)
@@ -372,6 +388,8 @@ static vkslm_status load(const vkslm_gguf *g, vkslm_tokenizer *t) {
             t->byte_tok[b] = id >= 0 ? id : t->unk;
         }
     }
+    if (t->model == VKSLM_TOK_SPM)
+        t->spm_word_split = spm_words_independent(t);
     VKSLM_TRY(build_pieces(t));
     VKSLM_TRY(build_specials(g, t));
     find_eog(t);
