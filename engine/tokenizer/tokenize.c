@@ -182,7 +182,7 @@ vkslm_status vkslm_tokenize(const vkslm_tokenizer *t, const char *text, size_t l
         st = vkslm_idvec_push(&ids, t->sep);
     if (st == VKSLM_OK) {
         *n_out = ids.n;
-        if (ids.n)
+        if (ids.n && cap)
             memcpy(out, ids.v, (ids.n < cap ? ids.n : cap) * sizeof *out);
         if (ids.n > cap)
             st = vkslm_fail(VKSLM_ERR_LIMIT, "tokenize: %zu tokens do not fit in %zu", ids.n, cap);
