@@ -91,7 +91,8 @@ vkslm_status vkslm_detok_push(vkslm_detok *d, int32_t id, const char **text, siz
     VKSLM_TRY(reserve(&d->out, &d->out_cap, done ? done : 1));
     if (done)
         memcpy(d->out, d->buf, done);
-    memmove(d->buf, d->buf + done, total - done);
+    if (total > done)
+        memmove(d->buf, d->buf + done, total - done);
     d->held = total - done;
     *text = d->out;
     *len = done;
