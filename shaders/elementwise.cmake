@@ -1,6 +1,6 @@
 # elementwise binary ops (add, mul) and unary ops (scale, copy/convert), f32 and f16 storage.
 # The *_p16 variants read and write f16 as packed 32-bit words and need no 16-bit storage feature.
-foreach(op ADD MUL SCALE COPY)
+foreach(op ADD MUL SCALE COPY SOFTCAP)
   string(TOLOWER ${op} lop)
   foreach(ta F32 F16)
     foreach(td F32 F16)

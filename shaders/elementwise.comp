@@ -1,6 +1,7 @@
 #version 450
 // Elementwise ops over n elements: ADD d = a + b, MUL d = a * b (b broadcast: element e uses
-// b[(b_phase + e) % nb]), SCALE d = a * scale, COPY d = a (converting between f32 and f16).
+// b[(b_phase + e) % nb]), SCALE d = a * scale, COPY d = a (converting between f32 and f16),
+// SOFTCAP d = scale * tanh(a / scale).
 // Each invocation writes one pair of elements, so f16 output needs no 16-bit storage: without it, a
 // pair is one packed word (d_off must then be even; the last odd element keeps its neighbour's half).
 #extension GL_GOOGLE_include_directive : require
@@ -59,6 +60,10 @@ float op(uint e) {
     return a * LOAD_B(pc.b_off + (pc.b_phase + e) % pc.nb);
 #elif defined(OP_SCALE)
     return a * pc.scale;
+#elif defined(OP_SOFTCAP)
+    // tanh(y) = 1 - 2 / (exp(2y) + 1): no overflow for large |y| (exp -> inf gives 1)
+    float y = a / pc.scale;
+    return pc.scale * (1.0 - 2.0 / (exp(2.0 * y) + 1.0));
 #else
     return a;
 #endif

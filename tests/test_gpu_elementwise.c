@@ -11,8 +11,8 @@
 #include "tests/harness.h"
 #include "tests/util_gpu.h"
 
-typedef enum { OP_ADD, OP_MUL, OP_SCALE, OP_COPY } op_kind;
-static const char *op_names[] = {"add", "mul", "scale", "copy"};
+typedef enum { OP_ADD, OP_MUL, OP_SCALE, OP_COPY, OP_SOFTCAP } op_kind;
+static const char *op_names[] = {"add", "mul", "scale", "copy", "softcap"};
 
 static void fill_random(vkslm_rng *r, float *x, uint64_t n, uint32_t type) {
     test_random_floats(r, x, n, -4.0f, 4.0f, type);
@@ -35,6 +35,7 @@ static uint64_t check_op(vkslm_vk *vk, op_kind op, uint32_t ta, uint32_t td, uin
     case OP_MUL: vkslm_cpu_mul(ref, a, b, n, nb); break;
     case OP_SCALE: vkslm_cpu_scale(ref, a, s, n); break;
     case OP_COPY: memcpy(ref, a, n * 4); break;
+    case OP_SOFTCAP: vkslm_cpu_softcap(ref, a, 1.7f, n); break;
     }
     if (td == VKSLM_TYPE_F16)
         vkslm_cpu_round_f16(ref, n);
@@ -56,6 +57,7 @@ static uint64_t check_op(vkslm_vk *vk, op_kind op, uint32_t ta, uint32_t td, uin
     case OP_MUL: st = vkslm_op_mul(c, &td_, &ta_, &tb); break;
     case OP_SCALE: st = vkslm_op_scale(c, &td_, &ta_, s); break;
     case OP_COPY: st = vkslm_op_copy(c, &td_, &ta_); break;
+    case OP_SOFTCAP: st = vkslm_op_softcap(c, &td_, &ta_, 1.7f); break;
     }
     if (st != VKSLM_OK)
         fprintf(stderr, "%s\n", vkslm_last_error());
@@ -67,6 +69,8 @@ static uint64_t check_op(vkslm_vk *vk, op_kind op, uint32_t ta, uint32_t td, uin
     uint64_t bad = 0;
     for (uint64_t i = 0; i < n; i++) {
         float tol = td == VKSLM_TYPE_F16 ? fabsf(ref[i]) * (1.0f / 1024.0f) + 1e-7f : 0.0f;
+        if (op == OP_SOFTCAP) /* tanh through exp: a few ulp from the double reference */
+            tol += 4e-6f * (fabsf(ref[i]) + 1.0f);
         if (!(fabsf(out[i] - ref[i]) <= tol)) {
             if (bad < 3)
                 fprintf(stderr, "%s %s->%s n=%llu nb=%llu: [%llu] got %g want %g\n", op_names[op],
@@ -89,7 +93,7 @@ static void sweep(vkslm_vk *vk) {
     static const uint64_t sizes[] = {1, 2, 3, 7, 255, 256, 257, 1001, 4099, 65537};
     static const uint32_t types[] = {VKSLM_TYPE_F32, VKSLM_TYPE_F16};
     uint64_t salt = 0;
-    for (int op = 0; op < 4; op++)
+    for (int op = 0; op < 5; op++)
         for (int ia = 0; ia < 2; ia++)
             for (int id = 0; id < 2; id++)
                 for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
@@ -100,7 +104,7 @@ static void sweep(vkslm_vk *vk) {
                         if (n % d == 0 && d > n / 64)
                             nbs[2] = d;
                     for (int j = 0; j < 3; j++) {
-                        if (!nbs[j] || ((op == OP_SCALE || op == OP_COPY) && j > 0))
+                        if (!nbs[j] || ((op == OP_SCALE || op == OP_COPY || op == OP_SOFTCAP) && j > 0))
                             continue;
                         CU_ASSERT_EQUAL(check_op(vk, (op_kind)op, types[ia], types[id], n, nbs[j], ++salt), 0);
                     }

@@ -7,8 +7,8 @@
 
 #define WG 128u
 
-typedef enum { EW_ADD, EW_MUL, EW_SCALE, EW_COPY } ew_op;
-static const char *const ew_names[] = {"add", "mul", "scale", "copy"};
+typedef enum { EW_ADD, EW_MUL, EW_SCALE, EW_COPY, EW_SOFTCAP } ew_op;
+static const char *const ew_names[] = {"add", "mul", "scale", "copy", "softcap"};
 
 static uint32_t elem_bytes(uint32_t type) { return type == VKSLM_TYPE_F16 ? 2u : 4u; }
 static const char *type_tag(uint32_t type) { return type == VKSLM_TYPE_F16 ? "f16" : "f32"; }
@@ -123,4 +123,9 @@ vkslm_status vkslm_op_scale(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
 }
 vkslm_status vkslm_op_copy(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a) {
     return run(c, EW_COPY, d, a, NULL, 1.0f);
+}
+vkslm_status vkslm_op_softcap(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, float cap) {
+    if (!(cap > 0))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "softcap: the cap must be positive");
+    return run(c, EW_SOFTCAP, d, a, NULL, cap);
 }

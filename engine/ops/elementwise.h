@@ -1,5 +1,5 @@
 /* Elementwise ops on f32/f16 tensors: d = a + b, d = a * b (b broadcast over a: b's element count
- * divides a's and element i uses b[i % nb]), d = a * s, d = a (converting type). Tensors of any size:
+ * divides a's and element i uses b[i % nb]), d = a * s, d = a (converting type), d = cap tanh(a / cap). Tensors of any size:
  * ops split work that exceeds the bindable storage range or the workgroup count limit. */
 #ifndef VKSLM_OPS_ELEMENTWISE_H
 #define VKSLM_OPS_ELEMENTWISE_H
@@ -18,4 +18,6 @@ vkslm_status vkslm_op_add(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tenso
 vkslm_status vkslm_op_mul(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, const vkslm_tensor *b);
 vkslm_status vkslm_op_scale(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, float s);
 vkslm_status vkslm_op_copy(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a);
+/* d = cap * tanh(a / cap) (logit soft-capping, gemma2); cap > 0 */
+vkslm_status vkslm_op_softcap(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, float cap);
 #endif

@@ -321,6 +321,17 @@ vkslm_status vkslm_cmd_fill(vkslm_cmd *c, const vkslm_buf *dst, uint64_t off, ui
     return VKSLM_OK;
 }
 
+vkslm_status vkslm_cmd_update(vkslm_cmd *c, const vkslm_buf *dst, uint64_t off, const void *data, uint64_t size) {
+    if (!c->recording || off > dst->size || size > dst->size - off || size == 0 || size > 65536 ||
+        ((dst->offset + off) | size) & 3)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "update: bad range or not recording");
+    range acc = {dst->buffer, dst->offset + off, size};
+    int wr = 1;
+    VKSLM_TRY(hazard(c, &acc, &wr, 1));
+    vkCmdUpdateBuffer(c->cb, dst->buffer, acc.off, size, data);
+    return VKSLM_OK;
+}
+
 vkslm_status vkslm_cmd_submit_wait(vkslm_cmd *c) {
     if (!c->recording)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "submit: not recording");

@@ -163,6 +163,9 @@ vkslm_status vkslm_cmd_dispatch(vkslm_cmd *c, const vkslm_pipeline *p, const vks
 vkslm_status vkslm_cmd_copy(vkslm_cmd *c, const vkslm_buf *src, uint64_t src_off, const vkslm_buf *dst,
                             uint64_t dst_off, uint64_t size);
 vkslm_status vkslm_cmd_fill(vkslm_cmd *c, const vkslm_buf *dst, uint64_t off, uint64_t size, uint32_t word);
+/* Writes `size` bytes (a multiple of 4, at most 65536) of host data into dst at record time (inline in
+ * the command buffer: no staging, no extra submit). */
+vkslm_status vkslm_cmd_update(vkslm_cmd *c, const vkslm_buf *dst, uint64_t off, const void *data, uint64_t size);
 /* Ends, submits once, waits on one fence. */
 vkslm_status vkslm_cmd_submit_wait(vkslm_cmd *c);
 vkslm_vk *vkslm_cmd_vk(const vkslm_cmd *c);
