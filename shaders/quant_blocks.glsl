@@ -1,0 +1,283 @@
+// The GLSL mirror of loaders/quant_blocks.h: how every weight type decodes, read from raw 32-bit words.
+//
+// The including shader declares the weights as `uint W[]` (any binding) and defines exactly one
+// WTYPE_<type> (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS).
+// No 8- or 16-bit storage is needed: bytes and halves come out of words with shifts. Blocks of 18, 22,
+// 34, 110 ... bytes are not 4-aligned, so addresses are BYTE offsets into W; every field this file reads
+// sits at an even byte offset inside its block, and every block size is even, so 16-bit fields never
+// straddle a word and 32-bit reads need at most two words.
+//
+// A row is decoded in units of 32 consecutive elements. QB_UNITS units make one block of QB_BYTES bytes
+// (F32/F16/BF16 count 32 elements as one "block"). For unit u of the block at byte `blk`:
+//   qb_scales(blk, u)            -> vec4(d_lo, m_lo, d_hi, m_hi)
+//   qb_quads(blk, u, i, lo, hi)  -> raw quants of elements 4i..4i+3 (lo) and 16+4i..16+4i+3 (hi), i < 4
+// and element value = d * q + m, with (d_lo, m_lo) for elements 0..15 of the unit and (d_hi, m_hi) for
+// 16..31. (The half split matches the nibble layout of the legacy blocks and the 16-element sub-blocks
+// of Q2_K/Q3_K/Q6_K.)
+#ifndef VKSLM_QUANT_BLOCKS_GLSL
+#define VKSLM_QUANT_BLOCKS_GLSL
+
+// ---- reading bytes, halves and unaligned words out of W ------------------------------------------------
+uint qb_u8(uint b) { return (W[b >> 2] >> ((b & 3u) << 3)) & 0xffu; }
+uint qb_u16(uint b) { return (W[b >> 2] >> ((b & 2u) << 3)) & 0xffffu; } // b even
+float qb_f16(uint b) { return unpackHalf2x16(qb_u16(b)).x; }
+// 32 bits starting at even byte b (two word loads, both inside the 4 bytes' words)
+uint qb_u32(uint b) {
+    uint w = b >> 2;
+    uint lo = W[w];
+    uint hi = W[w + ((b >> 1) & 1u)];
+    return (b & 2u) == 0u ? lo : ((lo >> 16) | (hi << 16));
+}
+// two f16 at even byte b (b and b+2)
+vec2 qb_f16x2(uint b) { return unpackHalf2x16(qb_u32(b)); }
+
+// the four bytes of a word as vec4 (unsigned) after a right shift, masked
+vec4 qb_bytes(uint w, uint shift, uint mask) {
+    return vec4((uvec4(w >> shift) >> uvec4(0u, 8u, 16u, 24u)) & mask);
+}
+// the four bytes of a word as signed values
+vec4 qb_sbytes(uint w) { return vec4(ivec4(uvec4(w) << uvec4(24u, 16u, 8u, 0u)) >> 24); }
+
+const float QB_KVALUES_IQ4NL[16] = float[16](-127.0, -104.0, -83.0, -65.0, -49.0, -35.0, -22.0, -10.0,
+                                            1.0, 13.0, 25.0, 38.0, 53.0, 69.0, 89.0, 113.0);
+vec4 qb_iq4(vec4 idx) {
+    return vec4(QB_KVALUES_IQ4NL[int(idx.x)], QB_KVALUES_IQ4NL[int(idx.y)], QB_KVALUES_IQ4NL[int(idx.z)],
+                QB_KVALUES_IQ4NL[int(idx.w)]);
+}
+
+// 6-bit scale and min of sub-block s of a Q4_K/Q5_K block whose 12 scale bytes start at byte sb
+// (get_scale_min_k4 in quant_blocks.h)
+uvec2 qb_k4_scale_min(uint sb, uint s) {
+    if (s < 4u)
+        return uvec2(qb_u8(sb + s) & 63u, qb_u8(sb + s + 4u) & 63u);
+    uint a = qb_u8(sb + s + 4u);
+    return uvec2((a & 15u) | ((qb_u8(sb + s - 4u) >> 6) << 4), (a >> 4) | ((qb_u8(sb + s) >> 6) << 4));
+}
+// 6-bit scale (offset 32 not removed) of sub-block s of a Q3_K block, scale bytes at sb
+uint qb_q3k_scale(uint sb, uint s) {
+    uint lo = s < 8u ? (qb_u8(sb + s) & 15u) : (qb_u8(sb + s - 8u) >> 4);
+    uint hi = (qb_u8(sb + 8u + (s & 3u)) >> (2u * (s >> 2))) & 3u;
+    return lo | (hi << 4);
+}
+
+// ---- per type -------------------------------------------------------------------------------------------
+#if defined(WTYPE_F32)
+#define QB_BYTES 128u
+#define QB_UNITS 1u
+vec4 qb_scales(uint blk, uint u) { return vec4(1.0, 0.0, 1.0, 0.0); }
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    uint w = (blk >> 2) + 4u * i;
+    lo = uintBitsToFloat(uvec4(W[w], W[w + 1u], W[w + 2u], W[w + 3u]));
+    hi = uintBitsToFloat(uvec4(W[w + 16u], W[w + 17u], W[w + 18u], W[w + 19u]));
+}
+
+#elif defined(WTYPE_F16)
+#define QB_BYTES 64u
+#define QB_UNITS 1u
+vec4 qb_scales(uint blk, uint u) { return vec4(1.0, 0.0, 1.0, 0.0); }
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    uint b = blk + 8u * i;
+    lo = vec4(qb_f16x2(b), qb_f16x2(b + 4u));
+    hi = vec4(qb_f16x2(b + 32u), qb_f16x2(b + 36u));
+}
+
+#elif defined(WTYPE_BF16)
+#define QB_BYTES 64u
+#define QB_UNITS 1u
+vec4 qb_scales(uint blk, uint u) { return vec4(1.0, 0.0, 1.0, 0.0); }
+vec4 qb_bf16x4(uint b) {
+    uint a = qb_u32(b), c = qb_u32(b + 4u);
+    return uintBitsToFloat(uvec4(a << 16, a & 0xffff0000u, c << 16, c & 0xffff0000u));
+}
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    lo = qb_bf16x4(blk + 8u * i);
+    hi = qb_bf16x4(blk + 32u + 8u * i);
+}
+
+#elif defined(WTYPE_Q4_0) || defined(WTYPE_IQ4_NL)
+// d @0, qs[16] @2
+#define QB_BYTES 18u
+#define QB_UNITS 1u
+#ifdef WTYPE_Q4_0
+vec4 qb_scales(uint blk, uint u) {
+    float d = qb_f16(blk);
+    return vec4(d, -8.0 * d, d, -8.0 * d);
+}
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    uint q = qb_u32(blk + 2u + 4u * i);
+    lo = qb_bytes(q, 0u, 15u);
+    hi = qb_bytes(q, 4u, 15u);
+}
+#else
+vec4 qb_scales(uint blk, uint u) {
+    float d = qb_f16(blk);
+    return vec4(d, 0.0, d, 0.0);
+}
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    uint q = qb_u32(blk + 2u + 4u * i);
+    lo = qb_iq4(qb_bytes(q, 0u, 15u));
+    hi = qb_iq4(qb_bytes(q, 4u, 15u));
+}
+#endif
+
+#elif defined(WTYPE_Q4_1)
+// d @0, m @2, qs[16] @4
+#define QB_BYTES 20u
+#define QB_UNITS 1u
+vec4 qb_scales(uint blk, uint u) {
+    vec2 dm = qb_f16x2(blk);
+    return dm.xyxy;
+}
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    uint q = qb_u32(blk + 4u + 4u * i);
+    lo = qb_bytes(q, 0u, 15u);
+    hi = qb_bytes(q, 4u, 15u);
+}
+
+#elif defined(WTYPE_Q5_0) || defined(WTYPE_Q5_1)
+// Q5_0: d @0, qh @2, qs @6.  Q5_1: d @0, m @2, qh @4, qs @8.  Bit j of qh is bit 4 of element j.
+#ifdef WTYPE_Q5_0
+#define QB_BYTES 22u
+#define QB_QH 2u
+vec4 qb_scales(uint blk, uint u) {
+    float d = qb_f16(blk);
+    return vec4(d, -16.0 * d, d, -16.0 * d);
+}
+#else
+#define QB_BYTES 24u
+#define QB_QH 4u
+vec4 qb_scales(uint blk, uint u) { return qb_f16x2(blk).xyxy; }
+#endif
+#define QB_UNITS 1u
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    uint qh = qb_u32(blk + QB_QH);
+    uint q = qb_u32(blk + QB_QH + 4u + 4u * i);
+    uvec4 sh = uvec4(0u, 1u, 2u, 3u) + 4u * i;
+    lo = qb_bytes(q, 0u, 15u) + vec4(((uvec4(qh) >> sh) & 1u) << 4);
+    hi = qb_bytes(q, 4u, 15u) + vec4(((uvec4(qh) >> (sh + 16u)) & 1u) << 4);
+}
+
+#elif defined(WTYPE_Q8_0)
+// d @0, qs[32] (int8) @2
+#define QB_BYTES 34u
+#define QB_UNITS 1u
+vec4 qb_scales(uint blk, uint u) {
+    float d = qb_f16(blk);
+    return vec4(d, 0.0, d, 0.0);
+}
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    lo = qb_sbytes(qb_u32(blk + 2u + 4u * i));
+    hi = qb_sbytes(qb_u32(blk + 18u + 4u * i));
+}
+
+#elif defined(WTYPE_Q2_K)
+// scales[16] @0, qs[64] @16, d @80, dmin @82. Unit u: half h = u/4, 2-bit field c = u%4, sub-blocks 2u, 2u+1.
+#define QB_BYTES 84u
+#define QB_UNITS 8u
+vec4 qb_scales(uint blk, uint u) {
+    vec2 dm = qb_f16x2(blk + 80u);
+    uint s = qb_u16(blk + 2u * u);
+    return vec4(dm.x * float(s & 15u), -dm.y * float((s >> 4) & 15u), dm.x * float((s >> 8) & 15u),
+                -dm.y * float(s >> 12));
+}
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    uint b = blk + 16u + 32u * (u >> 2) + 4u * i, sh = 2u * (u & 3u);
+    lo = qb_bytes(qb_u32(b), sh, 3u);
+    hi = qb_bytes(qb_u32(b + 16u), sh, 3u);
+}
+
+#elif defined(WTYPE_Q3_K)
+// hmask[32] @0, qs[64] @32, scales[12] @96, d @108. Unit u: h = u/4, c = u%4, sub-blocks 2u, 2u+1.
+// q = low2 | high << 2 in 0..7 and x = d * (sc - 32) * (q - 4).
+#define QB_BYTES 110u
+#define QB_UNITS 8u
+vec4 qb_scales(uint blk, uint u) {
+    float d = qb_f16(blk + 108u);
+    float d0 = d * (float(qb_q3k_scale(blk + 96u, 2u * u)) - 32.0);
+    float d1 = d * (float(qb_q3k_scale(blk + 96u, 2u * u + 1u)) - 32.0);
+    return vec4(d0, -4.0 * d0, d1, -4.0 * d1);
+}
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    uint h = u >> 2, c = u & 3u;
+    uint b = blk + 32u + 32u * h + 4u * i;
+    uint hs = 4u * h + c;
+    lo = qb_bytes(qb_u32(b), 2u * c, 3u) + 4.0 * qb_bytes(qb_u32(blk + 4u * i), hs, 1u);
+    hi = qb_bytes(qb_u32(b + 16u), 2u * c, 3u) + 4.0 * qb_bytes(qb_u32(blk + 16u + 4u * i), hs, 1u);
+}
+
+#elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
+// Q4_K: d @0, dmin @2, scales[12] @4, qs[128] @16.  Q5_K: the same plus qh[32] @16, qs @48.
+// Unit u = sub-block s: pair p = u/2, nibble k = u%2; element l of it is nibble k of qs[32p + l].
+#ifdef WTYPE_Q4_K
+#define QB_BYTES 144u
+#define QB_QS 16u
+#else
+#define QB_BYTES 176u
+#define QB_QS 48u
+#endif
+#define QB_UNITS 8u
+vec4 qb_scales(uint blk, uint u) {
+    vec2 dm = qb_f16x2(blk);
+    uvec2 sm = qb_k4_scale_min(blk + 4u, u);
+    float d = dm.x * float(sm.x), m = -dm.y * float(sm.y);
+    return vec4(d, m, d, m);
+}
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    uint b = blk + QB_QS + 32u * (u >> 1) + 4u * i, sh = 4u * (u & 1u);
+    lo = qb_bytes(qb_u32(b), sh, 15u);
+    hi = qb_bytes(qb_u32(b + 16u), sh, 15u);
+#ifdef WTYPE_Q5_K
+    lo += 16.0 * qb_bytes(qb_u32(blk + 16u + 4u * i), u, 1u);
+    hi += 16.0 * qb_bytes(qb_u32(blk + 32u + 4u * i), u, 1u);
+#endif
+}
+
+#elif defined(WTYPE_Q6_K)
+// ql[128] @0, qh[64] @128, scales[16] (int8) @192, d @208. Unit u: h = u/4, c = u%4:
+// low4 = nibble (c/2) of ql[64h + 32(c%2) + l], high2 = (qh[32h + l] >> 2c) & 3, x = d * sc * (q - 32).
+#define QB_BYTES 210u
+#define QB_UNITS 8u
+vec4 qb_scales(uint blk, uint u) {
+    float d = qb_f16(blk + 208u);
+    uint s = qb_u16(blk + 192u + 2u * u);
+    float d0 = d * float(int(s << 24) >> 24), d1 = d * float(int(s << 16) >> 24);
+    return vec4(d0, -32.0 * d0, d1, -32.0 * d1);
+}
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    uint h = u >> 2, c = u & 3u;
+    uint bl = blk + 64u * h + 32u * (c & 1u) + 4u * i, bh = blk + 128u + 32u * h + 4u * i;
+    uint sl = 4u * (c >> 1), shh = 2u * c;
+    lo = qb_bytes(qb_u32(bl), sl, 15u) + 16.0 * qb_bytes(qb_u32(bh), shh, 3u);
+    hi = qb_bytes(qb_u32(bl + 16u), sl, 15u) + 16.0 * qb_bytes(qb_u32(bh + 16u), shh, 3u);
+}
+
+#elif defined(WTYPE_IQ4_XS)
+// d @0, scales_h @2, scales_l[4] @4, qs[128] @8. Unit u = sub-block s: element j < 16 is the low
+// nibble of qs[16s + j], element 16 + j its high nibble; x = d * (ls - 32) * kvalues[q].
+#define QB_BYTES 136u
+#define QB_UNITS 8u
+vec4 qb_scales(uint blk, uint u) {
+    uint w = qb_u32(blk);
+    float d = unpackHalf2x16(w).x;
+    uint ls = ((qb_u8(blk + 4u + (u >> 1)) >> (4u * (u & 1u))) & 15u) | (((w >> (16u + 2u * u)) & 3u) << 4);
+    float s = d * (float(ls) - 32.0);
+    return vec4(s, 0.0, s, 0.0);
+}
+void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
+    uint q = qb_u32(blk + 8u + 16u * u + 4u * i);
+    lo = qb_iq4(qb_bytes(q, 0u, 15u));
+    hi = qb_iq4(qb_bytes(q, 4u, 15u));
+}
+
+#else
+#error "quant_blocks.glsl: define one WTYPE_<type>"
+#endif
+
+// The 8 dequantized values of quad i of unit u: elements 4i..4i+3 (lo) and 16+4i..16+4i+3 (hi).
+void qb_dequant_quads(uint blk, uint u, uint i, vec4 s, out vec4 lo, out vec4 hi) {
+    vec4 ql, qh;
+    qb_quads(blk, u, i, ql, qh);
+    lo = ql * s.x + s.y;
+    hi = qh * s.z + s.w;
+}
+#endif

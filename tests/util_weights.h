@@ -1,0 +1,38 @@
+/* Random weight matrices of every weight type for the GPU kernel tests. */
+#ifndef VKSLM_TEST_UTIL_WEIGHTS_H
+#define VKSLM_TEST_UTIL_WEIGHTS_H
+#include <stdint.h>
+
+#include "engine/util/rng.h"
+
+/* Every weight type the kernels decode, and their count. */
+extern const uint32_t test_weight_types[];
+extern const int test_n_weight_types;
+
+/* n_rows rows of k elements of `type` (malloc'd, vkslm_type_row_bytes(type, k) bytes per row, plus 4
+ * spare bytes). Types with a CPU quantizer quantize uniform random floats in [-1, 1); Q2_K, Q3_K, IQ4_NL
+ * and IQ4_XS get random bytes with small random positive f16 super-scales. */
+uint8_t *test_random_weights(vkslm_rng *r, uint32_t type, uint64_t n_rows, uint64_t k);
+/* Bytes of a row. */
+uint64_t test_row_bytes(uint32_t type, uint64_t k);
+const char *test_type_name(uint32_t type);
+
+
+/* ---- checking a weight product d = x * w^T + bias on the device against engine/cpu/matmul.c ---- */
+#include "engine/ops/tensor.h"
+
+typedef vkslm_status (*test_product_fn)(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w,
+                                        const vkslm_tensor *x, const vkslm_tensor *bias, const void *ctx);
+typedef struct test_product_case {
+    uint32_t type;
+    uint64_t k, n, m;   /* row length, rows, vectors */
+    int bias;
+    uint64_t w_off;     /* byte offsets of the tensors inside their buffers (w: even; x: 16n; d: 4n) */
+    uint64_t x_off, d_off;
+    uint64_t salt;
+} test_product_case;
+
+/* Runs fn on random inputs (output poisoned), prints a line on failure, returns the NMSE vs the CPU
+ * reference (or 1e30 when the op failed). */
+double test_product_nmse(vkslm_vk *vk, const test_product_case *tc, test_product_fn fn, const void *ctx);
+#endif
