@@ -21,6 +21,7 @@ typedef struct range_list {
 
 struct vkslm_cmd {
     vkslm_vk *vk;
+    VkCommandPool pool; /* its own: recordings on different threads never share a pool */
     VkCommandBuffer cb;
     VkFence fence;
     VkDescriptorPool *pools;
@@ -63,15 +64,23 @@ vkslm_status vkslm_cmd_create(vkslm_vk *vk, vkslm_cmd **out) {
     if (!c)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     c->vk = vk;
+    VkCommandPoolCreateInfo pci = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+        .queueFamilyIndex = vk->queue_family,
+    };
+    VkResult r = vkCreateCommandPool(vk->device, &pci, NULL, &c->pool);
+    if (r != VK_SUCCESS) {
+        c->pool = VK_NULL_HANDLE;
+        vkslm_cmd_destroy(c);
+        return vkslm_vk_fail(r, "vkCreateCommandPool");
+    }
     VkCommandBufferAllocateInfo cai = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = vk->pool,
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = c->pool,
         .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1,
     };
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VkResult r;
-    pthread_mutex_lock(&vk->lock); /* the command pool is shared by the context */
     r = vkAllocateCommandBuffers(vk->device, &cai, &c->cb);
-    pthread_mutex_unlock(&vk->lock);
     if (r != VK_SUCCESS) {
         c->cb = VK_NULL_HANDLE;
         vkslm_cmd_destroy(c);
@@ -110,11 +119,10 @@ void vkslm_cmd_destroy(vkslm_cmd *c) {
         vkDestroyQueryPool(dev, c->queries, NULL);
     if (c->fence)
         vkDestroyFence(dev, c->fence, NULL);
-    if (c->cb) {
-        pthread_mutex_lock(&c->vk->lock);
-        vkFreeCommandBuffers(dev, c->vk->pool, 1, &c->cb);
-        pthread_mutex_unlock(&c->vk->lock);
-    }
+    if (c->cb)
+        vkFreeCommandBuffers(dev, c->pool, 1, &c->cb);
+    if (c->pool)
+        vkDestroyCommandPool(dev, c->pool, NULL);
     VKSLM_FREE(c->writes.r);
     VKSLM_FREE(c->reads.r);
     VKSLM_FREE(c->labels);

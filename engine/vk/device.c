@@ -139,6 +139,7 @@ vkslm_status vkslm_vk_open(const vkslm_vk_options *opt, vkslm_vk **out) {
     if (!vk)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     pthread_mutex_init(&vk->lock, NULL);
+    pthread_mutex_init(&vk->staging_lock, NULL);
     vk->profile = opt->profile;
     vk->no_uma = vkslm_env_flag("VKSLM_DISABLE_UMA");
     const char *selector = opt->device ? opt->device : getenv("VKSLM_DEVICE");
@@ -180,6 +181,7 @@ void vkslm_vk_close(vkslm_vk *vk) {
     }
     vkslm_vk_instance_destroy(vk->instance, vk->messenger, vk->validation);
     pthread_mutex_destroy(&vk->lock);
+    pthread_mutex_destroy(&vk->staging_lock);
     VKSLM_FREE(vk);
 }
 

@@ -99,6 +99,7 @@ vkslm_status vkslm_vk_upload(vkslm_vk *vk, const vkslm_buf *dst, uint64_t offset
     const char *p = src;
     int h = 0;
     vkslm_status st = VKSLM_OK;
+    pthread_mutex_lock(&vk->staging_lock);
     for (uint64_t done = 0; done < size && st == VKSLM_OK; done += s->half, h ^= 1) {
         uint64_t n = size - done < s->half ? size - done : s->half;
         st = wait_slot(vk, h);
@@ -109,6 +110,7 @@ vkslm_status vkslm_vk_upload(vkslm_vk *vk, const vkslm_buf *dst, uint64_t offset
                          dst->offset + offset + done, n);
     }
     vkslm_status w0 = wait_slot(vk, 0), w1 = wait_slot(vk, 1);
+    pthread_mutex_unlock(&vk->staging_lock);
     return st != VKSLM_OK ? st : w0 != VKSLM_OK ? w0 : w1;
 }
 
@@ -120,21 +122,27 @@ vkslm_status vkslm_vk_download(vkslm_vk *vk, const vkslm_buf *src, uint64_t offs
         return VKSLM_OK;
     }
     char *p = dst;
-    for (uint64_t done = 0; done < size; done += s->half) {
+    vkslm_status st = VKSLM_OK;
+    pthread_mutex_lock(&vk->staging_lock);
+    for (uint64_t done = 0; done < size && st == VKSLM_OK; done += s->half) {
         uint64_t n = size - done < s->half ? size - done : s->half;
-        VKSLM_TRY(submit_copy(vk, 0, src->buffer, src->offset + offset + done, s->readback.buffer,
-                              s->readback.offset, n));
-        VKSLM_TRY(wait_slot(vk, 0));
-        if (!s->readback.coherent) {
+        st = submit_copy(vk, 0, src->buffer, src->offset + offset + done, s->readback.buffer, s->readback.offset, n);
+        if (st == VKSLM_OK)
+            st = wait_slot(vk, 0);
+        if (st == VKSLM_OK && !s->readback.coherent) {
             VkMappedMemoryRange mr = {
                 .sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
                 .memory = vk->blocks[s->readback.block].memory, .offset = 0, .size = VK_WHOLE_SIZE,
             };
-            VKSLM_VK_TRY(vkInvalidateMappedMemoryRanges(vk->device, 1, &mr));
+            VkResult r = vkInvalidateMappedMemoryRanges(vk->device, 1, &mr);
+            if (r != VK_SUCCESS)
+                st = vkslm_vk_fail(r, "vkInvalidateMappedMemoryRanges");
         }
-        memcpy(p + done, s->readback.mapped, n);
+        if (st == VKSLM_OK)
+            memcpy(p + done, s->readback.mapped, n);
     }
-    return VKSLM_OK;
+    pthread_mutex_unlock(&vk->staging_lock);
+    return st;
 }
 
 vkslm_status vkslm_vk_fill(vkslm_vk *vk, const vkslm_buf *dst, uint64_t offset, uint64_t size, uint32_t word) {

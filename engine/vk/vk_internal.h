@@ -50,7 +50,8 @@ struct vkslm_vk {
     uint64_t max_range;
     int profile, no_uma;
 
-    pthread_mutex_t lock; /* guards the allocator, the pipeline table and the queue */
+    pthread_mutex_t lock;         /* guards the allocator, the pipeline table and the queue */
+    pthread_mutex_t staging_lock; /* one transfer at a time through the staging ring */
     vkslm_mem_block *blocks;
     uint32_t n_blocks, cap_blocks;
     int mem_type[VKSLM_MEM_INTENTS]; /* chosen memory type per intent */
