@@ -49,10 +49,10 @@ uint xbase[MAXV]; // vec4 index of each vector's x (vectors past the batch re-re
 // Adds unit g (the g-th 32-element unit of the row at byte `row`) times x into acc, for every vector.
 void add_unit(uint row, uint g) {
     uint blk = row + (g / QB_UNITS) * QB_BYTES, u = g % QB_UNITS;
-    vec4 s = qb_scales(blk, u);
+    vec4 q[8];
+    vec4 s = qb_unit(blk, u, q);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
-        vec4 lo, hi;
-        qb_dequant_quads(blk, u, i, s, lo, hi);
+        vec4 lo = q[2u * i] * s.x + s.y, hi = q[2u * i + 1u] * s.z + s.w;
         [[unroll]] for (uint v = 0u; v < NVEC; v++) {
             uint xi = xbase[v] + 8u * g + i;
             acc[v] += dot(lo, X[xi]) + dot(hi, X[xi + 4u]);

@@ -16,6 +16,7 @@
 // of Q2_K/Q3_K/Q6_K.)
 #ifndef VKSLM_QUANT_BLOCKS_GLSL
 #define VKSLM_QUANT_BLOCKS_GLSL
+#extension GL_EXT_control_flow_attributes : require
 
 // ---- reading bytes, halves and unaligned words out of W ------------------------------------------------
 uint qb_u8(uint b) { return (W[b >> 2] >> ((b & 3u) << 3)) & 0xffu; }
@@ -119,6 +120,30 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
     hi = qb_iq4(qb_bytes(q, 4u, 15u));
 }
 #endif
+// The whole 18-byte block lies in 5 words whatever its alignment: 5 loads instead of 9.
+#define QB_HAS_UNIT 1
+vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
+    uint w = blk >> 2;
+    uint a0 = W[w], a1 = W[w + 1u], a2 = W[w + 2u], a3 = W[w + 3u], a4 = W[w + 4u];
+    bool al = (blk & 2u) == 0u;
+    float d = unpackHalf2x16(al ? a0 : a0 >> 16).x;
+    uint qw[4] = uint[4](al ? (a0 >> 16) | (a1 << 16) : a1, al ? (a1 >> 16) | (a2 << 16) : a2,
+                         al ? (a2 >> 16) | (a3 << 16) : a3, al ? (a3 >> 16) | (a4 << 16) : a4);
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+#ifdef WTYPE_Q4_0
+        q[2u * i] = qb_bytes(qw[i], 0u, 15u);
+        q[2u * i + 1u] = qb_bytes(qw[i], 4u, 15u);
+#else
+        q[2u * i] = qb_iq4(qb_bytes(qw[i], 0u, 15u));
+        q[2u * i + 1u] = qb_iq4(qb_bytes(qw[i], 4u, 15u));
+#endif
+    }
+#ifdef WTYPE_Q4_0
+    return vec4(d, -8.0 * d, d, -8.0 * d);
+#else
+    return vec4(d, 0.0, d, 0.0);
+#endif
+}
 
 #elif defined(WTYPE_Q4_1)
 // d @0, m @2, qs[16] @4
@@ -168,6 +193,21 @@ vec4 qb_scales(uint blk, uint u) {
 void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
     lo = qb_sbytes(qb_u32(blk + 2u + 4u * i));
     hi = qb_sbytes(qb_u32(blk + 18u + 4u * i));
+}
+// The 34-byte block lies in 9 words whatever its alignment: 9 loads instead of 17.
+#define QB_HAS_UNIT 1
+vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
+    uint w = blk >> 2;
+    uint a[9];
+    [[unroll]] for (uint j = 0u; j < 9u; j++)
+        a[j] = W[w + j];
+    bool al = (blk & 2u) == 0u;
+    float d = unpackHalf2x16(al ? a[0] : a[0] >> 16).x;
+    [[unroll]] for (uint j = 0u; j < 8u; j++) {
+        uint qw = al ? (a[j] >> 16) | (a[j + 1u] << 16) : a[j + 1u];
+        q[(j & 3u) * 2u + (j >> 2)] = qb_sbytes(qw); // word j: elements 4j..4j+3
+    }
+    return vec4(d, 0.0, d, 0.0);
 }
 
 #elif defined(WTYPE_Q2_K)
@@ -271,6 +311,16 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
 
 #else
 #error "quant_blocks.glsl: define one WTYPE_<type>"
+#endif
+
+#ifndef QB_HAS_UNIT
+// The raw quants of a whole unit, q[2i] = lo and q[2i+1] = hi of quad i; returns qb_scales. Types with a
+// cheaper way to load a whole block define their own (QB_HAS_UNIT).
+vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
+    [[unroll]] for (uint i = 0u; i < 4u; i++)
+        qb_quads(blk, u, i, q[2u * i], q[2u * i + 1u]);
+    return qb_scales(blk, u);
+}
 #endif
 
 // The 8 dequantized values of quad i of unit u: elements 4i..4i+3 (lo) and 16+4i..16+4i+3 (hi).

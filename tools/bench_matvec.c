@@ -1,0 +1,184 @@
+/* Decode mat-vec speed: GB/s of weights read by shaders/matvec.comp on a K x N matrix (default
+ * 4096 x 4096) for Q4_0, Q8_0, Q4_K and F16 (or the types named on the command line), both strategies,
+ * timed with GPU timestamps (the fastest of the reps); next to this machine's memory read bandwidth measured by a plain C loop
+ * (1 thread and all threads). Not a test: it measures.
+ *   vkslm_bench_matvec [-k K] [-n N] [-r reps] [-v vectors] [TYPE...] */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/ops/matvec.h"
+#include "engine/util/rng.h"
+#include "loaders/ggml_types.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- host memory read bandwidth ---- */
+typedef struct { const uint64_t *p; size_t n; int reps; uint64_t sum; } rd_job;
+
+static void *read_loop(void *arg) {
+    rd_job *j = arg;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int r = 0; r < j->reps; r++)
+        for (size_t i = 0; i + 4 <= j->n; i += 4) {
+            s0 += j->p[i];
+            s1 += j->p[i + 1];
+            s2 += j->p[i + 2];
+            s3 += j->p[i + 3];
+        }
+    j->sum = s0 + s1 + s2 + s3;
+    return NULL;
+}
+
+static double host_read_gbs(int threads) {
+    size_t bytes = (size_t)512 << 20, n = bytes / 8;
+    uint64_t *p = malloc(bytes);
+    if (!p)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        p[i] = i;
+    pthread_t th[64];
+    rd_job jobs[64];
+    double best = 0;
+    for (int trial = 0; trial < 3; trial++) {
+        double t0 = now_s();
+        for (int t = 0; t < threads; t++) {
+            jobs[t] = (rd_job){p + n / threads * t, n / threads, 2, 0};
+            pthread_create(&th[t], NULL, read_loop, &jobs[t]);
+        }
+        uint64_t sum = 0;
+        for (int t = 0; t < threads; t++) {
+            pthread_join(th[t], NULL);
+            sum += jobs[t].sum;
+        }
+        double gbs = 2.0 * (double)bytes / (now_s() - t0) / 1e9;
+        if (sum == 42)
+            printf("(unlikely)\n");
+        if (gbs > best)
+            best = gbs;
+    }
+    free(p);
+    return best;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint32_t m, int reps,
+                      vkslm_matvec_strategy strat) {
+    uint64_t rb = vkslm_type_row_bytes(type, k), wbytes = rb * n;
+    uint8_t *w = malloc(wbytes);
+    float *x = malloc(k * m * 4);
+    vkslm_rng r;
+    vkslm_rng_seed(&r, 1);
+    for (uint64_t i = 0; i < wbytes; i++)
+        w[i] = (uint8_t)(vkslm_rng_u64(&r) >> 56);
+    /* tame scales are not needed for timing, but keep floats finite: clear exponent-high bits */
+    for (uint64_t i = 0; i < k * m; i++)
+        x[i] = vkslm_rng_range(&r, -1, 1);
+    vkslm_buf bw, bx, bd;
+    if (vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, (wbytes + 3) & ~3ull, &bw) || vkslm_vk_upload(vk, &bw, 0, w, wbytes) ||
+        vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, k * m * 4, &bx) || vkslm_vk_upload(vk, &bx, 0, x, k * m * 4) ||
+        vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, n * m * 4, &bd)) {
+        fprintf(stderr, "setup: %s\n", vkslm_last_error());
+        return 1;
+    }
+    vkslm_tensor tw = {&bw, 0, type, {k, n, 1, 1}}, tx = {&bx, 0, VKSLM_TYPE_F32, {k, m, 1, 1}},
+                 td = {&bd, 0, VKSLM_TYPE_F32, {n, m, 1, 1}};
+    vkslm_cmd *c;
+    if (vkslm_cmd_create(vk, &c))
+        return 1;
+    double *ms = calloc((size_t)reps, sizeof *ms);
+    int got = 0;
+    for (int pass = 0; pass < 2; pass++) { /* pass 0 warms up (pipeline creation, caches) */
+        if (vkslm_cmd_begin(c))
+            return 1;
+        for (int i = 0; i < reps; i++)
+            if (vkslm_op_matvec_ex(c, &td, &tw, &tx, NULL, strat, 0)) {
+                fprintf(stderr, "matvec: %s\n", vkslm_last_error());
+                return 1;
+            }
+        double t0 = now_s();
+        if (vkslm_cmd_submit_wait(c))
+            return 1;
+        double wall = (now_s() - t0) * 1e3 / reps;
+        const vkslm_timing *tm;
+        uint32_t nt = vkslm_cmd_timings(c, &tm);
+        got = 0;
+        for (uint32_t i = 0; i < nt && got < reps; i++)
+            ms[got++] = tm[i].gpu_ms;
+        if (pass == 1) {
+            double med = wall;
+            if (got) {
+                qsort(ms, (size_t)got, sizeof *ms, cmp_double);
+                med = ms[0]; /* the fastest rep: the machine is shared, interference only adds */
+            }
+            printf("%-6s %-13s %4llux%-5llu m=%u  %8.3f ms  %6.2f GB/s of weights  (wall/rep %.3f ms)\n",
+                   vkslm_type_info(type)->name, strat == VKSLM_MATVEC_ROW_PER_LANE ? "row/lane" : "row/subgroup",
+                   (unsigned long long)n, (unsigned long long)k, m, med, (double)wbytes / (med * 1e-3) / 1e9, wall);
+        }
+    }
+    free(ms);
+    vkslm_cmd_destroy(c);
+    vkslm_vk_free(vk, &bw);
+    vkslm_vk_free(vk, &bx);
+    vkslm_vk_free(vk, &bd);
+    free(w);
+    free(x);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    uint64_t k = 4096, n = 4096;
+    int reps = 20;
+    uint32_t m = 1;
+    uint32_t types[32];
+    int nt = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-k") && i + 1 < argc)
+            k = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "-n") && i + 1 < argc)
+            n = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "-r") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-v") && i + 1 < argc)
+            m = (uint32_t)atoi(argv[++i]);
+        else if (nt < 32 && vkslm_type_from_name(argv[i]) >= 0)
+            types[nt++] = (uint32_t)vkslm_type_from_name(argv[i]);
+        else {
+            fprintf(stderr, "usage: %s [-k K] [-n N] [-r reps] [-v vectors] [TYPE...]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (!nt) {
+        types[nt++] = VKSLM_TYPE_Q4_0;
+        types[nt++] = VKSLM_TYPE_Q8_0;
+        types[nt++] = VKSLM_TYPE_Q4_K;
+        types[nt++] = VKSLM_TYPE_F16;
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("host memory read: %.1f GB/s (1 thread), %.1f GB/s (%ld threads)\n", host_read_gbs(1),
+           host_read_gbs((int)(cpus > 64 ? 64 : cpus)), cpus);
+    vkslm_vk_options opt = {.profile = 1, .validate = 0};
+    vkslm_vk *vk;
+    if (vkslm_vk_open(&opt, &vk)) {
+        fprintf(stderr, "no device: %s\n", vkslm_last_error());
+        return 1;
+    }
+    printf("device: %s\n", vkslm_vk_get_caps(vk)->name);
+    for (int i = 0; i < nt; i++)
+        for (int s = 1; s <= 2; s++)
+            if (bench_type(vk, types[i], k, n, m, reps, (vkslm_matvec_strategy)s))
+                return 1;
+    vkslm_vk_close(vk);
+    return 0;
+}
