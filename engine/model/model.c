@@ -14,6 +14,7 @@ void vkslm_model_dev_free(vkslm_model_dev *m) {
         for (uint64_t i = 0; i < m->n_tensors; i++)
             vkslm_vk_free(m->vk, &m->bufs[i]);
     VKSLM_FREE(m->bufs);
+    VKSLM_FREE(m->layers);
     vkslm_model_weights_free(&m->w);
     vkslm_gguf_close(m->gguf);
     VKSLM_FREE(m);
@@ -84,9 +85,36 @@ vkslm_status vkslm_model_dev_load(vkslm_vk *vk, vkslm_gguf *gguf, vkslm_load_pro
         if (progress && !progress(total ? (float)((double)done / (double)total) : 1.0f, user))
             st = vkslm_fail(VKSLM_ERR_INVALID_ARG, "loading cancelled by the progress callback");
     }
+    if (st == VKSLM_OK && !(m->layers = VKSLM_CALLOC(m->hp.n_layer, sizeof *m->layers)))
+        st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     if (st != VKSLM_OK) {
         vkslm_model_dev_free(m);
         return st;
+    }
+    m->tok_embd = vkslm_model_dev_tensor(m, m->w.tok_embd);
+    m->output_norm = vkslm_model_dev_tensor(m, m->w.output_norm);
+    m->output = vkslm_model_dev_tensor(m, m->w.output);
+    m->rope_freqs = vkslm_model_dev_tensor(m, m->w.rope_freqs);
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        const vkslm_layer_weights *L = &m->w.layers[il];
+        vkslm_dev_layer *D = &m->layers[il];
+#define DEV(f) D->f = vkslm_model_dev_tensor(m, L->f)
+        DEV(attn_norm);
+        DEV(wq);
+        DEV(wk);
+        DEV(wv);
+        DEV(wqkv);
+        DEV(bq);
+        DEV(bk);
+        DEV(bv);
+        DEV(wo);
+        DEV(attn_post_norm);
+        DEV(ffn_norm);
+        DEV(ffn_gate);
+        DEV(ffn_up);
+        DEV(ffn_down);
+        DEV(ffn_post_norm);
+#undef DEV
     }
     *out = m;
     return VKSLM_OK;

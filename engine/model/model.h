@@ -11,6 +11,12 @@
 /* Called with the fraction of weight bytes uploaded; returning 0 cancels the load. */
 typedef int (*vkslm_load_progress_fn)(float fraction, void *user_data);
 
+/* Device views of one layer's weights (buf == NULL where the architecture has none). */
+typedef struct vkslm_dev_layer {
+    vkslm_tensor attn_norm, wq, wk, wv, wqkv, bq, bk, bv, wo, attn_post_norm;
+    vkslm_tensor ffn_norm, ffn_gate, ffn_up, ffn_down, ffn_post_norm;
+} vkslm_dev_layer;
+
 typedef struct vkslm_model_dev {
     vkslm_gguf *gguf;
     vkslm_hparams hp;
@@ -19,6 +25,9 @@ typedef struct vkslm_model_dev {
     uint64_t n_tensors;
     vkslm_buf *bufs;             /* [n_tensors] one device buffer per GGUF tensor (index = GGUF order) */
     uint64_t weight_bytes;       /* bytes of weights on the device */
+    /* device views of the tensor table */
+    vkslm_tensor tok_embd, output_norm, output, rope_freqs;
+    vkslm_dev_layer *layers;     /* [hp.n_layer] */
 } vkslm_model_dev;
 
 /* Parses, checks and uploads. Takes ownership of `gguf` (closed by vkslm_model_dev_free, also on

@@ -1,0 +1,182 @@
+#include "engine/model/graph.h"
+
+#include <string.h>
+
+#include "engine/model/arch.h"
+#include "engine/ops/act.h"
+#include "engine/ops/attention.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/get_rows.h"
+#include "engine/ops/matvec.h"
+#include "engine/ops/norm.h"
+#include "engine/ops/rope.h"
+#include "engine/util/error.h"
+
+#define ATTN_SPLITS 16u
+
+static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) {
+    uint64_t m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
+void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b) {
+    vkslm_buf *all[] = {&b->ids, &b->pos, &b->x, &b->h, &b->q, &b->k, &b->v, &b->att,
+                        &b->g, &b->u, &b->last, &b->logits, &b->attn_scratch, &b->kv_cache};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        vkslm_vk_free(vk, all[i]);
+}
+
+vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens,
+                                   uint32_t kv_type, vkslm_step_bufs *b) {
+    memset(b, 0, sizeof *b);
+    const vkslm_hparams *hp = &m->hp;
+    if (hp->n_embd_head_k != hp->n_embd_head_v)
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "model: key and value head sizes differ");
+    uint64_t T = max_tokens, E = hp->n_embd, F = hp->n_ff, HD = hp->n_embd_head_k;
+    uint64_t QK = hp->n_head * HD, KV = hp->n_head_kv * HD;
+    b->max_tokens = max_tokens;
+    b->kv = (vkslm_kv_layout){hp->n_layer, hp->n_head_kv, n_ctx, (uint32_t)HD, kv_type};
+    struct {
+        vkslm_buf *buf;
+        uint64_t bytes;
+    } want[] = {
+        {&b->ids, T * 4},
+        {&b->pos, T * 4},
+        {&b->x, T * E * 4},
+        {&b->h, T * max3(E, QK, 1) * 4},
+        {&b->q, T * QK * 4},
+        {&b->k, T * KV * 4},
+        {&b->v, T * KV * 4},
+        {&b->att, T * QK * 4},
+        {&b->g, T * F * 4},
+        {&b->u, T * F * 4},
+        {&b->last, E * 4},
+        {&b->logits, (uint64_t)hp->n_vocab * 4},
+        {&b->attn_scratch, vkslm_attn_scratch_bytes(max_tokens, hp->n_head, (uint32_t)HD, ATTN_SPLITS)},
+        {&b->kv_cache, vkslm_kv_bytes(&b->kv)},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        vkslm_status st = vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, want[i].bytes ? want[i].bytes : 4, want[i].buf);
+        if (st != VKSLM_OK) {
+            vkslm_step_bufs_free(vk, b);
+            return vkslm_fail_context(st, "session buffers");
+        }
+    }
+    return VKSLM_OK;
+}
+
+/* f32 activation views */
+static vkslm_tensor act2(const vkslm_buf *buf, uint64_t offset, uint64_t ne0, uint64_t ne1) {
+    vkslm_tensor t = {buf, offset, VKSLM_TYPE_F32, {ne0, ne1, 1, 1}};
+    return t;
+}
+static vkslm_tensor act3(const vkslm_buf *buf, uint64_t ne0, uint64_t ne1, uint64_t ne2) {
+    vkslm_tensor t = {buf, 0, VKSLM_TYPE_F32, {ne0, ne1, ne2, 1}};
+    return t;
+}
+
+/* Rows [r0, r0 + rows) of a weight matrix as a matrix of its own (fused QKV and gate|up). */
+static vkslm_tensor row_slice(const vkslm_tensor *w, uint64_t r0, uint64_t rows) {
+    vkslm_tensor t = *w;
+    t.offset += r0 * vkslm_type_row_bytes(w->type, w->ne[0]);
+    t.ne[1] = rows;
+    return t;
+}
+
+static const vkslm_tensor *opt(const vkslm_tensor *t) { return t->buf ? t : NULL; }
+
+vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const int32_t *tokens,
+                                uint32_t n, uint32_t p0, int want_logits) {
+    const vkslm_hparams *hp = &m->hp;
+    const vkslm_arch_rules R = vkslm_arch_rules_of(hp);
+    if (n == 0 || n > b->max_tokens || p0 + n > b->kv.n_ctx)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: %u tokens at position %u (at most %u per step, context %u)",
+                          n, p0, b->max_tokens, b->kv.n_ctx);
+    for (uint32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= hp->n_vocab)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: token id %d is outside the vocabulary (%u)", tokens[i],
+                              hp->n_vocab);
+    const uint64_t E = hp->n_embd, F = hp->n_ff, HD = hp->n_embd_head_k;
+    const uint64_t QK = hp->n_head * HD, KV = hp->n_head_kv * HD;
+    int32_t pos[256];
+    for (uint32_t done = 0; done < n; done += 256) {
+        uint32_t k = n - done < 256 ? n - done : 256;
+        for (uint32_t i = 0; i < k; i++)
+            pos[i] = (int32_t)(p0 + done + i);
+        VKSLM_TRY(vkslm_cmd_update(c, &b->ids, done * 4ull, tokens + done, k * 4ull));
+        VKSLM_TRY(vkslm_cmd_update(c, &b->pos, done * 4ull, pos, k * 4ull));
+    }
+    vkslm_tensor ids = {&b->ids, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}};
+    vkslm_tensor positions = ids;
+    positions.buf = &b->pos;
+
+    vkslm_tensor x = act2(&b->x, 0, E, n), h = act2(&b->h, 0, E, n);
+    vkslm_tensor q = act2(&b->q, 0, QK, n), k = act2(&b->k, 0, KV, n), v = act2(&b->v, 0, KV, n);
+    vkslm_tensor q3 = act3(&b->q, HD, hp->n_head, n), k3 = act3(&b->k, HD, hp->n_head_kv, n);
+    vkslm_tensor v3 = act3(&b->v, HD, hp->n_head_kv, n), att3 = act3(&b->att, HD, hp->n_head, n);
+    vkslm_tensor att = act2(&b->att, 0, QK, n);
+    vkslm_tensor g = act2(&b->g, 0, F, n), u = act2(&b->u, 0, F, n);
+    vkslm_tensor scratch = act2(&b->attn_scratch, 0, b->attn_scratch.size / 4, 1);
+    float eps = hp->norm_rms_eps;
+
+    VKSLM_TRY(vkslm_op_get_rows(c, &x, &m->tok_embd, &ids));
+    if (R.embd_scale != 1.0f)
+        VKSLM_TRY(vkslm_op_scale(c, &x, &x, R.embd_scale));
+    vkslm_rope_params rp = {
+        .mode = R.rope_neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = hp->n_rot,
+        .theta_base = hp->rope_freq_base, .freq_scale = 1.0f,
+    };
+    const vkslm_tensor *ff = opt(&m->rope_freqs);
+    for (uint32_t il = 0; il < hp->n_layer; il++) {
+        const vkslm_dev_layer *L = &m->layers[il];
+        VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &L->attn_norm, eps));
+        if (L->wqkv.buf) {
+            vkslm_tensor wq = row_slice(&L->wqkv, 0, QK), wk = row_slice(&L->wqkv, QK, KV),
+                         wv = row_slice(&L->wqkv, QK + KV, KV);
+            VKSLM_TRY(vkslm_op_matvec(c, &q, &wq, &h, NULL));
+            VKSLM_TRY(vkslm_op_matvec(c, &k, &wk, &h, NULL));
+            VKSLM_TRY(vkslm_op_matvec(c, &v, &wv, &h, NULL));
+        } else {
+            VKSLM_TRY(vkslm_op_matvec(c, &q, &L->wq, &h, opt(&L->bq)));
+            VKSLM_TRY(vkslm_op_matvec(c, &k, &L->wk, &h, opt(&L->bk)));
+            VKSLM_TRY(vkslm_op_matvec(c, &v, &L->wv, &h, opt(&L->bv)));
+        }
+        VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rp));
+        VKSLM_TRY(vkslm_op_rope(c, &k3, &k3, &positions, ff, &rp));
+        vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_K);
+        vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_V);
+        VKSLM_TRY(vkslm_op_kv_write(c, &kc, &k3, &positions, 0));
+        VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &positions, 0));
+        vkslm_attn_params ap = {
+            .p0 = p0, .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
+        };
+        VKSLM_TRY(vkslm_op_attention(c, &att3, &q3, &kc, &vc, &scratch, &ap));
+        VKSLM_TRY(vkslm_op_matvec(c, &h, &L->wo, &att, NULL));
+        if (R.post_norms)
+            VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->attn_post_norm, eps));
+        VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
+        VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &L->ffn_norm, eps));
+        if (L->ffn_gate.buf) {
+            VKSLM_TRY(vkslm_op_matvec(c, &g, &L->ffn_gate, &h, NULL));
+            VKSLM_TRY(vkslm_op_matvec(c, &u, &L->ffn_up, &h, NULL));
+        } else {
+            vkslm_tensor wg = row_slice(&L->ffn_up, 0, F), wu = row_slice(&L->ffn_up, F, F);
+            VKSLM_TRY(vkslm_op_matvec(c, &g, &wg, &h, NULL));
+            VKSLM_TRY(vkslm_op_matvec(c, &u, &wu, &h, NULL));
+        }
+        VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &g, &u) : vkslm_op_swiglu(c, &g, &g, &u));
+        VKSLM_TRY(vkslm_op_matvec(c, &h, &L->ffn_down, &g, NULL));
+        if (R.post_norms)
+            VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->ffn_post_norm, eps));
+        VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
+    }
+    if (!want_logits)
+        return VKSLM_OK;
+    vkslm_tensor xl = act2(&b->x, (uint64_t)(n - 1) * E * 4, E, 1), last = act2(&b->last, 0, E, 1);
+    vkslm_tensor logits = act2(&b->logits, 0, hp->n_vocab, 1);
+    VKSLM_TRY(vkslm_op_rms_norm(c, &last, &xl, &m->output_norm, eps));
+    VKSLM_TRY(vkslm_op_matvec(c, &logits, &m->output, &last, NULL));
+    if (R.final_softcap > 0)
+        VKSLM_TRY(vkslm_op_softcap(c, &logits, &logits, R.final_softcap));
+    return VKSLM_OK;
+}

@@ -1,0 +1,35 @@
+/* The decoder graph of every supported architecture (llama, qwen2, phi3, gemma, gemma2 differ only by the
+ * switches in engine/model/arch.h): records one step — a prefill chunk or one decode token — as op
+ * dispatches into a caller's recording. Nothing is submitted here. */
+#ifndef VKSLM_MODEL_GRAPH_H
+#define VKSLM_MODEL_GRAPH_H
+
+#include "engine/model/model.h"
+#include "engine/ops/kv_cache.h"
+
+/* Device buffers a step works in, sized for up to max_tokens tokens (a session owns them). */
+typedef struct vkslm_step_bufs {
+    uint32_t max_tokens;
+    vkslm_buf ids, pos;          /* I32 [max_tokens]: token ids and their positions */
+    vkslm_buf x;                 /* F32 [max_tokens][n_embd]: the residual stream */
+    vkslm_buf h;                 /* F32 [max_tokens][max(n_embd, n_head*head_v)]: normed input / projections */
+    vkslm_buf q, k, v;           /* F32 [max_tokens][n_head*head_k], [..][n_head_kv*head_k], [..][n_head_kv*head_v] */
+    vkslm_buf att;               /* F32 [max_tokens][n_head*head_v]: attention output */
+    vkslm_buf g, u;              /* F32 [max_tokens][n_ff]: FFN gate and up */
+    vkslm_buf last;              /* F32 [n_embd]: the final norm of the last token */
+    vkslm_buf logits;            /* F32 [n_vocab] */
+    vkslm_buf attn_scratch;      /* F32 split-key partials for attention */
+    vkslm_kv_layout kv;
+    vkslm_buf kv_cache;          /* [layer][K|V][kv_head][pos][head_dim] */
+} vkslm_step_bufs;
+
+/* Allocates the buffers for a model, a context of n_ctx tokens and steps of up to max_tokens. */
+vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens,
+                                   uint32_t kv_type, vkslm_step_bufs *b);
+void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b);
+
+/* Records the step for tokens[0..n) at positions p0.. (n <= max_tokens, p0 + n <= n_ctx). With
+ * want_logits, the last token's logits end in b->logits. */
+vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const int32_t *tokens,
+                                uint32_t n, uint32_t p0, int want_logits);
+#endif

@@ -1,0 +1,73 @@
+#include "engine/runtime/session_dev.h"
+
+#include "engine/util/alloc.h"
+#include "engine/util/error.h"
+
+void vkslm_session_dev_free(vkslm_session_dev *s) {
+    if (!s)
+        return;
+    vkslm_cmd_destroy(s->cmd);
+    vkslm_step_bufs_free(s->vk, &s->b);
+    VKSLM_FREE(s->logits);
+    VKSLM_FREE(s);
+}
+
+vkslm_status vkslm_session_dev_create(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_batch,
+                                      uint32_t kv_type, vkslm_session_dev **out) {
+    *out = NULL;
+    if (n_ctx == 0 || max_batch == 0)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "session: context and batch must be positive");
+    if (m->hp.n_ctx_train && n_ctx > m->hp.n_ctx_train)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "session: context %u exceeds the model's %u", n_ctx, m->hp.n_ctx_train);
+    vkslm_session_dev *s = VKSLM_CALLOC(1, sizeof *s);
+    if (!s)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    s->m = m;
+    s->vk = vk;
+    vkslm_status st = vkslm_step_bufs_alloc(vk, m, n_ctx, max_batch, kv_type, &s->b);
+    if (st == VKSLM_OK)
+        st = vkslm_cmd_create(vk, &s->cmd);
+    if (st == VKSLM_OK && !(s->logits = VKSLM_MALLOC((size_t)m->hp.n_vocab * sizeof(float))))
+        st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (st != VKSLM_OK) {
+        vkslm_session_dev_free(s);
+        return st;
+    }
+    *out = s;
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens, uint32_t n) {
+    if (n == 0)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "eval: no tokens");
+    if (n > s->b.kv.n_ctx - s->n_past)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "eval: %u more tokens do not fit the context (%u of %u used)", n, s->n_past,
+                          s->b.kv.n_ctx);
+    s->logits_valid = 0;
+    s->gpu_ms = 0;
+    for (uint32_t done = 0; done < n;) {
+        uint32_t k = n - done < s->b.max_tokens ? n - done : s->b.max_tokens;
+        int last = done + k == n;
+        VKSLM_TRY(vkslm_cmd_begin(s->cmd));
+        VKSLM_TRY(vkslm_graph_record(s->cmd, s->m, &s->b, tokens + done, k, s->n_past, last));
+        VKSLM_TRY(vkslm_cmd_submit_wait(s->cmd));
+        const vkslm_timing *t;
+        uint32_t nt = vkslm_cmd_timings(s->cmd, &t);
+        for (uint32_t i = 0; i < nt; i++)
+            s->gpu_ms += t[i].gpu_ms;
+        s->n_past += k;
+        done += k;
+    }
+    VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.logits, 0, s->logits, (uint64_t)s->m->hp.n_vocab * 4));
+    s->logits_valid = 1;
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_session_dev_rewind(vkslm_session_dev *s, uint32_t pos) {
+    if (pos > s->n_past)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "rewind: position %u is past the %u tokens in the cache", pos,
+                          s->n_past);
+    s->n_past = pos;
+    s->logits_valid = 0;
+    return VKSLM_OK;
+}

@@ -1,0 +1,28 @@
+/* A session on the device: its KV cache and step buffers, the position reached, and the recording it
+ * reuses. One session is driven by one thread at a time; many sessions may share one model. */
+#ifndef VKSLM_RUNTIME_SESSION_DEV_H
+#define VKSLM_RUNTIME_SESSION_DEV_H
+
+#include "engine/model/graph.h"
+
+typedef struct vkslm_session_dev {
+    const vkslm_model_dev *m;
+    vkslm_vk *vk;
+    vkslm_step_bufs b;
+    vkslm_cmd *cmd;
+    uint32_t n_past;    /* tokens in the KV cache */
+    float *logits;      /* host copy of the last logits [n_vocab] */
+    int logits_valid;
+    double gpu_ms;      /* GPU time of the last eval (with profiling) */
+} vkslm_session_dev;
+
+/* n_ctx: context length (<= the model's trained context); max_batch: tokens per prefill step. */
+vkslm_status vkslm_session_dev_create(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_batch,
+                                      uint32_t kv_type, vkslm_session_dev **out);
+void vkslm_session_dev_free(vkslm_session_dev *s);
+/* Feeds tokens after the cache (prefill in steps of max_batch, one submit each), then reads back the last
+ * token's logits into s->logits. */
+vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens, uint32_t n);
+/* Forgets positions >= pos (later tokens overwrite them). */
+vkslm_status vkslm_session_dev_rewind(vkslm_session_dev *s, uint32_t pos);
+#endif
