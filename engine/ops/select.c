@@ -21,7 +21,13 @@ vkslm_status vkslm_op_softmax(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_t
     if (chunk == 0)
         return vkslm_fail(VKSLM_ERR_LIMIT, "softmax: one row exceeds the bindable range");
     const vkslm_pipeline *p;
-    uint32_t spec[1] = {WG_SOFTMAX};
+    const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
+    uint32_t wg = WG_SOFTMAX; /* Vulkan guarantees only 128 invocations per workgroup */
+    if (wg > caps->max_workgroup_size[0])
+        wg = caps->max_workgroup_size[0];
+    if (wg > caps->max_workgroup_invocations)
+        wg = caps->max_workgroup_invocations;
+    uint32_t spec[1] = {wg};
     VKSLM_TRY(vkslm_vk_pipeline(vk, "softmax", 2, sizeof(vkslm_softmax_push), spec, 1, &p));
     for (uint64_t r = 0; r < rows; r += chunk) {
         uint64_t m = rows - r < chunk ? rows - r : chunk, skip;
