@@ -32,7 +32,7 @@ static double check_ref(vkslm_vk *vk, const char *name, uint32_t max_batch, uint
     CU_ASSERT_FATAL(st == VKSLM_OK);
     vkslm_session_dev *s;
     CU_ASSERT_FATAL(vkslm_session_dev_create(vk, m, ref.n_prompt + ref.n_greedy + 1, max_batch, kv_type, &s) == VKSLM_OK);
-    st = vkslm_session_dev_eval(s, ref.prompt_tokens, ref.n_prompt);
+    st = vkslm_session_dev_eval(s, ref.prompt_tokens, ref.n_prompt, VKSLM_GRAPH_LOGITS, NULL);
     if (st != VKSLM_OK)
         fprintf(stderr, "%s: %s\n", name, vkslm_last_error());
     CU_ASSERT_FATAL(st == VKSLM_OK);
@@ -47,7 +47,7 @@ static double check_ref(vkslm_vk *vk, const char *name, uint32_t max_batch, uint
         top1 += r == 0;
         top3 += r < 3;
         if (i + 1 < steps)
-            CU_ASSERT_FATAL(vkslm_session_dev_eval(s, &ref.greedy[i], 1) == VKSLM_OK);
+            CU_ASSERT_FATAL(vkslm_session_dev_eval(s, &ref.greedy[i], 1, VKSLM_GRAPH_LOGITS, NULL) == VKSLM_OK);
     }
     printf("\n  %-36s nmse %.2e  greedy top1 %d/%u top3 %d/%u", name, nmse, top1, steps, top3, steps);
     CU_ASSERT(top3 == (int)steps);

@@ -10,6 +10,7 @@
 #include "engine/ops/matvec.h"
 #include "engine/ops/norm.h"
 #include "engine/ops/rope.h"
+#include "engine/ops/select.h"
 #include "engine/util/error.h"
 
 #define ATTN_SPLITS 16u
@@ -20,8 +21,10 @@ static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) {
 }
 
 void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b) {
-    vkslm_buf *all[] = {&b->ids, &b->pos, &b->x, &b->h, &b->q, &b->k, &b->v, &b->att,
-                        &b->g, &b->u, &b->last, &b->logits, &b->attn_scratch, &b->kv_cache};
+    vkslm_buf *all[] = {&b->ids,    &b->pos,          &b->x,      &b->h,      &b->q,
+                        &b->k,      &b->v,            &b->att,    &b->g,      &b->u,
+                        &b->last,   &b->logits,       &b->attn_scratch, &b->argmax, &b->argmax_scratch,
+                        &b->kv_cache};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         vkslm_vk_free(vk, all[i]);
 }
@@ -53,6 +56,8 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
         {&b->last, E * 4},
         {&b->logits, (uint64_t)hp->n_vocab * 4},
         {&b->attn_scratch, vkslm_attn_scratch_bytes(max_tokens, hp->n_head, (uint32_t)HD, ATTN_SPLITS)},
+        {&b->argmax, 4},
+        {&b->argmax_scratch, vkslm_op_topk_scratch_bytes(hp->n_vocab, 1, 1)},
         {&b->kv_cache, vkslm_kv_bytes(&b->kv)},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
@@ -86,7 +91,7 @@ static vkslm_tensor row_slice(const vkslm_tensor *w, uint64_t r0, uint64_t rows)
 static const vkslm_tensor *opt(const vkslm_tensor *t) { return t->buf ? t : NULL; }
 
 vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const int32_t *tokens,
-                                uint32_t n, uint32_t p0, int want_logits) {
+                                uint32_t n, uint32_t p0, vkslm_graph_out out) {
     const vkslm_hparams *hp = &m->hp;
     const vkslm_arch_rules R = vkslm_arch_rules_of(hp);
     if (n == 0 || n > b->max_tokens || p0 + n > b->kv.n_ctx)
@@ -170,7 +175,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->ffn_post_norm, eps));
         VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
     }
-    if (!want_logits)
+    if (out == VKSLM_GRAPH_NONE)
         return VKSLM_OK;
     vkslm_tensor xl = act2(&b->x, (uint64_t)(n - 1) * E * 4, E, 1), last = act2(&b->last, 0, E, 1);
     vkslm_tensor logits = act2(&b->logits, 0, hp->n_vocab, 1);
@@ -178,5 +183,9 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     VKSLM_TRY(vkslm_op_matvec(c, &logits, &m->output, &last, NULL));
     if (R.final_softcap > 0)
         VKSLM_TRY(vkslm_op_softcap(c, &logits, &logits, R.final_softcap));
+    if (out == VKSLM_GRAPH_ARGMAX) {
+        vkslm_tensor id = {&b->argmax, 0, VKSLM_TYPE_I32, {1, 1, 1, 1}};
+        VKSLM_TRY(vkslm_op_argmax(c, &id, &logits, &b->argmax_scratch));
+    }
     return VKSLM_OK;
 }

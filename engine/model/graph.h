@@ -19,6 +19,7 @@ typedef struct vkslm_step_bufs {
     vkslm_buf last;              /* F32 [n_embd]: the final norm of the last token */
     vkslm_buf logits;            /* F32 [n_vocab] */
     vkslm_buf attn_scratch;      /* F32 split-key partials for attention */
+    vkslm_buf argmax, argmax_scratch; /* I32 [1]: the id of the largest logit, and the reduction's scratch */
     vkslm_kv_layout kv;
     vkslm_buf kv_cache;          /* [layer][K|V][kv_head][pos][head_dim] */
 } vkslm_step_bufs;
@@ -28,8 +29,13 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
                                    uint32_t kv_type, vkslm_step_bufs *b);
 void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b);
 
-/* Records the step for tokens[0..n) at positions p0.. (n <= max_tokens, p0 + n <= n_ctx). With
- * want_logits, the last token's logits end in b->logits. */
+typedef enum vkslm_graph_out {
+    VKSLM_GRAPH_NONE = 0,   /* only fill the KV cache (a prefill chunk before the last) */
+    VKSLM_GRAPH_LOGITS = 1, /* the last token's logits into b->logits */
+    VKSLM_GRAPH_ARGMAX = 2  /* logits, and their argmax into b->argmax (greedy decoding without a readback) */
+} vkslm_graph_out;
+
+/* Records the step for tokens[0..n) at positions p0.. (n <= max_tokens, p0 + n <= n_ctx). */
 vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const int32_t *tokens,
-                                uint32_t n, uint32_t p0, int want_logits);
+                                uint32_t n, uint32_t p0, vkslm_graph_out out);
 #endif

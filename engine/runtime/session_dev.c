@@ -37,7 +37,8 @@ vkslm_status vkslm_session_dev_create(vkslm_vk *vk, const vkslm_model_dev *m, ui
     return VKSLM_OK;
 }
 
-vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens, uint32_t n) {
+vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens, uint32_t n, vkslm_graph_out out,
+                                    int32_t *argmax) {
     if (n == 0)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "eval: no tokens");
     if (n > s->b.kv.n_ctx - s->n_past)
@@ -49,7 +50,7 @@ vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens,
         uint32_t k = n - done < s->b.max_tokens ? n - done : s->b.max_tokens;
         int last = done + k == n;
         VKSLM_TRY(vkslm_cmd_begin(s->cmd));
-        VKSLM_TRY(vkslm_graph_record(s->cmd, s->m, &s->b, tokens + done, k, s->n_past, last));
+        VKSLM_TRY(vkslm_graph_record(s->cmd, s->m, &s->b, tokens + done, k, s->n_past, last ? out : VKSLM_GRAPH_NONE));
         VKSLM_TRY(vkslm_cmd_submit_wait(s->cmd));
         const vkslm_timing *t;
         uint32_t nt = vkslm_cmd_timings(s->cmd, &t);
@@ -58,8 +59,12 @@ vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens,
         s->n_past += k;
         done += k;
     }
-    VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.logits, 0, s->logits, (uint64_t)s->m->hp.n_vocab * 4));
-    s->logits_valid = 1;
+    if (out == VKSLM_GRAPH_ARGMAX && argmax)
+        return vkslm_vk_download(s->vk, &s->b.argmax, 0, argmax, 4);
+    if (out == VKSLM_GRAPH_LOGITS) {
+        VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.logits, 0, s->logits, (uint64_t)s->m->hp.n_vocab * 4));
+        s->logits_valid = 1;
+    }
     return VKSLM_OK;
 }
 

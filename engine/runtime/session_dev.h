@@ -20,9 +20,10 @@ typedef struct vkslm_session_dev {
 vkslm_status vkslm_session_dev_create(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_batch,
                                       uint32_t kv_type, vkslm_session_dev **out);
 void vkslm_session_dev_free(vkslm_session_dev *s);
-/* Feeds tokens after the cache (prefill in steps of max_batch, one submit each), then reads back the last
- * token's logits into s->logits. */
-vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens, uint32_t n);
+/* Feeds tokens after the cache (prefill in steps of max_batch, one submit each). out LOGITS reads the last
+ * token's logits back into s->logits; ARGMAX reads back only their argmax into *argmax (no logits copy). */
+vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens, uint32_t n, vkslm_graph_out out,
+                                    int32_t *argmax);
 /* Forgets positions >= pos (later tokens overwrite them). */
 vkslm_status vkslm_session_dev_rewind(vkslm_session_dev *s, uint32_t pos);
 #endif
