@@ -1,17 +1,27 @@
 /* vkslm.h: the public C API of vkslm, a Vulkan compute inference engine for small language models.
  *
- * Example (list the Vulkan devices vkslm sees and the one it would choose):
+ * Example (load a GGUF model and stream a continuation of a prompt):
  *
  *     #include <stdio.h>
  *     #include <vkslm.h>
- *     int main(void) {
- *         vkslm_device_info info[8];
- *         int n = 0, chosen = -1;
- *         vkslm_status st = vkslm_devices_list(info, 8, &n, &chosen);
- *         if (st != VKSLM_OK) { fprintf(stderr, "%s\n", vkslm_last_error()); return 1; }
- *         for (int i = 0; i < n; i++)
- *             printf("%d: %s%s\n", i, info[i].name, i == chosen ? " (chosen)" : "");
- *         return 0;
+ *     static bool print_piece(const char *piece, void *user) { fputs(piece, stdout); return true; }
+ *     int main(int argc, char **argv) {
+ *         vkslm_model *model;
+ *         vkslm_session *session;
+ *         if (vkslm_model_load(argv[1], NULL, &model) != VKSLM_OK ||
+ *             vkslm_session_create(model, NULL, &session) != VKSLM_OK) {
+ *             fprintf(stderr, "%s\n", vkslm_last_error());
+ *             return 1;
+ *         }
+ *         vkslm_generate_params gp = vkslm_generate_default_params();
+ *         gp.max_tokens = 64;
+ *         gp.on_token = print_piece;
+ *         vkslm_generate_result r;
+ *         vkslm_status st = vkslm_generate(session, "Once upon a time", &gp, &r);
+ *         printf("\n[%s, %.1f tokens/s]\n", vkslm_stop_reason_str(r.stop_reason), r.tg_tps);
+ *         vkslm_session_free(session);
+ *         vkslm_model_free(model);
+ *         return st == VKSLM_OK ? 0 : 1;
  *     }
  *
  * Build: cc example.c $(pkg-config --cflags --libs vkslm)
@@ -23,6 +33,7 @@
 #ifndef VKSLM_H
 #define VKSLM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +102,123 @@ typedef struct vkslm_device_info {
 /* Fills up to `cap` entries; *count gets the number of devices, *chosen the index that the default
  * choice (discrete > integrated > virtual > CPU, or VKSLM_DEVICE) would take. */
 VKSLM_API vkslm_status vkslm_devices_list(vkslm_device_info *info, int cap, int *count, int *chosen);
+
+/* ---- models ------------------------------------------------------------------------------------ */
+/* Threads: a loaded model is immutable and may be shared by sessions used from different threads at
+ * the same time. One session must be used by one thread at a time. */
+typedef struct vkslm_model vkslm_model;
+typedef struct vkslm_session vkslm_session;
+
+/* Called during loading with the fraction of weights uploaded (0..1); return false to cancel. */
+typedef bool (*vkslm_progress_fn)(float fraction, void *user_data);
+
+typedef struct vkslm_model_params {
+    const char *device;           /* index or name substring; NULL: env VKSLM_DEVICE, else the default choice */
+    bool validate;                /* Khronos validation layer (debugging; needs vulkan-validationlayers) */
+    bool profile;                 /* per-dispatch GPU timestamps (vkslm_session_profile) */
+    vkslm_progress_fn progress;
+    void *progress_user_data;
+} vkslm_model_params;
+
+VKSLM_API vkslm_model_params vkslm_model_default_params(void);
+/* params may be NULL (defaults). The file is mapped while the model lives. */
+VKSLM_API vkslm_status vkslm_model_load(const char *path, const vkslm_model_params *params, vkslm_model **out);
+/* `data` is borrowed: it must stay valid and unchanged until vkslm_model_free. */
+VKSLM_API vkslm_status vkslm_model_load_memory(const void *data, size_t size, const vkslm_model_params *params,
+                                              vkslm_model **out);
+/* Maps `length` bytes at `offset` of an open file (Android: AAsset_openFileDescriptor); length 0: to the
+ * end. The descriptor may be closed after the call. */
+VKSLM_API vkslm_status vkslm_model_load_fd(int fd, uint64_t offset, uint64_t length, const vkslm_model_params *params,
+                                          vkslm_model **out);
+VKSLM_API void vkslm_model_free(vkslm_model *model);
+
+VKSLM_API const char *vkslm_model_arch(const vkslm_model *model);        /* "llama", "qwen2", ... */
+VKSLM_API const char *vkslm_model_device_name(const vkslm_model *model);
+VKSLM_API int32_t vkslm_model_n_vocab(const vkslm_model *model);
+VKSLM_API uint32_t vkslm_model_n_ctx_train(const vkslm_model *model);
+VKSLM_API uint64_t vkslm_model_weight_bytes(const vkslm_model *model);   /* device memory of the weights */
+
+/* ---- tokens ------------------------------------------------------------------------------------ */
+/* add_bos: -1 as the vocabulary says, 0 never, 1 always. parse_special: recognise control tokens such
+ * as <|im_start|> written in the text. *n_ids gets the count; VKSLM_ERR_LIMIT if it exceeds cap. */
+VKSLM_API vkslm_status vkslm_model_tokenize(const vkslm_model *model, const char *text, size_t len, int add_bos,
+                                           bool parse_special, int32_t *ids, size_t cap, size_t *n_ids);
+/* Writes the text of ids (NUL-terminated, truncated to cap - 1 bytes); *len gets the full length. */
+VKSLM_API vkslm_status vkslm_model_detokenize(const vkslm_model *model, const int32_t *ids, size_t n, char *text,
+                                             size_t cap, size_t *len);
+VKSLM_API bool vkslm_model_token_is_eog(const vkslm_model *model, int32_t id);
+
+/* ---- sessions ---------------------------------------------------------------------------------- */
+typedef struct vkslm_session_params {
+    uint32_t n_ctx;   /* context length in tokens; 0: min(4096, the model's); at most the model's */
+    uint32_t n_batch; /* tokens per prefill step; 0: 64 */
+    bool kv_f32;      /* keep the KV cache in f32 (default f16) */
+} vkslm_session_params;
+
+VKSLM_API vkslm_session_params vkslm_session_default_params(void);
+/* params may be NULL. The model must outlive its sessions. */
+VKSLM_API vkslm_status vkslm_session_create(vkslm_model *model, const vkslm_session_params *params,
+                                           vkslm_session **out);
+VKSLM_API void vkslm_session_free(vkslm_session *session);
+/* Feeds tokens after those already in the session; the logits of the last one become available. */
+VKSLM_API vkslm_status vkslm_session_eval(vkslm_session *session, const int32_t *ids, size_t n);
+/* The logits (n_vocab floats) after the last eval or generated token, or NULL. Valid until the next call. */
+VKSLM_API const float *vkslm_session_logits(vkslm_session *session);
+VKSLM_API uint32_t vkslm_session_n_past(const vkslm_session *session); /* tokens in the KV cache */
+VKSLM_API uint32_t vkslm_session_n_ctx(const vkslm_session *session);
+/* Forgets every token from position pos on (0: start over). */
+VKSLM_API vkslm_status vkslm_session_rewind(vkslm_session *session, uint32_t pos);
+
+/* ---- generation -------------------------------------------------------------------------------- */
+typedef enum vkslm_stop_reason {
+    VKSLM_STOP_NONE = 0,
+    VKSLM_STOP_EOG = 1,      /* the model produced an end-of-generation token (EOS, EOT, <|im_end|>, ...) */
+    VKSLM_STOP_STRING = 2,   /* a stop string appeared (it is not part of the text) */
+    VKSLM_STOP_LENGTH = 3,   /* max_tokens reached */
+    VKSLM_STOP_CONTEXT = 4,  /* the context is full */
+    VKSLM_STOP_CALLBACK = 5  /* on_token returned false */
+} vkslm_stop_reason;
+VKSLM_API const char *vkslm_stop_reason_str(vkslm_stop_reason reason); /* "eog", "stop", "length", ... */
+
+/* Receives each new piece of text (whole UTF-8 characters); return false to stop. */
+typedef bool (*vkslm_on_token_fn)(const char *piece, void *user_data);
+
+typedef struct vkslm_generate_params {
+    int32_t max_tokens;       /* 0: until the context is full */
+    float temperature;        /* <= 0: greedy */
+    int32_t top_k;            /* <= 0: off */
+    float top_p;              /* >= 1: off */
+    float min_p;              /* <= 0: off */
+    float repeat_penalty;     /* 1: off */
+    float frequency_penalty, presence_penalty;
+    int32_t penalty_last_n;   /* tokens the penalties look back over */
+    uint64_t seed;            /* same seed and settings: same text */
+    const char *const *stop;  /* stop strings */
+    size_t n_stop;
+    int add_bos;              /* -1: as the vocabulary says (only at the start of a session) */
+    bool parse_special;       /* recognise control tokens in the prompt */
+    vkslm_on_token_fn on_token;
+    void *user_data;
+} vkslm_generate_params;
+
+/* Greedy (temperature 0), no penalties, max_tokens 128, add_bos -1. */
+VKSLM_API vkslm_generate_params vkslm_generate_default_params(void);
+
+typedef struct vkslm_generate_result {
+    vkslm_stop_reason stop_reason;
+    const int32_t *prompt_tokens; /* the prompt's ids (BOS included when added); valid until the next call */
+    size_t n_prompt_tokens;
+    const int32_t *tokens;        /* generated ids, valid until the next call on the session */
+    size_t n_tokens;
+    const char *text;             /* generated text, NUL-terminated, stop string excluded */
+    size_t text_len;
+    double prefill_ms, decode_ms; /* wall time of the prompt and of the generated tokens */
+    double pp_tps, tg_tps;        /* prompt tokens per second, generated tokens per second */
+} vkslm_generate_result;
+
+/* Tokenizes the prompt, feeds it after what the session holds, and generates. result may be NULL. */
+VKSLM_API vkslm_status vkslm_generate(vkslm_session *session, const char *prompt, const vkslm_generate_params *params,
+                                     vkslm_generate_result *result);
 
 #ifdef __cplusplus
 }

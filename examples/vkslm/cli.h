@@ -5,8 +5,20 @@
 int cmd_devices(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* Shared option helpers (main.c). */
 int cli_flag(const char *arg, const char *name);                 /* arg == name */
 const char *cli_value(int argc, char **argv, int *i, const char *name); /* "--x V" or "--x=V" */
+
+/* cli_util.c */
+#include <stdbool.h>
+#include <stddef.h>
+/* The whole file ('-': stdin), NUL-terminated, malloc'd; NULL after a message on stderr. */
+char *cli_read_file(const char *cmd, const char *path, size_t *len);
+/* Parses a number in [lo, hi]; 0 after a message on stderr. */
+int cli_parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+int cli_parse_float(const char *cmd, const char *opt, const char *s, float lo, float hi, float *out);
+/* Loading progress on stderr when it is a terminal (a vkslm_progress_fn). */
+bool cli_progress(float fraction, void *user);
 #endif

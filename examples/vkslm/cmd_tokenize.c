@@ -22,35 +22,6 @@ static void usage(FILE *f) {
                "Default output: one line per token, `id<TAB>piece`, the piece as a JSON string.\n");
 }
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "vkslm tokenize: %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, f)) > 0;) {
-        n += got;
-        if (n == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b)
-                free(buf);
-            buf = b;
-        }
-    }
-    int err = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (!buf || err) {
-        fprintf(stderr, "vkslm tokenize: %s: %s\n", path, buf ? "read error" : "out of memory");
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *file = NULL, *v;
     int add_special = 1, parse_special = 0, ids_only = 0;
@@ -83,7 +54,7 @@ int cmd_tokenize(int argc, char **argv) {
     }
     size_t len = 0;
     char *text = NULL;
-    if (file && !(text = read_all(file, &len)))
+    if (file && !(text = cli_read_file("tokenize", file, &len)))
         return 1;
     if (prompt)
         len = strlen(prompt);

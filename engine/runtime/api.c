@@ -1,0 +1,218 @@
+/* The public model and session API (vkslm.h) over the device model, session and tokenizer. */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/runtime/api_internal.h"
+#include "engine/util/alloc.h"
+#include "engine/util/error.h"
+
+#define DEFAULT_CTX 4096u
+#define DEFAULT_BATCH 64u
+
+vkslm_model_params vkslm_model_default_params(void) {
+    vkslm_model_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+vkslm_session_params vkslm_session_default_params(void) {
+    vkslm_session_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+void vkslm_model_free(vkslm_model *m) {
+    if (!m)
+        return;
+    vkslm_tokenizer_free(m->tok);
+    vkslm_model_dev_free(m->dev);
+    vkslm_vk_close(m->vk);
+    VKSLM_FREE(m);
+}
+
+typedef struct progress_bridge {
+    vkslm_progress_fn fn;
+    void *user;
+} progress_bridge;
+
+static int bridge(float f, void *user) {
+    progress_bridge *b = user;
+    return b->fn ? b->fn(f, b->user) : 1;
+}
+
+/* Takes ownership of g (closed on failure). */
+static vkslm_status load(vkslm_gguf *g, const vkslm_model_params *params, vkslm_model **out) {
+    *out = NULL;
+    vkslm_model_params defaults = vkslm_model_default_params();
+    if (!params)
+        params = &defaults;
+    vkslm_model *m = VKSLM_CALLOC(1, sizeof *m);
+    if (!m) {
+        vkslm_gguf_close(g);
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    vkslm_vk_options opt = {.device = params->device, .validate = params->validate, .validate_from_env = 1,
+                            .profile = params->profile};
+    vkslm_status st = vkslm_tokenizer_load(g, &m->tok);
+    if (st == VKSLM_OK)
+        st = vkslm_vk_open(&opt, &m->vk);
+    if (st != VKSLM_OK) {
+        vkslm_gguf_close(g);
+        vkslm_model_free(m);
+        return st;
+    }
+    progress_bridge pb = {params->progress, params->progress_user_data};
+    st = vkslm_model_dev_load(m->vk, g, bridge, &pb, &m->dev); /* owns g from here */
+    if (st != VKSLM_OK) {
+        vkslm_model_free(m);
+        return st;
+    }
+    snprintf(m->arch, sizeof m->arch, "%s", vkslm_arch_name(m->dev->hp.arch));
+    *out = m;
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_model_load(const char *path, const vkslm_model_params *params, vkslm_model **out) {
+    if (!out || !path)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_model_load: NULL path or output");
+    *out = NULL;
+    vkslm_gguf *g;
+    VKSLM_TRY(vkslm_gguf_open_file(path, &g));
+    return load(g, params, out);
+}
+
+vkslm_status vkslm_model_load_memory(const void *data, size_t size, const vkslm_model_params *params,
+                                     vkslm_model **out) {
+    if (!out || !data)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_model_load_memory: NULL data or output");
+    *out = NULL;
+    vkslm_gguf *g;
+    VKSLM_TRY(vkslm_gguf_open_memory(data, size, &g));
+    return load(g, params, out);
+}
+
+vkslm_status vkslm_model_load_fd(int fd, uint64_t offset, uint64_t length, const vkslm_model_params *params,
+                                 vkslm_model **out) {
+    if (!out)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_model_load_fd: NULL output");
+    *out = NULL;
+    vkslm_gguf *g;
+    VKSLM_TRY(vkslm_gguf_open_fd(fd, offset, length, &g));
+    return load(g, params, out);
+}
+
+const char *vkslm_model_arch(const vkslm_model *m) { return m ? m->arch : ""; }
+const char *vkslm_model_device_name(const vkslm_model *m) { return m ? vkslm_vk_get_caps(m->vk)->name : ""; }
+int32_t vkslm_model_n_vocab(const vkslm_model *m) { return m ? (int32_t)m->dev->hp.n_vocab : 0; }
+uint32_t vkslm_model_n_ctx_train(const vkslm_model *m) { return m ? m->dev->hp.n_ctx_train : 0; }
+uint64_t vkslm_model_weight_bytes(const vkslm_model *m) { return m ? m->dev->weight_bytes : 0; }
+
+bool vkslm_model_token_is_eog(const vkslm_model *m, int32_t id) { return m && vkslm_token_is_eog(m->tok, id); }
+
+vkslm_status vkslm_model_tokenize(const vkslm_model *m, const char *text, size_t len, int add_bos, bool parse_special,
+                                  int32_t *ids, size_t cap, size_t *n_ids) {
+    if (!m || (!text && len) || !n_ids || (!ids && cap))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_model_tokenize: NULL argument");
+    int bos = add_bos > 0 || (add_bos < 0 && vkslm_tokenizer_adds_bos(m->tok));
+    int32_t bos_id = vkslm_token_bos(m->tok);
+    if (bos && bos_id < 0)
+        bos = 0;
+    size_t n = 0;
+    vkslm_status st = vkslm_tokenize(m->tok, text ? text : "", len, 0, parse_special, cap > (size_t)bos ? ids + bos : NULL,
+                                     cap > (size_t)bos ? cap - (size_t)bos : 0, &n);
+    *n_ids = n + (size_t)bos;
+    if (bos && cap > 0)
+        ids[0] = bos_id;
+    if (st == VKSLM_ERR_LIMIT || *n_ids > cap)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "tokenize: %zu tokens do not fit in %zu", *n_ids, cap);
+    return st;
+}
+
+vkslm_status vkslm_model_detokenize(const vkslm_model *m, const int32_t *ids, size_t n, char *text, size_t cap,
+                                    size_t *len) {
+    if (!m || (!ids && n) || !len || (!text && cap))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_model_detokenize: NULL argument");
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= (int32_t)m->dev->hp.n_vocab)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "detokenize: id %d outside the vocabulary", ids[i]);
+    vkslm_status st = vkslm_detokenize(m->tok, ids, n, 0, 0, text, cap ? cap - 1 : 0, len);
+    if (cap)
+        text[*len < cap ? *len : cap - 1] = 0;
+    return st == VKSLM_ERR_LIMIT ? VKSLM_OK : st;
+}
+
+/* ---- sessions ---------------------------------------------------------------------------------- */
+vkslm_status vkslm_session_create(vkslm_model *m, const vkslm_session_params *params, vkslm_session **out) {
+    if (!m || !out)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_create: NULL model or output");
+    *out = NULL;
+    vkslm_session_params p = params ? *params : vkslm_session_default_params();
+    uint32_t train = m->dev->hp.n_ctx_train ? m->dev->hp.n_ctx_train : DEFAULT_CTX;
+    if (p.n_ctx == 0)
+        p.n_ctx = train < DEFAULT_CTX ? train : DEFAULT_CTX;
+    if (p.n_ctx > train)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "session: context %u exceeds the model's trained context %u", p.n_ctx,
+                          train);
+    if (p.n_batch == 0)
+        p.n_batch = DEFAULT_BATCH;
+    if (p.n_batch > p.n_ctx)
+        p.n_batch = p.n_ctx;
+    vkslm_session *s = VKSLM_CALLOC(1, sizeof *s);
+    if (!s)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    s->model = m;
+    vkslm_status st = vkslm_session_dev_create(m->vk, m->dev, p.n_ctx, p.n_batch,
+                                               p.kv_f32 ? VKSLM_TYPE_F32 : VKSLM_TYPE_F16, &s->dev);
+    if (st != VKSLM_OK) {
+        VKSLM_FREE(s);
+        return st;
+    }
+    *out = s;
+    return VKSLM_OK;
+}
+
+void vkslm_session_free(vkslm_session *s) {
+    if (!s)
+        return;
+    vkslm_session_dev_free(s->dev);
+    VKSLM_FREE(s->prompt_ids);
+    VKSLM_FREE(s->gen_ids);
+    VKSLM_FREE(s->text);
+    VKSLM_FREE(s);
+}
+
+vkslm_status vkslm_session_eval(vkslm_session *s, const int32_t *ids, size_t n) {
+    if (!s || !ids || n == 0 || n > UINT32_MAX - 1)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_eval: no tokens");
+    return vkslm_session_feed(s, ids, (uint32_t)n, VKSLM_GRAPH_LOGITS, NULL);
+}
+
+vkslm_status vkslm_session_feed(vkslm_session *s, const int32_t *ids, uint32_t n, vkslm_graph_out out,
+                                int32_t *argmax) {
+    if (!s->has_pending)
+        return vkslm_session_dev_eval(s->dev, ids, n, out, argmax);
+    if (s->dev->n_past + 1 + (uint64_t)n > s->dev->b.kv.n_ctx)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "eval: %u more tokens do not fit the context (%u of %u used)", n + 1,
+                          s->dev->n_past, s->dev->b.kv.n_ctx);
+    VKSLM_TRY(vkslm_session_dev_eval(s->dev, &s->pending, 1, n ? VKSLM_GRAPH_NONE : out, argmax));
+    s->has_pending = 0;
+    return n ? vkslm_session_dev_eval(s->dev, ids, n, out, argmax) : VKSLM_OK;
+}
+
+const float *vkslm_session_logits(vkslm_session *s) {
+    return s && s->dev->logits_valid && !s->has_pending ? s->dev->logits : NULL;
+}
+uint32_t vkslm_session_n_past(const vkslm_session *s) { return s ? s->dev->n_past + (uint32_t)s->has_pending : 0; }
+uint32_t vkslm_session_n_ctx(const vkslm_session *s) { return s ? s->dev->b.kv.n_ctx : 0; }
+
+vkslm_status vkslm_session_rewind(vkslm_session *s, uint32_t pos) {
+    if (!s)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_rewind: NULL session");
+    if (s->has_pending && pos == s->dev->n_past + 1)
+        return VKSLM_OK;
+    if (pos > s->dev->n_past)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "rewind: position %u is past the %u tokens in the session", pos,
+                          vkslm_session_n_past(s));
+    s->has_pending = 0;
+    return vkslm_session_dev_rewind(s->dev, pos);
+}

@@ -1,0 +1,233 @@
+/* vkslm_generate: prompt -> tokens -> prefill -> sample/decode loop with stop conditions, streaming text
+ * through the caller's callback. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/runtime/api_internal.h"
+#include "engine/util/alloc.h"
+#include "engine/util/error.h"
+
+vkslm_generate_params vkslm_generate_default_params(void) {
+    vkslm_generate_params p;
+    memset(&p, 0, sizeof p);
+    p.max_tokens = 128;
+    p.top_p = 1.0f;
+    p.repeat_penalty = 1.0f;
+    p.penalty_last_n = 64;
+    p.add_bos = -1;
+    return p;
+}
+
+const char *vkslm_stop_reason_str(vkslm_stop_reason r) {
+    switch (r) {
+    case VKSLM_STOP_EOG: return "eog";
+    case VKSLM_STOP_STRING: return "stop";
+    case VKSLM_STOP_LENGTH: return "length";
+    case VKSLM_STOP_CONTEXT: return "context";
+    case VKSLM_STOP_CALLBACK: return "callback";
+    default: return "none";
+    }
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static vkslm_status grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap)
+        return VKSLM_OK;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *np = VKSLM_REALLOC(*p, c * elem);
+    if (!np)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    *p = np;
+    *cap = c;
+    return VKSLM_OK;
+}
+
+/* The generated text, what of it went to the callback, and the stop strings. */
+typedef struct streamer {
+    vkslm_session *s;
+    const vkslm_generate_params *p;
+    size_t emitted;
+    size_t max_stop;
+} streamer;
+
+static int emit(streamer *st, size_t upto) {
+    if (upto <= st->emitted)
+        return 1;
+    int go = 1;
+    if (st->p->on_token) {
+        char *t = st->s->text;
+        char saved = t[upto];
+        t[upto] = 0; /* the callback gets a NUL-terminated piece */
+        go = st->p->on_token(t + st->emitted, st->p->user_data);
+        t[upto] = saved;
+    }
+    st->emitted = upto;
+    return go;
+}
+
+/* Appends bytes to the text; emits what can no longer be the start of a stop string. Returns the stop
+ * reason (NONE to go on). */
+static vkslm_status append(streamer *st, const char *bytes, size_t n, vkslm_stop_reason *stop) {
+    vkslm_session *s = st->s;
+    VKSLM_TRY(grow((void **)&s->text, &s->text_cap, s->text_len + n + 1, 1));
+    memcpy(s->text + s->text_len, bytes, n);
+    s->text_len += n;
+    s->text[s->text_len] = 0;
+    size_t hold = 0;
+    for (size_t i = 0; i < st->p->n_stop; i++) {
+        const char *stop_str = st->p->stop[i];
+        size_t sl = stop_str ? strlen(stop_str) : 0;
+        if (sl == 0)
+            continue;
+        const char *found = strstr(s->text + st->emitted, stop_str);
+        if (found) {
+            size_t at = (size_t)(found - s->text);
+            s->text_len = at;
+            emit(st, at);
+            s->text[at] = 0;
+            *stop = VKSLM_STOP_STRING;
+            return VKSLM_OK;
+        }
+        /* the longest suffix that is a proper prefix of the stop string */
+        for (size_t k = sl - 1; k > 0; k--)
+            if (k <= s->text_len - st->emitted && memcmp(s->text + s->text_len - k, stop_str, k) == 0) {
+                if (k > hold)
+                    hold = k;
+                break;
+            }
+    }
+    if (!emit(st, s->text_len - hold))
+        *stop = VKSLM_STOP_CALLBACK;
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_generate(vkslm_session *s, const char *prompt, const vkslm_generate_params *params,
+                            vkslm_generate_result *result) {
+    if (!s || !prompt)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_generate: NULL session or prompt");
+    vkslm_generate_params p = params ? *params : vkslm_generate_default_params();
+    vkslm_generate_result r;
+    memset(&r, 0, sizeof r);
+    if (result)
+        *result = r;
+    const vkslm_model *m = s->model;
+    uint32_t n_ctx = s->dev->b.kv.n_ctx, n_vocab = m->dev->hp.n_vocab;
+
+    /* tokenize: BOS only at the start of the session */
+    size_t len = strlen(prompt), n_prompt = 0;
+    int add_bos = vkslm_session_n_past(s) == 0 ? p.add_bos : 0;
+    VKSLM_TRY(grow((void **)&s->prompt_ids, &s->prompt_cap, len + 8, sizeof(int32_t)));
+    VKSLM_TRY(vkslm_model_tokenize(m, prompt, len, add_bos, p.parse_special, s->prompt_ids, s->prompt_cap, &n_prompt));
+    if (n_prompt == 0 && !s->has_pending && !s->dev->logits_valid)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "generate: an empty prompt at the start of a session");
+    if (vkslm_session_n_past(s) + n_prompt > n_ctx)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "generate: the prompt (%zu tokens) does not fit the context (%u of %u used)",
+                          n_prompt, vkslm_session_n_past(s), n_ctx);
+
+    vkslm_sampler_params sp = {
+        .temperature = p.temperature, .top_k = p.top_k, .top_p = p.top_p, .min_p = p.min_p,
+        .repeat_penalty = p.repeat_penalty, .frequency_penalty = p.frequency_penalty,
+        .presence_penalty = p.presence_penalty, .penalty_last_n = p.penalty_last_n, .seed = p.seed,
+    };
+    vkslm_sampler *sampler;
+    VKSLM_TRY(vkslm_sampler_create(&sp, n_vocab, &sampler));
+    for (size_t i = 0; i < n_prompt; i++)
+        vkslm_sampler_accept(sampler, s->prompt_ids[i]);
+    vkslm_graph_out out = vkslm_sampler_is_plain_greedy(sampler) ? VKSLM_GRAPH_ARGMAX : VKSLM_GRAPH_LOGITS;
+    vkslm_detok *detok = NULL;
+    vkslm_status st = vkslm_detok_create(m->tok, 0, &detok);
+    s->text_len = 0;
+    if (st == VKSLM_OK)
+        st = grow((void **)&s->text, &s->text_cap, 64, 1);
+    if (st == VKSLM_OK)
+        s->text[0] = 0;
+    size_t n_gen = 0, n_forward = 0;
+    vkslm_stop_reason stop = VKSLM_STOP_NONE;
+    streamer str = {s, &p, 0, 0};
+    int32_t next = -1;
+
+    double t0 = now_ms();
+    if (st == VKSLM_OK && (n_prompt || s->has_pending))
+        st = vkslm_session_feed(s, s->prompt_ids, (uint32_t)n_prompt, out, &next);
+    else if (st == VKSLM_OK && out == VKSLM_GRAPH_ARGMAX)
+        out = VKSLM_GRAPH_LOGITS; /* nothing to feed: sample from the logits we have */
+    double t1 = now_ms();
+    r.prefill_ms = t1 - t0;
+
+    while (st == VKSLM_OK && stop == VKSLM_STOP_NONE) {
+        if (p.max_tokens > 0 && n_gen >= (size_t)p.max_tokens) {
+            stop = VKSLM_STOP_LENGTH;
+            break;
+        }
+        if (out == VKSLM_GRAPH_LOGITS)
+            next = vkslm_sampler_sample(sampler, s->dev->logits);
+        if (next < 0 || (uint32_t)next >= n_vocab) {
+            st = vkslm_fail(VKSLM_ERR_FORMAT, "generate: the logits are not finite (NaN)");
+            break;
+        }
+        if (vkslm_token_is_eog(m->tok, next)) {
+            stop = VKSLM_STOP_EOG;
+            break;
+        }
+        if ((st = grow((void **)&s->gen_ids, &s->gen_cap, n_gen + 1, sizeof(int32_t))) != VKSLM_OK)
+            break;
+        s->gen_ids[n_gen++] = next;
+        vkslm_sampler_accept(sampler, next);
+        const char *piece;
+        size_t plen;
+        if ((st = vkslm_detok_push(detok, next, &piece, &plen)) != VKSLM_OK)
+            break;
+        if ((st = append(&str, piece, plen, &stop)) != VKSLM_OK || stop != VKSLM_STOP_NONE) {
+            if (stop != VKSLM_STOP_STRING) {
+                s->pending = next;
+                s->has_pending = 1;
+            }
+            break;
+        }
+        s->pending = next;
+        s->has_pending = 1;
+        if (p.max_tokens > 0 && n_gen >= (size_t)p.max_tokens) {
+            stop = VKSLM_STOP_LENGTH;
+            break;
+        }
+        if (vkslm_session_n_past(s) >= n_ctx) {
+            stop = VKSLM_STOP_CONTEXT;
+            break;
+        }
+        st = vkslm_session_feed(s, NULL, 0, out, &next);
+        n_forward++;
+    }
+    if (st == VKSLM_OK && stop != VKSLM_STOP_STRING && stop != VKSLM_STOP_CALLBACK) {
+        const char *rest;
+        size_t rlen;
+        if (vkslm_detok_flush(detok, &rest, &rlen) == VKSLM_OK && rlen)
+            st = append(&str, rest, rlen, &stop);
+        if (st == VKSLM_OK && stop != VKSLM_STOP_STRING)
+            emit(&str, s->text_len); /* held-back text that never became a stop string */
+    }
+    double t2 = now_ms();
+    vkslm_detok_free(detok);
+    vkslm_sampler_free(sampler);
+
+    r.stop_reason = stop;
+    r.prompt_tokens = s->prompt_ids;
+    r.n_prompt_tokens = n_prompt;
+    r.tokens = s->gen_ids;
+    r.n_tokens = n_gen;
+    r.text = s->text ? s->text : "";
+    r.text_len = s->text_len;
+    r.decode_ms = t2 - t1;
+    r.pp_tps = r.prefill_ms > 0 ? n_prompt / (r.prefill_ms * 1e-3) : 0;
+    r.tg_tps = r.decode_ms > 0 && n_forward ? n_forward / (r.decode_ms * 1e-3) : 0;
+    if (result)
+        *result = r;
+    return st;
+}

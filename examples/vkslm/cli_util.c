@@ -1,0 +1,72 @@
+/* Helpers the commands share: reading a whole file, parsing numbers with range checks, progress. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "examples/vkslm/cli.h"
+
+char *cli_read_file(const char *cmd, const char *path, size_t *len) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "vkslm %s: %s: %s\n", cmd, path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, f)) > 0;) {
+        n += got;
+        if (n == cap) {
+            char *b = realloc(buf, (cap *= 2) + 1);
+            if (!b)
+                free(buf);
+            buf = b;
+        }
+    }
+    int err = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (!buf || err) {
+        fprintf(stderr, "vkslm %s: %s: %s\n", cmd, path, buf ? "read error" : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+int cli_parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "vkslm %s: %s wants an integer in [%ld, %ld], not '%s'\n", cmd, opt, lo, hi, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_float(const char *cmd, const char *opt, const char *s, float lo, float hi, float *out) {
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "vkslm %s: %s wants a number in [%g, %g], not '%s'\n", cmd, opt, lo, hi, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+bool cli_progress(float fraction, void *user) {
+    (void)user;
+    if (isatty(STDERR_FILENO)) {
+        fprintf(stderr, "\rloading %3.0f%%", fraction * 100.0f);
+        if (fraction >= 1.0f)
+            fprintf(stderr, "\r             \r");
+    }
+    return true;
+}
