@@ -162,6 +162,13 @@ VKSLM_API vkslm_status vkslm_session_create(vkslm_model *model, const vkslm_sess
 VKSLM_API void vkslm_session_free(vkslm_session *session);
 /* Feeds tokens after those already in the session; the logits of the last one become available. */
 VKSLM_API vkslm_status vkslm_session_eval(vkslm_session *session, const int32_t *ids, size_t n);
+/* Receives the logits of tokens first .. first+n-1 of an eval_all call (n rows of n_vocab floats, valid
+ * during the call); return false to stop. */
+typedef bool (*vkslm_logits_fn)(const float *logits, size_t first, size_t n, void *user_data);
+/* Feeds tokens like vkslm_session_eval and hands over the logits of every one of them (scoring,
+ * perplexity), in steps of n_batch tokens. */
+VKSLM_API vkslm_status vkslm_session_eval_all(vkslm_session *session, const int32_t *ids, size_t n, vkslm_logits_fn fn,
+                                             void *user_data);
 /* The logits (n_vocab floats) after the last eval or generated token, or NULL. Valid until the next call. */
 VKSLM_API const float *vkslm_session_logits(vkslm_session *session);
 VKSLM_API uint32_t vkslm_session_n_past(const vkslm_session *session); /* tokens in the KV cache */

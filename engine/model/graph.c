@@ -24,7 +24,7 @@ void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b) {
     vkslm_buf *all[] = {&b->ids,    &b->pos,          &b->x,      &b->h,      &b->q,
                         &b->k,      &b->v,            &b->att,    &b->g,      &b->u,
                         &b->last,   &b->logits,       &b->attn_scratch, &b->argmax, &b->argmax_scratch,
-                        &b->kv_cache};
+                        &b->kv_cache, &b->logits_all};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         vkslm_vk_free(vk, all[i]);
 }
@@ -60,6 +60,17 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
         {&b->argmax_scratch, vkslm_op_topk_scratch_bytes(hp->n_vocab, 1, 1)},
         {&b->kv_cache, vkslm_kv_bytes(&b->kv)},
     };
+    uint64_t total = 0, used, reserved;
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        total += want[i].bytes;
+    vkslm_vk_memory_usage(vk, &used, &reserved);
+    uint64_t budget = vkslm_vk_memory_budget(vk);
+    if (total > budget || used > budget - total)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_DEVICE_MEMORY,
+                          "a session of %u tokens needs %.1f MiB of device memory (KV cache %.1f MiB); %.1f MiB are "
+                          "free: use a shorter context",
+                          n_ctx, total / 1048576.0, vkslm_kv_bytes(&b->kv) / 1048576.0,
+                          (budget > used ? budget - used : 0) / 1048576.0);
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         vkslm_status st = vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, want[i].bytes ? want[i].bytes : 4, want[i].buf);
         if (st != VKSLM_OK) {
@@ -177,6 +188,16 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     }
     if (out == VKSLM_GRAPH_NONE)
         return VKSLM_OK;
+    if (out == VKSLM_GRAPH_ALL) {
+        if (!b->logits_all.buffer)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: no buffer for the logits of every token");
+        vkslm_tensor all = act2(&b->logits_all, 0, hp->n_vocab, n);
+        VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &m->output_norm, eps));
+        VKSLM_TRY(vkslm_op_matvec(c, &all, &m->output, &h, NULL));
+        if (R.final_softcap > 0)
+            VKSLM_TRY(vkslm_op_softcap(c, &all, &all, R.final_softcap));
+        return VKSLM_OK;
+    }
     vkslm_tensor xl = act2(&b->x, (uint64_t)(n - 1) * E * 4, E, 1), last = act2(&b->last, 0, E, 1);
     vkslm_tensor logits = act2(&b->logits, 0, hp->n_vocab, 1);
     VKSLM_TRY(vkslm_op_rms_norm(c, &last, &xl, &m->output_norm, eps));

@@ -20,6 +20,7 @@ typedef struct vkslm_step_bufs {
     vkslm_buf logits;            /* F32 [n_vocab] */
     vkslm_buf attn_scratch;      /* F32 split-key partials for attention */
     vkslm_buf argmax, argmax_scratch; /* I32 [1]: the id of the largest logit, and the reduction's scratch */
+    vkslm_buf logits_all;        /* F32 [max_tokens][n_vocab], allocated on first use (scoring, perplexity) */
     vkslm_kv_layout kv;
     vkslm_buf kv_cache;          /* [layer][K|V][kv_head][pos][head_dim] */
 } vkslm_step_bufs;
@@ -32,7 +33,8 @@ void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b);
 typedef enum vkslm_graph_out {
     VKSLM_GRAPH_NONE = 0,   /* only fill the KV cache (a prefill chunk before the last) */
     VKSLM_GRAPH_LOGITS = 1, /* the last token's logits into b->logits */
-    VKSLM_GRAPH_ARGMAX = 2  /* logits, and their argmax into b->argmax (greedy decoding without a readback) */
+    VKSLM_GRAPH_ARGMAX = 2, /* logits, and their argmax into b->argmax (greedy decoding without a readback) */
+    VKSLM_GRAPH_ALL = 3     /* the logits of every token of the step into b->logits_all */
 } vkslm_graph_out;
 
 /* Records the step for tokens[0..n) at positions p0.. (n <= max_tokens, p0 + n <= n_ctx). */

@@ -67,9 +67,18 @@ vkslm_status vkslm_model_dev_load(vkslm_vk *vk, vkslm_gguf *gguf, vkslm_load_pro
         vkslm_model_dev_free(m);
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
-    uint64_t total = 0, done = 0;
+    uint64_t total = 0, done = 0, used, reserved;
     for (uint64_t i = 0; i < m->n_tensors; i++)
         total += vkslm_gguf_tensor_at(gguf, i)->size;
+    vkslm_vk_memory_usage(vk, &used, &reserved);
+    uint64_t budget = vkslm_vk_memory_budget(vk);
+    if (total > budget || used > budget - total) {
+        vkslm_model_dev_free(m);
+        return vkslm_fail(VKSLM_ERR_OUT_OF_DEVICE_MEMORY,
+                          "the model's weights need %.1f MiB of device memory; %.1f MiB of %.1f MiB are free on '%s'",
+                          total / 1048576.0, (budget > used ? budget - used : 0) / 1048576.0, budget / 1048576.0,
+                          vkslm_vk_get_caps(vk)->name);
+    }
     for (uint64_t i = 0; i < m->n_tensors && st == VKSLM_OK; i++) {
         const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(gguf, i);
         st = vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, t->size, &m->bufs[i]);

@@ -199,6 +199,25 @@ vkslm_status vkslm_session_feed(vkslm_session *s, const int32_t *ids, uint32_t n
     return n ? vkslm_session_dev_eval(s->dev, ids, n, out, argmax) : VKSLM_OK;
 }
 
+typedef struct all_bridge {
+    vkslm_logits_fn fn;
+    void *user;
+} all_bridge;
+
+static vkslm_status on_all(const float *logits, uint32_t first, uint32_t n, void *user) {
+    all_bridge *b = user;
+    return b->fn(logits, first, n, b->user) ? VKSLM_OK : vkslm_fail(VKSLM_ERR_INVALID_ARG, "stopped by the callback");
+}
+
+vkslm_status vkslm_session_eval_all(vkslm_session *s, const int32_t *ids, size_t n, vkslm_logits_fn fn, void *user) {
+    if (!s || !ids || !fn || n == 0 || n > UINT32_MAX)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_eval_all: NULL argument or no tokens");
+    if (s->has_pending)
+        VKSLM_TRY(vkslm_session_feed(s, NULL, 0, VKSLM_GRAPH_NONE, NULL));
+    all_bridge b = {fn, user};
+    return vkslm_session_dev_eval_all(s->dev, ids, (uint32_t)n, on_all, &b);
+}
+
 const float *vkslm_session_logits(vkslm_session *s) {
     return s && s->dev->logits_valid && !s->has_pending ? s->dev->logits : NULL;
 }

@@ -9,6 +9,7 @@ void vkslm_session_dev_free(vkslm_session_dev *s) {
     vkslm_cmd_destroy(s->cmd);
     vkslm_step_bufs_free(s->vk, &s->b);
     VKSLM_FREE(s->logits);
+    VKSLM_FREE(s->logits_all);
     VKSLM_FREE(s);
 }
 
@@ -64,6 +65,31 @@ vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens,
     if (out == VKSLM_GRAPH_LOGITS) {
         VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.logits, 0, s->logits, (uint64_t)s->m->hp.n_vocab * 4));
         s->logits_valid = 1;
+    }
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_session_dev_eval_all(vkslm_session_dev *s, const int32_t *tokens, uint32_t n, vkslm_dev_logits_fn fn,
+                                        void *user) {
+    uint64_t nv = s->m->hp.n_vocab, bytes = nv * s->b.max_tokens * 4;
+    if (n == 0 || n > s->b.kv.n_ctx - s->n_past)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "eval: %u tokens do not fit the context (%u of %u used)", n, s->n_past,
+                          s->b.kv.n_ctx);
+    if (!s->b.logits_all.buffer) {
+        VKSLM_TRY(vkslm_vk_alloc(s->vk, VKSLM_MEM_DEVICE, bytes, &s->b.logits_all));
+        if (!(s->logits_all = VKSLM_MALLOC(bytes)))
+            return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    s->logits_valid = 0;
+    for (uint32_t done = 0; done < n;) {
+        uint32_t k = n - done < s->b.max_tokens ? n - done : s->b.max_tokens;
+        VKSLM_TRY(vkslm_cmd_begin(s->cmd));
+        VKSLM_TRY(vkslm_graph_record(s->cmd, s->m, &s->b, tokens + done, k, s->n_past, VKSLM_GRAPH_ALL));
+        VKSLM_TRY(vkslm_cmd_submit_wait(s->cmd));
+        s->n_past += k;
+        VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.logits_all, 0, s->logits_all, nv * k * 4));
+        VKSLM_TRY(fn(s->logits_all, done, k, user));
+        done += k;
     }
     return VKSLM_OK;
 }

@@ -12,6 +12,7 @@ typedef struct vkslm_session_dev {
     vkslm_cmd *cmd;
     uint32_t n_past;    /* tokens in the KV cache */
     float *logits;      /* host copy of the last logits [n_vocab] */
+    float *logits_all;  /* host copy for eval_all [max_batch][n_vocab], allocated on first use */
     int logits_valid;
     double gpu_ms;      /* GPU time of the last eval (with profiling) */
 } vkslm_session_dev;
@@ -24,6 +25,11 @@ void vkslm_session_dev_free(vkslm_session_dev *s);
  * token's logits back into s->logits; ARGMAX reads back only their argmax into *argmax (no logits copy). */
 vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens, uint32_t n, vkslm_graph_out out,
                                     int32_t *argmax);
+/* Feeds tokens like eval and hands the logits of every one of them to `fn`, one step (of up to
+ * max_batch tokens) at a time: logits[i * n_vocab ..] belong to tokens[first + i]. */
+typedef vkslm_status (*vkslm_dev_logits_fn)(const float *logits, uint32_t first, uint32_t n, void *user);
+vkslm_status vkslm_session_dev_eval_all(vkslm_session_dev *s, const int32_t *tokens, uint32_t n, vkslm_dev_logits_fn fn,
+                                        void *user);
 /* Forgets positions >= pos (later tokens overwrite them). */
 vkslm_status vkslm_session_dev_rewind(vkslm_session_dev *s, uint32_t pos);
 #endif

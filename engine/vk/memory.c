@@ -276,10 +276,16 @@ void vkslm_vk_free(vkslm_vk *vk, vkslm_buf *buf) {
     memset(buf, 0, sizeof *buf);
 }
 
+uint64_t vkslm_vk_memory_budget(const vkslm_vk *vk) {
+    uint64_t b = vk->caps.device_local_bytes;
+    uint64_t lim = vkslm_env_u64("VKSLM_DEVICE_MEMORY_LIMIT", 0);
+    return lim && lim < b ? lim : b;
+}
+
 void vkslm_vk_memory_usage(const vkslm_vk *vk, uint64_t *used, uint64_t *reserved) {
     uint64_t u = 0, r = 0;
     for (uint32_t i = 0; i < vk->n_blocks; i++)
-        if (vk->blocks[i].memory) {
+        if (vk->blocks[i].memory && vk->blocks[i].intent == VKSLM_MEM_DEVICE) {
             u += vk->blocks[i].used;
             r += vk->blocks[i].size;
         }

@@ -111,7 +111,10 @@ typedef struct vkslm_buf {
 
 vkslm_status vkslm_vk_alloc(vkslm_vk *vk, vkslm_mem_intent intent, uint64_t size, vkslm_buf *out);
 void vkslm_vk_free(vkslm_vk *vk, vkslm_buf *b);
-/* Device memory in use (sum of live suballocations) and reserved (sum of blocks), bytes. */
+/* Bytes of device memory vkslm may use: the device-local heaps, or env VKSLM_DEVICE_MEMORY_LIMIT if lower.
+ * Loading refuses a model (and session creation a KV cache) that would not fit, before any work. */
+uint64_t vkslm_vk_memory_budget(const vkslm_vk *vk);
+/* Device-local memory (VKSLM_MEM_DEVICE) in use (live suballocations) and reserved (blocks), bytes. */
 void vkslm_vk_memory_usage(const vkslm_vk *vk, uint64_t *used, uint64_t *reserved);
 
 /* ---- transfers (synchronous; chunked through the staging ring) ----------------------------------- */

@@ -6,6 +6,8 @@ int cmd_devices(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
 
 /* Shared option helpers (main.c). */
 int cli_flag(const char *arg, const char *name);                 /* arg == name */
