@@ -10,14 +10,7 @@
 #define VKSLM_OPS_MATVEC_H
 #include "engine/ops/tensor.h"
 
-/* Push constants, declared identically in shaders/matvec.comp. */
-typedef struct vkslm_matvec_push {
-    uint32_t units, rows, row_bytes, w_off;
-    uint32_t x_off, x_stride, n_vec, d_off;
-    uint32_t d_stride, b_off, has_bias, pad;
-} vkslm_matvec_push;
-_Static_assert(sizeof(vkslm_matvec_push) == 48, "must match shaders/matvec.comp");
-
+/* Push constants: vkslm_product_push in engine/ops/weights.h. */
 typedef enum vkslm_matvec_strategy {
     VKSLM_MATVEC_AUTO = 0,             /* the faster one for the device: row per lane on CPUs */
     VKSLM_MATVEC_ROW_PER_LANE = 1,     /* each invocation one whole row; no reduction */

@@ -31,4 +31,20 @@ typedef struct vkslm_product_shape {
 /* Checks the operands of a weight product (w any weight type; x, d, bias f32; x 16-byte aligned). */
 vkslm_status vkslm_weights_check_product(const char *op, const vkslm_tensor *d, const vkslm_tensor *w,
                                          const vkslm_tensor *x, const vkslm_tensor *bias, vkslm_product_shape *s);
+
+/* Push constants of shaders/matvec.comp and shaders/matmul.comp (declared identically in both). */
+typedef struct vkslm_product_push {
+    uint32_t units, rows, row_bytes, w_off;
+    uint32_t x_off, x_stride, n_vec, d_off;
+    uint32_t d_stride, b_off, has_bias, pad;
+} vkslm_product_push;
+_Static_assert(sizeof(vkslm_product_push) == 48, "must match shaders/matvec.comp and matmul.comp");
+
+/* Records a product with pipeline p (bindings: weights, x, d, bias) in chunks: tokens so that x and d fit
+ * the bindable range, weight rows so that they fit it too; a workgroup covers rows_per_wg rows and
+ * toks_per_wg tokens (group counts x and y). */
+vkslm_status vkslm_weights_record_product(vkslm_cmd *c, const vkslm_pipeline *p, const vkslm_tensor *d,
+                                          const vkslm_tensor *w, const vkslm_tensor *x, const vkslm_tensor *bias,
+                                          const vkslm_product_shape *s, uint32_t rows_per_wg, uint32_t toks_per_wg,
+                                          const char *label);
 #endif
