@@ -7,6 +7,7 @@
 #include "engine/ops/attention.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/get_rows.h"
+#include "engine/ops/matmul.h"
 #include "engine/ops/matvec.h"
 #include "engine/ops/norm.h"
 #include "engine/ops/rope.h"
@@ -101,6 +102,14 @@ static vkslm_tensor row_slice(const vkslm_tensor *w, uint64_t r0, uint64_t rows)
 
 static const vkslm_tensor *opt(const vkslm_tensor *t) { return t->buf ? t : NULL; }
 
+/* d = x w^T (+ bias): mat-vec for decode and small batches, the prefill matmul for larger ones. */
+static vkslm_status linear(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
+                           const vkslm_tensor *bias) {
+    if (x->ne[1] > VKSLM_MATVEC_MAX_VEC)
+        return vkslm_op_matmul(c, d, w, x, bias);
+    return vkslm_op_matvec(c, d, w, x, bias);
+}
+
 vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const int32_t *tokens,
                                 uint32_t n, uint32_t p0, vkslm_graph_out out) {
     const vkslm_hparams *hp = &m->hp;
@@ -149,13 +158,13 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         if (L->wqkv.buf) {
             vkslm_tensor wq = row_slice(&L->wqkv, 0, QK), wk = row_slice(&L->wqkv, QK, KV),
                          wv = row_slice(&L->wqkv, QK + KV, KV);
-            VKSLM_TRY(vkslm_op_matvec(c, &q, &wq, &h, NULL));
-            VKSLM_TRY(vkslm_op_matvec(c, &k, &wk, &h, NULL));
-            VKSLM_TRY(vkslm_op_matvec(c, &v, &wv, &h, NULL));
+            VKSLM_TRY(linear(c, &q, &wq, &h, NULL));
+            VKSLM_TRY(linear(c, &k, &wk, &h, NULL));
+            VKSLM_TRY(linear(c, &v, &wv, &h, NULL));
         } else {
-            VKSLM_TRY(vkslm_op_matvec(c, &q, &L->wq, &h, opt(&L->bq)));
-            VKSLM_TRY(vkslm_op_matvec(c, &k, &L->wk, &h, opt(&L->bk)));
-            VKSLM_TRY(vkslm_op_matvec(c, &v, &L->wv, &h, opt(&L->bv)));
+            VKSLM_TRY(linear(c, &q, &L->wq, &h, opt(&L->bq)));
+            VKSLM_TRY(linear(c, &k, &L->wk, &h, opt(&L->bk)));
+            VKSLM_TRY(linear(c, &v, &L->wv, &h, opt(&L->bv)));
         }
         VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rp));
         VKSLM_TRY(vkslm_op_rope(c, &k3, &k3, &positions, ff, &rp));
@@ -167,21 +176,21 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             .p0 = p0, .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
         };
         VKSLM_TRY(vkslm_op_attention(c, &att3, &q3, &kc, &vc, &scratch, &ap));
-        VKSLM_TRY(vkslm_op_matvec(c, &h, &L->wo, &att, NULL));
+        VKSLM_TRY(linear(c, &h, &L->wo, &att, NULL));
         if (R.post_norms)
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->attn_post_norm, eps));
         VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
         VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &L->ffn_norm, eps));
         if (L->ffn_gate.buf) {
-            VKSLM_TRY(vkslm_op_matvec(c, &g, &L->ffn_gate, &h, NULL));
-            VKSLM_TRY(vkslm_op_matvec(c, &u, &L->ffn_up, &h, NULL));
+            VKSLM_TRY(linear(c, &g, &L->ffn_gate, &h, NULL));
+            VKSLM_TRY(linear(c, &u, &L->ffn_up, &h, NULL));
         } else {
             vkslm_tensor wg = row_slice(&L->ffn_up, 0, F), wu = row_slice(&L->ffn_up, F, F);
-            VKSLM_TRY(vkslm_op_matvec(c, &g, &wg, &h, NULL));
-            VKSLM_TRY(vkslm_op_matvec(c, &u, &wu, &h, NULL));
+            VKSLM_TRY(linear(c, &g, &wg, &h, NULL));
+            VKSLM_TRY(linear(c, &u, &wu, &h, NULL));
         }
         VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &g, &u) : vkslm_op_swiglu(c, &g, &g, &u));
-        VKSLM_TRY(vkslm_op_matvec(c, &h, &L->ffn_down, &g, NULL));
+        VKSLM_TRY(linear(c, &h, &L->ffn_down, &g, NULL));
         if (R.post_norms)
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->ffn_post_norm, eps));
         VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
@@ -193,7 +202,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: no buffer for the logits of every token");
         vkslm_tensor all = act2(&b->logits_all, 0, hp->n_vocab, n);
         VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &m->output_norm, eps));
-        VKSLM_TRY(vkslm_op_matvec(c, &all, &m->output, &h, NULL));
+        VKSLM_TRY(linear(c, &all, &m->output, &h, NULL));
         if (R.final_softcap > 0)
             VKSLM_TRY(vkslm_op_softcap(c, &all, &all, R.final_softcap));
         return VKSLM_OK;
@@ -201,7 +210,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     vkslm_tensor xl = act2(&b->x, (uint64_t)(n - 1) * E * 4, E, 1), last = act2(&b->last, 0, E, 1);
     vkslm_tensor logits = act2(&b->logits, 0, hp->n_vocab, 1);
     VKSLM_TRY(vkslm_op_rms_norm(c, &last, &xl, &m->output_norm, eps));
-    VKSLM_TRY(vkslm_op_matvec(c, &logits, &m->output, &last, NULL));
+    VKSLM_TRY(linear(c, &logits, &m->output, &last, NULL));
     if (R.final_softcap > 0)
         VKSLM_TRY(vkslm_op_softcap(c, &logits, &logits, R.final_softcap));
     if (out == VKSLM_GRAPH_ARGMAX) {
