@@ -5,7 +5,12 @@
 
 #define WG_SOFTMAX 256u
 #define WG_TOPK 32u
-#define CHUNK 1024u /* entries one top-k invocation reduces to k; > 16 * VKSLM_TOPK_MAX keeps passes few */
+#define WG_ARGMAX 64u
+/* Entries one top-k invocation reduces to k (> 16 * VKSLM_TOPK_MAX keeps passes few), and one argmax
+ * workgroup reduces to 1. */
+#define CHUNK_TOPK 1024u
+#define CHUNK_ARGMAX 4096u
+static uint64_t chunk_of(uint32_t k) { return k == 1 ? CHUNK_ARGMAX : CHUNK_TOPK; }
 
 vkslm_status vkslm_op_softmax(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, float scale) {
     vkslm_vk *vk = vkslm_cmd_vk(c);
@@ -45,7 +50,7 @@ vkslm_status vkslm_op_softmax(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_t
 static uint64_t div_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 /* Entries per row after the first pass: the largest intermediate. */
-static uint64_t first_out(uint64_t n, uint32_t k) { return div_up(n, CHUNK) * k; }
+static uint64_t first_out(uint64_t n, uint32_t k) { return div_up(n, chunk_of(k)) * k; }
 
 uint64_t vkslm_op_topk_scratch_bytes(uint64_t n, uint64_t rows, uint32_t k) {
     /* two ping-pong regions of values + ids, and a final values region (argmax, or values == NULL) */
@@ -64,7 +69,7 @@ static vkslm_status pass(vkslm_cmd *c, const vkslm_pipeline *p, int pairs, const
     vkslm_vk *vk = vkslm_cmd_vk(c);
     vkslm_topk_push pc = {0};
     vkslm_binding bind[4];
-    uint64_t skip, inv = div_up(nc, CHUNK);
+    uint64_t skip, inv = div_up(nc, chunk_of(k));
     uint32_t nb = 0;
     uint64_t in_span = ((m - 1) * in->stride + nc) * 4;
     VKSLM_TRY(vkslm_vk_bind(vk, in->vbuf, in->vbyte + (r0 * in->stride + c0) * 4, in_span, 0, &bind[nb++], &skip));
@@ -73,7 +78,7 @@ static vkslm_status pass(vkslm_cmd *c, const vkslm_pipeline *p, int pairs, const
         VKSLM_TRY(vkslm_vk_bind(vk, in->ibuf, in->ibyte + (r0 * in->stride + c0) * 4, in_span, 0, &bind[nb++], &skip));
         pc.ids_off = (uint32_t)(skip / 4);
     }
-    uint64_t inv0 = c0 / CHUNK;
+    uint64_t inv0 = c0 / chunk_of(k);
     uint64_t out_span = ((m - 1) * out->stride + (inv0 + inv) * k) * 4;
     VKSLM_TRY(vkslm_vk_bind(vk, out->vbuf, out->vbyte + r0 * out->stride * 4, out_span, 1, &bind[nb++], &skip));
     pc.out_off = (uint32_t)(skip / 4);
@@ -81,23 +86,24 @@ static vkslm_status pass(vkslm_cmd *c, const vkslm_pipeline *p, int pairs, const
     pc.oid_off = (uint32_t)(skip / 4);
     pc.ncols = (uint32_t)nc;
     pc.in_stride = (uint32_t)in->stride;
-    pc.chunk = CHUNK;
+    pc.chunk = (uint32_t)chunk_of(k);
     pc.k = k;
     pc.out_stride = (uint32_t)out->stride;
     pc.col0 = (uint32_t)c0;
     pc.inv0 = (uint32_t)inv0;
-    return vkslm_cmd_dispatch(c, p, bind, nb, &pc, (uint32_t)div_up(inv, WG_TOPK), (uint32_t)m, 1,
-                              k == 1 ? "argmax" : "topk");
+    /* top-k: an invocation per slot; argmax: a workgroup per slot */
+    uint32_t groups = (uint32_t)(k == 1 ? inv : div_up(inv, WG_TOPK));
+    return vkslm_cmd_dispatch(c, p, bind, nb, &pc, groups, (uint32_t)m, 1, k == 1 ? "argmax" : "topk");
 }
 
 /* Every pass of one selection: rows chunked by the range and the workgroup count; a row longer than the
- * range is split into column chunks (multiples of CHUNK) in the first pass. */
+ * range is split into column chunks (multiples of chunk_of(k)) in the first pass. */
 static vkslm_status run_passes(vkslm_cmd *c, const vkslm_tensor *a, uint64_t n, uint64_t rows, uint32_t k,
                                const side *final, const vkslm_buf *scratch) {
     vkslm_vk *vk = vkslm_cmd_vk(c);
     const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
     const vkslm_pipeline *praw, *ppairs;
-    uint32_t spec[1] = {WG_TOPK};
+    uint32_t spec[1] = {k == 1 ? WG_ARGMAX : WG_TOPK};
     VKSLM_TRY(vkslm_vk_pipeline(vk, k == 1 ? "argmax_raw" : "topk_raw", 3, sizeof(vkslm_topk_push), spec, 1, &praw));
     VKSLM_TRY(vkslm_vk_pipeline(vk, k == 1 ? "argmax_pairs" : "topk_pairs", 4, sizeof(vkslm_topk_push), spec, 1,
                                 &ppairs));
@@ -105,7 +111,7 @@ static vkslm_status run_passes(vkslm_cmd *c, const vkslm_tensor *a, uint64_t n, 
     side in = {a->buf, NULL, a->offset, 0, n};
     uint64_t m = n;
     for (int pass_no = 0;; pass_no++) {
-        uint64_t inv = div_up(m, CHUNK);
+        uint64_t inv = div_up(m, chunk_of(k));
         side out;
         if (inv == 1) {
             out = *final;
@@ -120,7 +126,7 @@ static vkslm_status run_passes(vkslm_cmd *c, const vkslm_tensor *a, uint64_t n, 
             for (uint64_t r = 0; r < rows; r += rchunk)
                 VKSLM_TRY(pass(c, p, pass_no > 0, &in, &out, r, rows - r < rchunk ? rows - r : rchunk, 0, m, k));
         } else {
-            uint64_t cchunk = vkslm_op_rows_fit(vk, (uint64_t)CHUNK * 4, ~0ull) * CHUNK;
+            uint64_t cchunk = vkslm_op_rows_fit(vk, chunk_of(k) * 4, ~0ull) * chunk_of(k);
             if (pass_no > 0 || cchunk == 0)
                 return vkslm_fail(VKSLM_ERR_LIMIT, "topk: the bindable range is too small");
             for (uint64_t r = 0; r < rows; r++)
@@ -142,7 +148,8 @@ static vkslm_status select_k(const char *name, vkslm_cmd *c, const vkslm_tensor 
     if (k < 1 || k > VKSLM_TOPK_MAX || k > n)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: k = %u must be in 1..min(%d, n = %llu)", name, k,
                           VKSLM_TOPK_MAX, (unsigned long long)n);
-    if (n > 0x7fffffffu || rows > 0xffffffffu)
+    if (n > 0x7fffffffu || rows > 0xffffffffu ||
+        div_up(n, chunk_of(k)) > vkslm_vk_get_caps(vkslm_cmd_vk(c))->max_workgroup_count[0])
         return vkslm_fail(VKSLM_ERR_LIMIT, "%s: rows of %llu entries are too long", name, (unsigned long long)n);
     VKSLM_TRY(vkslm_op_check(name, "a", a, VKSLM_TYPE_F32, n * rows));
     VKSLM_TRY(vkslm_op_check(name, "ids", ids, VKSLM_TYPE_I32, rows * k));

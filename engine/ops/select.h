@@ -1,8 +1,8 @@
 /* Softmax over rows, and argmax / top-k over vocabulary-sized rows, on f32 tensors a of ne {n, rows...}.
  * Top-k runs in passes: each invocation keeps the best k of `chunk` entries of its row, and passes
  * repeat on those candidates until one invocation covers a row; so work is parallel across the row and
- * no invocation scans more than `chunk` (1024) entries. Order: value descending, ties to the lower index;
- * NaN counts as -inf. */
+ * no invocation scans more than 1024 entries. Argmax passes give each workgroup 4096 entries (coalesced,
+ * subgroup reductions). Order: value descending, ties to the lower index; NaN counts as -inf. */
 #ifndef VKSLM_OPS_SELECT_H
 #define VKSLM_OPS_SELECT_H
 
