@@ -11,7 +11,7 @@ layout(constant_id = 0) const uint WG = 64;
 layout(local_size_x_id = 0) in;
 
 layout(push_constant) uniform Push {
-    uint ncols, in_stride, in_off, ids_off, chunk, k, out_stride, out_off, oid_off, col0, inv0, pad;
+    uint ncols, in_stride, in_off, ids_off, chunk, k, out_stride, out_off, oid_off, col0, inv0, sorted;
 } pc;
 
 layout(std430, binding = 0) readonly buffer BufA { float A[]; };

@@ -61,6 +61,7 @@ uint64_t vkslm_op_topk_scratch_bytes(uint64_t n, uint64_t rows, uint32_t k) {
 typedef struct side {
     const vkslm_buf *vbuf, *ibuf;
     uint64_t vbyte, ibyte, stride;
+    uint32_t last; /* output side of the last pass: written sorted */
 } side;
 
 /* One pass over rows [r0, r0 + m) and entries [c0, c0 + nc) of each row. */
@@ -91,6 +92,7 @@ static vkslm_status pass(vkslm_cmd *c, const vkslm_pipeline *p, int pairs, const
     pc.out_stride = (uint32_t)out->stride;
     pc.col0 = (uint32_t)c0;
     pc.inv0 = (uint32_t)inv0;
+    pc.sorted = out->last;
     /* top-k: an invocation per slot; argmax: a workgroup per slot */
     uint32_t groups = (uint32_t)(k == 1 ? inv : div_up(inv, WG_TOPK));
     return vkslm_cmd_dispatch(c, p, bind, nb, &pc, groups, (uint32_t)m, 1, k == 1 ? "argmax" : "topk");
@@ -108,7 +110,7 @@ static vkslm_status run_passes(vkslm_cmd *c, const vkslm_tensor *a, uint64_t n, 
     VKSLM_TRY(vkslm_vk_pipeline(vk, k == 1 ? "argmax_pairs" : "topk_pairs", 4, sizeof(vkslm_topk_push), spec, 1,
                                 &ppairs));
     uint64_t region = rows * first_out(n, k) * 4; /* bytes of one values (or ids) array */
-    side in = {a->buf, NULL, a->offset, 0, n};
+    side in = {a->buf, NULL, a->offset, 0, n, 0};
     uint64_t m = n;
     for (int pass_no = 0;; pass_no++) {
         uint64_t inv = div_up(m, chunk_of(k));
@@ -117,7 +119,7 @@ static vkslm_status run_passes(vkslm_cmd *c, const vkslm_tensor *a, uint64_t n, 
             out = *final;
         } else {
             uint64_t base = (pass_no & 1) ? 2 * region : 0;
-            out = (side){scratch, scratch, base, base + region, inv * k};
+            out = (side){scratch, scratch, base, base + region, inv * k, 0};
         }
         const vkslm_pipeline *p = pass_no ? ppairs : praw;
         uint64_t row_bytes = m * 4 > out.stride * 4 ? m * 4 : out.stride * 4;
@@ -160,7 +162,7 @@ static vkslm_status select_k(const char *name, vkslm_cmd *c, const vkslm_tensor 
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: scratch has %llu bytes, needs %llu", name,
                           (unsigned long long)scratch->size, (unsigned long long)need);
     side final = {values ? values->buf : scratch, ids->buf, values ? values->offset : need - 64 - rows * k * 4,
-                  ids->offset, k};
+                  ids->offset, k, 1};
     return run_passes(c, a, n, rows, k, &final, scratch);
 }
 

@@ -18,7 +18,7 @@ typedef struct vkslm_softmax_push {
 _Static_assert(sizeof(vkslm_softmax_push) == 16, "must match shaders/softmax.comp");
 
 typedef struct vkslm_topk_push {
-    uint32_t ncols, in_stride, in_off, ids_off, chunk, k, out_stride, out_off, oid_off, col0, inv0, pad;
+    uint32_t ncols, in_stride, in_off, ids_off, chunk, k, out_stride, out_off, oid_off, col0, inv0, sorted;
 } vkslm_topk_push;
 _Static_assert(sizeof(vkslm_topk_push) == 48, "must match shaders/topk.comp");
 
