@@ -12,6 +12,7 @@ layout(local_size_x_id = 0) in;
 
 layout(push_constant) uniform Push {
     uint ncols, in_stride, in_off, ids_off, chunk, k, out_stride, out_off, oid_off, col0, inv0, sorted;
+    uint th_off, th_stride, use_th, pad;
 } pc;
 
 layout(std430, binding = 0) readonly buffer BufA { float A[]; };

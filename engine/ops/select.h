@@ -19,8 +19,9 @@ _Static_assert(sizeof(vkslm_softmax_push) == 16, "must match shaders/softmax.com
 
 typedef struct vkslm_topk_push {
     uint32_t ncols, in_stride, in_off, ids_off, chunk, k, out_stride, out_off, oid_off, col0, inv0, sorted;
+    uint32_t th_off, th_stride, use_th, pad;
 } vkslm_topk_push;
-_Static_assert(sizeof(vkslm_topk_push) == 48, "must match shaders/topk.comp");
+_Static_assert(sizeof(vkslm_topk_push) == 64, "must match shaders/topk.comp and shaders/argmax.comp");
 
 /* d = softmax(scale * a) per row (scale 0 means 1); d may be a. One row must fit the bindable range. */
 vkslm_status vkslm_op_softmax(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, float scale);
