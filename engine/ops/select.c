@@ -204,6 +204,7 @@ static vkslm_status select_k(const char *name, vkslm_cmd *c, const vkslm_tensor 
                              const vkslm_tensor *a, uint32_t k, const vkslm_buf *scratch) {
     if (!a || !a->ne[0] || !scratch)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: a or the scratch buffer is missing", name);
+    VKSLM_TRY(vkslm_op_need_subgroups(vkslm_cmd_vk(c), name)); /* argmax passes reduce through subgroups */
     uint64_t n = a->ne[0], rows = vkslm_tensor_rows(a);
     if (k < 1 || k > VKSLM_TOPK_MAX || k > n)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: k = %u must be in 1..min(%d, n = %llu)", name, k,
