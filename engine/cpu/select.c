@@ -1,0 +1,42 @@
+#include "engine/cpu/select.h"
+
+#include <math.h>
+#include <stddef.h>
+
+void vkslm_cpu_softmax(float *d, const float *a, uint64_t n, uint64_t rows, float scale) {
+    for (uint64_t r = 0; r < rows; r++, a += n, d += n) {
+        double m = -INFINITY, s = 0;
+        for (uint64_t i = 0; i < n; i++)
+            m = fmax(m, (double)scale * a[i]);
+        for (uint64_t i = 0; i < n; i++)
+            s += exp((double)scale * a[i] - m);
+        for (uint64_t i = 0; i < n; i++)
+            d[i] = (float)(exp((double)scale * a[i] - m) / s);
+    }
+}
+
+static int better(float v, uint64_t i, float w, uint64_t j) { return v > w || (v == w && i < j); }
+
+void vkslm_cpu_topk(int32_t *ids, float *values, const float *a, uint64_t n, uint64_t rows, uint32_t k) {
+    for (uint64_t r = 0; r < rows; r++, a += n) {
+        int32_t *id = ids + r * k;
+        float best[64 + 1];
+        uint32_t have = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            float v = isnan(a[i]) ? -INFINITY : a[i];
+            if (have == k && !better(v, i, best[k - 1], (uint64_t)id[k - 1]))
+                continue;
+            uint32_t p = have < k ? have++ : k - 1;
+            while (p > 0 && better(v, i, best[p - 1], (uint64_t)id[p - 1])) {
+                best[p] = best[p - 1];
+                id[p] = id[p - 1];
+                p--;
+            }
+            best[p] = v;
+            id[p] = (int32_t)i;
+        }
+        if (values)
+            for (uint32_t t = 0; t < k; t++)
+                values[r * k + t] = best[t];
+    }
+}

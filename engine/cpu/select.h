@@ -1,0 +1,11 @@
+/* Plain-C reference of softmax, argmax and top-k (the oracle for shaders/softmax.comp and topk.comp).
+ * Order for argmax/top-k: value descending, ties to the lower index, NaN as -inf. */
+#ifndef VKSLM_CPU_SELECT_H
+#define VKSLM_CPU_SELECT_H
+#include <stdint.h>
+
+/* d = softmax(scale * a) per row of n, in double. */
+void vkslm_cpu_softmax(float *d, const float *a, uint64_t n, uint64_t rows, float scale);
+/* ids[r*k + t], values[r*k + t]: the t-th best entry of row r (values may be NULL). */
+void vkslm_cpu_topk(int32_t *ids, float *values, const float *a, uint64_t n, uint64_t rows, uint32_t k);
+#endif

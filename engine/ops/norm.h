@@ -1,0 +1,23 @@
+/* Row norms over f32 tensors: a and d have ne {n, rows...}; w and b (optional, NULL) are f32 [n] and
+ * apply to every row. d may be a itself. Rows are split across dispatches when they exceed the
+ * bindable range or the workgroup count limit (one row must fit the range). */
+#ifndef VKSLM_OPS_NORM_H
+#define VKSLM_OPS_NORM_H
+
+#include "engine/ops/tensor.h"
+
+/* Push constants, declared identically in shaders/norm.comp. */
+typedef struct vkslm_norm_push {
+    uint32_t n, a_off, d_off, w_off, b_off, flags;
+    float eps;
+    uint32_t pad;
+} vkslm_norm_push;
+_Static_assert(sizeof(vkslm_norm_push) == 32, "must match shaders/norm.comp");
+
+/* d = a / sqrt(mean(a^2) + eps) (* w) */
+vkslm_status vkslm_op_rms_norm(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, const vkslm_tensor *w,
+                               float eps);
+/* d = (a - mean(a)) / sqrt(var(a) + eps) (* w) (+ b) */
+vkslm_status vkslm_op_layer_norm(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, const vkslm_tensor *w,
+                                 const vkslm_tensor *b, float eps);
+#endif

@@ -1,0 +1,55 @@
+#version 450
+// Activations over f32 rows, one invocation per output element:
+//   SILU  d = g * sigmoid(g)         GELU  d = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3)))
+//   SWIGLU d = silu(g) * u           GEGLU d = gelu(g) * u
+// Element (r, i) of a dispatch reads G[g_off + r*g_stride + i] (and U likewise) and writes
+// D[d_off + r*d_stride + i]; a fused [gate|up] tensor binds the same range as G and U with u_off = n.
+layout(constant_id = 0) const uint WG = 128;
+layout(local_size_x_id = 0) in;
+
+layout(push_constant) uniform Push {
+    uint n;        // elements per row
+    uint rows;
+    uint g_off, u_off, d_off;
+    uint g_stride, u_stride, d_stride;
+} pc;
+
+#if defined(OP_SWIGLU) || defined(OP_GEGLU)
+#define HAS_U 1
+#define D_BINDING 2
+#else
+#define D_BINDING 1
+#endif
+
+layout(std430, binding = 0) readonly buffer BufG { float G[]; };
+#ifdef HAS_U
+layout(std430, binding = 1) readonly buffer BufU { float U[]; };
+#endif
+layout(std430, binding = D_BINDING) writeonly buffer BufD { float D[]; };
+
+float silu(float x) { return x / (1.0 + exp(-x)); }
+
+// 0.5 x (1 + tanh(y)) == x / (1 + exp(-2y)): no cancellation for negative x and no overflow
+// (GLSL's tanh may return NaN for large |y|, and 1 + tanh(y) loses all digits as y -> -inf)
+float gelu(float x) {
+    const float c = 0.7978845608028654; // sqrt(2/pi)
+    float y = c * (x + 0.044715 * x * x * x);
+    return x / (1.0 + exp(-2.0 * y));
+}
+
+void main() {
+    uint g = gl_GlobalInvocationID.x;
+    if (g >= pc.n * pc.rows)
+        return;
+    uint r = g / pc.n, i = g - r * pc.n;
+    float x = G[pc.g_off + r * pc.g_stride + i];
+#if defined(OP_SILU) || defined(OP_SWIGLU)
+    float y = silu(x);
+#else
+    float y = gelu(x);
+#endif
+#ifdef HAS_U
+    y *= U[pc.u_off + r * pc.u_stride + i];
+#endif
+    D[pc.d_off + r * pc.d_stride + i] = y;
+}

@@ -1,0 +1,3 @@
+# RMSNorm and LayerNorm over f32 rows (weight and bias optional at run time through push-constant flags).
+vkslm_shader(NAME rms_norm SOURCE norm.comp DEFINES OP_RMS=1)
+vkslm_shader(NAME layer_norm SOURCE norm.comp DEFINES OP_LAYER=1)
