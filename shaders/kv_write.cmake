@@ -1,4 +1,17 @@
-# KV-cache write from f32 rows into an F32 or F16 cache (f16 also as packed words without 16-bit storage).
-vkslm_shader(NAME kv_write_f32 SOURCE kv_write.comp)
-vkslm_shader(NAME kv_write_f16 SOURCE kv_write.comp DEFINES CACHE_F16=1 STORAGE16=1)
-vkslm_shader(NAME kv_write_f16_p16 SOURCE kv_write.comp DEFINES CACHE_F16=1)
+# KV-cache write from f32 rows into an F32 or F16 cache (f16 also as packed words without 16-bit storage),
+# plain or with RoPE (normal, neox) fused in.
+foreach(rope none norm neox)
+  if(rope STREQUAL "none")
+    set(sfx "")
+    set(rdef "")
+  elseif(rope STREQUAL "norm")
+    set(sfx "_rope_norm")
+    set(rdef ROPE_NORMAL=1)
+  else()
+    set(sfx "_rope_neox")
+    set(rdef ROPE_NEOX=1)
+  endif()
+  vkslm_shader(NAME kv_write_f32${sfx} SOURCE kv_write.comp DEFINES ${rdef})
+  vkslm_shader(NAME kv_write_f16${sfx} SOURCE kv_write.comp DEFINES CACHE_F16=1 STORAGE16=1 ${rdef})
+  vkslm_shader(NAME kv_write_f16_p16${sfx} SOURCE kv_write.comp DEFINES CACHE_F16=1 ${rdef})
+endforeach()

@@ -3,6 +3,8 @@
 // [head][pos][head_dim] per layer (engine/ops/kv_cache.h), at pos = P[token]; one invocation per pair
 // of elements, so an f16 cache without 16-bit storage is written as whole packed words (head_dim is
 // even and the bound cache range starts on an even element). Positions outside [0, n_ctx) are skipped.
+// ROPE_NORMAL / ROPE_NEOX variants rotate the row on the way (as shaders/rope.comp defines it): each
+// element of the pair is computed from its rotation partner, so writes stay adjacent pairs.
 #extension GL_GOOGLE_include_directive : require
 #include "types.glsl"
 
@@ -14,7 +16,9 @@ layout(push_constant) uniform Push {
     uint src_off, dst_off, pos_off;
     uint h0;                                // first head of this dispatch, in src
     uint src_head_stride, src_token_stride;
-    uint pad0, pad1;
+    uint n_rot, flags;
+    float theta_log2, freq_scale;
+    uint f_off, pad;
 } pc;
 
 layout(std430, binding = 0) readonly buffer BufS { float S[]; };
@@ -23,6 +27,31 @@ layout(std430, binding = 1) readonly buffer BufP { int P[]; };
 DECLARE_F16(2, D, writeonly)
 #else
 DECLARE_F32(2, D, writeonly)
+#endif
+#if defined(ROPE_NORMAL) || defined(ROPE_NEOX)
+#define ROPE 1
+layout(std430, binding = 3) readonly buffer BufF { float F[]; };
+
+// element e (< n_rot) of a row starting at S[s0], rotated for position pos
+float rope_elem(uint s0, uint e, int pos) {
+#ifdef ROPE_NEOX
+    uint half_rot = pc.n_rot >> 1;
+    bool first = e < half_rot;
+    uint q = first ? e : e - half_rot;
+    uint partner = first ? e + half_rot : e - half_rot;
+#else
+    bool first = (e & 1u) == 0u;
+    uint q = e >> 1;
+    uint partner = e ^ 1u;
+#endif
+    float inv_freq = exp2(-float(2u * q) / float(pc.n_rot) * pc.theta_log2) * pc.freq_scale;
+    if ((pc.flags & 1u) != 0u)
+        inv_freq /= F[pc.f_off + q];
+    float theta = float(pos) * inv_freq;
+    float c = cos(theta), s = sin(theta);
+    float x = S[s0 + e], y = S[s0 + partner];
+    return first ? x * c - y * s : y * s + x * c;
+}
 #endif
 
 void main() {
@@ -35,9 +64,13 @@ void main() {
     int pos = P[pc.pos_off + t];
     if (pos < 0 || uint(pos) >= pc.n_ctx)
         return;
-    uint s = pc.src_off + t * pc.src_token_stride + (pc.h0 + h) * pc.src_head_stride + 2u * p;
+    uint s0 = pc.src_off + t * pc.src_token_stride + (pc.h0 + h) * pc.src_head_stride;
     uint d = pc.dst_off + (h * pc.n_ctx + uint(pos)) * pc.head_dim + 2u * p;
-    vec2 v = vec2(S[s], S[s + 1u]);
+    vec2 v = vec2(S[s0 + 2u * p], S[s0 + 2u * p + 1u]);
+#ifdef ROPE
+    if (2u * p < pc.n_rot) // n_rot is even: both elements rotate
+        v = vec2(rope_elem(s0, 2u * p, pos), rope_elem(s0, 2u * p + 1u, pos));
+#endif
 #if defined(CACHE_F16) && !defined(STORAGE16)
     D[d >> 1] = packHalf2x16(v);
 #elif defined(CACHE_F16)

@@ -1,6 +1,7 @@
-# Softmax over rows; top-k passes (raw values or (value, id) pairs) for k <= 64 and for argmax (k = 1).
+# Softmax over rows; top-k passes (raw values or (value, id) pairs) for k <= 64; argmax passes
+# (a workgroup per 1024 entries, coalesced reads, subgroup reductions).
 vkslm_shader(NAME softmax SOURCE softmax.comp)
 vkslm_shader(NAME topk_raw SOURCE topk.comp DEFINES KMAX=64)
 vkslm_shader(NAME topk_pairs SOURCE topk.comp DEFINES KMAX=64 PAIRS=1)
-vkslm_shader(NAME argmax_raw SOURCE topk.comp DEFINES KMAX=1)
-vkslm_shader(NAME argmax_pairs SOURCE topk.comp DEFINES KMAX=1 PAIRS=1)
+vkslm_shader(NAME argmax_raw SOURCE argmax.comp)
+vkslm_shader(NAME argmax_pairs SOURCE argmax.comp DEFINES PAIRS=1)

@@ -1,42 +1,57 @@
 /* KV-cache write into F32 and F16 caches (16-bit storage and packed words) against engine/cpu/kv_cache.c:
  * rows land at the given positions of the documented layout, out-of-range positions are skipped, and
  * everything else (other layers, K vs V, other positions) keeps its poison. f32 must match exactly; f16
- * within one f16 rounding step of the reference's rounding. */
+ * within one f16 rounding step of the reference's rounding. The fused RoPE variant is checked against
+ * engine/cpu/rope.c then the plain write, within 5e-5 absolute (+ one f16 step in f16): positions < 64 and
+ * inputs in [-3, 3] give f32 angles within ~1e-5 rad, so |error| <= 1e-5 * |x| * sqrt(2) ~ 4e-5. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "engine/cpu/kv_cache.h"
+#include "engine/cpu/rope.h"
 #include "engine/ops/kv_cache.h"
 #include "tests/harness.h"
 #include "tests/util_gpu.h"
 
 /* Writes n_tokens rows into layer `layer`'s K or V and checks the whole cache. src rows are strided like
  * k inside a fused QKV output (n_q_heads of q first). Returns the number of mismatching elements. */
-static uint64_t check(vkslm_vk *vk, const vkslm_kv_layout *l, uint32_t layer, uint32_t which, uint32_t n_tokens,
-                      uint32_t n_q_heads, const int32_t *pos, uint64_t salt) {
+static uint64_t check_rope(vkslm_vk *vk, const vkslm_kv_layout *l, uint32_t layer, uint32_t which,
+                           uint32_t n_tokens, uint32_t n_q_heads, const int32_t *pos, uint64_t salt,
+                           const vkslm_rope_params *rope, int use_ff) {
     vkslm_rng r;
     test_rng(&r, salt);
     uint64_t row = (uint64_t)l->n_kv_head * l->head_dim, ts = row + (uint64_t)n_q_heads * l->head_dim;
     uint64_t ns = ts * n_tokens, nc = vkslm_kv_bytes(l) / vkslm_kv_elem_bytes(l);
     uint64_t part = vkslm_kv_part_bytes(l) / vkslm_kv_elem_bytes(l);
-    float *src = malloc(ns * 4), *ref = malloc(nc * 4), *out = malloc(nc * 4);
+    float *src = malloc(ns * 4), *ref = malloc(nc * 4), *out = malloc(nc * 4), *roped = malloc(ns * 4);
+    float ff[128];
     test_random_floats(&r, src, ns, -3.0f, 3.0f, VKSLM_TYPE_F32);
+    for (int i = 0; i < 128; i++)
+        ff[i] = vkslm_rng_range(&r, 1.0f, 4.0f);
     for (uint64_t i = 0; i < nc; i++)
         ref[i] = NAN;
     uint64_t q_off = (uint64_t)n_q_heads * l->head_dim; /* k follows the q heads in each token row */
-    vkslm_cpu_kv_write(ref + part * (2 * layer + which), src + q_off, pos, l->head_dim, l->n_ctx, l->n_kv_head,
+    uint32_t n_rot = rope && rope->n_rot ? rope->n_rot : l->head_dim;
+    for (uint64_t i = 0; i < ns; i++)
+        roped[i] = src[i];
+    if (rope)
+        vkslm_cpu_rope(roped + q_off, src + q_off, pos, use_ff ? ff : NULL, l->head_dim, l->n_kv_head, n_tokens,
+                       n_rot, rope->mode == VKSLM_ROPE_NEOX, rope->theta_base, 1.0f, ts, ts);
+    vkslm_cpu_kv_write(ref + part * (2 * layer + which), roped + q_off, pos, l->head_dim, l->n_ctx, l->n_kv_head,
                        n_tokens, ts, l->type == VKSLM_TYPE_F16);
 
     vkslm_buf bs = test_upload_floats(vk, src, ns, VKSLM_TYPE_F32), bp = test_upload_bytes(vk, pos, n_tokens * 4);
-    vkslm_buf bc = test_alloc_poisoned(vk, vkslm_kv_bytes(l));
+    vkslm_buf bc = test_alloc_poisoned(vk, vkslm_kv_bytes(l)), bf = test_upload_floats(vk, ff, 128, VKSLM_TYPE_F32);
+    vkslm_tensor tf = vkslm_tensor_1d(&bf, 0, VKSLM_TYPE_F32, n_rot / 2);
     vkslm_tensor dst = vkslm_kv_tensor(l, &bc, 0, layer, which);
     vkslm_tensor ts_ = {&bs, q_off * 4, VKSLM_TYPE_F32, {l->head_dim, l->n_kv_head, n_tokens, 1}};
     vkslm_tensor tp = vkslm_tensor_1d(&bp, 0, VKSLM_TYPE_I32, n_tokens);
     vkslm_cmd *c;
     CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_cmd_begin(c) == VKSLM_OK);
-    vkslm_status st = vkslm_op_kv_write(c, &dst, &ts_, &tp, ts);
+    vkslm_status st = rope ? vkslm_op_kv_write_rope(c, &dst, &ts_, &tp, ts, use_ff ? &tf : NULL, rope)
+                           : vkslm_op_kv_write(c, &dst, &ts_, &tp, ts);
     if (st != VKSLM_OK)
         fprintf(stderr, "%s\n", vkslm_last_error());
     CU_ASSERT_FATAL(st == VKSLM_OK);
@@ -46,8 +61,8 @@ static uint64_t check(vkslm_vk *vk, const vkslm_kv_layout *l, uint32_t layer, ui
 
     uint64_t bad = 0;
     for (uint64_t i = 0; i < nc; i++) {
-        int ok = isnan(ref[i]) ? isnan(out[i])
-                               : fabsf(out[i] - ref[i]) <= (l->type == VKSLM_TYPE_F16 ? fabsf(ref[i]) / 1024 : 0.0f);
+        float tol = (l->type == VKSLM_TYPE_F16 ? fabsf(ref[i]) / 1024 : 0.0f) + (rope ? 5e-5f : 0.0f);
+        int ok = isnan(ref[i]) ? isnan(out[i]) : fabsf(out[i] - ref[i]) <= tol;
         if (!ok && bad++ < 3)
             fprintf(stderr, "kv_write %s layer %u which %u: [%llu] got %g want %g\n",
                     l->type == VKSLM_TYPE_F16 ? "f16" : "f32", layer, which, (unsigned long long)i, out[i], ref[i]);
@@ -55,8 +70,14 @@ static uint64_t check(vkslm_vk *vk, const vkslm_kv_layout *l, uint32_t layer, ui
     vkslm_vk_free(vk, &bs);
     vkslm_vk_free(vk, &bp);
     vkslm_vk_free(vk, &bc);
-    free(src), free(ref), free(out);
+    vkslm_vk_free(vk, &bf);
+    free(src), free(ref), free(out), free(roped);
     return bad;
+}
+
+static uint64_t check(vkslm_vk *vk, const vkslm_kv_layout *l, uint32_t layer, uint32_t which, uint32_t n_tokens,
+                      uint32_t n_q_heads, const int32_t *pos, uint64_t salt) {
+    return check_rope(vk, l, layer, which, n_tokens, n_q_heads, pos, salt, NULL, 0);
 }
 
 static void sweep(vkslm_vk *vk) {
@@ -69,6 +90,15 @@ static void sweep(vkslm_vk *vk) {
         CU_ASSERT_EQUAL(check(vk, &l, 2, VKSLM_KV_K, 4, 2, pos + 2, 3), 0);
         vkslm_kv_layout l2 = {1, 1, 5, 2, types[t]}; /* head_dim 2 */
         CU_ASSERT_EQUAL(check(vk, &l2, 0, VKSLM_KV_V, 2, 1, pos + 2, 4), 0);
+        /* rope fused: normal and neox, full and partial n_rot, with and without freq factors */
+        vkslm_rope_params norm = {VKSLM_ROPE_NORMAL, 0, 500000.0f, 0, 0, 0};
+        vkslm_rope_params neox = {VKSLM_ROPE_NEOX, 0, 1000000.0f, 0, 0, 0};
+        vkslm_rope_params part = {VKSLM_ROPE_NEOX, 24, 10000.0f, 0, 0, 0};
+        vkslm_rope_params part_n = {VKSLM_ROPE_NORMAL, 40, 10000.0f, 0, 0, 0};
+        CU_ASSERT_EQUAL(check_rope(vk, &l, 1, VKSLM_KV_K, 7, 4, pos, 5, &norm, 1), 0);
+        CU_ASSERT_EQUAL(check_rope(vk, &l, 2, VKSLM_KV_K, 7, 0, pos, 6, &neox, 0), 0);
+        CU_ASSERT_EQUAL(check_rope(vk, &l, 0, VKSLM_KV_K, 5, 2, pos + 1, 7, &part, 1), 0);
+        CU_ASSERT_EQUAL(check_rope(vk, &l, 0, VKSLM_KV_K, 5, 2, pos + 1, 8, &part_n, 0), 0);
     }
 }
 

@@ -154,9 +154,11 @@ static void test_select_timing(void) {
     vkslm_vk *vk = test_gpu_open_env(NULL, 1);
     TEST_REQUIRE_GPU(vk);
     double ms_argmax = 0, ms_top40 = 0, ms_top64 = 0;
-    CU_ASSERT_EQUAL(check_topk(vk, 151936, 1, 0, 0, 501, &ms_argmax), 0);
-    CU_ASSERT_EQUAL(check_topk(vk, 151936, 1, 40, 0, 502, &ms_top40), 0);
-    CU_ASSERT_EQUAL(check_topk(vk, 151936, 1, 64, 0, 503, &ms_top64), 0);
+    for (int warm = 0; warm < 2; warm++) { /* the first run includes lavapipe's shader compilation */
+        CU_ASSERT_EQUAL(check_topk(vk, 151936, 1, 0, 0, 501, &ms_argmax), 0);
+        CU_ASSERT_EQUAL(check_topk(vk, 151936, 1, 40, 0, 502, &ms_top40), 0);
+        CU_ASSERT_EQUAL(check_topk(vk, 151936, 1, 64, 0, 503, &ms_top64), 0);
+    }
     printf("vocab 151936, one row: argmax %.3f ms, top-40 %.3f ms, top-64 %.3f ms (device time)\n", ms_argmax,
            ms_top40, ms_top64);
     test_gpu_assert_clean(vk);

@@ -2,12 +2,15 @@
  * chunked by the bindable range and the workgroup count limit. */
 #include "engine/ops/kv_cache.h"
 
+#include <math.h>
+#include <stdio.h>
+
 #include "engine/ops/op_util.h"
 
 #define WG 64u
 
-vkslm_status vkslm_op_kv_write(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
-                               const vkslm_tensor *positions, uint64_t src_token_stride) {
+static vkslm_status run(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src, const vkslm_tensor *positions,
+                        uint64_t src_token_stride, const vkslm_tensor *ff, const vkslm_rope_params *rope) {
     vkslm_vk *vk = vkslm_cmd_vk(c);
     const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
     if (!dst || !src || !dst->buf || !src->buf)
@@ -30,10 +33,25 @@ vkslm_status vkslm_op_kv_write(vkslm_cmd *c, const vkslm_tensor *dst, const vksl
     int packed = dst->type == VKSLM_TYPE_F16 && !vkslm_vk_get_enabled(vk)->storage16;
     if (packed && (dst->buf->offset + dst->offset) % 4)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "kv_write: an f16 cache must start on 4 bytes without 16-bit storage");
-    const char *variant = dst->type == VKSLM_TYPE_F32 ? "kv_write_f32" : packed ? "kv_write_f16_p16" : "kv_write_f16";
+    uint64_t n_rot = 0;
+    if (rope) {
+        n_rot = rope->n_rot ? rope->n_rot : hd;
+        if (n_rot % 2 || n_rot > hd)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "kv_write: n_rot %llu must be even and <= head_dim",
+                              (unsigned long long)n_rot);
+        if (rope->mode != VKSLM_ROPE_NORMAL && rope->mode != VKSLM_ROPE_NEOX)
+            return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "kv_write: rope mode %u", rope->mode);
+        if (ff)
+            VKSLM_TRY(vkslm_op_check("kv_write", "freq_factors", ff, VKSLM_TYPE_F32, n_rot / 2));
+    }
+    char variant[48];
+    snprintf(variant, sizeof variant, "kv_write_%s%s",
+             dst->type == VKSLM_TYPE_F32 ? "f32" : packed ? "f16_p16" : "f16",
+             !rope ? "" : rope->mode == VKSLM_ROPE_NEOX ? "_rope_neox" : "_rope_norm");
     const vkslm_pipeline *p;
     uint32_t spec[1] = {WG};
-    VKSLM_TRY(vkslm_vk_pipeline(vk, variant, 3, sizeof(vkslm_kv_write_push), spec, 1, &p));
+    uint32_t nbind = rope ? 4 : 3;
+    VKSLM_TRY(vkslm_vk_pipeline(vk, variant, nbind, sizeof(vkslm_kv_write_push), spec, 1, &p));
 
     uint64_t head_bytes = n_ctx * hd * es;
     uint64_t hchunk = vkslm_op_rows_fit(vk, head_bytes, nh);
@@ -48,8 +66,14 @@ vkslm_status vkslm_op_kv_write(vkslm_cmd *c, const vkslm_tensor *dst, const vksl
         return vkslm_fail(VKSLM_ERR_LIMIT, "kv_write: one token's rows exceed the bindable range");
     for (uint64_t h = 0; h < nh; h += hchunk) {
         uint64_t mh = nh - h < hchunk ? nh - h : hchunk, skip;
-        vkslm_binding bind[3];
+        vkslm_binding bind[4];
         vkslm_kv_write_push pc = {0};
+        if (rope) {
+            float base = rope->theta_base > 0 ? rope->theta_base : 10000.0f;
+            pc.n_rot = (uint32_t)n_rot;
+            pc.theta_log2 = (float)log2((double)base);
+            pc.freq_scale = rope->freq_scale > 0 ? rope->freq_scale : 1.0f;
+        }
         VKSLM_TRY(vkslm_vk_bind(vk, dst->buf, dst->offset + h * head_bytes, mh * head_bytes, 1, &bind[2], &skip));
         pc.dst_off = (uint32_t)(skip / es);
         for (uint64_t t = 0; t < nt; t += tchunk) {
@@ -59,6 +83,13 @@ vkslm_status vkslm_op_kv_write(vkslm_cmd *c, const vkslm_tensor *dst, const vksl
             pc.src_off = (uint32_t)(skip / 4);
             VKSLM_TRY(vkslm_vk_bind(vk, positions->buf, positions->offset + t * 4, mt * 4, 0, &bind[1], &skip));
             pc.pos_off = (uint32_t)(skip / 4);
+            if (rope && ff) {
+                VKSLM_TRY(vkslm_vk_bind(vk, ff->buf, ff->offset, n_rot / 2 * 4, 0, &bind[3], &skip));
+                pc.f_off = (uint32_t)(skip / 4);
+                pc.flags = 1;
+            } else if (rope) {
+                bind[3] = bind[1]; /* unread placeholder */
+            }
             pc.head_dim = (uint32_t)hd;
             pc.n_ctx = (uint32_t)n_ctx;
             pc.n_head = (uint32_t)mh;
@@ -67,8 +98,21 @@ vkslm_status vkslm_op_kv_write(vkslm_cmd *c, const vkslm_tensor *dst, const vksl
             pc.src_head_stride = (uint32_t)hd;
             pc.src_token_stride = (uint32_t)ts;
             uint32_t groups = (uint32_t)((mt * mh * (hd / 2) + WG - 1) / WG);
-            VKSLM_TRY(vkslm_cmd_dispatch(c, p, bind, 3, &pc, groups, 1, 1, "kv_write"));
+            VKSLM_TRY(vkslm_cmd_dispatch(c, p, bind, nbind, &pc, groups, 1, 1, rope ? "kv_write_rope" : "kv_write"));
         }
     }
     return VKSLM_OK;
+}
+
+vkslm_status vkslm_op_kv_write(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
+                               const vkslm_tensor *positions, uint64_t src_token_stride) {
+    return run(c, dst, src, positions, src_token_stride, NULL, NULL);
+}
+
+vkslm_status vkslm_op_kv_write_rope(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
+                                    const vkslm_tensor *positions, uint64_t src_token_stride,
+                                    const vkslm_tensor *freq_factors, const vkslm_rope_params *rope) {
+    if (!rope)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "kv_write_rope: rope parameters are missing");
+    return run(c, dst, src, positions, src_token_stride, freq_factors, rope);
 }

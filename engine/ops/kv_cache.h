@@ -19,6 +19,7 @@
 #ifndef VKSLM_OPS_KV_CACHE_H
 #define VKSLM_OPS_KV_CACHE_H
 
+#include "engine/ops/rope.h"
 #include "engine/ops/tensor.h"
 
 typedef struct vkslm_kv_layout {
@@ -57,13 +58,21 @@ typedef struct vkslm_kv_write_push {
     uint32_t h0;                                /* first head of this dispatch */
     uint32_t src_head_stride;                   /* elements between heads of src (head_dim) */
     uint32_t src_token_stride;                  /* elements between tokens of src */
-    uint32_t pad[2];
+    uint32_t n_rot, flags;                      /* rope variants: rotated dims; 1: freq factors bound */
+    float theta_log2, freq_scale;               /* rope variants: log2(theta base), position scale */
+    uint32_t f_off, pad;                        /* rope variants: element offset of the freq factors */
 } vkslm_kv_write_push;
-_Static_assert(sizeof(vkslm_kv_write_push) == 48, "must match shaders/kv_write.comp");
+_Static_assert(sizeof(vkslm_kv_write_push) == 64, "must match shaders/kv_write.comp");
 
 /* Writes src (f32, ne {head_dim, n_kv_head, n_tokens}; token rows src_token_stride elements apart, 0:
  * contiguous, so k or v inside a fused QKV output works) into dst (a vkslm_kv_tensor view: ne {head_dim,
  * n_ctx, n_kv_head}, F16 or F32) at rows positions[t] (I32, n_tokens). Call once for K and once for V. */
 vkslm_status vkslm_op_kv_write(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
                                const vkslm_tensor *positions, uint64_t src_token_stride);
+/* The same write with RoPE applied on the way (k straight from its projection into the cache, one
+ * dispatch instead of two): rope and freq_factors as vkslm_op_rope (whose token strides are ignored
+ * here), at the same positions. */
+vkslm_status vkslm_op_kv_write_rope(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
+                                    const vkslm_tensor *positions, uint64_t src_token_stride,
+                                    const vkslm_tensor *freq_factors, const vkslm_rope_params *rope);
 #endif

@@ -1,8 +1,8 @@
 /* Softmax over rows, and argmax / top-k over vocabulary-sized rows, on f32 tensors a of ne {n, rows...}.
  * Top-k runs in passes: each invocation keeps the best k of `chunk` entries of its row, and passes
  * repeat on those candidates until one invocation covers a row; so work is parallel across the row and
- * no invocation scans more than `chunk` (1024) entries. Order: value descending, ties to the lower index;
- * NaN counts as -inf. */
+ * no invocation scans more than 1024 entries. Argmax passes give each workgroup 4096 entries (coalesced,
+ * subgroup reductions). Order: value descending, ties to the lower index; NaN counts as -inf. */
 #ifndef VKSLM_OPS_SELECT_H
 #define VKSLM_OPS_SELECT_H
 
@@ -18,9 +18,10 @@ typedef struct vkslm_softmax_push {
 _Static_assert(sizeof(vkslm_softmax_push) == 16, "must match shaders/softmax.comp");
 
 typedef struct vkslm_topk_push {
-    uint32_t ncols, in_stride, in_off, ids_off, chunk, k, out_stride, out_off, oid_off, col0, inv0, pad;
+    uint32_t ncols, in_stride, in_off, ids_off, chunk, k, out_stride, out_off, oid_off, col0, inv0, sorted;
+    uint32_t th_off, th_stride, use_th, pad;
 } vkslm_topk_push;
-_Static_assert(sizeof(vkslm_topk_push) == 48, "must match shaders/topk.comp");
+_Static_assert(sizeof(vkslm_topk_push) == 64, "must match shaders/topk.comp and shaders/argmax.comp");
 
 /* d = softmax(scale * a) per row (scale 0 means 1); d may be a. One row must fit the bindable range. */
 vkslm_status vkslm_op_softmax(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, float scale);

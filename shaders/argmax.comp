@@ -1,0 +1,72 @@
+#version 450
+// One pass of argmax over f32 rows: workgroup w reduces `chunk` entries of its row to the best
+// (value, id) and writes it to output slot inv0 + w. Invocations read with a stride of WG (coalesced),
+// then reduce through subgroup operations and one shared-memory exchange. RAW reads values whose id is
+// their column; PAIRS reads (value, id) entries of an earlier pass. Order: value descending, ties to the
+// lower id; NaN counts as -inf. Push constants as shaders/topk.comp (k is 1).
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+
+layout(constant_id = 0) const uint WG = 64;
+layout(local_size_x_id = 0) in;
+
+layout(push_constant) uniform Push {
+    uint ncols, in_stride, in_off, ids_off, chunk, k, out_stride, out_off, oid_off, col0, inv0, sorted;
+    uint th_off, th_stride, use_th, pad;
+} pc;
+
+layout(std430, binding = 0) readonly buffer BufA { float A[]; };
+#ifdef PAIRS
+layout(std430, binding = 1) readonly buffer BufAI { uint AI[]; };
+#define OUT_B 2
+#else
+#define OUT_B 1
+#endif
+layout(std430, binding = OUT_B) writeonly buffer BufOV { float OV[]; };
+layout(std430, binding = OUT_B + 1) writeonly buffer BufOI { uint OI[]; };
+
+shared float sv[WG];
+shared uint si[WG];
+
+bool better(float v, uint i, float w, uint j) { return v > w || (v == w && i < j); }
+
+void main() {
+    uint slot = gl_WorkGroupID.x, row = gl_WorkGroupID.y, lid = gl_LocalInvocationID.x;
+    uint c0 = slot * pc.chunk, c1 = min(pc.ncols, c0 + pc.chunk);
+    float bv = -1.0 / 0.0;
+    uint bi = 0xffffffffu;
+    for (uint c = c0 + lid; c < c1; c += WG) {
+        float v = A[pc.in_off + row * pc.in_stride + c];
+        if (isnan(v))
+            v = -1.0 / 0.0;
+#ifdef PAIRS
+        uint id = AI[pc.ids_off + row * pc.in_stride + c];
+#else
+        uint id = pc.col0 + c;
+#endif
+        if (better(v, id, bv, bi)) {
+            bv = v;
+            bi = id;
+        }
+    }
+    float m = subgroupMax(bv);
+    uint mi = subgroupMin(bv == m ? bi : 0xffffffffu);
+    if (gl_NumSubgroups > 1u) {
+        if (subgroupElect()) {
+            sv[gl_SubgroupID] = m;
+            si[gl_SubgroupID] = mi;
+        }
+        barrier();
+        if (lid == 0u)
+            for (uint s = 1u; s < gl_NumSubgroups; s++)
+                if (better(sv[s], si[s], m, mi)) {
+                    m = sv[s];
+                    mi = si[s];
+                }
+    }
+    if (lid == 0u) {
+        uint o = row * pc.out_stride + pc.inv0 + slot;
+        OV[pc.out_off + o] = m;
+        OI[pc.oid_off + o] = mi;
+    }
+}
