@@ -102,10 +102,19 @@ static vkslm_tensor row_slice(const vkslm_tensor *w, uint64_t r0, uint64_t rows)
 
 static const vkslm_tensor *opt(const vkslm_tensor *t) { return t->buf ? t : NULL; }
 
+/* Profile attribution of the next op: its kind, bytes moved and flops. */
+static void region(vkslm_cmd *c, const char *kind, double bytes, double flops) {
+    vkslm_cmd_region(c, kind, bytes, flops);
+}
+
 /* d = x w^T (+ bias): mat-vec for decode and small batches, the prefill matmul for larger ones. */
 static vkslm_status linear(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
                            const vkslm_tensor *bias) {
-    if (x->ne[1] > VKSLM_MATVEC_MAX_VEC)
+    double K = (double)w->ne[0], N = (double)w->ne[1], M = (double)x->ne[1];
+    double wbytes = (double)vkslm_type_row_bytes(w->type, w->ne[0]) * N;
+    int mm = x->ne[1] > VKSLM_MATVEC_MAX_VEC;
+    vkslm_cmd_region(c, mm ? "matmul" : "matvec", wbytes + 4 * (K * M + N * M), 2 * K * N * M);
+    if (mm)
         return vkslm_op_matmul(c, d, w, x, bias);
     return vkslm_op_matvec(c, d, w, x, bias);
 }
@@ -144,9 +153,12 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     vkslm_tensor scratch = act2(&b->attn_scratch, 0, b->attn_scratch.size / 4, 1);
     float eps = hp->norm_rms_eps;
 
+    region(c, "get_rows", (double)n * (vkslm_type_row_bytes(m->tok_embd.type, E) + 4 * E), 0);
     VKSLM_TRY(vkslm_op_get_rows(c, &x, &m->tok_embd, &ids));
-    if (R.embd_scale != 1.0f)
+    if (R.embd_scale != 1.0f) {
+        region(c, "scale", 8.0 * n * E, (double)n * E);
         VKSLM_TRY(vkslm_op_scale(c, &x, &x, R.embd_scale));
+    }
     vkslm_rope_params rp = {
         .mode = R.rope_neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = hp->n_rot,
         .theta_base = hp->rope_freq_base, .freq_scale = 1.0f,
@@ -154,6 +166,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     const vkslm_tensor *ff = opt(&m->rope_freqs);
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const vkslm_dev_layer *L = &m->layers[il];
+        region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
         VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &L->attn_norm, eps));
         if (L->wqkv.buf) {
             vkslm_tensor wq = row_slice(&L->wqkv, 0, QK), wk = row_slice(&L->wqkv, QK, KV),
@@ -166,20 +179,28 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(linear(c, &k, &L->wk, &h, opt(&L->bk)));
             VKSLM_TRY(linear(c, &v, &L->wv, &h, opt(&L->bv)));
         }
+        region(c, "rope", 8.0 * n * (QK + KV), 6.0 * n * (QK + KV));
         VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rp));
         VKSLM_TRY(vkslm_op_rope(c, &k3, &k3, &positions, ff, &rp));
         vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_K);
         vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_V);
+        region(c, "kv_write", 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
         VKSLM_TRY(vkslm_op_kv_write(c, &kc, &k3, &positions, 0));
         VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &positions, 0));
         vkslm_attn_params ap = {
             .p0 = p0, .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
         };
+        double n_kv = (double)p0 + n;
+        region(c, "attention", 8.0 * n * QK + 2 * n_kv * KV * vkslm_kv_elem_bytes(&b->kv), 4.0 * n * n_kv * QK);
         VKSLM_TRY(vkslm_op_attention(c, &att3, &q3, &kc, &vc, &scratch, &ap));
         VKSLM_TRY(linear(c, &h, &L->wo, &att, NULL));
-        if (R.post_norms)
+        if (R.post_norms) {
+            region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->attn_post_norm, eps));
+        }
+        region(c, "add", 12.0 * n * E, (double)n * E);
         VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
+        region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
         VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &L->ffn_norm, eps));
         if (L->ffn_gate.buf) {
             VKSLM_TRY(linear(c, &g, &L->ffn_gate, &h, NULL));
@@ -189,10 +210,14 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(linear(c, &g, &wg, &h, NULL));
             VKSLM_TRY(linear(c, &u, &wu, &h, NULL));
         }
+        region(c, "glu", 12.0 * n * F, 8.0 * n * F);
         VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &g, &u) : vkslm_op_swiglu(c, &g, &g, &u));
         VKSLM_TRY(linear(c, &h, &L->ffn_down, &g, NULL));
-        if (R.post_norms)
+        if (R.post_norms) {
+            region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->ffn_post_norm, eps));
+        }
+        region(c, "add", 12.0 * n * E, (double)n * E);
         VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
     }
     if (out == VKSLM_GRAPH_NONE)
@@ -201,20 +226,27 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         if (!b->logits_all.buffer)
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: no buffer for the logits of every token");
         vkslm_tensor all = act2(&b->logits_all, 0, hp->n_vocab, n);
+        region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
         VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &m->output_norm, eps));
         VKSLM_TRY(linear(c, &all, &m->output, &h, NULL));
-        if (R.final_softcap > 0)
+        if (R.final_softcap > 0) {
+            region(c, "softcap", 8.0 * n * hp->n_vocab, 4.0 * n * hp->n_vocab);
             VKSLM_TRY(vkslm_op_softcap(c, &all, &all, R.final_softcap));
+        }
         return VKSLM_OK;
     }
     vkslm_tensor xl = act2(&b->x, (uint64_t)(n - 1) * E * 4, E, 1), last = act2(&b->last, 0, E, 1);
     vkslm_tensor logits = act2(&b->logits, 0, hp->n_vocab, 1);
+    region(c, "norm", 8.0 * E + 4 * E, 4.0 * E);
     VKSLM_TRY(vkslm_op_rms_norm(c, &last, &xl, &m->output_norm, eps));
     VKSLM_TRY(linear(c, &logits, &m->output, &last, NULL));
-    if (R.final_softcap > 0)
+    if (R.final_softcap > 0) {
+        region(c, "softcap", 8.0 * hp->n_vocab, 4.0 * hp->n_vocab);
         VKSLM_TRY(vkslm_op_softcap(c, &logits, &logits, R.final_softcap));
+    }
     if (out == VKSLM_GRAPH_ARGMAX) {
         vkslm_tensor id = {&b->argmax, 0, VKSLM_TYPE_I32, {1, 1, 1, 1}};
+        region(c, "argmax", 4.0 * hp->n_vocab, 0);
         VKSLM_TRY(vkslm_op_argmax(c, &id, &logits, &b->argmax_scratch));
     }
     return VKSLM_OK;

@@ -33,6 +33,9 @@ struct vkslm_cmd {
     /* profiling */
     VkQueryPool queries;
     uint32_t n_timed;
+    const char *region;          /* current region label */
+    double region_bytes, region_flops; /* not yet attributed to a dispatch */
+    double *costs;               /* [2 * MAX_TIMED]: bytes, flops per timed dispatch */
     const char **labels;
     vkslm_timing *timings;
     uint32_t n_timings;
@@ -94,8 +97,9 @@ vkslm_status vkslm_cmd_create(vkslm_vk *vk, vkslm_cmd **out) {
         };
         r = vkCreateQueryPool(vk->device, &qci, NULL, &c->queries);
         c->labels = VKSLM_CALLOC(MAX_TIMED, sizeof *c->labels);
+        c->costs = VKSLM_CALLOC(2 * MAX_TIMED, sizeof *c->costs);
         c->timings = VKSLM_CALLOC(MAX_TIMED, sizeof *c->timings);
-        if (r == VK_SUCCESS && (!c->labels || !c->timings)) {
+        if (r == VK_SUCCESS && (!c->labels || !c->timings || !c->costs)) {
             vkslm_cmd_destroy(c);
             return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
         }
@@ -126,11 +130,18 @@ void vkslm_cmd_destroy(vkslm_cmd *c) {
     VKSLM_FREE(c->writes.r);
     VKSLM_FREE(c->reads.r);
     VKSLM_FREE(c->labels);
+    VKSLM_FREE(c->costs);
     VKSLM_FREE(c->timings);
     VKSLM_FREE(c);
 }
 
 vkslm_vk *vkslm_cmd_vk(const vkslm_cmd *c) { return c->vk; }
+
+void vkslm_cmd_region(vkslm_cmd *c, const char *label, double bytes, double flops) {
+    c->region = label;
+    c->region_bytes = bytes;
+    c->region_flops = flops;
+}
 uint32_t vkslm_cmd_barrier_count(const vkslm_cmd *c) { return c->barriers; }
 
 uint32_t vkslm_cmd_timings(const vkslm_cmd *c, const vkslm_timing **out) {
@@ -147,6 +158,8 @@ vkslm_status vkslm_cmd_begin(vkslm_cmd *c) {
     c->writes.n = c->reads.n = 0;
     c->barriers = 0;
     c->n_timed = 0;
+    c->region = NULL;
+    c->region_bytes = c->region_flops = 0;
     VKSLM_VK_TRY(vkResetCommandBuffer(c->cb, 0));
     VkCommandBufferBeginInfo bi = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
@@ -296,12 +309,18 @@ vkslm_status vkslm_cmd_dispatch(vkslm_cmd *c, const vkslm_pipeline *p, const vks
     if (p->push_size)
         vkCmdPushConstants(c->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p->push_size, push);
     int timed = c->queries && c->n_timed < MAX_TIMED;
+    /* both stamps at the bottom of the pipe: an interval runs from the end of the previous command to the
+     * end of this one, so the intervals tile the step and their shares add up to 100% */
     if (timed)
-        vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, c->queries, 2 * c->n_timed);
+        vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, c->queries, 2 * c->n_timed);
     vkCmdDispatch(c->cb, gx, gy, gz);
     if (timed) {
         vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, c->queries, 2 * c->n_timed + 1);
-        c->labels[c->n_timed++] = label;
+        c->labels[c->n_timed] = c->region ? c->region : label;
+        c->costs[2 * c->n_timed] = c->region_bytes;
+        c->costs[2 * c->n_timed + 1] = c->region_flops;
+        c->region_bytes = c->region_flops = 0;
+        c->n_timed++;
     }
     return VKSLM_OK;
 }
@@ -375,7 +394,8 @@ vkslm_status vkslm_cmd_submit_wait(vkslm_cmd *c) {
         if (r == VK_SUCCESS)
             for (uint32_t i = 0; i < c->n_timed; i++)
                 c->timings[c->n_timings++] = (vkslm_timing){
-                    c->labels[i], (double)(ts[2 * i + 1] - ts[2 * i]) * c->vk->caps.timestamp_period_ns * 1e-6};
+                    c->labels[i], (double)(ts[2 * i + 1] - ts[2 * i]) * c->vk->caps.timestamp_period_ns * 1e-6,
+                    c->costs[2 * i], c->costs[2 * i + 1]};
         VKSLM_FREE(ts);
         if (r != VK_SUCCESS)
             return vkslm_vk_fail(r, "vkGetQueryPoolResults");

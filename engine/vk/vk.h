@@ -174,9 +174,13 @@ vkslm_status vkslm_cmd_submit_wait(vkslm_cmd *c);
 vkslm_vk *vkslm_cmd_vk(const vkslm_cmd *c);
 
 typedef struct vkslm_timing {
-    const char *label;
-    double gpu_ms;
+    const char *label;   /* the region's label (vkslm_cmd_region), else the dispatch's */
+    double gpu_ms;       /* from the end of the previous command to the end of this one */
+    double bytes, flops; /* the region's cost, on its first dispatch (0 on the others) */
 } vkslm_timing;
+/* Attributes the following dispatches, until the next call, to an op kind with the bytes it moves and
+ * the floating-point operations it does (for the profile's GB/s and GFLOP/s). */
+void vkslm_cmd_region(vkslm_cmd *c, const char *label, double bytes, double flops);
 /* Per-dispatch GPU times of the last submitted recording (empty unless the context profiles). */
 uint32_t vkslm_cmd_timings(const vkslm_cmd *c, const vkslm_timing **out);
 /* Number of barriers recorded in the current/last recording (for tests). */
