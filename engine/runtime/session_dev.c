@@ -1,5 +1,7 @@
 #include "engine/runtime/session_dev.h"
 
+#include <string.h>
+
 #include "engine/util/alloc.h"
 #include "engine/util/error.h"
 
@@ -38,6 +40,27 @@ vkslm_status vkslm_session_dev_create(vkslm_vk *vk, const vkslm_model_dev *m, ui
     return VKSLM_OK;
 }
 
+static void accumulate(vkslm_session_dev *s) {
+    const vkslm_timing *t;
+    uint32_t nt = vkslm_cmd_timings(s->cmd, &t);
+    vkslm_profile *p = &s->profile;
+    for (uint32_t i = 0; i < nt; i++) {
+        s->gpu_ms += t[i].gpu_ms;
+        uint32_t k = 0;
+        while (k < p->n && strcmp(p->op[k].label, t[i].label) != 0)
+            k++;
+        if (k == p->n) {
+            if (p->n == VKSLM_PROFILE_MAX)
+                continue;
+            p->op[p->n++].label = t[i].label;
+        }
+        p->op[k].ms += t[i].gpu_ms;
+        p->op[k].bytes += t[i].bytes;
+        p->op[k].flops += t[i].flops;
+        p->op[k].dispatches++;
+    }
+}
+
 vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens, uint32_t n, vkslm_graph_out out,
                                     int32_t *argmax) {
     if (n == 0)
@@ -53,10 +76,7 @@ vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens,
         VKSLM_TRY(vkslm_cmd_begin(s->cmd));
         VKSLM_TRY(vkslm_graph_record(s->cmd, s->m, &s->b, tokens + done, k, s->n_past, last ? out : VKSLM_GRAPH_NONE));
         VKSLM_TRY(vkslm_cmd_submit_wait(s->cmd));
-        const vkslm_timing *t;
-        uint32_t nt = vkslm_cmd_timings(s->cmd, &t);
-        for (uint32_t i = 0; i < nt; i++)
-            s->gpu_ms += t[i].gpu_ms;
+        accumulate(s);
         s->n_past += k;
         done += k;
     }

@@ -5,6 +5,17 @@
 
 #include "engine/model/graph.h"
 
+/* GPU time, bytes and flops per op kind, summed over steps (with a profiling context). */
+#define VKSLM_PROFILE_MAX 24
+typedef struct vkslm_profile {
+    uint32_t n;
+    struct {
+        const char *label;
+        double ms, bytes, flops;
+        uint64_t dispatches;
+    } op[VKSLM_PROFILE_MAX];
+} vkslm_profile;
+
 typedef struct vkslm_session_dev {
     const vkslm_model_dev *m;
     vkslm_vk *vk;
@@ -15,6 +26,7 @@ typedef struct vkslm_session_dev {
     float *logits_all;  /* host copy for eval_all [max_batch][n_vocab], allocated on first use */
     int logits_valid;
     double gpu_ms;      /* GPU time of the last eval (with profiling) */
+    vkslm_profile profile; /* accumulated until reset (memset to 0) */
 } vkslm_session_dev;
 
 /* n_ctx: context length (<= the model's trained context); max_batch: tokens per prefill step. */
