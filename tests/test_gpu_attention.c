@@ -21,6 +21,7 @@ typedef struct attn_case {
     float scale, softcap;
     uint32_t kv_type;
     uint32_t splits; /* scratch for this many key splits; 0: no scratch */
+    uint32_t subgroups; /* vkslm_attn_params.subgroups */
 } attn_case;
 
 static double worst_nmse;
@@ -68,7 +69,7 @@ static double run_case(vkslm_vk *vk, const attn_case *tc, uint64_t salt, vkslm_s
     vkslm_tensor tk = {&bk, 0, tc->kv_type, {D, tc->n_ctx, tc->n_head_kv, 1}};
     vkslm_tensor tv = {&bv, 0, tc->kv_type, {D, tc->n_ctx, tc->n_head_kv, 1}};
     vkslm_tensor ts = vkslm_tensor_1d(&bs, 0, VKSLM_TYPE_F32, sbytes / 4);
-    vkslm_attn_params params = {tc->p0, tc->scale, tc->softcap, tc->window};
+    vkslm_attn_params params = {tc->p0, tc->scale, tc->softcap, tc->window, tc->subgroups};
 
     vkslm_cmd *c;
     CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);
@@ -120,17 +121,17 @@ static void check_case(vkslm_vk *vk, const attn_case *tc, uint64_t salt) {
 /* decode: one token at position n_kv - 1 */
 static attn_case decode(uint32_t D, uint32_t nh, uint32_t nkv, uint32_t n_kv, uint32_t window, float scale,
                         float softcap, uint32_t type, uint32_t splits) {
-    attn_case c = {D, nh, nkv, 1, n_kv + 5, n_kv - 1, window, scale, softcap, type, splits};
+    attn_case c = {D, nh, nkv, 1, n_kv + 5, n_kv - 1, window, scale, softcap, type, splits, 0};
     return c;
 }
 
 static attn_case prefill(uint32_t D, uint32_t nh, uint32_t nkv, uint32_t n_tokens, uint32_t p0, uint32_t window,
                          float scale, float softcap, uint32_t type, uint32_t splits) {
-    attn_case c = {D, nh, nkv, n_tokens, p0 + n_tokens + 3, p0, window, scale, softcap, type, splits};
+    attn_case c = {D, nh, nkv, n_tokens, p0 + n_tokens + 3, p0, window, scale, softcap, type, splits, 0};
     return c;
 }
 
-static void decode_sweep(vkslm_vk *vk, int reduced) {
+static void decode_sweep(vkslm_vk *vk, int reduced, uint32_t subgroups) {
     static const uint32_t types[] = {VKSLM_TYPE_F16, VKSLM_TYPE_F32};
     uint64_t salt = 100;
     for (int ti = 0; ti < 2; ti++) {
@@ -147,12 +148,13 @@ static void decode_sweep(vkslm_vk *vk, int reduced) {
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
             if (reduced && i % 2)
                 continue;
+            cases[i].subgroups = subgroups;
             check_case(vk, &cases[i], ++salt);
         }
     }
 }
 
-static void prefill_sweep(vkslm_vk *vk, int reduced) {
+static void prefill_sweep(vkslm_vk *vk, int reduced, uint32_t subgroups) {
     static const uint32_t types[] = {VKSLM_TYPE_F16, VKSLM_TYPE_F32};
     uint64_t salt = 200;
     for (int ti = 0; ti < 2; ti++) {
@@ -168,6 +170,7 @@ static void prefill_sweep(vkslm_vk *vk, int reduced) {
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
             if (reduced && i % 2)
                 continue;
+            cases[i].subgroups = subgroups;
             check_case(vk, &cases[i], ++salt);
         }
     }
@@ -176,14 +179,23 @@ static void prefill_sweep(vkslm_vk *vk, int reduced) {
 static void test_attention_decode(void) {
     vkslm_vk *vk = test_gpu();
     TEST_REQUIRE_GPU(vk);
-    decode_sweep(vk, 0);
+    decode_sweep(vk, 0, 0);
     test_gpu_assert_clean(vk);
 }
 
 static void test_attention_prefill(void) {
     vkslm_vk *vk = test_gpu();
     TEST_REQUIRE_GPU(vk);
-    prefill_sweep(vk, 0);
+    prefill_sweep(vk, 0, 0);
+    test_gpu_assert_clean(vk);
+}
+
+/* Workgroups of several subgroups: each walks part of the keys; their states merge after a barrier. */
+static void test_attention_multi_subgroup(void) {
+    vkslm_vk *vk = test_gpu();
+    TEST_REQUIRE_GPU(vk);
+    decode_sweep(vk, 1, 4);
+    prefill_sweep(vk, 1, 3);
     test_gpu_assert_clean(vk);
 }
 
@@ -193,8 +205,8 @@ static void test_attention_without_16bit(void) {
     TEST_REQUIRE_GPU(vk);
     CU_ASSERT_FALSE(vkslm_vk_get_enabled(vk)->storage16);
     CU_ASSERT_FALSE(vkslm_vk_get_enabled(vk)->fp16);
-    decode_sweep(vk, 1);
-    prefill_sweep(vk, 1);
+    decode_sweep(vk, 1, 0);
+    prefill_sweep(vk, 1, 0);
     test_gpu_assert_clean(vk);
     vkslm_vk_close(vk);
 }
@@ -239,7 +251,7 @@ static void test_attention_bad_args(void) {
     vkslm_tensor k2 = {&b, 0, VKSLM_TYPE_F16, {64, 100, 2, 1}};
     vkslm_tensor big = {&b, 0, VKSLM_TYPE_F32, {512, 2, 1, 1}};
     vkslm_tensor bigk = {&b, 0, VKSLM_TYPE_F32, {512, 10, 2, 1}};
-    vkslm_attn_params p = {99, 0, 0, 0};
+    vkslm_attn_params p = {99, 0, 0, 0, 0};
     vkslm_cmd *c;
     CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_cmd_begin(c) == VKSLM_OK);
@@ -268,6 +280,7 @@ int main(void) {
     static const vkslm_test tests[] = {
         {"attention decode: GQA, window, soft-cap, scale, f16/f32 cache, split keys", test_attention_decode},
         {"attention prefill: causal, GQA, window, soft-cap, odd token counts", test_attention_prefill},
+        {"attention with several subgroups per workgroup", test_attention_multi_subgroup},
         {"attention without 16-bit storage and fp16 (packed f16 cache)", test_attention_without_16bit},
         {"attention with a KV cache and q larger than a 1 MiB storage range", test_attention_small_storage_range},
         {"attention rejects bad arguments", test_attention_bad_args},

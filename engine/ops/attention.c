@@ -296,7 +296,10 @@ vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vks
         return vkslm_fail(VKSLM_ERR_FEATURE_MISSING, "attention: the device lacks subgroup arithmetic in compute");
     uint32_t sgmin = caps->subgroup_size_min ? caps->subgroup_size_min : 1u;
     a.sgmax = caps->subgroup_size_max > sgmin ? caps->subgroup_size_max : sgmin;
-    a.wg = a.sgmax < 4u ? 4u : a.sgmax;
+    uint32_t n_sg = params->subgroups ? params->subgroups : 1u;
+    if (n_sg > 16u)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: %u subgroups per workgroup (16 at most)", n_sg);
+    a.wg = (a.sgmax < 4u ? 4u : a.sgmax) * n_sg;
     a.nsg = (a.wg + sgmin - 1u) / sgmin;
     a.one_sg = caps->subgroup_size_control && sgmin == a.sgmax && a.wg == a.sgmax;
     /* shared memory per row: q and one o per subgroup (D each), probabilities (sgmax), max and sum */
