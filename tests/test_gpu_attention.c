@@ -25,6 +25,8 @@ typedef struct attn_case {
 } attn_case;
 
 static double worst_nmse;
+/* dispatches of the last case (counted when the context profiles) */
+static uint32_t last_attn_dispatches, last_combine_dispatches;
 
 static const char *type_name(uint32_t t) { return t == VKSLM_TYPE_F16 ? "f16" : "f32"; }
 
@@ -77,6 +79,13 @@ static double run_case(vkslm_vk *vk, const attn_case *tc, uint64_t salt, vkslm_s
     vkslm_status st = vkslm_op_attention(c, &to, &tq, &tk, &tv, sbytes ? &ts : NULL, &params);
     *status = st;
     CU_ASSERT_FATAL(vkslm_cmd_submit_wait(c) == VKSLM_OK);
+    const vkslm_timing *tm;
+    uint32_t n_tm = vkslm_cmd_timings(c, &tm);
+    last_attn_dispatches = last_combine_dispatches = 0;
+    for (uint32_t i = 0; i < n_tm; i++) {
+        last_attn_dispatches += strcmp(tm[i].label, "attention") == 0;
+        last_combine_dispatches += strcmp(tm[i].label, "attention combine") == 0;
+    }
     vkslm_cmd_destroy(c);
     test_download_floats(vk, &bo, 0, out, nq, VKSLM_TYPE_F32);
 
@@ -215,19 +224,29 @@ static void test_attention_without_16bit(void) {
  * split), and a prefill whose q/out exceed the range runs in token chunks. */
 static void test_attention_small_storage_range(void) {
     const char *env[] = {"VKSLM_MAX_STORAGE_RANGE=1048576", "VKSLM_DISABLE_UMA=1", NULL};
-    vkslm_vk *vk = test_gpu_open_env(env, 0);
+    vkslm_vk *vk = test_gpu_open_env(env, 1);
     TEST_REQUIRE_GPU(vk);
     CU_ASSERT_EQUAL(vkslm_vk_max_range(vk), 1048576);
-    /* f32, head_dim 128: 512 bytes per key, 2 MiB of K per kv head at 4100 keys */
+    /* f32, head_dim 128: 512 bytes per key, 2 MiB of K per kv head at 4100 keys: per kv head, key pieces
+     * of at most 2047 keys, so at least 3 pieces per head, and a combine pass */
     attn_case big = decode(128, 4, 2, 4100, 0, 0, 0, VKSLM_TYPE_F32, 16);
     check_case(vk, &big, 1);
+    CU_ASSERT(last_attn_dispatches >= 6);
+    CU_ASSERT(last_combine_dispatches >= 1);
     attn_case big16 = decode(128, 4, 2, 4100, 0, 0, 0, VKSLM_TYPE_F16, 16);
     check_case(vk, &big16, 2);
+    CU_ASSERT(last_attn_dispatches >= 4);
     attn_case pre = prefill(128, 4, 2, 7, 4093, 0, 0, 0, VKSLM_TYPE_F32, 16);
     check_case(vk, &pre, 3);
-    /* 560 tokens x 8 heads x 64 dims: q and out of 1.1 MiB each */
-    attn_case many = prefill(64, 8, 2, 560, 0, 0, 0, 0, VKSLM_TYPE_F16, 0);
+    CU_ASSERT(last_attn_dispatches >= 6);
+    /* 70 tokens x 64 heads x 64 dims: q and out of 1.1 MiB each, so two token chunks */
+    attn_case many = prefill(64, 64, 4, 70, 0, 0, 0, 0, VKSLM_TYPE_F16, 0);
     check_case(vk, &many, 4);
+    CU_ASSERT_EQUAL(last_attn_dispatches, 2);
+    CU_ASSERT_EQUAL(last_combine_dispatches, 0);
+    /* sliding window over a long cache: only the window's pieces are bound */
+    attn_case win = decode(128, 4, 2, 4100, 300, 0, 0, VKSLM_TYPE_F32, 16);
+    check_case(vk, &win, 6);
 
     /* without scratch, a key range that cannot be bound at once is refused, not truncated */
     attn_case none = big;
