@@ -30,6 +30,19 @@ static uint32_t last_attn_dispatches, last_combine_dispatches;
 
 static const char *type_name(uint32_t t) { return t == VKSLM_TYPE_F16 ? "f16" : "f32"; }
 
+#define PAD 36 /* elements: a multiple of 4 whose byte count is no multiple of the offset alignment */
+#define POISON 0x7fc07fc0u /* test_alloc_poisoned's word */
+
+static vkslm_buf upload_padded(vkslm_vk *vk, const float *x, uint64_t n, uint32_t type) {
+    float *p = malloc((n + 2 * PAD) * 4);
+    CU_ASSERT_FATAL(p != NULL);
+    for (uint64_t i = 0; i < n + 2 * PAD; i++)
+        p[i] = i < PAD || i >= n + PAD ? NAN : x[i - PAD];
+    vkslm_buf b = test_upload_floats(vk, p, n + 2 * PAD, type);
+    free(p);
+    return b;
+}
+
 /* Runs one case; returns its NMSE (INFINITY when the op fails or writes a non-finite value) and the op's
  * status in *status. */
 static double run_case(vkslm_vk *vk, const attn_case *tc, uint64_t salt, vkslm_status *status) {
@@ -58,18 +71,20 @@ static double run_case(vkslm_vk *vk, const attn_case *tc, uint64_t salt, vkslm_s
                                   tc->scale, tc->softcap};
     CU_ASSERT_FATAL(vkslm_cpu_attention(ref, q, k, v, &shape) == 0);
 
-    vkslm_buf bq = test_upload_floats(vk, q, nq, VKSLM_TYPE_F32);
-    vkslm_buf bk = test_upload_floats(vk, k, nkv, tc->kv_type);
-    vkslm_buf bv = test_upload_floats(vk, v, nkv, tc->kv_type);
-    vkslm_buf bo = test_alloc_poisoned(vk, nq * 4);
+    /* every tensor sits PAD elements into its buffer, after and before NaN (inputs) or poison (out) */
+    vkslm_buf bq = upload_padded(vk, q, nq, VKSLM_TYPE_F32);
+    vkslm_buf bk = upload_padded(vk, k, nkv, tc->kv_type);
+    vkslm_buf bv = upload_padded(vk, v, nkv, tc->kv_type);
+    vkslm_buf bo = test_alloc_poisoned(vk, (nq + 2 * PAD) * 4);
     uint64_t sbytes = vkslm_attn_scratch_bytes(tc->n_tokens, tc->n_head, D, tc->splits);
     vkslm_buf bs = {0};
     if (sbytes)
         bs = test_alloc_poisoned(vk, sbytes);
-    vkslm_tensor tq = {&bq, 0, VKSLM_TYPE_F32, {D, tc->n_head, tc->n_tokens, 1}};
-    vkslm_tensor to = {&bo, 0, VKSLM_TYPE_F32, {D, tc->n_head, tc->n_tokens, 1}};
-    vkslm_tensor tk = {&bk, 0, tc->kv_type, {D, tc->n_ctx, tc->n_head_kv, 1}};
-    vkslm_tensor tv = {&bv, 0, tc->kv_type, {D, tc->n_ctx, tc->n_head_kv, 1}};
+    uint64_t kv_pad = PAD * (tc->kv_type == VKSLM_TYPE_F16 ? 2 : 4);
+    vkslm_tensor tq = {&bq, PAD * 4, VKSLM_TYPE_F32, {D, tc->n_head, tc->n_tokens, 1}};
+    vkslm_tensor to = {&bo, PAD * 4, VKSLM_TYPE_F32, {D, tc->n_head, tc->n_tokens, 1}};
+    vkslm_tensor tk = {&bk, kv_pad, tc->kv_type, {D, tc->n_ctx, tc->n_head_kv, 1}};
+    vkslm_tensor tv = {&bv, kv_pad, tc->kv_type, {D, tc->n_ctx, tc->n_head_kv, 1}};
     vkslm_tensor ts = vkslm_tensor_1d(&bs, 0, VKSLM_TYPE_F32, sbytes / 4);
     vkslm_attn_params params = {tc->p0, tc->scale, tc->softcap, tc->window, tc->subgroups};
 
@@ -87,7 +102,14 @@ static double run_case(vkslm_vk *vk, const attn_case *tc, uint64_t salt, vkslm_s
         last_combine_dispatches += strcmp(tm[i].label, "attention combine") == 0;
     }
     vkslm_cmd_destroy(c);
-    test_download_floats(vk, &bo, 0, out, nq, VKSLM_TYPE_F32);
+    test_download_floats(vk, &bo, PAD * 4, out, nq, VKSLM_TYPE_F32);
+    uint32_t edge[PAD];
+    CU_ASSERT_FATAL(vkslm_vk_download(vk, &bo, 0, edge, sizeof edge) == VKSLM_OK);
+    for (int i = 0; i < PAD; i++)
+        CU_ASSERT_EQUAL(edge[i], POISON);
+    CU_ASSERT_FATAL(vkslm_vk_download(vk, &bo, (PAD + nq) * 4, edge, sizeof edge) == VKSLM_OK);
+    for (int i = 0; i < PAD; i++)
+        CU_ASSERT_EQUAL(edge[i], POISON);
 
     double nmse = st == VKSLM_OK ? test_nmse(out, ref, nq) : INFINITY;
     for (uint64_t i = 0; i < nq; i++)
