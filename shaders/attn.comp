@@ -113,14 +113,12 @@ void main() {
         lo = max(lo, p_first + 1u - pc.window);
     hi = max(hi, lo);
 
-    for (uint e = t; e < R * D4; e += WG) {
-        uint r = e / D4, d4 = e - r * D4, row = row0 + r;
-        vec4 q = vec4(0.0);
-        if (row < pc.n_rows) {
-            uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
-            q = Q[pc.q_off + (tok * pc.n_head + head) * D4 + d4] * pc.scale;
-        }
-        q_sh[e] = q;
+    for (uint r = 0; r < R; r++) {
+        const uint row = row0 + r;
+        const uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
+        const uint qb = pc.q_off + (tok * pc.n_head + head) * D4;
+        for (uint d4 = t; d4 < D4; d4 += WG)
+            q_sh[r * D4 + d4] = row < pc.n_rows ? Q[qb + d4] * pc.scale : vec4(0.0);
     }
     for (uint e = t; e < NSG * R * D4; e += WG)
         o_sh[e] = vec4(0.0);
@@ -141,10 +139,15 @@ void main() {
 
     // subgroup-uniform running max and sum per row (loops over r have constant bounds: registers)
     float m[R_MAX], l[R_MAX], alpha[R_MAX];
+    uint pos[R_MAX]; // position of each row; rows past the call's end see no key (integer division is
+                     // slow on some devices: none inside the key loop)
     for (uint r = 0; r < R; r++) {
         m[r] = NEG_BIG;
         l[r] = 0.0;
+        uint row = row0 + r;
+        pos[r] = row < pc.n_rows ? pc.p0 + row / pc.group : 0u;
     }
+    const uint last_valid = pc.n_rows - row0; // rows r < last_valid exist
 
     for (uint kb = my_lo; kb < my_hi; kb += n_lanes) {
         // scores of key kb + lane against every row
@@ -161,9 +164,8 @@ void main() {
             }
         }
         for (uint r = 0; r < R; r++) {
-            uint row = row0 + r;
-            uint p = pc.p0 + row / pc.group;
-            bool ok = j < my_hi && row < pc.n_rows && j <= p && (pc.window == 0u || p - j < pc.window);
+            uint p = pos[r];
+            bool ok = j < my_hi && r < last_valid && j <= p && (pc.window == 0u || p - j < pc.window);
             float sc = acc[r];
             if (pc.softcap > 0.0)
                 sc = pc.softcap * tanh(clamp(sc / pc.softcap, -10.0, 10.0));
@@ -202,35 +204,34 @@ void main() {
         }
     WG_BARRIER();
 
-    // merge the subgroups' states and write: element e = (row r, dimension d)
-    for (uint e = t; e < R * D; e += WG) {
-        const uint r = e / D, d = e - r * D, row = row0 + r;
+    // merge the subgroups' states and write
+    for (uint r = 0; r < R; r++) {
+        const uint row = row0 + r;
         if (row >= pc.n_rows)
             continue;
+        const uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
         float mm = NEG_BIG;
         for (uint g = 0; g < nsg; g++)
             if (l_sh[g * R + r] > 0.0)
                 mm = max(mm, m_sh[g * R + r]);
-        float ll = 0.0, oo = 0.0;
-        for (uint g = 0; g < nsg; g++) {
-            float lg = l_sh[g * R + r];
-            if (lg > 0.0) {
-                float w = exp(m_sh[g * R + r] - mm);
-                ll += lg * w;
-                oo += o_sh[(g * R + r) * D4 + (d >> 2)][d & 3u] * w;
-            }
+        float ll = 0.0;
+        for (uint g = 0; g < nsg; g++)
+            if (l_sh[g * R + r] > 0.0)
+                ll += l_sh[g * R + r] * exp(m_sh[g * R + r] - mm);
+        // direct: out row; else scratch element ((h * n_split + s) * n_rows + row) * (D + 2)
+        const uint db = pc.direct != 0u ? pc.dst_off + (tok * pc.n_head + head) * D
+                                        : pc.dst_off + ((hrel * pc.n_split + (s - pc.split_base)) * pc.n_rows + row) * (D + 2u);
+        const float inv = pc.direct == 0u ? 1.0 : ll > 0.0 ? 1.0 / ll : 0.0;
+        for (uint d = t; d < D; d += WG) {
+            float oo = 0.0;
+            for (uint g = 0; g < nsg; g++)
+                if (l_sh[g * R + r] > 0.0)
+                    oo += o_sh[(g * R + r) * D4 + (d >> 2)][d & 3u] * exp(m_sh[g * R + r] - mm);
+            DST[db + d] = oo * inv;
         }
-        if (pc.direct != 0u) {
-            uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
-            DST[pc.dst_off + (tok * pc.n_head + head) * D + d] = ll > 0.0 ? oo / ll : 0.0;
-        } else {
-            // scratch element ((h * n_split + s) * n_rows + row) * (D + 2), relative to the binding
-            uint sb = pc.dst_off + ((hrel * pc.n_split + (s - pc.split_base)) * pc.n_rows + row) * (D + 2u);
-            DST[sb + d] = oo;
-            if (d == 0u) {
-                DST[sb + D] = mm;
-                DST[sb + D + 1u] = ll;
-            }
+        if (pc.direct == 0u && t == 0u) {
+            DST[db + D] = mm;
+            DST[db + D + 1u] = ll;
         }
     }
 }
