@@ -197,6 +197,7 @@ static void prefill_sweep(vkslm_vk *vk, int reduced, uint32_t subgroups) {
             prefill(256, 4, 2, 9, 200, 0, 0.0625f, 30.0f, ty, 16), /* soft-cap, head_dim 256 */
             prefill(80, 3, 3, 1, 0, 0, 0.3f, 0, ty, 0),        /* one token at position 0 */
             prefill(64, 6, 3, 65, 40, 17, 0, 20.0f, ty, 4),    /* window and soft-cap together */
+            prefill(128, 4, 2, 11, 30, 1, 0, 0, ty, 4),        /* window 1: each token sees itself only */
         };
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
             if (reduced && i % 2)
