@@ -1,0 +1,62 @@
+/* Attention over a KV cache (shaders/attn.comp, shaders/attn_combine.comp): flash attention with an
+ * online softmax, for one decode token or a prefill chunk of n_tokens new tokens.
+ *
+ * Shapes (ne[0] contiguous):
+ *   q, out   F32        {head_dim, n_head, n_tokens}     token i sits at position p0 + i
+ *   k, v     F16 / F32  {head_dim, n_ctx, n_head_kv}     the KV cache of one layer, [kv_head][pos][head_dim]
+ * q head hq reads kv head hq / (n_head / n_head_kv) (grouped-query attention; n_head_kv divides n_head).
+ * The row of the token at position p sees keys j with j <= p (causal) and, with a sliding window W,
+ * p - j < W (the last W positions, itself included). score = (q . k) * scale, then with soft-capping
+ * score = softcap * tanh(score / softcap); out = softmax(scores) V.
+ *
+ * Long key ranges are split across workgroups (flash-decoding) when a scratch tensor is given: each split
+ * writes a partial (o, max, sum) and a combine pass merges them. Without scratch, one workgroup walks a
+ * row tile's whole key range. K/V bindings larger than the bindable storage range are split by kv head
+ * and by key range (which then needs scratch); q/out larger than the range are processed in token chunks.
+ * Everything is f32 arithmetic; an f16 cache is read through 16-bit storage or as packed words. */
+#ifndef VKSLM_OPS_ATTENTION_H
+#define VKSLM_OPS_ATTENTION_H
+
+#include "engine/ops/tensor.h"
+
+typedef struct vkslm_attn_params {
+    uint32_t p0;     /* position of the first query token; keys [0, p0 + n_tokens) are read */
+    float scale;     /* 0: 1 / sqrt(head_dim) */
+    float softcap;   /* 0: no soft-capping */
+    uint32_t window; /* 0: no sliding window */
+    uint32_t subgroups; /* subgroups per workgroup: 0 chooses (one, where the device has one fixed subgroup
+                         * size); more split a workgroup's keys between its subgroups */
+} vkslm_attn_params;
+
+/* The largest head_dim the shader supports; head_dim must also be a multiple of 4, and q, k, v start on a
+ * multiple of 4 elements. */
+#define VKSLM_ATTN_MAX_HEAD_DIM 256u
+/* Splits of the key range a scratch tensor from vkslm_attn_scratch_bytes() allows. */
+#define VKSLM_ATTN_DEFAULT_SPLITS 32u
+
+/* Bytes of f32 scratch that allow up to max_split key splits for a call of n_tokens tokens. */
+uint64_t vkslm_attn_scratch_bytes(uint32_t n_tokens, uint32_t n_head, uint32_t head_dim, uint32_t max_split);
+
+/* Records attention. scratch: NULL, or an F32 tensor (its element count is what it offers); it is
+ * written and read by this call only. */
+vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *q, const vkslm_tensor *k,
+                                const vkslm_tensor *v, const vkslm_tensor *scratch, const vkslm_attn_params *params);
+
+/* Push constants, declared identically in shaders/attn.comp and shaders/attn_combine.comp. */
+typedef struct vkslm_attn_push {
+    uint32_t n_rows, group, n_head, p0;
+    uint32_t kv_end, key_lo, window, chunk;
+    uint32_t n_split, split_base, head_base, key_base;
+    uint32_t head_stride, pos_stride;
+    uint32_t q_off, k_off, v_off, dst_off;
+    uint32_t direct, pad0;
+    float scale, softcap;
+} vkslm_attn_push;
+_Static_assert(sizeof(vkslm_attn_push) == 88, "must match shaders/attn.comp");
+
+typedef struct vkslm_attn_combine_push {
+    uint32_t n_rows, group, n_head, n_split;
+    uint32_t head_base, src_off, out_off, pad;
+} vkslm_attn_combine_push;
+_Static_assert(sizeof(vkslm_attn_combine_push) == 32, "must match shaders/attn_combine.comp");
+#endif
