@@ -3,29 +3,39 @@
 //
 // Rows: a "row" is one (token, q head) pair of the call; row = token * group + g, where g is the q head's
 // index inside its kv head's group (q head = kv_head * group + g). A workgroup takes R consecutive rows of
-// one kv head (gl_WorkGroupID.y: row tile, .z: kv head) and one split of the key range (.x), walks that
-// split in blocks of WG keys and keeps per row a running max m, a running sum l and an unnormalised output
-// o (flash attention: the score matrix never exists beyond one block). A key j is visible to the row at
-// position p when j <= p and (window == 0 or p - j < window).
+// one kv head (gl_WorkGroupID.y: row tile, .z: kv head) and one split of the key range (.x). A key j is
+// visible to the row at position p when j <= p and (window == 0 or p - j < window).
 //   direct != 0: the call has one split and writes out = o / l.
 //   direct == 0: it writes the partial (o[D], m, l) of every row to a scratch buffer; attn_combine.comp
 //               merges the splits (flash-decoding).
-// Per block: 1) each invocation scores one key against all R rows (K from memory, q from shared memory);
-// 2) R invocations update m and l and turn the scores into probabilities; 3) each invocation owns head
-// dimensions d = t, t + WG, ... of all R rows and accumulates p * V. Scores and per-block rescale factors
-// are double-buffered, so a block needs two barriers. No subgroup operations: any subgroup size works.
-// All arithmetic is f32 (no fp16 arithmetic needed); f16 caches load through 16-bit storage or, without
-// it, as packed 32-bit words (types.glsl).
+//
+// Each subgroup walks its own part of the workgroup's keys with its own running max m, sum l and
+// unnormalised output o (flash attention: scores exist for one block of keys only). A block holds one key
+// per active lane: the lane scores its key against the R rows (K from memory, q from shared memory),
+// subgroupMax/subgroupAdd give the block's max and sum, the probabilities go to the subgroup's slice of
+// shared memory, and each lane then owns head dimensions d = rank, rank + n, ... of o (kept in shared
+// memory) and adds p V. No workgroup barrier inside the key loop (barriers are expensive on some devices,
+// lavapipe among them); at the end the subgroups' states are merged. Nothing assumes a subgroup size:
+// lanes are ranked with subgroupExclusiveAdd over the active ones, keys are split by gl_NumSubgroups.
+// ONE_SUBGROUP: the workgroup is exactly one subgroup (the device has one fixed subgroup size and the
+// workgroup has that size): the merge and every barrier become subgroup-local.
+// Memory is read in groups of 4 elements (vec4; head_dim is a multiple of 4): per-lane memory accesses
+// are costly on some devices (lavapipe loads each lane's address separately), so each moves 16 bytes.
+// All arithmetic is f32 (no fp16 arithmetic needed); f16 caches load through 16-bit storage (f16vec4) or,
+// without it, as packed pairs of 32-bit words (uvec2).
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 #include "types.glsl"
 
 layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 64; // invocations, and keys per block
-layout(constant_id = 1) const uint D = 64;  // head_dim (at most DPER_MAX * WG)
-layout(constant_id = 2) const uint R = 1;   // rows per workgroup (at most R_MAX)
+layout(constant_id = 0) const uint WG = 16;   // invocations
+layout(constant_id = 1) const uint D = 64;    // head_dim (a multiple of 4)
+layout(constant_id = 2) const uint R = 1;     // rows per workgroup (at most R_MAX)
+layout(constant_id = 3) const uint NSG = 1;   // subgroups per workgroup at most (ceil(WG / min size))
+layout(constant_id = 4) const uint SGMAX = 16;// lanes per subgroup at most
 
 #define R_MAX 16
-#define DPER_MAX 4
 #define NEG_BIG (-3.0e38)     // "minus infinity" without infinities: masked score, empty max
 #define IS_NEG_BIG(x) ((x) < -1.0e38)
 
@@ -37,41 +47,54 @@ layout(push_constant) uniform Push {
     uint kv_end;       // keys [0, kv_end) exist (p0 + n_tokens)
     uint key_lo;       // first key of split 0
     uint window;       // sliding window (0: none)
-    uint chunk;        // keys per split (a multiple of WG)
+    uint chunk;        // keys per split
     uint n_split;      // splits of the whole call (scratch layout)
     uint split_base;   // split of gl_WorkGroupID.x == 0
     uint head_base;    // kv head of gl_WorkGroupID.z == 0, and of the K/V bindings' start
     uint key_base;     // key at the K/V bindings' start
-    uint head_stride;  // K/V elements between kv heads
-    uint pos_stride;   // K/V elements between positions
-    uint q_off, k_off, v_off, dst_off; // element offsets into the bound ranges
+    uint head_stride;  // K/V vec4s between kv heads
+    uint pos_stride;   // K/V vec4s between positions
+    uint q_off, k_off, v_off; // vec4 offsets into the bound ranges
+    uint dst_off;      // element offset into the bound range
     uint direct;
     uint pad0;
     float scale;
     float softcap;     // 0: none; else score = softcap * tanh(score / softcap)
 } pc;
 
-DECLARE_F32(0, Q, readonly)
-#ifdef KV_F16
-DECLARE_F16(1, K, readonly)
-DECLARE_F16(2, V, readonly)
-#define LOAD_K(i) LOAD_F16(K, i)
-#define LOAD_V(i) LOAD_F16(V, i)
+layout(std430, binding = 0) readonly buffer BufQ { vec4 Q[]; };
+#if defined(KV_F16) && defined(STORAGE16)
+layout(std430, binding = 1) readonly buffer BufK { f16vec4 K[]; };
+layout(std430, binding = 2) readonly buffer BufV { f16vec4 V[]; };
+#define LOAD_K4(i) vec4(K[i])
+#define LOAD_V4(i) vec4(V[i])
+#elif defined(KV_F16)
+layout(std430, binding = 1) readonly buffer BufK { uvec2 K[]; };
+layout(std430, binding = 2) readonly buffer BufV { uvec2 V[]; };
+vec4 unpack4(uvec2 w) { return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
+#define LOAD_K4(i) unpack4(K[i])
+#define LOAD_V4(i) unpack4(V[i])
 #else
-DECLARE_F32(1, K, readonly)
-DECLARE_F32(2, V, readonly)
-#define LOAD_K(i) K[i]
-#define LOAD_V(i) V[i]
+layout(std430, binding = 1) readonly buffer BufK { vec4 K[]; };
+layout(std430, binding = 2) readonly buffer BufV { vec4 V[]; };
+#define LOAD_K4(i) K[i]
+#define LOAD_V4(i) V[i]
 #endif
 DECLARE_F32(3, DST, writeonly)
 
-const uint DPER = (D + WG - 1) / WG;
+const uint D4 = D / 4u;
 
-shared float q_sh[R * D];       // q rows of the tile, pre-multiplied by scale
-shared float s_sh[2 * R * WG];  // scores, then probabilities, of one block (two buffers)
-shared float a_sh[2 * R];       // per-row rescale factor of one block (two buffers)
-shared float m_sh[R];
-shared float l_sh[R];
+shared vec4 q_sh[R * D4];             // q rows of the tile, pre-multiplied by scale
+shared vec4 o_sh[NSG * R * D4];       // per subgroup: unnormalised output rows
+shared float p_sh[NSG * R * SGMAX];   // per subgroup: probabilities of one block
+shared float m_sh[NSG * R];           // per subgroup: final running max and sum
+shared float l_sh[NSG * R];
+
+#ifdef ONE_SUBGROUP
+#define WG_BARRIER() subgroupMemoryBarrierShared(); subgroupBarrier()
+#else
+#define WG_BARRIER() barrier()
+#endif
 
 void main() {
     const uint t = gl_LocalInvocationID.x;
@@ -88,119 +111,127 @@ void main() {
     uint hi = min(min(lo + pc.chunk, pc.kv_end), p_last + 1u);
     if (pc.window > 0u && p_first + 1u > pc.window)
         lo = max(lo, p_first + 1u - pc.window);
+    hi = max(hi, lo);
 
-    for (uint e = t; e < R * D; e += WG) {
-        uint r = e / D, d = e - r * D, row = row0 + r;
-        float q = 0.0;
-        if (row < pc.n_rows) {
-            uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
-            q = Q[pc.q_off + (tok * pc.n_head + head) * D + d] * pc.scale;
+    for (uint r = 0; r < R; r++) {
+        const uint row = row0 + r;
+        const uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
+        const uint qb = pc.q_off + (tok * pc.n_head + head) * D4;
+        for (uint d4 = t; d4 < D4; d4 += WG)
+            q_sh[r * D4 + d4] = row < pc.n_rows ? Q[qb + d4] * pc.scale : vec4(0.0);
+    }
+    for (uint e = t; e < NSG * R * D4; e += WG)
+        o_sh[e] = vec4(0.0);
+    WG_BARRIER();
+
+    // this subgroup's part of [lo, hi), its lanes ranked among the active ones
+#ifdef ONE_SUBGROUP
+    const uint sg = 0u, nsg = 1u;
+#else
+    const uint nsg = min(gl_NumSubgroups, NSG);
+    const uint sg = gl_SubgroupID;
+#endif
+    const uint lane = subgroupExclusiveAdd(1u);
+    const uint n_lanes = subgroupAdd(1u);
+    const uint part = (hi - lo + nsg - 1u) / nsg;
+    const uint my_lo = min(lo + sg * part, hi), my_hi = sg < nsg ? min(my_lo + part, hi) : my_lo;
+    const uint ob = sg * R * D4, pb = sg * R * SGMAX;
+
+    // subgroup-uniform running max and sum per row (loops over r have constant bounds: registers)
+    float m[R_MAX], l[R_MAX], alpha[R_MAX];
+    uint pos[R_MAX]; // position of each row; rows past the call's end see no key (integer division is
+                     // slow on some devices: none inside the key loop)
+    for (uint r = 0; r < R; r++) {
+        m[r] = NEG_BIG;
+        l[r] = 0.0;
+        uint row = row0 + r;
+        pos[r] = row < pc.n_rows ? pc.p0 + row / pc.group : 0u;
+    }
+    const uint last_valid = pc.n_rows - row0; // rows r < last_valid exist
+
+    for (uint kb = my_lo; kb < my_hi; kb += n_lanes) {
+        // scores of key kb + lane against every row
+        const uint j = kb + lane;
+        float acc[R_MAX];
+        for (uint r = 0; r < R; r++)
+            acc[r] = 0.0;
+        if (j < my_hi) {
+            uint kbase = pc.k_off + hrel * pc.head_stride + (j - pc.key_base) * pc.pos_stride;
+            for (uint d4 = 0; d4 < D4; d4++) {
+                vec4 kd = LOAD_K4(kbase + d4);
+                for (uint r = 0; r < R; r++)
+                    acc[r] += dot(q_sh[r * D4 + d4], kd);
+            }
         }
-        q_sh[e] = q;
-    }
-    if (t < R) {
-        m_sh[t] = NEG_BIG;
-        l_sh[t] = 0.0;
-    }
-    float o[R_MAX * DPER_MAX];
-    for (uint i = 0; i < R * DPER; i++)
-        o[i] = 0.0;
-    barrier();
-
-    uint buf = 0;
-    for (uint kb = lo; kb < hi; kb += WG, buf ^= 1u) {
-        const uint sb = buf * R * WG;
-        // 1) scores of key kb + t against every row
-        {
-            const uint j = kb + t;
-            float acc[R_MAX];
+        for (uint r = 0; r < R; r++) {
+            uint p = pos[r];
+            bool ok = j < my_hi && r < last_valid && j <= p && (pc.window == 0u || p - j < pc.window);
+            float sc = acc[r];
+            if (pc.softcap > 0.0)
+                sc = pc.softcap * tanh(clamp(sc / pc.softcap, -10.0, 10.0));
+            sc = ok ? sc : NEG_BIG;
+            float mx = max(m[r], subgroupMax(sc));
+            float pr = IS_NEG_BIG(sc) ? 0.0 : exp(sc - mx);
+            alpha[r] = IS_NEG_BIG(m[r]) ? 0.0 : exp(m[r] - mx);
+            l[r] = l[r] * alpha[r] + subgroupAdd(pr);
+            m[r] = mx;
+            p_sh[pb + r * SGMAX + lane] = pr;
+        }
+        subgroupMemoryBarrierShared();
+        subgroupBarrier();
+        // o = o * alpha + P V on this lane's dimensions
+        const uint nb = min(n_lanes, my_hi - kb);
+        const uint vbase = pc.v_off + hrel * pc.head_stride + (kb - pc.key_base) * pc.pos_stride;
+        for (uint d4 = lane; d4 < D4; d4 += n_lanes) {
+            vec4 od[R_MAX];
             for (uint r = 0; r < R; r++)
-                acc[r] = 0.0;
-            if (j < hi) {
-                uint kbase = pc.k_off + hrel * pc.head_stride + (j - pc.key_base) * pc.pos_stride;
-                for (uint d = 0; d < D; d++) {
-                    float kd = LOAD_K(kbase + d);
-                    for (uint r = 0; r < R; r++)
-                        acc[r] += q_sh[r * D + d] * kd;
-                }
+                od[r] = o_sh[ob + r * D4 + d4] * alpha[r];
+            for (uint jj = 0; jj < nb; jj++) {
+                vec4 vd = LOAD_V4(vbase + jj * pc.pos_stride + d4);
+                for (uint r = 0; r < R; r++)
+                    od[r] += p_sh[pb + r * SGMAX + jj] * vd;
             }
-            for (uint r = 0; r < R; r++) {
-                uint row = row0 + r;
-                uint p = pc.p0 + row / pc.group;
-                bool ok = j < hi && row < pc.n_rows && j <= p && (pc.window == 0u || p - j < pc.window);
-                float sc = acc[r];
-                if (pc.softcap > 0.0)
-                    sc = pc.softcap * tanh(clamp(sc / pc.softcap, -10.0, 10.0));
-                s_sh[sb + r * WG + t] = ok ? sc : NEG_BIG;
-            }
+            for (uint r = 0; r < R; r++)
+                o_sh[ob + r * D4 + d4] = od[r];
         }
-        barrier();
-        // 2) online softmax update of row t
-        if (t < R) {
-            const uint rb = sb + t * WG;
-            float m_old = m_sh[t];
-            float mx = m_old;
-            for (uint jj = 0; jj < WG; jj++)
-                mx = max(mx, s_sh[rb + jj]);
-            float sum = 0.0;
-            for (uint jj = 0; jj < WG; jj++) {
-                float v = s_sh[rb + jj];
-                float pr = IS_NEG_BIG(v) ? 0.0 : exp(v - mx);
-                s_sh[rb + jj] = pr;
-                sum += pr;
-            }
-            float a = IS_NEG_BIG(m_old) ? 0.0 : exp(m_old - mx);
-            m_sh[t] = mx;
-            l_sh[t] = l_sh[t] * a + sum;
-            a_sh[buf * R + t] = a;
-        }
-        barrier();
-        // 3) o = o * a + P V for this invocation's dimensions
-        {
-            const uint nb = min(WG, hi - kb);
-            const uint vbase = pc.v_off + hrel * pc.head_stride + (kb - pc.key_base) * pc.pos_stride;
-            for (uint i = 0; i < DPER; i++) {
-                const uint d = t + i * WG;
-                if (d < D) {
-                    for (uint r = 0; r < R; r++)
-                        o[r * DPER + i] *= a_sh[buf * R + r];
-                    for (uint jj = 0; jj < nb; jj++) {
-                        float vd = LOAD_V(vbase + jj * pc.pos_stride + d);
-                        for (uint r = 0; r < R; r++)
-                            o[r * DPER + i] += s_sh[sb + r * WG + jj] * vd;
-                    }
-                }
-            }
-        }
+        subgroupMemoryBarrierShared();
+        subgroupBarrier(); // p_sh is rewritten by the next block
     }
+    if (lane == 0u && sg < nsg)
+        for (uint r = 0; r < R; r++) {
+            m_sh[sg * R + r] = m[r];
+            l_sh[sg * R + r] = l[r];
+        }
+    WG_BARRIER();
 
-    // m_sh and l_sh were last written before a barrier: every invocation sees the final values
+    // merge the subgroups' states and write
     for (uint r = 0; r < R; r++) {
         const uint row = row0 + r;
         if (row >= pc.n_rows)
-            break;
-        const float l = l_sh[r];
-        if (pc.direct != 0u) {
-            uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
-            uint ob = pc.dst_off + (tok * pc.n_head + head) * D;
-            float inv = l > 0.0 ? 1.0 / l : 0.0;
-            for (uint i = 0; i < DPER; i++) {
-                uint d = t + i * WG;
-                if (d < D)
-                    DST[ob + d] = o[r * DPER + i] * inv;
-            }
-        } else {
-            // scratch element ((h * n_split + s) * n_rows + row) * (D + 2), relative to the binding
-            uint pb = pc.dst_off + ((hrel * pc.n_split + (s - pc.split_base)) * pc.n_rows + row) * (D + 2u);
-            for (uint i = 0; i < DPER; i++) {
-                uint d = t + i * WG;
-                if (d < D)
-                    DST[pb + d] = o[r * DPER + i];
-            }
-            if (t == 0u) {
-                DST[pb + D] = m_sh[r];
-                DST[pb + D + 1u] = l;
-            }
+            continue;
+        const uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
+        float mm = NEG_BIG;
+        for (uint g = 0; g < nsg; g++)
+            if (l_sh[g * R + r] > 0.0)
+                mm = max(mm, m_sh[g * R + r]);
+        float ll = 0.0;
+        for (uint g = 0; g < nsg; g++)
+            if (l_sh[g * R + r] > 0.0)
+                ll += l_sh[g * R + r] * exp(m_sh[g * R + r] - mm);
+        // direct: out row; else scratch element ((h * n_split + s) * n_rows + row) * (D + 2)
+        const uint db = pc.direct != 0u ? pc.dst_off + (tok * pc.n_head + head) * D
+                                        : pc.dst_off + ((hrel * pc.n_split + (s - pc.split_base)) * pc.n_rows + row) * (D + 2u);
+        const float inv = pc.direct == 0u ? 1.0 : ll > 0.0 ? 1.0 / ll : 0.0;
+        for (uint d = t; d < D; d += WG) {
+            float oo = 0.0;
+            for (uint g = 0; g < nsg; g++)
+                if (l_sh[g * R + r] > 0.0)
+                    oo += o_sh[(g * R + r) * D4 + (d >> 2)][d & 3u] * exp(m_sh[g * R + r] - mm);
+            DST[db + d] = oo * inv;
+        }
+        if (pc.direct == 0u && t == 0u) {
+            DST[db + D] = mm;
+            DST[db + D + 1u] = ll;
         }
     }
 }

@@ -21,11 +21,27 @@ typedef struct attn_case {
     float scale, softcap;
     uint32_t kv_type;
     uint32_t splits; /* scratch for this many key splits; 0: no scratch */
+    uint32_t subgroups; /* vkslm_attn_params.subgroups */
 } attn_case;
 
 static double worst_nmse;
+/* dispatches of the last case (counted when the context profiles) */
+static uint32_t last_attn_dispatches, last_combine_dispatches;
 
 static const char *type_name(uint32_t t) { return t == VKSLM_TYPE_F16 ? "f16" : "f32"; }
+
+#define PAD 36 /* elements: a multiple of 4 whose byte count is no multiple of the offset alignment */
+#define POISON 0x7fc07fc0u /* test_alloc_poisoned's word */
+
+static vkslm_buf upload_padded(vkslm_vk *vk, const float *x, uint64_t n, uint32_t type) {
+    float *p = malloc((n + 2 * PAD) * 4);
+    CU_ASSERT_FATAL(p != NULL);
+    for (uint64_t i = 0; i < n + 2 * PAD; i++)
+        p[i] = i < PAD || i >= n + PAD ? NAN : x[i - PAD];
+    vkslm_buf b = test_upload_floats(vk, p, n + 2 * PAD, type);
+    free(p);
+    return b;
+}
 
 /* Runs one case; returns its NMSE (INFINITY when the op fails or writes a non-finite value) and the op's
  * status in *status. */
@@ -55,20 +71,22 @@ static double run_case(vkslm_vk *vk, const attn_case *tc, uint64_t salt, vkslm_s
                                   tc->scale, tc->softcap};
     CU_ASSERT_FATAL(vkslm_cpu_attention(ref, q, k, v, &shape) == 0);
 
-    vkslm_buf bq = test_upload_floats(vk, q, nq, VKSLM_TYPE_F32);
-    vkslm_buf bk = test_upload_floats(vk, k, nkv, tc->kv_type);
-    vkslm_buf bv = test_upload_floats(vk, v, nkv, tc->kv_type);
-    vkslm_buf bo = test_alloc_poisoned(vk, nq * 4);
+    /* every tensor sits PAD elements into its buffer, after and before NaN (inputs) or poison (out) */
+    vkslm_buf bq = upload_padded(vk, q, nq, VKSLM_TYPE_F32);
+    vkslm_buf bk = upload_padded(vk, k, nkv, tc->kv_type);
+    vkslm_buf bv = upload_padded(vk, v, nkv, tc->kv_type);
+    vkslm_buf bo = test_alloc_poisoned(vk, (nq + 2 * PAD) * 4);
     uint64_t sbytes = vkslm_attn_scratch_bytes(tc->n_tokens, tc->n_head, D, tc->splits);
     vkslm_buf bs = {0};
     if (sbytes)
         bs = test_alloc_poisoned(vk, sbytes);
-    vkslm_tensor tq = {&bq, 0, VKSLM_TYPE_F32, {D, tc->n_head, tc->n_tokens, 1}};
-    vkslm_tensor to = {&bo, 0, VKSLM_TYPE_F32, {D, tc->n_head, tc->n_tokens, 1}};
-    vkslm_tensor tk = {&bk, 0, tc->kv_type, {D, tc->n_ctx, tc->n_head_kv, 1}};
-    vkslm_tensor tv = {&bv, 0, tc->kv_type, {D, tc->n_ctx, tc->n_head_kv, 1}};
+    uint64_t kv_pad = PAD * (tc->kv_type == VKSLM_TYPE_F16 ? 2 : 4);
+    vkslm_tensor tq = {&bq, PAD * 4, VKSLM_TYPE_F32, {D, tc->n_head, tc->n_tokens, 1}};
+    vkslm_tensor to = {&bo, PAD * 4, VKSLM_TYPE_F32, {D, tc->n_head, tc->n_tokens, 1}};
+    vkslm_tensor tk = {&bk, kv_pad, tc->kv_type, {D, tc->n_ctx, tc->n_head_kv, 1}};
+    vkslm_tensor tv = {&bv, kv_pad, tc->kv_type, {D, tc->n_ctx, tc->n_head_kv, 1}};
     vkslm_tensor ts = vkslm_tensor_1d(&bs, 0, VKSLM_TYPE_F32, sbytes / 4);
-    vkslm_attn_params params = {tc->p0, tc->scale, tc->softcap, tc->window};
+    vkslm_attn_params params = {tc->p0, tc->scale, tc->softcap, tc->window, tc->subgroups};
 
     vkslm_cmd *c;
     CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);
@@ -76,8 +94,22 @@ static double run_case(vkslm_vk *vk, const attn_case *tc, uint64_t salt, vkslm_s
     vkslm_status st = vkslm_op_attention(c, &to, &tq, &tk, &tv, sbytes ? &ts : NULL, &params);
     *status = st;
     CU_ASSERT_FATAL(vkslm_cmd_submit_wait(c) == VKSLM_OK);
+    const vkslm_timing *tm;
+    uint32_t n_tm = vkslm_cmd_timings(c, &tm);
+    last_attn_dispatches = last_combine_dispatches = 0;
+    for (uint32_t i = 0; i < n_tm; i++) {
+        last_attn_dispatches += strcmp(tm[i].label, "attention") == 0;
+        last_combine_dispatches += strcmp(tm[i].label, "attention combine") == 0;
+    }
     vkslm_cmd_destroy(c);
-    test_download_floats(vk, &bo, 0, out, nq, VKSLM_TYPE_F32);
+    test_download_floats(vk, &bo, PAD * 4, out, nq, VKSLM_TYPE_F32);
+    uint32_t edge[PAD];
+    CU_ASSERT_FATAL(vkslm_vk_download(vk, &bo, 0, edge, sizeof edge) == VKSLM_OK);
+    for (int i = 0; i < PAD; i++)
+        CU_ASSERT_EQUAL(edge[i], POISON);
+    CU_ASSERT_FATAL(vkslm_vk_download(vk, &bo, (PAD + nq) * 4, edge, sizeof edge) == VKSLM_OK);
+    for (int i = 0; i < PAD; i++)
+        CU_ASSERT_EQUAL(edge[i], POISON);
 
     double nmse = st == VKSLM_OK ? test_nmse(out, ref, nq) : INFINITY;
     for (uint64_t i = 0; i < nq; i++)
@@ -120,17 +152,17 @@ static void check_case(vkslm_vk *vk, const attn_case *tc, uint64_t salt) {
 /* decode: one token at position n_kv - 1 */
 static attn_case decode(uint32_t D, uint32_t nh, uint32_t nkv, uint32_t n_kv, uint32_t window, float scale,
                         float softcap, uint32_t type, uint32_t splits) {
-    attn_case c = {D, nh, nkv, 1, n_kv + 5, n_kv - 1, window, scale, softcap, type, splits};
+    attn_case c = {D, nh, nkv, 1, n_kv + 5, n_kv - 1, window, scale, softcap, type, splits, 0};
     return c;
 }
 
 static attn_case prefill(uint32_t D, uint32_t nh, uint32_t nkv, uint32_t n_tokens, uint32_t p0, uint32_t window,
                          float scale, float softcap, uint32_t type, uint32_t splits) {
-    attn_case c = {D, nh, nkv, n_tokens, p0 + n_tokens + 3, p0, window, scale, softcap, type, splits};
+    attn_case c = {D, nh, nkv, n_tokens, p0 + n_tokens + 3, p0, window, scale, softcap, type, splits, 0};
     return c;
 }
 
-static void decode_sweep(vkslm_vk *vk, int reduced) {
+static void decode_sweep(vkslm_vk *vk, int reduced, uint32_t subgroups) {
     static const uint32_t types[] = {VKSLM_TYPE_F16, VKSLM_TYPE_F32};
     uint64_t salt = 100;
     for (int ti = 0; ti < 2; ti++) {
@@ -147,12 +179,13 @@ static void decode_sweep(vkslm_vk *vk, int reduced) {
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
             if (reduced && i % 2)
                 continue;
+            cases[i].subgroups = subgroups;
             check_case(vk, &cases[i], ++salt);
         }
     }
 }
 
-static void prefill_sweep(vkslm_vk *vk, int reduced) {
+static void prefill_sweep(vkslm_vk *vk, int reduced, uint32_t subgroups) {
     static const uint32_t types[] = {VKSLM_TYPE_F16, VKSLM_TYPE_F32};
     uint64_t salt = 200;
     for (int ti = 0; ti < 2; ti++) {
@@ -164,10 +197,12 @@ static void prefill_sweep(vkslm_vk *vk, int reduced) {
             prefill(256, 4, 2, 9, 200, 0, 0.0625f, 30.0f, ty, 16), /* soft-cap, head_dim 256 */
             prefill(80, 3, 3, 1, 0, 0, 0.3f, 0, ty, 0),        /* one token at position 0 */
             prefill(64, 6, 3, 65, 40, 17, 0, 20.0f, ty, 4),    /* window and soft-cap together */
+            prefill(128, 4, 2, 11, 30, 1, 0, 0, ty, 4),        /* window 1: each token sees itself only */
         };
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
             if (reduced && i % 2)
                 continue;
+            cases[i].subgroups = subgroups;
             check_case(vk, &cases[i], ++salt);
         }
     }
@@ -176,14 +211,23 @@ static void prefill_sweep(vkslm_vk *vk, int reduced) {
 static void test_attention_decode(void) {
     vkslm_vk *vk = test_gpu();
     TEST_REQUIRE_GPU(vk);
-    decode_sweep(vk, 0);
+    decode_sweep(vk, 0, 0);
     test_gpu_assert_clean(vk);
 }
 
 static void test_attention_prefill(void) {
     vkslm_vk *vk = test_gpu();
     TEST_REQUIRE_GPU(vk);
-    prefill_sweep(vk, 0);
+    prefill_sweep(vk, 0, 0);
+    test_gpu_assert_clean(vk);
+}
+
+/* Workgroups of several subgroups: each walks part of the keys; their states merge after a barrier. */
+static void test_attention_multi_subgroup(void) {
+    vkslm_vk *vk = test_gpu();
+    TEST_REQUIRE_GPU(vk);
+    decode_sweep(vk, 1, 4);
+    prefill_sweep(vk, 1, 3);
     test_gpu_assert_clean(vk);
 }
 
@@ -193,8 +237,8 @@ static void test_attention_without_16bit(void) {
     TEST_REQUIRE_GPU(vk);
     CU_ASSERT_FALSE(vkslm_vk_get_enabled(vk)->storage16);
     CU_ASSERT_FALSE(vkslm_vk_get_enabled(vk)->fp16);
-    decode_sweep(vk, 1);
-    prefill_sweep(vk, 1);
+    decode_sweep(vk, 1, 0);
+    prefill_sweep(vk, 1, 0);
     test_gpu_assert_clean(vk);
     vkslm_vk_close(vk);
 }
@@ -203,19 +247,29 @@ static void test_attention_without_16bit(void) {
  * split), and a prefill whose q/out exceed the range runs in token chunks. */
 static void test_attention_small_storage_range(void) {
     const char *env[] = {"VKSLM_MAX_STORAGE_RANGE=1048576", "VKSLM_DISABLE_UMA=1", NULL};
-    vkslm_vk *vk = test_gpu_open_env(env, 0);
+    vkslm_vk *vk = test_gpu_open_env(env, 1);
     TEST_REQUIRE_GPU(vk);
     CU_ASSERT_EQUAL(vkslm_vk_max_range(vk), 1048576);
-    /* f32, head_dim 128: 512 bytes per key, 2 MiB of K per kv head at 4100 keys */
+    /* f32, head_dim 128: 512 bytes per key, 2 MiB of K per kv head at 4100 keys: per kv head, key pieces
+     * of at most 2047 keys, so at least 3 pieces per head, and a combine pass */
     attn_case big = decode(128, 4, 2, 4100, 0, 0, 0, VKSLM_TYPE_F32, 16);
     check_case(vk, &big, 1);
+    CU_ASSERT(last_attn_dispatches >= 6);
+    CU_ASSERT(last_combine_dispatches >= 1);
     attn_case big16 = decode(128, 4, 2, 4100, 0, 0, 0, VKSLM_TYPE_F16, 16);
     check_case(vk, &big16, 2);
+    CU_ASSERT(last_attn_dispatches >= 4);
     attn_case pre = prefill(128, 4, 2, 7, 4093, 0, 0, 0, VKSLM_TYPE_F32, 16);
     check_case(vk, &pre, 3);
-    /* 560 tokens x 8 heads x 64 dims: q and out of 1.1 MiB each */
-    attn_case many = prefill(64, 8, 2, 560, 0, 0, 0, 0, VKSLM_TYPE_F16, 0);
+    CU_ASSERT(last_attn_dispatches >= 6);
+    /* 70 tokens x 64 heads x 64 dims: q and out of 1.1 MiB each, so two token chunks */
+    attn_case many = prefill(64, 64, 4, 70, 0, 0, 0, 0, VKSLM_TYPE_F16, 0);
     check_case(vk, &many, 4);
+    CU_ASSERT_EQUAL(last_attn_dispatches, 2);
+    CU_ASSERT_EQUAL(last_combine_dispatches, 0);
+    /* sliding window over a long cache: only the window's pieces are bound */
+    attn_case win = decode(128, 4, 2, 4100, 300, 0, 0, VKSLM_TYPE_F32, 16);
+    check_case(vk, &win, 6);
 
     /* without scratch, a key range that cannot be bound at once is refused, not truncated */
     attn_case none = big;
@@ -239,7 +293,7 @@ static void test_attention_bad_args(void) {
     vkslm_tensor k2 = {&b, 0, VKSLM_TYPE_F16, {64, 100, 2, 1}};
     vkslm_tensor big = {&b, 0, VKSLM_TYPE_F32, {512, 2, 1, 1}};
     vkslm_tensor bigk = {&b, 0, VKSLM_TYPE_F32, {512, 10, 2, 1}};
-    vkslm_attn_params p = {99, 0, 0, 0};
+    vkslm_attn_params p = {99, 0, 0, 0, 0};
     vkslm_cmd *c;
     CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_cmd_begin(c) == VKSLM_OK);
@@ -268,6 +322,7 @@ int main(void) {
     static const vkslm_test tests[] = {
         {"attention decode: GQA, window, soft-cap, scale, f16/f32 cache, split keys", test_attention_decode},
         {"attention prefill: causal, GQA, window, soft-cap, odd token counts", test_attention_prefill},
+        {"attention with several subgroups per workgroup", test_attention_multi_subgroup},
         {"attention without 16-bit storage and fp16 (packed f16 cache)", test_attention_without_16bit},
         {"attention with a KV cache and q larger than a 1 MiB storage range", test_attention_small_storage_range},
         {"attention rejects bad arguments", test_attention_bad_args},

@@ -7,13 +7,11 @@
 #include "engine/ops/attention.h"
 #include "engine/util/error.h"
 
-#define WG 64u          /* invocations per workgroup = keys per block (shaders/attn.comp) */
+#define GRAIN 64u       /* key splits are multiples of this many keys */
 #define R_MAX 16u       /* rows per workgroup at most (R_MAX in shaders/attn.comp) */
-#define DPER_MAX 4u     /* head dimensions per invocation at most (DPER_MAX in shaders/attn.comp) */
 #define TARGET_WG 128u  /* split the keys until about this many workgroups run */
-#define MIN_SPLIT_KEYS (2u * WG)
-
-_Static_assert(VKSLM_ATTN_MAX_HEAD_DIM == WG * DPER_MAX, "head_dim limit follows the shader");
+#define MIN_SPLIT_KEYS 128u
+#define COMBINE_WG 64u
 
 typedef struct attn_ctx {
     vkslm_cmd *c;
@@ -23,6 +21,7 @@ typedef struct attn_ctx {
     float scale, softcap;
     uint64_t avail;       /* bytes one binding may span, after alignment slack */
     uint32_t r_cap;       /* rows per workgroup the shared memory allows */
+    uint32_t wg, nsg, sgmax, one_sg; /* workgroup size, subgroups in it at most, lanes at most */
 } attn_ctx;
 
 static uint64_t dim(const vkslm_tensor *t, int i) { return t->ne[i] ? t->ne[i] : 1; }
@@ -86,12 +85,13 @@ static vkslm_status record_piece(const attn_ctx *a, const attn_chunk *ch, const 
     vkslm_binding bind[4];
     uint64_t skip;
     vkslm_attn_push pc = {0};
+    /* q, k and v are read as groups of 4 elements; their offsets are multiples of a group (checked) */
     VKSLM_TRY(vkslm_vk_bind(a->vk, a->q->buf, a->q->offset + ch->q_byte, qo_bytes, 0, &bind[0], &skip));
-    pc.q_off = (uint32_t)(skip / 4u);
+    pc.q_off = (uint32_t)(skip / 16u);
     VKSLM_TRY(vkslm_vk_bind(a->vk, a->k->buf, a->k->offset + kv_first, kv_bytes, 0, &bind[1], &skip));
-    pc.k_off = (uint32_t)(skip / a->es);
+    pc.k_off = (uint32_t)(skip / (4u * a->es));
     VKSLM_TRY(vkslm_vk_bind(a->vk, a->v->buf, a->v->offset + kv_first, kv_bytes, 0, &bind[2], &skip));
-    pc.v_off = (uint32_t)(skip / a->es);
+    pc.v_off = (uint32_t)(skip / (4u * a->es));
     if (ch->n_split == 1) {
         VKSLM_TRY(vkslm_vk_bind(a->vk, a->out->buf, a->out->offset + ch->out_byte, qo_bytes, 1, &bind[3], &skip));
     } else {
@@ -113,8 +113,8 @@ static vkslm_status record_piece(const attn_ctx *a, const attn_chunk *ch, const 
     pc.split_base = s0;
     pc.head_base = h0;
     pc.key_base = c0;
-    pc.head_stride = (uint32_t)hs;
-    pc.pos_stride = a->D;
+    pc.head_stride = (uint32_t)(hs / 4u);
+    pc.pos_stride = a->D / 4u;
     pc.direct = ch->n_split == 1;
     pc.scale = a->scale;
     pc.softcap = a->softcap;
@@ -122,7 +122,7 @@ static vkslm_status record_piece(const attn_ctx *a, const attn_chunk *ch, const 
 }
 
 static vkslm_status record_combine(const attn_ctx *a, const attn_chunk *ch) {
-    uint32_t spec[2] = {WG, a->D};
+    uint32_t spec[2] = {COMBINE_WG, a->D};
     const vkslm_pipeline *p;
     VKSLM_TRY(vkslm_vk_pipeline(a->vk, "attn_combine", 2, sizeof(vkslm_attn_combine_push), spec, 2, &p));
     uint64_t per_head = (uint64_t)ch->n_split * ch->row_elems * 4u;
@@ -173,10 +173,10 @@ static vkslm_status record_chunk(const attn_ctx *a, uint32_t t0, uint32_t n_toke
     /* keys one kv head's binding can hold, in whole blocks */
     uint64_t row_bytes = (uint64_t)a->D * a->es;
     uint64_t keys_fit = a->avail >= row_bytes ? (a->avail - row_bytes) / row_bytes + 1u : 0u;
-    keys_fit -= keys_fit % WG;
+    keys_fit -= keys_fit % GRAIN;
     if (keys_fit == 0)
-        return vkslm_fail(VKSLM_ERR_LIMIT, "attention: one block of %u keys (head_dim %u) exceeds the bindable range",
-                          WG, a->D);
+        return vkslm_fail(VKSLM_ERR_LIMIT, "attention: %u keys (head_dim %u) exceed the bindable range", GRAIN,
+                          a->D);
     /* splits the scratch allows: all of them in the tensor, one kv head's in one binding */
     uint64_t by_scratch = 0;
     if (a->scratch) {
@@ -192,7 +192,7 @@ static vkslm_status record_chunk(const attn_ctx *a, uint32_t t0, uint32_t n_toke
         n = by_scratch;
     if (n < 1)
         n = 1;
-    uint64_t chunk = ceil_div(ceil_div(span, n), WG) * WG;
+    uint64_t chunk = ceil_div(ceil_div(span, n), GRAIN) * GRAIN;
     if (chunk > keys_fit)
         chunk = keys_fit;
     ch.chunk = (uint32_t)chunk;
@@ -202,11 +202,12 @@ static vkslm_status record_chunk(const attn_ctx *a, uint32_t t0, uint32_t n_toke
                           "attention: %u keys need %u splits to fit the bindable range but the scratch allows %llu",
                           span, ch.n_split, (unsigned long long)by_scratch);
 
-    uint32_t spec[3] = {WG, a->D, ch.R};
+    uint32_t spec[5] = {a->wg, a->D, ch.R, a->nsg, a->sgmax};
     char variant[32];
-    snprintf(variant, sizeof variant, "attn_%s%s", a->es == 2 ? "f16" : "f32", a->p16 ? "_p16" : "");
+    snprintf(variant, sizeof variant, "attn_%s%s%s", a->es == 2 ? "f16" : "f32", a->p16 ? "_p16" : "",
+             a->one_sg ? "_1sg" : "");
     const vkslm_pipeline *p;
-    VKSLM_TRY(vkslm_vk_pipeline(a->vk, variant, 4, sizeof(vkslm_attn_push), spec, 3, &p));
+    VKSLM_TRY(vkslm_vk_pipeline(a->vk, variant, 4, sizeof(vkslm_attn_push), spec, 5, &p));
 
     uint32_t heads = piece_fits(a, &ch, 0, a->n_head_kv, 0, 1) ? a->n_head_kv : 1u;
     for (uint32_t h0 = 0; h0 < a->n_head_kv; h0 += heads) {
@@ -244,9 +245,16 @@ vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vks
     for (int i = 0; i < 4; i++)
         if (dim(v, i) != dim(k, i))
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: v must have k's type and shape");
-    if (D == 0 || D > VKSLM_ATTN_MAX_HEAD_DIM)
-        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "attention: head_dim %llu is not in [1, %u]", (unsigned long long)D,
-                          VKSLM_ATTN_MAX_HEAD_DIM);
+    if (D == 0 || D > VKSLM_ATTN_MAX_HEAD_DIM || D % 4u)
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "attention: head_dim %llu is not a multiple of 4 in [4, %u]",
+                          (unsigned long long)D, VKSLM_ATTN_MAX_HEAD_DIM);
+    const vkslm_tensor *vec4s[3] = {q, k, v};
+    for (int i = 0; i < 3; i++) {
+        uint64_t group_bytes = 4u * (vec4s[i]->type == VKSLM_TYPE_F16 ? 2u : 4u);
+        if ((vec4s[i]->buf->offset + vec4s[i]->offset) % group_bytes)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: q, k and v must start on a multiple of %llu bytes",
+                              (unsigned long long)group_bytes);
+    }
     if (n_head % n_head_kv)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: n_head_kv %llu does not divide n_head %llu",
                           (unsigned long long)n_head_kv, (unsigned long long)n_head);
@@ -281,11 +289,25 @@ vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vks
     a.softcap = params->softcap;
     a.avail = vkslm_vk_max_range(a.vk) - caps->min_storage_offset_align - 4u;
 
-    /* shared memory per row: q (D), two score buffers (2 WG), rescale factors, max and sum (4) */
-    uint32_t per_row = 4u * (a.D + 2u * WG + 4u);
+    /* one workgroup holds subgroups of the largest size (at least 4 invocations); ONE_SUBGROUP when the
+     * device has a single subgroup size, so that the workgroup is exactly one subgroup */
+    const VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
+    if ((caps->subgroup_ops & need) != need)
+        return vkslm_fail(VKSLM_ERR_FEATURE_MISSING, "attention: the device lacks subgroup arithmetic in compute");
+    uint32_t sgmin = caps->subgroup_size_min ? caps->subgroup_size_min : 1u;
+    a.sgmax = caps->subgroup_size_max > sgmin ? caps->subgroup_size_max : sgmin;
+    uint32_t n_sg = params->subgroups ? params->subgroups : 1u;
+    if (n_sg > 16u)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: %u subgroups per workgroup (16 at most)", n_sg);
+    a.wg = (a.sgmax < 4u ? 4u : a.sgmax) * n_sg;
+    a.nsg = (a.wg + sgmin - 1u) / sgmin;
+    a.one_sg = caps->subgroup_size_control && sgmin == a.sgmax && a.wg == a.sgmax;
+    /* shared memory per row: q and one o per subgroup (D each), probabilities (sgmax), max and sum */
+    uint32_t per_row = 4u * (a.D + a.nsg * (a.D + a.sgmax + 2u));
     uint32_t r = caps->max_shared_memory / per_row;
     a.r_cap = pow2_floor(r < R_MAX ? (r ? r : 1u) : R_MAX);
-    if (caps->max_shared_memory < per_row || caps->max_workgroup_invocations < WG)
+    if (caps->max_shared_memory < per_row || caps->max_workgroup_invocations < a.wg ||
+        caps->max_workgroup_invocations < COMBINE_WG)
         return vkslm_fail(VKSLM_ERR_LIMIT, "attention: the device's workgroup limits are too small");
 
     /* token chunks: q and out of a chunk fit one binding; rows and tiles fit the workgroup counts */

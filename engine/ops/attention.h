@@ -24,9 +24,12 @@ typedef struct vkslm_attn_params {
     float scale;     /* 0: 1 / sqrt(head_dim) */
     float softcap;   /* 0: no soft-capping */
     uint32_t window; /* 0: no sliding window */
+    uint32_t subgroups; /* subgroups per workgroup: 0 chooses (one, where the device has one fixed subgroup
+                         * size); more split a workgroup's keys between its subgroups */
 } vkslm_attn_params;
 
-/* The largest head_dim the shader supports. */
+/* The largest head_dim the shader supports; head_dim must also be a multiple of 4, and q, k, v start on a
+ * multiple of 4 elements. */
 #define VKSLM_ATTN_MAX_HEAD_DIM 256u
 /* Splits of the key range a scratch tensor from vkslm_attn_scratch_bytes() allows. */
 #define VKSLM_ATTN_DEFAULT_SPLITS 32u
