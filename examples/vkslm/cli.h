@@ -6,6 +6,7 @@ int cmd_devices(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 

@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
     {"devices", cmd_devices, "list Vulkan devices, their features and limits, and the one vkslm would choose"},
     {"info", cmd_info, "what a GGUF model holds and the memory it needs"},
+    {"bench", cmd_bench, "prefill/decode speed, per-op GPU profile and memory roofline fraction"},
     {"run", cmd_run, "generate text from a prompt (streamed, or --json)"},
     {"score", cmd_score, "top next-token logits at every position of a token sequence"},
     {"perplexity", cmd_perplexity, "perplexity of a text file"},

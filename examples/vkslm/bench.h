@@ -1,0 +1,33 @@
+/* vkslm bench: the measurements (bench_run.c), their output (bench_print.c) and the chart
+ * (bench_chart.c). */
+#ifndef VKSLM_CLI_BENCH_H
+#define VKSLM_CLI_BENCH_H
+
+#include <stdint.h>
+
+#include "engine/runtime/session_dev.h"
+
+typedef struct bench_op {
+    const char *label;
+    double ms_per_token, share, gbps, gflops, dispatches_per_token;
+} bench_op;
+
+typedef struct bench_result {
+    char model[256], arch[32], type[16], device[256], device_type[16];
+    uint64_t params, weight_bytes, weight_bytes_per_token, device_memory_bytes;
+    uint32_t p, n, reps;
+    double load_ms, pp_tps, pp_sd, tg_tps, tg_sd, ttft_ms;
+    double roofline_gbps, decode_gbps, roofline_fraction;
+    const char *roofline_kind; /* "host_read" or "device_copy" */
+    uint32_t n_ops;
+    bench_op ops[VKSLM_PROFILE_MAX];
+} bench_result;
+
+void bench_print_md(const bench_result *r);
+void bench_print_csv(const bench_result *r);
+void bench_print_json(const bench_result *r);
+/* Writes a synthetic model of a named shape and type into a temporary file (path set); 0 on success. */
+int bench_make_model(const char *shape, const char *type, char *path, size_t cap);
+/* Writes a PNG bar chart of the decode profile and the roofline fraction; 0 on failure. */
+int bench_chart_png(const bench_result *r, const char *path);
+#endif
