@@ -15,6 +15,7 @@ static const command commands[] = {
     {"devices", cmd_devices, "list Vulkan devices, their features and limits, and the one vkslm would choose"},
     {"info", cmd_info, "what a GGUF model holds and the memory it needs"},
     {"run", cmd_run, "generate text from a prompt (streamed, or --json)"},
+    {"chat", cmd_chat, "an interactive conversation through the model's chat template"},
     {"score", cmd_score, "top next-token logits at every position of a token sequence"},
     {"perplexity", cmd_perplexity, "perplexity of a text file"},
     {"tokenize", cmd_tokenize, "the token ids of a text (-p TEXT or -f FILE)"},
