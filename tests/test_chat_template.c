@@ -359,6 +359,7 @@ static void test_errors_with_positions(void) {
     expect_error("{# x", VKSLM_ERR_FORMAT, "unterminated comment");
     expect_error("{% set x.y = 1 %}", VKSLM_ERR_FORMAT, "only on a namespace");
     expect_error("{{ x @ y }}", VKSLM_ERR_FORMAT, "unexpected character '@'");
+    expect_error("a{% break %}", VKSLM_ERR_FORMAT, "line 1, column 5: {% break %} outside a for loop");
 }
 
 static void test_hostile_templates(void) {

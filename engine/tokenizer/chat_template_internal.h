@@ -127,6 +127,7 @@ typedef struct ct_ctx {
     /* parser */
     size_t pos;
     int depth;
+    int loop_depth; /* for-loops around the statement being parsed (break/continue need one) */
     /* evaluator */
     char *out; /* malloc'd output (not in the arena: handed to the caller) */
     size_t out_len, out_cap;

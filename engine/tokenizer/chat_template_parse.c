@@ -557,7 +557,9 @@ static ct_node *ct_parse_for(ct_ctx *c, const ct_tok *kw) {
     if (ct_is_name(ct_peek(c), "recursive"))
         ct_fail(c, VKSLM_ERR_UNSUPPORTED, ct_peek(c)->off, "recursive loops are not supported");
     ct_block_end(c);
+    c->loop_depth++;
     n->list = ct_parse_body(c, ends, &n->n, kw);
+    c->loop_depth--;
     if (ct_str_eq(ct_next(c)->s, "else")) {
         static const char *const endfor[] = {"endfor", NULL};
         ct_block_end(c);
@@ -665,6 +667,8 @@ static ct_node **ct_parse_body(ct_ctx *c, const char *const *ends, size_t *n, co
         } else if (ct_str_eq(kw->s, "set")) {
             ct_vec_push(c, &body, ct_parse_set(c, kw));
         } else if (ct_str_eq(kw->s, "break") || ct_str_eq(kw->s, "continue")) {
+            if (c->loop_depth == 0)
+                ct_fail(c, VKSLM_ERR_FORMAT, kw->off, "{%% %.*s %%} outside a for loop", (int)kw->s.n, kw->s.s);
             ct_vec_push(c, &body, ct_new(c, ct_str_eq(kw->s, "break") ? CT_N_BREAK : CT_N_CONTINUE, kw->off));
             ct_block_end(c);
         } else if (ct_str_eq(kw->s, "generation")) { /* HF's assistant-mask marker: renders its body */
