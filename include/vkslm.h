@@ -148,6 +148,30 @@ VKSLM_API vkslm_status vkslm_model_detokenize(const vkslm_model *model, const in
                                              size_t cap, size_t *len);
 VKSLM_API bool vkslm_model_token_is_eog(const vkslm_model *model, int32_t id);
 
+/* ---- chat templates ---------------------------------------------------------------------------- */
+typedef struct vkslm_chat_message {
+    const char *role;    /* "system", "user", "assistant", ... */
+    const char *content; /* NULL renders as the template's none */
+} vkslm_chat_message;
+
+/* Renders a conversation through a chat template into buf (NUL-terminated); *len gets the length
+ * without the NUL. VKSLM_ERR_LIMIT when it needs more than cap bytes (buf may be NULL with cap 0 to ask
+ * for the length first). template_override: NULL for the model's own tokenizer.chat_template (model may
+ * then not be NULL); a family name ("chatml", "llama3", "llama2", "mistral", "phi3", "gemma", "deepseek")
+ * for a built-in template; anything else is template text. The Jinja subset of published templates is
+ * interpreted as Hugging Face transformers renders it (trim_blocks, lstrip_blocks, bos_token and eos_token
+ * from the vocabulary, strftime_now). When the model's own template uses Jinja that this interpreter
+ * lacks, the family its markers show is rendered instead (with a warning through the log callback).
+ * A template that refuses the conversation (raise_exception, e.g. Gemma's "System role not supported")
+ * gives VKSLM_ERR_INVALID_ARG with the template's message; one that cannot be rendered gives
+ * VKSLM_ERR_FORMAT or VKSLM_ERR_UNSUPPORTED naming the line, column and construct. */
+VKSLM_API vkslm_status vkslm_chat_apply_template(const vkslm_model *model, const char *template_override,
+                                                const vkslm_chat_message *msgs, size_t n,
+                                                bool add_generation_prompt, char *buf, size_t cap, size_t *len);
+/* The model's own template text (not NUL-terminated: *len bytes, a view valid while the model lives), or
+ * NULL when it has none. */
+VKSLM_API const char *vkslm_model_chat_template(const vkslm_model *model, size_t *len);
+
 /* ---- sessions ---------------------------------------------------------------------------------- */
 typedef struct vkslm_session_params {
     uint32_t n_ctx;   /* context length in tokens; 0: min(4096, the model's); at most the model's */

@@ -54,6 +54,9 @@ static vkslm_status load(vkslm_gguf *g, const vkslm_model_params *params, vkslm_
     vkslm_vk_options opt = {.device = params->device, .validate = params->validate, .validate_from_env = 1,
                             .profile = params->profile};
     vkslm_status st = vkslm_tokenizer_load(g, &m->tok);
+    if (vkslm_gguf_find_key(g, "tokenizer.chat_template") >= 0 &&
+        vkslm_gguf_get_str(g, "tokenizer.chat_template", &m->chat_template) != VKSLM_OK)
+        m->chat_template.ptr = NULL; /* a template of the wrong type is no template */
     if (st == VKSLM_OK)
         st = vkslm_vk_open(&opt, &m->vk);
     if (st != VKSLM_OK) {

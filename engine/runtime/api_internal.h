@@ -11,6 +11,7 @@ struct vkslm_model {
     vkslm_model_dev *dev;   /* weights on the device; owns the GGUF mapping */
     vkslm_tokenizer *tok;
     char arch[32];
+    vkslm_str chat_template; /* tokenizer.chat_template in the mapped file (ptr NULL when absent) */
 };
 
 struct vkslm_session {

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"info", cmd_info, "what a GGUF model holds and the memory it needs"},
     {"bench", cmd_bench, "prefill/decode speed, per-op GPU profile and memory roofline fraction"},
     {"run", cmd_run, "generate text from a prompt (streamed, or --json)"},
+    {"chat", cmd_chat, "an interactive conversation through the model's chat template"},
     {"score", cmd_score, "top next-token logits at every position of a token sequence"},
     {"perplexity", cmd_perplexity, "perplexity of a text file"},
     {"tokenize", cmd_tokenize, "the token ids of a text (-p TEXT or -f FILE)"},

@@ -1,0 +1,228 @@
+/* Chat templates: the render entry point of the interpreter, the built-in family templates (written in
+ * the same Jinja subset), family detection by markers, and the public vkslm_chat_apply_template. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/runtime/api_internal.h"
+#include "engine/tokenizer/chat_template_internal.h"
+#include "engine/util/alloc.h"
+
+vkslm_status vkslm_chat_template_render(const char *tmpl, size_t len, const vkslm_chat_message *msgs, size_t n,
+                                        const vkslm_chat_render_params *p, char **out, size_t *out_len) {
+    if (!tmpl || !out || !out_len || (n && !msgs))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "chat template: NULL argument");
+    *out = NULL;
+    *out_len = 0;
+    if (len > VKSLM_CHAT_MAX_OUTPUT)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "chat template: the template is longer than %u MiB",
+                          VKSLM_CHAT_MAX_OUTPUT >> 20);
+    for (size_t i = 0; i < n; i++)
+        if (!msgs[i].role)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "chat template: message %zu has no role", i);
+    ct_ctx *c = VKSLM_CALLOC(1, sizeof *c);
+    if (!c)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (setjmp(c->jmp)) {
+        vkslm_status st = c->status;
+        VKSLM_FREE(c->out);
+        ct_arena_free(c);
+        VKSLM_FREE(c);
+        return st;
+    }
+    /* Jinja normalises newlines to \n and drops one trailing newline (keep_trailing_newline off) */
+    char *src = ct_alloc(c, len + 1);
+    size_t m = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (tmpl[i] == '\r') {
+            src[m++] = '\n';
+            if (i + 1 < len && tmpl[i + 1] == '\n')
+                i++;
+        } else {
+            src[m++] = tmpl[i];
+        }
+    }
+    if (m && src[m - 1] == '\n')
+        m--;
+    c->src = src;
+    c->src_len = m;
+    c->now = p ? p->now : 0;
+
+    ct_lex(c);
+    size_t n_body;
+    ct_node **body = ct_parse(c, &n_body);
+
+    ct_scope *root = ct_alloc(c, sizeof *root);
+    c->scope = root;
+    ct_value list = ct_new_list(c);
+    for (size_t i = 0; i < n; i++) {
+        ct_value msg = ct_new_dict(c);
+        ct_dict_set(c, msg.u.d, ct_cstr("role"), ct_string(ct_cstr(msgs[i].role)));
+        ct_dict_set(c, msg.u.d, ct_cstr("content"), msgs[i].content ? ct_string(ct_cstr(msgs[i].content)) : ct_none());
+        ct_list_push(c, list.u.l, msg);
+    }
+    ct_assign(c, ct_cstr("messages"), list);
+    ct_assign(c, ct_cstr("bos_token"), ct_string(ct_cstr(p && p->bos_token ? p->bos_token : "")));
+    ct_assign(c, ct_cstr("eos_token"), ct_string(ct_cstr(p && p->eos_token ? p->eos_token : "")));
+    ct_assign(c, ct_cstr("add_generation_prompt"), ct_bool(p && p->add_generation_prompt));
+    ct_assign(c, ct_cstr("tools"), ct_none()); /* as transformers passes them without tools */
+    ct_assign(c, ct_cstr("documents"), ct_none());
+    ct_scope *top = ct_alloc(c, sizeof *top); /* the template's own variables shadow the context's */
+    top->parent = root;
+    c->scope = top;
+
+    ct_exec_body(c, body, n_body);
+
+    if (!c->out) {
+        c->out = VKSLM_MALLOC(1);
+        if (!c->out)
+            ct_fail(c, VKSLM_ERR_OUT_OF_HOST_MEMORY, 0, "out of host memory");
+        c->out[0] = 0;
+    }
+    *out = c->out;
+    *out_len = c->out_len;
+    ct_arena_free(c);
+    VKSLM_FREE(c);
+    return VKSLM_OK;
+}
+
+/* ---- families --------------------------------------------------------------------------------- */
+static const struct {
+    const char *name;
+    const char *tmpl;
+} ct_families[] = {
+    {"chatml",
+     "{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{% endfor %}"
+     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"},
+    {"llama3",
+     "{{ bos_token }}{% for m in messages %}"
+     "{{ '<|start_header_id|>' + m.role + '<|end_header_id|>\\n\\n' + m.content | trim + '<|eot_id|>' }}"
+     "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"},
+    {"llama2",
+     "{% set ns = namespace(sys='') %}{% for m in messages %}{% if m.role == 'system' %}"
+     "{% set ns.sys = '<<SYS>>\\n' + m.content + '\\n<</SYS>>\\n\\n' %}"
+     "{% elif m.role == 'user' %}{{ bos_token + '[INST] ' + ns.sys + m.content | trim + ' [/INST]' }}"
+     "{% set ns.sys = '' %}{% else %}{{ ' ' + m.content | trim + ' ' + eos_token }}{% endif %}{% endfor %}"},
+    {"mistral",
+     "{% set ns = namespace(sys='') %}{{ bos_token }}{% for m in messages %}{% if m.role == 'system' %}"
+     "{% set ns.sys = m.content + '\\n\\n' %}{% elif m.role == 'user' %}"
+     "{{ '[INST]' + (ns.sys if loop.last else '') + m.content + '[/INST]' }}"
+     "{% else %}{{ m.content + eos_token }}{% endif %}{% endfor %}"},
+    {"phi3",
+     "{% for m in messages %}{{ '<|' + m.role + '|>\\n' + m.content + '<|end|>\\n' }}{% endfor %}"
+     "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}"},
+    /* Gemma has no system role: a system message is put in front of the first user turn */
+    {"gemma",
+     "{% set ns = namespace(sys='') %}{{ bos_token }}{% for m in messages %}{% if m.role == 'system' %}"
+     "{% set ns.sys = ns.sys + m.content | trim + '\\n\\n' %}{% else %}"
+     "{{ '<start_of_turn>' + ('model' if m.role == 'assistant' else m.role) + '\\n' + "
+     "(ns.sys if m.role == 'user' else '') + m.content | trim + '<end_of_turn>\\n' }}"
+     "{% if m.role == 'user' %}{% set ns.sys = '' %}{% endif %}{% endif %}{% endfor %}"
+     "{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}"},
+    {"deepseek",
+     "{{ bos_token }}{% for m in messages %}{% if m.role == 'system' %}{{ m.content }}{% endif %}{% endfor %}"
+     "{% for m in messages %}{% if m.role == 'user' %}{{ '<\xef\xbd\x9cUser\xef\xbd\x9c>' + m.content }}"
+     "{% elif m.role == 'assistant' %}{% set content = m.content %}"
+     "{% if '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}"
+     "{{ '<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>' + content + eos_token }}{% endif %}{% endfor %}"
+     "{% if add_generation_prompt %}{{ '<\xef\xbd\x9c" "Assistant\xef\xbd\x9c><think>\\n' }}{% endif %}"},
+};
+
+const char *vkslm_chat_family_template(const char *name) {
+    for (size_t i = 0; name && i < sizeof ct_families / sizeof ct_families[0]; i++)
+        if (strcmp(name, ct_families[i].name) == 0)
+            return ct_families[i].tmpl;
+    return NULL;
+}
+
+const char *vkslm_chat_family_names(void) { return "chatml, llama3, llama2, mistral, phi3, gemma, deepseek"; }
+
+static bool ct_contains_str(const char *s, size_t n, const char *needle) {
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(s + i, needle, k) == 0)
+            return true;
+    return false;
+}
+
+const char *vkslm_chat_family_detect(const char *t, size_t n) {
+    if (!t)
+        return NULL;
+    if (ct_contains_str(t, n, "<|im_start|>")) return "chatml";
+    if (ct_contains_str(t, n, "<|start_header_id|>")) return "llama3";
+    if (ct_contains_str(t, n, "<start_of_turn>")) return "gemma";
+    if (ct_contains_str(t, n, "<|assistant|>") && ct_contains_str(t, n, "<|end|>")) return "phi3";
+    if (ct_contains_str(t, n, "<\xef\xbd\x9cUser\xef\xbd\x9c>")) return "deepseek";
+    if (ct_contains_str(t, n, "[INST]") && ct_contains_str(t, n, "<<SYS>>")) return "llama2";
+    if (ct_contains_str(t, n, "[INST]")) return "mistral";
+    return NULL;
+}
+
+/* ---- public API ------------------------------------------------------------------------------- */
+VKSLM_API const char *vkslm_model_chat_template(const vkslm_model *model, size_t *len) {
+    if (len)
+        *len = model && model->chat_template.ptr ? (size_t)model->chat_template.len : 0;
+    return model ? model->chat_template.ptr : NULL;
+}
+
+static const char *ct_token_text(const vkslm_model *model, int32_t id, char *buf, size_t cap) {
+    size_t n = 0;
+    const char *t = (model && id >= 0) ? vkslm_token_text(model->tok, id, &n) : NULL;
+    if (!t || n >= cap)
+        n = 0;
+    if (n)
+        memcpy(buf, t, n);
+    buf[n] = 0;
+    return buf;
+}
+
+VKSLM_API vkslm_status vkslm_chat_apply_template(const vkslm_model *model, const char *template_override,
+                                                const vkslm_chat_message *msgs, size_t n,
+                                                bool add_generation_prompt, char *buf, size_t cap, size_t *len) {
+    if ((!model && !template_override) || (n && !msgs) || (cap && !buf))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_apply_template: NULL argument");
+    char bos[256], eos[256];
+    vkslm_chat_render_params p = {
+        .bos_token = ct_token_text(model, model ? vkslm_token_bos(model->tok) : -1, bos, sizeof bos),
+        .eos_token = ct_token_text(model, model ? vkslm_token_eos(model->tok) : -1, eos, sizeof eos),
+        .add_generation_prompt = add_generation_prompt,
+    };
+    const char *tmpl = template_override;
+    size_t tlen = 0;
+    bool own = false;
+    if (tmpl) {
+        const char *family = vkslm_chat_family_template(tmpl);
+        if (family)
+            tmpl = family;
+        tlen = strlen(tmpl);
+    } else {
+        tmpl = vkslm_model_chat_template(model, &tlen);
+        if (!tmpl)
+            return vkslm_fail(VKSLM_ERR_UNSUPPORTED,
+                              "the model has no tokenizer.chat_template; choose a template (%s) or pass one",
+                              vkslm_chat_family_names());
+        own = true;
+    }
+    char *text;
+    size_t text_len;
+    vkslm_status st = vkslm_chat_template_render(tmpl, tlen, msgs, n, &p, &text, &text_len);
+    if (own && (st == VKSLM_ERR_FORMAT || st == VKSLM_ERR_UNSUPPORTED)) {
+        const char *family = vkslm_chat_family_detect(tmpl, tlen);
+        if (family) {
+            vkslm_log(VKSLM_LOG_WARN, "%s; rendering the built-in '%s' template instead", vkslm_last_error(), family);
+            st = vkslm_chat_template_render(vkslm_chat_family_template(family), strlen(vkslm_chat_family_template(family)),
+                                            msgs, n, &p, &text, &text_len);
+        }
+    }
+    if (st != VKSLM_OK)
+        return st;
+    if (len)
+        *len = text_len;
+    if (text_len + 1 > cap) {
+        VKSLM_FREE(text);
+        return vkslm_fail(VKSLM_ERR_LIMIT, "the rendered conversation needs %zu bytes, the buffer has %zu",
+                          text_len + 1, cap);
+    }
+    memcpy(buf, text, text_len + 1);
+    VKSLM_FREE(text);
+    return VKSLM_OK;
+}

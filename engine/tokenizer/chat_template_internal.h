@@ -1,0 +1,211 @@
+/* The chat-template interpreter's internals, shared by its lexer, parser, evaluator and built-ins.
+ *
+ * All memory (tokens, syntax tree, values) comes from one arena owned by the ct_ctx and freed at once, and
+ * every error unwinds with longjmp to vkslm_chat_template_render, so no code path leaks or needs cleanup. */
+#ifndef VKSLM_TOKENIZER_CHAT_TEMPLATE_INTERNAL_H
+#define VKSLM_TOKENIZER_CHAT_TEMPLATE_INTERNAL_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/tokenizer/chat_template.h"
+#include "engine/util/error.h"
+
+typedef struct ct_str {
+    const char *s;
+    size_t n;
+} ct_str;
+
+/* ---- tokens ----------------------------------------------------------------------------------- */
+typedef enum ct_tok_kind {
+    CT_TOK_TEXT,        /* template data between tags (whitespace control applied) */
+    CT_TOK_VAR_BEGIN,   /* {{ */
+    CT_TOK_VAR_END,     /* }} */
+    CT_TOK_BLOCK_BEGIN, /* {% */
+    CT_TOK_BLOCK_END,   /* %} */
+    CT_TOK_NAME,
+    CT_TOK_STRING,      /* s: the unescaped text */
+    CT_TOK_INT,
+    CT_TOK_FLOAT,
+    CT_TOK_OP,          /* s: the operator or punctuation ("==", "(", "|", ...) */
+    CT_TOK_EOF
+} ct_tok_kind;
+
+typedef struct ct_tok {
+    ct_tok_kind kind;
+    uint32_t off; /* byte offset in the source, for messages */
+    ct_str s;
+    int64_t i;
+    double f;
+} ct_tok;
+
+/* ---- values ----------------------------------------------------------------------------------- */
+typedef enum ct_kind {
+    CT_UNDEF = 0, CT_NONE, CT_BOOL, CT_INT, CT_FLOAT, CT_STR, CT_LIST, CT_DICT, CT_NS, CT_FUNC
+} ct_kind;
+
+typedef enum ct_func {
+    CT_FN_RAISE = 1, CT_FN_STRFTIME, CT_FN_NAMESPACE, CT_FN_RANGE, CT_FN_DICT
+} ct_func;
+
+typedef struct ct_list ct_list;
+typedef struct ct_dict ct_dict;
+typedef struct ct_value {
+    ct_kind kind;
+    union {
+        int b;
+        int64_t i;
+        double f;
+        ct_str s;
+        ct_list *l;
+        ct_dict *d; /* CT_DICT and CT_NS (a namespace: a dict whose attributes can be assigned) */
+        ct_func fn;
+    } u;
+} ct_value;
+
+struct ct_list {
+    ct_value *v;
+    size_t n, cap;
+};
+struct ct_dict {
+    ct_str *k; /* string keys only */
+    ct_value *v;
+    size_t n, cap;
+};
+
+/* ---- syntax tree ------------------------------------------------------------------------------ */
+typedef enum ct_node_kind {
+    /* statements */
+    CT_N_TEXT, CT_N_OUTPUT, CT_N_IF, CT_N_FOR, CT_N_SET, CT_N_SET_BLOCK, CT_N_BREAK, CT_N_CONTINUE,
+    /* expressions */
+    CT_E_LITERAL, CT_E_NAME, CT_E_ATTR, CT_E_INDEX, CT_E_SLICE, CT_E_CALL, CT_E_FILTER, CT_E_TEST,
+    CT_E_NEG, CT_E_POS, CT_E_NOT, CT_E_AND, CT_E_OR, CT_E_BINARY, CT_E_COND, CT_E_LIST, CT_E_DICT
+} ct_node_kind;
+
+typedef enum ct_binop {
+    CT_OP_ADD = 1, CT_OP_SUB, CT_OP_MUL, CT_OP_DIV, CT_OP_FLOORDIV, CT_OP_MOD, CT_OP_POW, CT_OP_CONCAT,
+    CT_OP_EQ, CT_OP_NE, CT_OP_LT, CT_OP_LE, CT_OP_GT, CT_OP_GE, CT_OP_IN, CT_OP_NOT_IN
+} ct_binop;
+
+typedef struct ct_node ct_node;
+struct ct_node {
+    ct_node_kind kind;
+    uint32_t off;
+    ct_binop op;
+    int negated;           /* CT_E_TEST: "is not" */
+    ct_str name;           /* name, attribute, filter or test; CT_N_TEXT: the text */
+    ct_node *a, *b, *c;    /* operands; IF: cond; FOR: iterable (b) and filter (c); SET: target (a), value (b) */
+    ct_node **list;        /* arguments, items, dict keys; statement bodies (then / loop body) */
+    size_t n;
+    ct_node **list2;       /* keyword-argument values, dict values; else bodies */
+    size_t n2;
+    ct_str *names;         /* keyword-argument names; FOR / SET: the target names */
+    size_t n_names;
+    ct_value lit;          /* CT_E_LITERAL */
+};
+
+/* ---- the interpreter's state ------------------------------------------------------------------ */
+typedef struct ct_block ct_block;
+typedef struct ct_scope ct_scope;
+struct ct_scope {
+    ct_dict vars;
+    ct_scope *parent;
+};
+
+typedef struct ct_ctx {
+    const char *src; /* the template, newlines normalised to \n */
+    size_t src_len;
+    jmp_buf jmp;
+    vkslm_status status; /* of the error that unwound */
+    ct_block *blocks;
+    size_t arena_bytes;
+    /* lexer output */
+    ct_tok *toks;
+    size_t n_toks, toks_cap;
+    /* parser */
+    size_t pos;
+    int depth;
+    int loop_depth; /* for-loops around the statement being parsed (break/continue need one) */
+    /* evaluator */
+    char *out; /* malloc'd output (not in the arena: handed to the caller) */
+    size_t out_len, out_cap;
+    uint64_t steps;
+    ct_scope *scope;
+    int loop_ctl; /* 1 break, 2 continue */
+    int64_t now;
+} ct_ctx;
+
+/* ---- chat_template_value.c: arena, errors, values ---------------------------------------------- */
+_Noreturn void ct_fail(ct_ctx *c, vkslm_status st, uint32_t off, const char *fmt, ...) VKSLM_PRINTF(4, 5);
+void *ct_alloc(ct_ctx *c, size_t n);   /* zeroed */
+void ct_arena_free(ct_ctx *c);
+ct_str ct_str_dup(ct_ctx *c, const char *s, size_t n);
+ct_str ct_str_cat(ct_ctx *c, ct_str a, ct_str b);
+static inline ct_str ct_cstr(const char *s) { ct_str r = {s, 0}; while (s[r.n]) r.n++; return r; }
+bool ct_str_eq(ct_str a, const char *lit);
+bool ct_str_same(ct_str a, ct_str b);
+
+/* growable byte string in the arena */
+typedef struct ct_buf {
+    char *p;
+    size_t n, cap;
+} ct_buf;
+void ct_buf_add(ct_ctx *c, ct_buf *b, const char *s, size_t n);
+void ct_buf_addc(ct_ctx *c, ct_buf *b, char ch);
+static inline ct_str ct_buf_str(const ct_buf *b) { ct_str r = {b->p ? b->p : "", b->n}; return r; }
+
+ct_value ct_undef(void);
+ct_value ct_none(void);
+ct_value ct_bool(int b);
+ct_value ct_int(int64_t i);
+ct_value ct_float(double f);
+ct_value ct_string(ct_str s);
+ct_value ct_new_list(ct_ctx *c);
+ct_value ct_new_dict(ct_ctx *c);
+void ct_list_push(ct_ctx *c, ct_list *l, ct_value v);
+void ct_dict_set(ct_ctx *c, ct_dict *d, ct_str k, ct_value v);
+ct_value *ct_dict_get(const ct_dict *d, ct_str k); /* NULL when absent */
+
+const char *ct_kind_name(ct_kind k);
+bool ct_truthy(ct_value v);
+bool ct_equal(ct_value a, ct_value b);
+/* Python's str() and repr() of a value, appended to b. */
+void ct_to_str(ct_ctx *c, ct_buf *b, ct_value v);
+void ct_repr(ct_ctx *c, ct_buf *b, ct_value v);
+ct_str ct_value_str(ct_ctx *c, ct_value v);
+/* json.dumps(v, ensure_ascii=False, indent=indent) (indent < 0: none), as HF's tojson. */
+void ct_to_json(ct_ctx *c, ct_buf *b, ct_value v, int indent, int level, uint32_t off);
+/* UTF-8 code points in s, and the byte offset of code point i (clamped to n). */
+size_t ct_utf8_len(ct_str s);
+size_t ct_utf8_offset(ct_str s, size_t i);
+
+/* ---- chat_template_lex.c / _parse.c ------------------------------------------------------------- */
+void ct_lex(ct_ctx *c);
+/* Parses the token stream into a body of statements. */
+ct_node **ct_parse(ct_ctx *c, size_t *n);
+void ct_line_col(const ct_ctx *c, uint32_t off, int *line, int *col);
+
+/* ---- chat_template_eval.c ------------------------------------------------------------------------ */
+void ct_exec_body(ct_ctx *c, ct_node **body, size_t n);
+ct_value ct_eval(ct_ctx *c, const ct_node *e);
+ct_value ct_lookup(ct_ctx *c, ct_str name);
+void ct_assign(ct_ctx *c, ct_str name, ct_value v);
+ct_value ct_getattr(ct_ctx *c, ct_value obj, ct_str name, uint32_t off);
+ct_value ct_iterable_list(ct_ctx *c, ct_value v, uint32_t off); /* a list of what `for` iterates */
+void ct_step(ct_ctx *c, uint32_t off);
+
+/* ---- chat_template_builtins.c -------------------------------------------------------------------- */
+typedef struct ct_args {
+    ct_value *pos;
+    size_t n;
+    ct_str *kw_names;
+    ct_value *kw;
+    size_t n_kw;
+} ct_args;
+ct_value ct_apply_filter(ct_ctx *c, ct_str name, ct_value v, const ct_args *a, uint32_t off);
+bool ct_apply_test(ct_ctx *c, ct_str name, ct_value v, const ct_args *a, uint32_t off);
+ct_value ct_call_method(ct_ctx *c, ct_value obj, ct_str name, const ct_args *a, uint32_t off);
+ct_value ct_call_func(ct_ctx *c, ct_func fn, const ct_args *a, uint32_t off);
+#endif
