@@ -89,6 +89,12 @@ static void test_matvec_small_passes(void) {
     check(vk, &tc, VKSLM_MATVEC_ROW_PER_SUBGROUP, 3);
     tc.type = VKSLM_TYPE_Q5_0;
     check(vk, &tc, VKSLM_MATVEC_AUTO, 1);
+    /* several blocks per row through the row-per-lane walk, whose decoders keep words between units */
+    static const uint32_t seq_types[] = {VKSLM_TYPE_Q4_K, VKSLM_TYPE_Q5_K, VKSLM_TYPE_Q6_K};
+    for (int i = 0; i < 3; i++) {
+        test_product_case sc = {.type = seq_types[i], .k = 768, .n = 19, .m = 2, .w_off = 2, .salt = 8 + (uint64_t)i};
+        check(vk, &sc, VKSLM_MATVEC_ROW_PER_LANE, 0);
+    }
     test_gpu_assert_clean(vk);
 }
 
