@@ -10,6 +10,8 @@
 //   0: each subgroup computes one row at a time, lanes split the row's 32-element units, subgroupAdd
 //      reduces. The workgroup covers ROWS_PER_WG rows; works at any subgroup size, partial subgroups
 //      included.
+// Either way an invocation works on RPL rows at once, so every x value it loads serves RPL rows (x loads
+// are gathers on SIMD-on-CPU devices, and dominate there).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -19,6 +21,7 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint NVEC = 1u;         // vectors (tokens) per invocation, 1..8
 layout(constant_id = 2) const uint ROW_PER_LANE = 1u;  // strategy (see above)
 layout(constant_id = 3) const uint ROWS_PER_WG = 4u;   // rows of a workgroup when ROW_PER_LANE == 0
+layout(constant_id = 4) const uint RPL = 1u;           // rows computed together (1..4): x loads are shared
 
 layout(push_constant) uniform Push {
     uint units;     // 32-element units per row (K / 32)
@@ -43,59 +46,83 @@ layout(std430, binding = 3) readonly buffer BufB { float B[]; };
 #include "quant_blocks.glsl"
 
 #define MAXV 8
-float acc[MAXV];
-uint xbase[MAXV]; // vec4 index of each vector's x (vectors past the batch re-read the last one)
+#define MAXR 4
+float acc[MAXR * MAXV]; // acc[j * MAXV + v]: row j, vector v
+uint xbase[MAXV];       // vec4 index of each vector's x (vectors past the batch re-read the last one)
 
-// Adds unit g (the g-th 32-element unit of the row at byte `row`) times x into acc, for every vector.
-void add_unit(uint row, uint g) {
-    uint blk = row + (g / QB_UNITS) * QB_BYTES, u = g % QB_UNITS;
-    vec4 q[8];
-    vec4 s = qb_unit(blk, u, q);
-    [[unroll]] for (uint i = 0u; i < 4u; i++) {
-        vec4 lo = q[2u * i] * s.x + s.y, hi = q[2u * i + 1u] * s.z + s.w;
-        [[unroll]] for (uint v = 0u; v < NVEC; v++) {
-            uint xi = xbase[v] + 8u * g + i;
-            acc[v] += dot(lo, X[xi]) + dot(hi, X[xi + 4u]);
+uvec4 wcache[MAXR][6]; // per row: words qb_unit_seq keeps between the units of a block
+
+// Adds unit g (the g-th 32-element unit of each row; rows at bytes rowb[j]) times x into acc. seq: the
+// caller walks g = 0, 1, 2, ... (so qb_unit_seq may reuse words of the previous unit).
+void add_units(uint rowb[MAXR], uint g, bool seq) {
+    uint boff = (g / QB_UNITS) * QB_BYTES, u = g % QB_UNITS;
+    vec4 q[MAXR][8];
+    [[unroll]] for (uint j = 0u; j < RPL; j++) {
+        vec4 s = seq ? qb_unit_seq(rowb[j] + boff, u, q[j], wcache[j]) : qb_unit(rowb[j] + boff, u, q[j]);
+        [[unroll]] for (uint i = 0u; i < 4u; i++) {
+            q[j][2u * i] = q[j][2u * i] * s.x + s.y;
+            q[j][2u * i + 1u] = q[j][2u * i + 1u] * s.z + s.w;
+        }
+    }
+    [[unroll]] for (uint v = 0u; v < NVEC; v++) {
+        uint xi = xbase[v] + 8u * g;
+        [[unroll]] for (uint i = 0u; i < 4u; i++) {
+            vec4 xl = X[xi + i], xh = X[xi + 4u + i];
+            [[unroll]] for (uint j = 0u; j < RPL; j++)
+                acc[j * MAXV + v] += dot(q[j][2u * i], xl) + dot(q[j][2u * i + 1u], xh);
         }
     }
 }
 
-void store(uint r, uint v0) {
-    float bias = pc.has_bias != 0u ? B[pc.b_off + r] : 0.0;
-    [[unroll]] for (uint v = 0u; v < NVEC; v++)
-        if (v0 + v < pc.n_vec)
-            D[pc.d_off + (v0 + v) * pc.d_stride + r] = acc[v] + bias;
+// Rows r0 .. r0 + RPL - 1 (those below pc.rows) of d.
+void store(uint r0, uint v0) {
+    [[unroll]] for (uint j = 0u; j < RPL; j++) {
+        uint r = r0 + j;
+        if (r >= pc.rows)
+            break;
+        float bias = pc.has_bias != 0u ? B[pc.b_off + r] : 0.0;
+        [[unroll]] for (uint v = 0u; v < NVEC; v++)
+            if (v0 + v < pc.n_vec)
+                D[pc.d_off + (v0 + v) * pc.d_stride + r] = acc[j * MAXV + v] + bias;
+    }
+}
+
+// Byte offsets of rows r0 .. r0 + RPL - 1, clamped to the last row (clamped rows compute, never store).
+void row_offsets(uint r0, out uint rowb[MAXR]) {
+    [[unroll]] for (uint j = 0u; j < MAXR; j++)
+        rowb[j] = pc.w_off + min(r0 + j, pc.rows - 1u) * pc.row_bytes;
 }
 
 void main() {
     uint v0 = gl_WorkGroupID.y * NVEC;                  // first vector of this invocation
-    [[unroll]] for (uint v = 0u; v < MAXV; v++) {
-        acc[v] = 0.0;
+    [[unroll]] for (uint v = 0u; v < MAXV; v++)
         xbase[v] = pc.x_off + min(v0 + v, pc.n_vec - 1u) * pc.x_stride;
-    }
+    [[unroll]] for (uint a = 0u; a < MAXR * MAXV; a++)
+        acc[a] = 0.0;
+    uint rowb[MAXR];
     if (ROW_PER_LANE != 0u) {
-        uint r = gl_GlobalInvocationID.x;
-        if (r >= pc.rows)
-            return;
-        uint row = pc.w_off + r * pc.row_bytes;
+        // no early return for lanes past the end: they recompute the last row, so no lane is masked off
+        uint r0 = gl_GlobalInvocationID.x * RPL;
+        row_offsets(r0, rowb);
         for (uint g = 0u; g < pc.units; g++)
-            add_unit(row, g);
-        store(r, v0);
+            add_units(rowb, g, true);
+        store(r0, v0);
     } else {
         uint lanes = subgroupAdd(1u), lane = subgroupExclusiveAdd(1u);
-        for (uint rr = gl_SubgroupID; rr < ROWS_PER_WG; rr += gl_NumSubgroups) {
-            uint r = gl_WorkGroupID.x * ROWS_PER_WG + rr;   // the same in the whole subgroup
-            if (r >= pc.rows)
+        for (uint rr = gl_SubgroupID * RPL; rr < ROWS_PER_WG; rr += gl_NumSubgroups * RPL) {
+            uint r0 = gl_WorkGroupID.x * ROWS_PER_WG + rr;  // the same in the whole subgroup
+            if (r0 >= pc.rows)
                 break;
-            [[unroll]] for (uint v = 0u; v < NVEC; v++)
-                acc[v] = 0.0;
-            uint row = pc.w_off + r * pc.row_bytes;
+            [[unroll]] for (uint a = 0u; a < MAXR * MAXV; a++)
+                acc[a] = 0.0;
+            row_offsets(r0, rowb);
             for (uint g = lane; g < pc.units; g += lanes)
-                add_unit(row, g);
-            [[unroll]] for (uint v = 0u; v < NVEC; v++)
-                acc[v] = subgroupAdd(acc[v]);
+                add_units(rowb, g, false);
+            [[unroll]] for (uint j = 0u; j < RPL; j++)
+                [[unroll]] for (uint v = 0u; v < NVEC; v++)
+                    acc[j * MAXV + v] = subgroupAdd(acc[j * MAXV + v]);
             if (lane == 0u)
-                store(r, v0);
+                store(r0, v0);
         }
     }
 }

@@ -32,6 +32,17 @@ uint qb_u32(uint b) {
 // two f16 at even byte b (b and b+2)
 vec2 qb_f16x2(uint b) { return unpackHalf2x16(qb_u32(b)); }
 
+// 16 bytes starting at even byte b as 4 words (5 loads, all inside the words holding those bytes)
+uvec4 qb_load4(uint b) {
+    uint w = b >> 2;
+    bool al = (b & 2u) == 0u;
+    uint a0 = W[w], a1 = W[w + 1u], a2 = W[w + 2u], a3 = W[w + 3u], a4 = W[w + (al ? 3u : 4u)];
+    return al ? uvec4(a0, a1, a2, a3)
+              : uvec4((a0 >> 16) | (a1 << 16), (a1 >> 16) | (a2 << 16), (a2 >> 16) | (a3 << 16), (a3 >> 16) | (a4 << 16));
+}
+// byte k (0..15) of 16 loaded bytes
+uint qb_byte(uvec4 h, uint k) { return (h[k >> 2] >> ((k & 3u) << 3)) & 0xffu; }
+
 // the four bytes of a word as vec4 (unsigned) after a right shift, masked
 vec4 qb_bytes(uint w, uint shift, uint mask) {
     return vec4((uvec4(w >> shift) >> uvec4(0u, 8u, 16u, 24u)) & mask);
@@ -80,6 +91,18 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
     uint b = blk + 8u * i;
     lo = vec4(qb_f16x2(b), qb_f16x2(b + 4u));
     hi = vec4(qb_f16x2(b + 32u), qb_f16x2(b + 36u));
+}
+#define QB_HAS_UNIT 1
+vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
+    uint w0 = blk >> 2; // plain float rows are 4-byte aligned (engine/ops/weights.c checks)
+    [[unroll]] for (uint h = 0u; h < 4u; h++) { // 16 bytes = elements 8h..8h+7 = quads 2h, 2h+1 (mod 4)
+        uvec4 w = uvec4(W[w0 + 4u * h], W[w0 + 4u * h + 1u], W[w0 + 4u * h + 2u], W[w0 + 4u * h + 3u]);
+        vec4 a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)), b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+        // elements 8h..8h+3 and 8h+4..8h+7: quad (2h) and (2h+1) of the unit; lo half when h < 2
+        q[((2u * h) & 3u) * 2u + (h >> 1)] = a;
+        q[((2u * h + 1u) & 3u) * 2u + (h >> 1)] = b;
+    }
+    return vec4(1.0, 0.0, 1.0, 0.0);
 }
 
 #elif defined(WTYPE_BF16)
@@ -271,6 +294,62 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
     hi += 16.0 * qb_bytes(qb_u32(blk + 32u + 4u * i), u, 1u);
 #endif
 }
+// Whole-unit loaders. Units 2p and 2p+1 share their 32 quant bytes (low and high nibbles) and all units
+// share the 16-byte header (d, dmin, scales) and Q5_K's 32 high-bit bytes. qb_unit_seq, for a caller that
+// walks the units of a block in order, keeps those words in `c` and loads them only when they change.
+#define QB_HAS_UNIT 1
+#define QB_HAS_UNIT_SEQ 1
+vec4 qb_unit_words(uint u, out vec4 q[8], uvec4 c[6]) {
+    uvec4 h = c[0];
+    vec2 dm = unpackHalf2x16(h.x);
+    uint sc, mn; // get_scale_min_k4 on the scale bytes (header bytes 4..15)
+    if (u < 4u) {
+        sc = qb_byte(h, 4u + u) & 63u;
+        mn = qb_byte(h, 8u + u) & 63u;
+    } else {
+        uint a = qb_byte(h, 8u + u);
+        sc = (a & 15u) | ((qb_byte(h, u) >> 6) << 4);
+        mn = (a >> 4) | ((qb_byte(h, 4u + u) >> 6) << 4);
+    }
+    uint sh = 4u * (u & 1u);
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        q[2u * i] = qb_bytes(c[1][i], sh, 15u);
+        q[2u * i + 1u] = qb_bytes(c[2][i], sh, 15u);
+#ifdef WTYPE_Q5_K
+        q[2u * i] += 16.0 * qb_bytes(c[3][i], u, 1u);
+        q[2u * i + 1u] += 16.0 * qb_bytes(c[4][i], u, 1u);
+#endif
+    }
+    float d = dm.x * float(sc), m = -dm.y * float(mn);
+    return vec4(d, m, d, m);
+}
+vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[6]) {
+    if (u == 0u) {
+        c[0] = qb_load4(blk);
+#ifdef WTYPE_Q5_K
+        c[3] = qb_load4(blk + 16u);
+        c[4] = qb_load4(blk + 32u);
+#endif
+    }
+    if ((u & 1u) == 0u) {
+        uint b = blk + QB_QS + 32u * (u >> 1);
+        c[1] = qb_load4(b);
+        c[2] = qb_load4(b + 16u);
+    }
+    return qb_unit_words(u, q, c);
+}
+vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
+    uvec4 c[6];
+    c[0] = qb_load4(blk);
+    uint b = blk + QB_QS + 32u * (u >> 1);
+    c[1] = qb_load4(b);
+    c[2] = qb_load4(b + 16u);
+#ifdef WTYPE_Q5_K
+    c[3] = qb_load4(blk + 16u);
+    c[4] = qb_load4(blk + 32u);
+#endif
+    return qb_unit_words(u, q, c);
+}
 
 #elif defined(WTYPE_Q6_K)
 // ql[128] @0, qh[64] @128, scales[16] (int8) @192, d @208. Unit u: h = u/4, c = u%4:
@@ -289,6 +368,39 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
     uint sl = 4u * (c >> 1), shh = 2u * c;
     lo = qb_bytes(qb_u32(bl), sl, 15u) + 16.0 * qb_bytes(qb_u32(bh), shh, 3u);
     hi = qb_bytes(qb_u32(bl + 16u), sl, 15u) + 16.0 * qb_bytes(qb_u32(bh + 16u), shh, 3u);
+}
+#define QB_HAS_UNIT 1
+#define QB_HAS_UNIT_SEQ 1
+// In order: units 4h+c and 4h+c+2 share ql bytes (low/high nibbles); the 4 units of half h share qh.
+vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[6]) {
+    uint h = u >> 2, c = u & 3u;
+    if (c == 0u) {
+        uint bl = blk + 64u * h, bh = blk + 128u + 32u * h;
+        cw[0] = qb_load4(bl);
+        cw[1] = qb_load4(bl + 16u);
+        cw[2] = qb_load4(bl + 32u);
+        cw[3] = qb_load4(bl + 48u);
+        cw[4] = qb_load4(bh);
+        cw[5] = qb_load4(bh + 16u);
+    }
+    uint sl = 4u * (c >> 1), shh = 2u * c, k = 2u * (c & 1u);
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        uint l0 = k == 0u ? cw[0][i] : cw[2][i], l1 = k == 0u ? cw[1][i] : cw[3][i];
+        q[2u * i] = qb_bytes(l0, sl, 15u) + 16.0 * qb_bytes(cw[4][i], shh, 3u);
+        q[2u * i + 1u] = qb_bytes(l1, sl, 15u) + 16.0 * qb_bytes(cw[5][i], shh, 3u);
+    }
+    return qb_scales(blk, u);
+}
+vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
+    uint h = u >> 2, c = u & 3u;
+    uint bl = blk + 64u * h + 32u * (c & 1u), bh = blk + 128u + 32u * h;
+    uint sl = 4u * (c >> 1), shh = 2u * c;
+    uvec4 l0 = qb_load4(bl), l1 = qb_load4(bl + 16u), h0 = qb_load4(bh), h1 = qb_load4(bh + 16u);
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        q[2u * i] = qb_bytes(l0[i], sl, 15u) + 16.0 * qb_bytes(h0[i], shh, 3u);
+        q[2u * i + 1u] = qb_bytes(l1[i], sl, 15u) + 16.0 * qb_bytes(h1[i], shh, 3u);
+    }
+    return qb_scales(blk, u);
 }
 
 #elif defined(WTYPE_IQ4_XS)
@@ -321,6 +433,12 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
         qb_quads(blk, u, i, q[2u * i], q[2u * i + 1u]);
     return qb_scales(blk, u);
 }
+#endif
+
+#ifndef QB_HAS_UNIT_SEQ
+// qb_unit for a caller walking the units of each block in order (u = 0, 1, ...): types whose units share
+// words keep them in c between calls; the others ignore c.
+vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[6]) { return qb_unit(blk, u, q); }
 #endif
 
 // The 8 dequantized values of quad i of unit u: elements 4i..4i+3 (lo) and 16+4i..16+4i+3 (hi).

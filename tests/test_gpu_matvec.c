@@ -89,6 +89,30 @@ static void test_matvec_small_passes(void) {
     check(vk, &tc, VKSLM_MATVEC_ROW_PER_SUBGROUP, 3);
     tc.type = VKSLM_TYPE_Q5_0;
     check(vk, &tc, VKSLM_MATVEC_AUTO, 1);
+    /* several blocks per row through the row-per-lane walk, whose decoders keep words between units */
+    static const uint32_t seq_types[] = {VKSLM_TYPE_Q4_K, VKSLM_TYPE_Q5_K, VKSLM_TYPE_Q6_K};
+    for (int i = 0; i < 3; i++) {
+        test_product_case sc = {.type = seq_types[i], .k = 768, .n = 19, .m = 2, .w_off = 2, .salt = 8 + (uint64_t)i};
+        check(vk, &sc, VKSLM_MATVEC_ROW_PER_LANE, 0);
+    }
+    test_gpu_assert_clean(vk);
+}
+
+/* every rows-per-invocation count (lavapipe picks 4 or 2; GPUs 1 or 2), both strategies */
+static void test_matvec_rows_per_invocation(void) {
+    vkslm_vk *vk = test_gpu();
+    TEST_REQUIRE_GPU(vk);
+    static const char *const rpl[] = {"1", "2", "3", "4"};
+    static const uint32_t types[] = {VKSLM_TYPE_Q6_K, VKSLM_TYPE_Q4_0, VKSLM_TYPE_F16, VKSLM_TYPE_Q5_K};
+    for (int i = 0; i < 4; i++) {
+        setenv("VKSLM_MATVEC_RPL", rpl[i], 1);
+        test_product_case tc = {.type = types[i], .k = 512, .n = 23, .m = 1 + (uint64_t)i, .bias = i & 1,
+                                .w_off = 2 * (uint64_t)(i & 1) + 4 * (uint64_t)(types[i] == VKSLM_TYPE_F16),
+                                .salt = 20 + (uint64_t)i};
+        check(vk, &tc, VKSLM_MATVEC_ROW_PER_LANE, 0);
+        check(vk, &tc, VKSLM_MATVEC_ROW_PER_SUBGROUP, 0);
+    }
+    unsetenv("VKSLM_MATVEC_RPL");
     test_gpu_assert_clean(vk);
 }
 
@@ -151,6 +175,7 @@ int main(void) {
     static const vkslm_test tests[] = {
         {"matvec: every weight type, odd shapes, 1-11 vectors, bias, both strategies", test_matvec_all_types},
         {"matvec: vectors in passes smaller than the batch", test_matvec_small_passes},
+        {"matvec: 1, 2, 3 and 4 rows per invocation", test_matvec_rows_per_invocation},
         {"matvec without fp16 and 8/16-bit storage", test_matvec_without_optional_features},
         {"matvec: weights split across a 1 MiB storage range", test_matvec_split_storage_range},
         {"matvec rejects bad arguments", test_matvec_bad_args},

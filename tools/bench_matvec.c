@@ -2,7 +2,10 @@
  * 4096 x 4096) for Q4_0, Q8_0, Q4_K and F16 (or the types named on the command line), both strategies,
  * timed with GPU timestamps (the fastest of the reps); next to this machine's memory read bandwidth measured by a plain C loop
  * (1 thread and all threads). Not a test: it measures.
- *   vkslm_bench_matvec [-k K] [-n N] [-r reps] [-v vectors] [TYPE...] */
+ * With -p M it times the prefill matmul of M tokens instead (tiled shared-memory kernel vs register kernel)
+ * and reports GFLOP/s.
+ * -s 1 or 2 runs only the first (row per lane / tiled) or second kernel.
+ *   vkslm_bench_matvec [-k K] [-n N] [-r reps] [-v vectors] [-p tokens] [-s 1|2] [TYPE...] */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/ops/matmul.h"
 #include "engine/ops/matvec.h"
 #include "engine/util/rng.h"
 #include "loaders/ggml_types.h"
@@ -73,8 +77,9 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint32_t m, int reps,
-                      vkslm_matvec_strategy strat) {
+/* strat 1, 2: matvec strategies; with prefill, 1 = tiled matmul, 2 = register matmul */
+static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint32_t m, int reps, int strat,
+                      int prefill) {
     uint64_t rb = vkslm_type_row_bytes(type, k), wbytes = rb * n;
     uint8_t *w = malloc(wbytes);
     float *x = malloc(k * m * 4);
@@ -103,7 +108,8 @@ static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint3
         if (vkslm_cmd_begin(c))
             return 1;
         for (int i = 0; i < reps; i++)
-            if (vkslm_op_matvec_ex(c, &td, &tw, &tx, NULL, strat, 0)) {
+            if (prefill ? vkslm_op_matmul_ex(c, &td, &tw, &tx, NULL, (vkslm_matmul_kernel)strat)
+                        : vkslm_op_matvec_ex(c, &td, &tw, &tx, NULL, (vkslm_matvec_strategy)strat, 0)) {
                 fprintf(stderr, "matvec: %s\n", vkslm_last_error());
                 return 1;
             }
@@ -122,8 +128,15 @@ static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint3
                 qsort(ms, (size_t)got, sizeof *ms, cmp_double);
                 med = ms[0]; /* the fastest rep: the machine is shared, interference only adds */
             }
+            const char *what = prefill ? (strat == 1 ? "tiled" : "register")
+                                       : (strat == VKSLM_MATVEC_ROW_PER_LANE ? "row/lane" : "row/subgroup");
+            if (prefill)
+                printf("%-6s matmul %-9s %4llux%-5llu m=%u  %8.3f ms  %6.2f GFLOP/s\n", vkslm_type_info(type)->name,
+                       what, (unsigned long long)n, (unsigned long long)k, m, med,
+                       2.0 * (double)n * (double)k * m / (med * 1e-3) / 1e9);
+            else
             printf("%-6s %-13s %4llux%-5llu m=%u  %8.3f ms  %6.2f GB/s of weights  (wall/rep %.3f ms)\n",
-                   vkslm_type_info(type)->name, strat == VKSLM_MATVEC_ROW_PER_LANE ? "row/lane" : "row/subgroup",
+                   vkslm_type_info(type)->name, what,
                    (unsigned long long)n, (unsigned long long)k, m, med, (double)wbytes / (med * 1e-3) / 1e9, wall);
         }
     }
@@ -141,6 +154,7 @@ int main(int argc, char **argv) {
     uint64_t k = 4096, n = 4096;
     int reps = 20;
     uint32_t m = 1;
+    int prefill = 0, only = 0;
     uint32_t types[32];
     int nt = 0;
     for (int i = 1; i < argc; i++) {
@@ -152,10 +166,14 @@ int main(int argc, char **argv) {
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-v") && i + 1 < argc)
             m = (uint32_t)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-s") && i + 1 < argc)
+            only = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-p") && i + 1 < argc)
+            m = (uint32_t)atoi(argv[++i]), prefill = 1;
         else if (nt < 32 && vkslm_type_from_name(argv[i]) >= 0)
             types[nt++] = (uint32_t)vkslm_type_from_name(argv[i]);
         else {
-            fprintf(stderr, "usage: %s [-k K] [-n N] [-r reps] [-v vectors] [TYPE...]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-k K] [-n N] [-r reps] [-v vectors] [-p tokens] [-s 1|2] [TYPE...]\n", argv[0]);
             return 2;
         }
     }
@@ -177,7 +195,7 @@ int main(int argc, char **argv) {
     printf("device: %s\n", vkslm_vk_get_caps(vk)->name);
     for (int i = 0; i < nt; i++)
         for (int s = 1; s <= 2; s++)
-            if (bench_type(vk, types[i], k, n, m, reps, (vkslm_matvec_strategy)s))
+            if ((!only || only == s) && bench_type(vk, types[i], k, n, m, reps, s, prefill))
                 return 1;
     vkslm_vk_close(vk);
     return 0;
