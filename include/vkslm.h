@@ -193,7 +193,8 @@ typedef bool (*vkslm_logits_fn)(const float *logits, size_t first, size_t n, voi
  * perplexity), in steps of n_batch tokens. */
 VKSLM_API vkslm_status vkslm_session_eval_all(vkslm_session *session, const int32_t *ids, size_t n, vkslm_logits_fn fn,
                                              void *user_data);
-/* The logits (n_vocab floats) after the last eval or generated token, or NULL. Valid until the next call. */
+/* The logits (n_vocab floats) of the last token fed by vkslm_session_eval, or NULL (also after
+ * vkslm_generate, whose last token is fed at the start of the next call). Valid until the next call. */
 VKSLM_API const float *vkslm_session_logits(vkslm_session *session);
 VKSLM_API uint32_t vkslm_session_n_past(const vkslm_session *session); /* tokens in the KV cache */
 VKSLM_API uint32_t vkslm_session_n_ctx(const vkslm_session *session);

@@ -251,7 +251,11 @@ static void test_load_paths_and_refusals(void) {
     char path[1024];
     test_data_path(path, sizeof path, "models/stories260K.gguf");
     vkslm_model *a = load_model("models/stories260K.gguf");
-    int32_t ids[8] = {1, 9038, 2501, 263, 931};
+    int32_t ids[8];
+    size_t n_ids = 0;
+    CU_ASSERT_FATAL(vkslm_model_tokenize(a, "Once upon a time", 16, -1, false, ids, 8, &n_ids) == VKSLM_OK);
+    CU_ASSERT_EQUAL_FATAL(n_ids, 5);
+    CU_ASSERT_EQUAL(ids[0], 1); /* BOS */
     vkslm_session *sa = new_session(a, 32, 0);
     CU_ASSERT_FATAL(vkslm_session_eval(sa, ids, 5) == VKSLM_OK);
     uint32_t nv = (uint32_t)vkslm_model_n_vocab(a);

@@ -1,6 +1,7 @@
 /* Records embedding lookups (shaders/get_rows.comp): ids in chunks that fit the output binding and the
  * group count limit, weights in row chunks that fit the bindable range. */
 #include "engine/ops/get_rows.h"
+#include "engine/ops/weights_plain.h"
 
 #include "engine/ops/weights.h"
 #include "engine/util/error.h"
@@ -10,6 +11,8 @@
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 vkslm_status vkslm_op_get_rows(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *ids) {
+    if (vkslm_weights_need_plain(w))
+        return vkslm_op_get_rows_plain(c, d, w, ids);
     uint64_t row_bytes;
     VKSLM_TRY(vkslm_weights_check("get_rows", w, &row_bytes));
     if (!ids || !ids->buf || ids->type != VKSLM_TYPE_I32 || (ids->buf->offset + ids->offset) % 4)

@@ -1,6 +1,7 @@
 /* Records prefill matmuls: the shared-memory tiled kernel (shaders/matmul.comp) or the register-tiled
  * mat-vec kernel, chosen by device type (measured on lavapipe: see the commit message). */
 #include "engine/ops/matmul.h"
+#include "engine/ops/weights_plain.h"
 
 #include "engine/ops/matvec.h"
 #include "engine/ops/weights.h"
@@ -12,6 +13,8 @@
 
 vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
                                 const vkslm_tensor *bias, vkslm_matmul_kernel kernel) {
+    if (vkslm_weights_need_plain(w))
+        return vkslm_op_matvec_plain(c, d, w, x, bias);
     vkslm_vk *vk = vkslm_cmd_vk(c);
     const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
     if (kernel == VKSLM_MATMUL_AUTO)

@@ -1,6 +1,7 @@
 /* Records matrix x vectors dispatches (shaders/matvec.comp), split by tokens and rows so that every
  * binding stays inside the bindable range and every group count inside the device limits. */
 #include "engine/ops/matvec.h"
+#include "engine/ops/weights_plain.h"
 
 #include <stdlib.h>
 
@@ -26,6 +27,8 @@ static uint32_t rows_together(const vkslm_vk *vk, uint32_t nvec) {
 
 vkslm_status vkslm_op_matvec_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
                                 const vkslm_tensor *bias, vkslm_matvec_strategy strategy, uint32_t max_vec) {
+    if (vkslm_weights_need_plain(w))
+        return vkslm_op_matvec_plain(c, d, w, x, bias);
     vkslm_product_shape s;
     VKSLM_TRY(vkslm_weights_check_product("matvec", d, w, x, bias, &s));
     vkslm_vk *vk = vkslm_cmd_vk(c);

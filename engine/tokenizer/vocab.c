@@ -37,6 +37,10 @@ static vkslm_status opt_bool(const vkslm_gguf *g, const char *key, int *out) {
 static vkslm_status opt_id(const vkslm_gguf *g, const vkslm_tokenizer *t, const char *key, int32_t *out) {
     int64_t v = *out;
     VKSLM_TRY(opt_i64(g, key, &v));
+    if (v == 0xffffffffll) { /* -1 written as uint32: "none", as converters do */
+        *out = -1;
+        return VKSLM_OK;
+    }
     if (v < -1 || v >= t->n_vocab) {
         vkslm_log(VKSLM_LOG_WARN, "tokenizer: %s = %lld is outside the vocabulary (%d tokens); ignored", key,
                   (long long)v, t->n_vocab);
