@@ -10,6 +10,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_mkmodel(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 /* Shared option helpers (main.c). */
 int cli_flag(const char *arg, const char *name);                 /* arg == name */
