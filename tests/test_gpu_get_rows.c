@@ -80,6 +80,8 @@ static void check(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n_rows, uint
 static void sweep(vkslm_vk *vk, int reduced) {
     uint64_t salt = 300;
     for (int t = 0; t < test_n_weight_types; t++) {
+        if (!test_weight_type_swept(t))
+            continue;
         uint32_t type = test_weight_types[t];
         uint32_t be = vkslm_type_info(type)->block_elems;
         uint64_t align = be == 1 ? 4 : 2;

@@ -15,6 +15,31 @@ const uint32_t test_weight_types[] = {
 };
 const int test_n_weight_types = (int)(sizeof test_weight_types / sizeof *test_weight_types);
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+#define TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_SANITIZED 1
+#endif
+#endif
+
+int test_quick(void) {
+#ifdef TEST_SANITIZED
+    return 1;
+#else
+    const char *e = getenv("VKSLM_TEST_QUICK");
+    return e && *e && *e != '0';
+#endif
+}
+
+int test_weight_type_swept(int t) {
+    if (!test_quick())
+        return 1;
+    uint32_t type = test_weight_types[t];
+    return type == VKSLM_TYPE_F16 || type == VKSLM_TYPE_Q4_0 || type == VKSLM_TYPE_Q8_0 || type == VKSLM_TYPE_Q4_K ||
+           type == VKSLM_TYPE_Q6_K;
+}
+
 uint64_t test_row_bytes(uint32_t type, uint64_t k) { return vkslm_type_row_bytes(type, k); }
 const char *test_type_name(uint32_t type) { return vkslm_type_info(type)->name; }
 
