@@ -179,13 +179,12 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(linear(c, &k, &L->wk, &h, opt(&L->bk)));
             VKSLM_TRY(linear(c, &v, &L->wv, &h, opt(&L->bv)));
         }
-        region(c, "rope", 8.0 * n * (QK + KV), 6.0 * n * (QK + KV));
+        region(c, "rope", 8.0 * n * QK, 6.0 * n * QK);
         VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rp));
-        VKSLM_TRY(vkslm_op_rope(c, &k3, &k3, &positions, ff, &rp));
         vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_K);
         vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_V);
         region(c, "kv_write", 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
-        VKSLM_TRY(vkslm_op_kv_write(c, &kc, &k3, &positions, 0));
+        VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &k3, &positions, 0, ff, &rp)); /* k: rope on the way in */
         VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &positions, 0));
         vkslm_attn_params ap = {
             .p0 = p0, .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),

@@ -49,6 +49,12 @@ vkslm_status vkslm_op_matvec_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm
     while (local > caps->max_workgroup_invocations && local > 1)
         local /= 2;
     uint32_t rpl = rows_together(vk, nvec);
+    if (per_lane) {
+        /* enough workgroups to keep every core of a CPU device busy on small matrices: at least 8 per
+         * dispatch, workgroups no smaller than a subgroup (576 rows: 9 groups of 16, not 3 of 64) */
+        while (local > sg && (s.n + (uint64_t)local * rpl - 1) / ((uint64_t)local * rpl) < 8)
+            local /= 2;
+    }
     uint32_t rows_per_wg = (per_lane ? local : (local / sg ? local / sg : 1)) * rpl;
     uint32_t spec[5] = {local, nvec, per_lane ? 1u : 0u, rows_per_wg, rpl};
     char variant[32];
