@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 int test_in_ci(void) {
@@ -55,6 +56,15 @@ uint64_t test_seed(void) {
 }
 
 void test_rng(vkslm_rng *r, uint64_t salt) { vkslm_rng_seed(r, test_seed() * 1000003ull + salt); }
+
+int test_run_command(const char *cmd, char *out, size_t cap) {
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT_FATAL(p != NULL);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 double test_nmse(const float *out, const float *ref, size_t n) {
     double num = 0, den = 0;

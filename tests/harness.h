@@ -39,6 +39,10 @@ void test_skip(const char *why); /* prints SKIP and counts it; fails under CI */
 uint64_t test_seed(void);
 void test_rng(vkslm_rng *r, uint64_t salt);
 
+/* Runs a shell command (redirections are the caller's), captures up to cap - 1 bytes of its standard
+ * output into out (NUL-terminated) and returns its exit status (-1 if it did not exit normally). */
+int test_run_command(const char *cmd, char *out, size_t cap);
+
 /* Normalised mean squared error sum((a-b)^2) / sum(b^2) (b is the reference). */
 double test_nmse(const float *out, const float *ref, size_t n);
 

@@ -3,18 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "tests/harness.h"
-
-static int run(const char *cmd, char *out, size_t cap) {
-    FILE *p = popen(cmd, "r");
-    CU_ASSERT_FATAL(p != NULL);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* The number after "key": in s, or -1e300 when absent. */
 static double num(const char *s, const char *key) {
@@ -34,7 +24,7 @@ static void check_bench_json(const char *args) {
         snprintf(a, sizeof a, args, test_data_path(path, sizeof path, "models/quant/tiny-llama-256-random-Q4_0.gguf"));
         snprintf(cmd, sizeof cmd, "%s bench %s -p 16 -n 8 -r 2 -o json --chart /tmp/vkslm-test-chart.png", VKSLM_CLI, a);
     }
-    int rc = run(cmd, out, sizeof out);
+    int rc = test_run_command(cmd, out, sizeof out);
     if (rc != 0)
         fprintf(stderr, "%s\n", out);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
@@ -84,8 +74,8 @@ static void test_bench_json_model_file(void) {
 
 static void test_bench_usage(void) {
     char out[4096];
-    CU_ASSERT_EQUAL(run(VKSLM_CLI " bench -o xml 2>&1", out, sizeof out), 2);
-    CU_ASSERT_EQUAL(run(VKSLM_CLI " bench -m /nonexistent.gguf 2>&1", out, sizeof out), 1);
+    CU_ASSERT_EQUAL(test_run_command(VKSLM_CLI " bench -o xml 2>&1", out, sizeof out), 2);
+    CU_ASSERT_EQUAL(test_run_command(VKSLM_CLI " bench -m /nonexistent.gguf 2>&1", out, sizeof out), 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "nonexistent"));
 }
 

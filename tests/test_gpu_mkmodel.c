@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/model/synth.h"
@@ -93,19 +92,15 @@ static void test_cli_run(void) {
              VKSLM_CLI " mkmodel --arch llama --layers 2 --dim 64 --ffn 128 --heads 2 --kv-heads 1 --vocab 300 "
                        "--type Q4_1 -o %s 2>&1 && " VKSLM_CLI " run -m %s -p 'hello there' -n 4 --json 2>&1",
              path, path);
-    FILE *p = popen(cmd, "r");
-    CU_ASSERT_FATAL(p != NULL);
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
-    buf[n] = 0;
-    int st = pclose(p);
+    int rc = test_run_command(cmd, buf, sizeof buf);
     if (strstr(buf, "No usable Vulkan driver")) {
         test_skip("no Vulkan driver");
         remove(path);
         return;
     }
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+    if (rc != 0)
         fprintf(stderr, "%s\n", buf);
-    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"stop_reason\": \"length\"")); /* 4 tokens, no early stop */
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"prompt_tokens\": [256, ")); /* BOS first */
     remove(path);

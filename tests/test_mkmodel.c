@@ -240,12 +240,7 @@ static void test_refuses_quantized_input(void) {
     /* and through the CLI: exit status 1 and the message */
     char cmd[2048], buf[4096];
     snprintf(cmd, sizeof cmd, VKSLM_CLI " quantize %s %s Q4_0 2>&1", q, out);
-    FILE *p = popen(cmd, "r");
-    CU_ASSERT_FATAL(p != NULL);
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
-    buf[n] = 0;
-    int st = pclose(p);
-    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    CU_ASSERT_EQUAL(test_run_command(cmd, buf, sizeof buf), 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "already quantized"));
     remove(q);
 }
@@ -261,14 +256,10 @@ static void test_cli_every_arch(void) {
                  VKSLM_CLI " mkmodel --arch %s --layers 2 --dim 64 --ffn 128 --heads 4 --kv-heads 2 --vocab 400 "
                            "--type %s --seed 9 -o %s 2>&1 && " VKSLM_CLI " info %s 2>&1",
                  archs[a], types[a], path, path);
-        FILE *p = popen(cmd, "r");
-        CU_ASSERT_FATAL(p != NULL);
-        size_t n = fread(buf, 1, sizeof buf - 1, p);
-        buf[n] = 0;
-        int st = pclose(p);
-        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        int rc = test_run_command(cmd, buf, sizeof buf);
+        if (rc != 0)
             fprintf(stderr, "%s\n", buf);
-        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        CU_ASSERT_EQUAL(rc, 0);
         char want[64];
         snprintf(want, sizeof want, "architecture:  %s\n", archs[a]);
         CU_ASSERT_PTR_NOT_NULL(strstr(buf, want));
