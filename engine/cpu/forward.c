@@ -6,6 +6,7 @@
 #include "engine/cpu/act.h"
 #include "engine/cpu/attention.h"
 #include "engine/cpu/elementwise.h"
+#include "engine/cpu/matmul.h"
 #include "engine/cpu/norm.h"
 #include "engine/cpu/rope.h"
 #include "engine/model/arch.h"
@@ -20,7 +21,6 @@ struct vkslm_cpu_forward {
     uint32_t n_ctx;
     float *k, *v;     /* [n_layer][n_head_kv][n_ctx][head_dim] */
     float *rope_ff;   /* [n_rot/2] or NULL */
-    float *row;       /* one dequantized weight row (the widest) */
 };
 
 void vkslm_cpu_forward_free(vkslm_cpu_forward *f) {
@@ -29,7 +29,6 @@ void vkslm_cpu_forward_free(vkslm_cpu_forward *f) {
     VKSLM_FREE(f->k);
     VKSLM_FREE(f->v);
     VKSLM_FREE(f->rope_ff);
-    VKSLM_FREE(f->row);
     VKSLM_FREE(f);
 }
 
@@ -51,13 +50,9 @@ vkslm_status vkslm_cpu_forward_create(const vkslm_hparams *hp, const vkslm_model
     f->rules = vkslm_arch_rules_of(hp);
     f->n_ctx = n_ctx;
     uint64_t cache = (uint64_t)hp->n_layer * hp->n_head_kv * n_ctx * hp->n_embd_head_k;
-    uint64_t widest = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
-    if (hp->n_head * hp->n_embd_head_v > widest)
-        widest = (uint64_t)hp->n_head * hp->n_embd_head_v;
     f->k = VKSLM_CALLOC(cache, sizeof(float));
     f->v = VKSLM_CALLOC(cache, sizeof(float));
-    f->row = VKSLM_MALLOC(widest * sizeof(float));
-    if (!f->k || !f->v || !f->row) {
+    if (!f->k || !f->v) {
         vkslm_cpu_forward_free(f);
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "cpu forward: out of host memory for the KV cache");
     }
@@ -72,11 +67,10 @@ vkslm_status vkslm_cpu_forward_create(const vkslm_hparams *hp, const vkslm_model
     return VKSLM_OK;
 }
 
-/* y[t][r] = sum_k W[row0 + r][k] * x[t][k] (+ bias[r]) for r < rows; x rows of K = ne0, y rows of y_stride. */
-static vkslm_status matmul(vkslm_cpu_forward *f, vkslm_wt W, uint64_t row0, uint64_t rows, vkslm_wt bias,
-                           const float *x, uint32_t n, float *y, uint64_t y_stride) {
-    uint64_t K = W->ne[0];
-    uint64_t row_bytes = W->size / W->ne[1];
+/* y[t][r] = sum_k W[row0 + r][k] * x[t][k] (+ bias[r]) for r < rows (engine/cpu/matmul.c), x rows of
+ * K = ne0 elements, y rows of `rows`. */
+static vkslm_status matmul(vkslm_wt W, uint64_t row0, uint64_t rows, vkslm_wt bias, const float *x, uint32_t n,
+                           float *y) {
     float *b = NULL;
     if (bias) {
         b = VKSLM_MALLOC(bias->n_elems * sizeof(float));
@@ -85,18 +79,10 @@ static vkslm_status matmul(vkslm_cpu_forward *f, vkslm_wt W, uint64_t row0, uint
             return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "cpu forward: bias");
         }
     }
-    for (uint64_t r = 0; r < rows; r++) {
-        VKSLM_TRY(vkslm_dequantize_row(W->type, W->data + (row0 + r) * row_bytes, f->row, K));
-        for (uint32_t t = 0; t < n; t++) {
-            const float *xt = x + (uint64_t)t * K;
-            double acc = 0;
-            for (uint64_t k = 0; k < K; k++)
-                acc += (double)f->row[k] * xt[k];
-            y[(uint64_t)t * y_stride + r] = (float)(acc + (b ? b[r] : 0.0f));
-        }
-    }
+    uint64_t row_bytes = W->size / W->ne[1];
+    vkslm_status st = vkslm_cpu_matmul(y, W->type, W->data + row0 * row_bytes, x, b, W->ne[0], rows, n);
     VKSLM_FREE(b);
-    return VKSLM_OK;
+    return st;
 }
 
 static vkslm_status norm(vkslm_wt wt, const float *x, float *y, uint32_t n, uint64_t width, float eps) {
@@ -146,17 +132,17 @@ vkslm_status vkslm_cpu_forward_run(vkslm_cpu_forward *f, const int32_t *tokens, 
         if ((st = norm(L->attn_norm, x, h, n, E, hp->norm_rms_eps)) != VKSLM_OK)
             break;
         if (L->wqkv) {
-            st = matmul(f, L->wqkv, 0, QK, NULL, h, n, q, QK);
+            st = matmul(L->wqkv, 0, QK, NULL, h, n, q);
             if (st == VKSLM_OK)
-                st = matmul(f, L->wqkv, QK, KV, NULL, h, n, k, KV);
+                st = matmul(L->wqkv, QK, KV, NULL, h, n, k);
             if (st == VKSLM_OK)
-                st = matmul(f, L->wqkv, QK + KV, KV, NULL, h, n, v, KV);
+                st = matmul(L->wqkv, QK + KV, KV, NULL, h, n, v);
         } else {
-            st = matmul(f, L->wq, 0, QK, L->bq, h, n, q, QK);
+            st = matmul(L->wq, 0, QK, L->bq, h, n, q);
             if (st == VKSLM_OK)
-                st = matmul(f, L->wk, 0, KV, L->bk, h, n, k, KV);
+                st = matmul(L->wk, 0, KV, L->bk, h, n, k);
             if (st == VKSLM_OK)
-                st = matmul(f, L->wv, 0, KV, L->bv, h, n, v, KV);
+                st = matmul(L->wv, 0, KV, L->bv, h, n, v);
         }
         if (st != VKSLM_OK)
             break;
@@ -181,7 +167,7 @@ vkslm_status vkslm_cpu_forward_run(vkslm_cpu_forward *f, const int32_t *tokens, 
             st = vkslm_fail(VKSLM_ERR_UNSUPPORTED, "cpu forward: attention shape not supported");
             break;
         }
-        if ((st = matmul(f, L->wo, 0, E, NULL, att, n, h, E)) != VKSLM_OK)
+        if ((st = matmul(L->wo, 0, E, NULL, att, n, h)) != VKSLM_OK)
             break;
         if (R->post_norms && (st = norm(L->attn_post_norm, h, h, n, E, hp->norm_rms_eps)) != VKSLM_OK)
             break;
@@ -189,13 +175,13 @@ vkslm_status vkslm_cpu_forward_run(vkslm_cpu_forward *f, const int32_t *tokens, 
         if ((st = norm(L->ffn_norm, x, h, n, E, hp->norm_rms_eps)) != VKSLM_OK)
             break;
         if (L->ffn_gate) {
-            st = matmul(f, L->ffn_gate, 0, F, NULL, h, n, g, F);
+            st = matmul(L->ffn_gate, 0, F, NULL, h, n, g);
             if (st == VKSLM_OK)
-                st = matmul(f, L->ffn_up, 0, F, NULL, h, n, u, F);
+                st = matmul(L->ffn_up, 0, F, NULL, h, n, u);
         } else { /* fused gate|up */
-            st = matmul(f, L->ffn_up, 0, F, NULL, h, n, g, F);
+            st = matmul(L->ffn_up, 0, F, NULL, h, n, g);
             if (st == VKSLM_OK)
-                st = matmul(f, L->ffn_up, F, F, NULL, h, n, u, F);
+                st = matmul(L->ffn_up, F, F, NULL, h, n, u);
         }
         if (st != VKSLM_OK)
             break;
@@ -203,7 +189,7 @@ vkslm_status vkslm_cpu_forward_run(vkslm_cpu_forward *f, const int32_t *tokens, 
             vkslm_cpu_geglu(g, g, u, F, n);
         else
             vkslm_cpu_swiglu(g, g, u, F, n);
-        if ((st = matmul(f, L->ffn_down, 0, E, NULL, g, n, h, E)) != VKSLM_OK)
+        if ((st = matmul(L->ffn_down, 0, E, NULL, g, n, h)) != VKSLM_OK)
             break;
         if (R->post_norms && (st = norm(L->ffn_post_norm, h, h, n, E, hp->norm_rms_eps)) != VKSLM_OK)
             break;
@@ -212,7 +198,7 @@ vkslm_status vkslm_cpu_forward_run(vkslm_cpu_forward *f, const int32_t *tokens, 
     if (st == VKSLM_OK)
         st = norm(w->output_norm, x + (uint64_t)(n - 1) * E, h, 1, E, hp->norm_rms_eps);
     if (st == VKSLM_OK)
-        st = matmul(f, w->output, 0, hp->n_vocab, NULL, h, 1, logits, hp->n_vocab);
+        st = matmul(w->output, 0, hp->n_vocab, NULL, h, 1, logits);
     if (st == VKSLM_OK && R->final_softcap > 0)
         for (uint32_t i = 0; i < hp->n_vocab; i++)
             logits[i] = R->final_softcap * tanhf(logits[i] / R->final_softcap);
