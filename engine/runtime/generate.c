@@ -36,20 +36,6 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
-static vkslm_status grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap)
-        return VKSLM_OK;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *np = VKSLM_REALLOC(*p, c * elem);
-    if (!np)
-        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-    *p = np;
-    *cap = c;
-    return VKSLM_OK;
-}
-
 /* The generated text, what of it went to the callback, and the stop strings. */
 typedef struct streamer {
     vkslm_session *s;
@@ -77,7 +63,7 @@ static int emit(streamer *st, size_t upto) {
  * reason (NONE to go on). */
 static vkslm_status append(streamer *st, const char *bytes, size_t n, vkslm_stop_reason *stop) {
     vkslm_session *s = st->s;
-    VKSLM_TRY(grow((void **)&s->text, &s->text_cap, s->text_len + n + 1, 1));
+    VKSLM_TRY(vkslm_grow((void **)&s->text, &s->text_cap, s->text_len + n + 1, 1));
     memcpy(s->text + s->text_len, bytes, n);
     s->text_len += n;
     s->text[s->text_len] = 0;
@@ -124,7 +110,7 @@ vkslm_status vkslm_generate(vkslm_session *s, const char *prompt, const vkslm_ge
     /* tokenize: BOS only at the start of the session */
     size_t len = strlen(prompt), n_prompt = 0;
     int add_bos = vkslm_session_n_past(s) == 0 ? p.add_bos : 0;
-    VKSLM_TRY(grow((void **)&s->prompt_ids, &s->prompt_cap, len + 8, sizeof(int32_t)));
+    VKSLM_TRY(vkslm_grow((void **)&s->prompt_ids, &s->prompt_cap, len + 8, sizeof(int32_t)));
     VKSLM_TRY(vkslm_model_tokenize(m, prompt, len, add_bos, p.parse_special, s->prompt_ids, s->prompt_cap, &n_prompt));
     if (n_prompt == 0 && !s->has_pending && !s->dev->logits_valid)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "generate: an empty prompt at the start of a session");
@@ -146,7 +132,7 @@ vkslm_status vkslm_generate(vkslm_session *s, const char *prompt, const vkslm_ge
     vkslm_status st = vkslm_detok_create(m->tok, 0, &detok);
     s->text_len = 0;
     if (st == VKSLM_OK)
-        st = grow((void **)&s->text, &s->text_cap, 64, 1);
+        st = vkslm_grow((void **)&s->text, &s->text_cap, 64, 1);
     if (st == VKSLM_OK)
         s->text[0] = 0;
     size_t n_gen = 0, n_forward = 0;
@@ -177,7 +163,7 @@ vkslm_status vkslm_generate(vkslm_session *s, const char *prompt, const vkslm_ge
             stop = VKSLM_STOP_EOG;
             break;
         }
-        if ((st = grow((void **)&s->gen_ids, &s->gen_cap, n_gen + 1, sizeof(int32_t))) != VKSLM_OK)
+        if ((st = vkslm_grow((void **)&s->gen_ids, &s->gen_cap, n_gen + 1, sizeof(int32_t))) != VKSLM_OK)
             break;
         s->gen_ids[n_gen++] = next;
         vkslm_sampler_accept(sampler, next);

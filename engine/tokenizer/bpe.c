@@ -63,22 +63,8 @@ typedef struct bpe_ctx {
     size_t enc_cap;
 } bpe_ctx;
 
-static vkslm_status grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap)
-        return VKSLM_OK;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = VKSLM_REALLOC(*p, c * elem);
-    if (!q)
-        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "tokenizer: out of memory");
-    *p = q;
-    *cap = c;
-    return VKSLM_OK;
-}
-
 static vkslm_status heap_push(bpe_ctx *c, bpe_pair e) {
-    VKSLM_TRY(grow((void **)&c->heap, &c->heap_cap, c->heap_n + 1, sizeof *c->heap));
+    VKSLM_TRY(vkslm_grow((void **)&c->heap, &c->heap_cap, c->heap_n + 1, sizeof *c->heap));
     size_t i = c->heap_n++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
@@ -126,7 +112,7 @@ static vkslm_status add_pair(bpe_ctx *c, int32_t left, int32_t right) {
 
 /* The piece in GPT-2's byte alphabet (its vocabulary form), in c->enc; returns its length. */
 static vkslm_status encode_bytes(bpe_ctx *c, const char *s, size_t n, size_t *len) {
-    VKSLM_TRY(grow((void **)&c->enc, &c->enc_cap, 2 * n + 1, 1));
+    VKSLM_TRY(vkslm_grow((void **)&c->enc, &c->enc_cap, 2 * n + 1, 1));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char b = (unsigned char)s[i];
@@ -165,7 +151,7 @@ static vkslm_status bpe_piece(const char *s, size_t n, void *user) {
         if (id >= 0 && id < t->n_vocab)
             return vkslm_idvec_push(c->out, id);
     }
-    VKSLM_TRY(grow((void **)&c->sym, &c->sym_cap, n, sizeof *c->sym));
+    VKSLM_TRY(vkslm_grow((void **)&c->sym, &c->sym_cap, n, sizeof *c->sym));
     for (size_t i = 0; i < n; i++) {
         c->sym[i] = (bpe_sym){(uint32_t)i, 1, t->byte_tok[(unsigned char)s[i]], (int32_t)i - 1,
                               i + 1 < n ? (int32_t)i + 1 : -1};
