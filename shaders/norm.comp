@@ -3,6 +3,8 @@
 //   RMS:   d = a / sqrt(mean(a^2) + eps)              (* w if HAS_W)
 //   LAYER: d = (a - mean(a)) / sqrt(var(a) + eps)      (* w if HAS_W) (+ b if HAS_B)
 // The variance is the mean of squared deviations (two passes over the row, not E[a^2] - E[a]^2).
+// RESIDUAL (with RMS): a += r first (written back: the residual stream), then d = rms_norm(a) (* w); each
+// invocation reads back only the elements it wrote, and d may be r itself.
 #extension GL_GOOGLE_include_directive : require
 
 layout(constant_id = 0) const uint WG = 128;
@@ -17,10 +19,15 @@ layout(push_constant) uniform Push {
     uint b_off;
     uint flags;  // 1: multiply by w, 2: add b
     float eps;
-    uint pad;
+    uint r_off;  // RESIDUAL: element offset of r
 } pc;
 
+#ifdef RESIDUAL
+layout(std430, binding = 0) buffer BufA { float A[]; };
+layout(std430, binding = 4) readonly buffer BufR { float R[]; };
+#else
 layout(std430, binding = 0) readonly buffer BufA { float A[]; };
+#endif
 layout(std430, binding = 1) readonly buffer BufW { float W[]; };
 layout(std430, binding = 2) readonly buffer BufB { float B[]; };
 layout(std430, binding = 3) writeonly buffer BufD { float D[]; };
@@ -46,6 +53,10 @@ void main() {
     float q = 0.0;
     for (uint i = t; i < pc.n; i += WG) {
         float x = A[base_a + i];
+#ifdef RESIDUAL
+        x += R[pc.r_off + row * pc.n + i];
+        A[base_a + i] = x;
+#endif
         q += x * x;
     }
     float scale = inversesqrt(wg_sum(q, 0u) / float(pc.n) + pc.eps);

@@ -65,6 +65,58 @@ static void check(vkslm_vk *vk, int mode, uint64_t n, uint64_t rows, int in_plac
     free(a), free(w), free(b), free(ref), free(out);
 }
 
+/* a += r, d = rms_norm(a) * w in one dispatch; d is r itself when d_is_r. */
+static void check_add(vkslm_vk *vk, uint64_t n, uint64_t rows, int d_is_r, uint64_t salt) {
+    vkslm_rng rng;
+    test_rng(&rng, salt);
+    uint64_t N = n * rows;
+    float *a = malloc(N * 4), *r = malloc(N * 4), *w = malloc(n * 4), *sum = malloc(N * 4), *ref = malloc(N * 4),
+          *out = malloc(N * 4);
+    test_random_floats(&rng, a, N, -3.0f, 5.0f, VKSLM_TYPE_F32);
+    test_random_floats(&rng, r, N, -2.0f, 2.0f, VKSLM_TYPE_F32);
+    test_random_floats(&rng, w, n, -2.0f, 2.0f, VKSLM_TYPE_F32);
+    for (uint64_t i = 0; i < N; i++)
+        sum[i] = a[i] + r[i];
+    vkslm_cpu_rms_norm(ref, sum, w, n, rows, 1e-6f);
+    vkslm_buf ba = test_upload_floats(vk, a, N, VKSLM_TYPE_F32), br = test_upload_floats(vk, r, N, VKSLM_TYPE_F32);
+    vkslm_buf bw = test_upload_floats(vk, w, n, VKSLM_TYPE_F32);
+    vkslm_buf bd = d_is_r ? br : test_alloc_poisoned(vk, N * 4);
+    vkslm_tensor ta = {&ba, 0, VKSLM_TYPE_F32, {n, rows, 1, 1}}, tr = {&br, 0, VKSLM_TYPE_F32, {n, rows, 1, 1}};
+    vkslm_tensor td = {&bd, 0, VKSLM_TYPE_F32, {n, rows, 1, 1}}, tw = vkslm_tensor_1d(&bw, 0, VKSLM_TYPE_F32, n);
+    vkslm_cmd *c;
+    CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_cmd_begin(c) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_op_rms_norm_add(c, &td, &ta, &tr, &tw, 1e-6f) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_cmd_submit_wait(c) == VKSLM_OK);
+    vkslm_cmd_destroy(c);
+    test_download_floats(vk, &bd, 0, out, N, VKSLM_TYPE_F32);
+    double e = test_nmse(out, ref, N);
+    if (e > worst)
+        worst = e;
+    CU_ASSERT(e < NMSE_BOUND);
+    test_download_floats(vk, &ba, 0, out, N, VKSLM_TYPE_F32);
+    CU_ASSERT_EQUAL(memcmp(out, sum, N * 4), 0); /* the residual stream, exactly */
+    vkslm_vk_free(vk, &ba);
+    vkslm_vk_free(vk, &br);
+    vkslm_vk_free(vk, &bw);
+    if (!d_is_r)
+        vkslm_vk_free(vk, &bd);
+    free(a), free(r), free(w), free(sum), free(ref), free(out);
+}
+
+static void test_rms_norm_add(void) {
+    vkslm_vk *vk = test_gpu();
+    TEST_REQUIRE_GPU(vk);
+    static const uint64_t ns[] = {1, 7, 576, 4099};
+    static const uint64_t rowss[] = {1, 5, 33};
+    uint64_t salt = 900;
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 3; j++)
+            check_add(vk, ns[i], rowss[j], (int)((i + j) & 1), ++salt);
+    CU_ASSERT_EQUAL(vkslm_op_rms_norm_add(NULL, NULL, NULL, NULL, NULL, 0), VKSLM_ERR_INVALID_ARG);
+    test_gpu_assert_clean(vk);
+}
+
 static void sweep(vkslm_vk *vk, int reduced) {
     static const uint64_t ns[] = {1, 7, 96, 895, 2048, 4099};
     static const uint64_t rowss[] = {1, 3, 37};
@@ -132,6 +184,7 @@ int main(void) {
         {"norms with fp16 and 8/16-bit storage off", test_norm_no_f16},
         {"norms over rows split by a 1 MiB storage range", test_norm_small_storage_range},
         {"norms reject bad arguments", test_norm_bad_args},
+        {"residual add fused into RMSNorm (d may be the residual)", test_rms_norm_add},
         {NULL, NULL},
     };
     return test_run_suite("gpu_norm", tests);

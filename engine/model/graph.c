@@ -119,6 +119,17 @@ static vkslm_status linear(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tens
     return vkslm_op_matvec(c, d, w, x, bias);
 }
 
+/* h = rms_norm(x) * w, after x += h when `add` (one dispatch either way). */
+static vkslm_status norm_in(vkslm_cmd *c, vkslm_tensor *h, vkslm_tensor *x, int add, const vkslm_tensor *w, float eps,
+                            uint64_t n, uint64_t E) {
+    if (!add) {
+        region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
+        return vkslm_op_rms_norm(c, h, x, w, eps);
+    }
+    region(c, "add_norm", 16.0 * n * E + 4 * E, 5.0 * n * E);
+    return vkslm_op_rms_norm_add(c, h, x, h, w, eps);
+}
+
 vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const int32_t *tokens,
                                 uint32_t n, uint32_t p0, vkslm_graph_out out) {
     const vkslm_hparams *hp = &m->hp;
@@ -164,10 +175,11 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         .theta_base = hp->rope_freq_base, .freq_scale = 1.0f,
     };
     const vkslm_tensor *ff = opt(&m->rope_freqs);
+    /* The residual add of each block is fused into the norm that reads the stream next: x += h; h = norm(x). */
+    int pending = 0; /* h holds a branch output not yet added to x */
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const vkslm_dev_layer *L = &m->layers[il];
-        region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
-        VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &L->attn_norm, eps));
+        VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps, n, E));
         if (L->wqkv.buf) {
             vkslm_tensor wq = row_slice(&L->wqkv, 0, QK), wk = row_slice(&L->wqkv, QK, KV),
                          wv = row_slice(&L->wqkv, QK + KV, KV);
@@ -197,10 +209,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->attn_post_norm, eps));
         }
-        region(c, "add", 12.0 * n * E, (double)n * E);
-        VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
-        region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
-        VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &L->ffn_norm, eps));
+        VKSLM_TRY(norm_in(c, &h, &x, 1, &L->ffn_norm, eps, n, E));
         if (L->ffn_gate.buf) {
             VKSLM_TRY(linear(c, &g, &L->ffn_gate, &h, NULL));
             VKSLM_TRY(linear(c, &u, &L->ffn_up, &h, NULL));
@@ -216,6 +225,9 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->ffn_post_norm, eps));
         }
+        pending = 1;
+    }
+    if (pending) { /* the last block's output: the stream is what the KV cache and the logits need */
         region(c, "add", 12.0 * n * E, (double)n * E);
         VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
     }

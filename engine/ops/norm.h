@@ -10,13 +10,17 @@
 typedef struct vkslm_norm_push {
     uint32_t n, a_off, d_off, w_off, b_off, flags;
     float eps;
-    uint32_t pad;
+    uint32_t r_off; /* rms_norm_add: element offset of the residual */
 } vkslm_norm_push;
 _Static_assert(sizeof(vkslm_norm_push) == 32, "must match shaders/norm.comp");
 
 /* d = a / sqrt(mean(a^2) + eps) (* w) */
 vkslm_status vkslm_op_rms_norm(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, const vkslm_tensor *w,
                                float eps);
+/* a += r (the residual add, written back), then d = rms_norm(a) (* w): two ops in one dispatch. r and
+ * d have a's shape; d may be r. */
+vkslm_status vkslm_op_rms_norm_add(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, const vkslm_tensor *r,
+                                   const vkslm_tensor *w, float eps);
 /* d = (a - mean(a)) / sqrt(var(a) + eps) (* w) (+ b) */
 vkslm_status vkslm_op_layer_norm(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, const vkslm_tensor *w,
                                  const vkslm_tensor *b, float eps);
