@@ -175,6 +175,10 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         .theta_base = hp->rope_freq_base, .freq_scale = 1.0f,
     };
     const vkslm_tensor *ff = opt(&m->rope_freqs);
+    /* Splitting the key range (flash-decoding) pays where there are more cores than query rows; on a CPU
+     * device the rows of a step already outnumber its cores, and the split's combine pass costs a
+     * dispatch per layer. */
+    int split_keys = !vkslm_vk_is_cpu(vkslm_cmd_vk(c)) || (uint64_t)hp->n_head * n < 8;
     /* The residual add of each block is fused into the norm that reads the stream next: x += h; h = norm(x). */
     int pending = 0; /* h holds a branch output not yet added to x */
     for (uint32_t il = 0; il < hp->n_layer; il++) {
@@ -203,7 +207,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         };
         double n_kv = (double)p0 + n;
         region(c, "attention", 8.0 * n * QK + 2 * n_kv * KV * vkslm_kv_elem_bytes(&b->kv), 4.0 * n * n_kv * QK);
-        VKSLM_TRY(vkslm_op_attention(c, &att3, &q3, &kc, &vc, &scratch, &ap));
+        VKSLM_TRY(vkslm_op_attention(c, &att3, &q3, &kc, &vc, split_keys ? &scratch : NULL, &ap));
         VKSLM_TRY(linear(c, &h, &L->wo, &att, NULL));
         if (R.post_norms) {
             region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
