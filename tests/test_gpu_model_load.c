@@ -38,12 +38,42 @@ static void test_weights_arrive_intact(void) {
     CU_ASSERT_FATAL(st == VKSLM_OK);
     CU_ASSERT_EQUAL(last_fraction, 1.0f);
     CU_ASSERT_EQUAL(calls, (int)m->n_tensors);
+    uint64_t kept = 0;
     for (uint64_t i = 0; i < m->n_tensors; i++) {
         const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(m->gguf, i);
+        if (!m->bufs[i].buffer)
+            continue; /* fused into a layer tensor: checked below */
+        kept++;
         void *back = malloc(t->size);
         CU_ASSERT_FATAL(vkslm_vk_download(vk, &m->bufs[i], 0, back, t->size) == VKSLM_OK);
         CU_ASSERT_EQUAL(memcmp(back, t->data, t->size), 0);
         free(back);
+    }
+    CU_ASSERT(kept >= 2 + 4 * m->hp.n_layer); /* embedding, norms, wo, ffn_down stay as loaded */
+    /* fused tensors: the parts' bytes one after another (q|k|v with their biases, gate|up) */
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        const vkslm_layer_weights *L = &m->w.layers[il];
+        const vkslm_dev_layer *D = &m->layers[il];
+        struct {
+            const vkslm_tensor *fused;
+            vkslm_wt parts[3];
+        } checks[3] = {{&D->wqkv, {L->wq, L->wk, L->wv}}, {&D->bqkv, {L->bq, L->bk, L->bv}},
+                       {&D->ffn_up, {L->ffn_gate, L->ffn_up, NULL}}};
+        CU_ASSERT_PTR_NOT_NULL(D->wqkv.buf);
+        CU_ASSERT_PTR_NULL(D->ffn_gate.buf);
+        for (int k = 0; k < 3; k++) {
+            if (!checks[k].fused->buf)
+                continue;
+            uint64_t total = checks[k].fused->buf->size, at = 0;
+            unsigned char *back = malloc(total);
+            CU_ASSERT_FATAL(vkslm_vk_download(vk, checks[k].fused->buf, 0, back, total) == VKSLM_OK);
+            for (int j = 0; j < 3 && checks[k].parts[j]; j++) {
+                CU_ASSERT_EQUAL(memcmp(back + at, checks[k].parts[j]->data, checks[k].parts[j]->size), 0);
+                at += checks[k].parts[j]->size;
+            }
+            CU_ASSERT_EQUAL(at, total);
+            free(back);
+        }
     }
     vkslm_tensor out = vkslm_model_dev_tensor(m, m->w.output);
     CU_ASSERT_PTR_NOT_NULL(out.buf); /* tied: the embedding matrix */

@@ -23,7 +23,7 @@ static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) {
 
 void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b) {
     vkslm_buf *all[] = {&b->ids,    &b->pos,          &b->x,      &b->h,      &b->q,
-                        &b->k,      &b->v,            &b->att,    &b->g,      &b->u,
+                        &b->k,      &b->v,            &b->att,    &b->g,      &b->u,      &b->qkv,
                         &b->last,   &b->logits,       &b->attn_scratch, &b->argmax, &b->argmax_scratch,
                         &b->kv_cache, &b->logits_all};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
@@ -52,8 +52,9 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
         {&b->k, T * KV * 4},
         {&b->v, T * KV * 4},
         {&b->att, T * QK * 4},
+        {&b->qkv, T * (QK + 2 * KV) * 4},
         {&b->g, T * F * 4},
-        {&b->u, T * F * 4},
+        {&b->u, T * 2 * F * 4},
         {&b->last, E * 4},
         {&b->logits, (uint64_t)hp->n_vocab * 4},
         {&b->attn_scratch, vkslm_attn_scratch_bytes(max_tokens, hp->n_head, (uint32_t)HD, ATTN_SPLITS)},
@@ -89,14 +90,6 @@ static vkslm_tensor act2(const vkslm_buf *buf, uint64_t offset, uint64_t ne0, ui
 }
 static vkslm_tensor act3(const vkslm_buf *buf, uint64_t ne0, uint64_t ne1, uint64_t ne2) {
     vkslm_tensor t = {buf, 0, VKSLM_TYPE_F32, {ne0, ne1, ne2, 1}};
-    return t;
-}
-
-/* Rows [r0, r0 + rows) of a weight matrix as a matrix of its own (fused QKV and gate|up). */
-static vkslm_tensor row_slice(const vkslm_tensor *w, uint64_t r0, uint64_t rows) {
-    vkslm_tensor t = *w;
-    t.offset += r0 * vkslm_type_row_bytes(w->type, w->ne[0]);
-    t.ne[1] = rows;
     return t;
 }
 
@@ -184,24 +177,32 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const vkslm_dev_layer *L = &m->layers[il];
         VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps, n, E));
-        if (L->wqkv.buf) {
-            vkslm_tensor wq = row_slice(&L->wqkv, 0, QK), wk = row_slice(&L->wqkv, QK, KV),
-                         wv = row_slice(&L->wqkv, QK + KV, KV);
-            VKSLM_TRY(linear(c, &q, &wq, &h, NULL));
-            VKSLM_TRY(linear(c, &k, &wk, &h, NULL));
-            VKSLM_TRY(linear(c, &v, &wv, &h, NULL));
+        vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_K);
+        vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_V);
+        if (L->wqkv.buf) { /* one projection; q, k, v are strided views of its rows */
+            uint64_t QKV = QK + 2 * KV;
+            vkslm_tensor qkv = act2(&b->qkv, 0, QKV, n);
+            vkslm_tensor qs = {&b->qkv, 0, VKSLM_TYPE_F32, {HD, hp->n_head, n, 1}};
+            vkslm_tensor ks = {&b->qkv, QK * 4, VKSLM_TYPE_F32, {HD, hp->n_head_kv, n, 1}};
+            vkslm_tensor vs = {&b->qkv, (QK + KV) * 4, VKSLM_TYPE_F32, {HD, hp->n_head_kv, n, 1}};
+            VKSLM_TRY(linear(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
+            vkslm_rope_params rq = rp;
+            rq.a_token_stride = QKV;
+            region(c, "rope", 8.0 * n * QK, 6.0 * n * QK);
+            VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rq));
+            region(c, "kv_write", 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
+            VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &ks, &positions, QKV, ff, &rp)); /* k: roped on the way in */
+            VKSLM_TRY(vkslm_op_kv_write(c, &vc, &vs, &positions, QKV));
         } else {
             VKSLM_TRY(linear(c, &q, &L->wq, &h, opt(&L->bq)));
             VKSLM_TRY(linear(c, &k, &L->wk, &h, opt(&L->bk)));
             VKSLM_TRY(linear(c, &v, &L->wv, &h, opt(&L->bv)));
+            region(c, "rope", 8.0 * n * QK, 6.0 * n * QK);
+            VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rp));
+            region(c, "kv_write", 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
+            VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &k3, &positions, 0, ff, &rp)); /* k: roped on the way in */
+            VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &positions, 0));
         }
-        region(c, "rope", 8.0 * n * QK, 6.0 * n * QK);
-        VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rp));
-        vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_K);
-        vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_V);
-        region(c, "kv_write", 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
-        VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &k3, &positions, 0, ff, &rp)); /* k: rope on the way in */
-        VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &positions, 0));
         vkslm_attn_params ap = {
             .p0 = p0, .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
         };
@@ -217,13 +218,14 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         if (L->ffn_gate.buf) {
             VKSLM_TRY(linear(c, &g, &L->ffn_gate, &h, NULL));
             VKSLM_TRY(linear(c, &u, &L->ffn_up, &h, NULL));
-        } else {
-            vkslm_tensor wg = row_slice(&L->ffn_up, 0, F), wu = row_slice(&L->ffn_up, F, F);
-            VKSLM_TRY(linear(c, &g, &wg, &h, NULL));
-            VKSLM_TRY(linear(c, &u, &wu, &h, NULL));
+            region(c, "glu", 12.0 * n * F, 8.0 * n * F);
+            VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &g, &u) : vkslm_op_swiglu(c, &g, &g, &u));
+        } else { /* one projection to rows of gate | up */
+            vkslm_tensor gu = act2(&b->u, 0, 2 * F, n);
+            VKSLM_TRY(linear(c, &gu, &L->ffn_up, &h, NULL));
+            region(c, "glu", 12.0 * n * F, 8.0 * n * F);
+            VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &gu, NULL) : vkslm_op_swiglu(c, &g, &gu, NULL));
         }
-        region(c, "glu", 12.0 * n * F, 8.0 * n * F);
-        VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &g, &u) : vkslm_op_swiglu(c, &g, &g, &u));
         VKSLM_TRY(linear(c, &h, &L->ffn_down, &g, NULL));
         if (R.post_norms) {
             region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);

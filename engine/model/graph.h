@@ -15,7 +15,8 @@ typedef struct vkslm_step_bufs {
     vkslm_buf h;                 /* F32 [max_tokens][max(n_embd, n_head*head_v)]: normed input / projections */
     vkslm_buf q, k, v;           /* F32 [max_tokens][n_head*head_k], [..][n_head_kv*head_k], [..][n_head_kv*head_v] */
     vkslm_buf att;               /* F32 [max_tokens][n_head*head_v]: attention output */
-    vkslm_buf g, u;              /* F32 [max_tokens][n_ff]: FFN gate and up */
+    vkslm_buf qkv;               /* F32 [max_tokens][n_head*head_k + 2*n_head_kv*head_k]: fused projection */
+    vkslm_buf g, u;              /* F32 [max_tokens][n_ff] gate (then the activation), [max_tokens][2*n_ff] up or gate|up */
     vkslm_buf last;              /* F32 [n_embd]: the final norm of the last token */
     vkslm_buf logits;            /* F32 [n_vocab] */
     vkslm_buf attn_scratch;      /* F32 split-key partials for attention */

@@ -14,6 +14,9 @@ void vkslm_model_dev_free(vkslm_model_dev *m) {
         for (uint64_t i = 0; i < m->n_tensors; i++)
             vkslm_vk_free(m->vk, &m->bufs[i]);
     VKSLM_FREE(m->bufs);
+    for (uint32_t i = 0; i < m->n_fused; i++)
+        vkslm_vk_free(m->vk, &m->fused[i]);
+    VKSLM_FREE(m->fused);
     VKSLM_FREE(m->layers);
     vkslm_model_weights_free(&m->w);
     vkslm_gguf_close(m->gguf);
@@ -42,6 +45,68 @@ vkslm_tensor vkslm_model_dev_tensor(const vkslm_model_dev *m, vkslm_wt w) {
     for (int d = 0; d < 4; d++)
         t.ne[d] = w->ne[d];
     return t;
+}
+
+/* Concatenates the bytes of parts (all present, of one type and row length) into one new buffer whose
+ * tensor has the parts' rows one after another (1-D parts: their elements), frees the parts' buffers and
+ * clears them. Does nothing (VKSLM_OK, *out untouched) when the parts do not qualify. */
+static vkslm_status fuse(vkslm_model_dev *m, vkslm_tensor *parts[], int n, vkslm_tensor *out) {
+    uint64_t rows = 0, bytes = 0;
+    int one_d = parts[0]->ne[1] <= 1;
+    for (int i = 0; i < n; i++) {
+        if (!parts[i]->buf || parts[i]->type != parts[0]->type || parts[i]->offset != 0 ||
+            (!one_d && parts[i]->ne[0] != parts[0]->ne[0]) || (one_d && parts[i]->ne[1] > 1))
+            return VKSLM_OK;
+        rows += one_d ? parts[i]->ne[0] : parts[i]->ne[1];
+        bytes += parts[i]->buf->size;
+    }
+    if (m->n_fused == m->cap_fused) /* sized once by fuse_layers: tensors point into it */
+        return vkslm_fail(VKSLM_ERR_LIMIT, "fuse: more fused tensors than planned");
+    vkslm_buf *dst = &m->fused[m->n_fused];
+    VKSLM_TRY(vkslm_vk_alloc(m->vk, VKSLM_MEM_DEVICE, bytes, dst));
+    m->n_fused++;
+    vkslm_cmd *c;
+    VKSLM_TRY(vkslm_cmd_create(m->vk, &c));
+    vkslm_status st = vkslm_cmd_begin(c);
+    for (uint64_t i = 0, at = 0; i < (uint64_t)n && st == VKSLM_OK; at += parts[i]->buf->size, i++)
+        st = vkslm_cmd_copy(c, parts[i]->buf, 0, dst, at, parts[i]->buf->size);
+    if (st == VKSLM_OK)
+        st = vkslm_cmd_submit_wait(c);
+    vkslm_cmd_destroy(c);
+    if (st != VKSLM_OK)
+        return st;
+    vkslm_tensor t = {dst, 0, parts[0]->type, {one_d ? rows : parts[0]->ne[0], one_d ? 1 : rows, 1, 1}};
+    for (int i = 0; i < n; i++) {
+        vkslm_vk_free(m->vk, (vkslm_buf *)parts[i]->buf);
+        memset(parts[i], 0, sizeof *parts[i]);
+    }
+    *out = t;
+    return VKSLM_OK;
+}
+
+/* q/k/v into wqkv (and their biases, when all three have one) and gate/up into ffn_up. */
+static vkslm_status fuse_layers(vkslm_model_dev *m) {
+    m->cap_fused = 3 * m->hp.n_layer; /* wqkv, bqkv, gate|up per layer; never reallocated */
+    if (!(m->fused = VKSLM_CALLOC(m->cap_fused ? m->cap_fused : 1, sizeof *m->fused)))
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        vkslm_dev_layer *D = &m->layers[il];
+        int biases = D->bq.buf && D->bk.buf && D->bv.buf, no_biases = !D->bq.buf && !D->bk.buf && !D->bv.buf;
+        if (!D->wqkv.buf && D->wq.buf && (biases || no_biases) && D->wq.type == D->wk.type &&
+            D->wq.type == D->wv.type) {
+            vkslm_tensor *w[3] = {&D->wq, &D->wk, &D->wv}, *b[3] = {&D->bq, &D->bk, &D->bv};
+            VKSLM_TRY(fuse(m, w, 3, &D->wqkv));
+            if (biases && D->wqkv.buf)
+                VKSLM_TRY(fuse(m, b, 3, &D->bqkv));
+        }
+        if (D->ffn_gate.buf && D->ffn_gate.type == D->ffn_up.type) {
+            vkslm_tensor *gu[2] = {&D->ffn_gate, &D->ffn_up}, fused = {0};
+            VKSLM_TRY(fuse(m, gu, 2, &fused));
+            if (fused.buf)
+                D->ffn_up = fused;
+        }
+    }
+    return VKSLM_OK;
 }
 
 vkslm_status vkslm_model_dev_load(vkslm_vk *vk, vkslm_gguf *gguf, vkslm_load_progress_fn progress, void *user,
@@ -124,6 +189,11 @@ vkslm_status vkslm_model_dev_load(vkslm_vk *vk, vkslm_gguf *gguf, vkslm_load_pro
         DEV(ffn_down);
         DEV(ffn_post_norm);
 #undef DEV
+    }
+    st = fuse_layers(m);
+    if (st != VKSLM_OK) {
+        vkslm_model_dev_free(m);
+        return vkslm_fail_context(st, "fusing q/k/v and gate/up");
     }
     *out = m;
     return VKSLM_OK;

@@ -11,9 +11,11 @@
 /* Called with the fraction of weight bytes uploaded; returning 0 cancels the load. */
 typedef int (*vkslm_load_progress_fn)(float fraction, void *user_data);
 
-/* Device views of one layer's weights (buf == NULL where the architecture has none). */
+/* Device views of one layer's weights (buf == NULL where the architecture has none). At load, q/k/v of
+ * one type are fused into wqkv (rows q | k | v, biases into bqkv) and gate/up into ffn_up (rows gate | up,
+ * ffn_gate then NULL), as phi3 files store them: one mat-vec each instead of three and two. */
 typedef struct vkslm_dev_layer {
-    vkslm_tensor attn_norm, wq, wk, wv, wqkv, bq, bk, bv, wo, attn_post_norm;
+    vkslm_tensor attn_norm, wq, wk, wv, wqkv, bq, bk, bv, bqkv, wo, attn_post_norm;
     vkslm_tensor ffn_norm, ffn_gate, ffn_up, ffn_down, ffn_post_norm;
 } vkslm_dev_layer;
 
@@ -28,6 +30,9 @@ typedef struct vkslm_model_dev {
     /* device views of the tensor table */
     vkslm_tensor tok_embd, output_norm, output, rope_freqs;
     vkslm_dev_layer *layers;     /* [hp.n_layer] */
+    vkslm_buf *fused;            /* [cap_fused] buffers of the fused tensors (their parts' are freed); fixed size:
+                                  * the layer views point into it */
+    uint32_t n_fused, cap_fused;
 } vkslm_model_dev;
 
 /* Parses, checks and uploads. Takes ownership of `gguf` (closed by vkslm_model_dev_free, also on
