@@ -40,24 +40,28 @@ vkslm_status vkslm_session_dev_create(vkslm_vk *vk, const vkslm_model_dev *m, ui
     return VKSLM_OK;
 }
 
+void vkslm_profile_add(vkslm_profile *p, const char *label, double ms, double bytes, double flops,
+                       uint64_t dispatches) {
+    uint32_t k = 0;
+    while (k < p->n && strcmp(p->op[k].label, label) != 0)
+        k++;
+    if (k == p->n) {
+        if (p->n == VKSLM_PROFILE_MAX)
+            return;
+        p->op[p->n++].label = label;
+    }
+    p->op[k].ms += ms;
+    p->op[k].bytes += bytes;
+    p->op[k].flops += flops;
+    p->op[k].dispatches += dispatches;
+}
+
 static void accumulate(vkslm_session_dev *s) {
     const vkslm_timing *t;
     uint32_t nt = vkslm_cmd_timings(s->cmd, &t);
-    vkslm_profile *p = &s->profile;
     for (uint32_t i = 0; i < nt; i++) {
         s->gpu_ms += t[i].gpu_ms;
-        uint32_t k = 0;
-        while (k < p->n && strcmp(p->op[k].label, t[i].label) != 0)
-            k++;
-        if (k == p->n) {
-            if (p->n == VKSLM_PROFILE_MAX)
-                continue;
-            p->op[p->n++].label = t[i].label;
-        }
-        p->op[k].ms += t[i].gpu_ms;
-        p->op[k].bytes += t[i].bytes;
-        p->op[k].flops += t[i].flops;
-        p->op[k].dispatches++;
+        vkslm_profile_add(&s->profile, t[i].label, t[i].gpu_ms, t[i].bytes, t[i].flops, 1);
     }
 }
 

@@ -16,6 +16,10 @@ typedef struct vkslm_profile {
     } op[VKSLM_PROFILE_MAX];
 } vkslm_profile;
 
+/* Adds to the entry of `label` (creating it; labels past VKSLM_PROFILE_MAX are dropped). */
+void vkslm_profile_add(vkslm_profile *p, const char *label, double ms, double bytes, double flops,
+                       uint64_t dispatches);
+
 typedef struct vkslm_session_dev {
     const vkslm_model_dev *m;
     vkslm_vk *vk;

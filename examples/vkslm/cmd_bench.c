@@ -101,17 +101,9 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
             continue;
         pp[rep] = pr ? pr / ((t1 - t0) * 1e-3) : 0;
         tg[rep] = nr ? nr / ((t2 - t1) * 1e-3) : 0;
-        for (uint32_t k = 0; k < s->profile.n; k++) { /* decode profile, summed over repetitions */
-            uint32_t j = 0;
-            while (j < decode.n && strcmp(decode.op[j].label, s->profile.op[k].label) != 0)
-                j++;
-            if (j == decode.n)
-                decode.op[decode.n++].label = s->profile.op[k].label;
-            decode.op[j].ms += s->profile.op[k].ms;
-            decode.op[j].bytes += s->profile.op[k].bytes;
-            decode.op[j].flops += s->profile.op[k].flops;
-            decode.op[j].dispatches += s->profile.op[k].dispatches;
-        }
+        for (uint32_t k = 0; k < s->profile.n; k++) /* decode profile, summed over repetitions */
+            vkslm_profile_add(&decode, s->profile.op[k].label, s->profile.op[k].ms, s->profile.op[k].bytes,
+                              s->profile.op[k].flops, s->profile.op[k].dispatches);
     }
     if (tty)
         fprintf(stderr, "\r                          \r");
