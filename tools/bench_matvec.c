@@ -10,19 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "engine/ops/matmul.h"
 #include "engine/ops/matvec.h"
 #include "engine/util/rng.h"
 #include "loaders/ggml_types.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "engine/util/clock.h"
 
 /* ---- host memory read bandwidth ---- */
 typedef struct { const uint64_t *p; size_t n; int reps; uint64_t sum; } rd_job;
@@ -52,7 +46,7 @@ static double host_read_gbs(int threads) {
     rd_job jobs[64];
     double best = 0;
     for (int trial = 0; trial < 3; trial++) {
-        double t0 = now_s();
+        double t0 = (vkslm_now_ms() * 1e-3);
         for (int t = 0; t < threads; t++) {
             jobs[t] = (rd_job){p + n / threads * t, n / threads, 2, 0};
             pthread_create(&th[t], NULL, read_loop, &jobs[t]);
@@ -62,7 +56,7 @@ static double host_read_gbs(int threads) {
             pthread_join(th[t], NULL);
             sum += jobs[t].sum;
         }
-        double gbs = 2.0 * (double)bytes / (now_s() - t0) / 1e9;
+        double gbs = 2.0 * (double)bytes / ((vkslm_now_ms() * 1e-3) - t0) / 1e9;
         if (sum == 42)
             printf("(unlikely)\n");
         if (gbs > best)
@@ -113,10 +107,10 @@ static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint3
                 fprintf(stderr, "matvec: %s\n", vkslm_last_error());
                 return 1;
             }
-        double t0 = now_s();
+        double t0 = (vkslm_now_ms() * 1e-3);
         if (vkslm_cmd_submit_wait(c))
             return 1;
-        double wall = (now_s() - t0) * 1e3 / reps;
+        double wall = ((vkslm_now_ms() * 1e-3) - t0) * 1e3 / reps;
         const vkslm_timing *tm;
         uint32_t nt = vkslm_cmd_timings(c, &tm);
         got = 0;

@@ -2,11 +2,11 @@
  * through the caller's callback. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/runtime/api_internal.h"
 #include "engine/util/alloc.h"
 #include "engine/util/error.h"
+#include "engine/util/clock.h"
 
 vkslm_generate_params vkslm_generate_default_params(void) {
     vkslm_generate_params p;
@@ -28,12 +28,6 @@ const char *vkslm_stop_reason_str(vkslm_stop_reason r) {
     case VKSLM_STOP_CALLBACK: return "callback";
     default: return "none";
     }
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
 /* The generated text, what of it went to the callback, and the stop strings. */
@@ -140,12 +134,12 @@ vkslm_status vkslm_generate(vkslm_session *s, const char *prompt, const vkslm_ge
     streamer str = {s, &p, 0, 0};
     int32_t next = -1;
 
-    double t0 = now_ms();
+    double t0 = vkslm_now_ms();
     if (st == VKSLM_OK && (n_prompt || s->has_pending))
         st = vkslm_session_feed(s, s->prompt_ids, (uint32_t)n_prompt, out, &next);
     else if (st == VKSLM_OK && out == VKSLM_GRAPH_ARGMAX)
         out = VKSLM_GRAPH_LOGITS; /* nothing to feed: sample from the logits we have */
-    double t1 = now_ms();
+    double t1 = vkslm_now_ms();
     r.prefill_ms = t1 - t0;
 
     while (st == VKSLM_OK && stop == VKSLM_STOP_NONE) {
@@ -199,7 +193,7 @@ vkslm_status vkslm_generate(vkslm_session *s, const char *prompt, const vkslm_ge
         if (st == VKSLM_OK && stop != VKSLM_STOP_STRING)
             emit(&str, s->text_len); /* held-back text that never became a stop string */
     }
-    double t2 = now_ms();
+    double t2 = vkslm_now_ms();
     vkslm_detok_free(detok);
     vkslm_sampler_free(sampler);
 

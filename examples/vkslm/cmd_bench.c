@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "engine/runtime/api_internal.h"
@@ -14,12 +13,7 @@
 #include "engine/util/rng.h"
 #include "examples/vkslm/bench.h"
 #include "examples/vkslm/cli.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
+#include "engine/util/clock.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vkslm bench [-m MODEL.gguf | --shape NAME --type T] [-p N] [-n N] [-r N] [--device D]\n"
@@ -83,20 +77,20 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
             fprintf(stderr, "\rbench: %s %d/%u   ", rep < 0 ? "warm-up" : "repetition", rep + 1, reps);
         vkslm_session_dev_rewind(s, 0);
         int32_t next = 0;
-        double t0 = now_ms();
+        double t0 = vkslm_now_ms();
         if (pr)
             st = vkslm_session_dev_eval(s, prompt, pr, VKSLM_GRAPH_ARGMAX, &next);
         else
             next = prompt[0];
-        double t1 = now_ms();
+        double t1 = vkslm_now_ms();
         memset(&s->profile, 0, sizeof s->profile);
         uint32_t done = 0;
         for (; done < nr && st == VKSLM_OK; done++) {
             st = vkslm_session_dev_eval(s, &next, 1, VKSLM_GRAPH_ARGMAX, &next);
             if (done == 0 && rep >= 0)
-                ttft[rep] = now_ms() - t0;
+                ttft[rep] = vkslm_now_ms() - t0;
         }
-        double t2 = now_ms();
+        double t2 = vkslm_now_ms();
         if (rep < 0 || st != VKSLM_OK)
             continue;
         pp[rep] = pr ? pr / ((t1 - t0) * 1e-3) : 0;
@@ -208,9 +202,9 @@ int cmd_bench(int argc, char **argv) {
     mp.profile = true;
     mp.progress = cli_progress;
     vkslm_model *model = NULL;
-    double t0 = now_ms();
+    double t0 = vkslm_now_ms();
     vkslm_status st = vkslm_model_load(model_path, &mp, &model);
-    r.load_ms = now_ms() - t0;
+    r.load_ms = vkslm_now_ms() - t0;
     if (tmp_model[0])
         unlink(tmp_model);
     if (st != VKSLM_OK) {

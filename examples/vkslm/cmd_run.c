@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "examples/vkslm/cli.h"
 #include "examples/vkslm/json.h"
 #include "vkslm.h"
+#include "engine/util/clock.h"
 
 #define MAX_STOP 16
 
@@ -35,12 +35,6 @@ static bool stream_piece(const char *piece, void *user) {
     fputs(piece, stdout);
     fflush(stdout);
     return true;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
 static void print_ids(const int32_t *ids, size_t n) {
@@ -155,9 +149,9 @@ int cmd_run(int argc, char **argv) {
     int rc = 1;
     vkslm_model *model = NULL;
     vkslm_session *session = NULL;
-    double t0 = now_ms();
+    double t0 = vkslm_now_ms();
     vkslm_status st = vkslm_model_load(model_path, &mp, &model);
-    double load_ms = now_ms() - t0;
+    double load_ms = vkslm_now_ms() - t0;
     if (st == VKSLM_OK)
         st = vkslm_session_create(model, &sp, &session);
     if (st != VKSLM_OK) {

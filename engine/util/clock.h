@@ -1,0 +1,11 @@
+/* A monotonic wall clock in milliseconds, for timings. */
+#ifndef VKSLM_UTIL_CLOCK_H
+#define VKSLM_UTIL_CLOCK_H
+#include <time.h>
+
+static inline double vkslm_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+#endif
