@@ -51,6 +51,7 @@ extern "C" {
 typedef enum vkslm_status {
     VKSLM_OK = 0,
     VKSLM_ERR_INVALID_ARG = 100,    /* a caller passed a bad argument */
+    VKSLM_ERR_NOT_FOUND = 101,      /* a named thing (an expert, say) does not exist */
     VKSLM_ERR_IO = 200,             /* a file could not be opened, read, mapped or written */
     VKSLM_ERR_FORMAT = 201,         /* malformed input data (a corrupt GGUF file, say) */
     VKSLM_ERR_UNSUPPORTED = 202,    /* valid input that this build does not support */
@@ -61,7 +62,8 @@ typedef enum vkslm_status {
     VKSLM_ERR_DEVICE_LOST = 304,
     VKSLM_ERR_OUT_OF_HOST_MEMORY = 400,
     VKSLM_ERR_OUT_OF_DEVICE_MEMORY = 401,
-    VKSLM_ERR_LIMIT = 402           /* a size exceeds a device or format limit */
+    VKSLM_ERR_LIMIT = 402,          /* a size exceeds a device or format limit */
+    VKSLM_ERR_BUSY = 403            /* too many requests wait already, or the wait timed out */
 } vkslm_status;
 
 VKSLM_API const char *vkslm_status_str(vkslm_status status);
@@ -137,6 +139,10 @@ VKSLM_API const char *vkslm_model_device_name(const vkslm_model *model);
 VKSLM_API int32_t vkslm_model_n_vocab(const vkslm_model *model);
 VKSLM_API uint32_t vkslm_model_n_ctx_train(const vkslm_model *model);
 VKSLM_API uint64_t vkslm_model_weight_bytes(const vkslm_model *model);   /* device memory of the weights */
+/* Device memory the model's context holds now: weights plus the KV caches and buffers of its sessions. */
+VKSLM_API uint64_t vkslm_model_device_bytes(const vkslm_model *model);
+/* Validation-layer errors plus warnings reported since the model was loaded (0 without validation). */
+VKSLM_API uint32_t vkslm_model_validation_messages(const vkslm_model *model);
 
 /* ---- tokens ------------------------------------------------------------------------------------ */
 /* add_bos: -1 as the vocabulary says, 0 never, 1 always. parse_special: recognise control tokens such
@@ -184,6 +190,7 @@ VKSLM_API vkslm_session_params vkslm_session_default_params(void);
 VKSLM_API vkslm_status vkslm_session_create(vkslm_model *model, const vkslm_session_params *params,
                                            vkslm_session **out);
 VKSLM_API void vkslm_session_free(vkslm_session *session);
+VKSLM_API vkslm_model *vkslm_session_model(const vkslm_session *session);
 /* Feeds tokens after those already in the session; the logits of the last one become available. */
 VKSLM_API vkslm_status vkslm_session_eval(vkslm_session *session, const int32_t *ids, size_t n);
 /* Receives the logits of tokens first .. first+n-1 of an eval_all call (n rows of n_vocab floats, valid
@@ -251,6 +258,93 @@ typedef struct vkslm_generate_result {
 /* Tokenizes the prompt, feeds it after what the session holds, and generates. result may be NULL. */
 VKSLM_API vkslm_status vkslm_generate(vkslm_session *session, const char *prompt, const vkslm_generate_params *params,
                                      vkslm_generate_result *result);
+
+/* ---- the orchestra: expert models behind one router -------------------------------------------- */
+/* Several specialised models ("experts") on one device under a memory budget. Each request is routed
+ * to an expert (explicitly named, by a keyword/regex rule, by a small router model, or by lexical
+ * similarity to the experts' examples); the expert's model loads on first use, the least recently used
+ * idle one is evicted when the budget would be exceeded, and a request borrows one of the expert's
+ * sessions. Thread-safe: route, acquire and release may be called from many threads at once. */
+#define VKSLM_MAX_EXPERTS 32
+typedef struct vkslm_orchestra vkslm_orchestra;
+
+typedef struct vkslm_expert_desc {
+    const char *name;                  /* unique; "auto" is reserved for routing */
+    const char *model_path;            /* GGUF file; experts naming the same file share one loaded model */
+    const char *role;                  /* what the expert is for, in words (routing reads it) */
+    const char *const *examples;       /* typical requests (routing reads them) */
+    size_t n_examples;
+    const char *const *keywords;       /* rule: any of these as a whole word, case-insensitive */
+    size_t n_keywords;
+    const char *pattern;               /* rule: a PCRE2 regular expression (case-insensitive), or NULL */
+    uint32_t n_ctx;                    /* context of the expert's sessions; 0: min(2048, the model's) */
+    uint32_t max_sessions;             /* requests the expert serves at once; 0: 4 */
+} vkslm_expert_desc;
+
+typedef struct vkslm_orchestra_params {
+    const char *router_model;          /* GGUF of a small model for semantic routing; NULL: lexical */
+    float min_confidence;              /* semantic/lexical share of the best expert below which the
+                                        * fallback expert answers; 0: 0 (never) */
+    const char *fallback;              /* expert name; NULL: the first expert */
+    bool disable_rules;                /* ignore keywords and patterns */
+    uint64_t memory_budget;            /* device bytes for all models and sessions; 0: the device's */
+    uint32_t max_queue;                /* requests that may wait for one expert; more get VKSLM_ERR_BUSY; 0: 64 */
+    uint32_t queue_timeout_ms;         /* a request waits at most this long for a session; 0: 120000 */
+    vkslm_model_params model;          /* how every model is loaded (device, validation) */
+} vkslm_orchestra_params;
+
+VKSLM_API vkslm_orchestra_params vkslm_orchestra_default_params(void);
+/* Copies the descriptions; loads no expert model yet (the router model, if any, loads now). */
+VKSLM_API vkslm_status vkslm_orchestra_create(const vkslm_expert_desc *experts, size_t n,
+                                             const vkslm_orchestra_params *params, vkslm_orchestra **out);
+/* Every session must have been released. */
+VKSLM_API void vkslm_orchestra_free(vkslm_orchestra *orch);
+VKSLM_API size_t vkslm_orchestra_n_experts(const vkslm_orchestra *orch);
+VKSLM_API const char *vkslm_orchestra_expert_name(const vkslm_orchestra *orch, size_t expert);
+VKSLM_API int vkslm_orchestra_find(const vkslm_orchestra *orch, const char *name); /* index or -1 */
+
+typedef enum vkslm_route_method {
+    VKSLM_ROUTE_EXPLICIT = 1,  /* the request named the expert */
+    VKSLM_ROUTE_RULE = 2,      /* a keyword or pattern matched */
+    VKSLM_ROUTE_SEMANTIC = 3,  /* the router model's label likelihoods */
+    VKSLM_ROUTE_LEXICAL = 4,   /* BM25 similarity to each expert's role and examples */
+    VKSLM_ROUTE_FALLBACK = 5   /* nothing was confident enough: the fallback expert */
+} vkslm_route_method;
+VKSLM_API const char *vkslm_route_method_str(vkslm_route_method method); /* "explicit", "rule", ... */
+
+typedef struct vkslm_route_decision {
+    int expert;                        /* the chosen expert */
+    vkslm_route_method method;
+    float confidence;                  /* the chosen expert's share (1 for explicit and rule) */
+    size_t n_scores;                   /* = number of experts when scores were computed, else 0 */
+    float scores[VKSLM_MAX_EXPERTS];   /* semantic: probabilities; lexical: BM25 shares (sum 1) */
+    double route_ms;
+} vkslm_route_decision;
+
+/* Routes `text` (the request's words: for a chat, its messages). requested: an expert name, or NULL or
+ * "auto" to route; an unknown name gives VKSLM_ERR_NOT_FOUND. */
+VKSLM_API vkslm_status vkslm_orchestra_route(vkslm_orchestra *orch, const char *requested, const char *text,
+                                            vkslm_route_decision *out);
+/* Borrows a session of the expert (empty: position 0), loading its model first if needed (evicting the
+ * least recently used idle models to stay in the budget) and waiting while all its sessions are busy.
+ * VKSLM_ERR_BUSY when max_queue requests wait already or the wait times out; VKSLM_ERR_OUT_OF_DEVICE_MEMORY
+ * when the model cannot fit the budget even alone. */
+VKSLM_API vkslm_status vkslm_orchestra_acquire(vkslm_orchestra *orch, size_t expert, vkslm_session **out);
+/* Gives the session back (it is kept, rewound, for the next request). */
+VKSLM_API void vkslm_orchestra_release(vkslm_orchestra *orch, size_t expert, vkslm_session *session);
+
+typedef struct vkslm_expert_stats {
+    bool loaded;
+    uint32_t loads, evictions;         /* of the expert's model */
+    uint32_t active, waiting, sessions;/* requests served now, requests waiting, sessions kept */
+    uint32_t n_ctx;                    /* context of its sessions (0 until first loaded) */
+    uint64_t device_bytes;             /* its model's context now (shared by experts of one file) */
+} vkslm_expert_stats;
+VKSLM_API vkslm_status vkslm_orchestra_expert_stats(vkslm_orchestra *orch, size_t expert, vkslm_expert_stats *out);
+/* Device bytes held by all loaded models (router included), and the budget. */
+VKSLM_API void vkslm_orchestra_memory(vkslm_orchestra *orch, uint64_t *used, uint64_t *budget);
+/* Validation messages of every model loaded so far (evicted ones included). */
+VKSLM_API uint32_t vkslm_orchestra_validation_messages(vkslm_orchestra *orch);
 
 #ifdef __cplusplus
 }

@@ -110,6 +110,20 @@ int32_t vkslm_model_n_vocab(const vkslm_model *m) { return m ? (int32_t)m->dev->
 uint32_t vkslm_model_n_ctx_train(const vkslm_model *m) { return m ? m->dev->hp.n_ctx_train : 0; }
 uint64_t vkslm_model_weight_bytes(const vkslm_model *m) { return m ? m->dev->weight_bytes : 0; }
 
+uint64_t vkslm_model_device_bytes(const vkslm_model *m) {
+    uint64_t used = 0, reserved = 0;
+    if (m)
+        vkslm_vk_memory_usage(m->vk, &used, &reserved);
+    return reserved > used ? reserved : used;
+}
+
+uint32_t vkslm_model_validation_messages(const vkslm_model *m) {
+    uint32_t errors = 0, warnings = 0;
+    if (m)
+        vkslm_vk_validation_counts(m->vk, &errors, &warnings);
+    return errors + warnings;
+}
+
 bool vkslm_model_token_is_eog(const vkslm_model *m, int32_t id) { return m && vkslm_token_is_eog(m->tok, id); }
 
 vkslm_status vkslm_model_tokenize(const vkslm_model *m, const char *text, size_t len, int add_bos, bool parse_special,
@@ -183,6 +197,8 @@ void vkslm_session_free(vkslm_session *s) {
     VKSLM_FREE(s->text);
     VKSLM_FREE(s);
 }
+
+vkslm_model *vkslm_session_model(const vkslm_session *s) { return s ? s->model : NULL; }
 
 vkslm_status vkslm_session_eval(vkslm_session *s, const int32_t *ids, size_t n) {
     if (!s || !ids || n == 0 || n > UINT32_MAX - 1)

@@ -44,6 +44,7 @@ const char *vkslm_status_str(vkslm_status s) {
     switch (s) {
     case VKSLM_OK: return "ok";
     case VKSLM_ERR_INVALID_ARG: return "invalid argument";
+    case VKSLM_ERR_NOT_FOUND: return "not found";
     case VKSLM_ERR_IO: return "i/o error";
     case VKSLM_ERR_FORMAT: return "malformed input";
     case VKSLM_ERR_UNSUPPORTED: return "unsupported";
@@ -55,6 +56,7 @@ const char *vkslm_status_str(vkslm_status s) {
     case VKSLM_ERR_OUT_OF_HOST_MEMORY: return "out of host memory";
     case VKSLM_ERR_OUT_OF_DEVICE_MEMORY: return "out of device memory";
     case VKSLM_ERR_LIMIT: return "limit exceeded";
+    case VKSLM_ERR_BUSY: return "busy";
     }
     return "unknown status";
 }

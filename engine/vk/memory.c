@@ -282,13 +282,16 @@ uint64_t vkslm_vk_memory_budget(const vkslm_vk *vk) {
     return lim && lim < b ? lim : b;
 }
 
-void vkslm_vk_memory_usage(const vkslm_vk *vk, uint64_t *used, uint64_t *reserved) {
+void vkslm_vk_memory_usage(const vkslm_vk *cvk, uint64_t *used, uint64_t *reserved) {
+    vkslm_vk *vk = (vkslm_vk *)cvk; /* the lock is not part of the context's value */
     uint64_t u = 0, r = 0;
+    pthread_mutex_lock(&vk->lock);
     for (uint32_t i = 0; i < vk->n_blocks; i++)
         if (vk->blocks[i].memory && vk->blocks[i].intent == VKSLM_MEM_DEVICE) {
             u += vk->blocks[i].used;
             r += vk->blocks[i].size;
         }
+    pthread_mutex_unlock(&vk->lock);
     *used = u;
     *reserved = r;
 }
