@@ -54,7 +54,7 @@ void vkslm_words(const char *text, void (*fn)(const char *w, void *user), void *
         w[n] = 0;
         if (n > 3 && w[n - 1] == 's' && w[n - 2] != 's')
             w[--n] = 0; /* plural: "reviews" and "review" are one word */
-        if (!is_stop(w))
+        if ((n > 1 || (w[0] >= '0' && w[0] <= '9')) && !is_stop(w)) /* single letters say nothing */
             fn(w, user);
     }
 }

@@ -1,6 +1,6 @@
 /* Lexical routing: BM25 similarity of a request to each expert's document (its role and examples),
  * needing no model. Words are lowercased runs of letters and digits (bytes >= 0x80 count as letters),
- * common English stop words are dropped and a plural "s" is cut. */
+ * common English stop words and single letters are dropped and a plural "s" is cut. */
 #ifndef VKSLM_ROUTER_LEXICAL_H
 #define VKSLM_ROUTER_LEXICAL_H
 

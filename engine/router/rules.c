@@ -56,7 +56,7 @@ vkslm_status vkslm_rules_create(const vkslm_expert_desc *experts, size_t n, vksl
     vkslm_status st = VKSLM_OK;
     for (size_t e = 0; e < n && st == VKSLM_OK; e++) {
         const vkslm_expert_desc *d = &experts[e];
-        size_t len = 16;
+        size_t len = 24;
         for (size_t k = 0; k < d->n_keywords; k++)
             len += 2 * strlen(d->keywords[k]) + 1;
         if (d->n_keywords) {
@@ -65,13 +65,14 @@ vkslm_status vkslm_rules_create(const vkslm_expert_desc *experts, size_t n, vksl
                 st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "router: out of host memory");
                 break;
             }
-            size_t m = (size_t)sprintf(re, "\\b(?:");
+            /* whole words: no word character just before or after (also for keywords like "c++") */
+            size_t m = (size_t)sprintf(re, "(?<!\\w)(?:");
             for (size_t k = 0; k < d->n_keywords; k++) {
                 if (k)
                     re[m++] = '|';
                 m += put_literal(re + m, d->keywords[k]);
             }
-            strcpy(re + m, ")\\b");
+            strcpy(re + m, ")(?!\\w)");
             st = add(rs, (int)e, d->name, re);
             VKSLM_FREE(re);
         }
