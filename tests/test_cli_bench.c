@@ -1,5 +1,6 @@
 /* `vkslm bench -o json` as scripts read it: every documented key, positive rates, a roofline fraction in
  * (0, 1], op time shares that add up to 100% ± 1; and the chart is a PNG. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,8 @@ static void check_bench_json(const char *args) {
     static const char *keys[] = {"model", "arch", "type", "params", "weight_bytes", "weight_bytes_per_token", "device",
                                  "device_type", "n_prompt", "n_gen", "repetitions", "load_ms", "pp_tps", "pp_tps_sd",
                                  "tg_tps", "tg_tps_sd", "ttft_ms", "device_memory_bytes", "roofline_kind",
-                                 "roofline_gbps", "decode_gbps", "roofline_fraction", "profile"};
+                                 "roofline_gbps", "decode_gbps", "roofline_fraction", "price_per_device_hour",
+                                 "query_ms", "queries_per_device_hour", "cost_per_million_queries", "profile"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         char k[64];
         snprintf(k, sizeof k, "\"%s\":", keys[i]);
@@ -48,6 +50,10 @@ static void check_bench_json(const char *args) {
     CU_ASSERT(num(out, "device_memory_bytes") > num(out, "weight_bytes") - 1);
     double f = num(out, "roofline_fraction");
     CU_ASSERT(f > 0 && f <= 1);
+    /* the cost of a query: 16 prompt tokens at pp_tps plus 8 at tg_tps, priced at the default 1 per hour */
+    double q = 16 / num(out, "pp_tps") * 1e3 + 8 / num(out, "tg_tps") * 1e3;
+    CU_ASSERT(fabs(num(out, "query_ms") - q) < 1e-3 * q);
+    CU_ASSERT(fabs(num(out, "cost_per_million_queries") - q / 3600e3 * 1e6) < 1e-3 * q);
     double shares = 0;
     int ops = 0;
     for (const char *p = strstr(out, "\"share\": "); p; p = strstr(p + 1, "\"share\": ")) {

@@ -19,6 +19,8 @@ typedef struct bench_result {
     double load_ms, pp_tps, pp_sd, tg_tps, tg_sd, ttft_ms;
     double roofline_gbps, decode_gbps, roofline_fraction;
     const char *roofline_kind; /* "host_read" or "device_copy" */
+    /* one query = a prefill of p tokens then n generated; its cost at a price per device-hour */
+    double price_per_hour, query_ms, queries_per_hour, cost_per_million_queries;
     uint32_t n_ops;
     bench_op ops[VKSLM_PROFILE_MAX];
 } bench_result;

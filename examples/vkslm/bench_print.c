@@ -30,6 +30,9 @@ void bench_print_md(const bench_result *r) {
     printf("roofline (%s): %.2f GB/s; decode reads %.1f MiB of weights per token = %.3f GB/s = %.2f%% of it\n",
            r->roofline_kind, r->roofline_gbps, r->weight_bytes_per_token / 1048576.0, r->decode_gbps,
            100.0 * r->roofline_fraction);
+    printf("cost: a query of %u prompt + %u generated tokens takes %.1f ms = %.0f queries per device-hour; "
+           "1e6 queries cost %.4f at %g per device-hour\n",
+           r->p, r->n, r->query_ms, r->queries_per_hour, r->cost_per_million_queries, r->price_per_hour);
     if (!r->n_ops)
         return;
     printf("\n| op (decode) | ms/token | share | GB/s | GFLOP/s | dispatches/token |\n");
@@ -41,16 +44,16 @@ void bench_print_md(const bench_result *r) {
 
 void bench_print_csv(const bench_result *r) {
     printf("model,arch,type,params,weight_bytes,device,test,n_tokens,tps_mean,tps_sd,ttft_ms,load_ms,"
-           "device_memory_bytes,roofline_kind,roofline_gbps,decode_gbps,roofline_fraction\n");
+           "device_memory_bytes,roofline_kind,roofline_gbps,decode_gbps,roofline_fraction,cost_per_million_queries\n");
     for (int t = 0; t < 2; t++) {
         uint32_t count = t ? r->n : r->p;
         if (!count)
             continue;
-        printf("%s,%s,%s,%llu,%llu,\"%s\",%s,%u,%.4f,%.4f,%.3f,%.1f,%llu,%s,%.4f,%.4f,%.6f\n", r->model, r->arch, r->type,
+        printf("%s,%s,%s,%llu,%llu,\"%s\",%s,%u,%.4f,%.4f,%.3f,%.1f,%llu,%s,%.4f,%.4f,%.6f,%.6f\n", r->model, r->arch, r->type,
                (unsigned long long)r->params, (unsigned long long)r->weight_bytes, r->device, t ? "tg" : "pp", count,
                t ? r->tg_tps : r->pp_tps, t ? r->tg_sd : r->pp_sd, r->ttft_ms, r->load_ms,
                (unsigned long long)r->device_memory_bytes, r->roofline_kind, r->roofline_gbps, r->decode_gbps,
-               r->roofline_fraction);
+               r->roofline_fraction, r->cost_per_million_queries);
     }
 }
 
@@ -90,6 +93,10 @@ void bench_print_json(const bench_result *r) {
     kv_num("roofline_gbps", r->roofline_gbps, 1);
     kv_num("decode_gbps", r->decode_gbps, 1);
     kv_num("roofline_fraction", r->roofline_fraction, 1);
+    kv_num("price_per_device_hour", r->price_per_hour, 1);
+    kv_num("query_ms", r->query_ms, 1);
+    kv_num("queries_per_device_hour", r->queries_per_hour, 1);
+    kv_num("cost_per_million_queries", r->cost_per_million_queries, 1);
     printf("  \"profile\": [");
     for (uint32_t i = 0; i < r->n_ops; i++) {
         const bench_op *o = &r->ops[i];

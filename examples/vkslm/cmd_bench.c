@@ -17,11 +17,12 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vkslm bench [-m MODEL.gguf | --shape NAME --type T] [-p N] [-n N] [-r N] [--device D]\n"
-               "                   [-o md|csv|json] [--chart OUT.png]\n"
+               "                   [-o md|csv|json] [--chart OUT.png] [--price P]\n"
                "  -p N     prompt tokens per prefill test (default 512)\n"
                "  -n N     generated tokens per decode test (default 128)\n"
                "  -r N     repetitions after a warm-up (default 5)\n"
                "  -o FMT   md (default), csv or json\n"
+               "  --price P  price of one device-hour (default 1) for the cost of 1e6 queries of -p + -n tokens\n"
                "Without a model it benchmarks a synthetic smollm2-135m in Q4_0 made on the fly.\n");
 }
 
@@ -141,6 +142,7 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
 int cmd_bench(int argc, char **argv) {
     const char *model_path = NULL, *shape = NULL, *type = "Q4_0", *device = NULL, *fmt = "md", *chart = NULL, *v;
     long p = 512, n = 128, reps = 5;
+    float price = 1.0f;
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv[i], "-h") || cli_flag(argv[i], "--help")) {
             usage(stdout);
@@ -166,6 +168,10 @@ int cmd_bench(int argc, char **argv) {
             fmt = v;
         else if ((v = cli_value(argc, argv, &i, "--chart")))
             chart = v;
+        else if ((v = cli_value(argc, argv, &i, "--price"))) {
+            if (!cli_parse_float("bench", "--price", v, 0, 1e6f, &price))
+                return 2;
+        }
         else {
             fprintf(stderr, "vkslm bench: unknown option '%s'\n", argv[i]);
             usage(stderr);
@@ -233,6 +239,11 @@ int cmd_bench(int argc, char **argv) {
     }
     r.decode_gbps = r.tg_tps * (double)r.weight_bytes_per_token / 1e9;
     r.roofline_fraction = r.roofline_gbps > 0 ? r.decode_gbps / r.roofline_gbps : 0;
+    /* the cost argument, measured: device time of one query (prefill + decode) at the given price */
+    r.price_per_hour = price;
+    r.query_ms = (r.p && r.pp_tps > 0 ? r.p / r.pp_tps * 1e3 : 0) + (r.n && r.tg_tps > 0 ? r.n / r.tg_tps * 1e3 : 0);
+    r.queries_per_hour = r.query_ms > 0 ? 3600e3 / r.query_ms : 0;
+    r.cost_per_million_queries = r.query_ms / 3600e3 * 1e6 * price;
     vkslm_model_free(model);
     if (!strcmp(fmt, "json"))
         bench_print_json(&r);
