@@ -191,6 +191,8 @@ const vkslm_vk_enabled *vkslm_vk_get_enabled(const vkslm_vk *vk) { return &vk->e
 uint64_t vkslm_vk_max_range(const vkslm_vk *vk) { return vk->max_range; }
 int vkslm_vk_is_cpu(const vkslm_vk *vk) { return vk->caps.type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
 
+void vkslm_vk_set_profile(vkslm_vk *vk, int on) { vk->profile = on; }
+
 void vkslm_vk_validation_counts(const vkslm_vk *vk, uint32_t *errors, uint32_t *warnings) {
     *errors = vk->validation ? vk->validation->errors : 0;
     *warnings = vk->validation ? vk->validation->warnings : 0;

@@ -90,6 +90,9 @@ const vkslm_vk_enabled *vkslm_vk_get_enabled(const vkslm_vk *vk);
 uint64_t vkslm_vk_max_range(const vkslm_vk *vk);
 /* Validation messages counted since open (errors and warnings). */
 void vkslm_vk_validation_counts(const vkslm_vk *vk, uint32_t *errors, uint32_t *warnings);
+/* Whether recordings created from now on write timestamps (a context opened with `profile`; recordings
+ * already made keep theirs). Timestamps cost time: on lavapipe a third of a decode step. */
+void vkslm_vk_set_profile(vkslm_vk *vk, int on);
 int vkslm_vk_is_cpu(const vkslm_vk *vk);
 
 /* ---- memory ------------------------------------------------------------------------------------- */

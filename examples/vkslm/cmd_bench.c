@@ -57,10 +57,33 @@ static void describe_weights(const vkslm_model_dev *m, bench_result *r) {
     r->weight_bytes = m->weight_bytes;
 }
 
+/* Decode steps of n tokens after a prefill of p, on a session whose recordings write timestamps: the
+ * per-op profile (timed separately from the speed runs, which it would slow down). */
+static vkslm_status profile_decode(vkslm_model *model, const int32_t *prompt, uint32_t p, uint32_t n,
+                                   vkslm_profile *out) {
+    vkslm_session_dev *s = NULL;
+    uint32_t batch = p < 512 ? (p ? p : 1) : 512;
+    vkslm_vk_set_profile(model->vk, 1);
+    vkslm_status st = vkslm_session_dev_create(model->vk, model->dev, p + n + 8, batch, VKSLM_TYPE_F16, &s);
+    vkslm_vk_set_profile(model->vk, 0);
+    int32_t next = prompt[0];
+    if (st == VKSLM_OK && p)
+        st = vkslm_session_dev_eval(s, prompt, p, VKSLM_GRAPH_ARGMAX, &next);
+    if (s)
+        memset(&s->profile, 0, sizeof s->profile);
+    for (uint32_t i = 0; i < n && st == VKSLM_OK; i++)
+        st = vkslm_session_dev_eval(s, &next, 1, VKSLM_GRAPH_ARGMAX, &next);
+    if (st == VKSLM_OK)
+        *out = s->profile;
+    vkslm_session_dev_free(s);
+    return st;
+}
+
 static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32_t reps, bench_result *r) {
     const vkslm_model_dev *m = model->dev;
     vkslm_session_dev *s = NULL;
     uint32_t batch = p < 512 ? (p ? p : 1) : 512;
+    vkslm_vk_set_profile(model->vk, 0); /* the speed runs write no timestamps */
     VKSLM_TRY(vkslm_session_dev_create(model->vk, m, p + n + 8, batch, VKSLM_TYPE_F16, &s));
     int32_t *prompt = malloc((p + 1) * sizeof *prompt);
     double *pp = calloc(reps, sizeof *pp), *tg = calloc(reps, sizeof *tg), *ttft = calloc(reps, sizeof *ttft);
@@ -84,7 +107,6 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
         else
             next = prompt[0];
         double t1 = vkslm_now_ms();
-        memset(&s->profile, 0, sizeof s->profile);
         uint32_t done = 0;
         for (; done < nr && st == VKSLM_OK; done++) {
             st = vkslm_session_dev_eval(s, &next, 1, VKSLM_GRAPH_ARGMAX, &next);
@@ -96,9 +118,15 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
             continue;
         pp[rep] = pr ? pr / ((t1 - t0) * 1e-3) : 0;
         tg[rep] = nr ? nr / ((t2 - t1) * 1e-3) : 0;
-        for (uint32_t k = 0; k < s->profile.n; k++) /* decode profile, summed over repetitions */
-            vkslm_profile_add(&decode, s->profile.op[k].label, s->profile.op[k].ms, s->profile.op[k].bytes,
-                              s->profile.op[k].flops, s->profile.op[k].dispatches);
+    }
+    uint64_t used = 0, reserved = 0; /* weights, KV cache and buffers of the session */
+    vkslm_vk_memory_usage(model->vk, &used, &reserved);
+    vkslm_session_dev_free(s);
+    s = NULL;
+    if (st == VKSLM_OK && n) {
+        if (tty)
+            fprintf(stderr, "\rbench: profile          ");
+        st = profile_decode(model, prompt, p, n, &decode);
     }
     if (tty)
         fprintf(stderr, "\r                          \r");
@@ -107,7 +135,7 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
         mean_sd(pp, reps, &r->pp_tps, &r->pp_sd);
         mean_sd(tg, reps, &r->tg_tps, &r->tg_sd);
         mean_sd(ttft, reps, &r->ttft_ms, &ttft_sd);
-        double total = 0, tokens = (double)n * reps;
+        double total = 0, tokens = (double)n;
         for (uint32_t k = 0; k < decode.n; k++)
             total += decode.op[k].ms;
         r->n_ops = decode.n;
@@ -127,8 +155,6 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
                     r->ops[i] = r->ops[j];
                     r->ops[j] = t;
                 }
-        uint64_t used, reserved;
-        vkslm_vk_memory_usage(model->vk, &used, &reserved);
         r->device_memory_bytes = used;
     }
     free(prompt);
