@@ -253,6 +253,40 @@ static void test_chat_whole_and_streamed(void) {
     cJSON_Delete(last);
 }
 
+/* A client that goes away mid-stream stops its generation and gives its session back. */
+static void test_client_disconnect(void) {
+    char file[128], cmd[1024];
+    const char *key = "vkslm_tokens_total{expert=\"stories\",kind=\"completion\"} ";
+    CU_ASSERT_EQUAL(curl(&main_srv, "", "/metrics", buf, sizeof buf), 0);
+    const char *at = strstr(buf, key);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    long before = atol(at + strlen(key));
+    snprintf(file, sizeof file, "/tmp/vkslm-test-gone-%d.json", (int)getpid());
+    FILE *f = fopen(file, "w");
+    fputs("{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 0, \"stream\": true}", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, CURL " -s -N --max-time 0.4 --data-binary @%s http://127.0.0.1:%d/v1/completions",
+             file, main_srv.port);
+    CU_ASSERT_NOT_EQUAL(test_run_command(cmd, buf, sizeof buf), 0); /* curl gave up: timeout */
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "data: "));                    /* after some chunks */
+    remove(file);
+    int idle = 0;
+    for (int i = 0; i < 100 && !idle; i++) {
+        usleep(50000);
+        CU_ASSERT_EQUAL(curl(&main_srv, "", "/metrics", buf, sizeof buf), 0);
+        idle = strstr(buf, "vkslm_expert_active{expert=\"stories\"} 0\n") != NULL;
+    }
+    CU_ASSERT(idle);
+    at = strstr(buf, key);
+    long made = at ? atol(at + strlen(key)) - before : -1;
+    printf("  the abandoned stream stopped after %ld tokens (the context holds 512)\n", made);
+    CU_ASSERT(made > 0 && made < 400);
+    char *json;
+    CU_ASSERT_EQUAL(post(&main_srv, "/v1/completions", "{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 2}",
+                         buf, sizeof buf, &json),
+                    200);
+}
+
 static void test_models_health_metrics(void) {
     CU_ASSERT_EQUAL(curl(&main_srv, "", "/v1/models", buf, sizeof buf), 0);
     cJSON *r = cJSON_Parse(buf);
@@ -548,6 +582,7 @@ int main(void) {
         {"auto routes the labelled fixture", test_routing_fixture},
         {"errors: statuses and error objects", test_errors},
         {"8 concurrent streams get the lone client's tokens", test_concurrent_streams},
+        {"a client gone mid-stream frees its session", test_client_disconnect},
         {"models, health and metrics", test_models_health_metrics},
         {"server stops cleanly", test_stop_main},
         {"budget eviction and reload, full context, overload", test_budget_context_overload},

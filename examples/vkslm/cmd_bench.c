@@ -57,8 +57,8 @@ static void describe_weights(const vkslm_model_dev *m, bench_result *r) {
     r->weight_bytes = m->weight_bytes;
 }
 
-/* Decode steps of n tokens after a prefill of p, on a session whose recordings write timestamps: the
- * per-op profile (timed separately from the speed runs, which it would slow down). */
+/* n decode steps from an empty context, on a session whose recordings write timestamps: the per-op
+ * profile (taken apart from the speed runs, which timestamps would slow down). */
 static vkslm_status profile_decode(vkslm_model *model, const int32_t *prompt, uint32_t p, uint32_t n,
                                    vkslm_profile *out) {
     vkslm_session_dev *s = NULL;
@@ -67,10 +67,13 @@ static vkslm_status profile_decode(vkslm_model *model, const int32_t *prompt, ui
     vkslm_status st = vkslm_session_dev_create(model->vk, model->dev, p + n + 8, batch, VKSLM_TYPE_F16, &s);
     vkslm_vk_set_profile(model->vk, 0);
     int32_t next = prompt[0];
-    if (st == VKSLM_OK && p)
+    if (st == VKSLM_OK && p) /* the prefill's pipelines and buffers are ready; its profile is not kept */
         st = vkslm_session_dev_eval(s, prompt, p, VKSLM_GRAPH_ARGMAX, &next);
-    if (s)
+    if (s) {
+        vkslm_session_dev_rewind(s, 0);
         memset(&s->profile, 0, sizeof s->profile);
+    }
+    next = prompt[0];
     for (uint32_t i = 0; i < n && st == VKSLM_OK; i++)
         st = vkslm_session_dev_eval(s, &next, 1, VKSLM_GRAPH_ARGMAX, &next);
     if (st == VKSLM_OK)
@@ -107,17 +110,25 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
         else
             next = prompt[0];
         double t1 = vkslm_now_ms();
-        uint32_t done = 0;
-        for (; done < nr && st == VKSLM_OK; done++) {
+        if (st == VKSLM_OK && pr && nr) { /* time to first token: the prefill and one decode step after it */
             st = vkslm_session_dev_eval(s, &next, 1, VKSLM_GRAPH_ARGMAX, &next);
-            if (done == 0 && rep >= 0)
+            if (rep >= 0)
+                ttft[rep] = vkslm_now_ms() - t0;
+        }
+        /* tg, as llama-bench measures it: n tokens generated from an empty context */
+        vkslm_session_dev_rewind(s, 0);
+        next = prompt[0];
+        double t1b = vkslm_now_ms();
+        for (uint32_t done = 0; done < nr && st == VKSLM_OK; done++) {
+            st = vkslm_session_dev_eval(s, &next, 1, VKSLM_GRAPH_ARGMAX, &next);
+            if (done == 0 && !pr && rep >= 0)
                 ttft[rep] = vkslm_now_ms() - t0;
         }
         double t2 = vkslm_now_ms();
         if (rep < 0 || st != VKSLM_OK)
             continue;
         pp[rep] = pr ? pr / ((t1 - t0) * 1e-3) : 0;
-        tg[rep] = nr ? nr / ((t2 - t1) * 1e-3) : 0;
+        tg[rep] = nr ? nr / ((t2 - t1b) * 1e-3) : 0;
     }
     uint64_t used = 0, reserved = 0; /* weights, KV cache and buffers of the session */
     vkslm_vk_memory_usage(model->vk, &used, &reserved);
