@@ -159,40 +159,28 @@ static const char *parse_request(const cJSON *root, const serve_sampling *def, r
         gp->max_tokens = (int32_t)v;
     if (r < 0)
         return "\"max_tokens\" must be a number of tokens";
-    if ((r = num_field(root, "temperature", 0, 10, &v)) != 0) {
-        if (r < 0)
-            return "\"temperature\" must be a number in [0, 10]";
-        gp->temperature = (float)v;
-    }
-    if ((r = num_field(root, "top_p", 0, 1, &v)) != 0) {
-        if (r < 0)
-            return "\"top_p\" must be a number in [0, 1]";
-        gp->top_p = (float)v;
-    }
-    if ((r = num_field(root, "min_p", 0, 1, &v)) != 0) {
-        if (r < 0)
-            return "\"min_p\" must be a number in [0, 1]";
-        gp->min_p = (float)v;
-    }
-    if ((r = num_field(root, "top_k", 0, 1e6, &v)) != 0) {
-        if (r < 0)
-            return "\"top_k\" must be a non-negative number";
-        gp->top_k = (int32_t)v;
-    }
-    if ((r = num_field(root, "frequency_penalty", -2, 2, &v)) != 0) {
-        if (r < 0)
-            return "\"frequency_penalty\" must be a number in [-2, 2]";
-        gp->frequency_penalty = (float)v;
-    }
-    if ((r = num_field(root, "presence_penalty", -2, 2, &v)) != 0) {
-        if (r < 0)
-            return "\"presence_penalty\" must be a number in [-2, 2]";
-        gp->presence_penalty = (float)v;
-    }
-    if ((r = num_field(root, "repetition_penalty", 0, 10, &v)) != 0) {
-        if (r < 0)
-            return "\"repetition_penalty\" must be a number in [0, 10]";
-        gp->repeat_penalty = (float)v;
+    const struct {
+        const char *key;
+        double lo, hi;
+        float *f;     /* the field, a float ... */
+        int32_t *i;   /* ... or an integer */
+        const char *why;
+    } knobs[] = {
+        {"temperature", 0, 10, &gp->temperature, NULL, "\"temperature\" must be a number in [0, 10]"},
+        {"top_p", 0, 1, &gp->top_p, NULL, "\"top_p\" must be a number in [0, 1]"},
+        {"min_p", 0, 1, &gp->min_p, NULL, "\"min_p\" must be a number in [0, 1]"},
+        {"top_k", 0, 1e6, NULL, &gp->top_k, "\"top_k\" must be a non-negative number"},
+        {"frequency_penalty", -2, 2, &gp->frequency_penalty, NULL, "\"frequency_penalty\" must be a number in [-2, 2]"},
+        {"presence_penalty", -2, 2, &gp->presence_penalty, NULL, "\"presence_penalty\" must be a number in [-2, 2]"},
+        {"repetition_penalty", 0, 10, &gp->repeat_penalty, NULL, "\"repetition_penalty\" must be a number in [0, 10]"},
+    };
+    for (size_t k = 0; k < sizeof knobs / sizeof *knobs; k++) {
+        if ((r = num_field(root, knobs[k].key, knobs[k].lo, knobs[k].hi, &v)) < 0)
+            return knobs[k].why;
+        if (r > 0 && knobs[k].f)
+            *knobs[k].f = (float)v;
+        else if (r > 0)
+            *knobs[k].i = (int32_t)v;
     }
     if ((r = num_field(root, "seed", 0, 9007199254740991.0, &v)) != 0) {
         if (r < 0)

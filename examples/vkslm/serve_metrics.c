@@ -171,22 +171,23 @@ char *serve_metrics_text(server *sv) {
             "# TYPE vkslm_price_per_device_hour gauge\nvkslm_price_per_device_hour{currency=\"%s\"} %g\n",
         sv->cfg.currency, sv->cfg.price_per_hour);
     pthread_mutex_unlock(&m->lock);
-    put(&t, "# HELP vkslm_expert_loaded Whether the expert's model is on the device.\n# TYPE vkslm_expert_loaded gauge\n");
-    for (size_t i = 0; i < n; i++)
-        put(&t, "vkslm_expert_loaded{expert=\"%s\"} %d\n", vkslm_orchestra_expert_name(sv->orch, i), st[i].loaded);
-    put(&t, "# HELP vkslm_expert_loads_total Model loads.\n# TYPE vkslm_expert_loads_total counter\n");
-    for (size_t i = 0; i < n; i++)
-        put(&t, "vkslm_expert_loads_total{expert=\"%s\"} %u\n", vkslm_orchestra_expert_name(sv->orch, i), st[i].loads);
-    put(&t, "# HELP vkslm_expert_evictions_total Model evictions.\n# TYPE vkslm_expert_evictions_total counter\n");
-    for (size_t i = 0; i < n; i++)
-        put(&t, "vkslm_expert_evictions_total{expert=\"%s\"} %u\n", vkslm_orchestra_expert_name(sv->orch, i),
-            st[i].evictions);
-    put(&t, "# HELP vkslm_expert_active Requests generating now.\n# TYPE vkslm_expert_active gauge\n");
-    for (size_t i = 0; i < n; i++)
-        put(&t, "vkslm_expert_active{expert=\"%s\"} %u\n", vkslm_orchestra_expert_name(sv->orch, i), st[i].active);
-    put(&t, "# HELP vkslm_expert_waiting Requests waiting for a session.\n# TYPE vkslm_expert_waiting gauge\n");
-    for (size_t i = 0; i < n; i++)
-        put(&t, "vkslm_expert_waiting{expert=\"%s\"} %u\n", vkslm_orchestra_expert_name(sv->orch, i), st[i].waiting);
+    static const struct {
+        const char *name, *type, *help;
+    } gauges[] = {
+        {"vkslm_expert_loaded", "gauge", "Whether the expert's model is on the device."},
+        {"vkslm_expert_loads_total", "counter", "Model loads."},
+        {"vkslm_expert_evictions_total", "counter", "Model evictions."},
+        {"vkslm_expert_active", "gauge", "Requests generating now."},
+        {"vkslm_expert_waiting", "gauge", "Requests waiting for a session."},
+    };
+    for (size_t g = 0; g < sizeof gauges / sizeof *gauges; g++) {
+        put(&t, "# HELP %s %s\n# TYPE %s %s\n", gauges[g].name, gauges[g].help, gauges[g].name, gauges[g].type);
+        for (size_t i = 0; i < n; i++) {
+            unsigned v = g == 0 ? st[i].loaded : g == 1 ? st[i].loads : g == 2 ? st[i].evictions
+                       : g == 3 ? st[i].active : st[i].waiting;
+            put(&t, "%s{expert=\"%s\"} %u\n", gauges[g].name, vkslm_orchestra_expert_name(sv->orch, i), v);
+        }
+    }
     put(&t, "# HELP vkslm_device_memory_bytes Device memory held by loaded models and their sessions.\n"
             "# TYPE vkslm_device_memory_bytes gauge\nvkslm_device_memory_bytes %llu\n"
             "# HELP vkslm_device_memory_budget_bytes The configured budget.\n"
