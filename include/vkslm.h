@@ -120,6 +120,10 @@ typedef struct vkslm_model_params {
     bool profile;                 /* per-dispatch GPU timestamps (vkslm_session_profile) */
     vkslm_progress_fn progress;
     void *progress_user_data;
+    /* Load onto this model's Vulkan device (its memory, queue and compiled pipelines) instead of opening
+     * a device; device and validate are then those of the shared one. The device stays open until the
+     * last model on it is freed, so the models may be freed in any order. NULL: open a device. */
+    const vkslm_model *share_device;
 } vkslm_model_params;
 
 VKSLM_API vkslm_model_params vkslm_model_default_params(void);
@@ -139,7 +143,8 @@ VKSLM_API const char *vkslm_model_device_name(const vkslm_model *model);
 VKSLM_API int32_t vkslm_model_n_vocab(const vkslm_model *model);
 VKSLM_API uint32_t vkslm_model_n_ctx_train(const vkslm_model *model);
 VKSLM_API uint64_t vkslm_model_weight_bytes(const vkslm_model *model);   /* device memory of the weights */
-/* Device memory the model's context holds now: weights plus the KV caches and buffers of its sessions. */
+/* Device memory the model's Vulkan device holds now, in whole allocations: its weights and the buffers of
+ * its sessions, and those of other models sharing the device (share_device). */
 VKSLM_API uint64_t vkslm_model_device_bytes(const vkslm_model *model);
 /* Validation-layer errors plus warnings reported since the model was loaded (0 without validation). */
 VKSLM_API uint32_t vkslm_model_validation_messages(const vkslm_model *model);
@@ -191,6 +196,8 @@ VKSLM_API vkslm_status vkslm_session_create(vkslm_model *model, const vkslm_sess
                                            vkslm_session **out);
 VKSLM_API void vkslm_session_free(vkslm_session *session);
 VKSLM_API vkslm_model *vkslm_session_model(const vkslm_session *session);
+/* Device bytes of the session's buffers: KV cache, activations, logits. */
+VKSLM_API uint64_t vkslm_session_device_bytes(const vkslm_session *session);
 /* Feeds tokens after those already in the session; the logits of the last one become available. */
 VKSLM_API vkslm_status vkslm_session_eval(vkslm_session *session, const int32_t *ids, size_t n);
 /* Receives the logits of tokens first .. first+n-1 of an eval_all call (n rows of n_vocab floats, valid
@@ -287,7 +294,7 @@ typedef struct vkslm_orchestra_params {
                                         * fallback expert answers; 0: 0 (never) */
     const char *fallback;              /* expert name; NULL: the first expert */
     bool disable_rules;                /* ignore keywords and patterns */
-    uint64_t memory_budget;            /* device bytes for all models and sessions; 0: the device's */
+    uint64_t memory_budget;            /* device bytes for all models' weights and sessions; 0: the device's */
     uint32_t max_queue;                /* requests that may wait for one expert; more get VKSLM_ERR_BUSY; 0: 64 */
     uint32_t queue_timeout_ms;         /* a request waits at most this long for a session; 0: 120000 */
     vkslm_model_params model;          /* how every model is loaded (device, validation) */
@@ -338,10 +345,11 @@ typedef struct vkslm_expert_stats {
     uint32_t loads, evictions;         /* of the expert's model */
     uint32_t active, waiting, sessions;/* requests served now, requests waiting, sessions kept */
     uint32_t n_ctx;                    /* context of its sessions (0 until first loaded) */
-    uint64_t device_bytes;             /* its model's context now (shared by experts of one file) */
+    uint64_t device_bytes;             /* its model's weights and sessions (shared by experts of one file) */
 } vkslm_expert_stats;
 VKSLM_API vkslm_status vkslm_orchestra_expert_stats(vkslm_orchestra *orch, size_t expert, vkslm_expert_stats *out);
-/* Device bytes held by all loaded models (router included), and the budget. */
+/* Device bytes of all loaded models' weights and sessions (router included), and the budget. All models
+ * share one Vulkan device context (memory, queue, pipelines), opened by the first load. */
 VKSLM_API void vkslm_orchestra_memory(vkslm_orchestra *orch, uint64_t *used, uint64_t *budget);
 /* Validation messages of every model loaded so far (evicted ones included). */
 VKSLM_API uint32_t vkslm_orchestra_validation_messages(vkslm_orchestra *orch);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine/runtime/api_internal.h"
 #include "tests/harness.h"
 #include "vkslm.h"
 
@@ -65,6 +66,11 @@ static void test_sharing_and_reuse(void) {
     CU_ASSERT_EQUAL_FATAL(vkslm_orchestra_acquire(o, 0, &c), VKSLM_OK);
     CU_ASSERT_PTR_EQUAL(c, a);                 /* the kept session, rewound */
     CU_ASSERT_EQUAL(vkslm_session_n_past(c), 0);
+    vkslm_session *d = NULL;
+    CU_ASSERT_EQUAL_FATAL(vkslm_orchestra_acquire(o, 2, &d), VKSLM_OK);
+    CU_ASSERT_PTR_NOT_EQUAL(vkslm_session_model(d), vkslm_session_model(c));
+    CU_ASSERT_PTR_EQUAL(vkslm_session_model(d)->vk, vkslm_session_model(c)->vk); /* one device for all */
+    vkslm_orchestra_release(o, 2, d);
     vkslm_orchestra_release(o, 0, c);
     vkslm_orchestra_release(o, 1, b);
     CU_ASSERT_EQUAL(vkslm_orchestra_expert_stats(o, 0, &st), VKSLM_OK);
@@ -77,9 +83,13 @@ static void test_sharing_and_reuse(void) {
     vkslm_orchestra_free(o);
 }
 
+/* stories260K takes about 2 MiB with a session, and a load of tiny-phi3 is estimated at 17.2 MiB (file +
+ * 1/16 + 8 MiB for a session): 17.5 MiB holds either, not both */
+#define BUDGET_ONE (35ull << 19)
+
 static void test_eviction_and_reload(void) {
     TEST_REQUIRE_DATA();
-    vkslm_orchestra *o = make(100ull << 20, 2, 0, NULL);
+    vkslm_orchestra *o = make(BUDGET_ONE, 2, 0, NULL);
     int32_t t1[16], t2[16], t3[8];
     size_t n1 = greedy(o, 0, t1, 16);
     CU_ASSERT_EQUAL(n1, 16);
@@ -92,11 +102,10 @@ static void test_eviction_and_reload(void) {
     CU_ASSERT_EQUAL(memcmp(t1, t2, sizeof t1), 0);
     vkslm_orchestra_expert_stats(o, 0, &st);
     CU_ASSERT_EQUAL(st.loads, 2);
-    vkslm_orchestra_expert_stats(o, 2, &st);
-    CU_ASSERT(!st.loaded);
     uint64_t used = 0;
     vkslm_orchestra_memory(o, &used, NULL);
-    CU_ASSERT(used <= 100ull << 20);
+    printf("  after the reload: %.2f MiB in use of %.2f\n", used / 1048576.0, BUDGET_ONE / 1048576.0);
+    CU_ASSERT(used <= BUDGET_ONE);
     CU_ASSERT_EQUAL(vkslm_orchestra_validation_messages(o), 0);
     vkslm_orchestra_free(o);
     /* a budget no model fits */

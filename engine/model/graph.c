@@ -21,13 +21,30 @@ static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) {
     return m > c ? m : c;
 }
 
+#define STEP_BUFS 18
+/* Every buffer of a step. */
+static void step_bufs_list(vkslm_step_bufs *b, vkslm_buf *all[STEP_BUFS]) {
+    vkslm_buf *l[STEP_BUFS] = {&b->ids,    &b->pos,          &b->x,      &b->h,      &b->q,
+                               &b->k,      &b->v,            &b->att,    &b->g,      &b->u,      &b->qkv,
+                               &b->last,   &b->logits,       &b->attn_scratch, &b->argmax, &b->argmax_scratch,
+                               &b->kv_cache, &b->logits_all};
+    memcpy(all, l, sizeof l);
+}
+
 void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b) {
-    vkslm_buf *all[] = {&b->ids,    &b->pos,          &b->x,      &b->h,      &b->q,
-                        &b->k,      &b->v,            &b->att,    &b->g,      &b->u,      &b->qkv,
-                        &b->last,   &b->logits,       &b->attn_scratch, &b->argmax, &b->argmax_scratch,
-                        &b->kv_cache, &b->logits_all};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    vkslm_buf *all[STEP_BUFS];
+    step_bufs_list(b, all);
+    for (size_t i = 0; i < STEP_BUFS; i++)
         vkslm_vk_free(vk, all[i]);
+}
+
+uint64_t vkslm_step_bufs_bytes(const vkslm_step_bufs *b) {
+    vkslm_buf *all[STEP_BUFS];
+    step_bufs_list((vkslm_step_bufs *)b, all);
+    uint64_t n = 0;
+    for (size_t i = 0; i < STEP_BUFS; i++)
+        n += all[i]->buffer ? all[i]->size : 0;
+    return n;
 }
 
 vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens,

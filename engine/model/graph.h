@@ -30,6 +30,8 @@ typedef struct vkslm_step_bufs {
 vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens,
                                    uint32_t kv_type, vkslm_step_bufs *b);
 void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b);
+/* Device bytes the buffers occupy (the logits of every token included once allocated). */
+uint64_t vkslm_step_bufs_bytes(const vkslm_step_bufs *b);
 
 typedef enum vkslm_graph_out {
     VKSLM_GRAPH_NONE = 0,   /* only fill the KV cache (a prefill chunk before the last) */

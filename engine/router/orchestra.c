@@ -1,6 +1,9 @@
 /* The orchestra (vkslm.h): experts, their routing, and their residency on the device under a memory
- * budget. One mutex guards the tables; models load and sessions are created outside it, with the model's
- * slot marked "loading" so that nobody loads a file twice. */
+ * budget. Every model loads onto one Vulkan context (one device, memory, queue and set of compiled
+ * pipelines), opened by the first load and held until the orchestra is freed. The budget counts what the
+ * models occupy: their weights and their sessions' buffers. One mutex guards the tables; models load and
+ * sessions are created outside it, with the model's slot marked "loading" so that nobody loads a file
+ * twice. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +11,7 @@
 #include <time.h>
 
 #include "engine/router/lexical.h"
+#include "engine/runtime/api_internal.h"
 #include "engine/router/rules.h"
 #include "engine/router/semantic.h"
 #include "engine/util/alloc.h"
@@ -18,7 +22,7 @@
 #define DEFAULT_QUEUE 64u
 #define DEFAULT_TIMEOUT_MS 120000u
 #define DEFAULT_CTX 2048u
-#define BLOCK_BYTES (64ull << 20) /* the device allocator reserves memory in blocks of this size */
+#define SESSION_ROOM (8ull << 20) /* a load's estimate leaves this for the first session's buffers */
 
 enum { SLOT_UNLOADED, SLOT_LOADING, SLOT_LOADED };
 
@@ -27,7 +31,7 @@ typedef struct slot {      /* one model file, loaded or not, shared by the exper
     vkslm_model *model;
     int state;
     uint32_t active;       /* sessions borrowed from it, all experts */
-    uint64_t bytes;        /* device bytes while loaded (an estimate while loading) */
+    uint64_t bytes;        /* device bytes of its weights and sessions while loaded (an estimate while loading) */
     uint64_t lru;          /* clock of its last use */
     uint32_t loads, evictions;
 } slot;
@@ -52,8 +56,9 @@ struct vkslm_orchestra {
     vkslm_semantic *sem;
     pthread_mutex_t lock;
     pthread_cond_t cond;   /* a session was released, a model loaded or evicted */
+    pthread_mutex_t ctx_lock; /* held while the first load opens the context */
+    vkslm_vk *vk;          /* the shared context (one reference held here), NULL until the first load */
     uint64_t clock, budget;
-    uint32_t validation_gone; /* messages of models since evicted */
     char **owned;          /* copied strings */
     size_t n_owned, cap_owned;
 };
@@ -188,6 +193,7 @@ vkslm_status vkslm_orchestra_create(const vkslm_expert_desc *experts, size_t n, 
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "orchestra: out of host memory");
     pthread_mutex_init(&o->lock, NULL);
     pthread_cond_init(&o->cond, NULL);
+    pthread_mutex_init(&o->ctx_lock, NULL);
     o->p = params ? *params : vkslm_orchestra_default_params();
     vkslm_status st = add_experts(o, experts, n);
     o->p.router_model = keep(o, o->p.router_model, &st);
@@ -211,6 +217,10 @@ vkslm_status vkslm_orchestra_create(const vkslm_expert_desc *experts, size_t n, 
         st = build_lexical(o);
     if (st == VKSLM_OK && o->p.router_model)
         st = vkslm_semantic_create(o->p.router_model, &o->p.model, descs, o->n, &o->sem);
+    if (st == VKSLM_OK && o->sem) { /* the router model opened the context: the experts join it */
+        o->vk = vkslm_semantic_model(o->sem)->vk;
+        vkslm_vk_retain(o->vk);
+    }
     if (st != VKSLM_OK) {
         vkslm_orchestra_free(o);
         return st;
@@ -229,7 +239,6 @@ static void evict(vkslm_orchestra *o, size_t si) {
             vkslm_session_free(e->idle[--e->n_idle]);
         e->sessions = 0;
     }
-    o->validation_gone += vkslm_model_validation_messages(s->model);
     vkslm_model_free(s->model);
     s->model = NULL;
     s->state = SLOT_UNLOADED;
@@ -247,6 +256,7 @@ void vkslm_orchestra_free(vkslm_orchestra *o) {
     for (size_t i = 0; i < o->n; i++)
         VKSLM_FREE(o->e[i].idle);
     vkslm_semantic_free(o->sem);
+    vkslm_vk_close(o->vk);
     vkslm_rules_free(o->rules);
     vkslm_bm25_free(o->bm25);
     for (size_t i = 0; i < o->n_owned; i++)
@@ -254,6 +264,7 @@ void vkslm_orchestra_free(vkslm_orchestra *o) {
     VKSLM_FREE(o->owned);
     pthread_cond_destroy(&o->cond);
     pthread_mutex_destroy(&o->lock);
+    pthread_mutex_destroy(&o->ctx_lock);
     VKSLM_FREE(o);
 }
 
@@ -320,18 +331,17 @@ vkslm_status vkslm_orchestra_route(vkslm_orchestra *o, const char *requested, co
 
 /* ---- residency ---------------------------------------------------------------------------------- */
 static uint64_t used_bytes(const vkslm_orchestra *o) {
-    uint64_t u = o->sem ? vkslm_model_device_bytes(vkslm_semantic_model(o->sem)) : 0;
+    uint64_t u = o->sem ? vkslm_semantic_bytes(o->sem) : 0;
     for (size_t i = 0; i < o->n_slots; i++)
         u += o->s[i].bytes;
     return u;
 }
 
-/* Device bytes a model file will hold: its size plus room for sessions, in whole allocator blocks. */
+/* Device bytes a model file will hold: about its size, plus room for a first session. */
 static uint64_t estimate(const char *path) {
     struct stat st;
     uint64_t b = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-    b += b / 16 + (8ull << 20);
-    return (b + BLOCK_BYTES - 1) / BLOCK_BYTES * BLOCK_BYTES;
+    return b + b / 16 + SESSION_ROOM;
 }
 
 /* Evicts least recently used idle models (never `keep`) until `need` more bytes fit. 1 when they fit. */
@@ -372,13 +382,24 @@ static vkslm_status load_slot(vkslm_orchestra *o, size_t si) {
     s->bytes = estimate(s->path);
     pthread_mutex_unlock(&o->lock);
     vkslm_model *m = NULL;
-    vkslm_status st = vkslm_model_load(s->path, &o->p.model, &m);
+    pthread_mutex_lock(&o->ctx_lock); /* the first load opens the context the others join */
+    int first = o->vk == NULL;
+    if (!first)
+        pthread_mutex_unlock(&o->ctx_lock);
+    vkslm_status st = vkslm_model_load_on(o->vk, s->path, &o->p.model, &m);
     if (st != VKSLM_OK)
         vkslm_fail_context(st, "loading %s", s->path);
     pthread_mutex_lock(&o->lock);
+    if (first) { /* o->vk is written under both locks: either one makes reading it safe */
+        if (st == VKSLM_OK) {
+            o->vk = m->vk;
+            vkslm_vk_retain(o->vk);
+        }
+        pthread_mutex_unlock(&o->ctx_lock);
+    }
     s->model = m;
     s->state = st == VKSLM_OK ? SLOT_LOADED : SLOT_UNLOADED;
-    s->bytes = st == VKSLM_OK ? vkslm_model_device_bytes(m) : 0;
+    s->bytes = st == VKSLM_OK ? vkslm_model_weight_bytes(m) : 0;
     s->loads += st == VKSLM_OK;
     s->lru = ++o->clock;
     if (st == VKSLM_OK)
@@ -409,8 +430,8 @@ static vkslm_status new_session(vkslm_orchestra *o, expert *e, vkslm_session **o
     }
     e->sessions++;
     e->n_ctx = sp.n_ctx;
-    s->bytes = vkslm_model_device_bytes(m);
-    make_room(o, 0, e->slot); /* the KV cache may have taken a new block: others make way if they can */
+    s->bytes += vkslm_session_device_bytes(*out);
+    make_room(o, 0, e->slot); /* over the budget with this session: idle models make way if they can */
     return VKSLM_OK;
 }
 
@@ -483,14 +504,14 @@ void vkslm_orchestra_release(vkslm_orchestra *o, size_t ei, vkslm_session *sessi
     if (keep_it && e->n_idle < e->d.max_sessions) {
         e->idle[e->n_idle++] = session;
     } else {
+        uint64_t b = vkslm_session_device_bytes(session);
+        s->bytes -= b < s->bytes ? b : s->bytes;
         vkslm_session_free(session);
         e->sessions--;
     }
     e->active--;
     s->active--;
     s->lru = ++o->clock;
-    if (s->model)
-        s->bytes = vkslm_model_device_bytes(s->model);
     pthread_cond_broadcast(&o->cond);
     pthread_mutex_unlock(&o->lock);
 }
@@ -523,11 +544,10 @@ void vkslm_orchestra_memory(vkslm_orchestra *o, uint64_t *used, uint64_t *budget
 }
 
 uint32_t vkslm_orchestra_validation_messages(vkslm_orchestra *o) {
+    uint32_t errors = 0, warnings = 0;
     pthread_mutex_lock(&o->lock);
-    uint32_t v = o->validation_gone + (o->sem ? vkslm_model_validation_messages(vkslm_semantic_model(o->sem)) : 0);
-    for (size_t i = 0; i < o->n_slots; i++)
-        if (o->s[i].state == SLOT_LOADED)
-            v += vkslm_model_validation_messages(o->s[i].model);
+    if (o->vk)
+        vkslm_vk_validation_counts(o->vk, &errors, &warnings);
     pthread_mutex_unlock(&o->lock);
-    return v;
+    return errors + warnings;
 }

@@ -107,6 +107,9 @@ void vkslm_semantic_free(vkslm_semantic *s) {
 }
 
 const vkslm_model *vkslm_semantic_model(const vkslm_semantic *s) { return s ? s->model : NULL; }
+uint64_t vkslm_semantic_bytes(const vkslm_semantic *s) {
+    return s ? vkslm_model_weight_bytes(s->model) + vkslm_session_device_bytes(s->session) : 0;
+}
 
 /* log softmax(logits)[id] */
 static double log_prob(const float *logits, int32_t n_vocab, int32_t id) {

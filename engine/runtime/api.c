@@ -40,8 +40,9 @@ static int bridge(float f, void *user) {
     return b->fn ? b->fn(f, b->user) : 1;
 }
 
-/* Takes ownership of g (closed on failure). */
-static vkslm_status load(vkslm_gguf *g, const vkslm_model_params *params, vkslm_model **out) {
+/* Takes ownership of g (closed on failure). On `shared` (a context to hold one more reference to) unless
+ * it is NULL and params->share_device too: then on a device opened here. */
+static vkslm_status load(vkslm_gguf *g, const vkslm_model_params *params, vkslm_vk *shared, vkslm_model **out) {
     *out = NULL;
     vkslm_model_params defaults = vkslm_model_default_params();
     if (!params)
@@ -57,8 +58,14 @@ static vkslm_status load(vkslm_gguf *g, const vkslm_model_params *params, vkslm_
     if (vkslm_gguf_find_key(g, "tokenizer.chat_template") >= 0 &&
         vkslm_gguf_get_str(g, "tokenizer.chat_template", &m->chat_template) != VKSLM_OK)
         m->chat_template.ptr = NULL; /* a template of the wrong type is no template */
-    if (st == VKSLM_OK)
+    if (!shared && params->share_device)
+        shared = params->share_device->vk;
+    if (st == VKSLM_OK && shared) {
+        m->vk = shared;
+        vkslm_vk_retain(m->vk);
+    } else if (st == VKSLM_OK) {
         st = vkslm_vk_open(&opt, &m->vk);
+    }
     if (st != VKSLM_OK) {
         vkslm_gguf_close(g);
         vkslm_model_free(m);
@@ -81,7 +88,16 @@ vkslm_status vkslm_model_load(const char *path, const vkslm_model_params *params
     *out = NULL;
     vkslm_gguf *g;
     VKSLM_TRY(vkslm_gguf_open_file(path, &g));
-    return load(g, params, out);
+    return load(g, params, NULL, out);
+}
+
+vkslm_status vkslm_model_load_on(vkslm_vk *vk, const char *path, const vkslm_model_params *params, vkslm_model **out) {
+    if (!out || !path)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_model_load: NULL path or output");
+    *out = NULL;
+    vkslm_gguf *g;
+    VKSLM_TRY(vkslm_gguf_open_file(path, &g));
+    return load(g, params, vk, out);
 }
 
 vkslm_status vkslm_model_load_memory(const void *data, size_t size, const vkslm_model_params *params,
@@ -91,7 +107,7 @@ vkslm_status vkslm_model_load_memory(const void *data, size_t size, const vkslm_
     *out = NULL;
     vkslm_gguf *g;
     VKSLM_TRY(vkslm_gguf_open_memory(data, size, &g));
-    return load(g, params, out);
+    return load(g, params, NULL, out);
 }
 
 vkslm_status vkslm_model_load_fd(int fd, uint64_t offset, uint64_t length, const vkslm_model_params *params,
@@ -101,7 +117,7 @@ vkslm_status vkslm_model_load_fd(int fd, uint64_t offset, uint64_t length, const
     *out = NULL;
     vkslm_gguf *g;
     VKSLM_TRY(vkslm_gguf_open_fd(fd, offset, length, &g));
-    return load(g, params, out);
+    return load(g, params, NULL, out);
 }
 
 const char *vkslm_model_arch(const vkslm_model *m) { return m ? m->arch : ""; }
@@ -199,6 +215,7 @@ void vkslm_session_free(vkslm_session *s) {
 }
 
 vkslm_model *vkslm_session_model(const vkslm_session *s) { return s ? s->model : NULL; }
+uint64_t vkslm_session_device_bytes(const vkslm_session *s) { return s ? vkslm_step_bufs_bytes(&s->dev->b) : 0; }
 
 vkslm_status vkslm_session_eval(vkslm_session *s, const int32_t *ids, size_t n) {
     if (!s || !ids || n == 0 || n > UINT32_MAX - 1)

@@ -26,6 +26,9 @@ struct vkslm_session {
     size_t text_len, text_cap;
 };
 
+/* vkslm_model_load onto an open context (one more holder of it), or onto a new one when vk is NULL. */
+vkslm_status vkslm_model_load_on(vkslm_vk *vk, const char *path, const vkslm_model_params *params, vkslm_model **out);
+
 /* Feeds the pending token (if any) and ids; out/argmax as vkslm_session_dev_eval. n may be 0 when a
  * token is pending. */
 vkslm_status vkslm_session_feed(vkslm_session *s, const int32_t *ids, uint32_t n, vkslm_graph_out out,

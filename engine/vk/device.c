@@ -140,6 +140,7 @@ vkslm_status vkslm_vk_open(const vkslm_vk_options *opt, vkslm_vk **out) {
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     pthread_mutex_init(&vk->lock, NULL);
     pthread_mutex_init(&vk->staging_lock, NULL);
+    vk->refs = 1;
     vk->profile = opt->profile;
     vk->no_uma = vkslm_env_flag("VKSLM_DISABLE_UMA");
     const char *selector = opt->device ? opt->device : getenv("VKSLM_DEVICE");
@@ -166,8 +167,19 @@ vkslm_status vkslm_vk_open(const vkslm_vk_options *opt, vkslm_vk **out) {
     return VKSLM_OK;
 }
 
+void vkslm_vk_retain(vkslm_vk *vk) {
+    pthread_mutex_lock(&vk->lock);
+    vk->refs++;
+    pthread_mutex_unlock(&vk->lock);
+}
+
 void vkslm_vk_close(vkslm_vk *vk) {
     if (!vk)
+        return;
+    pthread_mutex_lock(&vk->lock);
+    int last = --vk->refs <= 0;
+    pthread_mutex_unlock(&vk->lock);
+    if (!last)
         return;
     if (vk->device) {
         vkDeviceWaitIdle(vk->device);

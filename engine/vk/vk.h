@@ -77,7 +77,10 @@ typedef struct vkslm_vk_options {
  * the range vkslm binds), VKSLM_DISABLE_F16 / _8BIT / _16BIT (do not enable those features),
  * VKSLM_DISABLE_UMA (always stage uploads), VKSLM_STAGING_BYTES, VKSLM_CACHE_DIR, VKSLM_NO_PIPELINE_CACHE. */
 vkslm_status vkslm_vk_open(const vkslm_vk_options *opt, vkslm_vk **out);
+/* Lets go of the context: it closes when the last holder (vkslm_vk_open, or each vkslm_vk_retain) closes. */
 void vkslm_vk_close(vkslm_vk *vk);
+/* One more holder of an open context (a model loaded onto another model's device). */
+void vkslm_vk_retain(vkslm_vk *vk);
 
 const vkslm_vk_caps *vkslm_vk_get_caps(const vkslm_vk *vk);
 VkDevice vkslm_vk_device(const vkslm_vk *vk);

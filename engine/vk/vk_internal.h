@@ -50,7 +50,8 @@ struct vkslm_vk {
     uint64_t max_range;
     int profile, no_uma;
 
-    pthread_mutex_t lock;         /* guards the allocator, the pipeline table and the queue */
+    pthread_mutex_t lock;         /* guards the allocator, the pipeline table, the queue and refs */
+    int refs;                     /* holders (models sharing the context); closed when the last lets go */
     pthread_mutex_t staging_lock; /* one transfer at a time through the staging ring */
     vkslm_mem_block *blocks;
     uint32_t n_blocks, cap_blocks;

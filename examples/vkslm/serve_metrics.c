@@ -188,7 +188,7 @@ char *serve_metrics_text(server *sv) {
             put(&t, "%s{expert=\"%s\"} %u\n", gauges[g].name, vkslm_orchestra_expert_name(sv->orch, i), v);
         }
     }
-    put(&t, "# HELP vkslm_device_memory_bytes Device memory held by loaded models and their sessions.\n"
+    put(&t, "# HELP vkslm_device_memory_bytes Device memory of the loaded models' weights and their sessions' buffers.\n"
             "# TYPE vkslm_device_memory_bytes gauge\nvkslm_device_memory_bytes %llu\n"
             "# HELP vkslm_device_memory_budget_bytes The configured budget.\n"
             "# TYPE vkslm_device_memory_budget_bytes gauge\nvkslm_device_memory_budget_bytes %llu\n",
