@@ -161,6 +161,29 @@ static void test_semantic(void) {
     vkslm_orchestra_free(o);
 }
 
+/* vkslm_model_params.share_device: a second model on the first one's device outlives it. */
+static void test_share_device(void) {
+    TEST_REQUIRE_DATA();
+    vkslm_model_params mp = vkslm_model_default_params();
+    mp.validate = true;
+    vkslm_model *a = NULL, *b = NULL;
+    CU_ASSERT_EQUAL_FATAL(vkslm_model_load(stories, &mp, &a), VKSLM_OK);
+    mp.share_device = a;
+    CU_ASSERT_EQUAL_FATAL(vkslm_model_load(phi3, &mp, &b), VKSLM_OK);
+    CU_ASSERT_PTR_EQUAL(a->vk, b->vk);
+    uint64_t both = vkslm_model_device_bytes(b);
+    vkslm_model_free(a); /* the device stays open for b */
+    CU_ASSERT(vkslm_model_device_bytes(b) <= both);
+    vkslm_session *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(vkslm_session_create(b, NULL, &s), VKSLM_OK);
+    CU_ASSERT(vkslm_session_device_bytes(s) > 0);
+    CU_ASSERT_EQUAL(vkslm_session_eval(s, (const int32_t[]){1, 100, 200}, 3), VKSLM_OK);
+    CU_ASSERT_PTR_NOT_NULL(vkslm_session_logits(s));
+    CU_ASSERT_EQUAL(vkslm_model_validation_messages(b), 0);
+    vkslm_session_free(s);
+    vkslm_model_free(b);
+}
+
 int main(void) {
     if (test_data_dir()) {
         test_data_path(stories, sizeof stories, "models/stories260K.gguf");
@@ -171,6 +194,7 @@ int main(void) {
         {"an idle model is evicted for another and reloads with the same tokens", test_eviction_and_reload},
         {"a busy expert times out with VKSLM_ERR_BUSY", test_busy_times_out},
         {"semantic routing with a router model", test_semantic},
+        {"a model loaded onto another's device outlives it", test_share_device},
         {NULL, NULL},
     };
     return test_run_suite("gpu_orchestra", tests);
