@@ -4,7 +4,9 @@
 // of elements, so an f16 cache without 16-bit storage is written as whole packed words (head_dim is
 // even and the bound cache range starts on an even element). Positions outside [0, n_ctx) are skipped.
 // ROPE_NORMAL / ROPE_NEOX variants rotate the row on the way (as shaders/rope.comp defines it): each
-// element of the pair is computed from its rotation partner, so writes stay adjacent pairs.
+// element of the pair is computed from its rotation partner, so writes stay adjacent pairs. Only heads
+// below rope_heads rotate: K and V of a layer, adjacent in a fused QKV row and in the cache, go in one
+// dispatch (K's heads roped, V's not).
 #extension GL_GOOGLE_include_directive : require
 #include "types.glsl"
 
@@ -18,7 +20,8 @@ layout(push_constant) uniform Push {
     uint src_head_stride, src_token_stride;
     uint n_rot, flags;
     float theta_log2, freq_scale;
-    uint f_off, pad;
+    uint f_off;
+    uint rope_heads;                        // rope variants: only src heads h0 + h < rope_heads rotate
 } pc;
 
 layout(std430, binding = 0) readonly buffer BufS { float S[]; };
@@ -68,7 +71,7 @@ void main() {
     uint d = pc.dst_off + (h * pc.n_ctx + uint(pos)) * pc.head_dim + 2u * p;
     vec2 v = vec2(S[s0 + 2u * p], S[s0 + 2u * p + 1u]);
 #ifdef ROPE
-    if (2u * p < pc.n_rot) // n_rot is even: both elements rotate
+    if (2u * p < pc.n_rot && pc.h0 + h < pc.rope_heads) // n_rot is even: both elements rotate
         v = vec2(rope_elem(s0, 2u * p, pos), rope_elem(s0, 2u * p + 1u, pos));
 #endif
 #if defined(CACHE_F16) && !defined(STORAGE16)

@@ -80,6 +80,58 @@ static uint64_t check(vkslm_vk *vk, const vkslm_kv_layout *l, uint32_t layer, ui
     return check_rope(vk, l, layer, which, n_tokens, n_q_heads, pos, salt, NULL, 0);
 }
 
+/* K (roped) and V of one layer in one dispatch from fused QKV rows [q heads][k heads][v heads]: K's part
+ * as the roped write, V's as the plain one; other layers keep their poison. */
+static uint64_t check_kv_pair(vkslm_vk *vk, const vkslm_kv_layout *l, uint32_t layer, uint32_t n_tokens,
+                              uint32_t n_q_heads, const int32_t *pos, uint64_t salt, const vkslm_rope_params *rope) {
+    vkslm_rng r;
+    test_rng(&r, salt);
+    uint64_t hd = l->head_dim, kv = (uint64_t)l->n_kv_head * hd, ts = (uint64_t)n_q_heads * hd + 2 * kv;
+    uint64_t ns = ts * n_tokens, nc = vkslm_kv_bytes(l) / vkslm_kv_elem_bytes(l);
+    uint64_t part = vkslm_kv_part_bytes(l) / vkslm_kv_elem_bytes(l), q_off = (uint64_t)n_q_heads * hd;
+    float *src = malloc(ns * 4), *roped = malloc(ns * 4), *ref = malloc(nc * 4), *out = malloc(nc * 4);
+    test_random_floats(&r, src, ns, -3.0f, 3.0f, VKSLM_TYPE_F32);
+    for (uint64_t i = 0; i < nc; i++)
+        ref[i] = NAN;
+    for (uint64_t i = 0; i < ns; i++)
+        roped[i] = src[i];
+    uint32_t n_rot = rope->n_rot ? rope->n_rot : l->head_dim;
+    vkslm_cpu_rope(roped + q_off, src + q_off, pos, NULL, l->head_dim, l->n_kv_head, n_tokens, n_rot,
+                   rope->mode == VKSLM_ROPE_NEOX, rope->theta_base, 1.0f, ts, ts);
+    vkslm_cpu_kv_write(ref + part * (2 * layer), roped + q_off, pos, l->head_dim, l->n_ctx, l->n_kv_head, n_tokens,
+                       ts, l->type == VKSLM_TYPE_F16);
+    vkslm_cpu_kv_write(ref + part * (2 * layer + 1), src + q_off + kv, pos, l->head_dim, l->n_ctx, l->n_kv_head,
+                       n_tokens, ts, l->type == VKSLM_TYPE_F16);
+    vkslm_buf bs = test_upload_floats(vk, src, ns, VKSLM_TYPE_F32), bp = test_upload_bytes(vk, pos, n_tokens * 4);
+    vkslm_buf bc = test_alloc_poisoned(vk, vkslm_kv_bytes(l));
+    vkslm_tensor dst = vkslm_kv_tensor(l, &bc, 0, layer, VKSLM_KV_K);
+    vkslm_tensor tsrc = {&bs, q_off * 4, VKSLM_TYPE_F32, {l->head_dim, 2 * l->n_kv_head, n_tokens, 1}};
+    vkslm_tensor tp = vkslm_tensor_1d(&bp, 0, VKSLM_TYPE_I32, n_tokens);
+    vkslm_cmd *c;
+    CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_cmd_begin(c) == VKSLM_OK);
+    vkslm_status st = vkslm_op_kv_write_rope_kv(c, &dst, &tsrc, &tp, ts, NULL, rope);
+    if (st != VKSLM_OK)
+        fprintf(stderr, "%s\n", vkslm_last_error());
+    CU_ASSERT_FATAL(st == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_cmd_submit_wait(c) == VKSLM_OK);
+    vkslm_cmd_destroy(c);
+    test_download_floats(vk, &bc, 0, out, nc, l->type);
+    uint64_t bad = 0;
+    for (uint64_t i = 0; i < nc; i++) {
+        float tol = (l->type == VKSLM_TYPE_F16 ? fabsf(ref[i]) / 1024 : 0.0f) + 5e-5f;
+        int ok = isnan(ref[i]) ? isnan(out[i]) : fabsf(out[i] - ref[i]) <= tol;
+        if (!ok && bad++ < 3)
+            fprintf(stderr, "kv_write k+v layer %u: [%llu] got %g want %g\n", layer, (unsigned long long)i, out[i],
+                    ref[i]);
+    }
+    vkslm_vk_free(vk, &bs);
+    vkslm_vk_free(vk, &bp);
+    vkslm_vk_free(vk, &bc);
+    free(src), free(roped), free(ref), free(out);
+    return bad;
+}
+
 static void sweep(vkslm_vk *vk) {
     static const int32_t pos[] = {0, 36, 7, 8, 40, -1, 35};
     static const uint32_t types[] = {VKSLM_TYPE_F32, VKSLM_TYPE_F16};
@@ -99,6 +151,9 @@ static void sweep(vkslm_vk *vk) {
         CU_ASSERT_EQUAL(check_rope(vk, &l, 2, VKSLM_KV_K, 7, 0, pos, 6, &neox, 0), 0);
         CU_ASSERT_EQUAL(check_rope(vk, &l, 0, VKSLM_KV_K, 5, 2, pos + 1, 7, &part, 1), 0);
         CU_ASSERT_EQUAL(check_rope(vk, &l, 0, VKSLM_KV_K, 5, 2, pos + 1, 8, &part_n, 0), 0);
+        /* k and v together, k roped (fused QKV rows) */
+        CU_ASSERT_EQUAL(check_kv_pair(vk, &l, 1, 7, 4, pos, 9, &norm), 0);
+        CU_ASSERT_EQUAL(check_kv_pair(vk, &l, 2, 3, 6, pos + 2, 10, &part), 0);
     }
 }
 

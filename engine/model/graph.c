@@ -201,15 +201,15 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             vkslm_tensor qkv = act2(&b->qkv, 0, QKV, n);
             vkslm_tensor qs = {&b->qkv, 0, VKSLM_TYPE_F32, {HD, hp->n_head, n, 1}};
             vkslm_tensor ks = {&b->qkv, QK * 4, VKSLM_TYPE_F32, {HD, hp->n_head_kv, n, 1}};
-            vkslm_tensor vs = {&b->qkv, (QK + KV) * 4, VKSLM_TYPE_F32, {HD, hp->n_head_kv, n, 1}};
             VKSLM_TRY(linear(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
             vkslm_rope_params rq = rp;
             rq.a_token_stride = QKV;
             region(c, "rope", 8.0 * n * QK, 6.0 * n * QK);
             VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rq));
             region(c, "kv_write", 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
-            VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &ks, &positions, QKV, ff, &rp)); /* k: roped on the way in */
-            VKSLM_TRY(vkslm_op_kv_write(c, &vc, &vs, &positions, QKV));
+            vkslm_tensor kvs = ks; /* k then v heads: one dispatch writes both, k roped on the way in */
+            kvs.ne[1] = 2 * hp->n_head_kv;
+            VKSLM_TRY(vkslm_op_kv_write_rope_kv(c, &kc, &kvs, &positions, QKV, ff, &rp));
         } else {
             VKSLM_TRY(linear(c, &q, &L->wq, &h, opt(&L->bq)));
             VKSLM_TRY(linear(c, &k, &L->wk, &h, opt(&L->bk)));

@@ -9,8 +9,10 @@
 
 #define WG 64u
 
+/* rope_heads: heads below it rotate (rope variants). */
 static vkslm_status run(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src, const vkslm_tensor *positions,
-                        uint64_t src_token_stride, const vkslm_tensor *ff, const vkslm_rope_params *rope) {
+                        uint64_t src_token_stride, const vkslm_tensor *ff, const vkslm_rope_params *rope,
+                        uint64_t rope_heads) {
     vkslm_vk *vk = vkslm_cmd_vk(c);
     const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
     if (!dst || !src || !dst->buf || !src->buf)
@@ -71,6 +73,7 @@ static vkslm_status run(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tenso
         if (rope) {
             float base = rope->theta_base > 0 ? rope->theta_base : 10000.0f;
             pc.n_rot = (uint32_t)n_rot;
+            pc.rope_heads = (uint32_t)(rope_heads < nh ? rope_heads : nh);
             pc.theta_log2 = (float)log2((double)base);
             pc.freq_scale = rope->freq_scale > 0 ? rope->freq_scale : 1.0f;
         }
@@ -106,7 +109,7 @@ static vkslm_status run(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tenso
 
 vkslm_status vkslm_op_kv_write(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
                                const vkslm_tensor *positions, uint64_t src_token_stride) {
-    return run(c, dst, src, positions, src_token_stride, NULL, NULL);
+    return run(c, dst, src, positions, src_token_stride, NULL, NULL, 0);
 }
 
 vkslm_status vkslm_op_kv_write_rope(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
@@ -114,5 +117,16 @@ vkslm_status vkslm_op_kv_write_rope(vkslm_cmd *c, const vkslm_tensor *dst, const
                                     const vkslm_tensor *freq_factors, const vkslm_rope_params *rope) {
     if (!rope)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "kv_write_rope: rope parameters are missing");
-    return run(c, dst, src, positions, src_token_stride, freq_factors, rope);
+    return run(c, dst, src, positions, src_token_stride, freq_factors, rope, UINT64_MAX);
+}
+
+vkslm_status vkslm_op_kv_write_rope_kv(vkslm_cmd *c, const vkslm_tensor *k_dst, const vkslm_tensor *kv_src,
+                                       const vkslm_tensor *positions, uint64_t src_token_stride,
+                                       const vkslm_tensor *freq_factors, const vkslm_rope_params *rope) {
+    if (!rope || !k_dst || !kv_src)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "kv_write_rope_kv: a tensor or the rope parameters are missing");
+    uint64_t nkv = k_dst->ne[2] ? k_dst->ne[2] : 1;
+    vkslm_tensor both = *k_dst; /* K's heads, then V's: the V part of the layer follows K in the cache */
+    both.ne[2] = 2 * nkv;
+    return run(c, &both, kv_src, positions, src_token_stride, freq_factors, rope, nkv);
 }

@@ -60,7 +60,8 @@ typedef struct vkslm_kv_write_push {
     uint32_t src_token_stride;                  /* elements between tokens of src */
     uint32_t n_rot, flags;                      /* rope variants: rotated dims; 1: freq factors bound */
     float theta_log2, freq_scale;               /* rope variants: log2(theta base), position scale */
-    uint32_t f_off, pad;                        /* rope variants: element offset of the freq factors */
+    uint32_t f_off;                             /* rope variants: element offset of the freq factors */
+    uint32_t rope_heads;                        /* rope variants: heads h0 + h below this rotate */
 } vkslm_kv_write_push;
 _Static_assert(sizeof(vkslm_kv_write_push) == 64, "must match shaders/kv_write.comp");
 
@@ -75,4 +76,10 @@ vkslm_status vkslm_op_kv_write(vkslm_cmd *c, const vkslm_tensor *dst, const vksl
 vkslm_status vkslm_op_kv_write_rope(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
                                     const vkslm_tensor *positions, uint64_t src_token_stride,
                                     const vkslm_tensor *freq_factors, const vkslm_rope_params *rope);
+/* K (roped) and V of one layer in one dispatch: kv_src holds a token's K heads then its V heads
+ * (ne {head_dim, 2 * n_kv_head, n_tokens}, as in a fused QKV row), k_dst is the layer's K view
+ * (vkslm_kv_tensor(..., VKSLM_KV_K)), whose V part follows it in the cache. */
+vkslm_status vkslm_op_kv_write_rope_kv(vkslm_cmd *c, const vkslm_tensor *k_dst, const vkslm_tensor *kv_src,
+                                       const vkslm_tensor *positions, uint64_t src_token_stride,
+                                       const vkslm_tensor *freq_factors, const vkslm_rope_params *rope);
 #endif
