@@ -265,7 +265,7 @@ static void test_client_disconnect(void) {
     FILE *f = fopen(file, "w");
     fputs("{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 0, \"stream\": true}", f);
     fclose(f);
-    snprintf(cmd, sizeof cmd, CURL " -s -N --max-time 0.4 --data-binary @%s http://127.0.0.1:%d/v1/completions",
+    snprintf(cmd, sizeof cmd, CURL " -s -N --max-time 1 --data-binary @%s http://127.0.0.1:%d/v1/completions",
              file, main_srv.port);
     CU_ASSERT_NOT_EQUAL(test_run_command(cmd, buf, sizeof buf), 0); /* curl gave up: timeout */
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "data: "));                    /* after some chunks */
@@ -280,7 +280,7 @@ static void test_client_disconnect(void) {
     at = strstr(buf, key);
     long made = at ? atol(at + strlen(key)) - before : -1;
     printf("  the abandoned stream stopped after %ld tokens (the context holds 512)\n", made);
-    CU_ASSERT(made > 0 && made < 400);
+    CU_ASSERT(made > 0 && made < 500); /* about 250 tokens a second here: a second, then the disconnect */
     char *json;
     CU_ASSERT_EQUAL(post(&main_srv, "/v1/completions", "{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 2}",
                          buf, sizeof buf, &json),
@@ -501,7 +501,11 @@ static void test_budget_context_overload(void) {
     CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(r, "vkslm", "stop_reason")), "context");
     CU_ASSERT_EQUAL((int)cJSON_GetNumberValue(get_path(r, "usage", "total_tokens")), 64);
     cJSON_Delete(r);
-    /* one documents session and a queue of one: a long request runs, one waits, the third is refused */
+    /* one documents session and a queue of one: a long request runs, one waits, the third is refused
+     * (documents is loaded first, so that no request is still waiting for the load when the next comes) */
+    CU_ASSERT_EQUAL(post(&s, "/v1/completions", "{\"model\": \"documents\", \"prompt\": \"hi\", \"max_tokens\": 1}", buf,
+                         sizeof buf, &json),
+                    200);
     char file[128], cmd[1024];
     snprintf(file, sizeof file, "/tmp/vkslm-test-long-%d.json", (int)getpid());
     FILE *f = fopen(file, "w");
