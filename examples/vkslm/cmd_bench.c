@@ -57,23 +57,15 @@ static void describe_weights(const vkslm_model_dev *m, bench_result *r) {
     r->weight_bytes = m->weight_bytes;
 }
 
-/* n decode steps from an empty context, on a session whose recordings write timestamps: the per-op
- * profile (taken apart from the speed runs, which timestamps would slow down). */
-static vkslm_status profile_decode(vkslm_model *model, const int32_t *prompt, uint32_t p, uint32_t n,
-                                   vkslm_profile *out) {
+/* n decode steps from an empty context, starting at token `first`, on a session whose recordings write
+ * timestamps: the per-op profile (taken apart from the speed runs, which timestamps would slow down; their
+ * pipelines are compiled already). */
+static vkslm_status profile_decode(vkslm_model *model, int32_t first, uint32_t n, vkslm_profile *out) {
     vkslm_session_dev *s = NULL;
-    uint32_t batch = p < 512 ? (p ? p : 1) : 512;
     vkslm_vk_set_profile(model->vk, 1);
-    vkslm_status st = vkslm_session_dev_create(model->vk, model->dev, p + n + 8, batch, VKSLM_TYPE_F16, &s);
+    vkslm_status st = vkslm_session_dev_create(model->vk, model->dev, n + 8, 1, VKSLM_TYPE_F16, &s);
     vkslm_vk_set_profile(model->vk, 0);
-    int32_t next = prompt[0];
-    if (st == VKSLM_OK && p) /* the prefill's pipelines and buffers are ready; its profile is not kept */
-        st = vkslm_session_dev_eval(s, prompt, p, VKSLM_GRAPH_ARGMAX, &next);
-    if (s) {
-        vkslm_session_dev_rewind(s, 0);
-        memset(&s->profile, 0, sizeof s->profile);
-    }
-    next = prompt[0];
+    int32_t next = first;
     for (uint32_t i = 0; i < n && st == VKSLM_OK; i++)
         st = vkslm_session_dev_eval(s, &next, 1, VKSLM_GRAPH_ARGMAX, &next);
     if (st == VKSLM_OK)
@@ -137,7 +129,7 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
     if (st == VKSLM_OK && n) {
         if (tty)
             fprintf(stderr, "\rbench: profile          ");
-        st = profile_decode(model, prompt, p, n, &decode);
+        st = profile_decode(model, prompt[0], n, &decode);
     }
     if (tty)
         fprintf(stderr, "\r                          \r");
