@@ -14,6 +14,22 @@
 #include "tests/harness.h"
 #include "tests/util_gpu.h"
 
+/* Downloads the whole cache into out and counts the elements that differ from ref: NaN (poison) where ref
+ * is NaN, else within one f16 step (f16 caches) plus `extra`. which (0 K, 1 V, 2 both) labels messages. */
+static uint64_t compare_cache(vkslm_vk *vk, const vkslm_kv_layout *l, const vkslm_buf *bc, const float *ref,
+                              float *out, float extra, uint32_t layer, uint32_t which) {
+    uint64_t nc = vkslm_kv_bytes(l) / vkslm_kv_elem_bytes(l), bad = 0;
+    test_download_floats(vk, bc, 0, out, nc, l->type);
+    for (uint64_t i = 0; i < nc; i++) {
+        float tol = (l->type == VKSLM_TYPE_F16 ? fabsf(ref[i]) / 1024 : 0.0f) + extra;
+        int ok = isnan(ref[i]) ? isnan(out[i]) : fabsf(out[i] - ref[i]) <= tol;
+        if (!ok && bad++ < 3)
+            fprintf(stderr, "kv_write %s layer %u which %u: [%llu] got %g want %g\n",
+                    l->type == VKSLM_TYPE_F16 ? "f16" : "f32", layer, which, (unsigned long long)i, out[i], ref[i]);
+    }
+    return bad;
+}
+
 /* Writes n_tokens rows into layer `layer`'s K or V and checks the whole cache. src rows are strided like
  * k inside a fused QKV output (n_q_heads of q first). Returns the number of mismatching elements. */
 static uint64_t check_rope(vkslm_vk *vk, const vkslm_kv_layout *l, uint32_t layer, uint32_t which,
@@ -57,16 +73,7 @@ static uint64_t check_rope(vkslm_vk *vk, const vkslm_kv_layout *l, uint32_t laye
     CU_ASSERT_FATAL(st == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_cmd_submit_wait(c) == VKSLM_OK);
     vkslm_cmd_destroy(c);
-    test_download_floats(vk, &bc, 0, out, nc, l->type);
-
-    uint64_t bad = 0;
-    for (uint64_t i = 0; i < nc; i++) {
-        float tol = (l->type == VKSLM_TYPE_F16 ? fabsf(ref[i]) / 1024 : 0.0f) + (rope ? 5e-5f : 0.0f);
-        int ok = isnan(ref[i]) ? isnan(out[i]) : fabsf(out[i] - ref[i]) <= tol;
-        if (!ok && bad++ < 3)
-            fprintf(stderr, "kv_write %s layer %u which %u: [%llu] got %g want %g\n",
-                    l->type == VKSLM_TYPE_F16 ? "f16" : "f32", layer, which, (unsigned long long)i, out[i], ref[i]);
-    }
+    uint64_t bad = compare_cache(vk, l, &bc, ref, out, rope ? 5e-5f : 0.0f, layer, which);
     vkslm_vk_free(vk, &bs);
     vkslm_vk_free(vk, &bp);
     vkslm_vk_free(vk, &bc);
@@ -116,15 +123,7 @@ static uint64_t check_kv_pair(vkslm_vk *vk, const vkslm_kv_layout *l, uint32_t l
     CU_ASSERT_FATAL(st == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_cmd_submit_wait(c) == VKSLM_OK);
     vkslm_cmd_destroy(c);
-    test_download_floats(vk, &bc, 0, out, nc, l->type);
-    uint64_t bad = 0;
-    for (uint64_t i = 0; i < nc; i++) {
-        float tol = (l->type == VKSLM_TYPE_F16 ? fabsf(ref[i]) / 1024 : 0.0f) + 5e-5f;
-        int ok = isnan(ref[i]) ? isnan(out[i]) : fabsf(out[i] - ref[i]) <= tol;
-        if (!ok && bad++ < 3)
-            fprintf(stderr, "kv_write k+v layer %u: [%llu] got %g want %g\n", layer, (unsigned long long)i, out[i],
-                    ref[i]);
-    }
+    uint64_t bad = compare_cache(vk, l, &bc, ref, out, 5e-5f, layer, 2);
     vkslm_vk_free(vk, &bs);
     vkslm_vk_free(vk, &bp);
     vkslm_vk_free(vk, &bc);

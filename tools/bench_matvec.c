@@ -6,7 +6,6 @@
  * and reports GFLOP/s.
  * -s 1 or 2 runs only the first (row per lane / tiled) or second kernel.
  *   vkslm_bench_matvec [-k K] [-n N] [-r reps] [-v vectors] [-p tokens] [-s 1|2] [TYPE...] */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,57 +13,10 @@
 
 #include "engine/ops/matmul.h"
 #include "engine/ops/matvec.h"
+#include "engine/runtime/roofline.h"
 #include "engine/util/rng.h"
 #include "loaders/ggml_types.h"
 #include "engine/util/clock.h"
-
-/* ---- host memory read bandwidth ---- */
-typedef struct { const uint64_t *p; size_t n; int reps; uint64_t sum; } rd_job;
-
-static void *read_loop(void *arg) {
-    rd_job *j = arg;
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int r = 0; r < j->reps; r++)
-        for (size_t i = 0; i + 4 <= j->n; i += 4) {
-            s0 += j->p[i];
-            s1 += j->p[i + 1];
-            s2 += j->p[i + 2];
-            s3 += j->p[i + 3];
-        }
-    j->sum = s0 + s1 + s2 + s3;
-    return NULL;
-}
-
-static double host_read_gbs(int threads) {
-    size_t bytes = (size_t)512 << 20, n = bytes / 8;
-    uint64_t *p = malloc(bytes);
-    if (!p)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        p[i] = i;
-    pthread_t th[64];
-    rd_job jobs[64];
-    double best = 0;
-    for (int trial = 0; trial < 3; trial++) {
-        double t0 = (vkslm_now_ms() * 1e-3);
-        for (int t = 0; t < threads; t++) {
-            jobs[t] = (rd_job){p + n / threads * t, n / threads, 2, 0};
-            pthread_create(&th[t], NULL, read_loop, &jobs[t]);
-        }
-        uint64_t sum = 0;
-        for (int t = 0; t < threads; t++) {
-            pthread_join(th[t], NULL);
-            sum += jobs[t].sum;
-        }
-        double gbs = 2.0 * (double)bytes / ((vkslm_now_ms() * 1e-3) - t0) / 1e9;
-        if (sum == 42)
-            printf("(unlikely)\n");
-        if (gbs > best)
-            best = gbs;
-    }
-    free(p);
-    return best;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -107,10 +59,10 @@ static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint3
                 fprintf(stderr, "matvec: %s\n", vkslm_last_error());
                 return 1;
             }
-        double t0 = (vkslm_now_ms() * 1e-3);
+        double t0 = vkslm_now_ms();
         if (vkslm_cmd_submit_wait(c))
             return 1;
-        double wall = ((vkslm_now_ms() * 1e-3) - t0) * 1e3 / reps;
+        double wall = (vkslm_now_ms() - t0) / reps;
         const vkslm_timing *tm;
         uint32_t nt = vkslm_cmd_timings(c, &tm);
         got = 0;
@@ -178,8 +130,8 @@ int main(int argc, char **argv) {
         types[nt++] = VKSLM_TYPE_F16;
     }
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("host memory read: %.1f GB/s (1 thread), %.1f GB/s (%ld threads)\n", host_read_gbs(1),
-           host_read_gbs((int)(cpus > 64 ? 64 : cpus)), cpus);
+    printf("host memory read: %.1f GB/s (1 thread), %.1f GB/s (%ld threads)\n",
+           vkslm_host_read_gbps(512ull << 20, 1, 3), vkslm_host_read_gbps(512ull << 20, 0, 3), cpus);
     vkslm_vk_options opt = {.profile = 1, .validate = 0};
     vkslm_vk *vk;
     if (vkslm_vk_open(&opt, &vk)) {

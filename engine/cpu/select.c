@@ -15,6 +15,15 @@ void vkslm_cpu_softmax(float *d, const float *a, uint64_t n, uint64_t rows, floa
     }
 }
 
+double vkslm_cpu_log_softmax_at(const float *a, uint64_t n, uint64_t id) {
+    double m = -INFINITY, s = 0;
+    for (uint64_t i = 0; i < n; i++)
+        m = fmax(m, (double)a[i]);
+    for (uint64_t i = 0; i < n; i++)
+        s += exp((double)a[i] - m);
+    return (double)a[id] - m - log(s);
+}
+
 static int better(float v, uint64_t i, float w, uint64_t j) { return v > w || (v == w && i < j); }
 
 void vkslm_cpu_topk(int32_t *ids, float *values, const float *a, uint64_t n, uint64_t rows, uint32_t k) {

@@ -6,6 +6,8 @@
 
 /* d = softmax(scale * a) per row of n, in double. */
 void vkslm_cpu_softmax(float *d, const float *a, uint64_t n, uint64_t rows, float scale);
+/* log softmax(a)[id] of one row of n, in double (the log-probability of token id under logits a). */
+double vkslm_cpu_log_softmax_at(const float *a, uint64_t n, uint64_t id);
 /* ids[r*k + t], values[r*k + t]: the t-th best entry of row r (values may be NULL). */
 void vkslm_cpu_topk(int32_t *ids, float *values, const float *a, uint64_t n, uint64_t rows, uint32_t k);
 #endif

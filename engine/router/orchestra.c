@@ -59,7 +59,7 @@ struct vkslm_orchestra {
     pthread_mutex_t ctx_lock; /* held while the first load opens the context */
     vkslm_vk *vk;          /* the shared context (one reference held here), NULL until the first load */
     uint64_t clock, budget;
-    char **owned;          /* copied strings */
+    void **owned;          /* copied strings and string lists */
     size_t n_owned, cap_owned;
 };
 
@@ -81,35 +81,34 @@ const char *vkslm_route_method_str(vkslm_route_method m) {
     return "unknown";
 }
 
+/* Takes p (freed with the orchestra); NULL (and *st set) when p is NULL or cannot be recorded. */
+static void *own(vkslm_orchestra *o, void *p, vkslm_status *st) {
+    if (!p || (*st = vkslm_grow((void **)&o->owned, &o->cap_owned, o->n_owned + 1, sizeof *o->owned)) != VKSLM_OK) {
+        VKSLM_FREE(p);
+        if (*st == VKSLM_OK)
+            *st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "orchestra: out of host memory");
+        return NULL;
+    }
+    o->owned[o->n_owned++] = p;
+    return p;
+}
+
 /* A copy of s kept until the orchestra is freed (NULL stays NULL). */
 static const char *keep(vkslm_orchestra *o, const char *s, vkslm_status *st) {
     if (!s || *st != VKSLM_OK)
         return NULL;
     size_t n = strlen(s);
-    char *c = VKSLM_MALLOC(n + 1);
-    if (!c || (*st = vkslm_grow((void **)&o->owned, &o->cap_owned, o->n_owned + 1, sizeof *o->owned)) != VKSLM_OK) {
-        VKSLM_FREE(c);
-        if (*st == VKSLM_OK)
-            *st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "orchestra: out of host memory");
-        return NULL;
-    }
-    memcpy(c, s, n + 1);
-    o->owned[o->n_owned++] = c;
+    char *c = own(o, VKSLM_MALLOC(n + 1), st);
+    if (c)
+        memcpy(c, s, n + 1);
     return c;
 }
 
 static const char *const *keep_list(vkslm_orchestra *o, const char *const *l, size_t n, vkslm_status *st) {
     if (!n || *st != VKSLM_OK)
         return NULL;
-    const char **c = VKSLM_CALLOC(n, sizeof *c);
-    if (!c || (*st = vkslm_grow((void **)&o->owned, &o->cap_owned, o->n_owned + 1, sizeof *o->owned)) != VKSLM_OK) {
-        VKSLM_FREE(c);
-        if (*st == VKSLM_OK)
-            *st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "orchestra: out of host memory");
-        return NULL;
-    }
-    o->owned[o->n_owned++] = (char *)c;
-    for (size_t i = 0; i < n; i++)
+    const char **c = own(o, VKSLM_CALLOC(n, sizeof *c), st);
+    for (size_t i = 0; c && i < n; i++)
         c[i] = keep(o, l[i] ? l[i] : "", st);
     return c;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine/cpu/select.h"
 #include "engine/router/semantic.h"
 #include "engine/util/alloc.h"
 #include "engine/util/error.h"
@@ -27,14 +28,11 @@ struct vkslm_semantic {
 /* The first (at most) cap tokens of text. */
 static vkslm_status tokenize(const vkslm_model *m, const char *text, int bos, int32_t *ids, size_t cap, size_t *n) {
     size_t len = strlen(text), total = 0;
-    vkslm_status st = vkslm_model_tokenize(m, text, len, bos, false, ids, cap, &total);
-    *n = total < cap ? total : cap;
-    if (st != VKSLM_ERR_LIMIT)
-        return st;
-    int32_t *all = VKSLM_MALLOC(total * sizeof *all);
+    int32_t *all = VKSLM_MALLOC((len + 2) * sizeof *all); /* at most a token per byte, and BOS */
     if (!all)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "router: out of host memory");
-    st = vkslm_model_tokenize(m, text, len, bos, false, all, total, &total);
+    vkslm_status st = vkslm_model_tokenize(m, text, len, bos, false, all, len + 2, &total);
+    *n = total < cap ? total : cap;
     if (st == VKSLM_OK)
         memcpy(ids, all, *n * sizeof *ids);
     VKSLM_FREE(all);
@@ -111,17 +109,6 @@ uint64_t vkslm_semantic_bytes(const vkslm_semantic *s) {
     return s ? vkslm_model_weight_bytes(s->model) + vkslm_session_device_bytes(s->session) : 0;
 }
 
-/* log softmax(logits)[id] */
-static double log_prob(const float *logits, int32_t n_vocab, int32_t id) {
-    float mx = logits[0];
-    for (int32_t i = 1; i < n_vocab; i++)
-        mx = logits[i] > mx ? logits[i] : mx;
-    double z = 0;
-    for (int32_t i = 0; i < n_vocab; i++)
-        z += exp((double)logits[i] - mx);
-    return (double)logits[id] - mx - log(z);
-}
-
 typedef struct label_ctx {
     const int32_t *label;
     int32_t n_vocab;
@@ -131,7 +118,7 @@ typedef struct label_ctx {
 static bool on_label_logits(const float *logits, size_t first, size_t n, void *user) {
     label_ctx *c = user;
     for (size_t i = 0; i < n; i++) /* the logits after label token first+i predict label token first+i+1 */
-        c->sum += log_prob(logits + i * (size_t)c->n_vocab, c->n_vocab, c->label[first + i + 1]);
+        c->sum += vkslm_cpu_log_softmax_at(logits + i * (size_t)c->n_vocab, (uint64_t)c->n_vocab, (uint64_t)c->label[first + i + 1]);
     return true;
 }
 
@@ -166,7 +153,7 @@ vkslm_status vkslm_semantic_score(vkslm_semantic *s, const char *text, float *pr
     }
     double ll[VKSLM_MAX_EXPERTS], mx = -INFINITY;
     for (size_t e = 0; e < s->n && st == VKSLM_OK; e++) {
-        label_ctx c = {s->label[e], n_vocab, log_prob(first, n_vocab, s->label[e][0])};
+        label_ctx c = {s->label[e], n_vocab, vkslm_cpu_log_softmax_at(first, (uint64_t)n_vocab, (uint64_t)s->label[e][0])};
         if (s->n_label[e] > 1) {
             st = vkslm_session_rewind(s->session, (uint32_t)n_prefix);
             if (st == VKSLM_OK)

@@ -127,10 +127,10 @@ uint32_t vkslm_model_n_ctx_train(const vkslm_model *m) { return m ? m->dev->hp.n
 uint64_t vkslm_model_weight_bytes(const vkslm_model *m) { return m ? m->dev->weight_bytes : 0; }
 
 uint64_t vkslm_model_device_bytes(const vkslm_model *m) {
-    uint64_t used = 0, reserved = 0;
+    uint64_t used = 0, reserved = 0; /* reserved: the whole blocks, which hold every suballocation */
     if (m)
         vkslm_vk_memory_usage(m->vk, &used, &reserved);
-    return reserved > used ? reserved : used;
+    return reserved;
 }
 
 uint32_t vkslm_model_validation_messages(const vkslm_model *m) {

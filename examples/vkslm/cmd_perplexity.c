@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cpu/select.h"
 #include "examples/vkslm/cli.h"
 #include "vkslm.h"
 
@@ -24,13 +25,7 @@ static bool on_logits(const float *logits, size_t first, size_t n, void *user) {
         if (i + 1 >= c->n || i + 1 < c->score_from)
             continue;
         const float *l = logits + r * (size_t)c->n_vocab;
-        double max = l[0], sum = 0;
-        for (int32_t k = 1; k < c->n_vocab; k++)
-            if (l[k] > max)
-                max = l[k];
-        for (int32_t k = 0; k < c->n_vocab; k++)
-            sum += exp(l[k] - max);
-        double nll = log(sum) + max - l[c->window[i + 1]];
+        double nll = -vkslm_cpu_log_softmax_at(l, (uint64_t)c->n_vocab, (uint64_t)c->window[i + 1]);
         c->nll += nll;
         c->nll2 += nll * nll;
         c->count++;
