@@ -4,6 +4,7 @@
  * thread through a byte queue that the connection's reader drains. */
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,55 @@ typedef struct request {
     const char *prompt;          /* completions */
     char *route_text;            /* what the router reads */
     vkslm_generate_params gp;
+    unsigned set;                /* bit k: knobs[k] was in the request (the others take the expert's) */
     const char *stop[MAX_STOP];
 } request;
+
+/* The sampling keys a request may set, each a field of vkslm_generate_params and of the expert's
+ * defaults (serve_sampling). */
+static const struct {
+    const char *key, *alias; /* alias: a key read first, that wins when present */
+    double lo, hi;
+    size_t gp_off, def_off; /* offsets of the field in vkslm_generate_params and in serve_sampling */
+    int is_int;             /* an int32_t field (else float) */
+    const char *why;
+} knobs[] = {
+    {"max_tokens", "max_completion_tokens", 0, 1e7, offsetof(vkslm_generate_params, max_tokens),
+     offsetof(serve_sampling, max_tokens), 1, "\"max_tokens\" must be a number of tokens"},
+    {"temperature", NULL, 0, 10, offsetof(vkslm_generate_params, temperature), offsetof(serve_sampling, temperature), 0,
+     "\"temperature\" must be a number in [0, 10]"},
+    {"top_p", NULL, 0, 1, offsetof(vkslm_generate_params, top_p), offsetof(serve_sampling, top_p), 0,
+     "\"top_p\" must be a number in [0, 1]"},
+    {"min_p", NULL, 0, 1, offsetof(vkslm_generate_params, min_p), offsetof(serve_sampling, min_p), 0,
+     "\"min_p\" must be a number in [0, 1]"},
+    {"top_k", NULL, 0, 1e6, offsetof(vkslm_generate_params, top_k), offsetof(serve_sampling, top_k), 1,
+     "\"top_k\" must be a non-negative number"},
+    {"frequency_penalty", NULL, -2, 2, offsetof(vkslm_generate_params, frequency_penalty),
+     offsetof(serve_sampling, frequency_penalty), 0, "\"frequency_penalty\" must be a number in [-2, 2]"},
+    {"presence_penalty", NULL, -2, 2, offsetof(vkslm_generate_params, presence_penalty),
+     offsetof(serve_sampling, presence_penalty), 0, "\"presence_penalty\" must be a number in [-2, 2]"},
+    {"repetition_penalty", NULL, 0, 10, offsetof(vkslm_generate_params, repeat_penalty),
+     offsetof(serve_sampling, repeat_penalty), 0, "\"repetition_penalty\" must be a number in [0, 10]"},
+};
+#define N_KNOBS (sizeof knobs / sizeof *knobs)
+
+static void set_knob(vkslm_generate_params *gp, size_t k, double v) {
+    char *f = (char *)gp + knobs[k].gp_off;
+    if (knobs[k].is_int)
+        *(int32_t *)f = (int32_t)v;
+    else
+        *(float *)f = (float)v;
+}
+
+/* The expert's defaults for the sampling keys the request left out. */
+static void apply_defaults(request *q, const serve_sampling *def) {
+    for (size_t k = 0; k < N_KNOBS; k++) {
+        if (q->set & (1u << k))
+            continue;
+        const char *d = (const char *)def + knobs[k].def_off;
+        set_knob(&q->gp, k, knobs[k].is_int ? (double)*(const int32_t *)d : (double)*(const float *)d);
+    }
+}
 
 static void request_free(request *q) {
     for (size_t i = 0; i < q->n_owned; i++)
@@ -97,8 +145,9 @@ static char *join_user_text(const request *q) {
     return s;
 }
 
-/* Parses the body into q; NULL on success, else what is wrong (for a 400). */
-static const char *parse_request(const cJSON *root, const serve_sampling *def, request *q) {
+/* Parses the body into q; NULL on success, else what is wrong (for a 400). Sampling keys the request
+ * leaves out are not set here (apply_defaults, once the expert is known). */
+static const char *parse_request(const cJSON *root, request *q) {
     if (!cJSON_IsObject(root))
         return "the body is not a JSON object";
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
@@ -145,42 +194,17 @@ static const char *parse_request(const cJSON *root, const serve_sampling *def, r
         return "out of memory";
     vkslm_generate_params *gp = &q->gp;
     *gp = vkslm_generate_default_params();
-    gp->temperature = def->temperature;
-    gp->top_p = def->top_p;
-    gp->top_k = def->top_k;
-    gp->min_p = def->min_p;
-    gp->repeat_penalty = def->repeat_penalty;
-    gp->frequency_penalty = def->frequency_penalty;
-    gp->presence_penalty = def->presence_penalty;
-    gp->max_tokens = def->max_tokens;
     int r;
-    if ((r = num_field(root, "max_completion_tokens", 0, 1e7, &v)) > 0 ||
-        (r == 0 && (r = num_field(root, "max_tokens", 0, 1e7, &v)) > 0))
-        gp->max_tokens = (int32_t)v;
-    if (r < 0)
-        return "\"max_tokens\" must be a number of tokens";
-    const struct {
-        const char *key;
-        double lo, hi;
-        float *f;     /* the field, a float ... */
-        int32_t *i;   /* ... or an integer */
-        const char *why;
-    } knobs[] = {
-        {"temperature", 0, 10, &gp->temperature, NULL, "\"temperature\" must be a number in [0, 10]"},
-        {"top_p", 0, 1, &gp->top_p, NULL, "\"top_p\" must be a number in [0, 1]"},
-        {"min_p", 0, 1, &gp->min_p, NULL, "\"min_p\" must be a number in [0, 1]"},
-        {"top_k", 0, 1e6, NULL, &gp->top_k, "\"top_k\" must be a non-negative number"},
-        {"frequency_penalty", -2, 2, &gp->frequency_penalty, NULL, "\"frequency_penalty\" must be a number in [-2, 2]"},
-        {"presence_penalty", -2, 2, &gp->presence_penalty, NULL, "\"presence_penalty\" must be a number in [-2, 2]"},
-        {"repetition_penalty", 0, 10, &gp->repeat_penalty, NULL, "\"repetition_penalty\" must be a number in [0, 10]"},
-    };
-    for (size_t k = 0; k < sizeof knobs / sizeof *knobs; k++) {
-        if ((r = num_field(root, knobs[k].key, knobs[k].lo, knobs[k].hi, &v)) < 0)
+    for (size_t k = 0; k < N_KNOBS; k++) {
+        r = knobs[k].alias ? num_field(root, knobs[k].alias, knobs[k].lo, knobs[k].hi, &v) : 0;
+        if (r == 0)
+            r = num_field(root, knobs[k].key, knobs[k].lo, knobs[k].hi, &v);
+        if (r < 0)
             return knobs[k].why;
-        if (r > 0 && knobs[k].f)
-            *knobs[k].f = (float)v;
-        else if (r > 0)
-            *knobs[k].i = (int32_t)v;
+        if (r > 0) {
+            set_knob(gp, k, v);
+            q->set |= 1u << k;
+        }
     }
     if ((r = num_field(root, "seed", 0, 9007199254740991.0, &v)) != 0) {
         if (r < 0)
@@ -294,7 +318,6 @@ typedef struct stream_job {
     request q;
     cJSON *body;               /* the parsed request (q points into it) */
     char *prompt;
-    size_t prompt_tokens;
     vkslm_route_decision route;
     char id[48];
     long created;
@@ -468,18 +491,13 @@ int serve_completion(struct MHD_Connection *c, server *sv, const char *body, siz
     pthread_cond_init(&j->cond, NULL);
     j->thread = pthread_self();
     int ok;
-    /* the sampling defaults are the chosen expert's: route on the model field and text first */
-    request probe = {.chat = chat};
-    serve_sampling none = {0, 1, 0, 1, 0, 0, 0, 256};
-    const char *bad = parse_request(root, &none, &probe);
+    const char *bad = parse_request(root, &j->q);
     vkslm_status st = VKSLM_OK;
     if (bad) {
-        request_free(&probe);
         ok = serve_send_error(c, sv, ep, 400, "invalid_request_error", "invalid_request", "%s", bad);
         goto done_sync;
     }
-    st = vkslm_orchestra_route(sv->orch, probe.model, probe.route_text, &j->route);
-    request_free(&probe);
+    st = vkslm_orchestra_route(sv->orch, j->q.model, j->q.route_text, &j->route);
     if (st != VKSLM_OK) {
         ok = serve_send_error(c, sv, ep, 404, "invalid_request_error", "model_not_found", "%s", vkslm_last_error());
         goto done_sync;
@@ -487,12 +505,12 @@ int serve_completion(struct MHD_Connection *c, server *sv, const char *body, siz
     serve_metrics_route(&sv->metrics, &j->route);
     j->expert = (size_t)j->route.expert;
     const char *name = vkslm_orchestra_expert_name(sv->orch, j->expert);
-    parse_request(root, &sv->cfg.extra[j->expert].sampling, &j->q);
+    apply_defaults(&j->q, &sv->cfg.extra[j->expert].sampling); /* the sampling defaults are the expert's */
     st = vkslm_orchestra_acquire(sv->orch, j->expert, &j->session);
     if (st != VKSLM_OK) {
         int code = status_of(st);
-        ok = serve_send_error(c, sv, ep, (unsigned)code, code == 503 ? "server_error" : "server_error",
-                              code == 503 ? "overloaded" : NULL, "%s", vkslm_last_error());
+        ok = serve_send_error(c, sv, ep, (unsigned)code, "server_error", code == 503 ? "overloaded" : NULL, "%s",
+                              vkslm_last_error());
         goto done_sync;
     }
     const vkslm_model *model = vkslm_session_model(j->session);
@@ -517,7 +535,6 @@ int serve_completion(struct MHD_Connection *c, server *sv, const char *body, siz
                                                name, n_ctx);
         goto done_release;
     }
-    j->prompt_tokens = n_ids;
     snprintf(j->id, sizeof j->id, "%s-%llu", chat ? "chatcmpl" : "cmpl", (unsigned long long)serve_next_id(sv));
     j->created = (long)time(NULL);
     serve_metrics_begin(&sv->metrics, (int)j->expert);

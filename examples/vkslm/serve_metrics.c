@@ -173,7 +173,7 @@ char *serve_metrics_text(server *sv) {
     pthread_mutex_unlock(&m->lock);
     static const struct {
         const char *name, *type, *help;
-    } gauges[] = {
+    } gauges[] = { /* in the order of v[] below */
         {"vkslm_expert_loaded", "gauge", "Whether the expert's model is on the device."},
         {"vkslm_expert_loads_total", "counter", "Model loads."},
         {"vkslm_expert_evictions_total", "counter", "Model evictions."},
@@ -183,9 +183,8 @@ char *serve_metrics_text(server *sv) {
     for (size_t g = 0; g < sizeof gauges / sizeof *gauges; g++) {
         put(&t, "# HELP %s %s\n# TYPE %s %s\n", gauges[g].name, gauges[g].help, gauges[g].name, gauges[g].type);
         for (size_t i = 0; i < n; i++) {
-            unsigned v = g == 0 ? st[i].loaded : g == 1 ? st[i].loads : g == 2 ? st[i].evictions
-                       : g == 3 ? st[i].active : st[i].waiting;
-            put(&t, "%s{expert=\"%s\"} %u\n", gauges[g].name, vkslm_orchestra_expert_name(sv->orch, i), v);
+            const unsigned v[] = {st[i].loaded, st[i].loads, st[i].evictions, st[i].active, st[i].waiting};
+            put(&t, "%s{expert=\"%s\"} %u\n", gauges[g].name, vkslm_orchestra_expert_name(sv->orch, i), v[g]);
         }
     }
     put(&t, "# HELP vkslm_device_memory_bytes Device memory of the loaded models' weights and their sessions' buffers.\n"
