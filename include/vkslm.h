@@ -55,6 +55,8 @@ typedef enum vkslm_status {
     VKSLM_ERR_IO = 200,             /* a file could not be opened, read, mapped or written */
     VKSLM_ERR_FORMAT = 201,         /* malformed input data (a corrupt GGUF file, say) */
     VKSLM_ERR_UNSUPPORTED = 202,    /* valid input that this build does not support */
+    VKSLM_ERR_TOO_COMPLEX = 203,    /* input exceeds an interpreter limit: a template nested too deep, a loop
+                                     * or output too long (the input's fault: retrying cannot help) */
     VKSLM_ERR_NO_VULKAN = 300,      /* no Vulkan loader or driver */
     VKSLM_ERR_NO_DEVICE = 301,      /* no (matching) Vulkan device */
     VKSLM_ERR_VULKAN = 302,         /* a Vulkan call failed; the message names it and its VkResult */
@@ -62,7 +64,8 @@ typedef enum vkslm_status {
     VKSLM_ERR_DEVICE_LOST = 304,
     VKSLM_ERR_OUT_OF_HOST_MEMORY = 400,
     VKSLM_ERR_OUT_OF_DEVICE_MEMORY = 401,
-    VKSLM_ERR_LIMIT = 402,          /* a size exceeds a device or format limit */
+    VKSLM_ERR_LIMIT = 402,          /* a size exceeds a device or format limit, or the caller's buffer
+                                     * (capacity) is too small: the needed size is reported where known */
     VKSLM_ERR_BUSY = 403            /* too many requests wait already, or the wait timed out */
 } vkslm_status;
 
@@ -70,6 +73,18 @@ VKSLM_API const char *vkslm_status_str(vkslm_status status);
 /* The message of the last failing call on this thread ("" if none). */
 VKSLM_API const char *vkslm_last_error(void);
 VKSLM_API const char *vkslm_version(void);
+
+/* Text: what vkslm generates or detokenizes (on_token pieces, result text, vkslm_model_detokenize) and its
+ * error and log messages are valid UTF-8: bytes that form no character (a byte token on its own, invalid
+ * input quoted in a message) come out as U+FFFD. Renderings of the caller's own text (chat templates) and
+ * the model file's template are passed through as they are.
+ * vkslm_utf8_sanitize copies in[0, len) to out as valid UTF-8 the same way: each maximal ill-formed subpart
+ * (Unicode 3.9: a truncated sequence, a stray continuation byte, an overlong form, a surrogate, a code point
+ * above U+10FFFF, a byte C0, C1 or F5..FF) becomes one U+FFFD (EF BF BD); valid characters, NUL included, are
+ * copied. It writes whole characters only, at most cap - 1 bytes, then a NUL when cap > 0 (out may be NULL
+ * when cap is 0), and returns the length of the whole result without the NUL (at most 3 * len): the result
+ * was cut when that is >= cap. */
+VKSLM_API size_t vkslm_utf8_sanitize(const char *in, size_t len, char *out, size_t cap);
 
 /* Logging: nothing is printed unless a callback is set. level: 0 error, 1 warning, 2 info, 3 debug. */
 typedef void (*vkslm_log_fn)(int level, const char *message, void *user_data);
@@ -154,7 +169,8 @@ VKSLM_API uint32_t vkslm_model_validation_messages(const vkslm_model *model);
  * as <|im_start|> written in the text. *n_ids gets the count; VKSLM_ERR_LIMIT if it exceeds cap. */
 VKSLM_API vkslm_status vkslm_model_tokenize(const vkslm_model *model, const char *text, size_t len, int add_bos,
                                            bool parse_special, int32_t *ids, size_t cap, size_t *n_ids);
-/* Writes the text of ids (NUL-terminated, truncated to cap - 1 bytes); *len gets the full length. */
+/* Writes the text of ids as valid UTF-8 (as vkslm_utf8_sanitize: byte tokens that form no whole character
+ * give U+FFFD), NUL-terminated, cut to whole characters within cap - 1 bytes; *len gets the full length. */
 VKSLM_API vkslm_status vkslm_model_detokenize(const vkslm_model *model, const int32_t *ids, size_t n, char *text,
                                              size_t cap, size_t *len);
 VKSLM_API bool vkslm_model_token_is_eog(const vkslm_model *model, int32_t id);
@@ -167,7 +183,8 @@ typedef struct vkslm_chat_message {
 
 /* Renders a conversation through a chat template into buf (NUL-terminated); *len gets the length
  * without the NUL. VKSLM_ERR_LIMIT when it needs more than cap bytes (buf may be NULL with cap 0 to ask
- * for the length first). template_override: NULL for the model's own tokenizer.chat_template (model may
+ * for the length first): only then, so a caller may retry with a larger buffer on VKSLM_ERR_LIMIT and
+ * on nothing else. template_override: NULL for the model's own tokenizer.chat_template (model may
  * then not be NULL); a family name ("chatml", "llama3", "llama2", "mistral", "phi3", "gemma", "deepseek")
  * for a built-in template; anything else is template text. The Jinja subset of published templates is
  * interpreted as Hugging Face transformers renders it (trim_blocks, lstrip_blocks, bos_token and eos_token
@@ -175,10 +192,24 @@ typedef struct vkslm_chat_message {
  * lacks, the family its markers show is rendered instead (with a warning through the log callback).
  * A template that refuses the conversation (raise_exception, e.g. Gemma's "System role not supported")
  * gives VKSLM_ERR_INVALID_ARG with the template's message; one that cannot be rendered gives
- * VKSLM_ERR_FORMAT or VKSLM_ERR_UNSUPPORTED naming the line, column and construct. */
+ * VKSLM_ERR_FORMAT or VKSLM_ERR_UNSUPPORTED naming the line, column and construct; one that exceeds the
+ * interpreter's bounds (nesting, including long chains such as a + b + c + ..., steps, output or memory:
+ * a hostile template) gives VKSLM_ERR_TOO_COMPLEX, also naming line and column. */
 VKSLM_API vkslm_status vkslm_chat_apply_template(const vkslm_model *model, const char *template_override,
                                                 const vkslm_chat_message *msgs, size_t n,
                                                 bool add_generation_prompt, char *buf, size_t cap, size_t *len);
+/* Renders a conversation as vkslm_chat_apply_template does (same templates, fallback and errors) and
+ * tokenizes the rendering without adding BOS (the template writes it where the model wants it). Control
+ * tokens (<|im_start|>, ...) are recognised in the template's own text; in the text that came from the
+ * messages' content they are recognised only with parse_special_in_content, so that by default a user
+ * who writes "<|im_start|>system" gets plain text, not a forged turn. User-defined tokens of the
+ * vocabulary are recognised everywhere, as vkslm_model_tokenize does. The ids are those of tokenizing
+ * the whole rendering at once (never piecewise), so a conversation without control-token text in its
+ * content gets exactly the ids of vkslm_model_tokenize(rendering, add_bos 0, parse_special true).
+ * *n_ids gets the count; VKSLM_ERR_LIMIT when it exceeds cap (ids may be NULL with cap 0 to ask). */
+VKSLM_API vkslm_status vkslm_chat_tokenize(const vkslm_model *model, const char *template_override,
+                                          const vkslm_chat_message *msgs, size_t n, bool add_generation_prompt,
+                                          bool parse_special_in_content, int32_t *ids, size_t cap, size_t *n_ids);
 /* The model's own template text (not NUL-terminated: *len bytes, a view valid while the model lives), or
  * NULL when it has none. */
 VKSLM_API const char *vkslm_model_chat_template(const vkslm_model *model, size_t *len);
@@ -226,7 +257,9 @@ typedef enum vkslm_stop_reason {
 } vkslm_stop_reason;
 VKSLM_API const char *vkslm_stop_reason_str(vkslm_stop_reason reason); /* "eog", "stop", "length", ... */
 
-/* Receives each new piece of text (whole UTF-8 characters); return false to stop. */
+/* Receives each new piece of text (valid UTF-8, whole characters: the bytes of a character split over
+ * tokens wait for the token that completes it; bytes that cannot form one become U+FFFD); return false to
+ * stop. Stop strings are matched against this text. */
 typedef bool (*vkslm_on_token_fn)(const char *piece, void *user_data);
 
 typedef struct vkslm_generate_params {
@@ -256,7 +289,7 @@ typedef struct vkslm_generate_result {
     size_t n_prompt_tokens;
     const int32_t *tokens;        /* generated ids, valid until the next call on the session */
     size_t n_tokens;
-    const char *text;             /* generated text, NUL-terminated, stop string excluded */
+    const char *text;             /* generated text (valid UTF-8), NUL-terminated, stop string excluded */
     size_t text_len;
     double prefill_ms, decode_ms; /* wall time of the prompt and of the generated tokens */
     double pp_tps, tg_tps;        /* prompt tokens per second, generated tokens per second */
@@ -265,6 +298,11 @@ typedef struct vkslm_generate_result {
 /* Tokenizes the prompt, feeds it after what the session holds, and generates. result may be NULL. */
 VKSLM_API vkslm_status vkslm_generate(vkslm_session *session, const char *prompt, const vkslm_generate_params *params,
                                      vkslm_generate_result *result);
+/* As vkslm_generate, from token ids instead of text (vkslm_chat_tokenize's, say): nothing is tokenized,
+ * so params->add_bos and params->parse_special do not apply, and result->prompt_tokens are a copy of
+ * ids[0..n). n may be 0 to go on from what the session holds. */
+VKSLM_API vkslm_status vkslm_generate_tokens(vkslm_session *session, const int32_t *ids, size_t n,
+                                            const vkslm_generate_params *params, vkslm_generate_result *result);
 
 /* ---- the orchestra: expert models behind one router -------------------------------------------- */
 /* Several specialised models ("experts") on one device under a memory budget. Each request is routed
@@ -339,6 +377,9 @@ VKSLM_API vkslm_status vkslm_orchestra_route(vkslm_orchestra *orch, const char *
 VKSLM_API vkslm_status vkslm_orchestra_acquire(vkslm_orchestra *orch, size_t expert, vkslm_session **out);
 /* Gives the session back (it is kept, rewound, for the next request). */
 VKSLM_API void vkslm_orchestra_release(vkslm_orchestra *orch, size_t expert, vkslm_session *session);
+/* For shutdown: acquire calls waiting for a session, and any made later, fail at once with VKSLM_ERR_BUSY.
+ * Sessions already lent stay lent until released. */
+VKSLM_API void vkslm_orchestra_shutdown(vkslm_orchestra *orch);
 
 typedef struct vkslm_expert_stats {
     bool loaded;

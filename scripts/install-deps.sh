@@ -3,7 +3,8 @@
 # Usage: scripts/install-deps.sh [--dev]   (--dev adds clang and its sanitizer/fuzzer runtime)
 set -euo pipefail
 pkgs=(cmake make gcc pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
-      glslang-tools spirv-tools libstb-dev libcunit1-dev libpcre2-dev libmicrohttpd-dev libcjson-dev curl)
+      glslang-tools spirv-tools libstb-dev libcunit1-dev libpcre2-dev libmicrohttpd-dev libcjson-dev curl
+      python3)
 if [ "${1:-}" = "--dev" ]; then pkgs+=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -7,135 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/harness.h"
-
-typedef struct srv {
-    pid_t pid;
-    int port;
-    char config[256], log[256];
-} srv;
+#include "tests/util_serve.h"
 
 static char buf[1 << 20];
-
-/* curl runs without LD_PRELOAD: CI preloads libasan for the sanitizer pass, and curl hangs with it */
-#define CURL "env -u LD_PRELOAD curl"
-
-/* The example config (examples/orchestra/orchestra.json) with the test-data paths made absolute, then
- * each (from, to) replacement applied. */
-static char *example_config(const char *const *repl, size_t n_repl) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cat %s/examples/orchestra/orchestra.json", VKSLM_SOURCE_DIR);
-    static char raw[1 << 16];
-    CU_ASSERT_EQUAL_FATAL(test_run_command(cmd, raw, sizeof raw), 0);
-    char data[1024];
-    snprintf(data, sizeof data, "%s/", test_data_dir());
-    const char *pairs[16][2];
-    size_t np = 0;
-    pairs[np][0] = "../../../shared/testdata/";
-    pairs[np++][1] = data;
-    for (size_t i = 0; i + 1 < n_repl && np < 16; i += 2, np++) {
-        pairs[np][0] = repl[i];
-        pairs[np][1] = repl[i + 1];
-    }
-    char *out = malloc(sizeof raw * 2);
-    size_t m = 0;
-    for (const char *p = raw; *p;) {
-        size_t k = 0;
-        while (k < np && strncmp(p, pairs[k][0], strlen(pairs[k][0])) != 0)
-            k++;
-        if (k < np) {
-            m += (size_t)sprintf(out + m, "%s", pairs[k][1]);
-            p += strlen(pairs[k][0]);
-        } else {
-            out[m++] = *p++;
-        }
-    }
-    out[m] = 0;
-    return out;
-}
-
-static int start(srv *s, const char *config_text, int tag) {
-    snprintf(s->config, sizeof s->config, "/tmp/vkslm-test-serve-%d-%d.json", (int)getpid(), tag);
-    snprintf(s->log, sizeof s->log, "/tmp/vkslm-test-serve-%d-%d.log", (int)getpid(), tag);
-    FILE *f = fopen(s->config, "w");
-    CU_ASSERT_FATAL(f != NULL);
-    fputs(config_text, f);
-    fclose(f);
-    int fd[2];
-    CU_ASSERT_FATAL(pipe(fd) == 0);
-    s->pid = fork();
-    CU_ASSERT_FATAL(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(fd[1], 1);
-        FILE *lf = freopen(s->log, "w", stderr);
-        (void)lf;
-        close(fd[0]);
-        execl(VKSLM_CLI, "vkslm", "serve", "--config", s->config, "--port", "0", (char *)NULL);
-        _exit(127);
-    }
-    close(fd[1]);
-    FILE *in = fdopen(fd[0], "r");
-    char line[256] = "";
-    const char *got = fgets(line, sizeof line, in);
-    fclose(in); /* the server's later stdout writes (none) would get SIGPIPE-ignored errors */
-    const char *at = got ? strstr(line, "127.0.0.1:") : NULL;
-    s->port = at ? atoi(at + 10) : 0;
-    if (!s->port) {
-        snprintf(buf, sizeof buf, "cat %s", s->log);
-        static char log[8192];
-        test_run_command(buf, log, sizeof log);
-        fprintf(stderr, "server did not start: %s\n%s\n", line, log);
-    }
-    return s->port;
-}
-
-/* SIGTERM; the exit status (0: a clean shutdown, and no leak under ASan). */
-static int stop(srv *s) {
-    kill(s->pid, SIGTERM);
-    int st = 0;
-    waitpid(s->pid, &st, 0);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        snprintf(buf, sizeof buf, "tail -40 %s", s->log);
-        static char log[1 << 14];
-        test_run_command(buf, log, sizeof log);
-        fprintf(stderr, "server exit %d:\n%s\n", st, log);
-    }
-    remove(s->config);
-    remove(s->log);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* curl against the server: `args` before the URL, the path after the port; returns curl's status. */
-static int curl(const srv *s, const char *args, const char *path, char *out, size_t cap) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, CURL " -s --max-time 120 %s http://127.0.0.1:%d%s", args, s->port, path);
-    return test_run_command(cmd, out, cap);
-}
-
-/* POSTs a JSON body (written to a file to keep the shell out of it) with -i; status and body. */
-static int post(const srv *s, const char *path, const char *body, char *out, size_t cap, char **json) {
-    char file[128], args[512];
-    snprintf(file, sizeof file, "/tmp/vkslm-test-body-%d.json", (int)getpid());
-    FILE *f = fopen(file, "w");
-    fputs(body, f);
-    fclose(f);
-    snprintf(args, sizeof args, "-i -H 'Content-Type: application/json' --data-binary @%s", file);
-    CU_ASSERT_EQUAL(curl(s, args, path, out, cap), 0);
-    remove(file);
-    int status = 0;
-    sscanf(out, "HTTP/1.1 %d", &status);
-    char *b = strstr(out, "\r\n\r\n");
-    *json = b ? b + 4 : out;
-    return status;
-}
-
-static cJSON *get_path(cJSON *o, const char *a, const char *b) {
-    cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-    return b ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
-}
 
 /* The streamed events of an SSE body: the concatenated text, the last chunk (caller frees), whether it
  * ended with [DONE]. */
@@ -158,9 +38,9 @@ static cJSON *parse_stream(const char *body, int chat, char *text, size_t cap, i
         if (!ev)
             break;
         cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(ev, "choices"), 0);
-        cJSON *piece = chat ? get_path(c0, "delta", "content") : cJSON_GetObjectItemCaseSensitive(c0, "text");
+        cJSON *piece = chat ? serve_get(c0, "delta", "content") : cJSON_GetObjectItemCaseSensitive(c0, "text");
         if (n++ == 0 && chat)
-            *first_role = cJSON_IsString(get_path(c0, "delta", "role"));
+            *first_role = cJSON_IsString(serve_get(c0, "delta", "role"));
         if (cJSON_IsString(piece) && strlen(text) + strlen(piece->valuestring) < cap)
             strcat(text, piece->valuestring);
         cJSON_Delete(last);
@@ -178,16 +58,6 @@ static int tokens_equal(cJSON *a, cJSON *b) {
     return 1;
 }
 
-static int health_validation(const srv *s) {
-    static char h[4096];
-    CU_ASSERT_EQUAL(curl(s, "", "/health", h, sizeof h), 0);
-    cJSON *j = cJSON_Parse(h);
-    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(j, "status", NULL)), "ok");
-    int v = (int)cJSON_GetNumberValue(get_path(j, "validation_messages", NULL));
-    cJSON_Delete(j);
-    return v;
-}
-
 static srv main_srv;
 
 static const char *story_chat = "{\"model\": \"stories\", \"messages\": [{\"role\": \"user\", \"content\": "
@@ -195,29 +65,29 @@ static const char *story_chat = "{\"model\": \"stories\", \"messages\": [{\"role
 
 static void test_chat_whole_and_streamed(void) {
     char *json;
-    CU_ASSERT_EQUAL_FATAL(post(&main_srv, "/v1/chat/completions", story_chat, buf, sizeof buf, &json), 200);
+    CU_ASSERT_EQUAL_FATAL(serve_post(&main_srv, "/v1/chat/completions", story_chat, buf, sizeof buf, &json), 200);
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "X-Vkslm-Expert: stories"));
     cJSON *r = cJSON_Parse(json);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(r, "object", NULL)), "chat.completion");
-    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(r, "expert", NULL)), "stories");
-    cJSON *c0 = cJSON_GetArrayItem(get_path(r, "choices", NULL), 0);
-    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(c0, "message", "role")), "assistant");
-    const char *content = cJSON_GetStringValue(get_path(c0, "message", "content"));
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(r, "object", NULL)), "chat.completion");
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(r, "expert", NULL)), "stories");
+    cJSON *c0 = cJSON_GetArrayItem(serve_get(r, "choices", NULL), 0);
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(c0, "message", "role")), "assistant");
+    const char *content = cJSON_GetStringValue(serve_get(c0, "message", "content"));
     CU_ASSERT_PTR_NOT_NULL_FATAL(content);
     CU_ASSERT(strlen(content) > 0);
-    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(c0, "finish_reason", NULL)), "length");
-    CU_ASSERT_EQUAL((int)cJSON_GetNumberValue(get_path(r, "usage", "completion_tokens")), 16);
-    int pt = (int)cJSON_GetNumberValue(get_path(r, "usage", "prompt_tokens"));
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(c0, "finish_reason", NULL)), "length");
+    CU_ASSERT_EQUAL((int)cJSON_GetNumberValue(serve_get(r, "usage", "completion_tokens")), 16);
+    int pt = (int)cJSON_GetNumberValue(serve_get(r, "usage", "prompt_tokens"));
     CU_ASSERT(pt > 4);
-    CU_ASSERT_EQUAL((int)cJSON_GetNumberValue(get_path(r, "usage", "total_tokens")), pt + 16);
-    CU_ASSERT_EQUAL(cJSON_GetArraySize(get_path(r, "vkslm", "tokens")), 16);
-    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(get_path(r, "vkslm", "route"), "method", NULL)), "explicit");
+    CU_ASSERT_EQUAL((int)cJSON_GetNumberValue(serve_get(r, "usage", "total_tokens")), pt + 16);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(serve_get(r, "vkslm", "tokens")), 16);
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(serve_get(r, "vkslm", "route"), "method", NULL)), "explicit");
     /* the same request streamed: the same text and tokens, chunk by chunk */
     char body[512];
     snprintf(body, sizeof body, "%.*s, \"stream\": true}", (int)strlen(story_chat) - 1, story_chat);
     static char text[8192];
-    CU_ASSERT_EQUAL(post(&main_srv, "/v1/chat/completions", body, buf, sizeof buf, &json), 200);
+    CU_ASSERT_EQUAL(serve_post(&main_srv, "/v1/chat/completions", body, buf, sizeof buf, &json), 200);
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "Content-Type: text/event-stream"));
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "X-Vkslm-Expert: stories"));
     int done, role;
@@ -225,25 +95,25 @@ static void test_chat_whole_and_streamed(void) {
     CU_ASSERT(done);
     CU_ASSERT(role);
     CU_ASSERT_STRING_EQUAL(text, content);
-    cJSON *l0 = cJSON_GetArrayItem(get_path(last, "choices", NULL), 0);
-    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(l0, "finish_reason", NULL)), "length");
-    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(last, "object", NULL)), "chat.completion.chunk");
-    CU_ASSERT(tokens_equal(get_path(last, "vkslm", "tokens"), get_path(r, "vkslm", "tokens")));
+    cJSON *l0 = cJSON_GetArrayItem(serve_get(last, "choices", NULL), 0);
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(l0, "finish_reason", NULL)), "length");
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(last, "object", NULL)), "chat.completion.chunk");
+    CU_ASSERT(tokens_equal(serve_get(last, "vkslm", "tokens"), serve_get(r, "vkslm", "tokens")));
     cJSON_Delete(last);
     cJSON_Delete(r);
     /* completions: stories260K continues its prompt as the reference does */
-    CU_ASSERT_EQUAL(post(&main_srv, "/v1/completions",
+    CU_ASSERT_EQUAL(serve_post(&main_srv, "/v1/completions",
                          "{\"model\": \"stories\", \"prompt\": \"Once upon a time\", \"max_tokens\": 8}", buf,
                          sizeof buf, &json),
                     200);
     r = cJSON_Parse(json);
-    c0 = cJSON_GetArrayItem(get_path(r, "choices", NULL), 0);
-    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(r, "object", NULL)), "text_completion");
-    const char *t = cJSON_GetStringValue(get_path(c0, "text", NULL));
+    c0 = cJSON_GetArrayItem(serve_get(r, "choices", NULL), 0);
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(r, "object", NULL)), "text_completion");
+    const char *t = cJSON_GetStringValue(serve_get(c0, "text", NULL));
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     CU_ASSERT(strncmp(t, ", there was a little", 20) == 0);
     cJSON_Delete(r);
-    CU_ASSERT_EQUAL(post(&main_srv, "/v1/completions",
+    CU_ASSERT_EQUAL(serve_post(&main_srv, "/v1/completions",
                          "{\"model\": \"stories\", \"prompt\": \"Once upon a time\", \"max_tokens\": 8, \"stream\": true}",
                          buf, sizeof buf, &json),
                     200);
@@ -254,50 +124,63 @@ static void test_chat_whole_and_streamed(void) {
 }
 
 /* A client that goes away mid-stream stops its generation and gives its session back. */
+/* A client that leaves mid-stream: once its first event came, it resets the connection; the generation
+ * stops within a token or two (not at the context's end) and the session is released. Nothing here
+ * depends on how fast the machine generates. */
 static void test_client_disconnect(void) {
-    char file[128], cmd[1024];
     const char *key = "vkslm_tokens_total{expert=\"stories\",kind=\"completion\"} ";
-    CU_ASSERT_EQUAL(curl(&main_srv, "", "/metrics", buf, sizeof buf), 0);
-    const char *at = strstr(buf, key);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
-    long before = atol(at + strlen(key));
-    snprintf(file, sizeof file, "/tmp/vkslm-test-gone-%d.json", (int)getpid());
-    FILE *f = fopen(file, "w");
-    fputs("{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 0, \"stream\": true}", f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, CURL " -s -N --max-time 1 --data-binary @%s http://127.0.0.1:%d/v1/completions",
-             file, main_srv.port);
-    CU_ASSERT_NOT_EQUAL(test_run_command(cmd, buf, sizeof buf), 0); /* curl gave up: timeout */
-    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "data: "));                    /* after some chunks */
-    remove(file);
-    int idle = 0;
-    for (int i = 0; i < 100 && !idle; i++) {
-        usleep(50000);
-        CU_ASSERT_EQUAL(curl(&main_srv, "", "/metrics", buf, sizeof buf), 0);
-        idle = strstr(buf, "vkslm_expert_active{expert=\"stories\"} 0\n") != NULL;
+    double before = serve_metric(&main_srv, key);
+    CU_ASSERT_FATAL(before >= 0);
+    const char *body = "{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 100000, \"stream\": true}";
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+    int fd = serve_connect(&main_srv, "127.0.0.1");
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    size_t got = 0;
+    buf[0] = 0;
+    for (int i = 0; i < 1200 && !strstr(buf, "data: "); i++) { /* the first event (at most 60 s) */
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 50) > 0) {
+            ssize_t k = recv(fd, buf + got, 4096, 0);
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+            buf[got] = 0;
+        }
     }
-    CU_ASSERT(idle);
-    at = strstr(buf, key);
-    long made = at ? atol(at + strlen(key)) - before : -1;
-    printf("  the abandoned stream stopped after %ld tokens (the context holds 512)\n", made);
-    CU_ASSERT(made > 0 && made < 500); /* about 250 tokens a second here: a second, then the disconnect */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(strstr(buf, "data: "));
+    struct linger lg = {1, 0}; /* close with a reset: the server's next write fails */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+    int idle = 0;
+    for (int i = 0; i < 1200 && !idle; i++) {
+        usleep(50000);
+        idle = serve_metric(&main_srv, "vkslm_expert_active{expert=\"stories\"} ") == 0;
+    }
+    CU_ASSERT(idle); /* the session went back */
+    double made = serve_metric(&main_srv, key) - before;
+    printf("  the abandoned stream stopped after %.0f tokens (the context holds 512)\n", made);
+    CU_ASSERT(made >= 1 && made < 500);
     char *json;
-    CU_ASSERT_EQUAL(post(&main_srv, "/v1/completions", "{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 2}",
-                         buf, sizeof buf, &json),
+    CU_ASSERT_EQUAL(serve_post(&main_srv, "/v1/completions", "{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 2}",
+                               buf, sizeof buf, &json),
                     200);
 }
 
 static void test_models_health_metrics(void) {
-    CU_ASSERT_EQUAL(curl(&main_srv, "", "/v1/models", buf, sizeof buf), 0);
+    CU_ASSERT_EQUAL(serve_curl(&main_srv, "", "/v1/models", buf, sizeof buf), 0);
     cJSON *r = cJSON_Parse(buf);
-    cJSON *data = get_path(r, "data", NULL);
+    cJSON *data = serve_get(r, "data", NULL);
     CU_ASSERT_EQUAL(cJSON_GetArraySize(data), 5);
     const char *want[] = {"stories", "code", "documents", "sentiment", "auto"};
     for (int i = 0; i < 5; i++)
-        CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(cJSON_GetArrayItem(data, i), "id", NULL)), want[i]);
+        CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(cJSON_GetArrayItem(data, i), "id", NULL)), want[i]);
     cJSON_Delete(r);
-    CU_ASSERT_EQUAL(health_validation(&main_srv), 0);
-    CU_ASSERT_EQUAL(curl(&main_srv, "", "/metrics", buf, sizeof buf), 0);
+    CU_ASSERT_EQUAL(serve_health_validation(&main_srv), 0);
+    CU_ASSERT_EQUAL(serve_curl(&main_srv, "", "/metrics", buf, sizeof buf), 0);
     const char *lines[] = {"# TYPE vkslm_requests_total counter",
                            "vkslm_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"}",
                            "vkslm_route_decisions_total{expert=\"stories\",method=\"explicit\"}",
@@ -338,17 +221,17 @@ static void test_routing_fixture(void) {
         cJSON_Delete(req);
         char *json;
         static char out[1 << 16];
-        int status = post(&main_srv, "/v1/chat/completions", body, out, sizeof out, &json);
+        int status = serve_post(&main_srv, "/v1/chat/completions", body, out, sizeof out, &json);
         free(body);
         CU_ASSERT_EQUAL(status, 200);
         char hdr[128];
         snprintf(hdr, sizeof hdr, "X-Vkslm-Expert: %s\r\n", line);
         cJSON *r = cJSON_Parse(json);
-        const char *got = cJSON_GetStringValue(get_path(r, "expert", NULL));
+        const char *got = cJSON_GetStringValue(serve_get(r, "expert", NULL));
         int ok = got && strcmp(got, line) == 0 && strstr(out, hdr) != NULL;
         if (!ok)
             printf("  routed to %s, labelled %s: %s\n", got ? got : "?", line, tab + 1);
-        CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(get_path(r, "vkslm", "route"), "method", NULL)),
+        CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(serve_get(r, "vkslm", "route"), "method", NULL)),
                                "lexical");
         cJSON_Delete(r);
         right += ok;
@@ -378,13 +261,13 @@ static void test_errors(void) {
         {"/v1/nothing", "{}", 404, "not_found"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        int st = post(&main_srv, cases[i].path, cases[i].body, buf, sizeof buf, &json);
+        int st = serve_post(&main_srv, cases[i].path, cases[i].body, buf, sizeof buf, &json);
         CU_ASSERT_EQUAL(st, cases[i].status);
         cJSON *r = cJSON_Parse(json);
-        cJSON *e = get_path(r, "error", NULL);
-        CU_ASSERT(cJSON_IsString(get_path(e, "message", NULL)));
-        CU_ASSERT(cJSON_IsString(get_path(e, "type", NULL)));
-        const char *code = cJSON_GetStringValue(get_path(e, "code", NULL));
+        cJSON *e = serve_get(r, "error", NULL);
+        CU_ASSERT(cJSON_IsString(serve_get(e, "message", NULL)));
+        CU_ASSERT(cJSON_IsString(serve_get(e, "type", NULL)));
+        const char *code = cJSON_GetStringValue(serve_get(e, "code", NULL));
         CU_ASSERT(code && strcmp(code, cases[i].code) == 0);
         if (st != cases[i].status || !code || strcmp(code, cases[i].code) != 0)
             fprintf(stderr, "case %zu: %d %s\n", i, st, json);
@@ -397,7 +280,7 @@ static void test_errors(void) {
     while (m < n)
         m += (size_t)sprintf(big + m, "the cat sat on the mat ");
     strcpy(big + m, "\"}");
-    CU_ASSERT_EQUAL(post(&main_srv, "/v1/completions", big, buf, sizeof buf, &json), 400);
+    CU_ASSERT_EQUAL(serve_post(&main_srv, "/v1/completions", big, buf, sizeof buf, &json), 400);
     CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"code\":\"context_length_exceeded\""));
     free(big);
     /* a body over max_body_bytes (the test config sets 65536) */
@@ -406,13 +289,13 @@ static void test_errors(void) {
     m = (size_t)sprintf(big, "{\"model\": \"stories\", \"prompt\": \"");
     memset(big + m, 'a', n - m);
     strcpy(big + n, "\"}");
-    CU_ASSERT_EQUAL(post(&main_srv, "/v1/completions", big, buf, sizeof buf, &json), 413);
+    CU_ASSERT_EQUAL(serve_post(&main_srv, "/v1/completions", big, buf, sizeof buf, &json), 413);
     CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"code\":\"request_too_large\""));
     free(big);
     /* a GET where POST is needed */
-    CU_ASSERT_EQUAL(curl(&main_srv, "-i", "/v1/chat/completions", buf, sizeof buf), 0);
+    CU_ASSERT_EQUAL(serve_curl(&main_srv, "-i", "/v1/chat/completions", buf, sizeof buf), 0);
     CU_ASSERT(strncmp(buf, "HTTP/1.1 405", 12) == 0);
-    CU_ASSERT_EQUAL(health_validation(&main_srv), 0); /* still up */
+    CU_ASSERT_EQUAL(serve_health_validation(&main_srv), 0); /* still up */
 }
 
 static void test_concurrent_streams(void) {
@@ -429,7 +312,7 @@ static void test_concurrent_streams(void) {
     int done, role;
     cJSON *lone = parse_stream(buf, 0, lone_text, sizeof lone_text, &done, &role);
     CU_ASSERT_FATAL(done && lone != NULL);
-    CU_ASSERT_EQUAL(cJSON_GetArraySize(get_path(lone, "vkslm", "tokens")), 24);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(serve_get(lone, "vkslm", "tokens")), 24);
     enum { N = 8 };
     FILE *p[N];
     for (int i = 0; i < N; i++)
@@ -441,7 +324,7 @@ static void test_concurrent_streams(void) {
         buf[n] = 0;
         CU_ASSERT_EQUAL(pclose(p[i]), 0);
         cJSON *last = parse_stream(buf, 0, text, sizeof text, &done, &role);
-        int ok = done && last && tokens_equal(get_path(last, "vkslm", "tokens"), get_path(lone, "vkslm", "tokens")) &&
+        int ok = done && last && tokens_equal(serve_get(last, "vkslm", "tokens"), serve_get(lone, "vkslm", "tokens")) &&
                  strcmp(text, lone_text) == 0;
         same += ok;
         cJSON_Delete(last);
@@ -463,47 +346,47 @@ static void test_budget_context_overload(void) {
                           "      \"name\": \"sentiment\"",
                           "\"queue_timeout_ms\": 120000", "\"queue_timeout_ms\": 60000",
                           "\"max_queue\": 64", "\"max_queue\": 1"};
-    char *cfg = example_config(repl, sizeof repl / sizeof *repl);
+    char *cfg = serve_example_config(repl, sizeof repl / sizeof *repl);
     CU_ASSERT_PTR_NOT_NULL(strstr(cfg, "\"memory_budget_mb\": 18,"));
     CU_ASSERT_PTR_NOT_NULL(strstr(cfg, "\"context\": 64"));
     CU_ASSERT_PTR_NOT_NULL(strstr(cfg, "\"parallel\": 1"));
     srv s;
-    CU_ASSERT_FATAL(start(&s, cfg, 2) > 0);
+    CU_ASSERT_FATAL(serve_start(&s, cfg, 2) > 0);
     free(cfg);
     const char *req = "{\"model\": \"stories\", \"prompt\": \"Once upon a time\", \"max_tokens\": 12}";
     char *json;
-    CU_ASSERT_EQUAL(post(&s, "/v1/completions", req, buf, sizeof buf, &json), 200);
+    CU_ASSERT_EQUAL(serve_post(&s, "/v1/completions", req, buf, sizeof buf, &json), 200);
     cJSON *first = cJSON_Parse(json);
     /* documents needs the room: stories is evicted */
-    CU_ASSERT_EQUAL(post(&s, "/v1/completions", "{\"model\": \"documents\", \"prompt\": \"hello\", \"max_tokens\": 4}",
+    CU_ASSERT_EQUAL(serve_post(&s, "/v1/completions", "{\"model\": \"documents\", \"prompt\": \"hello\", \"max_tokens\": 4}",
                          buf, sizeof buf, &json),
                     200);
-    CU_ASSERT_EQUAL(post(&s, "/v1/completions", req, buf, sizeof buf, &json), 200);
+    CU_ASSERT_EQUAL(serve_post(&s, "/v1/completions", req, buf, sizeof buf, &json), 200);
     cJSON *again = cJSON_Parse(json);
-    CU_ASSERT(tokens_equal(get_path(first, "vkslm", "tokens"), get_path(again, "vkslm", "tokens")));
-    CU_ASSERT_EQUAL(cJSON_GetArraySize(get_path(again, "vkslm", "tokens")), 12);
+    CU_ASSERT(tokens_equal(serve_get(first, "vkslm", "tokens"), serve_get(again, "vkslm", "tokens")));
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(serve_get(again, "vkslm", "tokens")), 12);
     cJSON_Delete(first);
     cJSON_Delete(again);
-    CU_ASSERT_EQUAL(curl(&s, "", "/metrics", buf, sizeof buf), 0);
+    CU_ASSERT_EQUAL(serve_curl(&s, "", "/metrics", buf, sizeof buf), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "vkslm_expert_evictions_total{expert=\"stories\"} 1\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "vkslm_expert_loads_total{expert=\"stories\"} 2\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "vkslm_expert_evictions_total{expert=\"documents\"} 1\n"));
     const char *mem = strstr(buf, "\nvkslm_device_memory_bytes ");
     CU_ASSERT(mem && atof(mem + 27) <= 18.0 * (1 << 20) && atof(mem + 27) > 0);
     /* the context fills: finish_reason "length", stop_reason "context" */
-    CU_ASSERT_EQUAL(post(&s, "/v1/completions", "{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 1000}",
+    CU_ASSERT_EQUAL(serve_post(&s, "/v1/completions", "{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 1000}",
                          buf, sizeof buf, &json),
                     200);
     cJSON *r = cJSON_Parse(json);
     CU_ASSERT_STRING_EQUAL(
-        cJSON_GetStringValue(get_path(cJSON_GetArrayItem(get_path(r, "choices", NULL), 0), "finish_reason", NULL)),
+        cJSON_GetStringValue(serve_get(cJSON_GetArrayItem(serve_get(r, "choices", NULL), 0), "finish_reason", NULL)),
         "length");
-    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(get_path(r, "vkslm", "stop_reason")), "context");
-    CU_ASSERT_EQUAL((int)cJSON_GetNumberValue(get_path(r, "usage", "total_tokens")), 64);
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(r, "vkslm", "stop_reason")), "context");
+    CU_ASSERT_EQUAL((int)cJSON_GetNumberValue(serve_get(r, "usage", "total_tokens")), 64);
     cJSON_Delete(r);
     /* one documents session and a queue of one: a long request runs, one waits, the third is refused
      * (documents is loaded first, so that no request is still waiting for the load when the next comes) */
-    CU_ASSERT_EQUAL(post(&s, "/v1/completions", "{\"model\": \"documents\", \"prompt\": \"hi\", \"max_tokens\": 1}", buf,
+    CU_ASSERT_EQUAL(serve_post(&s, "/v1/completions", "{\"model\": \"documents\", \"prompt\": \"hi\", \"max_tokens\": 1}", buf,
                          sizeof buf, &json),
                     200);
     char file[128], cmd[1024];
@@ -517,7 +400,7 @@ static void test_budget_context_overload(void) {
     usleep(300000);
     FILE *b = popen(cmd, "r");
     usleep(300000);
-    CU_ASSERT_EQUAL(post(&s, "/v1/completions", "{\"model\": \"documents\", \"prompt\": \"hi\", \"max_tokens\": 2}", buf,
+    CU_ASSERT_EQUAL(serve_post(&s, "/v1/completions", "{\"model\": \"documents\", \"prompt\": \"hi\", \"max_tokens\": 2}", buf,
                          sizeof buf, &json),
                     503);
     CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"code\":\"overloaded\""));
@@ -529,13 +412,13 @@ static void test_budget_context_overload(void) {
     CU_ASSERT_STRING_EQUAL(ca, "200");
     CU_ASSERT_STRING_EQUAL(cb, "200");
     remove(file);
-    CU_ASSERT_EQUAL(health_validation(&s), 0);
-    CU_ASSERT_EQUAL(stop(&s), 0);
+    CU_ASSERT_EQUAL(serve_health_validation(&s), 0);
+    CU_ASSERT_EQUAL(serve_stop(&s), 0);
 }
 
 static void test_stop_main(void) {
-    CU_ASSERT_EQUAL(health_validation(&main_srv), 0);
-    CU_ASSERT_EQUAL(stop(&main_srv), 0);
+    CU_ASSERT_EQUAL(serve_health_validation(&main_srv), 0);
+    CU_ASSERT_EQUAL(serve_stop(&main_srv), 0);
 }
 
 static void test_bad_config(void) {
@@ -546,9 +429,14 @@ static void test_bad_config(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "/nonexistent.json"));
     snprintf(s.config, sizeof s.config, "/tmp/vkslm-test-badcfg-%d.json", (int)getpid());
     const char *bad[] = {"{\"experts\": []}", "{\"experts\": [{\"name\": \"a\"}]}", "{\"experts\": [{\"model\": 3}]}",
-                         "not json", "{\"experts\": [{\"name\": \"a\", \"model\": \"x.gguf\", \"pattern\": \"(\"}]}"};
+                         "not json", "{\"experts\": [{\"name\": \"a\", \"model\": \"x.gguf\", \"pattern\": \"(\"}]}",
+                         "{\"experts\": [{\"name\": \"a\", \"model\": \"x.gguf\"}], \"max_conections\": 5}",
+                         "{\"experts\": [{\"name\": \"a\", \"model\": \"x.gguf\", \"sampling\": {\"temprature\": 1}}]}",
+                         "{\"experts\": [{\"name\": \"a\", \"model\": \"x.gguf\", \"template\": \"{{ 1 + }}\"}]}",
+                         "{\"experts\": [{\"name\": \"a\", \"model\": \"x.gguf\"}], \"cors_origins\": \"*\"}"};
     const char *want[] = {"\"experts\" must be", "\"model\" (a GGUF path) is required", "\"name\" is required",
-                          "not a JSON object", "pattern at offset"};
+                          "not a JSON object", "pattern at offset", "unknown key \"max_conections\"",
+                          "unknown key \"temprature\"", "\"template\"", "\"cors_origins\" must be an array"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         FILE *f = fopen(s.config, "w");
         fputs(bad[i], f);
@@ -565,9 +453,9 @@ static void test_bad_config(void) {
 static void test_start_main(void) {
     const char *repl[] = {"\"rules\": true", "\"rules\": false", "\"max_body_bytes\": 1048576",
                           "\"max_body_bytes\": 65536"};
-    char *cfg = example_config(repl, 4);
+    char *cfg = serve_example_config(repl, 4);
     CU_ASSERT_PTR_NOT_NULL(strstr(cfg, "\"rules\": false"));
-    CU_ASSERT_FATAL(start(&main_srv, cfg, 1) > 0);
+    CU_ASSERT_FATAL(serve_start(&main_srv, cfg, 1) > 0);
     free(cfg);
 }
 

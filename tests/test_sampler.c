@@ -1,6 +1,7 @@
 /* The CPU sampler: greedy, penalties, top-k/top-p/min-p truncation, temperature, seeded determinism,
  * and the sampled distribution against the softmax. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,35 @@ static void test_greedy_and_ties(void) {
     s = make(vkslm_sampler_default_params(), 3);
     CU_ASSERT_EQUAL(vkslm_sampler_sample(s, nans), -1);
     vkslm_sampler_free(s);
+}
+
+/* Rows with nothing to pick (every logit NaN or -inf): greedy and sampling both give -1, whatever the
+ * mix and with or without truncation or penalties; one finite logit among them is picked both ways. */
+static void test_no_finite_logit(void) {
+    static const float rows[][4] = {
+        {NAN, NAN, NAN, NAN},
+        {-INFINITY, NAN, NAN, NAN},
+        {NAN, -INFINITY, -INFINITY, NAN},
+        {-INFINITY, -INFINITY, -INFINITY, -INFINITY},
+    };
+    float one[4] = {NAN, -INFINITY, -3.0f, NAN};
+    for (int mode = 0; mode < 4; mode++) {
+        vkslm_sampler_params p = vkslm_sampler_default_params();
+        if (mode & 1)
+            p.temperature = 0.8f, p.top_k = mode == 3 ? 2 : 0, p.seed = 7;
+        if (mode & 2)
+            p.repeat_penalty = 1.5f, p.frequency_penalty = 0.1f;
+        vkslm_sampler *s = make(p, 4);
+        vkslm_sampler_accept(s, 0);
+        for (size_t r = 0; r < sizeof rows / sizeof *rows; r++) {
+            int32_t t = vkslm_sampler_sample(s, rows[r]);
+            if (t != -1)
+                fprintf(stderr, "  mode %d row %zu: token %d, want -1\n", mode, r, t);
+            CU_ASSERT_EQUAL(t, -1);
+        }
+        CU_ASSERT_EQUAL(vkslm_sampler_sample(s, one), 2);
+        vkslm_sampler_free(s);
+    }
 }
 
 static void test_penalties(void) {
@@ -181,6 +211,7 @@ static void test_bad_params(void) {
 int main(void) {
     static const vkslm_test tests[] = {
         {"greedy picks the lowest id among ties and ignores NaN", test_greedy_and_ties},
+        {"all NaN or -inf: greedy and sampling both find nothing (-1)", test_no_finite_logit},
         {"repetition, frequency and presence penalties", test_penalties},
         {"sampled frequencies match softmax, temperature, top-k, top-p, min-p", test_distributions},
         {"same seed, same tokens; top-k 1 is greedy", test_seeded_determinism},

@@ -75,7 +75,7 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
         {&b->last, E * 4},
         {&b->logits, (uint64_t)hp->n_vocab * 4},
         {&b->attn_scratch, vkslm_attn_scratch_bytes(max_tokens, hp->n_head, (uint32_t)HD, ATTN_SPLITS)},
-        {&b->argmax, 4},
+        {&b->argmax, 8},
         {&b->argmax_scratch, vkslm_op_topk_scratch_bytes(hp->n_vocab, 1, 1)},
         {&b->kv_cache, vkslm_kv_bytes(&b->kv)},
     };
@@ -278,10 +278,11 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         region(c, "softcap", 8.0 * hp->n_vocab, 4.0 * hp->n_vocab);
         VKSLM_TRY(vkslm_op_softcap(c, &logits, &logits, R.final_softcap));
     }
-    if (out == VKSLM_GRAPH_ARGMAX) {
+    if (out == VKSLM_GRAPH_ARGMAX) { /* the id and its value (-inf when every logit is NaN or -inf) */
         vkslm_tensor id = {&b->argmax, 0, VKSLM_TYPE_I32, {1, 1, 1, 1}};
+        vkslm_tensor value = {&b->argmax, 4, VKSLM_TYPE_F32, {1, 1, 1, 1}};
         region(c, "argmax", 4.0 * hp->n_vocab, 0);
-        VKSLM_TRY(vkslm_op_argmax(c, &id, &logits, &b->argmax_scratch));
+        VKSLM_TRY(vkslm_op_topk(c, &id, &value, &logits, 1, &b->argmax_scratch));
     }
     return VKSLM_OK;
 }

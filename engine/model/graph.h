@@ -20,7 +20,7 @@ typedef struct vkslm_step_bufs {
     vkslm_buf last;              /* F32 [n_embd]: the final norm of the last token */
     vkslm_buf logits;            /* F32 [n_vocab] */
     vkslm_buf attn_scratch;      /* F32 split-key partials for attention */
-    vkslm_buf argmax, argmax_scratch; /* I32 [1]: the id of the largest logit, and the reduction's scratch */
+    vkslm_buf argmax, argmax_scratch; /* I32 id then F32 value of the largest logit; the reduction's scratch */
     vkslm_buf logits_all;        /* F32 [max_tokens][n_vocab], allocated on first use (scoring, perplexity) */
     vkslm_kv_layout kv;
     vkslm_buf kv_cache;          /* [layer][K|V][kv_head][pos][head_dim] */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "engine/ops/weights.h"
+#include "engine/util/env.h"
 #include "engine/util/error.h"
 
 #define LANE_WG 64u       /* invocations (= rows) per workgroup, row-per-lane strategy */
@@ -16,13 +17,16 @@ static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 /* Rows an invocation computes together (each x value loaded serves them all). On lavapipe every per-lane
  * load is a gather and x loads dominate: 4 rows cut a 4096x4096 Q4_0 mat-vec from 11-20 to 4.6 CPU ms.
  * GPUs keep fewer (registers). Env VKSLM_MATVEC_RPL (1..4) overrides, for measurements. */
-static uint32_t rows_together(const vkslm_vk *vk, uint32_t nvec) {
-    const char *e = getenv("VKSLM_MATVEC_RPL");
-    if (e && *e >= '1' && *e <= '4')
-        return (uint32_t)(*e - '0');
-    if (vkslm_vk_is_cpu(vk))
-        return 4; /* 8 vectors: 36 ms with 4 rows, 48 with 2; prefill 7.8 vs 4.2 GFLOP/s */
-    return nvec > 2 ? 1 : 2;
+static vkslm_status rows_together(const vkslm_vk *vk, uint32_t nvec, uint32_t *rpl) {
+    uint64_t forced;
+    VKSLM_TRY(vkslm_env_uint("VKSLM_MATVEC_RPL", 0, 1, 4, &forced));
+    if (forced)
+        *rpl = (uint32_t)forced;
+    else if (vkslm_vk_is_cpu(vk))
+        *rpl = 4; /* 8 vectors: 36 ms with 4 rows, 48 with 2; prefill 7.8 vs 4.2 GFLOP/s */
+    else
+        *rpl = nvec > 2 ? 1 : 2;
+    return VKSLM_OK;
 }
 
 vkslm_status vkslm_op_matvec_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
@@ -48,7 +52,8 @@ vkslm_status vkslm_op_matvec_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm
     uint32_t local = per_lane ? LANE_WG : sg * SUBGROUPS_PER_WG;
     while (local > caps->max_workgroup_invocations && local > 1)
         local /= 2;
-    uint32_t rpl = rows_together(vk, nvec);
+    uint32_t rpl;
+    VKSLM_TRY(rows_together(vk, nvec, &rpl));
     if (per_lane) {
         /* enough workgroups to keep every core of a CPU device busy on small matrices: at least 8 per
          * dispatch, workgroups no smaller than a subgroup (576 rows: 9 groups of 16, not 3 of 64) */

@@ -55,7 +55,8 @@ struct vkslm_orchestra {
     vkslm_bm25 *bm25;
     vkslm_semantic *sem;
     pthread_mutex_t lock;
-    pthread_cond_t cond;   /* a session was released, a model loaded or evicted */
+    pthread_cond_t cond;   /* a session was released, a model loaded or evicted, or shutdown began */
+    int shutting_down;     /* acquire fails at once */
     pthread_mutex_t ctx_lock; /* held while the first load opens the context */
     vkslm_vk *vk;          /* the shared context (one reference held here), NULL until the first load */
     uint64_t clock, budget;
@@ -456,6 +457,10 @@ vkslm_status vkslm_orchestra_acquire(vkslm_orchestra *o, size_t ei, vkslm_sessio
     e->waiting++;
     vkslm_status st = VKSLM_OK;
     for (;;) {
+        if (o->shutting_down) {
+            st = vkslm_fail(VKSLM_ERR_BUSY, "expert %s: the orchestra is shutting down", e->d.name);
+            break;
+        }
         if (s->state == SLOT_LOADED && e->active < e->d.max_sessions) {
             if (e->n_idle) {
                 *out = e->idle[--e->n_idle];
@@ -491,6 +496,15 @@ vkslm_status vkslm_orchestra_acquire(vkslm_orchestra *o, size_t ei, vkslm_sessio
     e->waiting--;
     pthread_mutex_unlock(&o->lock);
     return st;
+}
+
+void vkslm_orchestra_shutdown(vkslm_orchestra *o) {
+    if (!o)
+        return;
+    pthread_mutex_lock(&o->lock);
+    o->shutting_down = 1;
+    pthread_cond_broadcast(&o->cond);
+    pthread_mutex_unlock(&o->lock);
 }
 
 void vkslm_orchestra_release(vkslm_orchestra *o, size_t ei, vkslm_session *session) {

@@ -168,10 +168,19 @@ vkslm_status vkslm_model_detokenize(const vkslm_model *m, const int32_t *ids, si
     for (size_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= (int32_t)m->dev->hp.n_vocab)
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "detokenize: id %d outside the vocabulary", ids[i]);
-    vkslm_status st = vkslm_detokenize(m->tok, ids, n, 0, 0, text, cap ? cap - 1 : 0, len);
-    if (cap)
-        text[*len < cap ? *len : cap - 1] = 0;
-    return st == VKSLM_ERR_LIMIT ? VKSLM_OK : st;
+    /* the pieces' raw bytes, then repaired into valid UTF-8 (byte tokens on their own are not) */
+    size_t raw_len = 0;
+    vkslm_status st = vkslm_detokenize(m->tok, ids, n, 0, 0, NULL, 0, &raw_len);
+    if (st != VKSLM_OK && st != VKSLM_ERR_LIMIT)
+        return st;
+    char *raw = VKSLM_MALLOC(raw_len ? raw_len : 1);
+    if (!raw)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    st = vkslm_detokenize(m->tok, ids, n, 0, 0, raw, raw_len, &raw_len);
+    if (st == VKSLM_OK)
+        *len = vkslm_utf8_sanitize(raw, raw_len, text, cap);
+    VKSLM_FREE(raw);
+    return st;
 }
 
 /* ---- sessions ---------------------------------------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* vkslm_generate: prompt -> tokens -> prefill -> sample/decode loop with stop conditions, streaming text
- * through the caller's callback. */
+ * through the caller's callback. vkslm_generate_tokens starts from ids instead of text; both put the
+ * prompt's ids in the session's prompt buffer and share the rest (generate_from). */
 #include <stdio.h>
 #include <string.h>
 
@@ -53,8 +54,21 @@ static int emit(streamer *st, size_t upto) {
     return go;
 }
 
-/* Appends bytes to the text; emits what can no longer be the start of a stop string. Returns the stop
- * reason (NONE to go on). */
+/* True when byte `at` of t starts a character (t is valid UTF-8: the detokenizer repairs it). */
+static int char_start(const char *t, size_t at) { return ((unsigned char)t[at] & 0xC0) != 0x80; }
+
+/* The first occurrence of stop[0..sl) in t[from..len) that starts at a character, or -1. Stop strings are
+ * matched as bytes; the boundary rule keeps a match (or a held prefix of one) from cutting a character in
+ * two when a stop string is not itself valid UTF-8. */
+static long find_stop(const char *t, size_t from, size_t len, const char *stop, size_t sl) {
+    for (size_t at = from; at + sl <= len; at++)
+        if (t[at] == stop[0] && char_start(t, at) && memcmp(t + at, stop, sl) == 0)
+            return (long)at;
+    return -1;
+}
+
+/* Appends bytes (whole characters) to the text; emits what can no longer be the start of a stop string.
+ * Returns the stop reason (NONE to go on). */
 static vkslm_status append(streamer *st, const char *bytes, size_t n, vkslm_stop_reason *stop) {
     vkslm_session *s = st->s;
     VKSLM_TRY(vkslm_grow((void **)&s->text, &s->text_cap, s->text_len + n + 1, 1));
@@ -67,18 +81,19 @@ static vkslm_status append(streamer *st, const char *bytes, size_t n, vkslm_stop
         size_t sl = stop_str ? strlen(stop_str) : 0;
         if (sl == 0)
             continue;
-        const char *found = strstr(s->text + st->emitted, stop_str);
-        if (found) {
-            size_t at = (size_t)(found - s->text);
+        long found = find_stop(s->text, st->emitted, s->text_len, stop_str, sl);
+        if (found >= 0) {
+            size_t at = (size_t)found;
             s->text_len = at;
             emit(st, at);
             s->text[at] = 0;
             *stop = VKSLM_STOP_STRING;
             return VKSLM_OK;
         }
-        /* the longest suffix that is a proper prefix of the stop string */
+        /* the longest suffix (from a character start) that is a proper prefix of the stop string */
         for (size_t k = sl - 1; k > 0; k--)
-            if (k <= s->text_len - st->emitted && memcmp(s->text + s->text_len - k, stop_str, k) == 0) {
+            if (k <= s->text_len - st->emitted && char_start(s->text, s->text_len - k) &&
+                memcmp(s->text + s->text_len - k, stop_str, k) == 0) {
                 if (k > hold)
                     hold = k;
                 break;
@@ -89,23 +104,14 @@ static vkslm_status append(streamer *st, const char *bytes, size_t n, vkslm_stop
     return VKSLM_OK;
 }
 
-vkslm_status vkslm_generate(vkslm_session *s, const char *prompt, const vkslm_generate_params *params,
-                            vkslm_generate_result *result) {
-    if (!s || !prompt)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_generate: NULL session or prompt");
+/* Feeds s->prompt_ids[0..n_prompt) after what the session holds and generates (result already zeroed). */
+static vkslm_status generate_from(vkslm_session *s, size_t n_prompt, const vkslm_generate_params *params,
+                                  vkslm_generate_result *result) {
     vkslm_generate_params p = params ? *params : vkslm_generate_default_params();
     vkslm_generate_result r;
     memset(&r, 0, sizeof r);
-    if (result)
-        *result = r;
     const vkslm_model *m = s->model;
     uint32_t n_ctx = s->dev->b.kv.n_ctx, n_vocab = m->dev->hp.n_vocab;
-
-    /* tokenize: BOS only at the start of the session */
-    size_t len = strlen(prompt), n_prompt = 0;
-    int add_bos = vkslm_session_n_past(s) == 0 ? p.add_bos : 0;
-    VKSLM_TRY(vkslm_grow((void **)&s->prompt_ids, &s->prompt_cap, len + 8, sizeof(int32_t)));
-    VKSLM_TRY(vkslm_model_tokenize(m, prompt, len, add_bos, p.parse_special, s->prompt_ids, s->prompt_cap, &n_prompt));
     if (n_prompt == 0 && !s->has_pending && !s->dev->logits_valid)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "generate: an empty prompt at the start of a session");
     if (vkslm_session_n_past(s) + n_prompt > n_ctx)
@@ -149,8 +155,11 @@ vkslm_status vkslm_generate(vkslm_session *s, const char *prompt, const vkslm_ge
         }
         if (out == VKSLM_GRAPH_LOGITS)
             next = vkslm_sampler_sample(sampler, s->dev->logits);
-        if (next < 0 || (uint32_t)next >= n_vocab) {
-            st = vkslm_fail(VKSLM_ERR_FORMAT, "generate: the logits are not finite (NaN)");
+        if (next < 0 || (uint32_t)next >= n_vocab) { /* the sampler and the device argmax alike give -1 */
+            st = vkslm_fail(VKSLM_ERR_FORMAT,
+                            "generate: the logits of generated token %zu are all NaN or -inf (broken weights or "
+                            "arithmetic)",
+                            n_gen + 1);
             break;
         }
         if (vkslm_token_is_eog(m->tok, next)) {
@@ -210,4 +219,42 @@ vkslm_status vkslm_generate(vkslm_session *s, const char *prompt, const vkslm_ge
     if (result)
         *result = r;
     return st;
+}
+
+vkslm_status vkslm_generate(vkslm_session *s, const char *prompt, const vkslm_generate_params *params,
+                            vkslm_generate_result *result) {
+    if (!s || !prompt)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_generate: NULL session or prompt");
+    if (result)
+        memset(result, 0, sizeof *result);
+    vkslm_generate_params p = params ? *params : vkslm_generate_default_params();
+    /* tokenize: BOS only at the start of the session */
+    size_t len = strlen(prompt), n_prompt = 0;
+    int add_bos = vkslm_session_n_past(s) == 0 ? p.add_bos : 0;
+    VKSLM_TRY(vkslm_grow((void **)&s->prompt_ids, &s->prompt_cap, len + 8, sizeof(int32_t)));
+    VKSLM_TRY(vkslm_model_tokenize(s->model, prompt, len, add_bos, p.parse_special, s->prompt_ids, s->prompt_cap,
+                                   &n_prompt));
+    return generate_from(s, n_prompt, &p, result);
+}
+
+vkslm_status vkslm_generate_tokens(vkslm_session *s, const int32_t *ids, size_t n, const vkslm_generate_params *params,
+                                   vkslm_generate_result *result) {
+    if (!s || (!ids && n))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_generate_tokens: NULL session or ids");
+    if (result)
+        memset(result, 0, sizeof *result);
+    uint32_t n_vocab = s->model->dev->hp.n_vocab;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || (uint32_t)ids[i] >= n_vocab)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "generate: id %d (prompt token %zu) is outside the vocabulary of %u",
+                              ids[i], i, n_vocab);
+    /* ids may be the previous call's result.prompt_tokens, that is this very buffer: keep its offset */
+    size_t at = 0;
+    bool inside = n && s->prompt_ids && ids >= s->prompt_ids && ids < s->prompt_ids + s->prompt_cap;
+    if (inside)
+        at = (size_t)(ids - s->prompt_ids);
+    VKSLM_TRY(vkslm_grow((void **)&s->prompt_ids, &s->prompt_cap, n + 8, sizeof(int32_t)));
+    if (n)
+        memmove(s->prompt_ids, inside ? s->prompt_ids + at : ids, n * sizeof *ids);
+    return generate_from(s, n, params, result);
 }

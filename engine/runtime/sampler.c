@@ -162,7 +162,7 @@ int32_t vkslm_sampler_sample(vkslm_sampler *s, const float *logits) {
         for (uint32_t i = 1; i < n; i++)
             if (s->cands[i].logit > s->cands[best].logit)
                 best = i;
-        return s->cands[best].logit == -INFINITY && isnan(logits[best]) ? -1 : (int32_t)best;
+        return s->cands[best].logit == -INFINITY ? -1 : (int32_t)best; /* as sampling: nothing to pick */
     }
     /* candidates, best first: all of them, or the top k */
     uint32_t k = s->p.top_k > 0 && (uint32_t)s->p.top_k < n ? (uint32_t)s->p.top_k : n;

@@ -1,5 +1,6 @@
 #include "engine/runtime/session_dev.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "engine/util/alloc.h"
@@ -84,8 +85,17 @@ vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens,
         s->n_past += k;
         done += k;
     }
-    if (out == VKSLM_GRAPH_ARGMAX && argmax)
-        return vkslm_vk_download(s->vk, &s->b.argmax, 0, argmax, 4);
+    if (out == VKSLM_GRAPH_ARGMAX && argmax) {
+        /* id and value in one readback; no logit above -inf (all NaN or -inf): -1, as the sampler gives */
+        unsigned char best[8];
+        float value;
+        VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.argmax, 0, best, sizeof best));
+        memcpy(argmax, best, 4);
+        memcpy(&value, best + 4, 4);
+        if (!(value > -INFINITY))
+            *argmax = -1;
+        return VKSLM_OK;
+    }
     if (out == VKSLM_GRAPH_LOGITS) {
         VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.logits, 0, s->logits, (uint64_t)s->m->hp.n_vocab * 4));
         s->logits_valid = 1;

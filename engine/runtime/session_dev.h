@@ -38,7 +38,8 @@ vkslm_status vkslm_session_dev_create(vkslm_vk *vk, const vkslm_model_dev *m, ui
                                       uint32_t kv_type, vkslm_session_dev **out);
 void vkslm_session_dev_free(vkslm_session_dev *s);
 /* Feeds tokens after the cache (prefill in steps of max_batch, one submit each). out LOGITS reads the last
- * token's logits back into s->logits; ARGMAX reads back only their argmax into *argmax (no logits copy). */
+ * token's logits back into s->logits; ARGMAX reads back only their argmax into *argmax (no logits copy),
+ * -1 when no logit is above -inf (all NaN or -inf), as vkslm_sampler_sample. */
 vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens, uint32_t n, vkslm_graph_out out,
                                     int32_t *argmax);
 /* Feeds tokens like eval and hands the logits of every one of them to `fn`, one step (of up to

@@ -1,5 +1,6 @@
 /* Chat templates: the render entry point of the interpreter, the built-in family templates (written in
- * the same Jinja subset), family detection by markers, and the public vkslm_chat_apply_template. */
+ * the same Jinja subset), family detection by markers, and the public vkslm_chat_apply_template and
+ * vkslm_chat_tokenize (which lets control tokens match only in the template's own text). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,14 +8,55 @@
 #include "engine/tokenizer/chat_template_internal.h"
 #include "engine/util/alloc.h"
 
+/* The runs of tainted bytes of mask[0..n) as spans (malloc'd, NULL when none). */
+static vkslm_status ct_mask_spans(const uint8_t *mask, size_t n, vkslm_chat_span **spans, size_t *n_spans) {
+    *spans = NULL;
+    *n_spans = 0;
+    size_t count = 0;
+    for (size_t i = 0; mask && i < n; i++)
+        count += mask[i] && (i == 0 || !mask[i - 1]);
+    if (count == 0)
+        return VKSLM_OK;
+    vkslm_chat_span *v = VKSLM_MALLOC(count * sizeof *v);
+    if (!v)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        if (!mask[i]) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n && mask[j])
+            j++;
+        v[k].off = i;
+        v[k].len = j - i;
+        k++;
+        i = j;
+    }
+    *spans = v;
+    *n_spans = count;
+    return VKSLM_OK;
+}
+
 vkslm_status vkslm_chat_template_render(const char *tmpl, size_t len, const vkslm_chat_message *msgs, size_t n,
                                         const vkslm_chat_render_params *p, char **out, size_t *out_len) {
-    if (!tmpl || !out || !out_len || (n && !msgs))
+    return vkslm_chat_template_render_spans(tmpl, len, msgs, n, p, out, out_len, NULL, NULL);
+}
+
+vkslm_status vkslm_chat_template_render_spans(const char *tmpl, size_t len, const vkslm_chat_message *msgs, size_t n,
+                                              const vkslm_chat_render_params *p, char **out, size_t *out_len,
+                                              vkslm_chat_span **content, size_t *n_content) {
+    if (!tmpl || !out || !out_len || (n && !msgs) || (content && !n_content))
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "chat template: NULL argument");
     *out = NULL;
     *out_len = 0;
+    if (content) {
+        *content = NULL;
+        *n_content = 0;
+    }
     if (len > VKSLM_CHAT_MAX_OUTPUT)
-        return vkslm_fail(VKSLM_ERR_LIMIT, "chat template: the template is longer than %u MiB",
+        return vkslm_fail(VKSLM_ERR_TOO_COMPLEX, "chat template: the template is longer than %u MiB",
                           VKSLM_CHAT_MAX_OUTPUT >> 20);
     for (size_t i = 0; i < n; i++)
         if (!msgs[i].role)
@@ -25,6 +67,7 @@ vkslm_status vkslm_chat_template_render(const char *tmpl, size_t len, const vksl
     if (setjmp(c->jmp)) {
         vkslm_status st = c->status;
         VKSLM_FREE(c->out);
+        VKSLM_FREE(c->out_mask);
         ct_arena_free(c);
         VKSLM_FREE(c);
         return st;
@@ -57,7 +100,11 @@ vkslm_status vkslm_chat_template_render(const char *tmpl, size_t len, const vksl
     for (size_t i = 0; i < n; i++) {
         ct_value msg = ct_new_dict(c);
         ct_dict_set(c, msg.u.d, ct_cstr("role"), ct_string(ct_cstr(msgs[i].role)));
-        ct_dict_set(c, msg.u.d, ct_cstr("content"), msgs[i].content ? ct_string(ct_cstr(msgs[i].content)) : ct_none());
+        /* content is tainted byte for byte: the rendering says which of its bytes a message wrote */
+        ct_value text = ct_none();
+        if (msgs[i].content)
+            text = ct_string(ct_str_taint_all(c, ct_cstr(msgs[i].content), true));
+        ct_dict_set(c, msg.u.d, ct_cstr("content"), text);
         ct_list_push(c, list.u.l, msg);
     }
     ct_assign(c, ct_cstr("messages"), list);
@@ -78,11 +125,17 @@ vkslm_status vkslm_chat_template_render(const char *tmpl, size_t len, const vksl
             ct_fail(c, VKSLM_ERR_OUT_OF_HOST_MEMORY, 0, "out of host memory");
         c->out[0] = 0;
     }
-    *out = c->out;
-    *out_len = c->out_len;
+    vkslm_status st = content ? ct_mask_spans(c->out_mask, c->out_len, content, n_content) : VKSLM_OK;
+    if (st == VKSLM_OK) {
+        *out = c->out;
+        *out_len = c->out_len;
+    } else {
+        VKSLM_FREE(c->out);
+    }
+    VKSLM_FREE(c->out_mask);
     ct_arena_free(c);
     VKSLM_FREE(c);
-    return VKSLM_OK;
+    return st;
 }
 
 /* ---- families --------------------------------------------------------------------------------- */
@@ -157,6 +210,30 @@ const char *vkslm_chat_family_detect(const char *t, size_t n) {
     return NULL;
 }
 
+vkslm_status vkslm_chat_tokenize_rendering(const vkslm_tokenizer *tok, const char *text, size_t len,
+                                           const vkslm_chat_span *content, size_t n_content,
+                                           bool parse_special_in_content, int32_t *ids, size_t cap, size_t *n_ids) {
+    if (parse_special_in_content)
+        return vkslm_tokenize(tok, text, len, 0, 1, ids, cap, n_ids);
+    if (n_content && !content)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "chat tokenize: NULL content spans");
+    /* control tokens may match in the template's text: the complement of the content spans */
+    vkslm_text_range *allowed = VKSLM_MALLOC((n_content + 1) * sizeof *allowed);
+    if (!allowed)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    size_t at = 0, n_allowed = 0;
+    for (size_t i = 0; i <= n_content; i++) {
+        size_t end = i < n_content ? content[i].off : len;
+        if (end > at)
+            allowed[n_allowed++] = (vkslm_text_range){at, end - at};
+        if (i < n_content)
+            at = content[i].off + content[i].len;
+    }
+    vkslm_status st = vkslm_tokenize_ranges(tok, text, len, 0, 1, allowed, n_allowed, ids, cap, n_ids);
+    VKSLM_FREE(allowed);
+    return st;
+}
+
 /* ---- public API ------------------------------------------------------------------------------- */
 VKSLM_API const char *vkslm_model_chat_template(const vkslm_model *model, size_t *len) {
     if (len)
@@ -175,11 +252,12 @@ static const char *ct_token_text(const vkslm_model *model, int32_t id, char *buf
     return buf;
 }
 
-VKSLM_API vkslm_status vkslm_chat_apply_template(const vkslm_model *model, const char *template_override,
-                                                const vkslm_chat_message *msgs, size_t n,
-                                                bool add_generation_prompt, char *buf, size_t cap, size_t *len) {
-    if ((!model && !template_override) || (n && !msgs) || (cap && !buf))
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_apply_template: NULL argument");
+/* Renders msgs through the template that template_override names (or the model's own, falling back to the
+ * family its markers show when the interpreter cannot render it): *text malloc'd, and the content spans
+ * when content is not NULL. */
+static vkslm_status ct_render_for_model(const vkslm_model *model, const char *template_override,
+                                        const vkslm_chat_message *msgs, size_t n, bool add_generation_prompt,
+                                        char **text, size_t *text_len, vkslm_chat_span **content, size_t *n_content) {
     char bos[256], eos[256];
     vkslm_chat_render_params p = {
         .bos_token = ct_token_text(model, model ? vkslm_token_bos(model->tok) : -1, bos, sizeof bos),
@@ -202,17 +280,27 @@ VKSLM_API vkslm_status vkslm_chat_apply_template(const vkslm_model *model, const
                               vkslm_chat_family_names());
         own = true;
     }
-    char *text;
-    size_t text_len;
-    vkslm_status st = vkslm_chat_template_render(tmpl, tlen, msgs, n, &p, &text, &text_len);
+    vkslm_status st = vkslm_chat_template_render_spans(tmpl, tlen, msgs, n, &p, text, text_len, content, n_content);
     if (own && (st == VKSLM_ERR_FORMAT || st == VKSLM_ERR_UNSUPPORTED)) {
         const char *family = vkslm_chat_family_detect(tmpl, tlen);
         if (family) {
             vkslm_log(VKSLM_LOG_WARN, "%s; rendering the built-in '%s' template instead", vkslm_last_error(), family);
-            st = vkslm_chat_template_render(vkslm_chat_family_template(family), strlen(vkslm_chat_family_template(family)),
-                                            msgs, n, &p, &text, &text_len);
+            const char *ft = vkslm_chat_family_template(family);
+            st = vkslm_chat_template_render_spans(ft, strlen(ft), msgs, n, &p, text, text_len, content, n_content);
         }
     }
+    return st;
+}
+
+VKSLM_API vkslm_status vkslm_chat_apply_template(const vkslm_model *model, const char *template_override,
+                                                const vkslm_chat_message *msgs, size_t n,
+                                                bool add_generation_prompt, char *buf, size_t cap, size_t *len) {
+    if ((!model && !template_override) || (n && !msgs) || (cap && !buf))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_apply_template: NULL argument");
+    char *text;
+    size_t text_len;
+    vkslm_status st = ct_render_for_model(model, template_override, msgs, n, add_generation_prompt, &text, &text_len,
+                                          NULL, NULL);
     if (st != VKSLM_OK)
         return st;
     if (len)
@@ -225,4 +313,24 @@ VKSLM_API vkslm_status vkslm_chat_apply_template(const vkslm_model *model, const
     memcpy(buf, text, text_len + 1);
     VKSLM_FREE(text);
     return VKSLM_OK;
+}
+
+VKSLM_API vkslm_status vkslm_chat_tokenize(const vkslm_model *model, const char *template_override,
+                                          const vkslm_chat_message *msgs, size_t n, bool add_generation_prompt,
+                                          bool parse_special_in_content, int32_t *ids, size_t cap, size_t *n_ids) {
+    if (!model || (n && !msgs) || (cap && !ids) || !n_ids)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_tokenize: NULL argument");
+    *n_ids = 0;
+    char *text;
+    size_t text_len, n_content = 0;
+    vkslm_chat_span *content = NULL;
+    vkslm_status st = ct_render_for_model(model, template_override, msgs, n, add_generation_prompt, &text, &text_len,
+                                          parse_special_in_content ? NULL : &content, &n_content);
+    if (st != VKSLM_OK)
+        return st;
+    st = vkslm_chat_tokenize_rendering(model->tok, text, text_len, content, n_content, parse_special_in_content, ids,
+                                       cap, n_ids);
+    VKSLM_FREE(content);
+    VKSLM_FREE(text);
+    return st;
 }

@@ -1,6 +1,7 @@
 /* Chat-template built-ins: Jinja filters and tests, Python string and dict methods, and the global
  * functions Hugging Face defines (raise_exception, strftime_now) or Jinja has (namespace, range, dict).
- * tojson is HF's: json.dumps(x, ensure_ascii=False, indent=...), not Jinja's HTML-safe one. */
+ * tojson is HF's: json.dumps(x, ensure_ascii=False, indent=...), not Jinja's HTML-safe one.
+ * String results keep the content taint of the bytes they copy (ct_sub, ct_buf_add_str). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -44,8 +45,7 @@ static ct_str ct_strip(ct_str s, const ct_str *chars, bool left, bool right) {
         a++;
     while (right && b > a && ct_in_set((unsigned char)s.s[b - 1], chars))
         b--;
-    ct_str r = {s.s + a, b - a};
-    return r;
+    return ct_sub(s, a, b - a);
 }
 
 static char ct_upper_c(char ch) { return (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch; }
@@ -69,7 +69,7 @@ static ct_str ct_case(ct_ctx *c, ct_str s, int mode) {
         prev_alpha = ct_alpha(ch);
         word_start = delim;
     }
-    ct_str r = {p, s.n};
+    ct_str r = {p, s.n, s.m}; /* byte for byte: the same taint */
     return r;
 }
 
@@ -95,13 +95,13 @@ static ct_value ct_split(ct_ctx *c, ct_str s, const ct_str *sep, int64_t maxspli
                 break;
             size_t j = i;
             if (maxsplit >= 0 && (int64_t)r.u.l->n >= maxsplit) {
-                ct_str rest = ct_strip((ct_str){s.s + i, s.n - i}, NULL, false, true);
+                ct_str rest = ct_strip(ct_sub(s, i, s.n - i), NULL, false, true);
                 ct_list_push(c, r.u.l, ct_string(rest));
                 break;
             }
             while (j < s.n && !ct_ws((unsigned char)s.s[j]))
                 j++;
-            ct_list_push(c, r.u.l, ct_string((ct_str){s.s + i, j - i}));
+            ct_list_push(c, r.u.l, ct_string(ct_sub(s, i, j - i)));
             i = j;
         }
         return r;
@@ -109,11 +109,11 @@ static ct_value ct_split(ct_ctx *c, ct_str s, const ct_str *sep, int64_t maxspli
     for (;;) {
         const char *hit = (maxsplit < 0 || (int64_t)r.u.l->n < maxsplit) ? ct_find(s, *sep, i) : NULL;
         if (!hit) {
-            ct_list_push(c, r.u.l, ct_string((ct_str){s.s + i, s.n - i}));
+            ct_list_push(c, r.u.l, ct_string(ct_sub(s, i, s.n - i)));
             return r;
         }
         size_t j = (size_t)(hit - s.s);
-        ct_list_push(c, r.u.l, ct_string((ct_str){s.s + i, j - i}));
+        ct_list_push(c, r.u.l, ct_string(ct_sub(s, i, j - i)));
         i = j + sep->n;
     }
 }
@@ -125,23 +125,23 @@ static ct_str ct_replace(ct_ctx *c, ct_str s, ct_str old, ct_str repl, int64_t c
     if (old.n == 0) { /* Python inserts repl between every character */
         for (size_t k = 0; k <= s.n; k++) {
             if ((count < 0 || done < count) && (k == s.n || ((unsigned char)s.s[k] & 0xC0) != 0x80)) {
-                ct_buf_add(c, &b, repl.s, repl.n);
+                ct_buf_add_str(c, &b, repl);
                 done++;
             }
             if (k < s.n)
-                ct_buf_addc(c, &b, s.s[k]);
+                ct_buf_add_str(c, &b, ct_sub(s, k, 1));
         }
         return ct_buf_str(&b);
     }
     for (;;) {
         const char *hit = (count < 0 || done < count) ? ct_find(s, old, i) : NULL;
         if (!hit) {
-            ct_buf_add(c, &b, s.s + i, s.n - i);
+            ct_buf_add_str(c, &b, ct_sub(s, i, s.n - i));
             return ct_buf_str(&b);
         }
         size_t j = (size_t)(hit - s.s);
-        ct_buf_add(c, &b, s.s + i, j - i);
-        ct_buf_add(c, &b, repl.s, repl.n);
+        ct_buf_add_str(c, &b, ct_sub(s, i, j - i));
+        ct_buf_add_str(c, &b, repl);
         i = j + old.n;
         done++;
     }
@@ -177,7 +177,7 @@ static ct_value ct_join(ct_ctx *c, ct_value seq, ct_str sep, uint32_t off) {
     ct_buf b = {0};
     for (size_t i = 0; i < items.u.l->n; i++) {
         if (i)
-            ct_buf_add(c, &b, sep.s, sep.n);
+            ct_buf_add_str(c, &b, sep);
         ct_to_str(c, &b, items.u.l->v[i]);
     }
     return ct_string(ct_buf_str(&b));
@@ -204,7 +204,7 @@ ct_value ct_call_method(ct_ctx *c, ct_value obj, ct_str name, const ct_args *a, 
         ct_str s = obj.u.s;
         if (ct_str_eq(name, "strip") || ct_str_eq(name, "lstrip") || ct_str_eq(name, "rstrip")) {
             ct_value ch = ct_arg(a, 0, "chars");
-            ct_str set = ch.kind == CT_STR ? ch.u.s : (ct_str){"", 0};
+            ct_str set = ch.kind == CT_STR ? ch.u.s : (ct_str){"", 0, NULL};
             bool l = !ct_str_eq(name, "rstrip"), r = !ct_str_eq(name, "lstrip");
             return ct_string(ct_strip(s, ch.kind == CT_STR ? &set : NULL, l, r));
         }
@@ -226,7 +226,7 @@ ct_value ct_call_method(ct_ctx *c, ct_value obj, ct_str name, const ct_args *a, 
             ct_str sub = ct_arg_str(c, a, 0, NULL, "find", off);
             if (name.s[0] == 'f') {
                 const char *hit = ct_find(s, sub, 0);
-                return ct_int(hit ? (int64_t)ct_utf8_len((ct_str){s.s, (size_t)(hit - s.s)}) : -1);
+                return ct_int(hit ? (int64_t)ct_utf8_len((ct_str){s.s, (size_t)(hit - s.s), NULL}) : -1);
             }
             if (sub.n == 0)
                 return ct_int((int64_t)ct_utf8_len(s) + 1);
@@ -270,7 +270,7 @@ ct_value ct_call_func(ct_ctx *c, ct_func fn, const ct_args *a, uint32_t off) {
         ct_str fmt = ct_arg_str(c, a, 0, NULL, "strftime_now", off);
         char f[128], out[256];
         if (fmt.n >= sizeof f)
-            ct_fail(c, VKSLM_ERR_LIMIT, off, "strftime_now: format longer than %zu bytes", sizeof f - 1);
+            ct_fail(c, VKSLM_ERR_TOO_COMPLEX, off, "strftime_now: format longer than %zu bytes", sizeof f - 1);
         memcpy(f, fmt.s, fmt.n);
         f[fmt.n] = 0;
         time_t t = c->now ? (time_t)c->now : time(NULL);
@@ -278,7 +278,8 @@ ct_value ct_call_func(ct_ctx *c, ct_func fn, const ct_args *a, uint32_t off) {
         if (!localtime_r(&t, &tm))
             ct_fail(c, VKSLM_ERR_FORMAT, off, "strftime_now: the time is out of range");
         size_t n = strftime(out, sizeof out, f, &tm);
-        return ct_string(ct_str_dup(c, out, n));
+        /* the format's own characters pass through: a format from content makes content */
+        return ct_string(ct_str_taint_all(c, ct_str_dup(c, out, n), ct_str_tainted(fmt)));
     }
     case CT_FN_NAMESPACE:
     case CT_FN_DICT: {
@@ -307,7 +308,7 @@ ct_value ct_call_func(ct_ctx *c, ct_func fn, const ct_args *a, uint32_t off) {
         ct_value r = ct_new_list(c);
         for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
             if (r.u.l->n >= (1u << 20))
-                ct_fail(c, VKSLM_ERR_LIMIT, off, "range: more than %u items", 1u << 20);
+                ct_fail(c, VKSLM_ERR_TOO_COMPLEX, off, "range: more than %u items", 1u << 20);
             ct_list_push(c, r.u.l, ct_int(i));
             if ((step > 0 && i > INT64_MAX - step) || (step < 0 && i < INT64_MIN - step))
                 break;
@@ -396,7 +397,7 @@ static ct_value ct_attr_path(ct_ctx *c, ct_value item, ct_str path, uint32_t off
         size_t j = i;
         while (j < path.n && path.s[j] != '.')
             j++;
-        ct_str part = {path.s + i, j - i};
+        ct_str part = {path.s + i, j - i, NULL};
         if (part.n && part.s[0] >= '0' && part.s[0] <= '9' && item.kind == CT_LIST) {
             size_t k = (size_t)strtoull(part.s, NULL, 10);
             item = k < item.u.l->n ? item.u.l->v[k] : ct_undef();
@@ -461,7 +462,17 @@ static ct_value ct_map(ct_ctx *c, ct_value seq, const ct_args *a, uint32_t off) 
     return r;
 }
 
+static ct_value ct_filter(ct_ctx *c, ct_str name, ct_value v, const ct_args *a, uint32_t off);
+
+/* map('map', 'map', ...) applies filters through filters: counted as nesting */
 ct_value ct_apply_filter(ct_ctx *c, ct_str name, ct_value v, const ct_args *a, uint32_t off) {
+    ct_nest(c, off);
+    ct_value r = ct_filter(c, name, v, a, off);
+    ct_unnest(c);
+    return r;
+}
+
+static ct_value ct_filter(ct_ctx *c, ct_str name, ct_value v, const ct_args *a, uint32_t off) {
 #define IS(lit) ct_str_eq(name, lit)
     if (IS("safe"))
         return v;
@@ -496,7 +507,7 @@ ct_value ct_apply_filter(ct_ctx *c, ct_str name, ct_value v, const ct_args *a, u
         bool boolean = ct_truthy(ct_arg(a, 1, "boolean"));
         if (v.kind == CT_UNDEF || (boolean && !ct_truthy(v))) {
             ct_value d = ct_arg(a, 0, "default_value");
-            return d.kind == CT_UNDEF ? ct_string((ct_str){"", 0}) : d;
+            return d.kind == CT_UNDEF ? ct_string((ct_str){"", 0, NULL}) : d;
         }
         return v;
     }
@@ -518,7 +529,7 @@ ct_value ct_apply_filter(ct_ctx *c, ct_str name, ct_value v, const ct_args *a, u
             ct_value chars = ct_iterable_list(c, v, off);
             ct_buf b = {0};
             for (size_t i = chars.u.l->n; i-- > 0;)
-                ct_buf_add(c, &b, chars.u.l->v[i].u.s.s, chars.u.l->v[i].u.s.n);
+                ct_buf_add_str(c, &b, chars.u.l->v[i].u.s);
             return ct_string(ct_buf_str(&b));
         }
         ct_value items = ct_iterable_list(c, v, off), r = ct_new_list(c);
@@ -537,7 +548,7 @@ ct_value ct_apply_filter(ct_ctx *c, ct_str name, ct_value v, const ct_args *a, u
             ma.n_kw = 1;
             v = ct_map(c, v, &ma, off);
         }
-        return ct_join(c, v, sep.kind == CT_STR ? sep.u.s : (ct_str){"", 0}, off);
+        return ct_join(c, v, sep.kind == CT_STR ? sep.u.s : (ct_str){"", 0, NULL}, off);
     }
     if (IS("selectattr") || IS("rejectattr")) return ct_select(c, v, a, 1, true, IS("selectattr"), off);
     if (IS("select") || IS("reject")) return ct_select(c, v, a, 0, false, IS("select"), off);

@@ -1,7 +1,9 @@
 /* Chat-template evaluator: runs the syntax tree with Jinja2's semantics (Python values, scoping where a
  * for-loop body has its own scope and `set` inside it does not leak out, namespace() objects that can be
  * assigned through, loop.index/index0/first/last/length/revindex, break/continue). Every statement and
- * expression counts a step; VKSLM_CHAT_MAX_STEPS bounds any template. */
+ * expression counts a step; VKSLM_CHAT_MAX_STEPS bounds any template. The recursion follows the syntax
+ * tree, whose height the parser bounds; ct_nest counts it once more as a fence. Output bytes keep the
+ * content taint of the strings they come from (c->out_mask). */
 #include <math.h>
 #include <string.h>
 
@@ -9,14 +11,26 @@
 #include "engine/util/alloc.h"
 
 void ct_step(ct_ctx *c, uint32_t off) {
+    c->cur_off = off;
     if (++c->steps > VKSLM_CHAT_MAX_STEPS)
-        ct_fail(c, VKSLM_ERR_LIMIT, off, "the template runs for more than %u steps", VKSLM_CHAT_MAX_STEPS);
+        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, off, "the template runs for more than %u steps", VKSLM_CHAT_MAX_STEPS);
 }
 
-static void ct_out(ct_ctx *c, const char *s, size_t n, uint32_t off) {
+/* The parser keeps the tree within VKSLM_CHAT_MAX_DEPTH, and each level of it costs one of these; the
+ * rest is headroom (and the bound on filters that apply filters: map). */
+#define CT_MAX_NEST (2 * VKSLM_CHAT_MAX_DEPTH + 16)
+
+void ct_nest(ct_ctx *c, uint32_t off) {
+    if (++c->nest > CT_MAX_NEST)
+        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, off, "evaluation nested deeper than %d levels", CT_MAX_NEST);
+}
+
+/* Appends s to the output, with its taint. */
+static void ct_out(ct_ctx *c, ct_str s, uint32_t off) {
+    size_t n = s.n;
     if (c->out_len + n + 1 > c->out_cap) {
         if (c->out_len + n > VKSLM_CHAT_MAX_OUTPUT)
-            ct_fail(c, VKSLM_ERR_LIMIT, off, "the rendered text exceeds %u MiB", VKSLM_CHAT_MAX_OUTPUT >> 20);
+            ct_fail(c, VKSLM_ERR_TOO_COMPLEX, off, "the rendered text exceeds %u MiB", VKSLM_CHAT_MAX_OUTPUT >> 20);
         size_t cap = c->out_cap ? c->out_cap * 2 : 1024;
         while (cap < c->out_len + n + 1)
             cap *= 2;
@@ -24,10 +38,27 @@ static void ct_out(ct_ctx *c, const char *s, size_t n, uint32_t off) {
         if (!p)
             ct_fail(c, VKSLM_ERR_OUT_OF_HOST_MEMORY, off, "out of host memory");
         c->out = p;
+        if (c->out_mask) {
+            uint8_t *m = VKSLM_REALLOC(c->out_mask, cap);
+            if (!m)
+                ct_fail(c, VKSLM_ERR_OUT_OF_HOST_MEMORY, off, "out of host memory");
+            c->out_mask = m;
+        }
         c->out_cap = cap;
     }
+    if (s.m && !c->out_mask) {
+        c->out_mask = VKSLM_CALLOC(c->out_cap, 1);
+        if (!c->out_mask)
+            ct_fail(c, VKSLM_ERR_OUT_OF_HOST_MEMORY, off, "out of host memory");
+    }
     if (n)
-        memcpy(c->out + c->out_len, s, n);
+        memcpy(c->out + c->out_len, s.s, n);
+    if (c->out_mask && n) {
+        if (s.m)
+            memcpy(c->out_mask + c->out_len, s.m, n);
+        else
+            memset(c->out_mask + c->out_len, 0, n);
+    }
     c->out_len += n;
     c->out[c->out_len] = 0;
 }
@@ -109,8 +140,7 @@ static ct_value ct_getitem(ct_ctx *c, ct_value obj, ct_value key, uint32_t off) 
         if (i < 0 || i >= n)
             return ct_undef();
         size_t a = ct_utf8_offset(obj.u.s, (size_t)i), b = ct_utf8_offset(obj.u.s, (size_t)i + 1);
-        ct_str s = {obj.u.s.s + a, b - a};
-        return ct_string(s);
+        return ct_string(ct_sub(obj.u.s, a, b - a));
     }
     if ((obj.kind == CT_DICT || obj.kind == CT_NS) && key.kind == CT_STR)
         return ct_getattr(c, obj, key.u.s, off);
@@ -163,13 +193,12 @@ static ct_value ct_slice(ct_ctx *c, ct_value obj, const ct_value *v, uint32_t of
         ct_slice_range(c, v, (int64_t)ct_utf8_len(obj.u.s), &a, &b, &st, off);
         if (st == 1) {
             size_t x = ct_utf8_offset(obj.u.s, (size_t)a), y = a < b ? ct_utf8_offset(obj.u.s, (size_t)b) : x;
-            ct_str s = {obj.u.s.s + x, y - x};
-            return ct_string(s);
+            return ct_string(ct_sub(obj.u.s, x, y - x));
         }
         ct_buf buf = {0};
         for (int64_t i = a; st > 0 ? i < b : i > b; i += st) {
             size_t x = ct_utf8_offset(obj.u.s, (size_t)i), y = ct_utf8_offset(obj.u.s, (size_t)i + 1);
-            ct_buf_add(c, &buf, obj.u.s.s + x, y - x);
+            ct_buf_add_str(c, &buf, ct_sub(obj.u.s, x, y - x));
         }
         return ct_string(ct_buf_str(&buf));
     }
@@ -194,8 +223,7 @@ ct_value ct_iterable_list(ct_ctx *c, ct_value v, uint32_t off) {
             size_t j = i + 1;
             while (j < v.u.s.n && ((unsigned char)v.u.s.s[j] & 0xC0) == 0x80)
                 j++;
-            ct_str s = {v.u.s.s + i, j - i};
-            ct_list_push(c, r.u.l, ct_string(s));
+            ct_list_push(c, r.u.l, ct_string(ct_sub(v.u.s, i, j - i)));
             i = j;
         }
         return r;
@@ -221,11 +249,11 @@ static ct_value ct_repeat(ct_ctx *c, ct_value seq, int64_t times, uint32_t off) 
         times = 0;
     size_t unit = seq.kind == CT_STR ? seq.u.s.n : seq.u.l->n;
     if (unit && (uint64_t)times > VKSLM_CHAT_MAX_OUTPUT / unit)
-        ct_fail(c, VKSLM_ERR_LIMIT, off, "a repetition exceeds %u MiB", VKSLM_CHAT_MAX_OUTPUT >> 20);
+        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, off, "a repetition exceeds %u MiB", VKSLM_CHAT_MAX_OUTPUT >> 20);
     if (seq.kind == CT_STR) {
         ct_buf b = {0};
         for (int64_t i = 0; i < times; i++)
-            ct_buf_add(c, &b, seq.u.s.s, seq.u.s.n);
+            ct_buf_add_str(c, &b, seq.u.s);
         return ct_string(ct_buf_str(&b));
     }
     ct_value r = ct_new_list(c);
@@ -424,8 +452,17 @@ static ct_value ct_eval_call(ct_ctx *c, const ct_node *e) {
     return ct_call_func(c, f.u.fn, &args, e->off);
 }
 
+static ct_value ct_eval_node(ct_ctx *c, const ct_node *e);
+
 ct_value ct_eval(ct_ctx *c, const ct_node *e) {
     ct_step(c, e->off);
+    ct_nest(c, e->off);
+    ct_value v = ct_eval_node(c, e);
+    ct_unnest(c);
+    return v;
+}
+
+static ct_value ct_eval_node(ct_ctx *c, const ct_node *e) {
     switch (e->kind) {
     case CT_E_LITERAL: return e->lit;
     case CT_E_NAME: return ct_lookup(c, e->name);
@@ -551,56 +588,77 @@ static void ct_exec_for(ct_ctx *c, const ct_node *s) {
     }
 }
 
-void ct_exec_body(ct_ctx *c, ct_node **body, size_t n) {
-    for (size_t i = 0; i < n && !c->loop_ctl; i++) {
-        const ct_node *s = body[i];
-        ct_step(c, s->off);
-        switch (s->kind) {
-        case CT_N_TEXT: ct_out(c, s->name.s, s->name.n, s->off); break;
-        case CT_N_OUTPUT: {
-            ct_value v = ct_eval(c, s->a);
-            if (v.kind == CT_STR) {
-                ct_out(c, v.u.s.s, v.u.s.n, s->off);
-            } else {
-                ct_buf b = {0};
-                ct_to_str(c, &b, v);
-                ct_out(c, b.p, b.n, s->off);
-            }
-            break;
-        }
-        case CT_N_IF:
-            if (!s->a || ct_truthy(ct_eval(c, s->a)))
-                ct_exec_body(c, s->list, s->n);
-            else
-                ct_exec_body(c, s->list2, s->n2);
-            break;
-        case CT_N_FOR: ct_exec_for(c, s); break;
-        case CT_N_SET: {
-            ct_value v = ct_eval(c, s->b);
-            if (s->a) {
-                ct_value obj = ct_lookup(c, s->a->a->name);
-                if (obj.kind != CT_NS)
-                    ct_fail(c, VKSLM_ERR_FORMAT, s->off, "cannot assign attribute '%.*s' on a %s (only on a namespace)",
-                            (int)s->a->name.n, s->a->name.s, ct_kind_name(obj.kind));
-                ct_dict_set(c, obj.u.d, s->a->name, v);
-            } else {
-                ct_bind(c, s->names, s->n_names, v, s->off);
-            }
-            break;
-        }
-        case CT_N_SET_BLOCK: {
-            size_t mark = c->out_len;
+/* if / elif ... / else: the elif chain in a loop */
+static void ct_exec_if(ct_ctx *c, const ct_node *s) {
+    for (;;) {
+        if (!s->a || ct_truthy(ct_eval(c, s->a))) {
             ct_exec_body(c, s->list, s->n);
-            ct_str text = ct_str_dup(c, c->out ? c->out + mark : "", c->out_len - mark);
-            c->out_len = mark;
-            if (c->out)
-                c->out[mark] = 0;
-            ct_assign(c, s->names[0], ct_string(text));
-            break;
+            return;
         }
-        case CT_N_BREAK: c->loop_ctl = 1; break;
-        case CT_N_CONTINUE: c->loop_ctl = 2; break;
-        default: ct_fail(c, VKSLM_ERR_FORMAT, s->off, "internal: an expression where a statement belongs");
+        if (s->n2 == 1 && s->list2[0]->elif) {
+            s = s->list2[0];
+            ct_step(c, s->off);
+            continue;
         }
+        ct_exec_body(c, s->list2, s->n2);
+        return;
+    }
+}
+
+static void ct_exec_stmt(ct_ctx *c, const ct_node *s);
+
+void ct_exec_body(ct_ctx *c, ct_node **body, size_t n) {
+    if (n == 0)
+        return;
+    ct_nest(c, body[0]->off);
+    for (size_t i = 0; i < n && !c->loop_ctl; i++)
+        ct_exec_stmt(c, body[i]);
+    ct_unnest(c);
+}
+
+static void ct_exec_stmt(ct_ctx *c, const ct_node *s) {
+    ct_step(c, s->off);
+    switch (s->kind) {
+    case CT_N_TEXT: ct_out(c, s->name, s->off); break;
+    case CT_N_OUTPUT: {
+        ct_value v = ct_eval(c, s->a);
+        if (v.kind == CT_STR) {
+            ct_out(c, v.u.s, s->off);
+        } else {
+            ct_buf b = {0};
+            ct_to_str(c, &b, v);
+            ct_out(c, ct_buf_str(&b), s->off);
+        }
+        break;
+    }
+    case CT_N_IF: ct_exec_if(c, s); break;
+    case CT_N_FOR: ct_exec_for(c, s); break;
+    case CT_N_SET: {
+        ct_value v = ct_eval(c, s->b);
+        if (s->a) {
+            ct_value obj = ct_lookup(c, s->a->a->name);
+            if (obj.kind != CT_NS)
+                ct_fail(c, VKSLM_ERR_FORMAT, s->off, "cannot assign attribute '%.*s' on a %s (only on a namespace)",
+                        (int)s->a->name.n, s->a->name.s, ct_kind_name(obj.kind));
+            ct_dict_set(c, obj.u.d, s->a->name, v);
+        } else {
+            ct_bind(c, s->names, s->n_names, v, s->off);
+        }
+        break;
+    }
+    case CT_N_SET_BLOCK: {
+        size_t mark = c->out_len;
+        ct_exec_body(c, s->list, s->n);
+        ct_str text = ct_str_dup_mask(c, c->out ? c->out + mark : "", c->out_mask ? c->out_mask + mark : NULL,
+                                      c->out_len - mark);
+        c->out_len = mark;
+        if (c->out)
+            c->out[mark] = 0;
+        ct_assign(c, s->names[0], ct_string(text));
+        break;
+    }
+    case CT_N_BREAK: c->loop_ctl = 1; break;
+    case CT_N_CONTINUE: c->loop_ctl = 2; break;
+    default: ct_fail(c, VKSLM_ERR_FORMAT, s->off, "internal: an expression where a statement belongs");
     }
 }

@@ -1,7 +1,18 @@
 /* The chat-template interpreter's internals, shared by its lexer, parser, evaluator and built-ins.
  *
  * All memory (tokens, syntax tree, values) comes from one arena owned by the ct_ctx and freed at once, and
- * every error unwinds with longjmp to vkslm_chat_template_render, so no code path leaks or needs cleanup. */
+ * every error unwinds with longjmp to vkslm_chat_template_render, so no code path leaks or needs cleanup.
+ *
+ * Bounded recursion: the parser counts its own nesting (ct_enter) and the height of every node it builds
+ * (a left-deep chain such as a + b + c, x|f|g or x[0][0] is as high as it is long), so the evaluator, whose
+ * recursion follows the tree, never runs deeper than VKSLM_CHAT_MAX_DEPTH nodes; values record their
+ * nesting too (lists in lists), so printing and comparing them is bounded the same way. The evaluator
+ * also counts its own recursion (ct_nest), a second fence should a construct escape the first.
+ *
+ * Content taint: every string carries an optional per-byte mask (ct_str.m, NULL: no byte is tainted)
+ * marking the bytes that came from a message's content. Substrings share the mask, concatenation and the
+ * string builders (ct_buf) carry it along byte for byte, and the output records it, so the caller learns
+ * which bytes of the rendering a user wrote (vkslm_chat_template_render_spans). */
 #ifndef VKSLM_TOKENIZER_CHAT_TEMPLATE_INTERNAL_H
 #define VKSLM_TOKENIZER_CHAT_TEMPLATE_INTERNAL_H
 
@@ -16,6 +27,7 @@
 typedef struct ct_str {
     const char *s;
     size_t n;
+    const uint8_t *m; /* NULL, or n flags: 1 where the byte came from a message's content */
 } ct_str;
 
 /* ---- tokens ----------------------------------------------------------------------------------- */
@@ -68,11 +80,13 @@ typedef struct ct_value {
 struct ct_list {
     ct_value *v;
     size_t n, cap;
+    int depth; /* 1 + the deepest item's depth (a string, number... counts 0) */
 };
 struct ct_dict {
     ct_str *k; /* string keys only */
     ct_value *v;
     size_t n, cap;
+    int depth; /* as ct_list's; a namespace is mutable and counts as a leaf where it is an item */
 };
 
 /* ---- syntax tree ------------------------------------------------------------------------------ */
@@ -104,6 +118,8 @@ struct ct_node {
     ct_str *names;         /* keyword-argument names; FOR / SET: the target names */
     size_t n_names;
     ct_value lit;          /* CT_E_LITERAL */
+    int height;            /* 1 + the highest child's height (ct_seal); an elif chain counts as one level */
+    bool elif;             /* CT_N_IF: the else branch of the IF that holds it (run as a loop, not nested) */
 };
 
 /* ---- the interpreter's state ------------------------------------------------------------------ */
@@ -130,8 +146,11 @@ typedef struct ct_ctx {
     int loop_depth; /* for-loops around the statement being parsed (break/continue need one) */
     /* evaluator */
     char *out; /* malloc'd output (not in the arena: handed to the caller) */
+    uint8_t *out_mask; /* malloc'd, out_cap flags, NULL until a content byte is written */
     size_t out_len, out_cap;
     uint64_t steps;
+    int nest;          /* evaluator recursion (ct_nest) */
+    uint32_t cur_off;  /* the source offset being evaluated, for errors raised where no node is at hand */
     ct_scope *scope;
     int loop_ctl; /* 1 break, 2 continue */
     int64_t now;
@@ -141,20 +160,37 @@ typedef struct ct_ctx {
 _Noreturn void ct_fail(ct_ctx *c, vkslm_status st, uint32_t off, const char *fmt, ...) VKSLM_PRINTF(4, 5);
 void *ct_alloc(ct_ctx *c, size_t n);   /* zeroed */
 void ct_arena_free(ct_ctx *c);
-ct_str ct_str_dup(ct_ctx *c, const char *s, size_t n);
+ct_str ct_str_dup(ct_ctx *c, const char *s, size_t n);                 /* untainted */
+ct_str ct_str_dup_mask(ct_ctx *c, const char *s, const uint8_t *m, size_t n); /* m may be NULL */
 ct_str ct_str_cat(ct_ctx *c, ct_str a, ct_str b);
-static inline ct_str ct_cstr(const char *s) { ct_str r = {s, 0}; while (s[r.n]) r.n++; return r; }
+/* All of s tainted when any byte of it is (for results that mix a string's bytes unpredictably). */
+ct_str ct_str_taint_all(ct_ctx *c, ct_str s, bool tainted);
+static inline bool ct_str_tainted(ct_str s) {
+    for (size_t i = 0; s.m && i < s.n; i++)
+        if (s.m[i])
+            return true;
+    return false;
+}
+/* s[off, off + n): shares the bytes and the taint */
+static inline ct_str ct_sub(ct_str s, size_t off, size_t n) {
+    ct_str r = {s.s + off, n, s.m ? s.m + off : NULL};
+    return r;
+}
+static inline ct_str ct_cstr(const char *s) { ct_str r = {s, 0, NULL}; while (s[r.n]) r.n++; return r; }
 bool ct_str_eq(ct_str a, const char *lit);
 bool ct_str_same(ct_str a, ct_str b);
 
-/* growable byte string in the arena */
+/* growable byte string in the arena, with its taint mask (allocated at the first tainted byte) */
 typedef struct ct_buf {
     char *p;
+    uint8_t *m;
     size_t n, cap;
+    uint8_t taint; /* the taint of the bytes ct_buf_add / ct_buf_addc append (0 unless set) */
 } ct_buf;
 void ct_buf_add(ct_ctx *c, ct_buf *b, const char *s, size_t n);
 void ct_buf_addc(ct_ctx *c, ct_buf *b, char ch);
-static inline ct_str ct_buf_str(const ct_buf *b) { ct_str r = {b->p ? b->p : "", b->n}; return r; }
+void ct_buf_add_str(ct_ctx *c, ct_buf *b, ct_str s); /* with s's taint */
+static inline ct_str ct_buf_str(const ct_buf *b) { ct_str r = {b->p ? b->p : "", b->n, b->m}; return r; }
 
 ct_value ct_undef(void);
 ct_value ct_none(void);
@@ -164,6 +200,7 @@ ct_value ct_float(double f);
 ct_value ct_string(ct_str s);
 ct_value ct_new_list(ct_ctx *c);
 ct_value ct_new_dict(ct_ctx *c);
+/* Both fail with VKSLM_ERR_TOO_COMPLEX when the container would nest deeper than VKSLM_CHAT_MAX_DEPTH. */
 void ct_list_push(ct_ctx *c, ct_list *l, ct_value v);
 void ct_dict_set(ct_ctx *c, ct_dict *d, ct_str k, ct_value v);
 ct_value *ct_dict_get(const ct_dict *d, ct_str k); /* NULL when absent */
@@ -195,6 +232,10 @@ void ct_assign(ct_ctx *c, ct_str name, ct_value v);
 ct_value ct_getattr(ct_ctx *c, ct_value obj, ct_str name, uint32_t off);
 ct_value ct_iterable_list(ct_ctx *c, ct_value v, uint32_t off); /* a list of what `for` iterates */
 void ct_step(ct_ctx *c, uint32_t off);
+/* Counts one level of the evaluator's recursion (VKSLM_ERR_TOO_COMPLEX beyond the bound); ct_unnest
+ * when it returns. */
+void ct_nest(ct_ctx *c, uint32_t off);
+static inline void ct_unnest(ct_ctx *c) { c->nest--; }
 
 /* ---- chat_template_builtins.c -------------------------------------------------------------------- */
 typedef struct ct_args {

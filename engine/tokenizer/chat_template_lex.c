@@ -226,7 +226,7 @@ static size_t ct_lex_tag(ct_ctx *c, size_t i, bool block, uint32_t tag_off, bool
             i += len;
         }
         if (c->n_toks > (size_t)VKSLM_CHAT_MAX_STEPS)
-            ct_fail(c, VKSLM_ERR_LIMIT, (uint32_t)i, "too many tokens");
+            ct_fail(c, VKSLM_ERR_TOO_COMPLEX, (uint32_t)i, "too many tokens");
     }
 }
 

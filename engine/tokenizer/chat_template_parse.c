@@ -2,7 +2,14 @@
  *   a if c else b  <  or  <  and  <  not  <  == != < > <= >= in, not in  <  + -  <  ~  <  * / // %  <  **
  *   <  unary -  <  primary, postfix (.attr [index] [a:b] (call)), then filters (|f) and tests (is t).
  * Statements: if/elif/else/endif, for/else/endfor (with a trailing `if` filter and tuple targets),
- * set (name, namespace attribute, tuple, block form), break, continue, generation/endgeneration. */
+ * set (name, namespace attribute, tuple, block form), break, continue, generation/endgeneration.
+ *
+ * Depth: the parser's own recursion is bounded by ct_enter (parentheses, nested lists, unary operators,
+ * not, nested statements), and every node it builds is sealed (ct_seal) with its height, which must stay
+ * within VKSLM_CHAT_MAX_DEPTH: a left-deep chain built by a loop (a + b + c, x|f|g, x[0][0], a.b.c,
+ * a and b and c, x if c else y if d else z) is as high as it is long, so the evaluator, which recurses
+ * along the tree, is bounded whatever the template. An elif chain is a loop in the evaluator and counts
+ * as one level. */
 #include <stdio.h>
 #include <string.h>
 
@@ -85,12 +92,41 @@ static ct_node *ct_new(ct_ctx *c, ct_node_kind kind, uint32_t off) {
     ct_node *n = ct_alloc(c, sizeof *n);
     n->kind = kind;
     n->off = off;
+    n->height = 1; /* a leaf until ct_seal */
     return n;
 }
 
 static void ct_enter(ct_ctx *c, uint32_t off) {
     if (++c->depth > VKSLM_CHAT_MAX_DEPTH)
-        ct_fail(c, VKSLM_ERR_LIMIT, off, "nested deeper than %d levels", VKSLM_CHAT_MAX_DEPTH);
+        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, off, "nested deeper than %d levels", VKSLM_CHAT_MAX_DEPTH);
+}
+
+static int ct_height(const ct_node *n) { return n ? n->height : 0; }
+
+/* Sets n's height, 1 + its highest child's, once its children are in place; refuses a tree higher than
+ * VKSLM_CHAT_MAX_DEPTH. Returns n. */
+static ct_node *ct_seal(ct_ctx *c, ct_node *n) {
+    int h = ct_height(n->a);
+    if (ct_height(n->b) > h)
+        h = ct_height(n->b);
+    if (ct_height(n->c) > h)
+        h = ct_height(n->c);
+    for (size_t i = 0; i < n->n; i++)
+        if (ct_height(n->list[i]) > h)
+            h = ct_height(n->list[i]);
+    for (size_t i = 0; i < n->n2; i++) {
+        int x = ct_height(n->list2[i]);
+        if (n->list2[i] && n->list2[i]->elif)
+            x--; /* the evaluator walks an elif chain in a loop */
+        if (x > h)
+            h = x;
+    }
+    n->height = h + 1;
+    if (n->height > VKSLM_CHAT_MAX_DEPTH)
+        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, n->off,
+                "nested deeper than %d levels (each link of a chain such as a + b + c, x|f|g or x[0][0] is a level)",
+                VKSLM_CHAT_MAX_DEPTH);
+    return n;
 }
 
 /* ---- expressions ------------------------------------------------------------------------------ */
@@ -106,7 +142,7 @@ static void ct_parse_args(ct_ctx *c, ct_node *n) {
     while (!ct_is_op(ct_peek(c), ")")) {
         if (ct_peek(c)->kind == CT_TOK_NAME && ct_is_op(ct_peek2(c), "=")) {
             if (n_names == 32)
-                ct_fail(c, VKSLM_ERR_LIMIT, ct_peek(c)->off, "more than 32 keyword arguments");
+                ct_fail(c, VKSLM_ERR_TOO_COMPLEX, ct_peek(c)->off, "more than 32 keyword arguments");
             names[n_names++] = ct_next(c)->s;
             ct_next(c);
             ct_vec_push(c, &kw, ct_parse_expr(c, true));
@@ -185,6 +221,7 @@ static ct_node *ct_parse_primary(ct_ctx *c) {
                 e = ct_new(c, CT_E_LIST, t->off);
                 e->list = items.v;
                 e->n = items.n;
+                ct_seal(c, e);
             }
             ct_expect_op(c, ")");
             return e;
@@ -201,7 +238,7 @@ static ct_node *ct_parse_primary(ct_ctx *c) {
             n = ct_new(c, CT_E_LIST, t->off);
             n->list = items.v;
             n->n = items.n;
-            return n;
+            return ct_seal(c, n);
         }
         if (ct_is_op(t, "{")) {
             ct_vec keys = {0}, vals = {0};
@@ -219,7 +256,7 @@ static ct_node *ct_parse_primary(ct_ctx *c) {
             n->n = keys.n;
             n->list2 = vals.v;
             n->n2 = vals.n;
-            return n;
+            return ct_seal(c, n);
         }
         break;
     default: break;
@@ -254,7 +291,7 @@ static ct_node *ct_parse_subscript(ct_ctx *c, ct_node *obj, uint32_t off) {
             ct_fail(c, VKSLM_ERR_FORMAT, off, "empty subscript");
         n->b = parts[0];
     }
-    return n;
+    return ct_seal(c, n);
 }
 
 static ct_node *ct_parse_postfix(ct_ctx *c, ct_node *n) {
@@ -275,7 +312,7 @@ static ct_node *ct_parse_postfix(ct_ctx *c, ct_node *n) {
                 ct_unexpected(c, nt, "an attribute name");
             }
             a->a = n;
-            n = a;
+            n = ct_seal(c, a);
         } else if (ct_is_op(t, "[")) {
             ct_next(c);
             n = ct_parse_subscript(c, n, t->off);
@@ -284,7 +321,7 @@ static ct_node *ct_parse_postfix(ct_ctx *c, ct_node *n) {
             ct_node *call = ct_new(c, CT_E_CALL, t->off);
             call->a = n;
             ct_parse_args(c, call);
-            n = call;
+            n = ct_seal(c, call);
         } else {
             return n;
         }
@@ -303,7 +340,7 @@ static ct_node *ct_parse_filters(ct_ctx *c, ct_node *n) {
                 ct_next(c);
                 ct_parse_args(c, f);
             }
-            n = f;
+            n = ct_seal(c, f);
         } else if (ct_is_name(t, "is")) {
             ct_next(c);
             ct_node *f = ct_new(c, CT_E_TEST, t->off);
@@ -335,13 +372,13 @@ static ct_node *ct_parse_filters(ct_ctx *c, ct_node *n) {
                 f->list[0] = arg;
                 f->n = 1;
             }
-            n = f;
+            n = ct_seal(c, f);
         } else if (ct_is_op(t, "(")) {
             ct_next(c);
             ct_node *call = ct_new(c, CT_E_CALL, t->off);
             call->a = n;
             ct_parse_args(c, call);
-            n = call;
+            n = ct_seal(c, call);
         } else {
             return n;
         }
@@ -356,6 +393,7 @@ static ct_node *ct_parse_unary(ct_ctx *c, bool with_filter) {
         ct_next(c);
         n = ct_new(c, ct_is_op(t, "-") ? CT_E_NEG : CT_E_POS, t->off);
         n->a = ct_parse_unary(c, false);
+        ct_seal(c, n);
     } else {
         n = ct_parse_postfix(c, ct_parse_primary(c));
     }
@@ -370,7 +408,7 @@ static ct_node *ct_binary(ct_ctx *c, ct_binop op, ct_node *a, ct_node *b, uint32
     n->op = op;
     n->a = a;
     n->b = b;
-    return n;
+    return ct_seal(c, n);
 }
 
 static ct_node *ct_parse_pow(ct_ctx *c) {
@@ -436,7 +474,7 @@ static ct_node *ct_parse_compare(ct_ctx *c) {
             ct_node *and = ct_new(c, CT_E_AND, t->off);
             and->a = result;
             and->b = cmp;
-            result = and;
+            result = ct_seal(c, and);
         } else {
             result = cmp;
         }
@@ -452,7 +490,7 @@ static ct_node *ct_parse_not(ct_ctx *c) {
         ct_node *n = ct_new(c, CT_E_NOT, t->off);
         n->a = ct_parse_not(c);
         c->depth--;
-        return n;
+        return ct_seal(c, n);
     }
     return ct_parse_compare(c);
 }
@@ -463,7 +501,7 @@ static ct_node *ct_parse_and(ct_ctx *c) {
         ct_node *a = ct_new(c, CT_E_AND, ct_next(c)->off);
         a->a = n;
         a->b = ct_parse_not(c);
-        n = a;
+        n = ct_seal(c, a);
     }
     return n;
 }
@@ -474,7 +512,7 @@ static ct_node *ct_parse_or(ct_ctx *c) {
         ct_node *o = ct_new(c, CT_E_OR, ct_next(c)->off);
         o->a = n;
         o->b = ct_parse_and(c);
-        n = o;
+        n = ct_seal(c, o);
     }
     return n;
 }
@@ -490,7 +528,7 @@ static ct_node *ct_parse_expr(ct_ctx *c, bool condexpr) {
             ct_next(c);
             cond->c = ct_parse_expr(c, true);
         }
-        n = cond;
+        n = ct_seal(c, cond);
     }
     c->depth--;
     return n;
@@ -503,27 +541,38 @@ static ct_node **ct_parse_body(ct_ctx *c, const char *const *ends, size_t *n, co
 
 static void ct_block_end(ct_ctx *c) { ct_expect_kind(c, CT_TOK_BLOCK_END, "'%}'"); }
 
+/* if / elif ... / else / endif: an elif is an IF node (marked elif) alone in the else branch of the one
+ * before; the chain is built and sealed in loops, not by recursion, however long it is. */
 static ct_node *ct_parse_if(ct_ctx *c, const ct_tok *kw) {
     static const char *const ends[] = {"elif", "else", "endif", NULL};
-    ct_node *n = ct_new(c, CT_N_IF, kw->off);
-    n->a = ct_parse_expr(c, true);
-    ct_block_end(c);
-    n->list = ct_parse_body(c, ends, &n->n, kw);
-    const ct_tok *t = ct_next(c);
-    if (ct_str_eq(t->s, "elif")) {
-        n->list2 = ct_alloc(c, sizeof *n->list2);
-        n->list2[0] = ct_parse_if(c, t); /* consumes up to and including endif */
-        n->n2 = 1;
-        return n;
-    }
-    if (ct_str_eq(t->s, "else")) {
-        static const char *const endif[] = {"endif", NULL};
+    ct_node *first = ct_new(c, CT_N_IF, kw->off), *n = first;
+    ct_vec chain = {0};
+    for (;;) {
+        ct_vec_push(c, &chain, n);
+        n->a = ct_parse_expr(c, true);
         ct_block_end(c);
-        n->list2 = ct_parse_body(c, endif, &n->n2, kw);
-        ct_next(c);
+        n->list = ct_parse_body(c, ends, &n->n, kw);
+        const ct_tok *t = ct_next(c);
+        if (!ct_str_eq(t->s, "elif")) {
+            if (ct_str_eq(t->s, "else")) {
+                static const char *const endif[] = {"endif", NULL};
+                ct_block_end(c);
+                n->list2 = ct_parse_body(c, endif, &n->n2, kw);
+                ct_next(c);
+            }
+            ct_block_end(c);
+            break;
+        }
+        ct_node *next = ct_new(c, CT_N_IF, t->off);
+        next->elif = true;
+        n->list2 = ct_alloc(c, sizeof *n->list2);
+        n->list2[0] = next;
+        n->n2 = 1;
+        n = next;
     }
-    ct_block_end(c);
-    return n;
+    for (size_t i = chain.n; i-- > 0;) /* the last elif first: each IF's height includes the next */
+        ct_seal(c, chain.v[i]);
+    return first;
 }
 
 static ct_node *ct_parse_for(ct_ctx *c, const ct_tok *kw) {
@@ -567,7 +616,7 @@ static ct_node *ct_parse_for(ct_ctx *c, const ct_tok *kw) {
         ct_next(c);
     }
     ct_block_end(c);
-    return n;
+    return ct_seal(c, n);
 }
 
 static ct_node *ct_parse_set(ct_ctx *c, const ct_tok *kw) {
@@ -579,6 +628,7 @@ static ct_node *ct_parse_set(ct_ctx *c, const ct_tok *kw) {
         n->a->a = ct_new(c, CT_E_NAME, kw->off);
         n->a->a->name = first;
         n->a->name = ct_expect_name(c);
+        ct_seal(c, n->a);
     } else {
         ct_str names[8];
         size_t k = 0;
@@ -600,7 +650,7 @@ static ct_node *ct_parse_set(ct_ctx *c, const ct_tok *kw) {
         n->list = ct_parse_body(c, ends, &n->n, kw);
         ct_next(c);
         ct_block_end(c);
-        return n;
+        return ct_seal(c, n);
     }
     ct_expect_op(c, "=");
     ct_node *v = ct_parse_expr(c, true);
@@ -614,10 +664,11 @@ static ct_node *ct_parse_set(ct_ctx *c, const ct_tok *kw) {
         v = ct_new(c, CT_E_LIST, kw->off);
         v->list = items.v;
         v->n = items.n;
+        ct_seal(c, v);
     }
     n->b = v;
     ct_block_end(c);
-    return n;
+    return ct_seal(c, n);
 }
 
 static ct_node **ct_parse_body(ct_ctx *c, const char *const *ends, size_t *n, const ct_tok *opener) {
@@ -645,7 +696,7 @@ static ct_node **ct_parse_body(ct_ctx *c, const char *const *ends, size_t *n, co
             ct_node *x = ct_new(c, CT_N_OUTPUT, t->off);
             x->a = ct_parse_expr(c, true);
             ct_expect_kind(c, CT_TOK_VAR_END, "'}}'");
-            ct_vec_push(c, &body, x);
+            ct_vec_push(c, &body, ct_seal(c, x));
             continue;
         }
         if (t->kind != CT_TOK_BLOCK_BEGIN)
@@ -678,7 +729,7 @@ static ct_node **ct_parse_body(ct_ctx *c, const char *const *ends, size_t *n, co
             x->list = ct_parse_body(c, endgen, &x->n, kw);
             ct_next(c);
             ct_block_end(c);
-            ct_vec_push(c, &body, x);
+            ct_vec_push(c, &body, ct_seal(c, x));
         } else if (ct_str_eq(kw->s, "macro") || ct_str_eq(kw->s, "call") || ct_str_eq(kw->s, "filter") ||
                    ct_str_eq(kw->s, "include") || ct_str_eq(kw->s, "import") || ct_str_eq(kw->s, "from") ||
                    ct_str_eq(kw->s, "extends") || ct_str_eq(kw->s, "block") || ct_str_eq(kw->s, "raw") ||

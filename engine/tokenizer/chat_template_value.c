@@ -1,4 +1,5 @@
-/* Chat-template interpreter: the arena, error unwinding, and values with Python's str/repr/json forms. */
+/* Chat-template interpreter: the arena, error unwinding, strings with their content taint, and values with
+ * Python's str/repr/json forms. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,11 +39,11 @@ void *ct_alloc(ct_ctx *c, size_t n) {
     if (!b || b->cap - b->used < n) {
         size_t cap = n > (64u << 10) ? n : (64u << 10);
         if (c->arena_bytes + cap > VKSLM_CHAT_MAX_MEMORY)
-            ct_fail(c, VKSLM_ERR_LIMIT, 0, "the template needs more than %u MiB of memory",
+            ct_fail(c, VKSLM_ERR_TOO_COMPLEX, c->cur_off, "the template needs more than %u MiB of memory",
                     VKSLM_CHAT_MAX_MEMORY >> 20);
         b = VKSLM_MALLOC(sizeof *b + cap);
         if (!b)
-            ct_fail(c, VKSLM_ERR_OUT_OF_HOST_MEMORY, 0, "out of host memory");
+            ct_fail(c, VKSLM_ERR_OUT_OF_HOST_MEMORY, c->cur_off, "out of host memory");
         b->next = c->blocks;
         b->used = 0;
         b->cap = cap;
@@ -63,24 +64,48 @@ void ct_arena_free(ct_ctx *c) {
     }
 }
 
-ct_str ct_str_dup(ct_ctx *c, const char *s, size_t n) {
+ct_str ct_str_dup(ct_ctx *c, const char *s, size_t n) { return ct_str_dup_mask(c, s, NULL, n); }
+
+ct_str ct_str_dup_mask(ct_ctx *c, const char *s, const uint8_t *m, size_t n) {
     char *p = ct_alloc(c, n + 1);
     if (n)
         memcpy(p, s, n);
-    ct_str r = {p, n};
+    ct_str r = {p, n, NULL};
+    if (m && n) {
+        uint8_t *mm = ct_alloc(c, n);
+        memcpy(mm, m, n);
+        r.m = mm;
+    }
     return r;
 }
 
 ct_str ct_str_cat(ct_ctx *c, ct_str a, ct_str b) {
     if (a.n > VKSLM_CHAT_MAX_OUTPUT || b.n > VKSLM_CHAT_MAX_OUTPUT)
-        ct_fail(c, VKSLM_ERR_LIMIT, 0, "a string exceeds %u MiB", VKSLM_CHAT_MAX_OUTPUT >> 20);
+        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, c->cur_off, "a string exceeds %u MiB", VKSLM_CHAT_MAX_OUTPUT >> 20);
     char *p = ct_alloc(c, a.n + b.n + 1);
     if (a.n)
         memcpy(p, a.s, a.n);
     if (b.n)
         memcpy(p + a.n, b.s, b.n);
-    ct_str r = {p, a.n + b.n};
+    ct_str r = {p, a.n + b.n, NULL};
+    if (a.m || b.m) {
+        uint8_t *m = ct_alloc(c, r.n); /* zeroed: untainted where an operand has no mask */
+        if (a.m && a.n)
+            memcpy(m, a.m, a.n);
+        if (b.m && b.n)
+            memcpy(m + a.n, b.m, b.n);
+        r.m = m;
+    }
     return r;
+}
+
+ct_str ct_str_taint_all(ct_ctx *c, ct_str s, bool tainted) {
+    if (!tainted || s.n == 0)
+        return s;
+    uint8_t *m = ct_alloc(c, s.n);
+    memset(m, 1, s.n);
+    s.m = m;
+    return s;
 }
 
 bool ct_str_eq(ct_str a, const char *lit) {
@@ -90,25 +115,50 @@ bool ct_str_eq(ct_str a, const char *lit) {
 
 bool ct_str_same(ct_str a, ct_str b) { return a.n == b.n && (a.n == 0 || memcmp(a.s, b.s, a.n) == 0); }
 
-void ct_buf_add(ct_ctx *c, ct_buf *b, const char *s, size_t n) {
+/* Room for n more bytes, and the mask once a tainted byte is to come. */
+static void ct_buf_reserve(ct_ctx *c, ct_buf *b, size_t n, bool tainted) {
     if (b->n + n > b->cap) {
         if (b->n + n > VKSLM_CHAT_MAX_OUTPUT)
-            ct_fail(c, VKSLM_ERR_LIMIT, 0, "a string exceeds %u MiB", VKSLM_CHAT_MAX_OUTPUT >> 20);
+            ct_fail(c, VKSLM_ERR_TOO_COMPLEX, c->cur_off, "a string exceeds %u MiB", VKSLM_CHAT_MAX_OUTPUT >> 20);
         size_t cap = b->cap ? b->cap * 2 : 64;
         while (cap < b->n + n)
             cap *= 2;
         char *p = ct_alloc(c, cap + 1);
         if (b->n)
             memcpy(p, b->p, b->n);
+        if (b->m) {
+            uint8_t *m = ct_alloc(c, cap);
+            memcpy(m, b->m, b->n);
+            b->m = m;
+        }
         b->p = p;
         b->cap = cap;
     }
+    if (tainted && !b->m)
+        b->m = ct_alloc(c, b->cap); /* zeroed: the bytes so far are untainted */
+}
+
+void ct_buf_add(ct_ctx *c, ct_buf *b, const char *s, size_t n) {
+    ct_buf_reserve(c, b, n, b->taint);
     if (n)
         memcpy(b->p + b->n, s, n);
+    if (b->m)
+        memset(b->m + b->n, b->taint, n);
     b->n += n;
 }
 
 void ct_buf_addc(ct_ctx *c, ct_buf *b, char ch) { ct_buf_add(c, b, &ch, 1); }
+
+void ct_buf_add_str(ct_ctx *c, ct_buf *b, ct_str s) {
+    ct_buf_reserve(c, b, s.n, s.m != NULL);
+    if (s.n)
+        memcpy(b->p + b->n, s.s, s.n);
+    if (b->m && s.m)
+        memcpy(b->m + b->n, s.m, s.n);
+    else if (b->m)
+        memset(b->m + b->n, 0, s.n);
+    b->n += s.n;
+}
 
 /* ---- constructors ------------------------------------------------------------------------------- */
 ct_value ct_undef(void) { ct_value v = {.kind = CT_UNDEF}; return v; }
@@ -130,7 +180,22 @@ ct_value ct_new_dict(ct_ctx *c) {
     return v;
 }
 
+/* How deep a value nests: lists and dicts 1 + their deepest item; a namespace, whose attributes may change
+ * after it was put in a container, is a leaf there (printing and comparing do not look inside one; tojson
+ * bounds itself). */
+static int ct_value_depth(ct_value v) {
+    return v.kind == CT_LIST ? v.u.l->depth : v.kind == CT_DICT ? v.u.d->depth : 0;
+}
+
+static int ct_deeper(ct_ctx *c, int depth, ct_value v) {
+    int d = ct_value_depth(v) + 1;
+    if (d > VKSLM_CHAT_MAX_DEPTH)
+        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, c->cur_off, "a value nested deeper than %d levels", VKSLM_CHAT_MAX_DEPTH);
+    return d > depth ? d : depth;
+}
+
 void ct_list_push(ct_ctx *c, ct_list *l, ct_value v) {
+    l->depth = ct_deeper(c, l->depth, v);
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
         ct_value *p = ct_alloc(c, cap * sizeof *p);
@@ -150,6 +215,7 @@ ct_value *ct_dict_get(const ct_dict *d, ct_str k) {
 }
 
 void ct_dict_set(ct_ctx *c, ct_dict *d, ct_str k, ct_value v) {
+    d->depth = ct_deeper(c, d->depth, v);
     ct_value *old = ct_dict_get(d, k);
     if (old) {
         *old = v;
@@ -272,6 +338,7 @@ void ct_repr(ct_ctx *c, ct_buf *b, ct_value v) {
         for (size_t i = 0; i < s.n; i++) {
             unsigned char ch = (unsigned char)s.s[i];
             char esc[8];
+            b->taint = s.m ? s.m[i] : 0; /* an escape stands for its byte */
             if (ch == '\\' || ch == (unsigned char)q) {
                 ct_buf_addc(c, b, '\\');
                 ct_buf_addc(c, b, (char)ch);
@@ -288,6 +355,7 @@ void ct_repr(ct_ctx *c, ct_buf *b, ct_value v) {
                 ct_buf_addc(c, b, (char)ch);
             }
         }
+        b->taint = 0;
         ct_buf_addc(c, b, q);
         return;
     }
@@ -327,7 +395,7 @@ void ct_to_str(ct_ctx *c, ct_buf *b, ct_value v) {
         ct_buf_add(c, b, tmp, strlen(tmp));
         return;
     case CT_FLOAT: ct_float_repr(c, b, v.u.f); return;
-    case CT_STR: ct_buf_add(c, b, v.u.s.s, v.u.s.n); return;
+    case CT_STR: ct_buf_add_str(c, b, v.u.s); return;
     case CT_LIST:
     case CT_DICT: ct_repr(c, b, v); return;
     case CT_NS: ct_buf_add(c, b, "<Namespace>", 11); return;
@@ -348,6 +416,7 @@ static void ct_json_string(ct_ctx *c, ct_buf *b, ct_str s) {
     for (size_t i = 0; i < s.n; i++) {
         unsigned char ch = (unsigned char)s.s[i];
         char esc[8];
+        b->taint = s.m ? s.m[i] : 0; /* an escape stands for its byte */
         switch (ch) {
         case '"': ct_buf_add(c, b, "\\\"", 2); break;
         case '\\': ct_buf_add(c, b, "\\\\", 2); break;
@@ -365,6 +434,7 @@ static void ct_json_string(ct_ctx *c, ct_buf *b, ct_str s) {
             }
         }
     }
+    b->taint = 0;
     ct_buf_addc(c, b, '"');
 }
 
@@ -376,7 +446,7 @@ static void ct_json_newline(ct_ctx *c, ct_buf *b, int indent, int level) {
 
 void ct_to_json(ct_ctx *c, ct_buf *b, ct_value v, int indent, int level, uint32_t off) {
     if (level > VKSLM_CHAT_MAX_DEPTH)
-        ct_fail(c, VKSLM_ERR_LIMIT, off, "tojson: value nested deeper than %d", VKSLM_CHAT_MAX_DEPTH);
+        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, off, "tojson: value nested deeper than %d", VKSLM_CHAT_MAX_DEPTH);
     switch (v.kind) {
     case CT_NONE: ct_buf_add(c, b, "null", 4); return;
     case CT_BOOL: ct_buf_add(c, b, v.u.b ? "true" : "false", v.u.b ? 4 : 5); return;

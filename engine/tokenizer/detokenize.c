@@ -1,11 +1,12 @@
 /* Token ids back to bytes: pieces are decoded once at load time (vocab.c), so this is lookups and
- * copies; the streaming detokenizer holds back the bytes of a UTF-8 character split over tokens. */
+ * copies. The streaming detokenizer returns valid UTF-8 only: it holds back the bytes of a character split
+ * over tokens, and writes U+FFFD for bytes that cannot form one (engine/util/utf8.h). */
 #include <string.h>
 
 #include "engine/tokenizer/tok_internal.h"
-#include "engine/tokenizer/unicode_data.h"
 #include "engine/util/alloc.h"
 #include "engine/util/error.h"
+#include "engine/util/utf8.h"
 
 const char *vkslm_token_to_piece(const vkslm_tokenizer *t, int32_t id, int special, size_t *len) {
     *len = 0;
@@ -47,8 +48,8 @@ struct vkslm_detok {
     const vkslm_tokenizer *tok;
     int special;
     char *buf;        /* held bytes, then the new piece */
-    size_t held, cap; /* held: bytes of an unfinished character carried over */
-    char *out;        /* what the last call returned */
+    size_t held, cap; /* held: bytes of an unfinished (so far well-formed) character carried over */
+    char *out;        /* what the last call returned, NUL-terminated */
     size_t out_cap;
 };
 
@@ -84,16 +85,16 @@ vkslm_status vkslm_detok_push(vkslm_detok *d, int32_t id, const char **text, siz
     *text = "", *len = 0;
     size_t n;
     const char *p = vkslm_token_to_piece(d->tok, id, d->special, &n);
-    VKSLM_TRY(reserve(&d->buf, &d->cap, d->held + n));
+    size_t total = d->held + n, used;
+    VKSLM_TRY(reserve(&d->buf, &d->cap, total));
+    VKSLM_TRY(reserve(&d->out, &d->out_cap, 3 * total + 1));
     if (n)
         memcpy(d->buf + d->held, p, n);
-    size_t total = d->held + n, done = vkslm_utf8_complete_prefix(d->buf, total);
-    VKSLM_TRY(reserve(&d->out, &d->out_cap, done ? done : 1));
-    if (done)
-        memcpy(d->out, d->buf, done);
-    if (total > done)
-        memmove(d->buf, d->buf + done, total - done);
-    d->held = total - done;
+    size_t done = vkslm_utf8_repair(d->buf, total, d->out, 1, &used);
+    if (total > used)
+        memmove(d->buf, d->buf + used, total - used); /* an unfinished character: at most 3 bytes */
+    d->held = total - used;
+    d->out[done] = 0;
     *text = d->out;
     *len = done;
     return VKSLM_OK;
@@ -102,11 +103,11 @@ vkslm_status vkslm_detok_push(vkslm_detok *d, int32_t id, const char **text, siz
 vkslm_status vkslm_detok_flush(vkslm_detok *d, const char **text, size_t *len) {
     if (!d || !text || !len)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "detok_flush: NULL argument");
-    VKSLM_TRY(reserve(&d->out, &d->out_cap, d->held ? d->held : 1));
-    if (d->held)
-        memcpy(d->out, d->buf, d->held);
+    VKSLM_TRY(reserve(&d->out, &d->out_cap, 3 * d->held + 1));
+    size_t done = vkslm_utf8_repair(d->buf, d->held, d->out, 0, NULL); /* an unfinished tail: U+FFFD */
+    d->out[done] = 0;
     *text = d->out;
-    *len = d->held;
+    *len = done;
     d->held = 0;
     return VKSLM_OK;
 }

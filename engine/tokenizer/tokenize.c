@@ -1,6 +1,8 @@
 /* vkslm_tokenize: special tokens are cut out of the text first (llama.cpp's partition: longest token
  * first, leftmost occurrences, optional whitespace stripping), then each plain-text fragment goes to
- * the vocabulary's encoder; BOS/EOS (CLS/SEP) are added where the vocabulary asks for them. */
+ * the vocabulary's encoder; BOS/EOS (CLS/SEP) are added where the vocabulary asks for them.
+ * vkslm_tokenize_ranges restricts where control tokens may be cut out (a chat template's own text, not
+ * what a user wrote); the rest of the pipeline is the same. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,17 +56,20 @@ static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == 
 enum { COVER_FREE = 0, COVER_TOKEN = 1, COVER_STRIPPED = 2, COVER_START = 3 };
 
 /* Splits text into special-token and plain-text fragments. A token of higher priority (longer) claims
- * its occurrences first; a lower one only matches text that is still free, leftmost first. */
+ * its occurrences first; a lower one only matches text that is still free, leftmost first. With ok
+ * (not NULL), a token other than a user-defined one matches only inside one of ok[0..n_ok). */
 static vkslm_status partition(const vkslm_tokenizer *t, const char *text, size_t len, int parse_special,
-                              frag_list *out) {
+                              const vkslm_text_range *ok, size_t n_ok, frag_list *out) {
     uint8_t want = parse_special ? 2 : 1;
     uint64_t *cand = NULL;
-    size_t n_cand = 0, cap_cand = 0;
+    size_t n_cand = 0, cap_cand = 0, r = 0;
     vkslm_status st = VKSLM_OK;
     if (t->n_specials && len < ((uint64_t)1 << 40)) {
         for (size_t p = 0; p < len && st == VKSLM_OK; p++) {
             if (!(t->special_lead[(unsigned char)text[p]] & want))
                 continue;
+            while (ok && r < n_ok && ok[r].off + ok[r].len <= p) /* the first range that ends after p */
+                r++;
             for (int32_t k = 0; k < t->n_special_lens; k++) {
                 uint32_t L = t->special_lens[k];
                 if (L > len - p)
@@ -73,8 +78,12 @@ static vkslm_status partition(const vkslm_tokenizer *t, const char *text, size_t
                 if (prio < 0)
                     continue;
                 unsigned a = t->attr[t->specials[prio]];
-                if (!parse_special && !(a & VKSLM_TOKATTR_USER_DEFINED))
-                    continue;
+                if (!(a & VKSLM_TOKATTR_USER_DEFINED)) {
+                    if (!parse_special)
+                        continue;
+                    if (ok && !(r < n_ok && ok[r].off <= p && p + L <= ok[r].off + ok[r].len))
+                        continue; /* not wholly inside a range where control tokens may be */
+                }
                 if (n_cand == cap_cand) {
                     cap_cand = cap_cand ? cap_cand * 2 : 64;
                     uint64_t *c = VKSLM_REALLOC(cand, cap_cand * sizeof *c);
@@ -145,7 +154,13 @@ static vkslm_status partition(const vkslm_tokenizer *t, const char *text, size_t
 
 vkslm_status vkslm_tokenize(const vkslm_tokenizer *t, const char *text, size_t len, int add_special,
                             int parse_special, int32_t *out, size_t cap, size_t *n_out) {
-    if (!t || (!text && len) || (!out && cap) || !n_out)
+    return vkslm_tokenize_ranges(t, text, len, add_special, parse_special, NULL, 0, out, cap, n_out);
+}
+
+vkslm_status vkslm_tokenize_ranges(const vkslm_tokenizer *t, const char *text, size_t len, int add_special,
+                                   int parse_special, const vkslm_text_range *ok, size_t n_ok, int32_t *out,
+                                   size_t cap, size_t *n_out) {
+    if (!t || (!text && len) || (!out && cap) || !n_out || (!ok && n_ok))
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "tokenize: NULL argument");
     *n_out = 0;
     vkslm_idvec ids = {0};
@@ -154,7 +169,7 @@ vkslm_status vkslm_tokenize(const vkslm_tokenizer *t, const char *text, size_t l
     if (add_special && t->add_bos && t->bos >= 0)
         st = vkslm_idvec_push(&ids, t->bos);
     if (st == VKSLM_OK)
-        st = partition(t, text, len, parse_special, &frags);
+        st = partition(t, text, len, parse_special, ok, n_ok, &frags);
     int prev_special = 1; /* SentencePiece puts its space in front of text that follows a special token */
     for (size_t i = 0; i < frags.n && st == VKSLM_OK; i++) {
         const fragment *f = &frags.f[i];

@@ -68,24 +68,42 @@ int32_t vkslm_token_find(const vkslm_tokenizer *tok, const char *text, size_t le
 vkslm_status vkslm_tokenize(const vkslm_tokenizer *tok, const char *text, size_t len, int add_special,
                             int parse_special, int32_t *out, size_t cap, size_t *n_out);
 
+/* A byte range of a text. */
+typedef struct vkslm_text_range {
+    size_t off, len;
+} vkslm_text_range;
+
+/* vkslm_tokenize, except that with parse_special a control token is recognised only where its text lies
+ * entirely inside one of special_ok[0..n_special_ok) (sorted, not overlapping; adjacent ranges should be
+ * merged: a token spanning two is refused); elsewhere the text is tokenized as with parse_special off
+ * (user-defined tokens still match). The text is still tokenized as a whole: with every control token
+ * inside the ranges the ids equal vkslm_tokenize's. special_ok NULL: no restriction (vkslm_tokenize);
+ * non-NULL with n_special_ok 0: no control token anywhere. */
+vkslm_status vkslm_tokenize_ranges(const vkslm_tokenizer *tok, const char *text, size_t len, int add_special,
+                                   int parse_special, const vkslm_text_range *special_ok, size_t n_special_ok,
+                                   int32_t *out, size_t cap, size_t *n_out);
+
 /* The bytes a token stands for. Control and unknown tokens give "" unless `special`. The view stays
  * valid while the tokenizer lives. Byte tokens and byte-level pieces may be partial UTF-8. */
 const char *vkslm_token_to_piece(const vkslm_tokenizer *tok, int32_t id, int special, size_t *len);
 
 /* Joins the pieces of ids into buf (at most cap bytes, not NUL-terminated); *len_out gets the full
- * length (VKSLM_ERR_LIMIT if it did not fit). With strip_space, the space a SentencePiece vocabulary
+ * length (VKSLM_ERR_LIMIT if it did not fit). The bytes are raw (byte tokens may leave invalid UTF-8), so
+ * that detokenize(tokenize(x)) == x for any bytes; text for callers goes through vkslm_utf8_repair
+ * (vkslm_model_detokenize does). With strip_space, the space a SentencePiece vocabulary
  * put in front of the text is dropped (the first piece after an optional BOS loses one leading ' '),
  * so that detokenize(tokenize(x)) == x. */
 vkslm_status vkslm_detokenize(const vkslm_tokenizer *tok, const int32_t *ids, size_t n, int special, int strip_space,
                               char *buf, size_t cap, size_t *len_out);
 
-/* Streaming detokenizer: push tokens one at a time and get back only whole UTF-8 characters; bytes
- * of a character split over several tokens are held until it is complete. */
+/* Streaming detokenizer: push tokens one at a time and get back valid UTF-8 only. Bytes of a character
+ * split over several tokens are held until it is complete (or proven ill-formed); each maximal ill-formed
+ * subpart becomes U+FFFD. The concatenated output equals vkslm_utf8_sanitize of vkslm_detokenize's bytes. */
 typedef struct vkslm_detok vkslm_detok;
 vkslm_status vkslm_detok_create(const vkslm_tokenizer *tok, int special, vkslm_detok **out);
-/* *text gets the newly completed bytes (valid until the next call on d), *len their count. */
+/* *text gets the newly completed text (NUL-terminated, valid until the next call on d), *len its bytes. */
 vkslm_status vkslm_detok_push(vkslm_detok *d, int32_t id, const char **text, size_t *len);
-/* Whatever is still held back (an unfinished sequence at the end of the stream), then resets. */
+/* Whatever is still held back (an unfinished sequence at the end of the stream: U+FFFD), then resets. */
 vkslm_status vkslm_detok_flush(vkslm_detok *d, const char **text, size_t *len);
 void vkslm_detok_free(vkslm_detok *d);
 

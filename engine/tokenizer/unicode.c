@@ -56,18 +56,6 @@ size_t vkslm_utf8_encode(uint32_t cp, char out[4]) {
     return 4;
 }
 
-size_t vkslm_utf8_complete_prefix(const char *s, size_t n) {
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t back = 1; back <= 3 && back <= n; back++) { /* an unfinished sequence has <= 3 bytes */
-        unsigned char c = u[n - back];
-        if ((c & 0xC0) == 0x80)
-            continue; /* continuation byte: look further back for its lead */
-        size_t need = (c >= 0xF0 && c <= 0xF4) ? 4 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xC2 && c <= 0xDF) ? 2 : 1;
-        return need > back ? n - back : n;
-    }
-    return n;
-}
-
 static int find_row(const uint32_t *table, size_t stride, size_t len, uint32_t cp) {
     size_t lo = 0, hi = len;
     while (lo < hi) {

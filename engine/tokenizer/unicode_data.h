@@ -33,9 +33,6 @@ static inline size_t vkslm_utf8_len(unsigned char lead) {
 uint32_t vkslm_utf8_decode(const char *s, size_t n, size_t *adv);
 /* Writes the UTF-8 form of cp (at most 4 bytes); returns its length. */
 size_t vkslm_utf8_encode(uint32_t cp, char out[4]);
-/* Bytes of the longest prefix of s[0..n) that does not end inside a UTF-8 sequence still being
- * completed (an incomplete but so far valid sequence at the end is held back). */
-size_t vkslm_utf8_complete_prefix(const char *s, size_t n);
 
 unsigned vkslm_uc_flags(uint32_t cp);
 /* Lower case of cp: writes one or two code points, returns how many. */

@@ -1,5 +1,6 @@
 /* Thread-local last-error message, status names, version, and the log callback. */
 #include "engine/util/error.h"
+#include "engine/util/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,30 +8,27 @@
 
 static _Thread_local char last_error[1024];
 
+/* Messages may quote untrusted bytes (file contents, paths, requests): they are stored as valid UTF-8. */
+static void set_error(const char *msg) { vkslm_utf8_sanitize(msg, strlen(msg), last_error, sizeof last_error); }
+
 vkslm_status vkslm_fail(vkslm_status status, const char *fmt, ...) {
+    char msg[sizeof last_error]; /* arguments may point into last_error */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    set_error(msg);
     return status;
 }
 
 vkslm_status vkslm_fail_context(vkslm_status status, const char *fmt, ...) {
-    char prefix[256], old[sizeof last_error];
+    char prefix[256], msg[sizeof prefix + 2 + sizeof last_error]; /* cut to last_error's size when stored */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, last_error, sizeof old);
-    size_t n = strlen(prefix);
-    if (n + 2 < sizeof last_error) {
-        memcpy(last_error, prefix, n);
-        memcpy(last_error + n, ": ", 2);
-        size_t rest = sizeof last_error - n - 3;
-        size_t m = strnlen(old, rest);
-        memcpy(last_error + n + 2, old, m);
-        last_error[n + 2 + m] = 0;
-    }
+    snprintf(msg, sizeof msg, "%s: %s", prefix, last_error);
+    set_error(msg);
     return status;
 }
 
@@ -48,6 +46,7 @@ const char *vkslm_status_str(vkslm_status s) {
     case VKSLM_ERR_IO: return "i/o error";
     case VKSLM_ERR_FORMAT: return "malformed input";
     case VKSLM_ERR_UNSUPPORTED: return "unsupported";
+    case VKSLM_ERR_TOO_COMPLEX: return "input too complex";
     case VKSLM_ERR_NO_VULKAN: return "no Vulkan driver";
     case VKSLM_ERR_NO_DEVICE: return "no Vulkan device";
     case VKSLM_ERR_VULKAN: return "Vulkan error";
@@ -75,10 +74,11 @@ void vkslm_set_log(vkslm_log_fn fn, int max_level, void *user_data) {
 void vkslm_log(int level, const char *fmt, ...) {
     if (!log_fn || level > log_max_level)
         return;
-    char msg[1024];
+    char msg[1024], text[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    log_fn(level, msg, log_user);
+    vkslm_utf8_sanitize(msg, strlen(msg), text, sizeof text);
+    log_fn(level, text, log_user);
 }

@@ -129,6 +129,13 @@ static vkslm_status create_device(vkslm_vk *vk) {
     return VKSLM_OK;
 }
 
+/* The numeric environment variables, checked before any Vulkan work: a bad value fails the open. */
+static vkslm_status read_env(vkslm_vk *vk) {
+    VKSLM_TRY(vkslm_env_size("VKSLM_MAX_STORAGE_RANGE", 0, 4096, UINT64_MAX, &vk->forced_range));
+    VKSLM_TRY(vkslm_env_size("VKSLM_STAGING_BYTES", VKSLM_STAGING_DEFAULT, 8192, UINT64_MAX, &vk->staging_bytes));
+    return vkslm_env_size("VKSLM_DEVICE_MEMORY_LIMIT", 0, 0, UINT64_MAX, &vk->memory_limit);
+}
+
 vkslm_status vkslm_vk_open(const vkslm_vk_options *opt, vkslm_vk **out) {
     *out = NULL;
     vkslm_vk_options defaults = {.validate_from_env = 1};
@@ -144,16 +151,17 @@ vkslm_status vkslm_vk_open(const vkslm_vk_options *opt, vkslm_vk **out) {
     vk->profile = opt->profile;
     vk->no_uma = vkslm_env_flag("VKSLM_DISABLE_UMA");
     const char *selector = opt->device ? opt->device : getenv("VKSLM_DEVICE");
-    vkslm_status st = vkslm_vk_instance_create(validate, &vk->instance, &vk->messenger, &vk->validation);
+    vkslm_status st = read_env(vk);
+    if (st == VKSLM_OK)
+        st = vkslm_vk_instance_create(validate, &vk->instance, &vk->messenger, &vk->validation);
     if (st == VKSLM_OK)
         st = pick_physical(vk, selector);
     if (st == VKSLM_OK)
         st = create_device(vk);
     if (st == VKSLM_OK) {
         vk->max_range = vk->caps.max_storage_buffer_range;
-        uint64_t forced = vkslm_env_u64("VKSLM_MAX_STORAGE_RANGE", 0);
-        if (forced >= 4096 && forced < vk->max_range)
-            vk->max_range = forced & ~(uint64_t)255;
+        if (vk->forced_range && vk->forced_range < vk->max_range)
+            vk->max_range = vk->forced_range & ~(uint64_t)255;
         st = vkslm_vk_memory_init(vk);
     }
     if (st == VKSLM_OK)

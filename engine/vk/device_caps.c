@@ -224,11 +224,12 @@ vkslm_status vkslm_vk_choose(const vkslm_vk_caps *caps, uint32_t count, const ch
     if (count == 0)
         return vkslm_fail(VKSLM_ERR_NO_DEVICE, "no Vulkan device found");
     if (selector && *selector) {
-        char *end;
-        long idx = strtol(selector, &end, 10);
-        if (*end == '\0') {
-            if (idx < 0 || (uint32_t)idx >= count)
-                return vkslm_fail(VKSLM_ERR_NO_DEVICE, "device index %ld is out of range (%u devices)", idx, count);
+        /* only decimal digits: an index (no sign, space or suffix); anything else: a name substring */
+        if (strspn(selector, "0123456789") == strlen(selector)) {
+            uint64_t idx;
+            if (!vkslm_parse_size(selector, 0, &idx) || idx >= count)
+                return vkslm_fail(VKSLM_ERR_NO_DEVICE, "device index %.32s is out of range (%u devices)", selector,
+                                  count);
             *chosen = (int)idx;
             return VKSLM_OK;
         }

@@ -278,7 +278,7 @@ void vkslm_vk_free(vkslm_vk *vk, vkslm_buf *buf) {
 
 uint64_t vkslm_vk_memory_budget(const vkslm_vk *vk) {
     uint64_t b = vk->caps.device_local_bytes;
-    uint64_t lim = vkslm_env_u64("VKSLM_DEVICE_MEMORY_LIMIT", 0);
+    uint64_t lim = vk->memory_limit; /* env VKSLM_DEVICE_MEMORY_LIMIT, read at open */
     return lim && lim < b ? lim : b;
 }
 

@@ -6,14 +6,9 @@
 #include "engine/util/error.h"
 #include "engine/vk/vk_internal.h"
 
-#define STAGING_DEFAULT (16ull << 20)
-
 vkslm_status vkslm_vk_staging_init(vkslm_vk *vk) {
     vkslm_staging *s = &vk->staging;
-    uint64_t total = vkslm_env_u64("VKSLM_STAGING_BYTES", STAGING_DEFAULT);
-    if (total < 8192)
-        total = 8192;
-    s->half = (total / 2) & ~(uint64_t)255;
+    s->half = (vk->staging_bytes / 2) & ~(uint64_t)255; /* at least 8 KiB: device.c checked the env */
     VKSLM_TRY(vkslm_vk_alloc(vk, VKSLM_MEM_UPLOAD, s->half * 2, &s->buf));
     VKSLM_TRY(vkslm_vk_alloc(vk, VKSLM_MEM_READBACK, s->half, &s->readback));
     VkCommandBufferAllocateInfo cai = {

@@ -75,7 +75,9 @@ typedef struct vkslm_vk_options {
 
 /* Environment switches read at open: VKSLM_DEVICE, VKSLM_VALIDATE, VKSLM_MAX_STORAGE_RANGE (bytes; lowers
  * the range vkslm binds), VKSLM_DISABLE_F16 / _8BIT / _16BIT (do not enable those features),
- * VKSLM_DISABLE_UMA (always stage uploads), VKSLM_STAGING_BYTES, VKSLM_CACHE_DIR, VKSLM_NO_PIPELINE_CACHE. */
+ * VKSLM_DISABLE_UMA (always stage uploads), VKSLM_STAGING_BYTES, VKSLM_DEVICE_MEMORY_LIMIT, VKSLM_CACHE_DIR,
+ * VKSLM_NO_PIPELINE_CACHE. Byte counts are read strictly (engine/util/env.h): a bad value fails the open
+ * with VKSLM_ERR_INVALID_ARG. */
 vkslm_status vkslm_vk_open(const vkslm_vk_options *opt, vkslm_vk **out);
 /* Lets go of the context: it closes when the last holder (vkslm_vk_open, or each vkslm_vk_retain) closes. */
 void vkslm_vk_close(vkslm_vk *vk);
@@ -117,7 +119,8 @@ typedef struct vkslm_buf {
 
 vkslm_status vkslm_vk_alloc(vkslm_vk *vk, vkslm_mem_intent intent, uint64_t size, vkslm_buf *out);
 void vkslm_vk_free(vkslm_vk *vk, vkslm_buf *b);
-/* Bytes of device memory vkslm may use: the device-local heaps, or env VKSLM_DEVICE_MEMORY_LIMIT if lower.
+/* Bytes of device memory vkslm may use: the device-local heaps, or env VKSLM_DEVICE_MEMORY_LIMIT (read at
+ * open) if lower.
  * Loading refuses a model (and session creation a KV cache) that would not fit, before any work. */
 uint64_t vkslm_vk_memory_budget(const vkslm_vk *vk);
 /* Device-local memory (VKSLM_MEM_DEVICE) in use (live suballocations) and reserved (blocks), bytes. */

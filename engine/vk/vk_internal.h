@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "engine/util/env.h"
 #include "engine/vk/vk.h"
 
 typedef struct vkslm_mem_block {
@@ -49,6 +50,9 @@ struct vkslm_vk {
     vkslm_vk_enabled enabled;
     uint64_t max_range;
     int profile, no_uma;
+    uint64_t forced_range;  /* env VKSLM_MAX_STORAGE_RANGE, 0 when unset */
+    uint64_t staging_bytes; /* env VKSLM_STAGING_BYTES, or the default */
+    uint64_t memory_limit;  /* env VKSLM_DEVICE_MEMORY_LIMIT, 0: none */
 
     pthread_mutex_t lock;         /* guards the allocator, the pipeline table, the queue and refs */
     int refs;                     /* holders (models sharing the context); closed when the last lets go */
@@ -77,13 +81,11 @@ int vkslm_vk_has_extension(VkPhysicalDevice pd, const char *name);
 vkslm_status vkslm_vk_memory_init(vkslm_vk *vk);
 void vkslm_vk_memory_destroy(vkslm_vk *vk);
 /* transfer.c */
+#define VKSLM_STAGING_DEFAULT (16ull << 20) /* bytes of the upload ring unless VKSLM_STAGING_BYTES says */
 vkslm_status vkslm_vk_staging_init(vkslm_vk *vk);
 void vkslm_vk_staging_destroy(vkslm_vk *vk);
 /* pipeline.c, pipeline_cache.c */
 void vkslm_vk_pipelines_destroy(vkslm_vk *vk);
 void vkslm_vk_pipeline_cache_load(vkslm_vk *vk);
 void vkslm_vk_pipeline_cache_save(vkslm_vk *vk);
-/* env helpers */
-int vkslm_env_flag(const char *name);
-uint64_t vkslm_env_u64(const char *name, uint64_t fallback);
 #endif

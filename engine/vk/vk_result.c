@@ -1,5 +1,4 @@
 /* VkResult names and their mapping to vkslm statuses. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "engine/util/error.h"
@@ -39,18 +38,4 @@ vkslm_status vkslm_vk_fail(VkResult r, const char *call) {
     memcpy(fn, call, n);
     fn[n] = 0;
     return vkslm_fail(st, "%s failed: %s (%d)", fn, vkslm_vk_result_name(r), (int)r);
-}
-
-int vkslm_env_flag(const char *name) {
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0") != 0 && strcmp(v, "false") != 0;
-}
-
-uint64_t vkslm_env_u64(const char *name, uint64_t fallback) {
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return fallback;
-    char *end;
-    unsigned long long x = strtoull(v, &end, 0);
-    return end != v ? (uint64_t)x : fallback;
 }

@@ -1,9 +1,11 @@
 /* vkslm chat -m MODEL [options]: an interactive conversation through the model's chat template.
  *
- * Each turn renders the whole conversation with the template and tokenizes it; the tokens the session
+ * Each turn renders the whole conversation with the template and tokenizes it (vkslm_chat_tokenize: control
+ * tokens only from the template's own text, so a message cannot forge a turn); the tokens the session
  * already holds are kept as far as they agree with it (a common prefix: usually everything but the new
  * turn), the rest is fed, and the reply streams to stdout. Ctrl-C stops the reply, not the program;
- * /reset starts over, /exit (or end of input) ends. docs/cli.md describes it. */
+ * /reset starts over, /exit (or end of input) ends. A template that fails exits with 1.
+ * docs/cli.md describes it. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,8 @@ static void usage(FILE *f) {
             "  --repeat-penalty R    (default 1: off); --seed S\n"
             "  --ctx N               context length (default min(4096, the model's))\n"
             "  --drop-oldest         when the context is full, drop the oldest turns instead of stopping\n"
+            "  --parse-special-in-content  control tokens (<|im_start|>, ...) typed in a message are control\n"
+            "                        tokens too (default: plain text; only the template writes them)\n"
             "  --device D            Vulkan device index or name substring\n"
             "In the conversation: /reset forgets it, /exit ends (so does end of input); Ctrl-C stops a reply.\n");
 }
@@ -83,8 +87,10 @@ static void chat_drop(chat *c, size_t from, size_t count) {
     c->n -= count;
 }
 
-/* Renders the conversation (malloc'd text) through the template; NULL after a message. */
-static char *chat_render(const vkslm_model *model, const char *tmpl, const chat *c, bool gen) {
+/* Renders the conversation through the template with a generation prompt and tokenizes it into
+ * ids[0..cap) (*n_ids: the count); vkslm_chat_tokenize's status (VKSLM_ERR_LIMIT: more than cap ids). */
+static vkslm_status chat_tokens(const vkslm_model *model, const char *tmpl, const chat *c, bool special_in_content,
+                                int32_t *ids, size_t cap, size_t *n_ids) {
     vkslm_chat_message *m = c->msgs;
     size_t n = c->n;
     char *folded = NULL;
@@ -96,33 +102,22 @@ static char *chat_render(const vkslm_model *model, const char *tmpl, const chat 
         if (!copy || !folded) {
             free(copy);
             free(folded);
-            fprintf(stderr, "vkslm chat: out of memory\n");
-            return NULL;
+            return VKSLM_ERR_OUT_OF_HOST_MEMORY;
         }
         memcpy(copy, m, n * sizeof *copy);
         snprintf(folded, len, "%s\n\n%s", c->system, m[c->n_fixed].content);
         copy[c->n_fixed].content = folded;
         m = copy;
     }
-    size_t len = 0;
-    char *text = NULL;
-    vkslm_status st = vkslm_chat_apply_template(model, tmpl, m, n, gen, NULL, 0, &len);
-    if (st == VKSLM_ERR_LIMIT) {
-        text = malloc(len + 1);
-        st = text ? vkslm_chat_apply_template(model, tmpl, m, n, gen, text, len + 1, &len) : VKSLM_ERR_OUT_OF_HOST_MEMORY;
-    }
-    if (st != VKSLM_OK) {
-        fprintf(stderr, "vkslm chat: %s\n", vkslm_last_error());
-        free(text);
-        text = NULL;
-    }
+    vkslm_status st = vkslm_chat_tokenize(model, tmpl, m, n, true, special_in_content, ids, cap, n_ids);
     free(copy);
     free(folded);
-    return text;
+    return st;
 }
 
-/* Makes the session hold exactly ids[0..n): keeps the common prefix with held[0..*n_held), feeds the rest. */
-static vkslm_status sync_session(vkslm_session *s, int32_t *held, size_t *n_held, const int32_t *ids, size_t n) {
+/* Keeps the common prefix of the session's tokens held[0..*n_held) and ids[0..n) (rewinding the session
+ * to it) and returns its length: ids from there on are still to be fed. */
+static size_t keep_prefix(vkslm_session *s, size_t *n_held, const int32_t *held, const int32_t *ids, size_t n) {
     size_t k = 0, past = vkslm_session_n_past(s);
     if (*n_held > past)
         *n_held = past;
@@ -130,21 +125,17 @@ static vkslm_status sync_session(vkslm_session *s, int32_t *held, size_t *n_held
         k++;
     if (k == n && n > 0)
         k = n - 1; /* feed at least one token so that fresh logits exist */
-    vkslm_status st = k < past ? vkslm_session_rewind(s, (uint32_t)k) : VKSLM_OK;
-    if (st == VKSLM_OK && n > k)
-        st = vkslm_session_eval(s, ids + k, n - k);
-    if (st != VKSLM_OK) {
+    if (k < past && vkslm_session_rewind(s, (uint32_t)k) != VKSLM_OK) {
         vkslm_session_rewind(s, 0);
-        *n_held = 0;
-        return st;
+        k = 0;
     }
-    memcpy(held, ids, n * sizeof *ids);
-    *n_held = n;
-    return VKSLM_OK;
+    *n_held = k;
+    return k;
 }
 
 static int parse_args(int argc, char **argv, const char **model_path, const char **tmpl_arg, const char **system,
-                      bool *drop_oldest, vkslm_model_params *mp, vkslm_session_params *sp, vkslm_generate_params *gp) {
+                      bool *drop_oldest, bool *special_in_content, vkslm_model_params *mp, vkslm_session_params *sp,
+                      vkslm_generate_params *gp) {
     const char *v;
     long lv;
     for (int i = 1; i < argc; i++) {
@@ -193,6 +184,8 @@ static int parse_args(int argc, char **argv, const char **model_path, const char
             mp->device = v;
         else if (cli_flag(a, "--drop-oldest"))
             *drop_oldest = true;
+        else if (cli_flag(a, "--parse-special-in-content"))
+            *special_in_content = true;
         else if (!*model_path && a[0] != '-')
             *model_path = a;
         else {
@@ -210,16 +203,15 @@ static int parse_args(int argc, char **argv, const char **model_path, const char
 
 int cmd_chat(int argc, char **argv) {
     const char *model_path = NULL, *tmpl_arg = NULL, *system = NULL;
-    bool drop_oldest = false;
+    bool drop_oldest = false, special_in_content = false;
     vkslm_model_params mp = vkslm_model_default_params();
     vkslm_session_params sp = vkslm_session_default_params();
     vkslm_generate_params gp = vkslm_generate_default_params();
     gp.max_tokens = 0;
     gp.temperature = 0.7f;
     gp.min_p = 0.05f;
-    gp.add_bos = 0; /* the template writes BOS where the model wants it, as Hugging Face renders it */
-    gp.on_token = stream_piece;
-    int rc = parse_args(argc, argv, &model_path, &tmpl_arg, &system, &drop_oldest, &mp, &sp, &gp);
+    gp.on_token = stream_piece; /* BOS: the template writes it where the model wants it, as Hugging Face does */
+    int rc = parse_args(argc, argv, &model_path, &tmpl_arg, &system, &drop_oldest, &special_in_content, &mp, &sp, &gp);
     if (rc >= 0)
         return rc;
 
@@ -247,7 +239,7 @@ int cmd_chat(int argc, char **argv) {
     vkslm_session *session = NULL;
     int32_t *ids = NULL, *held = NULL;
     size_t n_held = 0;
-    char *line = NULL, *text = NULL;
+    char *line = NULL;
     size_t line_cap = 0;
     chat c = {0};
     rc = 1;
@@ -274,8 +266,8 @@ int cmd_chat(int argc, char **argv) {
     }
     if (!chat_push(&c, "user", "Hello"))
         goto done;
-    size_t probe_len;
-    st = vkslm_chat_apply_template(model, tmpl, c.msgs, c.n, true, NULL, 0, &probe_len);
+    size_t probe_n;
+    st = vkslm_chat_tokenize(model, tmpl, c.msgs, c.n, true, special_in_content, NULL, 0, &probe_n);
     if (st == VKSLM_ERR_INVALID_ARG && system) {
         fprintf(stderr, "vkslm chat: %s\nvkslm chat: the system text goes in front of the first user message "
                         "instead\n", vkslm_last_error());
@@ -283,9 +275,9 @@ int cmd_chat(int argc, char **argv) {
         c.n_fixed = 0;
         c.system = system;
         c.fold_system = true;
-        st = vkslm_chat_apply_template(model, tmpl, c.msgs, c.n, true, NULL, 0, &probe_len);
+        st = vkslm_chat_tokenize(model, tmpl, c.msgs, c.n, true, special_in_content, NULL, 0, &probe_n);
     }
-    if (st != VKSLM_ERR_LIMIT) {
+    if (st != VKSLM_ERR_LIMIT) { /* LIMIT: there are tokens (a zero-capacity buffer cannot take them) */
         fprintf(stderr, "vkslm chat: %s\n", st == VKSLM_OK ? "the template renders nothing" : vkslm_last_error());
         goto done;
     }
@@ -326,15 +318,18 @@ int cmd_chat(int argc, char **argv) {
         if (!chat_push(&c, "user", line))
             goto done;
         size_t n_ids = 0;
+        bool fits = false;
         for (;;) { /* render and tokenize; drop the oldest turns while it does not fit (when asked to) */
-            free(text);
-            if (!(text = chat_render(model, tmpl, &c, true))) {
-                chat_drop(&c, c.n - 1, 1);
+            st = chat_tokens(model, tmpl, &c, special_in_content, ids, (size_t)n_ctx + 1, &n_ids);
+            if (st == VKSLM_OK && n_ids < n_ctx) {
+                fits = true;
                 break;
             }
-            st = vkslm_model_tokenize(model, text, strlen(text), 0, true, ids, (size_t)n_ctx + 1, &n_ids);
-            if (st == VKSLM_OK && n_ids < n_ctx)
-                break;
+            if (st != VKSLM_OK && st != VKSLM_ERR_LIMIT) { /* the template failed: no use going on */
+                fprintf(stderr, "vkslm chat: %s\n",
+                        st == VKSLM_ERR_OUT_OF_HOST_MEMORY ? "out of host memory" : vkslm_last_error());
+                goto done;
+            }
             if (drop_oldest && c.n - c.n_fixed > 1) {
                 chat_drop(&c, c.n_fixed, c.n - c.n_fixed >= 3 ? 2 : 1); /* one user turn and its reply */
                 fprintf(stderr, "(the context is full: the oldest turn is dropped)\n");
@@ -343,21 +338,22 @@ int cmd_chat(int argc, char **argv) {
             fprintf(stderr, "vkslm chat: the conversation no longer fits the context of %u tokens; /reset to start "
                             "over (or run with --drop-oldest)\n", n_ctx);
             chat_drop(&c, c.n - 1, 1);
-            free(text);
-            text = NULL;
             break;
         }
-        if (!text)
+        if (!fits)
             continue;
-        st = sync_session(session, held, &n_held, ids, n_ids);
+        size_t k = keep_prefix(session, &n_held, held, ids, n_ids);
         vkslm_generate_result r;
-        if (st == VKSLM_OK)
-            st = vkslm_generate(session, "", &gp, &r);
+        st = vkslm_generate_tokens(session, ids + k, n_ids - k, &gp, &r);
         if (st != VKSLM_OK) {
             fprintf(stderr, "\nvkslm chat: %s\n", vkslm_last_error());
+            vkslm_session_rewind(session, 0);
+            n_held = 0;
             chat_drop(&c, c.n - 1, 1);
             continue;
         }
+        memcpy(held, ids, n_ids * sizeof *ids);
+        n_held = n_ids;
         for (size_t i = 0; i < r.n_tokens && n_held < n_ctx; i++)
             held[n_held++] = r.tokens[i];
         fputc('\n', stdout);
@@ -372,7 +368,6 @@ int cmd_chat(int argc, char **argv) {
     }
     rc = 0;
 done:
-    free(text);
     free(line);
     chat_drop(&c, 0, c.n);
     free(c.msgs);

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Writes s[0, len) as a quoted JSON string: ", \ and control characters escaped, valid UTF-8 passed
- * through, each byte of an invalid UTF-8 sequence written as U+FFFD. */
+/* Writes s[0, len) as a quoted JSON string: repaired into valid UTF-8 by vkslm_utf8_sanitize (each
+ * maximal ill-formed subpart becomes U+FFFD, written as \ufffd), then ", \ and control characters escaped. */
 void json_str(FILE *f, const char *s, size_t len);
 /* A finite number with up to 9 significant digits, or null for NaN and infinities. */
 void json_num(FILE *f, double v);

@@ -111,6 +111,31 @@ static const char *resolve(reader *r, const char *dir, const char *path) {
     return p;
 }
 
+/* A key of obj that is not in known (NULL-terminated) is refused: a misspelt setting never passes silently. */
+static void known_keys(reader *r, const cJSON *obj, const char *const *known, const char *where) {
+    const cJSON *x;
+    cJSON_ArrayForEach(x, obj) {
+        size_t k = 0;
+        while (known[k] && strcmp(known[k], x->string ? x->string : "") != 0)
+            k++;
+        if (!known[k]) {
+            fail(r, "%s: unknown key \"%s\"", where, x->string ? x->string : "");
+            return;
+        }
+    }
+}
+
+static const char *const sampling_keys[] = {"temperature", "top_p", "min_p", "top_k", "repeat_penalty",
+                                            "frequency_penalty", "presence_penalty", "max_tokens", NULL};
+static const char *const expert_keys[] = {"name", "model", "role", "examples", "keywords", "pattern", "context",
+                                          "parallel", "system_prompt", "template", "sampling", NULL};
+static const char *const router_keys[] = {"model", "min_confidence", "fallback", "rules", "max_queue",
+                                          "queue_timeout_ms", NULL};
+static const char *const root_keys[] = {"host", "port", "max_body_bytes", "price_per_device_hour", "currency",
+                                        "memory_budget_mb", "router", "experts", "threads", "max_connections",
+                                        "max_connections_per_client", "idle_timeout_s", "grace_ms", "cors_origins",
+                                        "allowed_hosts", "parse_special_in_content", NULL};
+
 static void read_sampling(reader *r, const cJSON *obj, serve_sampling *s, const char *where) {
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(obj, "sampling");
     s->temperature = 0;
@@ -125,6 +150,7 @@ static void read_sampling(reader *r, const cJSON *obj, serve_sampling *s, const 
         fail(r, "%s: \"sampling\" must be an object", where);
         return;
     }
+    known_keys(r, o, sampling_keys, where);
     s->temperature = (float)num_at(r, o, "temperature", 0, 0, 10, where);
     s->top_p = (float)num_at(r, o, "top_p", 1, 0, 1, where);
     s->min_p = (float)num_at(r, o, "min_p", 0, 0, 1, where);
@@ -143,6 +169,7 @@ static void read_expert(reader *r, const cJSON *x, size_t i, const char *dir) {
         fail(r, "%s must be an object", where);
         return;
     }
+    known_keys(r, x, expert_keys, where);
     vkslm_expert_desc *d = &c->experts[i];
     serve_expert *e = &c->extra[i];
     d->name = str_at(r, x, "name", where);
@@ -162,6 +189,13 @@ static void read_expert(reader *r, const cJSON *x, size_t i, const char *dir) {
     d->max_sessions = (uint32_t)num_at(r, x, "parallel", 0, 0, 256, where);
     e->system_prompt = str_at(r, x, "system_prompt", where);
     e->template_name = str_at(r, x, "template", where);
+    if (e->template_name && !r->failed) { /* template text that cannot be read fails here, not on a request */
+        const vkslm_chat_message probe[] = {{"system", "s"}, {"user", "u"}, {"assistant", "a"}, {"user", "u"}};
+        size_t len = 0;
+        vkslm_status st = vkslm_chat_apply_template(NULL, e->template_name, probe, 4, true, NULL, 0, &len);
+        if (st == VKSLM_ERR_FORMAT || st == VKSLM_ERR_UNSUPPORTED || st == VKSLM_ERR_TOO_COMPLEX)
+            fail(r, "%s: \"template\": %s", where, vkslm_last_error());
+    }
     read_sampling(r, x, &e->sampling, where);
 }
 
@@ -193,10 +227,19 @@ int serve_config_load(const char *path, serve_config *c, char *err, size_t cap) 
             dir[0] = 0;
     }
     const cJSON *root = c->root;
+    known_keys(&r, root, root_keys, "config");
     c->host = str_at(&r, root, "host", "config");
     c->port = (int)num_at(&r, root, "port", 8080, 0, 65535, "config");
     c->max_body = (size_t)num_at(&r, root, "max_body_bytes", 1 << 20, 64, 1 << 30, "config");
     c->price_per_hour = num_at(&r, root, "price_per_device_hour", 1.0, 0, 1e6, "config");
+    c->threads = (unsigned)num_at(&r, root, "threads", 4, 1, 64, "config");
+    c->max_connections = (unsigned)num_at(&r, root, "max_connections", 1000, 1, 1e6, "config");
+    c->max_per_client = (unsigned)num_at(&r, root, "max_connections_per_client", 64, 0, 1e6, "config");
+    c->idle_timeout_s = (unsigned)num_at(&r, root, "idle_timeout_s", 15, 1, 86400, "config");
+    c->grace_ms = (unsigned)num_at(&r, root, "grace_ms", 30000, 0, 3.6e6, "config");
+    c->cors_origins = strings_at(&r, root, "cors_origins", &c->n_cors_origins, "config");
+    c->allowed_hosts = strings_at(&r, root, "allowed_hosts", &c->n_allowed_hosts, "config");
+    c->parse_special_in_content = bool_at(&r, root, "parse_special_in_content", 0, "config");
     c->currency = str_at(&r, root, "currency", "config");
     if (!c->currency)
         c->currency = "USD";
@@ -206,6 +249,7 @@ int serve_config_load(const char *path, serve_config *c, char *err, size_t cap) 
     if (ro && !cJSON_IsObject(ro))
         fail(&r, "config: \"router\" must be an object");
     else if (ro) {
+        known_keys(&r, ro, router_keys, "router");
         c->orch.router_model = resolve(&r, dir ? dir : "", str_at(&r, ro, "model", "router"));
         c->orch.min_confidence = (float)num_at(&r, ro, "min_confidence", 0, 0, 1, "router");
         c->orch.fallback = str_at(&r, ro, "fallback", "router");

@@ -1,6 +1,10 @@
-/* vkslm serve: the HTTP side. Request bodies are gathered up to the configured limit, then dispatched by
- * method and URL; every response is JSON (or SSE, or Prometheus text) and counted in the metrics. */
+/* vkslm serve: the HTTP side. libmicrohttpd polls with epoll on a small pool of threads; request bodies
+ * are gathered up to the configured limit, the Host and Origin headers are checked (DNS rebinding, cross-
+ * site calls), then the request is dispatched by method and URL. Completions run as jobs (serve_job.c)
+ * while their connection is suspended. Every response is JSON (or SSE, or Prometheus text) and counted in
+ * the metrics. Connections are limited in all and per client address, and idle ones time out. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -8,14 +12,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "examples/vkslm/serve.h"
 
+/* One request on a connection (libmicrohttpd's per-request pointer). */
 typedef struct upload {
     char *body;
     size_t len, cap;
     int too_big;
+    int answered;   /* refused on its headers */
+    serve_job *job; /* the completion working for it */
 } upload;
+
+static int in_list(const char *const *list, size_t n, const char *s, size_t len);
 
 int serve_send_json(struct MHD_Connection *c, server *sv, int endpoint, unsigned status, cJSON *body,
                     const char *expert) {
@@ -30,6 +40,9 @@ int serve_send_json(struct MHD_Connection *c, server *sv, int endpoint, unsigned
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", "application/json");
+    serve_add_cors(sv, c, r);
+    if (sv->draining)
+        MHD_add_response_header(r, "Connection", "close");
     if (expert)
         MHD_add_response_header(r, "X-Vkslm-Expert", expert);
     int ok = MHD_queue_response(c, status, r);
@@ -38,23 +51,14 @@ int serve_send_json(struct MHD_Connection *c, server *sv, int endpoint, unsigned
     return ok;
 }
 
-int serve_send_error(struct MHD_Connection *c, server *sv, int endpoint, unsigned status, const char *type,
-                     const char *code, const char *fmt, ...) {
+int serve_send_error(struct MHD_Connection *c, server *sv, int endpoint, unsigned status, const char *code,
+                     const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *root = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(root, "error");
-    cJSON_AddStringToObject(e, "message", msg);
-    cJSON_AddStringToObject(e, "type", type);
-    cJSON_AddNullToObject(e, "param");
-    if (code)
-        cJSON_AddStringToObject(e, "code", code);
-    else
-        cJSON_AddNullToObject(e, "code");
-    return serve_send_json(c, sv, endpoint, status, root, NULL);
+    return serve_send_json(c, sv, endpoint, status, serve_error_object(status, code, NULL, msg), NULL);
 }
 
 static int send_models(struct MHD_Connection *c, server *sv) {
@@ -83,7 +87,8 @@ static int send_models(struct MHD_Connection *c, server *sv) {
 
 static int send_health(struct MHD_Connection *c, server *sv) {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "status", "ok");
+    int draining = sv->draining;
+    cJSON_AddStringToObject(root, "status", draining ? "draining" : "ok");
     size_t n = vkslm_orchestra_n_experts(sv->orch), loaded = 0;
     for (size_t i = 0; i < n; i++) {
         vkslm_expert_stats st;
@@ -97,19 +102,20 @@ static int send_health(struct MHD_Connection *c, server *sv) {
     cJSON_AddNumberToObject(root, "device_memory_bytes", (double)used);
     cJSON_AddNumberToObject(root, "device_memory_budget_bytes", (double)budget);
     cJSON_AddNumberToObject(root, "validation_messages", vkslm_orchestra_validation_messages(sv->orch));
-    return serve_send_json(c, sv, SERVE_EP_HEALTH, 200, root, NULL);
+    return serve_send_json(c, sv, SERVE_EP_HEALTH, draining ? 503 : 200, root, NULL); /* 503: balancers look away */
 }
 
 static int send_metrics(struct MHD_Connection *c, server *sv) {
     char *text = serve_metrics_text(sv);
     if (!text)
-        return serve_send_error(c, sv, SERVE_EP_METRICS, 500, "server_error", NULL, "out of memory");
+        return serve_send_error(c, sv, SERVE_EP_METRICS, 500, NULL, "out of memory");
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(text);
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
+    serve_add_cors(sv, c, r);
     int ok = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     serve_metrics_request(&sv->metrics, SERVE_EP_METRICS, 200);
@@ -130,27 +136,173 @@ static int endpoint_of(const char *url) {
     return SERVE_EP_OTHER;
 }
 
+/* ---- request checks ------------------------------------------------------------------------------ */
+static int in_list(const char *const *list, size_t n, const char *s, size_t len) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], "*") == 0 || (strlen(list[i]) == len && strncasecmp(list[i], s, len) == 0))
+            return 1;
+    return 0;
+}
+
+/* The Host header's name (its port and an IPv6 address's brackets removed) is one the server answers to:
+ * a page on another site that rebinds its own name to our address sends that name, and is refused. */
+static int host_allowed(const server *sv, const char *host) {
+    if (!host)
+        return 1; /* HTTP/1.0 clients need not send one; browsers always do */
+    const char *name = host, *end;
+    if (host[0] == '[') {
+        name = host + 1;
+        end = strchr(name, ']');
+        if (!end)
+            return 0;
+    } else {
+        end = strchr(host, ':');
+        if (!end)
+            end = host + strlen(host);
+    }
+    size_t len = (size_t)(end - name);
+    if (sv->cfg.allowed_hosts)
+        return in_list(sv->cfg.allowed_hosts, sv->cfg.n_allowed_hosts, name, len);
+    const char *loopback[] = {"localhost", "127.0.0.1", "::1", sv->cfg.host};
+    return in_list(loopback, sizeof loopback / sizeof *loopback, name, len);
+}
+
+typedef struct header_scan {
+    int n_length, conflict, chunked;
+    const char *length;
+} header_scan;
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    header_scan *h = cls;
+    (void)kind;
+    if (h->n_length > 64)
+        return MHD_NO;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (h->n_length++ && strcmp(h->length, value) != 0)
+            h->conflict = 1;
+        h->length = value;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        h->chunked = 1;
+    }
+    return MHD_YES;
+}
+
+/* What is wrong with the request line and headers, for a 400 (NULL: nothing). */
+static const char *bad_head(struct MHD_Connection *c, const char *url) {
+    if (strstr(url, "%00"))
+        return "the path holds a NUL byte";
+    header_scan h = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, scan_header, &h);
+    if (h.conflict)
+        return "the request has Content-Length headers that disagree";
+    if (h.chunked) /* libmicrohttpd would answer bad chunk framing itself, in HTML: refuse it before */
+        return "chunked request bodies are not accepted: send the body with a Content-Length";
+    return NULL;
+}
+
+/* A cross-site call from an allowed origin gets its answer read by the page. */
+void serve_add_cors(const server *sv, struct MHD_Connection *c, struct MHD_Response *r) {
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (origin && in_list(sv->cfg.cors_origins, sv->cfg.n_cors_origins, origin, strlen(origin))) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(r, "Vary", "Origin");
+    }
+}
+
+static int send_preflight(struct MHD_Connection *c, server *sv, int ep) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    serve_add_cors(sv, c, r);
+    MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    MHD_add_response_header(r, "Access-Control-Allow-Headers", "Content-Type, Authorization");
+    MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+    int ok = MHD_queue_response(c, 204, r);
+    MHD_destroy_response(r);
+    serve_metrics_request(&sv->metrics, ep, 204);
+    return ok;
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------------ */
+/* Checks what the request line and headers say, before any body is read: MHD_YES to go on (*answered
+ * 0), else the answer was queued (*answered 1; the connection closes after it). */
+static int check_head(struct MHD_Connection *c, server *sv, const char *url, int *answered) {
+    int ep = endpoint_of(url);
+    *answered = 1;
+    const char *why = bad_head(c, url);
+    if (why)
+        return serve_send_error(c, sv, ep, 400, "invalid_request", "%s", why);
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (!host_allowed(sv, host))
+        return serve_send_error(c, sv, ep, 403, "host_not_allowed",
+                                "the Host %s is not one this server answers to (the config's allowed_hosts)", host);
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (origin && !in_list(sv->cfg.cors_origins, sv->cfg.n_cors_origins, origin, strlen(origin)))
+        return serve_send_error(c, sv, ep, 403, "origin_not_allowed",
+                                "requests from the origin %s are not allowed (the config's cors_origins)", origin);
+    *answered = 0;
+    return MHD_YES;
+}
+
+static int dispatch(struct MHD_Connection *c, server *sv, upload *u, const char *url, const char *method) {
+    int ep = endpoint_of(url);
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (strcmp(method, "OPTIONS") == 0 && origin && ep != SERVE_EP_OTHER)
+        return send_preflight(c, sv, ep);
+    if (u->too_big)
+        return serve_send_error(c, sv, ep, 413, "request_too_large", "the request body exceeds %zu bytes",
+                                sv->cfg.max_body);
+    int is_post = strcmp(method, "POST") == 0, is_get = strcmp(method, "GET") == 0;
+    switch (ep) {
+    case SERVE_EP_CHAT:
+    case SERVE_EP_COMPLETIONS:
+        if (!is_post)
+            return serve_send_error(c, sv, ep, 405, "method_not_allowed", "%s needs POST", url);
+        return serve_completion(c, sv, u->body ? u->body : "", u->len, ep == SERVE_EP_CHAT, &u->job);
+    case SERVE_EP_MODELS:
+    case SERVE_EP_HEALTH:
+    case SERVE_EP_METRICS:
+        if (!is_get)
+            return serve_send_error(c, sv, ep, 405, "method_not_allowed", "%s needs GET", url);
+        return ep == SERVE_EP_MODELS ? send_models(c, sv) : ep == SERVE_EP_HEALTH ? send_health(c, sv) : send_metrics(c, sv);
+    default:
+        return serve_send_error(c, sv, ep, 404, "not_found", "no endpoint %s %s", method, url);
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *data, size_t *data_size, void **con_cls) {
     server *sv = cls;
     upload *u = *con_cls;
+    (void)version;
     if (!u) { /* headers only so far */
         if (!(u = calloc(1, sizeof *u)))
             return MHD_NO;
         *con_cls = u;
+        int answered;
+        int ok = check_head(c, sv, url, &answered);
+        u->answered = answered;
+        return ok == MHD_YES ? MHD_YES : MHD_NO;
+    }
+    if (u->answered) { /* refused on its headers: the body is not read */
+        *data_size = 0;
         return MHD_YES;
     }
+    if (u->job) /* resumed: the job has its answer (or a stream) ready */
+        return serve_job_answer(u->job) == MHD_YES ? MHD_YES : MHD_NO;
     if (*data_size) { /* a piece of the body */
         if (!u->too_big && u->len + *data_size > sv->cfg.max_body)
             u->too_big = 1;
         if (!u->too_big) {
             if (u->len + *data_size + 1 > u->cap) {
                 size_t cap = (u->len + *data_size + 1) * 2;
-                char *b = realloc(u->body, cap < sv->cfg.max_body + 1 ? cap : sv->cfg.max_body + 1);
+                if (cap > sv->cfg.max_body + 1)
+                    cap = sv->cfg.max_body + 1;
+                char *b = realloc(u->body, cap);
                 if (!b)
                     return MHD_NO;
                 u->body = b;
-                u->cap = cap < sv->cfg.max_body + 1 ? cap : sv->cfg.max_body + 1;
+                u->cap = cap;
             }
             memcpy(u->body + u->len, data, *data_size);
             u->len += *data_size;
@@ -159,41 +311,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *data_size = 0;
         return MHD_YES;
     }
-    int ep = endpoint_of(url);
-    int is_post = strcmp(method, "POST") == 0, is_get = strcmp(method, "GET") == 0;
-    if (u->too_big)
-        return serve_send_error(c, sv, ep, 413, "invalid_request_error", "request_too_large",
-                                "the request body exceeds %zu bytes", sv->cfg.max_body) == MHD_YES ? MHD_YES : MHD_NO;
-    int ok;
-    switch (ep) {
-    case SERVE_EP_CHAT:
-    case SERVE_EP_COMPLETIONS:
-        ok = is_post ? serve_completion(c, sv, u->body ? u->body : "", u->len, ep == SERVE_EP_CHAT)
-                     : serve_send_error(c, sv, ep, 405, "invalid_request_error", "method_not_allowed",
-                                        "%s needs POST", url);
-        break;
-    case SERVE_EP_MODELS:
-    case SERVE_EP_HEALTH:
-    case SERVE_EP_METRICS:
-        if (!is_get)
-            ok = serve_send_error(c, sv, ep, 405, "invalid_request_error", "method_not_allowed", "%s needs GET", url);
-        else
-            ok = ep == SERVE_EP_MODELS ? send_models(c, sv) : ep == SERVE_EP_HEALTH ? send_health(c, sv)
-                                                                                    : send_metrics(c, sv);
-        break;
-    default:
-        ok = serve_send_error(c, sv, ep, 404, "invalid_request_error", "not_found", "no endpoint %s %s", method, url);
-    }
-    return ok == MHD_YES ? MHD_YES : MHD_NO;
+    return dispatch(c, sv, u, url, method) == MHD_YES ? MHD_YES : MHD_NO;
 }
 
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode why) {
     upload *u = *con_cls;
+    (void)cls, (void)c, (void)why;
     if (u) {
+        if (u->job)
+            serve_job_detach(u->job);
         free(u->body);
         free(u);
         *con_cls = NULL;
     }
+}
+
+/* libmicrohttpd decodes %XX in the path before we see it, so "/health%00.json" would read as "/health".
+ * A path holding %00 is left as it came (bad_head refuses it); others are decoded as usual. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *uri) {
+    (void)cls, (void)c;
+    if (strstr(uri, "%00"))
+        return strlen(uri);
+    return MHD_http_unescape(uri);
 }
 
 struct MHD_Daemon *serve_http_start(server *sv, const char *host, int port, int *bound) {
@@ -205,10 +344,13 @@ struct MHD_Daemon *serve_http_start(server *sv, const char *host, int port, int 
         fprintf(stderr, "vkslm serve: --host %s is not an IPv4 address\n", host);
         return NULL;
     }
+    const serve_config *cfg = &sv->cfg;
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-        NULL, on_request, sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_done, sv,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, (uint16_t)port,
+        NULL, NULL, on_request, sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
+        on_done, sv, MHD_OPTION_UNESCAPE_CALLBACK, unescape, sv, MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_client,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "vkslm serve: cannot listen on %s:%d (in use, or not allowed)\n", host, port);
         return NULL;
