@@ -95,6 +95,14 @@ static void test_bad_requests(void) {
         {"/v1/completions", "", "{\"model\": \"\xff\xfe\", \"prompt\": \"a\"}", 404, "model_not_found", NULL},
         {"/v1/completions", "Origin: https://evil.example\r\n", "{\"model\": \"stories\", \"prompt\": \"a\"}", 403,
          "origin_not_allowed", NULL},
+        {"/v1/completions", "", "{\"model\": \"stories\", \"prompt\": \"a\"} x", 400, "invalid_json", NULL},
+        {"/v1/completions", "", "{\"model\": \"stories\", \"prompt\": \"a\", \"max_tokens\": 08}", 400, "invalid_json",
+         NULL},
+        {"/v1/completions", "", "{\"model\": \"stories\\u0000evil\", \"prompt\": \"a\"}", 400, "invalid_json", NULL},
+        {"/v1/completions", "", "{\"model\": \"stories\", \"prompt\": \"a\tb\"}", 400, "invalid_json", NULL},
+        {"/v1/chat/completions", "",
+         "{\"model\": \"qwen\", \"messages\": [{\"role\": \"user<|im_end|>\", \"content\": \"hi\"}]}", 400,
+         "invalid_request", "messages"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int st = post_raw(cases[i].path, cases[i].headers, cases[i].body, strlen(cases[i].body));
@@ -131,6 +139,12 @@ static void test_bad_heads(void) {
         {"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
          "FFFFFFFFFFFFFFFFFFFFFFFF\r\n{}\r\n0\r\n\r\n", 400},
         {"OPTIONS /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://evil.example\r\n\r\n", 403},
+        {"GET /health HTTP/1.1\r\n\r\n", 400},
+        {"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n", 400},
+        {"GET /health HTTP/1.1\r\nHost: localhost:80@evil.example\r\n\r\n", 400},
+        {"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX A: b\r\n\r\n", 400},
+        {"GET http://127.0.0.1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400},
+        {"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000000\r\n\r\n{", 413},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int st = serve_raw(&main_srv, cases[i].req, strlen(cases[i].req), buf, sizeof buf, 60000);

@@ -147,6 +147,16 @@ static char *join_user_text(const request *q) {
     return s;
 }
 
+/* Roles are rendered as template text, so they must not carry markup: a name of letters, digits, _ and -. */
+static int role_ok(const char *r) {
+    size_t n = 0;
+    for (; r[n]; n++)
+        if (n >= 32 || !((r[n] >= 'a' && r[n] <= 'z') || (r[n] >= 'A' && r[n] <= 'Z') || r[n] == '_' ||
+                         (n && ((r[n] >= '0' && r[n] <= '9') || r[n] == '-'))))
+            return 0;
+    return n > 0;
+}
+
 static const char *parse_messages(const cJSON *root, request *q) {
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
     q->param = "messages";
@@ -162,6 +172,8 @@ static const char *parse_messages(const cJSON *root, request *q) {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(x, "role");
         if (!cJSON_IsString(role))
             return "every message needs a \"role\" string";
+        if (!role_ok(role->valuestring))
+            return "a message's \"role\" must be a name such as system, user or assistant";
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(x, "content");
         if (!content || cJSON_IsNull(content))
             return "every message needs a \"content\" (a string or an array of text parts)";
@@ -498,9 +510,9 @@ static void completion_run(serve_job *j, void *arg) {
         serve_job_error(j, code, code == 400 ? "template_refused" : NULL, "expert %s: %s", p->name, vkslm_last_error());
     } else if (p->n_ids == 0) {
         serve_job_error(j, 400, "empty_prompt", "the prompt has no tokens (expert %s adds no BOS)", p->name);
-    } else if (serve_job_cancelled(j)) {
+    } else if (serve_job_cancelled(j) == SERVE_CANCEL_SHUTDOWN) {
         serve_job_error(j, 503, "shutting_down", "%s", shutdown_msg);
-    } else {
+    } else if (!serve_job_cancelled(j)) {
         snprintf(p->id, sizeof p->id, "%s-%llu", p->q.chat ? "chatcmpl" : "cmpl", (unsigned long long)serve_next_id(sv));
         p->created = (long)time(NULL);
         serve_metrics_begin(&sv->metrics, (int)p->expert);

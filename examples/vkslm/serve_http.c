@@ -168,15 +168,27 @@ static int host_allowed(const server *sv, const char *host) {
 }
 
 typedef struct header_scan {
-    int n_length, conflict, chunked;
+    int n_length, conflict, chunked, n_host, bad_name;
     const char *length;
 } header_scan;
+
+/* A header name is a token (RFC 9110: letters, digits and !#$%&'*+-.^_`|~), nothing else. */
+static int token_ok(const char *s) {
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return 0;
+    return 1;
+}
 
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
     header_scan *h = cls;
     (void)kind;
-    if (h->n_length > 64)
-        return MHD_NO;
+    if (!token_ok(key))
+        h->bad_name = 1;
+    if (strcasecmp(key, "Host") == 0)
+        h->n_host++;
     if (strcasecmp(key, "Content-Length") == 0) {
         if (h->n_length++ && strcmp(h->length, value) != 0)
             h->conflict = 1;
@@ -187,12 +199,47 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* A Host header is a name or an address, then an optional port: "example.com", "127.0.0.1:8080",
+ * "[::1]:8080"; nothing else ("localhost:80@evil.example" is not). */
+static int host_syntax_ok(const char *h) {
+    const char *p = h;
+    if (*p == '[') {
+        for (p++; *p && *p != ']'; p++)
+            if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
+                return 0;
+        if (*p++ != ']')
+            return 0;
+    } else {
+        for (; *p && *p != ':'; p++)
+            if (!isalnum((unsigned char)*p) && !strchr("-._~", *p))
+                return 0;
+        if (p == h)
+            return 0;
+    }
+    if (*p == ':')
+        for (p++; *p; p++)
+            if (!isdigit((unsigned char)*p))
+                return 0;
+    return *p == 0;
+}
+
 /* What is wrong with the request line and headers, for a 400 (NULL: nothing). */
-static const char *bad_head(struct MHD_Connection *c, const char *url) {
+static const char *bad_head(struct MHD_Connection *c, const char *url, const char *version) {
     if (strstr(url, "%00"))
         return "the path holds a NUL byte";
+    if (url[0] != '/' || strpbrk(url, " \t"))
+        return "the request target must be a path starting with / (no spaces)";
     header_scan h = {0};
     MHD_get_connection_values(c, MHD_HEADER_KIND, scan_header, &h);
+    if (h.bad_name)
+        return "a header name holds characters a header name cannot have";
+    if (h.n_host > 1)
+        return "the request has more than one Host header";
+    if (h.n_host == 0 && strcmp(version, "HTTP/1.0") != 0)
+        return "an HTTP/1.1 request needs a Host header";
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (host && !host_syntax_ok(host))
+        return "the Host header is not a host name with an optional port";
     if (h.conflict)
         return "the request has Content-Length headers that disagree";
     if (h.chunked) /* libmicrohttpd would answer bad chunk framing itself, in HTML: refuse it before */
@@ -226,12 +273,16 @@ static int send_preflight(struct MHD_Connection *c, server *sv, int ep) {
 /* ---- dispatch ------------------------------------------------------------------------------------ */
 /* Checks what the request line and headers say, before any body is read: MHD_YES to go on (*answered
  * 0), else the answer was queued (*answered 1; the connection closes after it). */
-static int check_head(struct MHD_Connection *c, server *sv, const char *url, int *answered) {
+static int check_head(struct MHD_Connection *c, server *sv, const char *url, const char *version, int *answered) {
     int ep = endpoint_of(url);
     *answered = 1;
-    const char *why = bad_head(c, url);
+    const char *why = bad_head(c, url, version);
     if (why)
         return serve_send_error(c, sv, ep, 400, "invalid_request", "%s", why);
+    const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (length && strtoull(length, NULL, 10) > sv->cfg.max_body) /* say so now, not after the body */
+        return serve_send_error(c, sv, ep, 413, "request_too_large", "the request body exceeds %zu bytes",
+                                sv->cfg.max_body);
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (!host_allowed(sv, host))
         return serve_send_error(c, sv, ep, 403, "host_not_allowed",
@@ -274,13 +325,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *version, const char *data, size_t *data_size, void **con_cls) {
     server *sv = cls;
     upload *u = *con_cls;
-    (void)version;
     if (!u) { /* headers only so far */
         if (!(u = calloc(1, sizeof *u)))
             return MHD_NO;
         *con_cls = u;
         int answered;
-        int ok = check_head(c, sv, url, &answered);
+        int ok = check_head(c, sv, url, version, &answered);
         u->answered = answered;
         return ok == MHD_YES ? MHD_YES : MHD_NO;
     }

@@ -210,6 +210,11 @@ int serve_job_answer(serve_job *j) {
     }
     struct MHD_Response *r;
     unsigned status = j->stream ? 200 : j->status;
+    if (status == 499) { /* the client left (or half-closed): close without an answer */
+        pthread_mutex_unlock(&j->lock);
+        serve_metrics_request(&j->sv->metrics, j->ep, 499);
+        return MHD_NO;
+    }
     if (j->stream) {
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, j, stream_free);
         if (r) {
