@@ -2,9 +2,12 @@
  * share one loaded model, sessions are reused, an idle model is evicted for another and reloads with the
  * same greedy tokens, a budget too small is a clear error, a busy expert times out, and a router model
  * gives every expert a probability. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "engine/util/clock.h"
 #include "engine/runtime/api_internal.h"
 #include "tests/harness.h"
 #include "vkslm.h"
@@ -131,6 +134,50 @@ static void test_busy_times_out(void) {
     vkslm_orchestra_free(o);
 }
 
+typedef struct waiter {
+    vkslm_orchestra *o;
+    vkslm_status st;
+    double ms;
+} waiter;
+
+static void *wait_for_session(void *arg) {
+    waiter *w = arg;
+    vkslm_session *s = NULL;
+    double t0 = vkslm_now_ms();
+    w->st = vkslm_orchestra_acquire(w->o, 0, &s);
+    w->ms = vkslm_now_ms() - t0;
+    if (s)
+        vkslm_orchestra_release(w->o, 0, s);
+    return NULL;
+}
+
+/* Shutdown wakes a request waiting for a session (its timeout is 10 minutes) and refuses new ones. */
+static void test_shutdown_wakes_waiters(void) {
+    TEST_REQUIRE_DATA();
+    vkslm_orchestra *o = make(1ull << 30, 1, 600000, NULL);
+    vkslm_session *a = NULL, *b = NULL;
+    CU_ASSERT_EQUAL_FATAL(vkslm_orchestra_acquire(o, 0, &a), VKSLM_OK);
+    waiter w = {o, VKSLM_OK, 0};
+    pthread_t t;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, wait_for_session, &w), 0);
+    vkslm_expert_stats st;
+    for (int i = 0; i < 3000; i++) { /* until it waits */
+        CU_ASSERT_EQUAL(vkslm_orchestra_expert_stats(o, 0, &st), VKSLM_OK);
+        if (st.waiting == 1)
+            break;
+        usleep(1000);
+    }
+    CU_ASSERT_EQUAL(st.waiting, 1);
+    vkslm_orchestra_shutdown(o);
+    pthread_join(t, NULL);
+    CU_ASSERT_EQUAL(w.st, VKSLM_ERR_BUSY);
+    CU_ASSERT(w.ms < 300000); /* woken, not timed out */
+    CU_ASSERT_EQUAL(vkslm_orchestra_acquire(o, 1, &b), VKSLM_ERR_BUSY); /* nothing new after shutdown */
+    CU_ASSERT_PTR_NULL(b);
+    vkslm_orchestra_release(o, 0, a);
+    vkslm_orchestra_free(o);
+}
+
 static void test_semantic(void) {
     TEST_REQUIRE_DATA();
     vkslm_orchestra *o = make(1ull << 30, 2, 0, stories);
@@ -193,6 +240,7 @@ int main(void) {
         {"experts of one file share its model; sessions are kept and rewound", test_sharing_and_reuse},
         {"an idle model is evicted for another and reloads with the same tokens", test_eviction_and_reload},
         {"a busy expert times out with VKSLM_ERR_BUSY", test_busy_times_out},
+        {"shutdown wakes a waiting request and refuses new ones", test_shutdown_wakes_waiters},
         {"semantic routing with a router model", test_semantic},
         {"a model loaded onto another's device outlives it", test_share_device},
         {NULL, NULL},
