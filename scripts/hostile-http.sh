@@ -7,17 +7,4 @@
 # completion after each group; then stops it with SIGTERM (it must exit 0, with no sanitizer report).
 # Usage: scripts/hostile-http.sh [--vkslm PATH] [--group NAME]... [--list] [--verbose] [--timeout-scale X] [--repeat N]
 # LD_PRELOAD, if set, is given to the server only (as .ci/run preloads libasan for the ASan build).
-set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-vkslm="${VKSLM:-$root/build/vkslm}"
-args=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --vkslm) vkslm="$2"; shift 2 ;;
-    --vkslm=*) vkslm="${1#--vkslm=}"; shift ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-export VKSLM_PROBE_SERVER_PRELOAD="${LD_PRELOAD:-}"
-exec env -u LD_PRELOAD PYTHONDONTWRITEBYTECODE=1 python3 "$root/scripts/probe/hostile.py" --vkslm "$vkslm" ${args[@]+"${args[@]}"}
+exec "$(dirname "$0")/probe/launch.sh" hostile "$0" 9 "$@"

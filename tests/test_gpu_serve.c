@@ -133,9 +133,7 @@ static void test_client_disconnect(void) {
     CU_ASSERT_FATAL(before >= 0);
     const char *body = "{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 100000, \"stream\": true}";
     char req[512];
-    int n = snprintf(req, sizeof req,
-                     "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+    int n = serve_request(req, sizeof req, "/v1/completions", body);
     int fd = serve_connect(&main_srv, "127.0.0.1");
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
@@ -460,14 +458,9 @@ static void test_start_main(void) {
 }
 
 int main(void) {
-    if (!test_data_dir()) {
-        test_skip("../shared/testdata not found");
-        return test_in_ci() ? 1 : 0;
-    }
-    if (system(CURL " --version >/dev/null 2>&1") != 0) {
-        test_skip("curl not found");
-        return test_in_ci() ? 1 : 0;
-    }
+    int unavailable = serve_tests_unavailable();
+    if (unavailable >= 0)
+        return unavailable;
     static const vkslm_test tests[] = {
         {"a bad config is refused with a message", test_bad_config},
         {"server starts with the example config (rules off)", test_start_main},

@@ -212,9 +212,7 @@ static void test_abandoned_whole(void) {
     double before = serve_metric(&main_srv, key);
     const char *body = "{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 100000}";
     char req[512];
-    int n = snprintf(req, sizeof req,
-                     "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n%s", strlen(body),
-                     body);
+    int n = serve_request(req, sizeof req, "/v1/completions", body);
     int fd = serve_connect(&main_srv, "127.0.0.1");
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
@@ -265,9 +263,7 @@ static void test_forged_turns(void) {
 static int open_stream(const srv *s, char *got, size_t cap) {
     const char *body = "{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 100000, \"stream\": true}";
     char req[512];
-    int n = snprintf(req, sizeof req,
-                     "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n%s", strlen(body),
-                     body);
+    int n = serve_request(req, sizeof req, "/v1/completions", body);
     int fd = serve_connect(s, "127.0.0.1");
     if (fd < 0 || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
         return -1;
@@ -349,9 +345,7 @@ static void test_drain_cuts(void) {
     CU_ASSERT_FATAL(fd >= 0);
     const char *body = "{\"model\": \"stories\", \"prompt\": \"Once\", \"max_tokens\": 100000}";
     char req[512];
-    int n = snprintf(req, sizeof req,
-                     "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n%s", strlen(body),
-                     body);
+    int n = serve_request(req, sizeof req, "/v1/completions", body);
     int fw = serve_connect(&s, "127.0.0.1");
     CU_ASSERT_EQUAL(send(fw, req, (size_t)n, MSG_NOSIGNAL), n);
     for (int i = 0; i < 1200 && serve_metric(&s, "vkslm_expert_active{expert=\"stories\"} ") < 2; i++)
@@ -421,14 +415,9 @@ static void test_stop(void) {
 }
 
 int main(void) {
-    if (!test_data_dir()) {
-        test_skip("../shared/testdata not found");
-        return test_in_ci() ? 1 : 0;
-    }
-    if (system(CURL " --version >/dev/null 2>&1") != 0) {
-        test_skip("curl not found");
-        return test_in_ci() ? 1 : 0;
-    }
+    int unavailable = serve_tests_unavailable();
+    if (unavailable >= 0)
+        return unavailable;
     static const vkslm_test tests[] = {
         {"server starts", test_start},
         {"bad requests: 4xx with strict, valid UTF-8 error objects", test_bad_requests},

@@ -214,3 +214,20 @@ double serve_metric(const srv *s, const char *key) {
     const char *at = strstr(m, key);
     return at ? atof(at + strlen(key)) : -1;
 }
+
+int serve_tests_unavailable(void) {
+    if (!test_data_dir()) {
+        test_skip("../shared/testdata not found");
+        return test_in_ci() ? 1 : 0;
+    }
+    if (system(CURL " --version >/dev/null 2>&1") != 0) {
+        test_skip("curl not found");
+        return test_in_ci() ? 1 : 0;
+    }
+    return -1;
+}
+
+int serve_request(char *out, size_t cap, const char *path, const char *body) {
+    return snprintf(out, cap, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    "Content-Length: %zu\r\n\r\n%s", path, strlen(body), body);
+}

@@ -40,6 +40,11 @@ int serve_connect(const srv *s, const char *from);
 int serve_raw_on(int fd, const char *req, size_t n, char *out, size_t cap, int timeout_ms);
 /* The same on a new connection from 127.0.0.1, closed after. */
 int serve_raw(const srv *s, const char *req, size_t n, char *out, size_t cap, int timeout_ms);
+/* -1 when the server tests can run (test data and curl found), else the exit code for main (after a
+ * SKIP line; under CI a failure). */
+int serve_tests_unavailable(void);
+/* "POST path HTTP/1.1" with Host and Content-Length, then the body, into out; the length. */
+int serve_request(char *out, size_t cap, const char *path, const char *body);
 /* The number after `key` in GET /metrics, or -1. */
 double serve_metric(const srv *s, const char *key);
 #endif
