@@ -1,9 +1,10 @@
 /* KV-cache write into F32 and F16 caches (16-bit storage and packed words) against engine/cpu/kv_cache.c:
  * rows land at the given positions of the documented layout, out-of-range positions are skipped, and
  * everything else (other layers, K vs V, other positions) keeps its poison. f32 must match exactly; f16
- * within one f16 rounding step of the reference's rounding. The fused RoPE variant is checked against
- * engine/cpu/rope.c then the plain write, within 5e-5 absolute (+ one f16 step in f16): positions < 64 and
- * inputs in [-3, 3] give f32 angles within ~1e-5 rad, so |error| <= 1e-5 * |x| * sqrt(2) ~ 4e-5. */
+ * within one f16 rounding step of the reference's rounding. The fused RoPE variant (also with linear,
+ * YaRN and LongRoPE scaling) is checked against engine/cpu/rope.c then the plain write, within 5e-5
+ * absolute (+ one f16 step in f16): positions < 64 and inputs in [-3, 3] give f32 angles within ~1e-5
+ * rad, so |error| <= 1e-5 * |x| * sqrt(2) * 1.2 (largest magnitude factor) ~ 5e-5. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,13 @@
 #include "engine/ops/kv_cache.h"
 #include "tests/harness.h"
 #include "tests/util_gpu.h"
+
+/* The CPU reference's scaling for GPU rope parameters. */
+static vkslm_rope_ext ext_of(const vkslm_rope_params *r) {
+    vkslm_rope_ext e = {r->freq_scale > 0 ? r->freq_scale : 1.0f, r->ext_factor,
+                        r->attn_factor != 0 ? r->attn_factor : 1.0f, r->corr_low, r->corr_high};
+    return e;
+}
 
 /* Downloads the whole cache into out and counts the elements that differ from ref: NaN (poison) where ref
  * is NaN, else within one f16 step (f16 caches) plus `extra`. which (0 K, 1 V, 2 both) labels messages. */
@@ -51,9 +59,11 @@ static uint64_t check_rope(vkslm_vk *vk, const vkslm_kv_layout *l, uint32_t laye
     uint32_t n_rot = rope && rope->n_rot ? rope->n_rot : l->head_dim;
     for (uint64_t i = 0; i < ns; i++)
         roped[i] = src[i];
-    if (rope)
+    if (rope) {
+        vkslm_rope_ext e = ext_of(rope);
         vkslm_cpu_rope(roped + q_off, src + q_off, pos, use_ff ? ff : NULL, l->head_dim, l->n_kv_head, n_tokens,
-                       n_rot, rope->mode == VKSLM_ROPE_NEOX, rope->theta_base, 1.0f, ts, ts);
+                       n_rot, rope->mode == VKSLM_ROPE_NEOX, rope->theta_base, &e, ts, ts);
+    }
     vkslm_cpu_kv_write(ref + part * (2 * layer + which), roped + q_off, pos, l->head_dim, l->n_ctx, l->n_kv_head,
                        n_tokens, ts, l->type == VKSLM_TYPE_F16);
 
@@ -103,8 +113,9 @@ static uint64_t check_kv_pair(vkslm_vk *vk, const vkslm_kv_layout *l, uint32_t l
     for (uint64_t i = 0; i < ns; i++)
         roped[i] = src[i];
     uint32_t n_rot = rope->n_rot ? rope->n_rot : l->head_dim;
+    vkslm_rope_ext e = ext_of(rope);
     vkslm_cpu_rope(roped + q_off, src + q_off, pos, NULL, l->head_dim, l->n_kv_head, n_tokens, n_rot,
-                   rope->mode == VKSLM_ROPE_NEOX, rope->theta_base, 1.0f, ts, ts);
+                   rope->mode == VKSLM_ROPE_NEOX, rope->theta_base, &e, ts, ts);
     vkslm_cpu_kv_write(ref + part * (2 * layer), roped + q_off, pos, l->head_dim, l->n_ctx, l->n_kv_head, n_tokens,
                        ts, l->type == VKSLM_TYPE_F16);
     vkslm_cpu_kv_write(ref + part * (2 * layer + 1), src + q_off + kv, pos, l->head_dim, l->n_ctx, l->n_kv_head,
@@ -142,17 +153,27 @@ static void sweep(vkslm_vk *vk) {
         vkslm_kv_layout l2 = {1, 1, 5, 2, types[t]}; /* head_dim 2 */
         CU_ASSERT_EQUAL(check(vk, &l2, 0, VKSLM_KV_V, 2, 1, pos + 2, 4), 0);
         /* rope fused: normal and neox, full and partial n_rot, with and without freq factors */
-        vkslm_rope_params norm = {VKSLM_ROPE_NORMAL, 0, 500000.0f, 0, 0, 0};
-        vkslm_rope_params neox = {VKSLM_ROPE_NEOX, 0, 1000000.0f, 0, 0, 0};
-        vkslm_rope_params part = {VKSLM_ROPE_NEOX, 24, 10000.0f, 0, 0, 0};
-        vkslm_rope_params part_n = {VKSLM_ROPE_NORMAL, 40, 10000.0f, 0, 0, 0};
+        vkslm_rope_params norm = {.mode = VKSLM_ROPE_NORMAL, .theta_base = 500000.0f};
+        vkslm_rope_params neox = {.mode = VKSLM_ROPE_NEOX, .theta_base = 1000000.0f};
+        vkslm_rope_params part = {.mode = VKSLM_ROPE_NEOX, .n_rot = 24, .theta_base = 10000.0f};
+        vkslm_rope_params part_n = {.mode = VKSLM_ROPE_NORMAL, .n_rot = 40, .theta_base = 10000.0f};
+        /* scaled: linear factor 2; YaRN factor 4 (ramp over pairs 0..9, mscale 1 + 0.1 ln 4); LongRoPE's
+         * attention factor (with the divisors) */
+        vkslm_rope_params lin = {.mode = VKSLM_ROPE_NORMAL, .theta_base = 10000.0f, .freq_scale = 0.5f};
+        vkslm_rope_params yarn = {.mode = VKSLM_ROPE_NEOX, .theta_base = 1000000.0f, .freq_scale = 0.25f,
+                                  .ext_factor = 1.0f, .attn_factor = 1.1386294f, .corr_high = 9.0f};
+        vkslm_rope_params lrope = {.mode = VKSLM_ROPE_NEOX, .n_rot = 48, .theta_base = 10000.0f, .attn_factor = 1.19f};
         CU_ASSERT_EQUAL(check_rope(vk, &l, 1, VKSLM_KV_K, 7, 4, pos, 5, &norm, 1), 0);
         CU_ASSERT_EQUAL(check_rope(vk, &l, 2, VKSLM_KV_K, 7, 0, pos, 6, &neox, 0), 0);
         CU_ASSERT_EQUAL(check_rope(vk, &l, 0, VKSLM_KV_K, 5, 2, pos + 1, 7, &part, 1), 0);
         CU_ASSERT_EQUAL(check_rope(vk, &l, 0, VKSLM_KV_K, 5, 2, pos + 1, 8, &part_n, 0), 0);
+        CU_ASSERT_EQUAL(check_rope(vk, &l, 1, VKSLM_KV_K, 7, 4, pos, 11, &lin, 0), 0);
+        CU_ASSERT_EQUAL(check_rope(vk, &l, 2, VKSLM_KV_K, 7, 2, pos, 12, &yarn, 0), 0);
+        CU_ASSERT_EQUAL(check_rope(vk, &l, 0, VKSLM_KV_K, 5, 0, pos + 1, 13, &lrope, 1), 0);
         /* k and v together, k roped (fused QKV rows) */
         CU_ASSERT_EQUAL(check_kv_pair(vk, &l, 1, 7, 4, pos, 9, &norm), 0);
         CU_ASSERT_EQUAL(check_kv_pair(vk, &l, 2, 3, 6, pos + 2, 10, &part), 0);
+        CU_ASSERT_EQUAL(check_kv_pair(vk, &l, 0, 7, 4, pos, 14, &yarn), 0);
     }
 }
 

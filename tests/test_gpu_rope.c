@@ -1,5 +1,5 @@
 /* RoPE (normal and NeoX, partial rotary dims, frequency factors, theta bases, strided token rows, in
- * place) against engine/cpu/rope.c, which computes angles in double.
+ * place, linear/YaRN/LongRoPE-style scaling) against engine/cpu/rope.c, which computes angles in double.
  * Bounds: NMSE < 1e-10 for positions < 64; < 1e-6 for positions up to 32767, where the f32 angle
  * pos * base^(-2p/n_rot) alone carries an absolute error near 0.5 ulp(pos) ~ 2e-3 rad (any f32 RoPE,
  * llama.cpp's included, has it). */
@@ -20,7 +20,15 @@ typedef struct {
     uint32_t hd, nh, nt, n_rot;
     int neox, ff, extra_heads, in_place;
     float base;
+    int scaling; /* index into scalings[] */
 } rope_case;
+
+/* none; linear factor 2; YaRN factor 4 (qwen2-yarn4's numbers: corr dims 0..9, mscale 1 + 0.1 ln 4);
+ * a LongRoPE-style magnitude (attention factor 1.19); YaRN with a partial ramp weight */
+static const vkslm_rope_ext scalings[] = {
+    {1.0f, 0.0f, 1.0f, 0.0f, 0.0f},   {0.5f, 0.0f, 1.0f, 0.0f, 0.0f},   {0.25f, 1.0f, 1.1386294f, 0.0f, 9.0f},
+    {1.0f, 0.0f, 1.1902f, 0.0f, 0.0f}, {0.125f, 0.5f, 1.2f, 3.0f, 20.0f},
+};
 
 static void check(vkslm_vk *vk, const rope_case *k, int32_t max_pos, uint64_t salt) {
     vkslm_rng r;
@@ -37,7 +45,8 @@ static void check(vkslm_vk *vk, const rope_case *k, int32_t max_pos, uint64_t sa
         pos[t] = t == 0 ? 0 : (int32_t)(vkslm_rng_u64(&r) % (uint64_t)(max_pos + 1));
     for (uint64_t i = 0; i < nd; i++)
         ref[i] = k->in_place ? a[i] : 0.0f;
-    vkslm_cpu_rope(ref, a, pos, k->ff ? ff : NULL, k->hd, k->nh, k->nt, k->n_rot, k->neox, k->base, 1.0f, as, ds);
+    const vkslm_rope_ext *x = &scalings[k->scaling];
+    vkslm_cpu_rope(ref, a, pos, k->ff ? ff : NULL, k->hd, k->nh, k->nt, k->n_rot, k->neox, k->base, x, as, ds);
 
     vkslm_buf ba = test_upload_floats(vk, a, na, VKSLM_TYPE_F32);
     vkslm_buf bp = test_upload_bytes(vk, pos, k->nt * 4), bf = test_upload_floats(vk, ff, k->n_rot / 2 + 1, 0);
@@ -46,7 +55,10 @@ static void check(vkslm_vk *vk, const rope_case *k, int32_t max_pos, uint64_t sa
     vkslm_tensor td = {&bd, 0, VKSLM_TYPE_F32, {k->hd, k->nh, k->nt, 1}};
     vkslm_tensor tp = vkslm_tensor_1d(&bp, 0, VKSLM_TYPE_I32, k->nt);
     vkslm_tensor tf = vkslm_tensor_1d(&bf, 0, VKSLM_TYPE_F32, k->n_rot / 2);
-    vkslm_rope_params prm = {k->neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, k->n_rot, k->base, 0.0f, as, ds};
+    vkslm_rope_params prm = {.mode = k->neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = k->n_rot,
+                             .theta_base = k->base, .freq_scale = x->freq_scale, .a_token_stride = as,
+                             .d_token_stride = ds, .ext_factor = x->ext_factor, .attn_factor = x->attn_factor,
+                             .corr_low = x->corr_low, .corr_high = x->corr_high};
     vkslm_cmd *c;
     CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_cmd_begin(c) == VKSLM_OK);
@@ -64,8 +76,8 @@ static void check(vkslm_vk *vk, const rope_case *k, int32_t max_pos, uint64_t sa
     if (e > *worst)
         *worst = e;
     if (!(e < bound))
-        fprintf(stderr, "rope hd=%u nh=%u nt=%u n_rot=%u neox=%d ff=%d max_pos=%d: NMSE %g\n", k->hd, k->nh, k->nt,
-                k->n_rot, k->neox, k->ff, max_pos, e);
+        fprintf(stderr, "rope hd=%u nh=%u nt=%u n_rot=%u neox=%d ff=%d scaling=%d max_pos=%d: NMSE %g\n", k->hd, k->nh,
+                k->nt, k->n_rot, k->neox, k->ff, k->scaling, max_pos, e);
     CU_ASSERT(e < bound);
     vkslm_vk_free(vk, &ba);
     vkslm_vk_free(vk, &bp);
@@ -76,14 +88,18 @@ static void check(vkslm_vk *vk, const rope_case *k, int32_t max_pos, uint64_t sa
 }
 
 static const rope_case cases[] = {
-    {64, 4, 7, 64, 0, 0, 0, 0, 10000.0f},      /* llama-style */
-    {64, 4, 7, 64, 1, 0, 0, 0, 1000000.0f},    /* qwen2-style */
-    {128, 3, 5, 128, 0, 1, 0, 0, 500000.0f},   /* llama 3.1 rope_freqs */
-    {128, 3, 5, 96, 1, 1, 0, 1, 10000.0f},     /* partial, neox, factors, in place */
-    {80, 2, 13, 32, 1, 0, 2, 0, 10000.0f},     /* partial, strided (q of a fused qkv) */
-    {80, 2, 13, 32, 0, 0, 1, 1, 10000.0f},     /* partial, normal, strided, in place */
-    {6, 1, 1, 2, 0, 0, 0, 0, 10000.0f},
-    {256, 1, 33, 256, 1, 0, 0, 0, 10000.0f},   /* gemma head_dim */
+    {64, 4, 7, 64, 0, 0, 0, 0, 10000.0f, 0},      /* llama-style */
+    {64, 4, 7, 64, 1, 0, 0, 0, 1000000.0f, 0},    /* qwen2-style */
+    {128, 3, 5, 128, 0, 1, 0, 0, 500000.0f, 0},   /* llama 3.1 rope_freqs */
+    {128, 3, 5, 96, 1, 1, 0, 1, 10000.0f, 0},     /* partial, neox, factors, in place */
+    {80, 2, 13, 32, 1, 0, 2, 0, 10000.0f, 0},     /* partial, strided (q of a fused qkv) */
+    {80, 2, 13, 32, 0, 0, 1, 1, 10000.0f, 0},     /* partial, normal, strided, in place */
+    {6, 1, 1, 2, 0, 0, 0, 0, 10000.0f, 0},
+    {256, 1, 33, 256, 1, 0, 0, 0, 10000.0f, 0},   /* gemma head_dim */
+    {64, 4, 7, 64, 0, 0, 0, 0, 10000.0f, 1},      /* linear scaling */
+    {64, 4, 9, 64, 1, 0, 2, 0, 1000000.0f, 2},    /* YaRN, strided */
+    {64, 2, 9, 64, 1, 1, 2, 0, 10000.0f, 3},      /* LongRoPE: factors and attention factor, strided */
+    {96, 3, 5, 64, 0, 1, 0, 1, 10000.0f, 4},      /* partial YaRN with factors, normal, in place */
 };
 
 static void sweep(vkslm_vk *vk, int reduced) {
@@ -120,7 +136,7 @@ static void test_rope_small_storage_range(void) {
     const char *env[] = {"VKSLM_MAX_STORAGE_RANGE=1048576", NULL};
     vkslm_vk *vk = test_gpu_open_env(env, 0);
     TEST_REQUIRE_GPU(vk);
-    rope_case k = {64, 14, 700, 64, 1, 0, 2, 0, 1000000.0f};
+    rope_case k = {64, 14, 700, 64, 1, 0, 2, 0, 1000000.0f, 2};
     check(vk, &k, 4095, 301);
     test_gpu_assert_clean(vk);
     vkslm_vk_close(vk);
@@ -133,7 +149,7 @@ static void test_rope_bad_args(void) {
     CU_ASSERT_FATAL(vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, 4096, &b) == VKSLM_OK);
     vkslm_tensor a = {&b, 0, VKSLM_TYPE_F32, {64, 2, 4, 1}}, odd = {&b, 0, VKSLM_TYPE_F32, {63, 2, 4, 1}};
     vkslm_tensor pos = vkslm_tensor_1d(&b, 0, VKSLM_TYPE_I32, 4), pos3 = vkslm_tensor_1d(&b, 0, VKSLM_TYPE_I32, 3);
-    vkslm_rope_params prm = {VKSLM_ROPE_NORMAL, 0, 0, 0, 0, 0}, big = {VKSLM_ROPE_NEOX, 66, 0, 0, 0, 0};
+    vkslm_rope_params prm = {.mode = VKSLM_ROPE_NORMAL}, big = {.mode = VKSLM_ROPE_NEOX, .n_rot = 66};
     vkslm_cmd *c;
     CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_cmd_begin(c) == VKSLM_OK);
@@ -148,7 +164,7 @@ static void test_rope_bad_args(void) {
 
 int main(void) {
     static const vkslm_test tests[] = {
-        {"rope normal/neox, partial dims, freq factors, strides, in place", test_rope_shapes},
+        {"rope normal/neox, partial dims, freq factors, strides, in place, linear/YaRN/LongRoPE", test_rope_shapes},
         {"rope with fp16 and 8/16-bit storage off", test_rope_no_f16},
         {"rope over tokens split by a 1 MiB storage range", test_rope_small_storage_range},
         {"rope rejects bad arguments", test_rope_bad_args},

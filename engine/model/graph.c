@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "engine/model/arch.h"
+#include "engine/model/rope_scaling.h"
 #include "engine/ops/act.h"
 #include "engine/ops/attention.h"
 #include "engine/ops/elementwise.h"
@@ -180,11 +181,17 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         region(c, "scale", 8.0 * n * E, (double)n * E);
         VKSLM_TRY(vkslm_op_scale(c, &x, &x, R.embd_scale));
     }
+    const vkslm_rope_config rc = vkslm_rope_config_of(hp, b->kv.n_ctx, m->rope_freqs.buf != NULL,
+                                                      m->rope_long.buf != NULL, m->rope_short.buf != NULL);
     vkslm_rope_params rp = {
         .mode = R.rope_neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = hp->n_rot,
-        .theta_base = hp->rope_freq_base, .freq_scale = 1.0f,
+        .theta_base = hp->rope_freq_base, .freq_scale = rc.ext.freq_scale, .ext_factor = rc.ext.ext_factor,
+        .attn_factor = rc.ext.attn_factor, .corr_low = rc.ext.corr_low, .corr_high = rc.ext.corr_high,
     };
-    const vkslm_tensor *ff = opt(&m->rope_freqs);
+    const vkslm_tensor *ff = rc.factors == VKSLM_ROPE_FACTORS_FREQS   ? &m->rope_freqs
+                             : rc.factors == VKSLM_ROPE_FACTORS_LONG  ? &m->rope_long
+                             : rc.factors == VKSLM_ROPE_FACTORS_SHORT ? &m->rope_short
+                                                                      : NULL;
     /* Splitting the key range (flash-decoding) pays where there are more cores than query rows; on a CPU
      * device the rows of a step already outnumber its cores, and the split's combine pass costs a
      * dispatch per layer. */
