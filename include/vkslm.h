@@ -142,7 +142,11 @@ typedef struct vkslm_model_params {
 } vkslm_model_params;
 
 VKSLM_API vkslm_model_params vkslm_model_default_params(void);
-/* params may be NULL (defaults). The file is mapped while the model lives. */
+/* params may be NULL (defaults). The file is mapped while the model lives. A model that asks for a
+ * computation vkslm does not implement is refused (VKSLM_ERR_UNSUPPORTED, the message naming the key or
+ * tensor) rather than run wrongly: a hyperparameter key of its architecture with a value other than "off"
+ * (experts, soft-capping or a sliding window where the architecture has none, non-causal attention, ...), a
+ * key vkslm does not know, or a tensor the graph would not read (docs/cli.md, "Models vkslm refuses"). */
 VKSLM_API vkslm_status vkslm_model_load(const char *path, const vkslm_model_params *params, vkslm_model **out);
 /* `data` is borrowed: it must stay valid and unchanged until vkslm_model_free. */
 VKSLM_API vkslm_status vkslm_model_load_memory(const void *data, size_t size, const vkslm_model_params *params,
