@@ -227,8 +227,9 @@ vkslm_status vkslm_hparams_load(const vkslm_gguf *g, vkslm_hparams *hp) {
 }
 
 /* ---- keys the graph does not implement ------------------------------------------------------- */
-/* What every "<arch>." key that llama.cpp's loader or converter knows means to vkslm. A key missing from
- * this table is refused whatever its value. */
+/* The "<arch>." keys vkslm accepts in some form, from llama.cpp's key list: those its loader reads for every
+ * architecture, those its converters write for these five, and soft-caps and windows. Any other key
+ * (an SSM's, MLA's, a classifier's, ...) is refused whatever its value. */
 typedef enum key_rule {
     KEY_READ,  /* read by vkslm_hparams_load for the archs in `read_by`; for the others as KEY_ZERO */
     KEY_INERT, /* does not change what the graph computes */
