@@ -142,7 +142,11 @@ typedef struct vkslm_model_params {
 } vkslm_model_params;
 
 VKSLM_API vkslm_model_params vkslm_model_default_params(void);
-/* params may be NULL (defaults). The file is mapped while the model lives. */
+/* params may be NULL (defaults). The file is mapped while the model lives. A model that asks for a
+ * computation vkslm does not implement is refused (VKSLM_ERR_UNSUPPORTED, the message naming the key or
+ * tensor) rather than run wrongly: a hyperparameter key of its architecture with a value other than "off"
+ * (experts, soft-capping or a sliding window where the architecture has none, non-causal attention, ...), a
+ * key vkslm does not know, or a tensor the graph would not read (docs/cli.md, "Models vkslm refuses"). */
 VKSLM_API vkslm_status vkslm_model_load(const char *path, const vkslm_model_params *params, vkslm_model **out);
 /* `data` is borrowed: it must stay valid and unchanged until vkslm_model_free. */
 VKSLM_API vkslm_status vkslm_model_load_memory(const void *data, size_t size, const vkslm_model_params *params,
@@ -157,6 +161,10 @@ VKSLM_API const char *vkslm_model_arch(const vkslm_model *model);        /* "lla
 VKSLM_API const char *vkslm_model_device_name(const vkslm_model *model);
 VKSLM_API int32_t vkslm_model_n_vocab(const vkslm_model *model);
 VKSLM_API uint32_t vkslm_model_n_ctx_train(const vkslm_model *model);
+/* The context of a session whose n_ctx is 0 (the API's, the CLI's and every orchestra expert's default):
+ * the model's trained context, at most VKSLM_DEFAULT_N_CTX tokens. */
+#define VKSLM_DEFAULT_N_CTX 4096u
+VKSLM_API uint32_t vkslm_model_default_n_ctx(const vkslm_model *model);
 VKSLM_API uint64_t vkslm_model_weight_bytes(const vkslm_model *model);   /* device memory of the weights */
 /* Device memory the model's Vulkan device holds now, in whole allocations: its weights and the buffers of
  * its sessions, and those of other models sharing the device (share_device). */
@@ -216,7 +224,8 @@ VKSLM_API const char *vkslm_model_chat_template(const vkslm_model *model, size_t
 
 /* ---- sessions ---------------------------------------------------------------------------------- */
 typedef struct vkslm_session_params {
-    uint32_t n_ctx;   /* context length in tokens; 0: min(4096, the model's); at most the model's */
+    uint32_t n_ctx;   /* context length in tokens; 0: vkslm_model_default_n_ctx (min(4096, the model's));
+                       * at most the model's */
     uint32_t n_batch; /* tokens per prefill step; 0: 64 */
     bool kv_f32;      /* keep the KV cache in f32 (default f16) */
 } vkslm_session_params;
@@ -262,15 +271,19 @@ VKSLM_API const char *vkslm_stop_reason_str(vkslm_stop_reason reason); /* "eog",
  * stop. Stop strings are matched against this text. */
 typedef bool (*vkslm_on_token_fn)(const char *piece, void *user_data);
 
+/* Generation settings. temperature .. seed are the sampler's, applied in llama.cpp's order: penalties,
+ * top-k, top-p, min-p, temperature, then a seeded draw (greedy: the argmax after penalties, ties to the
+ * lowest id). */
 typedef struct vkslm_generate_params {
     int32_t max_tokens;       /* 0: until the context is full */
     float temperature;        /* <= 0: greedy */
     int32_t top_k;            /* <= 0: off */
-    float top_p;              /* >= 1: off */
-    float min_p;              /* <= 0: off */
-    float repeat_penalty;     /* 1: off */
-    float frequency_penalty, presence_penalty;
-    int32_t penalty_last_n;   /* tokens the penalties look back over */
+    float top_p;              /* >= 1 (or <= 0): off */
+    float min_p;              /* <= 0: off; keeps tokens with p >= min_p * p_max */
+    float repeat_penalty;     /* 1 (or <= 0): off; positive logits divided by it, negative multiplied */
+    float frequency_penalty;  /* subtracted once per earlier occurrence */
+    float presence_penalty;   /* subtracted once if the token occurred */
+    int32_t penalty_last_n;   /* recent tokens the penalties look at; 0: none, -1: all kept (up to 4096) */
     uint64_t seed;            /* same seed and settings: same text */
     const char *const *stop;  /* stop strings */
     size_t n_stop;
@@ -322,7 +335,8 @@ typedef struct vkslm_expert_desc {
     const char *const *keywords;       /* rule: any of these as a whole word, case-insensitive */
     size_t n_keywords;
     const char *pattern;               /* rule: a PCRE2 regular expression (case-insensitive), or NULL */
-    uint32_t n_ctx;                    /* context of the expert's sessions; 0: min(2048, the model's) */
+    uint32_t n_ctx;                    /* context of the expert's sessions; 0: vkslm_model_default_n_ctx
+                                        * (min(4096, the model's)), as every session */
     uint32_t max_sessions;             /* requests the expert serves at once; 0: 4 */
 } vkslm_expert_desc;
 

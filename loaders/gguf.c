@@ -7,10 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <stb_ds.h>
-
 #include "engine/util/alloc.h"
 #include "engine/util/error.h"
+#include "engine/util/stb_ds_names.h"
 #include "loaders/gguf_internal.h"
 
 static vkslm_status finish_open(vkslm_gguf *g, vkslm_gguf **out) {

@@ -2,9 +2,8 @@
  * elements, tensors. Everything here reads bytes the parser has already bounds-checked. */
 #include <string.h>
 
-#include <stb_ds.h>
-
 #include "engine/util/error.h"
+#include "engine/util/stb_ds_names.h"
 #include "loaders/gguf_internal.h"
 
 uint32_t vkslm_gguf_version(const vkslm_gguf *g) { return g->version; }

@@ -15,10 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <stb_ds.h>
-
 #include "engine/util/alloc.h"
 #include "engine/util/error.h"
+#include "engine/util/stb_ds_names.h"
 #include "loaders/ggml_types.h"
 #include "loaders/gguf_internal.h"
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the build in BUILD_DIR (default build) into a temporary prefix and builds tests/install/example.c
+# Installs the build in BUILD_DIR (default build) into a temporary prefix, checks that the installed
+# libraries export only vkslm_ symbols (scripts/check-symbols.sh), and builds tests/install/example.c
 # against it twice: with pkg-config and with CMake's find_package(vkslm). Runs both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,10 +12,11 @@ libdir=$(dirname "$(find "$prefix" -name 'libvkslm.so.0' | head -1)")
 test -x "$prefix/bin/vkslm"
 test -f "$prefix/include/vkslm.h"
 readelf -d "$libdir/libvkslm.so" | grep -q 'SONAME.*libvkslm.so.0'
+scripts/check-symbols.sh "$libdir/libvkslm.a" "$libdir/libvkslm.so"
 PKG_CONFIG_PATH="$libdir/pkgconfig" cc tests/install/example.c -o "$prefix/ex-pc" \
   $(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs vkslm)
 LD_LIBRARY_PATH="$libdir" "$prefix/ex-pc"
 cmake -S tests/install -B "$prefix/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$prefix/cmake-build" >/dev/null
 LD_LIBRARY_PATH="$libdir" "$prefix/cmake-build/example"
-echo "install check: OK (shared library with SONAME libvkslm.so.0, header, pkg-config, CMake package, CLI)"
+echo "install check: OK (shared library with SONAME libvkslm.so.0, only vkslm_ symbols exported, header, pkg-config, CMake package, CLI)"

@@ -298,6 +298,18 @@ static void test_load_paths_and_refusals(void) {
     vkslm_model_free(b);
     free(mem);
 
+    /* the default context (sessions, the CLI, orchestra experts): the trained context, at most 4096 */
+    CU_ASSERT_EQUAL(vkslm_model_n_ctx_train(a), 2048u);
+    CU_ASSERT_EQUAL(vkslm_model_default_n_ctx(a), 2048u);
+    vkslm_session *sd = NULL;
+    CU_ASSERT_FATAL(vkslm_session_create(a, NULL, &sd) == VKSLM_OK);
+    CU_ASSERT_EQUAL(vkslm_session_n_ctx(sd), 2048u);
+    vkslm_session_free(sd);
+    vkslm_model *l3 = load_model("models/tiny-llama3-random.gguf"); /* trained on 131072 */
+    CU_ASSERT_EQUAL(vkslm_model_default_n_ctx(l3), VKSLM_DEFAULT_N_CTX);
+    vkslm_model_free(l3);
+    CU_ASSERT_EQUAL(vkslm_model_default_n_ctx(NULL), VKSLM_DEFAULT_N_CTX);
+
     /* refusals: a vocab-only file, a missing file, a too-long context, bad token ids */
     vkslm_model *x = NULL;
     CU_ASSERT_NOT_EQUAL(vkslm_model_load(test_data_path(path, sizeof path, "vocab/ggml-vocab-qwen2.gguf"), NULL, &x),

@@ -111,6 +111,40 @@ static void test_smollm2_metadata(void) {
     remove(path);
 }
 
+/* The special tokens llama.cpp's vocabulary loader looks up by text: a model named phi3 must carry <s>, </s>,
+ * <unk> and <|endoftext|> (it refuses the file otherwise); the others have <|bos|> and <|eos|>. BOS is 256
+ * and EOS 257 everywhere, and EOS ends generation. */
+static void test_special_tokens_per_arch(void) {
+    static const vkslm_arch archs[] = {VKSLM_ARCH_LLAMA, VKSLM_ARCH_QWEN2, VKSLM_ARCH_PHI3, VKSLM_ARCH_GEMMA,
+                                       VKSLM_ARCH_GEMMA2};
+    char path[512];
+    tmp_path(path, sizeof path, "specials");
+    for (size_t a = 0; a < sizeof archs / sizeof *archs; a++) {
+        int phi3 = archs[a] == VKSLM_ARCH_PHI3;
+        vkslm_synth_shape s = small_shape(archs[a], 64, 1);
+        s.n_vocab = vkslm_synth_vocab_min(archs[a]) + 5;
+        CU_ASSERT_EQUAL(vkslm_synth_vocab_min(archs[a]), phi3 ? 260u : 258u);
+        make(path, &s, VKSLM_FTYPE_F16, 3);
+        vkslm_gguf *g;
+        vkslm_tokenizer *tok;
+        CU_ASSERT_FATAL(vkslm_gguf_open_file(path, &g) == VKSLM_OK);
+        CU_ASSERT_FATAL(vkslm_tokenizer_load(g, &tok) == VKSLM_OK);
+        CU_ASSERT_EQUAL(vkslm_tokenizer_n_vocab(tok), (int32_t)s.n_vocab);
+        CU_ASSERT(vkslm_token_bos(tok) == 256 && vkslm_token_eos(tok) == 257 && vkslm_token_is_eog(tok, 257));
+        static const char *const phi3_texts[] = {"<s>", "<|endoftext|>", "</s>", "<unk>"};
+        static const char *const generic_texts[] = {"<|bos|>", "<|eos|>"};
+        const char *const *texts = phi3 ? phi3_texts : generic_texts;
+        for (int i = 0; i < (phi3 ? 4 : 2); i++)
+            CU_ASSERT_EQUAL(vkslm_token_find(tok, texts[i], strlen(texts[i])), 256 + i);
+        vkslm_tokenizer_free(tok);
+        vkslm_gguf_close(g);
+    }
+    vkslm_synth_shape s = small_shape(VKSLM_ARCH_PHI3, 64, 1);
+    s.n_vocab = 259;
+    CU_ASSERT_EQUAL(vkslm_synth_check(&s), VKSLM_ERR_INVALID_ARG);
+    remove(path);
+}
+
 /* Every tensor's type, shape and bytes equal between two files. */
 static int same_tensors(const char *a_path, const char *b_path, int verbose) {
     vkslm_gguf *a, *b;
@@ -428,6 +462,7 @@ int main(void) {
     static const vkslm_test tests[] = {
         {"named shapes carry the published numbers", test_named_shapes},
         {"smollm2-135m Q4_0: published hyperparameters, tied embedding, working tokenizer", test_smollm2_metadata},
+        {"each architecture's vocabulary has the special tokens llama.cpp looks for", test_special_tokens_per_arch},
         {"quantize of mkmodel's F16 file equals mkmodel's direct output", test_quantize_matches_mkmodel},
         {"Q4_K_M gives Q6_K to attn_v and ffn_down on use_more_bits layers", test_q4_k_m_layers},
         {"type mixes match llama.cpp's quantize on its test model", test_mix_matches_llama_cpp},

@@ -8,7 +8,7 @@
 #include "engine/runtime/sampler.h"
 #include "tests/harness.h"
 
-static vkslm_sampler *make(vkslm_sampler_params p, uint32_t n) {
+static vkslm_sampler *make(vkslm_generate_params p, uint32_t n) {
     vkslm_sampler *s;
     CU_ASSERT_FATAL(vkslm_sampler_create(&p, n, &s) == VKSLM_OK);
     return s;
@@ -16,12 +16,12 @@ static vkslm_sampler *make(vkslm_sampler_params p, uint32_t n) {
 
 static void test_greedy_and_ties(void) {
     float l[6] = {0.5f, 2.0f, -1.0f, 2.0f, NAN, 1.0f};
-    vkslm_sampler *s = make(vkslm_sampler_default_params(), 6);
+    vkslm_sampler *s = make(vkslm_generate_default_params(), 6);
     CU_ASSERT_TRUE(vkslm_sampler_is_plain_greedy(s));
     CU_ASSERT_EQUAL(vkslm_sampler_sample(s, l), 1); /* tie between 1 and 3: the lower id; NaN ignored */
     float nans[3] = {NAN, NAN, NAN};
     vkslm_sampler_free(s);
-    s = make(vkslm_sampler_default_params(), 3);
+    s = make(vkslm_generate_default_params(), 3);
     CU_ASSERT_EQUAL(vkslm_sampler_sample(s, nans), -1);
     vkslm_sampler_free(s);
 }
@@ -37,7 +37,7 @@ static void test_no_finite_logit(void) {
     };
     float one[4] = {NAN, -INFINITY, -3.0f, NAN};
     for (int mode = 0; mode < 4; mode++) {
-        vkslm_sampler_params p = vkslm_sampler_default_params();
+        vkslm_generate_params p = vkslm_generate_default_params();
         if (mode & 1)
             p.temperature = 0.8f, p.top_k = mode == 3 ? 2 : 0, p.seed = 7;
         if (mode & 2)
@@ -56,7 +56,7 @@ static void test_no_finite_logit(void) {
 }
 
 static void test_penalties(void) {
-    vkslm_sampler_params p = vkslm_sampler_default_params();
+    vkslm_generate_params p = vkslm_generate_default_params();
     p.repeat_penalty = 2.0f;
     float l[4] = {3.0f, 2.9f, -1.0f, -1.1f};
     vkslm_sampler *s = make(p, 4);
@@ -65,7 +65,7 @@ static void test_penalties(void) {
     CU_ASSERT_EQUAL(vkslm_sampler_sample(s, l), 1); /* 3.0 / 2 = 1.5 < 2.9 */
     vkslm_sampler_free(s);
 
-    p = vkslm_sampler_default_params();
+    p = vkslm_generate_default_params();
     p.frequency_penalty = 0.5f;
     p.presence_penalty = 0.25f;
     s = make(p, 4);
@@ -78,7 +78,7 @@ static void test_penalties(void) {
     vkslm_sampler_free(s);
 
     /* penalty_last_n limits the window */
-    p = vkslm_sampler_default_params();
+    p = vkslm_generate_default_params();
     p.repeat_penalty = 100.0f;
     p.penalty_last_n = 2;
     s = make(p, 4);
@@ -93,7 +93,7 @@ static void test_penalties(void) {
 }
 
 /* Draws many samples and compares frequencies with the expected probabilities. */
-static void check_distribution(vkslm_sampler_params p, const float *l, uint32_t n, const double *want) {
+static void check_distribution(vkslm_generate_params p, const float *l, uint32_t n, const double *want) {
     vkslm_sampler *s = make(p, n);
     enum { DRAWS = 40000 };
     int *hits = calloc(n, sizeof *hits);
@@ -120,7 +120,7 @@ static void test_distributions(void) {
     double want[5];
     for (int i = 0; i < 5; i++)
         want[i] = e[i] / sum;
-    vkslm_sampler_params p = vkslm_sampler_default_params();
+    vkslm_generate_params p = vkslm_generate_default_params();
     p.temperature = 1.0f;
     p.seed = test_seed();
     check_distribution(p, l, 5, want);
@@ -159,7 +159,7 @@ static void test_seeded_determinism(void) {
     test_rng(&r, 1);
     for (int i = 0; i < N; i++)
         l[i] = vkslm_rng_range(&r, -3, 3);
-    vkslm_sampler_params p = vkslm_sampler_default_params();
+    vkslm_generate_params p = vkslm_generate_default_params();
     p.temperature = 0.8f;
     p.top_k = 40;
     p.top_p = 0.95f;
@@ -199,7 +199,7 @@ static void test_seeded_determinism(void) {
 }
 
 static void test_bad_params(void) {
-    vkslm_sampler_params p = vkslm_sampler_default_params();
+    vkslm_generate_params p = vkslm_generate_default_params();
     vkslm_sampler *s;
     CU_ASSERT_EQUAL(vkslm_sampler_create(&p, 0, &s), VKSLM_ERR_INVALID_ARG);
     p.temperature = NAN;

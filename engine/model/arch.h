@@ -10,7 +10,7 @@ typedef struct vkslm_arch_rules {
     int gelu;             /* GeGLU feed-forward (gemma, gemma2) instead of SwiGLU */
     float embd_scale;     /* token embeddings multiplied by this (gemma: sqrt(n_embd)); 1 otherwise */
     int post_norms;       /* RMSNorm after attention and after the FFN, before the residual add (gemma2) */
-    float attn_scale;     /* scores scale: 1/sqrt(head_k) */
+    float attn_scale;     /* scores scale: 1/sqrt(head_k) (Gemma 2 27B: 1/sqrt(n_embd / n_head)) */
     float attn_softcap;   /* 0 or the cap (gemma2) */
     float final_softcap;  /* 0 or the cap (gemma2) */
 } vkslm_arch_rules;

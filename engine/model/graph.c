@@ -15,36 +15,22 @@
 #include "engine/ops/select.h"
 #include "engine/util/error.h"
 
-#define ATTN_SPLITS 16u
-
 static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) {
     uint64_t m = a > b ? a : b;
     return m > c ? m : c;
 }
 
-#define STEP_BUFS 18
-/* Every buffer of a step. */
-static void step_bufs_list(vkslm_step_bufs *b, vkslm_buf *all[STEP_BUFS]) {
-    vkslm_buf *l[STEP_BUFS] = {&b->ids,    &b->pos,          &b->x,      &b->h,      &b->q,
-                               &b->k,      &b->v,            &b->att,    &b->g,      &b->u,      &b->qkv,
-                               &b->last,   &b->logits,       &b->attn_scratch, &b->argmax, &b->argmax_scratch,
-                               &b->kv_cache, &b->logits_all};
-    memcpy(all, l, sizeof l);
-}
-
 void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b) {
-    vkslm_buf *all[STEP_BUFS];
-    step_bufs_list(b, all);
-    for (size_t i = 0; i < STEP_BUFS; i++)
-        vkslm_vk_free(vk, all[i]);
+#define FREE_BUF(name) vkslm_vk_free(vk, &b->name);
+    VKSLM_STEP_BUFS(FREE_BUF)
+#undef FREE_BUF
 }
 
 uint64_t vkslm_step_bufs_bytes(const vkslm_step_bufs *b) {
-    vkslm_buf *all[STEP_BUFS];
-    step_bufs_list((vkslm_step_bufs *)b, all);
     uint64_t n = 0;
-    for (size_t i = 0; i < STEP_BUFS; i++)
-        n += all[i]->buffer ? all[i]->size : 0;
+#define ADD_BYTES(name) n += b->name.buffer ? b->name.size : 0;
+    VKSLM_STEP_BUFS(ADD_BYTES)
+#undef ADD_BYTES
     return n;
 }
 
@@ -75,7 +61,7 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
         {&b->u, T * 2 * F * 4},
         {&b->last, E * 4},
         {&b->logits, (uint64_t)hp->n_vocab * 4},
-        {&b->attn_scratch, vkslm_attn_scratch_bytes(max_tokens, hp->n_head, (uint32_t)HD, ATTN_SPLITS)},
+        {&b->attn_scratch, vkslm_attn_scratch_bytes(max_tokens, hp->n_head, (uint32_t)HD, VKSLM_ATTN_DEFAULT_SPLITS)},
         {&b->argmax, 8},
         {&b->argmax_scratch, vkslm_op_topk_scratch_bytes(hp->n_vocab, 1, 1)},
         {&b->kv_cache, vkslm_kv_bytes(&b->kv)},

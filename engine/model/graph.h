@@ -7,23 +7,35 @@
 #include "engine/model/model.h"
 #include "engine/ops/kv_cache.h"
 
-/* Device buffers a step works in, sized for up to max_tokens tokens (a session owns them). */
+/* Every device buffer a step works in, once: X(name). The struct below, freeing and counting bytes expand
+ * this list. */
+#define VKSLM_STEP_BUFS(X)                                                                                     \
+    X(ids)            /* I32 [max_tokens]: token ids */                                                      \
+    X(pos)            /* I32 [max_tokens]: their positions */                                                \
+    X(x)              /* F32 [max_tokens][n_embd]: the residual stream */                                    \
+    X(h)              /* F32 [max_tokens][max(n_embd, n_head*head_v)]: normed input / projections */          \
+    X(q)              /* F32 [max_tokens][n_head*head_k] */                                                  \
+    X(k)              /* F32 [max_tokens][n_head_kv*head_k] */                                               \
+    X(v)              /* F32 [max_tokens][n_head_kv*head_v] */                                               \
+    X(att)            /* F32 [max_tokens][n_head*head_v]: attention output */                                \
+    X(qkv)            /* F32 [max_tokens][n_head*head_k + 2*n_head_kv*head_k]: fused projection */            \
+    X(g)              /* F32 [max_tokens][n_ff]: gate, then the activation */                                \
+    X(u)              /* F32 [max_tokens][2*n_ff]: up, or gate|up */                                         \
+    X(last)           /* F32 [n_embd]: the final norm of the last token */                                   \
+    X(logits)         /* F32 [n_vocab] */                                                                    \
+    X(attn_scratch)   /* F32 split-key partials for attention (VKSLM_ATTN_DEFAULT_SPLITS splits) */          \
+    X(argmax)         /* I32 id then F32 value of the largest logit */                                       \
+    X(argmax_scratch) /* the argmax reduction's scratch */                                                   \
+    X(logits_all)     /* F32 [max_tokens][n_vocab], allocated on first use (scoring, perplexity) */          \
+    X(kv_cache)       /* [layer][K|V][kv_head][pos][head_dim] (layout kv) */
+
+/* The buffers of a step, sized for up to max_tokens tokens (a session owns them). */
 typedef struct vkslm_step_bufs {
     uint32_t max_tokens;
-    vkslm_buf ids, pos;          /* I32 [max_tokens]: token ids and their positions */
-    vkslm_buf x;                 /* F32 [max_tokens][n_embd]: the residual stream */
-    vkslm_buf h;                 /* F32 [max_tokens][max(n_embd, n_head*head_v)]: normed input / projections */
-    vkslm_buf q, k, v;           /* F32 [max_tokens][n_head*head_k], [..][n_head_kv*head_k], [..][n_head_kv*head_v] */
-    vkslm_buf att;               /* F32 [max_tokens][n_head*head_v]: attention output */
-    vkslm_buf qkv;               /* F32 [max_tokens][n_head*head_k + 2*n_head_kv*head_k]: fused projection */
-    vkslm_buf g, u;              /* F32 [max_tokens][n_ff] gate (then the activation), [max_tokens][2*n_ff] up or gate|up */
-    vkslm_buf last;              /* F32 [n_embd]: the final norm of the last token */
-    vkslm_buf logits;            /* F32 [n_vocab] */
-    vkslm_buf attn_scratch;      /* F32 split-key partials for attention */
-    vkslm_buf argmax, argmax_scratch; /* I32 id then F32 value of the largest logit; the reduction's scratch */
-    vkslm_buf logits_all;        /* F32 [max_tokens][n_vocab], allocated on first use (scoring, perplexity) */
+#define VKSLM_X_FIELD(name) vkslm_buf name;
+    VKSLM_STEP_BUFS(VKSLM_X_FIELD)
+#undef VKSLM_X_FIELD
     vkslm_kv_layout kv;
-    vkslm_buf kv_cache;          /* [layer][K|V][kv_head][pos][head_dim] */
 } vkslm_step_bufs;
 
 /* Allocates the buffers for a model, a context of n_ctx tokens and steps of up to max_tokens. */

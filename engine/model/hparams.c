@@ -1,9 +1,11 @@
 /* Hyperparameters from GGUF metadata (see hparams.h for the keys and defaults). */
 #include "engine/model/hparams.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "engine/model/arch.h"
 #include "engine/util/error.h"
 
 static const char *const arch_names[] = {"unknown", "llama", "qwen2", "phi3", "gemma", "gemma2"};
@@ -246,4 +248,212 @@ vkslm_status vkslm_hparams_load(const vkslm_gguf *g, vkslm_hparams *hp) {
     VKSLM_TRY(get_float(&r, arch_key(&r, "attn_logit_softcapping"), 0, &hp->attn_softcap));
     VKSLM_TRY(get_float(&r, arch_key(&r, "final_logit_softcapping"), 0, &hp->final_softcap));
     return r.strict ? check_shapes(&r, hp) : VKSLM_OK;
+}
+
+/* ---- keys the graph does not implement ------------------------------------------------------- */
+/* The "<arch>." keys vkslm accepts in some form, from llama.cpp's key list: those its loader reads for every
+ * architecture, those its converters write for these five, and soft-caps and windows. Any other key
+ * (an SSM's, MLA's, a classifier's, ...) is refused whatever its value. */
+typedef enum key_rule {
+    KEY_READ,  /* read by vkslm_hparams_load for the archs in `read_by`; for the others as KEY_ZERO */
+    KEY_INERT, /* does not change what the graph computes */
+    KEY_ROPE,  /* rope scaling: read by load_rope_scaling as it is, not checked here */
+    KEY_ZERO,  /* accepted when 0 / false (every element of an array) */
+    KEY_UNIT,  /* a scale: accepted when 0 (unset) or 1 */
+    KEY_SAME,  /* accepted when it equals what vkslm computes anyway (same_value) */
+    KEY_SAME0  /* as KEY_SAME, or 0 (unset) */
+} key_rule;
+
+#define ALL_ARCHS 0xffu
+#define ARCH_BIT(a) (1u << (a))
+
+static const struct known_key {
+    const char *suffix; /* after "<arch>."; a trailing '.' matches every key that starts with it */
+    key_rule rule;
+    unsigned read_by;   /* KEY_READ: the archs whose graph implements it */
+    const char *what;   /* what a value other than "off" asks for */
+} known_keys[] = {
+    {"block_count", KEY_READ, ALL_ARCHS, NULL},
+    {"context_length", KEY_READ, ALL_ARCHS, NULL},
+    {"embedding_length", KEY_READ, ALL_ARCHS, NULL},
+    {"feed_forward_length", KEY_READ, ALL_ARCHS, NULL},
+    {"attention.head_count", KEY_READ, ALL_ARCHS, NULL},
+    {"attention.head_count_kv", KEY_READ, ALL_ARCHS, NULL},
+    {"attention.key_length", KEY_READ, ALL_ARCHS, NULL},
+    {"attention.value_length", KEY_READ, ALL_ARCHS, NULL},
+    {"attention.layer_norm_rms_epsilon", KEY_READ, ALL_ARCHS, NULL},
+    {"rope.dimension_count", KEY_READ, ALL_ARCHS, NULL},
+    {"rope.freq_base", KEY_READ, ALL_ARCHS, NULL},
+    {"attention.sliding_window", KEY_READ, ARCH_BIT(VKSLM_ARCH_PHI3) | ARCH_BIT(VKSLM_ARCH_GEMMA2),
+     "sliding-window attention"},
+    {"attn_logit_softcapping", KEY_READ, ARCH_BIT(VKSLM_ARCH_GEMMA2), "attention logit soft-capping"},
+    {"final_logit_softcapping", KEY_READ, ARCH_BIT(VKSLM_ARCH_GEMMA2), "final logit soft-capping"},
+    {"vocab_size", KEY_INERT, 0, NULL},                     /* the tensors' shapes are checked against the vocab */
+    {"attention.layer_norm_epsilon", KEY_INERT, 0, NULL},   /* for LayerNorm models; these use RMSNorm */
+    {"tensor_data_layout", KEY_INERT, 0, NULL},             /* old converters' note on q/k row order */
+    {"rope.scaling.", KEY_ROPE, 0, NULL},
+    {"rope.scale_linear", KEY_ROPE, 0, NULL},
+    {"attention.sliding_window_pattern", KEY_SAME, 0, "a sliding-window layer pattern other than vkslm's"},
+    {"attention.causal", KEY_SAME, 0, "non-causal attention"},
+    {"attention.key_length_swa", KEY_SAME, 0, "other head widths on sliding-window layers"},
+    {"attention.value_length_swa", KEY_SAME, 0, "other head widths on sliding-window layers"},
+    {"rope.dimension_count_swa", KEY_SAME, 0, "other rotary dimensions on sliding-window layers"},
+    {"rope.freq_base_swa", KEY_SAME, 0, "another rope base on sliding-window layers"},
+    {"embedding_length_out", KEY_SAME0, 0, "an output width other than the embedding width"},
+    {"embedding_scale", KEY_SAME0, 0, "scaled token embeddings"},
+    {"attention.scale", KEY_SAME0, 0, "an attention score scale other than vkslm's"},
+    {"logit_scale", KEY_UNIT, 0, "scaled output logits"},
+    {"residual_scale", KEY_UNIT, 0, "scaled residual branches"},
+    {"attention.output_scale", KEY_UNIT, 0, "a scaled attention output"},
+    {"attention.value_scale", KEY_UNIT, 0, "scaled attention values"},
+    {"rope.dimension_sections", KEY_ZERO, 0, "multimodal rope sections (M-RoPE)"},
+    {"expert_count", KEY_ZERO, 0, "mixture-of-experts layers"},
+    {"expert_used_count", KEY_ZERO, 0, "mixture-of-experts layers"},
+    {"expert_shared_count", KEY_ZERO, 0, "shared experts"},
+    {"expert_group_count", KEY_ZERO, 0, "expert groups"},
+    {"expert_group_used_count", KEY_ZERO, 0, "expert groups"},
+    {"expert_feed_forward_length", KEY_ZERO, 0, "mixture-of-experts layers"},
+    {"expert_shared_feed_forward_length", KEY_ZERO, 0, "shared experts"},
+    {"expert_weights_scale", KEY_ZERO, 0, "scaled expert weights"},
+    {"expert_weights_norm", KEY_ZERO, 0, "normalised expert weights"},
+    {"expert_gating_func", KEY_ZERO, 0, "expert gating"},
+    {"leading_dense_block_count", KEY_ZERO, 0, "mixture-of-experts layers"},
+    {"interleave_moe_layer_step", KEY_ZERO, 0, "interleaved mixture-of-experts layers"},
+    {"moe_every_n_layers", KEY_ZERO, 0, "interleaved mixture-of-experts layers"},
+    {"nextn_predict_layers", KEY_ZERO, 0, "multi-token prediction layers"},
+    {"embedding_length_per_layer_input", KEY_ZERO, 0, "per-layer input embeddings"},
+    {"use_parallel_residual", KEY_ZERO, 0, "parallel attention and feed-forward residuals"},
+    {"pooling_type", KEY_ZERO, 0, "pooled embeddings instead of next-token logits"},
+    {"router_logit_softcapping", KEY_ZERO, 0, "router logit soft-capping"},
+    {"swin_norm", KEY_ZERO, 0, "Swin-style norms"},
+    {"attention.max_alibi_bias", KEY_ZERO, 0, "ALiBi position biases"},
+    {"attention.clamp_kqv", KEY_ZERO, 0, "clamped q/k/v"},
+    {"attention.q_lora_rank", KEY_ZERO, 0, "low-rank (MLA) attention"},
+    {"attention.kv_lora_rank", KEY_ZERO, 0, "low-rank (MLA) attention"},
+    {"attention.temperature_length", KEY_ZERO, 0, "attention temperature tuning"},
+};
+
+/* The value vkslm computes with, for a KEY_SAME key. */
+static double same_value(const char *suffix, const vkslm_hparams *hp) {
+    vkslm_arch_rules R = vkslm_arch_rules_of(hp);
+    if (strcmp(suffix, "attention.sliding_window_pattern") == 0)
+        return hp->arch == VKSLM_ARCH_GEMMA2 ? 2 : 0; /* gemma2: even layers slide */
+    if (strcmp(suffix, "attention.causal") == 0)
+        return 1;
+    if (strcmp(suffix, "attention.key_length_swa") == 0)
+        return hp->n_embd_head_k;
+    if (strcmp(suffix, "attention.value_length_swa") == 0)
+        return hp->n_embd_head_v;
+    if (strcmp(suffix, "rope.dimension_count_swa") == 0)
+        return hp->n_rot;
+    if (strcmp(suffix, "rope.freq_base_swa") == 0)
+        return hp->rope_freq_base;
+    if (strcmp(suffix, "embedding_length_out") == 0)
+        return hp->n_embd;
+    if (strcmp(suffix, "embedding_scale") == 0)
+        return R.embd_scale;
+    return R.attn_scale; /* attention.scale */
+}
+
+/* Element j of key i (j = 0 for a scalar) as a number, bools as 0/1. 0 when it is not a number. */
+static int value_at(const vkslm_gguf *g, uint64_t i, uint64_t j, double *v) {
+    vkslm_gguf_vtype t = vkslm_gguf_kv_type(g, i);
+    if (t == VKSLM_GGUF_ARRAY) {
+        vkslm_gguf_vtype at = vkslm_gguf_kv_arr_type(g, i);
+        if (at == VKSLM_GGUF_BOOL) {
+            *v = ((const uint8_t *)vkslm_gguf_arr_data(g, i))[j];
+            return 1;
+        }
+        return at != VKSLM_GGUF_STRING && vkslm_gguf_arr_f64(g, i, j, v) == VKSLM_OK;
+    }
+    if (t == VKSLM_GGUF_BOOL) {
+        int b = 0;
+        vkslm_status st = vkslm_gguf_kv_bool(g, i, &b);
+        *v = b;
+        return st == VKSLM_OK;
+    }
+    return t != VKSLM_GGUF_STRING && vkslm_gguf_kv_f64(g, i, v) == VKSLM_OK;
+}
+
+static int near(double a, double b) { return fabs(a - b) <= 1e-6 * fmax(fabs(a), fabs(b)); }
+
+/* Whether every value of key i is an "off" value of the rule. */
+static int key_is_off(const vkslm_gguf *g, uint64_t i, const struct known_key *k, const vkslm_hparams *hp) {
+    uint64_t n = vkslm_gguf_kv_type(g, i) == VKSLM_GGUF_ARRAY ? vkslm_gguf_kv_arr_len(g, i) : 1;
+    for (uint64_t j = 0; j < n; j++) {
+        double v;
+        if (!value_at(g, i, j, &v))
+            return 0;
+        int off = k->rule == KEY_SAME    ? near(v, same_value(k->suffix, hp))
+                  : k->rule == KEY_SAME0 ? v == 0 || near(v, same_value(k->suffix, hp))
+                  : k->rule == KEY_UNIT  ? v == 0 || v == 1
+                                         : v == 0;
+        if (!off)
+            return 0;
+    }
+    return 1;
+}
+
+/* The value of key i for a message: a number, the first elements of an array, or a string. */
+static void describe_value(const vkslm_gguf *g, uint64_t i, char *buf, size_t cap) {
+    vkslm_gguf_vtype t = vkslm_gguf_kv_type(g, i);
+    double v;
+    vkslm_str s;
+    if (t == VKSLM_GGUF_ARRAY) {
+        uint64_t n = vkslm_gguf_kv_arr_len(g, i);
+        size_t at = (size_t)snprintf(buf, cap, "[");
+        for (uint64_t j = 0; j < n && j < 4 && at < cap; j++) {
+            if (value_at(g, i, j, &v))
+                at += (size_t)snprintf(buf + at, cap - at, "%s%g", j ? ", " : "", v);
+            else
+                at += (size_t)snprintf(buf + at, cap - at, "%s?", j ? ", " : "");
+        }
+        if (at < cap)
+            snprintf(buf + at, cap - at, "%s] (%llu elements)", n > 4 ? ", ..." : "", (unsigned long long)n);
+    } else if (t == VKSLM_GGUF_STRING && vkslm_gguf_kv_str(g, i, &s) == VKSLM_OK) {
+        snprintf(buf, cap, "'%.*s'", (int)(s.len > 64 ? 64 : s.len), s.ptr);
+    } else if (value_at(g, i, 0, &v)) {
+        snprintf(buf, cap, "%g", v);
+    } else {
+        snprintf(buf, cap, "?");
+    }
+}
+
+static const struct known_key *find_known(vkslm_str suffix) {
+    for (size_t k = 0; k < sizeof known_keys / sizeof *known_keys; k++) {
+        size_t n = strlen(known_keys[k].suffix);
+        int prefix = known_keys[k].suffix[n - 1] == '.';
+        if ((prefix ? suffix.len >= n : suffix.len == n) && memcmp(suffix.ptr, known_keys[k].suffix, n) == 0)
+            return &known_keys[k];
+    }
+    return NULL;
+}
+
+vkslm_status vkslm_hparams_check_supported(const vkslm_gguf *g, const vkslm_hparams *hp) {
+    const char *arch = vkslm_arch_name(hp->arch);
+    const size_t arch_len = strlen(arch);
+    for (uint64_t i = 0; i < vkslm_gguf_kv_count(g); i++) {
+        vkslm_str key = vkslm_gguf_kv_key(g, i);
+        if (key.len <= arch_len + 1 || memcmp(key.ptr, arch, arch_len) != 0 || key.ptr[arch_len] != '.')
+            continue;
+        vkslm_str suffix = {key.ptr + arch_len + 1, key.len - arch_len - 1};
+        const struct known_key *k = find_known(suffix);
+        int shown = (int)(key.len > 128 ? 128 : key.len);
+        if (!k)
+            return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "model: key '%.*s' is not known to vkslm (it may change what the "
+                              "model computes, so the model is refused rather than run wrongly)", shown, key.ptr);
+        if (k->rule == KEY_INERT || k->rule == KEY_ROPE || (k->rule == KEY_READ && (k->read_by & ARCH_BIT(hp->arch))))
+            continue;
+        if (!key_is_off(g, i, k, hp)) {
+            char value[160];
+            describe_value(g, i, value, sizeof value);
+            return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "model: key '%.*s' = %s asks for %s, which vkslm does not "
+                              "implement for %s", shown, key.ptr, value, k->what, arch);
+        }
+    }
+    if (hp->n_embd_head_k != hp->n_embd_head_v)
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "model: key '%s.attention.key_length' (%u) differs from '%s."
+                          "attention.value_length' (%u); vkslm's attention needs equal key and value head widths",
+                          arch, hp->n_embd_head_k, arch, hp->n_embd_head_v);
+    return VKSLM_OK;
 }

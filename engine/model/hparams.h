@@ -71,6 +71,14 @@ typedef struct vkslm_hparams {
  * supported architecture with tensors), mistyped or out of range. */
 vkslm_status vkslm_hparams_load(const vkslm_gguf *g, vkslm_hparams *hp);
 
+/* Whether vkslm's graph computes what the file's "<arch>." keys ask for (a model of a supported
+ * architecture, after vkslm_hparams_load). A key the graph does not implement is refused unless its value
+ * is the one meaning "off" (expert_count 0, attention.causal true, ...); a key vkslm does not know is
+ * refused whatever its value. VKSLM_ERR_UNSUPPORTED with one message naming the key and its value.
+ * general.* and tokenizer.* keys are not checked, nor the rope scaling keys (rope.scaling.*,
+ * rope.scale_linear), which are read above as they are. */
+vkslm_status vkslm_hparams_check_supported(const vkslm_gguf *g, const vkslm_hparams *hp);
+
 const char *vkslm_arch_name(vkslm_arch arch);
 const char *vkslm_rope_scaling_name(vkslm_rope_scaling s);
 #endif

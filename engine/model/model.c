@@ -174,22 +174,8 @@ vkslm_status vkslm_model_dev_load(vkslm_vk *vk, vkslm_gguf *gguf, vkslm_load_pro
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
         const vkslm_layer_weights *L = &m->w.layers[il];
         vkslm_dev_layer *D = &m->layers[il];
-#define DEV(f) D->f = vkslm_model_dev_tensor(m, L->f)
-        DEV(attn_norm);
-        DEV(wq);
-        DEV(wk);
-        DEV(wv);
-        DEV(wqkv);
-        DEV(bq);
-        DEV(bk);
-        DEV(bv);
-        DEV(wo);
-        DEV(attn_post_norm);
-        DEV(ffn_norm);
-        DEV(ffn_gate);
-        DEV(ffn_up);
-        DEV(ffn_down);
-        DEV(ffn_post_norm);
+#define DEV(f) D->f = vkslm_model_dev_tensor(m, L->f);
+        VKSLM_LAYER_WEIGHTS(DEV)
 #undef DEV
     }
     st = fuse_layers(m);

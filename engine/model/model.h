@@ -15,8 +15,9 @@ typedef int (*vkslm_load_progress_fn)(float fraction, void *user_data);
  * one type are fused into wqkv (rows q | k | v, biases into bqkv) and gate/up into ffn_up (rows gate | up,
  * ffn_gate then NULL), as phi3 files store them: one mat-vec each instead of three and two. */
 typedef struct vkslm_dev_layer {
-    vkslm_tensor attn_norm, wq, wk, wv, wqkv, bq, bk, bv, bqkv, wo, attn_post_norm;
-    vkslm_tensor ffn_norm, ffn_gate, ffn_up, ffn_down, ffn_post_norm;
+#define VKSLM_X_FIELD(name) vkslm_tensor name;
+    VKSLM_LAYER_WEIGHTS(VKSLM_X_FIELD)
+#undef VKSLM_X_FIELD
 } vkslm_dev_layer;
 
 typedef struct vkslm_model_dev {

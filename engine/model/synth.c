@@ -79,9 +79,10 @@ vkslm_status vkslm_synth_check(const vkslm_synth_shape *s) {
     if (head_dim(s) % 2 != 0)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "mkmodel: the head width %u must be even (rope rotates pairs)",
                           head_dim(s));
-    if (s->n_vocab < 258 || s->n_vocab > vkslm_synth_vocab_max())
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "mkmodel: vocab %u outside the synthetic tokenizer's range 258..%u",
-                          s->n_vocab, vkslm_synth_vocab_max());
+    if (s->n_vocab < vkslm_synth_vocab_min(s->arch) || s->n_vocab > vkslm_synth_vocab_max(s->arch))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "mkmodel: vocab %u outside the synthetic tokenizer's range %u..%u for %s",
+                          s->n_vocab, vkslm_synth_vocab_min(s->arch), vkslm_synth_vocab_max(s->arch),
+                          vkslm_arch_name(s->arch));
     const vkslm_synth_rope *r = &s->rope_scaling;
     if (r->type != VKSLM_ROPE_SCALING_NONE && !(r->factor > 0.0f && r->factor < 1e6f))
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "mkmodel: rope scaling %s needs a factor > 0",
@@ -253,7 +254,7 @@ static vkslm_status write_metadata(vkslm_gguf_writer *w, const vkslm_synth_param
     VKSLM_TRY(vkslm_gguf_write_u32(w, "general.file_type", (uint32_t)ft));
     if (quantized)
         VKSLM_TRY(vkslm_gguf_write_u32(w, "general.quantization_version", 2));
-    return vkslm_synth_vocab_write(w, s->n_vocab);
+    return vkslm_synth_vocab_write(w, s->arch, s->n_vocab);
 }
 
 /* ---- weights --------------------------------------------------------------------------------- */

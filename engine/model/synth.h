@@ -58,9 +58,12 @@ vkslm_status vkslm_synth_check(const vkslm_synth_shape *s);
 /* Writes the model to path (removed again on failure). */
 vkslm_status vkslm_synth_write(const char *path, const vkslm_synth_params *p);
 
-/* synth_vocab.c: the tokenizer keys of a synthetic byte-level BPE vocabulary of exactly n_vocab tokens
- * (256 byte tokens, <|bos|> = 256, <|eos|> = 257, then merges of common letter pairs and triples). */
+/* synth_vocab.c: the tokenizer keys of a synthetic byte-level BPE vocabulary of exactly n_vocab tokens:
+ * 256 byte tokens, the architecture's special tokens (BOS = 256, EOS = 257: <|bos|> and <|eos|>; phi3:
+ * <s>, <|endoftext|>, </s>, <unk>, as llama.cpp wants of a Phi-3), then merges of common letter pairs and
+ * triples. */
 #include "loaders/gguf_write.h"
-uint32_t vkslm_synth_vocab_max(void);
-vkslm_status vkslm_synth_vocab_write(vkslm_gguf_writer *w, uint32_t n_vocab);
+uint32_t vkslm_synth_vocab_min(vkslm_arch arch);
+uint32_t vkslm_synth_vocab_max(vkslm_arch arch);
+vkslm_status vkslm_synth_vocab_write(vkslm_gguf_writer *w, vkslm_arch arch, uint32_t n_vocab);
 #endif

@@ -1,8 +1,8 @@
 /* A synthetic byte-level BPE ("gpt2") vocabulary: the 256 byte tokens in GPT-2's byte-to-character
- * mapping, two control tokens, then merges built from an alphabet of common characters ordered by
- * English letter frequency: first every pair (most common pairs first), then pairs extended by one
- * character. Every merge joins two existing tokens into a new, distinct one, so the vocabulary is valid
- * for any size from 258 up to vkslm_synth_vocab_max(). */
+ * mapping, the architecture's special tokens, then merges built from an alphabet of common characters
+ * ordered by English letter frequency: first every pair (most common pairs first), then pairs extended by
+ * one character. Every merge joins two existing tokens into a new, distinct one, so the vocabulary is
+ * valid for any size from vkslm_synth_vocab_min() up to vkslm_synth_vocab_max(). */
 #include <string.h>
 
 #include "engine/model/synth.h"
@@ -13,9 +13,34 @@
 static const char alphabet[] = " etaoinshrdlcumwfgypbvkjxqzTASHIWBCMOPRDFENLGYUKJVQXZ\n.,'-0123456789";
 #define N_ALPHA ((uint32_t)(sizeof alphabet - 1))
 #define N_PAIRS (N_ALPHA * N_ALPHA)
-#define N_FIXED 258u /* bytes + <|bos|> + <|eos|> */
 
-uint32_t vkslm_synth_vocab_max(void) { return N_FIXED + N_PAIRS + N_PAIRS * N_ALPHA; }
+/* The special tokens after the bytes: BOS (256) and EOS (257) first. llama.cpp's vocabulary loader looks
+ * some up by text: a model whose name says phi3 must have <s>, </s>, <unk> and <|endoftext|> (it sets their
+ * attributes), so phi3 files carry Phi-3's own; <|endoftext|> is then the EOS, one llama.cpp knows ends
+ * generation. */
+typedef struct special_token {
+    const char *text;
+    int32_t type; /* 2 unknown, 3 control */
+} special_token;
+static const special_token generic_specials[] = {{"<|bos|>", 3}, {"<|eos|>", 3}};
+static const special_token phi3_specials[] = {{"<s>", 3}, {"<|endoftext|>", 3}, {"</s>", 3}, {"<unk>", 2}};
+
+static const special_token *specials(vkslm_arch arch, uint32_t *n) {
+    if (arch == VKSLM_ARCH_PHI3) {
+        *n = sizeof phi3_specials / sizeof *phi3_specials;
+        return phi3_specials;
+    }
+    *n = sizeof generic_specials / sizeof *generic_specials;
+    return generic_specials;
+}
+
+uint32_t vkslm_synth_vocab_min(vkslm_arch arch) {
+    uint32_t n;
+    specials(arch, &n);
+    return 256 + n;
+}
+
+uint32_t vkslm_synth_vocab_max(vkslm_arch arch) { return vkslm_synth_vocab_min(arch) + N_PAIRS + N_PAIRS * N_ALPHA; }
 
 /* GPT-2's byte-to-character map: printable Latin-1 bytes stand for themselves, the others get code
  * points from 256 up in byte order. Writes the UTF-8 and returns its length (1 or 2). */
@@ -88,11 +113,14 @@ static void merge_parts(uint32_t k, uint32_t left[2], int *n_left, uint32_t *rig
 
 static size_t alpha_utf8(uint32_t a, char *out) { return (size_t)byte_char((uint8_t)alphabet[a], out); }
 
-vkslm_status vkslm_synth_vocab_write(vkslm_gguf_writer *w, uint32_t n_vocab) {
-    if (n_vocab < N_FIXED || n_vocab > vkslm_synth_vocab_max())
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "synthetic vocabulary: %u tokens (%u..%u possible)", n_vocab, N_FIXED,
-                          vkslm_synth_vocab_max());
-    uint32_t n_merges = n_vocab - N_FIXED;
+vkslm_status vkslm_synth_vocab_write(vkslm_gguf_writer *w, vkslm_arch arch, uint32_t n_vocab) {
+    const uint32_t n_fixed = vkslm_synth_vocab_min(arch);
+    if (n_vocab < n_fixed || n_vocab > vkslm_synth_vocab_max(arch))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "synthetic vocabulary: %u tokens (%u..%u possible)", n_vocab, n_fixed,
+                          vkslm_synth_vocab_max(arch));
+    uint32_t n_special;
+    const special_token *special = specials(arch, &n_special);
+    uint32_t n_merges = n_vocab - n_fixed;
     strbuf tok = {0}, mrg = {0};
     uint64_t *tok_off = VKSLM_MALLOC((size_t)n_vocab * 2 * sizeof *tok_off);
     uint64_t *mrg_off = VKSLM_MALLOC(((size_t)n_merges * 2 + 1) * sizeof *mrg_off);
@@ -107,20 +135,20 @@ vkslm_status vkslm_synth_vocab_write(vkslm_gguf_writer *w, uint32_t n_vocab) {
         types[id] = 1; /* normal */
         if (id < 256) {
             ok = sb_put(&tok, u, (size_t)byte_char((uint8_t)id, u));
-        } else if (id < N_FIXED) {
-            ok = sb_put(&tok, id == 256 ? "<|bos|>" : "<|eos|>", 7);
-            types[id] = 3; /* control */
+        } else if (id < n_fixed) {
+            ok = sb_put(&tok, special[id - 256].text, strlen(special[id - 256].text));
+            types[id] = special[id - 256].type;
         } else {
             uint32_t left[2], right;
             int nl;
-            merge_parts(id - N_FIXED, left, &nl, &right);
+            merge_parts(id - n_fixed, left, &nl, &right);
             size_t ms = mrg.len;
             for (int i = 0; ok && i < nl; i++)
                 ok = sb_put(&tok, u, alpha_utf8(left[i], u)) && sb_put(&mrg, u, alpha_utf8(left[i], u));
             ok = ok && sb_put(&tok, u, alpha_utf8(right, u)) && sb_put(&mrg, " ", 1) &&
                  sb_put(&mrg, u, alpha_utf8(right, u));
-            mrg_off[2 * (id - N_FIXED)] = ms;
-            mrg_off[2 * (id - N_FIXED) + 1] = mrg.len - ms;
+            mrg_off[2 * (id - n_fixed)] = ms;
+            mrg_off[2 * (id - n_fixed) + 1] = mrg.len - ms;
         }
         tok_off[2 * id] = start;
         tok_off[2 * id + 1] = tok.len - start;

@@ -47,6 +47,43 @@ static vkslm_wt find(finder *f, int required, uint64_t ne0, uint64_t ne1, const 
     return t;
 }
 
+/* Tensors of a file that the rope scaling branch reads (Phi-3 LongRoPE); not refused here. */
+static int left_to_rope(vkslm_str name) {
+    return vkslm_str_eq(name, "rope_factors_long.weight") || vkslm_str_eq(name, "rope_factors_short.weight");
+}
+
+/* Every tensor of the file must be one the graph reads: another (a bias, a norm, expert weights, a scale)
+ * would change the computation. */
+static vkslm_status check_all_used(const vkslm_gguf *g, const vkslm_hparams *hp, const vkslm_model_weights *w) {
+    const uint64_t n = vkslm_gguf_tensor_count(g);
+    const vkslm_gguf_tensor *first = vkslm_gguf_tensor_at(g, 0);
+    uint8_t *used = VKSLM_CALLOC(n ? n : 1, 1);
+    if (!used)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+#define USE(t) if (t) used[(t) - first] = 1;
+    USE(w->tok_embd)
+    USE(w->output_norm)
+    USE(w->output)
+    USE(w->rope_freqs)
+    for (uint32_t il = 0; il < w->n_layer; il++) {
+        const vkslm_layer_weights *L = &w->layers[il];
+#define USE_FIELD(f) USE(L->f)
+        VKSLM_LAYER_WEIGHTS(USE_FIELD)
+#undef USE_FIELD
+    }
+#undef USE
+    vkslm_status st = VKSLM_OK;
+    for (uint64_t i = 0; i < n && st == VKSLM_OK; i++) {
+        const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(g, i);
+        if (!used[i] && !left_to_rope(t->name))
+            st = vkslm_fail(VKSLM_ERR_UNSUPPORTED, "model: tensor '%.*s' is not used by vkslm's %s graph (it would "
+                            "change what the model computes, so the model is refused rather than run wrongly)",
+                            (int)(t->name.len > 96 ? 96 : t->name.len), t->name.ptr, vkslm_arch_name(hp->arch));
+    }
+    VKSLM_FREE(used);
+    return st;
+}
+
 vkslm_status vkslm_model_weights_bind(const vkslm_gguf *g, const vkslm_hparams *hp, vkslm_model_weights *w) {
     memset(w, 0, sizeof *w);
     if (hp->arch == VKSLM_ARCH_UNKNOWN)
@@ -55,6 +92,7 @@ vkslm_status vkslm_model_weights_bind(const vkslm_gguf *g, const vkslm_hparams *
                           hp->arch_name.len ? hp->arch_name.ptr : "(none)");
     if (!hp->has_arch_params || hp->n_layer == 0)
         return vkslm_fail(VKSLM_ERR_FORMAT, "model: no hyperparameters (a vocab-only file?)");
+    VKSLM_TRY(vkslm_hparams_check_supported(g, hp));
     const uint64_t E = hp->n_embd, V = hp->n_vocab, F = hp->n_ff;
     const uint64_t QK = (uint64_t)hp->n_head * hp->n_embd_head_k, KK = (uint64_t)hp->n_head_kv * hp->n_embd_head_k,
                    VV = (uint64_t)hp->n_head_kv * hp->n_embd_head_v, QV = (uint64_t)hp->n_head * hp->n_embd_head_v;
@@ -111,6 +149,8 @@ vkslm_status vkslm_model_weights_bind(const vkslm_gguf *g, const vkslm_hparams *
             L->ffn_post_norm = find(&f, 1, E, 0, "blk.%d.post_ffw_norm.weight", (int)il);
         }
     }
+    if (f.st == VKSLM_OK)
+        f.st = check_all_used(g, hp, w);
     if (f.st != VKSLM_OK)
         vkslm_model_weights_free(w);
     return f.st;

@@ -9,18 +9,30 @@
 
 typedef const vkslm_gguf_tensor *vkslm_wt; /* NULL when absent */
 
+/* Every weight of a layer, once: X(field). The GGUF table below, the device table (vkslm_dev_layer in
+ * model.h) and every walk over a layer's weights expand this list. */
+#define VKSLM_LAYER_WEIGHTS(X)                                                                                  \
+    X(attn_norm)      /* [n_embd] */                                                                          \
+    X(wq)             /* [n_embd, n_head*head_k] */                                                           \
+    X(wk)             /* [n_embd, n_head_kv*head_k] */                                                        \
+    X(wv)             /* [n_embd, n_head_kv*head_v] */                                                        \
+    X(wqkv)           /* phi3: [n_embd, n_head*head_k + n_head_kv*(head_k + head_v)]; then wq/wk/wv NULL */   \
+    X(bq)             /* biases (qwen2; optional elsewhere): [n_head*head_k] */                               \
+    X(bk)             /* [n_head_kv*head_k] */                                                                \
+    X(bv)             /* [n_head_kv*head_v] */                                                                \
+    X(bqkv)           /* bq | bk | bv: fused on the device only (NULL in the GGUF table) */                   \
+    X(wo)             /* [n_head*head_v, n_embd] */                                                           \
+    X(attn_post_norm) /* gemma2: [n_embd] */                                                                  \
+    X(ffn_norm)       /* [n_embd] */                                                                          \
+    X(ffn_gate)       /* [n_embd, n_ff]; NULL when fused into ffn_up (phi3) */                                \
+    X(ffn_up)         /* [n_embd, n_ff], or [n_embd, 2*n_ff] as gate|up when ffn_gate is NULL */              \
+    X(ffn_down)       /* [n_ff, n_embd] */                                                                    \
+    X(ffn_post_norm)  /* gemma2: [n_embd] */
+
 typedef struct vkslm_layer_weights {
-    vkslm_wt attn_norm;      /* [n_embd] */
-    vkslm_wt wq, wk, wv;     /* [n_embd, n_head*head_k], [n_embd, n_head_kv*head_k], [n_embd, n_head_kv*head_v] */
-    vkslm_wt wqkv;           /* phi3: [n_embd, n_head*head_k + n_head_kv*(head_k + head_v)]; then wq/wk/wv NULL */
-    vkslm_wt bq, bk, bv;     /* qwen2: biases [n_head*head_k], [n_head_kv*head_k], [n_head_kv*head_v] */
-    vkslm_wt wo;             /* [n_head*head_v, n_embd] */
-    vkslm_wt attn_post_norm; /* gemma2: [n_embd] */
-    vkslm_wt ffn_norm;       /* [n_embd] */
-    vkslm_wt ffn_gate;       /* [n_embd, n_ff]; NULL when fused into ffn_up (phi3) */
-    vkslm_wt ffn_up;         /* [n_embd, n_ff], or [n_embd, 2*n_ff] as gate|up when ffn_gate is NULL */
-    vkslm_wt ffn_down;       /* [n_ff, n_embd] */
-    vkslm_wt ffn_post_norm;  /* gemma2: [n_embd] */
+#define VKSLM_X_FIELD(name) vkslm_wt name;
+    VKSLM_LAYER_WEIGHTS(VKSLM_X_FIELD)
+#undef VKSLM_X_FIELD
 } vkslm_layer_weights;
 
 typedef struct vkslm_model_weights {
@@ -35,9 +47,10 @@ typedef struct vkslm_model_weights {
     vkslm_layer_weights *layers; /* [n_layer], malloc'd */
 } vkslm_model_weights;
 
-/* Finds and checks every tensor the architecture needs. VKSLM_ERR_UNSUPPORTED for an architecture or
- * weight type vkslm cannot run, VKSLM_ERR_FORMAT for a missing tensor or a wrong shape (the message names
- * the tensor). */
+/* Finds and checks every tensor the architecture needs. VKSLM_ERR_UNSUPPORTED for an architecture,
+ * hyperparameter (vkslm_hparams_check_supported) or weight type vkslm cannot run, or a tensor the graph
+ * would not use (it would change the computation; rope_factors_long/short.weight are left to rope
+ * scaling); VKSLM_ERR_FORMAT for a missing tensor or a wrong shape. The message names the key or tensor. */
 vkslm_status vkslm_model_weights_bind(const vkslm_gguf *g, const vkslm_hparams *hp, vkslm_model_weights *out);
 void vkslm_model_weights_free(vkslm_model_weights *w);
 #endif

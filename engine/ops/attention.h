@@ -31,8 +31,9 @@ typedef struct vkslm_attn_params {
 /* The largest head_dim the shader supports; head_dim must also be a multiple of 4, and q, k, v start on a
  * multiple of 4 elements. */
 #define VKSLM_ATTN_MAX_HEAD_DIM 256u
-/* Splits of the key range a scratch tensor from vkslm_attn_scratch_bytes() allows. */
-#define VKSLM_ATTN_DEFAULT_SPLITS 32u
+/* Splits of the key range that a session's scratch allows (engine/model/graph.c sizes it with
+ * vkslm_attn_scratch_bytes()). */
+#define VKSLM_ATTN_DEFAULT_SPLITS 16u
 
 /* Bytes of f32 scratch that allow up to max_split key splits for a call of n_tokens tokens. */
 uint64_t vkslm_attn_scratch_bytes(uint32_t n_tokens, uint32_t n_head, uint32_t head_dim, uint32_t max_split);

@@ -21,7 +21,6 @@
 #define DEFAULT_SESSIONS 4u
 #define DEFAULT_QUEUE 64u
 #define DEFAULT_TIMEOUT_MS 120000u
-#define DEFAULT_CTX 2048u
 #define SESSION_ROOM (8ull << 20) /* a load's estimate leaves this for the first session's buffers */
 
 enum { SLOT_UNLOADED, SLOT_LOADING, SLOT_LOADED };
@@ -412,9 +411,8 @@ static vkslm_status load_slot(vkslm_orchestra *o, size_t si) {
 static vkslm_status new_session(vkslm_orchestra *o, expert *e, vkslm_session **out) {
     slot *s = &o->s[e->slot];
     vkslm_model *m = s->model;
-    uint32_t train = vkslm_model_n_ctx_train(m);
     vkslm_session_params sp = vkslm_session_default_params();
-    sp.n_ctx = e->d.n_ctx ? e->d.n_ctx : (train && train < DEFAULT_CTX ? train : DEFAULT_CTX);
+    sp.n_ctx = e->d.n_ctx ? e->d.n_ctx : vkslm_model_default_n_ctx(m);
     s->active++; /* the model cannot be evicted meanwhile */
     e->active++;
     pthread_mutex_unlock(&o->lock);

@@ -6,7 +6,6 @@
 #include "engine/util/alloc.h"
 #include "engine/util/error.h"
 
-#define DEFAULT_CTX 4096u
 #define DEFAULT_BATCH 64u
 
 vkslm_model_params vkslm_model_default_params(void) {
@@ -124,6 +123,11 @@ const char *vkslm_model_arch(const vkslm_model *m) { return m ? m->arch : ""; }
 const char *vkslm_model_device_name(const vkslm_model *m) { return m ? vkslm_vk_get_caps(m->vk)->name : ""; }
 int32_t vkslm_model_n_vocab(const vkslm_model *m) { return m ? (int32_t)m->dev->hp.n_vocab : 0; }
 uint32_t vkslm_model_n_ctx_train(const vkslm_model *m) { return m ? m->dev->hp.n_ctx_train : 0; }
+
+uint32_t vkslm_model_default_n_ctx(const vkslm_model *m) {
+    uint32_t train = m ? m->dev->hp.n_ctx_train : 0;
+    return train && train < VKSLM_DEFAULT_N_CTX ? train : VKSLM_DEFAULT_N_CTX;
+}
 uint64_t vkslm_model_weight_bytes(const vkslm_model *m) { return m ? m->dev->weight_bytes : 0; }
 
 uint64_t vkslm_model_device_bytes(const vkslm_model *m) {
@@ -189,9 +193,9 @@ vkslm_status vkslm_session_create(vkslm_model *m, const vkslm_session_params *pa
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_create: NULL model or output");
     *out = NULL;
     vkslm_session_params p = params ? *params : vkslm_session_default_params();
-    uint32_t train = m->dev->hp.n_ctx_train ? m->dev->hp.n_ctx_train : DEFAULT_CTX;
+    uint32_t train = m->dev->hp.n_ctx_train ? m->dev->hp.n_ctx_train : VKSLM_DEFAULT_N_CTX;
     if (p.n_ctx == 0)
-        p.n_ctx = train < DEFAULT_CTX ? train : DEFAULT_CTX;
+        p.n_ctx = vkslm_model_default_n_ctx(m);
     if (p.n_ctx > train)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "session: context %u exceeds the model's trained context %u", p.n_ctx,
                           train);

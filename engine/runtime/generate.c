@@ -118,13 +118,8 @@ static vkslm_status generate_from(vkslm_session *s, size_t n_prompt, const vkslm
         return vkslm_fail(VKSLM_ERR_LIMIT, "generate: the prompt (%zu tokens) does not fit the context (%u of %u used)",
                           n_prompt, vkslm_session_n_past(s), n_ctx);
 
-    vkslm_sampler_params sp = {
-        .temperature = p.temperature, .top_k = p.top_k, .top_p = p.top_p, .min_p = p.min_p,
-        .repeat_penalty = p.repeat_penalty, .frequency_penalty = p.frequency_penalty,
-        .presence_penalty = p.presence_penalty, .penalty_last_n = p.penalty_last_n, .seed = p.seed,
-    };
     vkslm_sampler *sampler;
-    VKSLM_TRY(vkslm_sampler_create(&sp, n_vocab, &sampler));
+    VKSLM_TRY(vkslm_sampler_create(&p, n_vocab, &sampler));
     for (size_t i = 0; i < n_prompt; i++)
         vkslm_sampler_accept(sampler, s->prompt_ids[i]);
     vkslm_graph_out out = vkslm_sampler_is_plain_greedy(sampler) ? VKSLM_GRAPH_ARGMAX : VKSLM_GRAPH_LOGITS;

@@ -16,7 +16,7 @@ typedef struct cand {
 } cand;
 
 struct vkslm_sampler {
-    vkslm_sampler_params p;
+    vkslm_generate_params p; /* only its sampling fields are read */
     uint32_t n_vocab;
     vkslm_rng rng;
     int32_t *history; /* ring of the last HISTORY_CAP tokens */
@@ -25,15 +25,7 @@ struct vkslm_sampler {
     uint32_t *counts; /* [n_vocab] scratch for penalties */
 };
 
-vkslm_sampler_params vkslm_sampler_default_params(void) {
-    vkslm_sampler_params p = {0};
-    p.top_p = 1.0f;
-    p.repeat_penalty = 1.0f;
-    p.penalty_last_n = 64;
-    return p;
-}
-
-vkslm_status vkslm_sampler_create(const vkslm_sampler_params *p, uint32_t n_vocab, vkslm_sampler **out) {
+vkslm_status vkslm_sampler_create(const vkslm_generate_params *p, uint32_t n_vocab, vkslm_sampler **out) {
     *out = NULL;
     if (!p || n_vocab == 0)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "sampler: no parameters or an empty vocabulary");

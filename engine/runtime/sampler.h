@@ -8,22 +8,12 @@
 
 #include "vkslm.h"
 
-typedef struct vkslm_sampler_params {
-    float temperature;       /* <= 0: greedy */
-    int32_t top_k;           /* <= 0: off */
-    float top_p;             /* >= 1 (or <= 0): off */
-    float min_p;             /* <= 0: off; keep tokens with p >= min_p * p_max */
-    float repeat_penalty;    /* 1 (or <= 0): off; llama.cpp's rule: positive logits divided, negative multiplied */
-    float frequency_penalty; /* subtracted once per earlier occurrence */
-    float presence_penalty;  /* subtracted once if the token occurred */
-    int32_t penalty_last_n;  /* how many recent tokens the penalties look at; 0: none, -1: all kept (up to 4096) */
-    uint64_t seed;
-} vkslm_sampler_params;
-
 typedef struct vkslm_sampler vkslm_sampler;
 
-vkslm_sampler_params vkslm_sampler_default_params(void); /* greedy, no penalties, last_n 64, seed 0 */
-vkslm_status vkslm_sampler_create(const vkslm_sampler_params *p, uint32_t n_vocab, vkslm_sampler **out);
+/* The settings are the sampling fields of the public vkslm_generate_params (temperature, top_k, top_p,
+ * min_p, repeat/frequency/presence penalties, penalty_last_n, seed: their meaning is documented there);
+ * the other fields are not read. vkslm_generate_default_params() is greedy with no penalties. */
+vkslm_status vkslm_sampler_create(const vkslm_generate_params *p, uint32_t n_vocab, vkslm_sampler **out);
 void vkslm_sampler_free(vkslm_sampler *s);
 /* Clears the penalty history and re-seeds. */
 void vkslm_sampler_reset(vkslm_sampler *s);

@@ -68,12 +68,12 @@ vkslm_status vkslm_chat_template_render_spans(const char *tmpl, size_t len, cons
         vkslm_status st = c->status;
         VKSLM_FREE(c->out);
         VKSLM_FREE(c->out_mask);
-        ct_arena_free(c);
+        vkslm_ct_arena_free(c);
         VKSLM_FREE(c);
         return st;
     }
     /* Jinja normalises newlines to \n and drops one trailing newline (keep_trailing_newline off) */
-    char *src = ct_alloc(c, len + 1);
+    char *src = vkslm_ct_alloc(c, len + 1);
     size_t m = 0;
     for (size_t i = 0; i < len; i++) {
         if (tmpl[i] == '\r') {
@@ -90,39 +90,39 @@ vkslm_status vkslm_chat_template_render_spans(const char *tmpl, size_t len, cons
     c->src_len = m;
     c->now = p ? p->now : 0;
 
-    ct_lex(c);
+    vkslm_ct_lex(c);
     size_t n_body;
-    ct_node **body = ct_parse(c, &n_body);
+    ct_node **body = vkslm_ct_parse(c, &n_body);
 
-    ct_scope *root = ct_alloc(c, sizeof *root);
+    ct_scope *root = vkslm_ct_alloc(c, sizeof *root);
     c->scope = root;
-    ct_value list = ct_new_list(c);
+    ct_value list = vkslm_ct_new_list(c);
     for (size_t i = 0; i < n; i++) {
-        ct_value msg = ct_new_dict(c);
-        ct_dict_set(c, msg.u.d, ct_cstr("role"), ct_string(ct_cstr(msgs[i].role)));
+        ct_value msg = vkslm_ct_new_dict(c);
+        vkslm_ct_dict_set(c, msg.u.d, ct_cstr("role"), vkslm_ct_string(ct_cstr(msgs[i].role)));
         /* content is tainted byte for byte: the rendering says which of its bytes a message wrote */
-        ct_value text = ct_none();
+        ct_value text = vkslm_ct_none();
         if (msgs[i].content)
-            text = ct_string(ct_str_taint_all(c, ct_cstr(msgs[i].content), true));
-        ct_dict_set(c, msg.u.d, ct_cstr("content"), text);
-        ct_list_push(c, list.u.l, msg);
+            text = vkslm_ct_string(vkslm_ct_str_taint_all(c, ct_cstr(msgs[i].content), true));
+        vkslm_ct_dict_set(c, msg.u.d, ct_cstr("content"), text);
+        vkslm_ct_list_push(c, list.u.l, msg);
     }
-    ct_assign(c, ct_cstr("messages"), list);
-    ct_assign(c, ct_cstr("bos_token"), ct_string(ct_cstr(p && p->bos_token ? p->bos_token : "")));
-    ct_assign(c, ct_cstr("eos_token"), ct_string(ct_cstr(p && p->eos_token ? p->eos_token : "")));
-    ct_assign(c, ct_cstr("add_generation_prompt"), ct_bool(p && p->add_generation_prompt));
-    ct_assign(c, ct_cstr("tools"), ct_none()); /* as transformers passes them without tools */
-    ct_assign(c, ct_cstr("documents"), ct_none());
-    ct_scope *top = ct_alloc(c, sizeof *top); /* the template's own variables shadow the context's */
+    vkslm_ct_assign(c, ct_cstr("messages"), list);
+    vkslm_ct_assign(c, ct_cstr("bos_token"), vkslm_ct_string(ct_cstr(p && p->bos_token ? p->bos_token : "")));
+    vkslm_ct_assign(c, ct_cstr("eos_token"), vkslm_ct_string(ct_cstr(p && p->eos_token ? p->eos_token : "")));
+    vkslm_ct_assign(c, ct_cstr("add_generation_prompt"), vkslm_ct_bool(p && p->add_generation_prompt));
+    vkslm_ct_assign(c, ct_cstr("tools"), vkslm_ct_none()); /* as transformers passes them without tools */
+    vkslm_ct_assign(c, ct_cstr("documents"), vkslm_ct_none());
+    ct_scope *top = vkslm_ct_alloc(c, sizeof *top); /* the template's own variables shadow the context's */
     top->parent = root;
     c->scope = top;
 
-    ct_exec_body(c, body, n_body);
+    vkslm_ct_exec_body(c, body, n_body);
 
     if (!c->out) {
         c->out = VKSLM_MALLOC(1);
         if (!c->out)
-            ct_fail(c, VKSLM_ERR_OUT_OF_HOST_MEMORY, 0, "out of host memory");
+            vkslm_ct_fail(c, VKSLM_ERR_OUT_OF_HOST_MEMORY, 0, "out of host memory");
         c->out[0] = 0;
     }
     vkslm_status st = content ? ct_mask_spans(c->out_mask, c->out_len, content, n_content) : VKSLM_OK;
@@ -133,7 +133,7 @@ vkslm_status vkslm_chat_template_render_spans(const char *tmpl, size_t len, cons
         VKSLM_FREE(c->out);
     }
     VKSLM_FREE(c->out_mask);
-    ct_arena_free(c);
+    vkslm_ct_arena_free(c);
     VKSLM_FREE(c);
     return st;
 }

@@ -7,7 +7,7 @@
  * (a left-deep chain such as a + b + c, x|f|g or x[0][0] is as high as it is long), so the evaluator, whose
  * recursion follows the tree, never runs deeper than VKSLM_CHAT_MAX_DEPTH nodes; values record their
  * nesting too (lists in lists), so printing and comparing them is bounded the same way. The evaluator
- * also counts its own recursion (ct_nest), a second fence should a construct escape the first.
+ * also counts its own recursion (vkslm_ct_nest), a second fence should a construct escape the first.
  *
  * Content taint: every string carries an optional per-byte mask (ct_str.m, NULL: no byte is tainted)
  * marking the bytes that came from a message's content. Substrings share the mask, concatenation and the
@@ -149,7 +149,7 @@ typedef struct ct_ctx {
     uint8_t *out_mask; /* malloc'd, out_cap flags, NULL until a content byte is written */
     size_t out_len, out_cap;
     uint64_t steps;
-    int nest;          /* evaluator recursion (ct_nest) */
+    int nest;          /* evaluator recursion (vkslm_ct_nest) */
     uint32_t cur_off;  /* the source offset being evaluated, for errors raised where no node is at hand */
     ct_scope *scope;
     int loop_ctl; /* 1 break, 2 continue */
@@ -157,14 +157,14 @@ typedef struct ct_ctx {
 } ct_ctx;
 
 /* ---- chat_template_value.c: arena, errors, values ---------------------------------------------- */
-_Noreturn void ct_fail(ct_ctx *c, vkslm_status st, uint32_t off, const char *fmt, ...) VKSLM_PRINTF(4, 5);
-void *ct_alloc(ct_ctx *c, size_t n);   /* zeroed */
-void ct_arena_free(ct_ctx *c);
-ct_str ct_str_dup(ct_ctx *c, const char *s, size_t n);                 /* untainted */
-ct_str ct_str_dup_mask(ct_ctx *c, const char *s, const uint8_t *m, size_t n); /* m may be NULL */
-ct_str ct_str_cat(ct_ctx *c, ct_str a, ct_str b);
+_Noreturn void vkslm_ct_fail(ct_ctx *c, vkslm_status st, uint32_t off, const char *fmt, ...) VKSLM_PRINTF(4, 5);
+void *vkslm_ct_alloc(ct_ctx *c, size_t n);   /* zeroed */
+void vkslm_ct_arena_free(ct_ctx *c);
+ct_str vkslm_ct_str_dup(ct_ctx *c, const char *s, size_t n);                 /* untainted */
+ct_str vkslm_ct_str_dup_mask(ct_ctx *c, const char *s, const uint8_t *m, size_t n); /* m may be NULL */
+ct_str vkslm_ct_str_cat(ct_ctx *c, ct_str a, ct_str b);
 /* All of s tainted when any byte of it is (for results that mix a string's bytes unpredictably). */
-ct_str ct_str_taint_all(ct_ctx *c, ct_str s, bool tainted);
+ct_str vkslm_ct_str_taint_all(ct_ctx *c, ct_str s, bool tainted);
 static inline bool ct_str_tainted(ct_str s) {
     for (size_t i = 0; s.m && i < s.n; i++)
         if (s.m[i])
@@ -177,64 +177,64 @@ static inline ct_str ct_sub(ct_str s, size_t off, size_t n) {
     return r;
 }
 static inline ct_str ct_cstr(const char *s) { ct_str r = {s, 0, NULL}; while (s[r.n]) r.n++; return r; }
-bool ct_str_eq(ct_str a, const char *lit);
-bool ct_str_same(ct_str a, ct_str b);
+bool vkslm_ct_str_eq(ct_str a, const char *lit);
+bool vkslm_ct_str_same(ct_str a, ct_str b);
 
 /* growable byte string in the arena, with its taint mask (allocated at the first tainted byte) */
 typedef struct ct_buf {
     char *p;
     uint8_t *m;
     size_t n, cap;
-    uint8_t taint; /* the taint of the bytes ct_buf_add / ct_buf_addc append (0 unless set) */
+    uint8_t taint; /* the taint of the bytes vkslm_ct_buf_add / vkslm_ct_buf_addc append (0 unless set) */
 } ct_buf;
-void ct_buf_add(ct_ctx *c, ct_buf *b, const char *s, size_t n);
-void ct_buf_addc(ct_ctx *c, ct_buf *b, char ch);
-void ct_buf_add_str(ct_ctx *c, ct_buf *b, ct_str s); /* with s's taint */
+void vkslm_ct_buf_add(ct_ctx *c, ct_buf *b, const char *s, size_t n);
+void vkslm_ct_buf_addc(ct_ctx *c, ct_buf *b, char ch);
+void vkslm_ct_buf_add_str(ct_ctx *c, ct_buf *b, ct_str s); /* with s's taint */
 static inline ct_str ct_buf_str(const ct_buf *b) { ct_str r = {b->p ? b->p : "", b->n, b->m}; return r; }
 
-ct_value ct_undef(void);
-ct_value ct_none(void);
-ct_value ct_bool(int b);
-ct_value ct_int(int64_t i);
-ct_value ct_float(double f);
-ct_value ct_string(ct_str s);
-ct_value ct_new_list(ct_ctx *c);
-ct_value ct_new_dict(ct_ctx *c);
+ct_value vkslm_ct_undef(void);
+ct_value vkslm_ct_none(void);
+ct_value vkslm_ct_bool(int b);
+ct_value vkslm_ct_int(int64_t i);
+ct_value vkslm_ct_float(double f);
+ct_value vkslm_ct_string(ct_str s);
+ct_value vkslm_ct_new_list(ct_ctx *c);
+ct_value vkslm_ct_new_dict(ct_ctx *c);
 /* Both fail with VKSLM_ERR_TOO_COMPLEX when the container would nest deeper than VKSLM_CHAT_MAX_DEPTH. */
-void ct_list_push(ct_ctx *c, ct_list *l, ct_value v);
-void ct_dict_set(ct_ctx *c, ct_dict *d, ct_str k, ct_value v);
-ct_value *ct_dict_get(const ct_dict *d, ct_str k); /* NULL when absent */
+void vkslm_ct_list_push(ct_ctx *c, ct_list *l, ct_value v);
+void vkslm_ct_dict_set(ct_ctx *c, ct_dict *d, ct_str k, ct_value v);
+ct_value *vkslm_ct_dict_get(const ct_dict *d, ct_str k); /* NULL when absent */
 
-const char *ct_kind_name(ct_kind k);
-bool ct_truthy(ct_value v);
-bool ct_equal(ct_value a, ct_value b);
+const char *vkslm_ct_kind_name(ct_kind k);
+bool vkslm_ct_truthy(ct_value v);
+bool vkslm_ct_equal(ct_value a, ct_value b);
 /* Python's str() and repr() of a value, appended to b. */
-void ct_to_str(ct_ctx *c, ct_buf *b, ct_value v);
-void ct_repr(ct_ctx *c, ct_buf *b, ct_value v);
-ct_str ct_value_str(ct_ctx *c, ct_value v);
+void vkslm_ct_to_str(ct_ctx *c, ct_buf *b, ct_value v);
+void vkslm_ct_repr(ct_ctx *c, ct_buf *b, ct_value v);
+ct_str vkslm_ct_value_str(ct_ctx *c, ct_value v);
 /* json.dumps(v, ensure_ascii=False, indent=indent) (indent < 0: none), as HF's tojson. */
-void ct_to_json(ct_ctx *c, ct_buf *b, ct_value v, int indent, int level, uint32_t off);
+void vkslm_ct_to_json(ct_ctx *c, ct_buf *b, ct_value v, int indent, int level, uint32_t off);
 /* UTF-8 code points in s, and the byte offset of code point i (clamped to n). */
-size_t ct_utf8_len(ct_str s);
-size_t ct_utf8_offset(ct_str s, size_t i);
+size_t vkslm_ct_utf8_len(ct_str s);
+size_t vkslm_ct_utf8_offset(ct_str s, size_t i);
 
 /* ---- chat_template_lex.c / _parse.c ------------------------------------------------------------- */
-void ct_lex(ct_ctx *c);
+void vkslm_ct_lex(ct_ctx *c);
 /* Parses the token stream into a body of statements. */
-ct_node **ct_parse(ct_ctx *c, size_t *n);
-void ct_line_col(const ct_ctx *c, uint32_t off, int *line, int *col);
+ct_node **vkslm_ct_parse(ct_ctx *c, size_t *n);
+void vkslm_ct_line_col(const ct_ctx *c, uint32_t off, int *line, int *col);
 
 /* ---- chat_template_eval.c ------------------------------------------------------------------------ */
-void ct_exec_body(ct_ctx *c, ct_node **body, size_t n);
-ct_value ct_eval(ct_ctx *c, const ct_node *e);
-ct_value ct_lookup(ct_ctx *c, ct_str name);
-void ct_assign(ct_ctx *c, ct_str name, ct_value v);
-ct_value ct_getattr(ct_ctx *c, ct_value obj, ct_str name, uint32_t off);
-ct_value ct_iterable_list(ct_ctx *c, ct_value v, uint32_t off); /* a list of what `for` iterates */
-void ct_step(ct_ctx *c, uint32_t off);
+void vkslm_ct_exec_body(ct_ctx *c, ct_node **body, size_t n);
+ct_value vkslm_ct_eval(ct_ctx *c, const ct_node *e);
+ct_value vkslm_ct_lookup(ct_ctx *c, ct_str name);
+void vkslm_ct_assign(ct_ctx *c, ct_str name, ct_value v);
+ct_value vkslm_ct_getattr(ct_ctx *c, ct_value obj, ct_str name, uint32_t off);
+ct_value vkslm_ct_iterable_list(ct_ctx *c, ct_value v, uint32_t off); /* a list of what `for` iterates */
+void vkslm_ct_step(ct_ctx *c, uint32_t off);
 /* Counts one level of the evaluator's recursion (VKSLM_ERR_TOO_COMPLEX beyond the bound); ct_unnest
  * when it returns. */
-void ct_nest(ct_ctx *c, uint32_t off);
+void vkslm_ct_nest(ct_ctx *c, uint32_t off);
 static inline void ct_unnest(ct_ctx *c) { c->nest--; }
 
 /* ---- chat_template_builtins.c -------------------------------------------------------------------- */
@@ -245,8 +245,8 @@ typedef struct ct_args {
     ct_value *kw;
     size_t n_kw;
 } ct_args;
-ct_value ct_apply_filter(ct_ctx *c, ct_str name, ct_value v, const ct_args *a, uint32_t off);
-bool ct_apply_test(ct_ctx *c, ct_str name, ct_value v, const ct_args *a, uint32_t off);
-ct_value ct_call_method(ct_ctx *c, ct_value obj, ct_str name, const ct_args *a, uint32_t off);
-ct_value ct_call_func(ct_ctx *c, ct_func fn, const ct_args *a, uint32_t off);
+ct_value vkslm_ct_apply_filter(ct_ctx *c, ct_str name, ct_value v, const ct_args *a, uint32_t off);
+bool vkslm_ct_apply_test(ct_ctx *c, ct_str name, ct_value v, const ct_args *a, uint32_t off);
+ct_value vkslm_ct_call_method(ct_ctx *c, ct_value obj, ct_str name, const ct_args *a, uint32_t off);
+ct_value vkslm_ct_call_func(ct_ctx *c, ct_func fn, const ct_args *a, uint32_t off);
 #endif

@@ -9,7 +9,7 @@
 
 #include "engine/tokenizer/chat_template_internal.h"
 
-void ct_line_col(const ct_ctx *c, uint32_t off, int *line, int *col) {
+void vkslm_ct_line_col(const ct_ctx *c, uint32_t off, int *line, int *col) {
     int l = 1, k = 1;
     for (size_t i = 0; i < off && i < c->src_len; i++) {
         if (c->src[i] == '\n') {
@@ -26,7 +26,7 @@ void ct_line_col(const ct_ctx *c, uint32_t off, int *line, int *col) {
 static ct_tok *ct_emit(ct_ctx *c, ct_tok_kind kind, size_t off) {
     if (c->n_toks == c->toks_cap) {
         size_t cap = c->toks_cap ? c->toks_cap * 2 : 256;
-        ct_tok *t = ct_alloc(c, cap * sizeof *t);
+        ct_tok *t = vkslm_ct_alloc(c, cap * sizeof *t);
         if (c->n_toks)
             memcpy(t, c->toks, c->n_toks * sizeof *t);
         c->toks = t;
@@ -65,7 +65,7 @@ static void ct_put_utf8(ct_ctx *c, ct_buf *b, uint32_t cp) {
         u[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    ct_buf_add(c, b, u, n);
+    vkslm_ct_buf_add(c, b, u, n);
 }
 
 static int ct_hex(char ch) {
@@ -83,21 +83,21 @@ static size_t ct_lex_string(ct_ctx *c, size_t i) {
     ct_buf b = {0};
     while (i < c->src_len && s[i] != q) {
         if (s[i] != '\\' || i + 1 >= c->src_len) {
-            ct_buf_addc(c, &b, s[i++]);
+            vkslm_ct_buf_addc(c, &b, s[i++]);
             continue;
         }
         char e = s[i + 1];
         i += 2;
         switch (e) {
-        case 'n': ct_buf_addc(c, &b, '\n'); break;
-        case 't': ct_buf_addc(c, &b, '\t'); break;
-        case 'r': ct_buf_addc(c, &b, '\r'); break;
-        case '0': ct_buf_addc(c, &b, '\0'); break;
-        case 'a': ct_buf_addc(c, &b, '\a'); break;
-        case 'b': ct_buf_addc(c, &b, '\b'); break;
-        case 'f': ct_buf_addc(c, &b, '\f'); break;
-        case 'v': ct_buf_addc(c, &b, '\v'); break;
-        case '\\': case '\'': case '"': ct_buf_addc(c, &b, e); break;
+        case 'n': vkslm_ct_buf_addc(c, &b, '\n'); break;
+        case 't': vkslm_ct_buf_addc(c, &b, '\t'); break;
+        case 'r': vkslm_ct_buf_addc(c, &b, '\r'); break;
+        case '0': vkslm_ct_buf_addc(c, &b, '\0'); break;
+        case 'a': vkslm_ct_buf_addc(c, &b, '\a'); break;
+        case 'b': vkslm_ct_buf_addc(c, &b, '\b'); break;
+        case 'f': vkslm_ct_buf_addc(c, &b, '\f'); break;
+        case 'v': vkslm_ct_buf_addc(c, &b, '\v'); break;
+        case '\\': case '\'': case '"': vkslm_ct_buf_addc(c, &b, e); break;
         case '\n': break; /* line continuation */
         case 'x': case 'u': case 'U': {
             int nd = e == 'x' ? 2 : e == 'u' ? 4 : 8;
@@ -105,22 +105,22 @@ static size_t ct_lex_string(ct_ctx *c, size_t i) {
             for (int k = 0; k < nd; k++) {
                 int h = i + (size_t)k < c->src_len ? ct_hex(s[i + k]) : -1;
                 if (h < 0)
-                    ct_fail(c, VKSLM_ERR_FORMAT, (uint32_t)(i - 2), "bad \\%c escape in a string literal", e);
+                    vkslm_ct_fail(c, VKSLM_ERR_FORMAT, (uint32_t)(i - 2), "bad \\%c escape in a string literal", e);
                 cp = cp * 16 + (uint32_t)h;
             }
             if (cp > 0x10FFFF)
-                ct_fail(c, VKSLM_ERR_FORMAT, (uint32_t)(i - 2), "escape beyond U+10FFFF in a string literal");
+                vkslm_ct_fail(c, VKSLM_ERR_FORMAT, (uint32_t)(i - 2), "escape beyond U+10FFFF in a string literal");
             i += (size_t)nd;
             ct_put_utf8(c, &b, cp);
             break;
         }
         default: /* Python keeps unknown escapes as written */
-            ct_buf_addc(c, &b, '\\');
-            ct_buf_addc(c, &b, e);
+            vkslm_ct_buf_addc(c, &b, '\\');
+            vkslm_ct_buf_addc(c, &b, e);
         }
     }
     if (i >= c->src_len)
-        ct_fail(c, VKSLM_ERR_FORMAT, (uint32_t)start, "unterminated string literal");
+        vkslm_ct_fail(c, VKSLM_ERR_FORMAT, (uint32_t)start, "unterminated string literal");
     ct_tok *t = ct_emit(c, CT_TOK_STRING, start);
     t->s = ct_buf_str(&b);
     return i + 1;
@@ -158,7 +158,7 @@ static size_t ct_lex_number(ct_ctx *c, size_t i) {
         int64_t v = 0;
         for (size_t k = 0; k < nd; k++) {
             if (v > (INT64_MAX - 9) / 10)
-                ct_fail(c, VKSLM_ERR_FORMAT, (uint32_t)start, "integer literal out of range");
+                vkslm_ct_fail(c, VKSLM_ERR_FORMAT, (uint32_t)start, "integer literal out of range");
             v = v * 10 + (digits[k] - '0');
         }
         ct_tok *t = ct_emit(c, CT_TOK_INT, start);
@@ -177,7 +177,7 @@ static size_t ct_lex_tag(ct_ctx *c, size_t i, bool block, uint32_t tag_off, bool
         while (i < c->src_len && ct_is_space(s[i]))
             i++;
         if (i >= c->src_len)
-            ct_fail(c, VKSLM_ERR_FORMAT, tag_off, "unterminated %s tag", block ? "{%" : "{{");
+            vkslm_ct_fail(c, VKSLM_ERR_FORMAT, tag_off, "unterminated %s tag", block ? "{%" : "{{");
         const char *end = block ? "%}" : "}}";
         for (int mod = 0; mod < 2; mod++) { /* "-%}", "+%}" and "%}" */
             size_t k = i;
@@ -214,7 +214,7 @@ static size_t ct_lex_tag(ct_ctx *c, size_t i, bool block, uint32_t tag_off, bool
             if (!len && strchr("+-*/%~<>=()[]{}.,:|", ch) && ch)
                 len = 1;
             if (!len)
-                ct_fail(c, VKSLM_ERR_FORMAT, (uint32_t)i, "unexpected character '%c' in a tag",
+                vkslm_ct_fail(c, VKSLM_ERR_FORMAT, (uint32_t)i, "unexpected character '%c' in a tag",
                         (ch >= 0x20 && ch < 0x7f) ? ch : '?');
             if (ch == '{')
                 braces++;
@@ -226,11 +226,11 @@ static size_t ct_lex_tag(ct_ctx *c, size_t i, bool block, uint32_t tag_off, bool
             i += len;
         }
         if (c->n_toks > (size_t)VKSLM_CHAT_MAX_STEPS)
-            ct_fail(c, VKSLM_ERR_TOO_COMPLEX, (uint32_t)i, "too many tokens");
+            vkslm_ct_fail(c, VKSLM_ERR_TOO_COMPLEX, (uint32_t)i, "too many tokens");
     }
 }
 
-void ct_lex(ct_ctx *c) {
+void vkslm_ct_lex(ct_ctx *c) {
     const char *s = c->src;
     size_t i = 0;
     bool line_starting = true; /* the last tag ended a line (or nothing came before) */
@@ -277,7 +277,7 @@ void ct_lex(ct_ctx *c) {
                     break;
                 }
             if (!e)
-                ct_fail(c, VKSLM_ERR_FORMAT, (uint32_t)j, "unterminated comment");
+                vkslm_ct_fail(c, VKSLM_ERR_FORMAT, (uint32_t)j, "unterminated comment");
             size_t k = (size_t)(e - s);
             strip_after = k > body && s[k - 1] == '-';
             keep_newline = k > body && s[k - 1] == '+';

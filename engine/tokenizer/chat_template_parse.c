@@ -23,7 +23,7 @@ typedef struct ct_vec {
 static void ct_vec_push(ct_ctx *c, ct_vec *v, ct_node *x) {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 8;
-        ct_node **p = ct_alloc(c, cap * sizeof *p);
+        ct_node **p = vkslm_ct_alloc(c, cap * sizeof *p);
         if (v->n)
             memcpy(p, v->v, v->n * sizeof *p);
         v->v = p;
@@ -41,8 +41,8 @@ static const ct_tok *ct_next(ct_ctx *c) {
     return t;
 }
 
-static bool ct_is_op(const ct_tok *t, const char *op) { return t->kind == CT_TOK_OP && ct_str_eq(t->s, op); }
-static bool ct_is_name(const ct_tok *t, const char *name) { return t->kind == CT_TOK_NAME && ct_str_eq(t->s, name); }
+static bool ct_is_op(const ct_tok *t, const char *op) { return t->kind == CT_TOK_OP && vkslm_ct_str_eq(t->s, op); }
+static bool ct_is_name(const ct_tok *t, const char *name) { return t->kind == CT_TOK_NAME && vkslm_ct_str_eq(t->s, name); }
 
 static const char *ct_tok_desc(const ct_tok *t, char *buf, size_t cap) {
     switch (t->kind) {
@@ -63,7 +63,7 @@ static const char *ct_tok_desc(const ct_tok *t, char *buf, size_t cap) {
 
 _Noreturn static void ct_unexpected(ct_ctx *c, const ct_tok *t, const char *expected) {
     char buf[64];
-    ct_fail(c, VKSLM_ERR_FORMAT, t->off, "expected %s, found %s", expected, ct_tok_desc(t, buf, sizeof buf));
+    vkslm_ct_fail(c, VKSLM_ERR_FORMAT, t->off, "expected %s, found %s", expected, ct_tok_desc(t, buf, sizeof buf));
 }
 
 static void ct_expect_op(ct_ctx *c, const char *op) {
@@ -89,7 +89,7 @@ static void ct_expect_kind(ct_ctx *c, ct_tok_kind kind, const char *what) {
 }
 
 static ct_node *ct_new(ct_ctx *c, ct_node_kind kind, uint32_t off) {
-    ct_node *n = ct_alloc(c, sizeof *n);
+    ct_node *n = vkslm_ct_alloc(c, sizeof *n);
     n->kind = kind;
     n->off = off;
     n->height = 1; /* a leaf until ct_seal */
@@ -98,7 +98,7 @@ static ct_node *ct_new(ct_ctx *c, ct_node_kind kind, uint32_t off) {
 
 static void ct_enter(ct_ctx *c, uint32_t off) {
     if (++c->depth > VKSLM_CHAT_MAX_DEPTH)
-        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, off, "nested deeper than %d levels", VKSLM_CHAT_MAX_DEPTH);
+        vkslm_ct_fail(c, VKSLM_ERR_TOO_COMPLEX, off, "nested deeper than %d levels", VKSLM_CHAT_MAX_DEPTH);
 }
 
 static int ct_height(const ct_node *n) { return n ? n->height : 0; }
@@ -123,7 +123,7 @@ static ct_node *ct_seal(ct_ctx *c, ct_node *n) {
     }
     n->height = h + 1;
     if (n->height > VKSLM_CHAT_MAX_DEPTH)
-        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, n->off,
+        vkslm_ct_fail(c, VKSLM_ERR_TOO_COMPLEX, n->off,
                 "nested deeper than %d levels (each link of a chain such as a + b + c, x|f|g or x[0][0] is a level)",
                 VKSLM_CHAT_MAX_DEPTH);
     return n;
@@ -142,15 +142,15 @@ static void ct_parse_args(ct_ctx *c, ct_node *n) {
     while (!ct_is_op(ct_peek(c), ")")) {
         if (ct_peek(c)->kind == CT_TOK_NAME && ct_is_op(ct_peek2(c), "=")) {
             if (n_names == 32)
-                ct_fail(c, VKSLM_ERR_TOO_COMPLEX, ct_peek(c)->off, "more than 32 keyword arguments");
+                vkslm_ct_fail(c, VKSLM_ERR_TOO_COMPLEX, ct_peek(c)->off, "more than 32 keyword arguments");
             names[n_names++] = ct_next(c)->s;
             ct_next(c);
             ct_vec_push(c, &kw, ct_parse_expr(c, true));
         } else {
             if (ct_is_op(ct_peek(c), "*") || ct_is_op(ct_peek(c), "**"))
-                ct_fail(c, VKSLM_ERR_UNSUPPORTED, ct_peek(c)->off, "*args and **kwargs are not supported");
+                vkslm_ct_fail(c, VKSLM_ERR_UNSUPPORTED, ct_peek(c)->off, "*args and **kwargs are not supported");
             if (kw.n)
-                ct_fail(c, VKSLM_ERR_FORMAT, ct_peek(c)->off, "a positional argument follows a keyword argument");
+                vkslm_ct_fail(c, VKSLM_ERR_FORMAT, ct_peek(c)->off, "a positional argument follows a keyword argument");
             ct_vec_push(c, &pos, ct_parse_expr(c, true));
         }
         if (!ct_is_op(ct_peek(c), ","))
@@ -163,7 +163,7 @@ static void ct_parse_args(ct_ctx *c, ct_node *n) {
     n->list2 = kw.v;
     n->n2 = kw.n;
     if (n_names) {
-        n->names = ct_alloc(c, n_names * sizeof *n->names);
+        n->names = vkslm_ct_alloc(c, n_names * sizeof *n->names);
         memcpy(n->names, names, n_names * sizeof *names);
     }
     n->n_names = n_names;
@@ -175,12 +175,12 @@ static ct_node *ct_parse_primary(ct_ctx *c) {
     switch (t->kind) {
     case CT_TOK_NAME:
         n = ct_new(c, CT_E_LITERAL, t->off);
-        if (ct_str_eq(t->s, "true") || ct_str_eq(t->s, "True"))
-            n->lit = ct_bool(1);
-        else if (ct_str_eq(t->s, "false") || ct_str_eq(t->s, "False"))
-            n->lit = ct_bool(0);
-        else if (ct_str_eq(t->s, "none") || ct_str_eq(t->s, "None"))
-            n->lit = ct_none();
+        if (vkslm_ct_str_eq(t->s, "true") || vkslm_ct_str_eq(t->s, "True"))
+            n->lit = vkslm_ct_bool(1);
+        else if (vkslm_ct_str_eq(t->s, "false") || vkslm_ct_str_eq(t->s, "False"))
+            n->lit = vkslm_ct_bool(0);
+        else if (vkslm_ct_str_eq(t->s, "none") || vkslm_ct_str_eq(t->s, "None"))
+            n->lit = vkslm_ct_none();
         else {
             n->kind = CT_E_NAME;
             n->name = t->s;
@@ -190,17 +190,17 @@ static ct_node *ct_parse_primary(ct_ctx *c) {
         n = ct_new(c, CT_E_LITERAL, t->off);
         ct_str s = t->s;
         while (ct_peek(c)->kind == CT_TOK_STRING) /* adjacent literals join */
-            s = ct_str_cat(c, s, ct_next(c)->s);
-        n->lit = ct_string(s);
+            s = vkslm_ct_str_cat(c, s, ct_next(c)->s);
+        n->lit = vkslm_ct_string(s);
         return n;
     }
     case CT_TOK_INT:
         n = ct_new(c, CT_E_LITERAL, t->off);
-        n->lit = ct_int(t->i);
+        n->lit = vkslm_ct_int(t->i);
         return n;
     case CT_TOK_FLOAT:
         n = ct_new(c, CT_E_LITERAL, t->off);
-        n->lit = ct_float(t->f);
+        n->lit = vkslm_ct_float(t->f);
         return n;
     case CT_TOK_OP:
         if (ct_is_op(t, "(")) {
@@ -283,12 +283,12 @@ static ct_node *ct_parse_subscript(ct_ctx *c, ct_node *obj, uint32_t off) {
     ct_node *n = ct_new(c, slice ? CT_E_SLICE : CT_E_INDEX, off);
     n->a = obj;
     if (slice) {
-        n->list = ct_alloc(c, 3 * sizeof *n->list);
+        n->list = vkslm_ct_alloc(c, 3 * sizeof *n->list);
         memcpy(n->list, parts, sizeof parts);
         n->n = 3;
     } else {
         if (!parts[0])
-            ct_fail(c, VKSLM_ERR_FORMAT, off, "empty subscript");
+            vkslm_ct_fail(c, VKSLM_ERR_FORMAT, off, "empty subscript");
         n->b = parts[0];
     }
     return ct_seal(c, n);
@@ -307,7 +307,7 @@ static ct_node *ct_parse_postfix(ct_ctx *c, ct_node *n) {
             } else if (nt->kind == CT_TOK_INT) { /* foo.0 is foo[0] */
                 a = ct_new(c, CT_E_INDEX, t->off);
                 a->b = ct_new(c, CT_E_LITERAL, nt->off);
-                a->b->lit = ct_int(nt->i);
+                a->b->lit = vkslm_ct_int(nt->i);
             } else {
                 ct_unexpected(c, nt, "an attribute name");
             }
@@ -368,7 +368,7 @@ static ct_node *ct_parse_filters(ct_ctx *c, ct_node *n) {
                        !ct_is_name(nt, "if") && !ct_is_name(nt, "in") && !ct_is_name(nt, "is") &&
                        !ct_is_name(nt, "not")) {
                 ct_node *arg = ct_parse_postfix(c, ct_parse_primary(c)); /* `is divisibleby 3` */
-                f->list = ct_alloc(c, sizeof *f->list);
+                f->list = vkslm_ct_alloc(c, sizeof *f->list);
                 f->list[0] = arg;
                 f->n = 1;
             }
@@ -553,8 +553,8 @@ static ct_node *ct_parse_if(ct_ctx *c, const ct_tok *kw) {
         ct_block_end(c);
         n->list = ct_parse_body(c, ends, &n->n, kw);
         const ct_tok *t = ct_next(c);
-        if (!ct_str_eq(t->s, "elif")) {
-            if (ct_str_eq(t->s, "else")) {
+        if (!vkslm_ct_str_eq(t->s, "elif")) {
+            if (vkslm_ct_str_eq(t->s, "else")) {
                 static const char *const endif[] = {"endif", NULL};
                 ct_block_end(c);
                 n->list2 = ct_parse_body(c, endif, &n->n2, kw);
@@ -565,7 +565,7 @@ static ct_node *ct_parse_if(ct_ctx *c, const ct_tok *kw) {
         }
         ct_node *next = ct_new(c, CT_N_IF, t->off);
         next->elif = true;
-        n->list2 = ct_alloc(c, sizeof *n->list2);
+        n->list2 = vkslm_ct_alloc(c, sizeof *n->list2);
         n->list2[0] = next;
         n->n2 = 1;
         n = next;
@@ -585,7 +585,7 @@ static ct_node *ct_parse_for(ct_ctx *c, const ct_tok *kw) {
         ct_next(c);
     for (;;) {
         if (k == 8)
-            ct_fail(c, VKSLM_ERR_UNSUPPORTED, kw->off, "more than 8 loop variables");
+            vkslm_ct_fail(c, VKSLM_ERR_UNSUPPORTED, kw->off, "more than 8 loop variables");
         names[k++] = ct_expect_name(c);
         if (!ct_is_op(ct_peek(c), ","))
             break;
@@ -593,7 +593,7 @@ static ct_node *ct_parse_for(ct_ctx *c, const ct_tok *kw) {
     }
     if (paren)
         ct_expect_op(c, ")");
-    n->names = ct_alloc(c, k * sizeof *names);
+    n->names = vkslm_ct_alloc(c, k * sizeof *names);
     memcpy(n->names, names, k * sizeof *names);
     n->n_names = k;
     if (!ct_is_name(ct_next(c), "in"))
@@ -604,12 +604,12 @@ static ct_node *ct_parse_for(ct_ctx *c, const ct_tok *kw) {
         n->c = ct_parse_expr(c, true);
     }
     if (ct_is_name(ct_peek(c), "recursive"))
-        ct_fail(c, VKSLM_ERR_UNSUPPORTED, ct_peek(c)->off, "recursive loops are not supported");
+        vkslm_ct_fail(c, VKSLM_ERR_UNSUPPORTED, ct_peek(c)->off, "recursive loops are not supported");
     ct_block_end(c);
     c->loop_depth++;
     n->list = ct_parse_body(c, ends, &n->n, kw);
     c->loop_depth--;
-    if (ct_str_eq(ct_next(c)->s, "else")) {
+    if (vkslm_ct_str_eq(ct_next(c)->s, "else")) {
         static const char *const endfor[] = {"endfor", NULL};
         ct_block_end(c);
         n->list2 = ct_parse_body(c, endfor, &n->n2, kw);
@@ -636,10 +636,10 @@ static ct_node *ct_parse_set(ct_ctx *c, const ct_tok *kw) {
         while (ct_is_op(ct_peek(c), ",")) {
             ct_next(c);
             if (k == 8)
-                ct_fail(c, VKSLM_ERR_UNSUPPORTED, kw->off, "more than 8 assignment targets");
+                vkslm_ct_fail(c, VKSLM_ERR_UNSUPPORTED, kw->off, "more than 8 assignment targets");
             names[k++] = ct_expect_name(c);
         }
-        n->names = ct_alloc(c, k * sizeof *names);
+        n->names = vkslm_ct_alloc(c, k * sizeof *names);
         memcpy(n->names, names, k * sizeof *names);
         n->n_names = k;
     }
@@ -681,7 +681,7 @@ static ct_node **ct_parse_body(ct_ctx *c, const char *const *ends, size_t *n, co
                 size_t last = 0;
                 while (ends[last + 1])
                     last++;
-                ct_fail(c, VKSLM_ERR_FORMAT, opener->off, "{%% %.*s %%} has no matching {%% %s %%}",
+                vkslm_ct_fail(c, VKSLM_ERR_FORMAT, opener->off, "{%% %.*s %%} has no matching {%% %s %%}",
                         (int)opener->s.n, opener->s.s, ends[last]);
             }
             break;
@@ -706,23 +706,23 @@ static ct_node **ct_parse_body(ct_ctx *c, const char *const *ends, size_t *n, co
             ct_unexpected(c, kw, "a statement keyword");
         bool is_end = false;
         for (size_t i = 0; ends && ends[i]; i++)
-            if (ct_str_eq(kw->s, ends[i]))
+            if (vkslm_ct_str_eq(kw->s, ends[i]))
                 is_end = true;
         if (is_end)
             break;
         ct_next(c);
-        if (ct_str_eq(kw->s, "if")) {
+        if (vkslm_ct_str_eq(kw->s, "if")) {
             ct_vec_push(c, &body, ct_parse_if(c, kw));
-        } else if (ct_str_eq(kw->s, "for")) {
+        } else if (vkslm_ct_str_eq(kw->s, "for")) {
             ct_vec_push(c, &body, ct_parse_for(c, kw));
-        } else if (ct_str_eq(kw->s, "set")) {
+        } else if (vkslm_ct_str_eq(kw->s, "set")) {
             ct_vec_push(c, &body, ct_parse_set(c, kw));
-        } else if (ct_str_eq(kw->s, "break") || ct_str_eq(kw->s, "continue")) {
+        } else if (vkslm_ct_str_eq(kw->s, "break") || vkslm_ct_str_eq(kw->s, "continue")) {
             if (c->loop_depth == 0)
-                ct_fail(c, VKSLM_ERR_FORMAT, kw->off, "{%% %.*s %%} outside a for loop", (int)kw->s.n, kw->s.s);
-            ct_vec_push(c, &body, ct_new(c, ct_str_eq(kw->s, "break") ? CT_N_BREAK : CT_N_CONTINUE, kw->off));
+                vkslm_ct_fail(c, VKSLM_ERR_FORMAT, kw->off, "{%% %.*s %%} outside a for loop", (int)kw->s.n, kw->s.s);
+            ct_vec_push(c, &body, ct_new(c, vkslm_ct_str_eq(kw->s, "break") ? CT_N_BREAK : CT_N_CONTINUE, kw->off));
             ct_block_end(c);
-        } else if (ct_str_eq(kw->s, "generation")) { /* HF's assistant-mask marker: renders its body */
+        } else if (vkslm_ct_str_eq(kw->s, "generation")) { /* HF's assistant-mask marker: renders its body */
             static const char *const endgen[] = {"endgeneration", NULL};
             ct_block_end(c);
             ct_node *x = ct_new(c, CT_N_IF, kw->off);
@@ -730,14 +730,14 @@ static ct_node **ct_parse_body(ct_ctx *c, const char *const *ends, size_t *n, co
             ct_next(c);
             ct_block_end(c);
             ct_vec_push(c, &body, ct_seal(c, x));
-        } else if (ct_str_eq(kw->s, "macro") || ct_str_eq(kw->s, "call") || ct_str_eq(kw->s, "filter") ||
-                   ct_str_eq(kw->s, "include") || ct_str_eq(kw->s, "import") || ct_str_eq(kw->s, "from") ||
-                   ct_str_eq(kw->s, "extends") || ct_str_eq(kw->s, "block") || ct_str_eq(kw->s, "raw") ||
-                   ct_str_eq(kw->s, "with") || ct_str_eq(kw->s, "do") || ct_str_eq(kw->s, "autoescape")) {
-            ct_fail(c, VKSLM_ERR_UNSUPPORTED, kw->off, "the {%% %.*s %%} statement is not supported", (int)kw->s.n,
+        } else if (vkslm_ct_str_eq(kw->s, "macro") || vkslm_ct_str_eq(kw->s, "call") || vkslm_ct_str_eq(kw->s, "filter") ||
+                   vkslm_ct_str_eq(kw->s, "include") || vkslm_ct_str_eq(kw->s, "import") || vkslm_ct_str_eq(kw->s, "from") ||
+                   vkslm_ct_str_eq(kw->s, "extends") || vkslm_ct_str_eq(kw->s, "block") || vkslm_ct_str_eq(kw->s, "raw") ||
+                   vkslm_ct_str_eq(kw->s, "with") || vkslm_ct_str_eq(kw->s, "do") || vkslm_ct_str_eq(kw->s, "autoescape")) {
+            vkslm_ct_fail(c, VKSLM_ERR_UNSUPPORTED, kw->off, "the {%% %.*s %%} statement is not supported", (int)kw->s.n,
                     kw->s.s);
         } else {
-            ct_fail(c, VKSLM_ERR_FORMAT, kw->off, "unexpected {%% %.*s %%}", (int)(kw->s.n > 40 ? 40 : kw->s.n),
+            vkslm_ct_fail(c, VKSLM_ERR_FORMAT, kw->off, "unexpected {%% %.*s %%}", (int)(kw->s.n > 40 ? 40 : kw->s.n),
                     kw->s.s);
         }
     }
@@ -746,7 +746,7 @@ static ct_node **ct_parse_body(ct_ctx *c, const char *const *ends, size_t *n, co
     return body.v;
 }
 
-ct_node **ct_parse(ct_ctx *c, size_t *n) {
+ct_node **vkslm_ct_parse(ct_ctx *c, size_t *n) {
     c->pos = 0;
     c->depth = 0;
     return ct_parse_body(c, NULL, n, NULL);

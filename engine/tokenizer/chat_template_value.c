@@ -14,7 +14,7 @@ struct ct_block {
     max_align_t data[];
 };
 
-_Noreturn void ct_fail(ct_ctx *c, vkslm_status st, uint32_t off, const char *fmt, ...) {
+_Noreturn void vkslm_ct_fail(ct_ctx *c, vkslm_status st, uint32_t off, const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -24,14 +24,14 @@ _Noreturn void ct_fail(ct_ctx *c, vkslm_status st, uint32_t off, const char *fmt
         vkslm_fail(st, "chat template refused the conversation: %s", msg);
     } else {
         int line, col;
-        ct_line_col(c, off, &line, &col);
+        vkslm_ct_line_col(c, off, &line, &col);
         vkslm_fail(st, "chat template line %d, column %d: %s", line, col, msg);
     }
     c->status = st;
     longjmp(c->jmp, 1);
 }
 
-void *ct_alloc(ct_ctx *c, size_t n) {
+void *vkslm_ct_alloc(ct_ctx *c, size_t n) {
     n = (n + 15) & ~(size_t)15;
     if (n == 0)
         n = 16;
@@ -39,11 +39,11 @@ void *ct_alloc(ct_ctx *c, size_t n) {
     if (!b || b->cap - b->used < n) {
         size_t cap = n > (64u << 10) ? n : (64u << 10);
         if (c->arena_bytes + cap > VKSLM_CHAT_MAX_MEMORY)
-            ct_fail(c, VKSLM_ERR_TOO_COMPLEX, c->cur_off, "the template needs more than %u MiB of memory",
+            vkslm_ct_fail(c, VKSLM_ERR_TOO_COMPLEX, c->cur_off, "the template needs more than %u MiB of memory",
                     VKSLM_CHAT_MAX_MEMORY >> 20);
         b = VKSLM_MALLOC(sizeof *b + cap);
         if (!b)
-            ct_fail(c, VKSLM_ERR_OUT_OF_HOST_MEMORY, c->cur_off, "out of host memory");
+            vkslm_ct_fail(c, VKSLM_ERR_OUT_OF_HOST_MEMORY, c->cur_off, "out of host memory");
         b->next = c->blocks;
         b->used = 0;
         b->cap = cap;
@@ -56,7 +56,7 @@ void *ct_alloc(ct_ctx *c, size_t n) {
     return p;
 }
 
-void ct_arena_free(ct_ctx *c) {
+void vkslm_ct_arena_free(ct_ctx *c) {
     while (c->blocks) {
         ct_block *next = c->blocks->next;
         VKSLM_FREE(c->blocks);
@@ -64,32 +64,32 @@ void ct_arena_free(ct_ctx *c) {
     }
 }
 
-ct_str ct_str_dup(ct_ctx *c, const char *s, size_t n) { return ct_str_dup_mask(c, s, NULL, n); }
+ct_str vkslm_ct_str_dup(ct_ctx *c, const char *s, size_t n) { return vkslm_ct_str_dup_mask(c, s, NULL, n); }
 
-ct_str ct_str_dup_mask(ct_ctx *c, const char *s, const uint8_t *m, size_t n) {
-    char *p = ct_alloc(c, n + 1);
+ct_str vkslm_ct_str_dup_mask(ct_ctx *c, const char *s, const uint8_t *m, size_t n) {
+    char *p = vkslm_ct_alloc(c, n + 1);
     if (n)
         memcpy(p, s, n);
     ct_str r = {p, n, NULL};
     if (m && n) {
-        uint8_t *mm = ct_alloc(c, n);
+        uint8_t *mm = vkslm_ct_alloc(c, n);
         memcpy(mm, m, n);
         r.m = mm;
     }
     return r;
 }
 
-ct_str ct_str_cat(ct_ctx *c, ct_str a, ct_str b) {
+ct_str vkslm_ct_str_cat(ct_ctx *c, ct_str a, ct_str b) {
     if (a.n > VKSLM_CHAT_MAX_OUTPUT || b.n > VKSLM_CHAT_MAX_OUTPUT)
-        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, c->cur_off, "a string exceeds %u MiB", VKSLM_CHAT_MAX_OUTPUT >> 20);
-    char *p = ct_alloc(c, a.n + b.n + 1);
+        vkslm_ct_fail(c, VKSLM_ERR_TOO_COMPLEX, c->cur_off, "a string exceeds %u MiB", VKSLM_CHAT_MAX_OUTPUT >> 20);
+    char *p = vkslm_ct_alloc(c, a.n + b.n + 1);
     if (a.n)
         memcpy(p, a.s, a.n);
     if (b.n)
         memcpy(p + a.n, b.s, b.n);
     ct_str r = {p, a.n + b.n, NULL};
     if (a.m || b.m) {
-        uint8_t *m = ct_alloc(c, r.n); /* zeroed: untainted where an operand has no mask */
+        uint8_t *m = vkslm_ct_alloc(c, r.n); /* zeroed: untainted where an operand has no mask */
         if (a.m && a.n)
             memcpy(m, a.m, a.n);
         if (b.m && b.n)
@@ -99,35 +99,35 @@ ct_str ct_str_cat(ct_ctx *c, ct_str a, ct_str b) {
     return r;
 }
 
-ct_str ct_str_taint_all(ct_ctx *c, ct_str s, bool tainted) {
+ct_str vkslm_ct_str_taint_all(ct_ctx *c, ct_str s, bool tainted) {
     if (!tainted || s.n == 0)
         return s;
-    uint8_t *m = ct_alloc(c, s.n);
+    uint8_t *m = vkslm_ct_alloc(c, s.n);
     memset(m, 1, s.n);
     s.m = m;
     return s;
 }
 
-bool ct_str_eq(ct_str a, const char *lit) {
+bool vkslm_ct_str_eq(ct_str a, const char *lit) {
     size_t n = strlen(lit);
     return a.n == n && memcmp(a.s, lit, n) == 0;
 }
 
-bool ct_str_same(ct_str a, ct_str b) { return a.n == b.n && (a.n == 0 || memcmp(a.s, b.s, a.n) == 0); }
+bool vkslm_ct_str_same(ct_str a, ct_str b) { return a.n == b.n && (a.n == 0 || memcmp(a.s, b.s, a.n) == 0); }
 
 /* Room for n more bytes, and the mask once a tainted byte is to come. */
 static void ct_buf_reserve(ct_ctx *c, ct_buf *b, size_t n, bool tainted) {
     if (b->n + n > b->cap) {
         if (b->n + n > VKSLM_CHAT_MAX_OUTPUT)
-            ct_fail(c, VKSLM_ERR_TOO_COMPLEX, c->cur_off, "a string exceeds %u MiB", VKSLM_CHAT_MAX_OUTPUT >> 20);
+            vkslm_ct_fail(c, VKSLM_ERR_TOO_COMPLEX, c->cur_off, "a string exceeds %u MiB", VKSLM_CHAT_MAX_OUTPUT >> 20);
         size_t cap = b->cap ? b->cap * 2 : 64;
         while (cap < b->n + n)
             cap *= 2;
-        char *p = ct_alloc(c, cap + 1);
+        char *p = vkslm_ct_alloc(c, cap + 1);
         if (b->n)
             memcpy(p, b->p, b->n);
         if (b->m) {
-            uint8_t *m = ct_alloc(c, cap);
+            uint8_t *m = vkslm_ct_alloc(c, cap);
             memcpy(m, b->m, b->n);
             b->m = m;
         }
@@ -135,10 +135,10 @@ static void ct_buf_reserve(ct_ctx *c, ct_buf *b, size_t n, bool tainted) {
         b->cap = cap;
     }
     if (tainted && !b->m)
-        b->m = ct_alloc(c, b->cap); /* zeroed: the bytes so far are untainted */
+        b->m = vkslm_ct_alloc(c, b->cap); /* zeroed: the bytes so far are untainted */
 }
 
-void ct_buf_add(ct_ctx *c, ct_buf *b, const char *s, size_t n) {
+void vkslm_ct_buf_add(ct_ctx *c, ct_buf *b, const char *s, size_t n) {
     ct_buf_reserve(c, b, n, b->taint);
     if (n)
         memcpy(b->p + b->n, s, n);
@@ -147,9 +147,9 @@ void ct_buf_add(ct_ctx *c, ct_buf *b, const char *s, size_t n) {
     b->n += n;
 }
 
-void ct_buf_addc(ct_ctx *c, ct_buf *b, char ch) { ct_buf_add(c, b, &ch, 1); }
+void vkslm_ct_buf_addc(ct_ctx *c, ct_buf *b, char ch) { vkslm_ct_buf_add(c, b, &ch, 1); }
 
-void ct_buf_add_str(ct_ctx *c, ct_buf *b, ct_str s) {
+void vkslm_ct_buf_add_str(ct_ctx *c, ct_buf *b, ct_str s) {
     ct_buf_reserve(c, b, s.n, s.m != NULL);
     if (s.n)
         memcpy(b->p + b->n, s.s, s.n);
@@ -161,22 +161,22 @@ void ct_buf_add_str(ct_ctx *c, ct_buf *b, ct_str s) {
 }
 
 /* ---- constructors ------------------------------------------------------------------------------- */
-ct_value ct_undef(void) { ct_value v = {.kind = CT_UNDEF}; return v; }
-ct_value ct_none(void) { ct_value v = {.kind = CT_NONE}; return v; }
-ct_value ct_bool(int b) { ct_value v = {.kind = CT_BOOL, .u.b = !!b}; return v; }
-ct_value ct_int(int64_t i) { ct_value v = {.kind = CT_INT, .u.i = i}; return v; }
-ct_value ct_float(double f) { ct_value v = {.kind = CT_FLOAT, .u.f = f}; return v; }
-ct_value ct_string(ct_str s) { ct_value v = {.kind = CT_STR, .u.s = s}; return v; }
+ct_value vkslm_ct_undef(void) { ct_value v = {.kind = CT_UNDEF}; return v; }
+ct_value vkslm_ct_none(void) { ct_value v = {.kind = CT_NONE}; return v; }
+ct_value vkslm_ct_bool(int b) { ct_value v = {.kind = CT_BOOL, .u.b = !!b}; return v; }
+ct_value vkslm_ct_int(int64_t i) { ct_value v = {.kind = CT_INT, .u.i = i}; return v; }
+ct_value vkslm_ct_float(double f) { ct_value v = {.kind = CT_FLOAT, .u.f = f}; return v; }
+ct_value vkslm_ct_string(ct_str s) { ct_value v = {.kind = CT_STR, .u.s = s}; return v; }
 
-ct_value ct_new_list(ct_ctx *c) {
+ct_value vkslm_ct_new_list(ct_ctx *c) {
     ct_value v = {.kind = CT_LIST};
-    v.u.l = ct_alloc(c, sizeof(ct_list));
+    v.u.l = vkslm_ct_alloc(c, sizeof(ct_list));
     return v;
 }
 
-ct_value ct_new_dict(ct_ctx *c) {
+ct_value vkslm_ct_new_dict(ct_ctx *c) {
     ct_value v = {.kind = CT_DICT};
-    v.u.d = ct_alloc(c, sizeof(ct_dict));
+    v.u.d = vkslm_ct_alloc(c, sizeof(ct_dict));
     return v;
 }
 
@@ -190,15 +190,15 @@ static int ct_value_depth(ct_value v) {
 static int ct_deeper(ct_ctx *c, int depth, ct_value v) {
     int d = ct_value_depth(v) + 1;
     if (d > VKSLM_CHAT_MAX_DEPTH)
-        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, c->cur_off, "a value nested deeper than %d levels", VKSLM_CHAT_MAX_DEPTH);
+        vkslm_ct_fail(c, VKSLM_ERR_TOO_COMPLEX, c->cur_off, "a value nested deeper than %d levels", VKSLM_CHAT_MAX_DEPTH);
     return d > depth ? d : depth;
 }
 
-void ct_list_push(ct_ctx *c, ct_list *l, ct_value v) {
+void vkslm_ct_list_push(ct_ctx *c, ct_list *l, ct_value v) {
     l->depth = ct_deeper(c, l->depth, v);
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
-        ct_value *p = ct_alloc(c, cap * sizeof *p);
+        ct_value *p = vkslm_ct_alloc(c, cap * sizeof *p);
         if (l->n)
             memcpy(p, l->v, l->n * sizeof *p);
         l->v = p;
@@ -207,24 +207,24 @@ void ct_list_push(ct_ctx *c, ct_list *l, ct_value v) {
     l->v[l->n++] = v;
 }
 
-ct_value *ct_dict_get(const ct_dict *d, ct_str k) {
+ct_value *vkslm_ct_dict_get(const ct_dict *d, ct_str k) {
     for (size_t i = 0; i < d->n; i++)
-        if (ct_str_same(d->k[i], k))
+        if (vkslm_ct_str_same(d->k[i], k))
             return &d->v[i];
     return NULL;
 }
 
-void ct_dict_set(ct_ctx *c, ct_dict *d, ct_str k, ct_value v) {
+void vkslm_ct_dict_set(ct_ctx *c, ct_dict *d, ct_str k, ct_value v) {
     d->depth = ct_deeper(c, d->depth, v);
-    ct_value *old = ct_dict_get(d, k);
+    ct_value *old = vkslm_ct_dict_get(d, k);
     if (old) {
         *old = v;
         return;
     }
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
-        ct_str *nk = ct_alloc(c, cap * sizeof *nk);
-        ct_value *nv = ct_alloc(c, cap * sizeof *nv);
+        ct_str *nk = vkslm_ct_alloc(c, cap * sizeof *nk);
+        ct_value *nv = vkslm_ct_alloc(c, cap * sizeof *nv);
         if (d->n) {
             memcpy(nk, d->k, d->n * sizeof *nk);
             memcpy(nv, d->v, d->n * sizeof *nv);
@@ -238,7 +238,7 @@ void ct_dict_set(ct_ctx *c, ct_dict *d, ct_str k, ct_value v) {
     d->n++;
 }
 
-const char *ct_kind_name(ct_kind k) {
+const char *vkslm_ct_kind_name(ct_kind k) {
     switch (k) {
     case CT_UNDEF: return "undefined";
     case CT_NONE: return "none";
@@ -254,7 +254,7 @@ const char *ct_kind_name(ct_kind k) {
     return "?";
 }
 
-bool ct_truthy(ct_value v) {
+bool vkslm_ct_truthy(ct_value v) {
     switch (v.kind) {
     case CT_UNDEF:
     case CT_NONE: return false;
@@ -275,7 +275,7 @@ static double ct_num(ct_value v) {
     return v.kind == CT_FLOAT ? v.u.f : v.kind == CT_INT ? (double)v.u.i : (double)v.u.b;
 }
 
-bool ct_equal(ct_value a, ct_value b) {
+bool vkslm_ct_equal(ct_value a, ct_value b) {
     if (ct_is_number(a) && ct_is_number(b)) {
         if (a.kind != CT_FLOAT && b.kind != CT_FLOAT)
             return (a.kind == CT_INT ? a.u.i : a.u.b) == (b.kind == CT_INT ? b.u.i : b.u.b);
@@ -286,20 +286,20 @@ bool ct_equal(ct_value a, ct_value b) {
     switch (a.kind) {
     case CT_UNDEF:
     case CT_NONE: return true;
-    case CT_STR: return ct_str_same(a.u.s, b.u.s);
+    case CT_STR: return vkslm_ct_str_same(a.u.s, b.u.s);
     case CT_LIST:
         if (a.u.l->n != b.u.l->n)
             return false;
         for (size_t i = 0; i < a.u.l->n; i++)
-            if (!ct_equal(a.u.l->v[i], b.u.l->v[i]))
+            if (!vkslm_ct_equal(a.u.l->v[i], b.u.l->v[i]))
                 return false;
         return true;
     case CT_DICT:
         if (a.u.d->n != b.u.d->n)
             return false;
         for (size_t i = 0; i < a.u.d->n; i++) {
-            ct_value *o = ct_dict_get(b.u.d, a.u.d->k[i]);
-            if (!o || !ct_equal(a.u.d->v[i], *o))
+            ct_value *o = vkslm_ct_dict_get(b.u.d, a.u.d->k[i]);
+            if (!o || !vkslm_ct_equal(a.u.d->v[i], *o))
                 return false;
         }
         return true;
@@ -313,11 +313,11 @@ bool ct_equal(ct_value a, ct_value b) {
 static void ct_float_repr(ct_ctx *c, ct_buf *b, double f) {
     char tmp[40];
     if (isnan(f)) {
-        ct_buf_add(c, b, "nan", 3);
+        vkslm_ct_buf_add(c, b, "nan", 3);
         return;
     }
     if (isinf(f)) {
-        ct_buf_add(c, b, f < 0 ? "-inf" : "inf", f < 0 ? 4 : 3);
+        vkslm_ct_buf_add(c, b, f < 0 ? "-inf" : "inf", f < 0 ? 4 : 3);
         return;
     }
     for (int prec = 1; prec <= 17; prec++) { /* the shortest form that reads back, as Python's repr */
@@ -325,139 +325,139 @@ static void ct_float_repr(ct_ctx *c, ct_buf *b, double f) {
         if (strtod(tmp, NULL) == f)
             break;
     }
-    ct_buf_add(c, b, tmp, strlen(tmp));
+    vkslm_ct_buf_add(c, b, tmp, strlen(tmp));
     if (!strpbrk(tmp, ".e"))
-        ct_buf_add(c, b, ".0", 2);
+        vkslm_ct_buf_add(c, b, ".0", 2);
 }
 
-void ct_repr(ct_ctx *c, ct_buf *b, ct_value v) {
+void vkslm_ct_repr(ct_ctx *c, ct_buf *b, ct_value v) {
     if (v.kind == CT_STR) {
         ct_str s = v.u.s;
         char q = (memchr(s.s, '\'', s.n) && !memchr(s.s, '"', s.n)) ? '"' : '\'';
-        ct_buf_addc(c, b, q);
+        vkslm_ct_buf_addc(c, b, q);
         for (size_t i = 0; i < s.n; i++) {
             unsigned char ch = (unsigned char)s.s[i];
             char esc[8];
             b->taint = s.m ? s.m[i] : 0; /* an escape stands for its byte */
             if (ch == '\\' || ch == (unsigned char)q) {
-                ct_buf_addc(c, b, '\\');
-                ct_buf_addc(c, b, (char)ch);
+                vkslm_ct_buf_addc(c, b, '\\');
+                vkslm_ct_buf_addc(c, b, (char)ch);
             } else if (ch == '\n') {
-                ct_buf_add(c, b, "\\n", 2);
+                vkslm_ct_buf_add(c, b, "\\n", 2);
             } else if (ch == '\r') {
-                ct_buf_add(c, b, "\\r", 2);
+                vkslm_ct_buf_add(c, b, "\\r", 2);
             } else if (ch == '\t') {
-                ct_buf_add(c, b, "\\t", 2);
+                vkslm_ct_buf_add(c, b, "\\t", 2);
             } else if (ch < 0x20 || ch == 0x7f) {
                 snprintf(esc, sizeof esc, "\\x%02x", ch);
-                ct_buf_add(c, b, esc, 4);
+                vkslm_ct_buf_add(c, b, esc, 4);
             } else {
-                ct_buf_addc(c, b, (char)ch);
+                vkslm_ct_buf_addc(c, b, (char)ch);
             }
         }
         b->taint = 0;
-        ct_buf_addc(c, b, q);
+        vkslm_ct_buf_addc(c, b, q);
         return;
     }
     if (v.kind == CT_LIST) {
-        ct_buf_addc(c, b, '[');
+        vkslm_ct_buf_addc(c, b, '[');
         for (size_t i = 0; i < v.u.l->n; i++) {
             if (i)
-                ct_buf_add(c, b, ", ", 2);
-            ct_repr(c, b, v.u.l->v[i]);
+                vkslm_ct_buf_add(c, b, ", ", 2);
+            vkslm_ct_repr(c, b, v.u.l->v[i]);
         }
-        ct_buf_addc(c, b, ']');
+        vkslm_ct_buf_addc(c, b, ']');
         return;
     }
     if (v.kind == CT_DICT) {
-        ct_buf_addc(c, b, '{');
+        vkslm_ct_buf_addc(c, b, '{');
         for (size_t i = 0; i < v.u.d->n; i++) {
             if (i)
-                ct_buf_add(c, b, ", ", 2);
-            ct_repr(c, b, ct_string(v.u.d->k[i]));
-            ct_buf_add(c, b, ": ", 2);
-            ct_repr(c, b, v.u.d->v[i]);
+                vkslm_ct_buf_add(c, b, ", ", 2);
+            vkslm_ct_repr(c, b, vkslm_ct_string(v.u.d->k[i]));
+            vkslm_ct_buf_add(c, b, ": ", 2);
+            vkslm_ct_repr(c, b, v.u.d->v[i]);
         }
-        ct_buf_addc(c, b, '}');
+        vkslm_ct_buf_addc(c, b, '}');
         return;
     }
-    ct_to_str(c, b, v);
+    vkslm_ct_to_str(c, b, v);
 }
 
-void ct_to_str(ct_ctx *c, ct_buf *b, ct_value v) {
+void vkslm_ct_to_str(ct_ctx *c, ct_buf *b, ct_value v) {
     char tmp[32];
     switch (v.kind) {
     case CT_UNDEF: return;
-    case CT_NONE: ct_buf_add(c, b, "None", 4); return;
-    case CT_BOOL: ct_buf_add(c, b, v.u.b ? "True" : "False", v.u.b ? 4 : 5); return;
+    case CT_NONE: vkslm_ct_buf_add(c, b, "None", 4); return;
+    case CT_BOOL: vkslm_ct_buf_add(c, b, v.u.b ? "True" : "False", v.u.b ? 4 : 5); return;
     case CT_INT:
         snprintf(tmp, sizeof tmp, "%lld", (long long)v.u.i);
-        ct_buf_add(c, b, tmp, strlen(tmp));
+        vkslm_ct_buf_add(c, b, tmp, strlen(tmp));
         return;
     case CT_FLOAT: ct_float_repr(c, b, v.u.f); return;
-    case CT_STR: ct_buf_add_str(c, b, v.u.s); return;
+    case CT_STR: vkslm_ct_buf_add_str(c, b, v.u.s); return;
     case CT_LIST:
-    case CT_DICT: ct_repr(c, b, v); return;
-    case CT_NS: ct_buf_add(c, b, "<Namespace>", 11); return;
-    case CT_FUNC: ct_buf_add(c, b, "<function>", 10); return;
+    case CT_DICT: vkslm_ct_repr(c, b, v); return;
+    case CT_NS: vkslm_ct_buf_add(c, b, "<Namespace>", 11); return;
+    case CT_FUNC: vkslm_ct_buf_add(c, b, "<function>", 10); return;
     }
 }
 
-ct_str ct_value_str(ct_ctx *c, ct_value v) {
+ct_str vkslm_ct_value_str(ct_ctx *c, ct_value v) {
     if (v.kind == CT_STR)
         return v.u.s;
     ct_buf b = {0};
-    ct_to_str(c, &b, v);
+    vkslm_ct_to_str(c, &b, v);
     return ct_buf_str(&b);
 }
 
 static void ct_json_string(ct_ctx *c, ct_buf *b, ct_str s) {
-    ct_buf_addc(c, b, '"');
+    vkslm_ct_buf_addc(c, b, '"');
     for (size_t i = 0; i < s.n; i++) {
         unsigned char ch = (unsigned char)s.s[i];
         char esc[8];
         b->taint = s.m ? s.m[i] : 0; /* an escape stands for its byte */
         switch (ch) {
-        case '"': ct_buf_add(c, b, "\\\"", 2); break;
-        case '\\': ct_buf_add(c, b, "\\\\", 2); break;
-        case '\n': ct_buf_add(c, b, "\\n", 2); break;
-        case '\r': ct_buf_add(c, b, "\\r", 2); break;
-        case '\t': ct_buf_add(c, b, "\\t", 2); break;
-        case '\b': ct_buf_add(c, b, "\\b", 2); break;
-        case '\f': ct_buf_add(c, b, "\\f", 2); break;
+        case '"': vkslm_ct_buf_add(c, b, "\\\"", 2); break;
+        case '\\': vkslm_ct_buf_add(c, b, "\\\\", 2); break;
+        case '\n': vkslm_ct_buf_add(c, b, "\\n", 2); break;
+        case '\r': vkslm_ct_buf_add(c, b, "\\r", 2); break;
+        case '\t': vkslm_ct_buf_add(c, b, "\\t", 2); break;
+        case '\b': vkslm_ct_buf_add(c, b, "\\b", 2); break;
+        case '\f': vkslm_ct_buf_add(c, b, "\\f", 2); break;
         default:
             if (ch < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", ch);
-                ct_buf_add(c, b, esc, 6);
+                vkslm_ct_buf_add(c, b, esc, 6);
             } else {
-                ct_buf_addc(c, b, (char)ch);
+                vkslm_ct_buf_addc(c, b, (char)ch);
             }
         }
     }
     b->taint = 0;
-    ct_buf_addc(c, b, '"');
+    vkslm_ct_buf_addc(c, b, '"');
 }
 
 static void ct_json_newline(ct_ctx *c, ct_buf *b, int indent, int level) {
-    ct_buf_addc(c, b, '\n');
+    vkslm_ct_buf_addc(c, b, '\n');
     for (int i = 0; i < indent * level; i++)
-        ct_buf_addc(c, b, ' ');
+        vkslm_ct_buf_addc(c, b, ' ');
 }
 
-void ct_to_json(ct_ctx *c, ct_buf *b, ct_value v, int indent, int level, uint32_t off) {
+void vkslm_ct_to_json(ct_ctx *c, ct_buf *b, ct_value v, int indent, int level, uint32_t off) {
     if (level > VKSLM_CHAT_MAX_DEPTH)
-        ct_fail(c, VKSLM_ERR_TOO_COMPLEX, off, "tojson: value nested deeper than %d", VKSLM_CHAT_MAX_DEPTH);
+        vkslm_ct_fail(c, VKSLM_ERR_TOO_COMPLEX, off, "tojson: value nested deeper than %d", VKSLM_CHAT_MAX_DEPTH);
     switch (v.kind) {
-    case CT_NONE: ct_buf_add(c, b, "null", 4); return;
-    case CT_BOOL: ct_buf_add(c, b, v.u.b ? "true" : "false", v.u.b ? 4 : 5); return;
+    case CT_NONE: vkslm_ct_buf_add(c, b, "null", 4); return;
+    case CT_BOOL: vkslm_ct_buf_add(c, b, v.u.b ? "true" : "false", v.u.b ? 4 : 5); return;
     case CT_INT:
     case CT_FLOAT:
         if (v.kind == CT_FLOAT && isnan(v.u.f))
-            ct_buf_add(c, b, "NaN", 3);
+            vkslm_ct_buf_add(c, b, "NaN", 3);
         else if (v.kind == CT_FLOAT && isinf(v.u.f))
-            ct_buf_add(c, b, v.u.f < 0 ? "-Infinity" : "Infinity", v.u.f < 0 ? 9 : 8);
+            vkslm_ct_buf_add(c, b, v.u.f < 0 ? "-Infinity" : "Infinity", v.u.f < 0 ? 9 : 8);
         else
-            ct_to_str(c, b, v);
+            vkslm_ct_to_str(c, b, v);
         return;
     case CT_STR: ct_json_string(c, b, v.u.s); return;
     case CT_LIST:
@@ -465,43 +465,43 @@ void ct_to_json(ct_ctx *c, ct_buf *b, ct_value v, int indent, int level, uint32_
     case CT_NS: {
         bool is_list = v.kind == CT_LIST;
         size_t n = is_list ? v.u.l->n : v.u.d->n;
-        ct_buf_addc(c, b, is_list ? '[' : '{');
+        vkslm_ct_buf_addc(c, b, is_list ? '[' : '{');
         if (n == 0) {
-            ct_buf_addc(c, b, is_list ? ']' : '}');
+            vkslm_ct_buf_addc(c, b, is_list ? ']' : '}');
             return;
         }
         for (size_t i = 0; i < n; i++) {
             if (i)
-                ct_buf_add(c, b, indent >= 0 ? "," : ", ", indent >= 0 ? 1 : 2);
+                vkslm_ct_buf_add(c, b, indent >= 0 ? "," : ", ", indent >= 0 ? 1 : 2);
             if (indent >= 0)
                 ct_json_newline(c, b, indent, level + 1);
             if (is_list) {
-                ct_to_json(c, b, v.u.l->v[i], indent, level + 1, off);
+                vkslm_ct_to_json(c, b, v.u.l->v[i], indent, level + 1, off);
             } else {
                 ct_json_string(c, b, v.u.d->k[i]);
-                ct_buf_add(c, b, ": ", 2);
-                ct_to_json(c, b, v.u.d->v[i], indent, level + 1, off);
+                vkslm_ct_buf_add(c, b, ": ", 2);
+                vkslm_ct_to_json(c, b, v.u.d->v[i], indent, level + 1, off);
             }
         }
         if (indent >= 0)
             ct_json_newline(c, b, indent, level);
-        ct_buf_addc(c, b, is_list ? ']' : '}');
+        vkslm_ct_buf_addc(c, b, is_list ? ']' : '}');
         return;
     }
     case CT_UNDEF:
     case CT_FUNC: break;
     }
-    ct_fail(c, VKSLM_ERR_FORMAT, off, "tojson: a value of type %s is not JSON serializable", ct_kind_name(v.kind));
+    vkslm_ct_fail(c, VKSLM_ERR_FORMAT, off, "tojson: a value of type %s is not JSON serializable", vkslm_ct_kind_name(v.kind));
 }
 
-size_t ct_utf8_len(ct_str s) {
+size_t vkslm_ct_utf8_len(ct_str s) {
     size_t n = 0;
     for (size_t i = 0; i < s.n; i++)
         n += ((unsigned char)s.s[i] & 0xC0) != 0x80;
     return n;
 }
 
-size_t ct_utf8_offset(ct_str s, size_t i) {
+size_t vkslm_ct_utf8_offset(ct_str s, size_t i) {
     size_t cp = 0;
     for (size_t k = 0; k < s.n; k++) {
         if (((unsigned char)s.s[k] & 0xC0) != 0x80) {

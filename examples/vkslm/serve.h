@@ -20,15 +20,10 @@ struct cJSON;
 struct MHD_Connection;
 struct MHD_Daemon;
 
-typedef struct serve_sampling {
-    float temperature, top_p, min_p, repeat_penalty, frequency_penalty, presence_penalty;
-    int32_t top_k, max_tokens;
-} serve_sampling;
-
 typedef struct serve_expert {
     const char *system_prompt; /* NULL: none */
     const char *template_name; /* chat template override (a built-in name or template text); NULL: the model's */
-    serve_sampling sampling;   /* defaults for requests that do not set them */
+    vkslm_generate_params sampling; /* defaults of the sampling keys (and max_tokens) requests leave out */
 } serve_expert;
 
 typedef struct serve_config {

@@ -32,31 +32,26 @@ typedef struct request {
     const char *param;           /* the key a 400 is about */
 } request;
 
-/* The sampling keys a request may set, each a field of vkslm_generate_params and of the expert's
- * defaults (serve_sampling). */
+/* The sampling keys a request may set, each a field of vkslm_generate_params (the request's, and the
+ * expert's defaults). */
 static const struct {
     const char *key, *alias; /* alias: a key read first, that wins when present */
     double lo, hi;
-    size_t gp_off, def_off; /* offsets of the field in vkslm_generate_params and in serve_sampling */
+    size_t gp_off;          /* offset of the field in vkslm_generate_params */
     int is_int;             /* an int32_t field (else float) */
     const char *why;
 } knobs[] = {
-    {"max_tokens", "max_completion_tokens", 1, 1e7, offsetof(vkslm_generate_params, max_tokens),
-     offsetof(serve_sampling, max_tokens), 1, "\"max_tokens\" must be a positive whole number of tokens"},
-    {"temperature", NULL, 0, 10, offsetof(vkslm_generate_params, temperature), offsetof(serve_sampling, temperature), 0,
-     "\"temperature\" must be a number in [0, 10]"},
-    {"top_p", NULL, 0, 1, offsetof(vkslm_generate_params, top_p), offsetof(serve_sampling, top_p), 0,
-     "\"top_p\" must be a number in [0, 1]"},
-    {"min_p", NULL, 0, 1, offsetof(vkslm_generate_params, min_p), offsetof(serve_sampling, min_p), 0,
-     "\"min_p\" must be a number in [0, 1]"},
-    {"top_k", NULL, 0, 1e6, offsetof(vkslm_generate_params, top_k), offsetof(serve_sampling, top_k), 1,
-     "\"top_k\" must be a non-negative whole number"},
-    {"frequency_penalty", NULL, -2, 2, offsetof(vkslm_generate_params, frequency_penalty),
-     offsetof(serve_sampling, frequency_penalty), 0, "\"frequency_penalty\" must be a number in [-2, 2]"},
-    {"presence_penalty", NULL, -2, 2, offsetof(vkslm_generate_params, presence_penalty),
-     offsetof(serve_sampling, presence_penalty), 0, "\"presence_penalty\" must be a number in [-2, 2]"},
-    {"repetition_penalty", NULL, 0, 10, offsetof(vkslm_generate_params, repeat_penalty),
-     offsetof(serve_sampling, repeat_penalty), 0, "\"repetition_penalty\" must be a number in [0, 10]"},
+#define GP(field) offsetof(vkslm_generate_params, field)
+    {"max_tokens", "max_completion_tokens", 1, 1e7, GP(max_tokens), 1,
+     "\"max_tokens\" must be a positive whole number of tokens"},
+    {"temperature", NULL, 0, 10, GP(temperature), 0, "\"temperature\" must be a number in [0, 10]"},
+    {"top_p", NULL, 0, 1, GP(top_p), 0, "\"top_p\" must be a number in [0, 1]"},
+    {"min_p", NULL, 0, 1, GP(min_p), 0, "\"min_p\" must be a number in [0, 1]"},
+    {"top_k", NULL, 0, 1e6, GP(top_k), 1, "\"top_k\" must be a non-negative whole number"},
+    {"frequency_penalty", NULL, -2, 2, GP(frequency_penalty), 0, "\"frequency_penalty\" must be a number in [-2, 2]"},
+    {"presence_penalty", NULL, -2, 2, GP(presence_penalty), 0, "\"presence_penalty\" must be a number in [-2, 2]"},
+    {"repetition_penalty", NULL, 0, 10, GP(repeat_penalty), 0, "\"repetition_penalty\" must be a number in [0, 10]"},
+#undef GP
 };
 #define N_KNOBS (sizeof knobs / sizeof *knobs)
 
@@ -69,13 +64,10 @@ static void set_knob(vkslm_generate_params *gp, size_t k, double v) {
 }
 
 /* The expert's defaults for the sampling keys the request left out. */
-static void apply_defaults(request *q, const serve_sampling *def) {
-    for (size_t k = 0; k < N_KNOBS; k++) {
-        if (q->set & (1u << k))
-            continue;
-        const char *d = (const char *)def + knobs[k].def_off;
-        set_knob(&q->gp, k, knobs[k].is_int ? (double)*(const int32_t *)d : (double)*(const float *)d);
-    }
+static void apply_defaults(request *q, const vkslm_generate_params *def) {
+    for (size_t k = 0; k < N_KNOBS; k++)
+        if (!(q->set & (1u << k)))
+            memcpy((char *)&q->gp + knobs[k].gp_off, (const char *)def + knobs[k].gp_off, 4); /* int32 or float */
 }
 
 static void request_free(request *q) {

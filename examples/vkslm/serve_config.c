@@ -136,13 +136,9 @@ static const char *const root_keys[] = {"host", "port", "max_body_bytes", "price
                                         "max_connections_per_client", "idle_timeout_s", "grace_ms", "cors_origins",
                                         "allowed_hosts", "parse_special_in_content", NULL};
 
-static void read_sampling(reader *r, const cJSON *obj, serve_sampling *s, const char *where) {
+static void read_sampling(reader *r, const cJSON *obj, vkslm_generate_params *s, const char *where) {
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(obj, "sampling");
-    s->temperature = 0;
-    s->top_p = 1;
-    s->min_p = 0;
-    s->top_k = 0;
-    s->repeat_penalty = 1;
+    *s = vkslm_generate_default_params(); /* greedy, no penalties */
     s->max_tokens = 256;
     if (!o)
         return;

@@ -75,8 +75,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check(vkslm_gguf_find_tensor(g, name) == t);
     }
     vkslm_hparams hp;
-    if (vkslm_hparams_load(g, &hp) == VKSLM_OK)
+    if (vkslm_hparams_load(g, &hp) == VKSLM_OK) {
         sink += hp.n_layer + hp.n_vocab;
+        if (hp.arch != VKSLM_ARCH_UNKNOWN && hp.has_arch_params) /* the key check of every model load */
+            sink += vkslm_hparams_check_supported(g, &hp) == VKSLM_OK;
+    }
     free(name);
     vkslm_gguf_close(g);
     return 0;
