@@ -8,7 +8,6 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/get_rows.h"
 #include "engine/ops/matmul.h"
-#include "engine/ops/matvec.h"
 #include "engine/ops/norm.h"
 #include "engine/ops/rope.h"
 #include "engine/ops/select.h"
@@ -112,32 +111,9 @@ static vkslm_tensor act3(const vkslm_buf *buf, uint64_t ne0, uint64_t ne1, uint6
 
 static const vkslm_tensor *opt(const vkslm_tensor *t) { return t->buf ? t : NULL; }
 
-/* Profile attribution of the next op: its kind, bytes moved and flops. */
-static void region(vkslm_cmd *c, const char *kind, double bytes, double flops) {
-    vkslm_cmd_region(c, kind, bytes, flops);
-}
-
-/* d = x w^T (+ bias): mat-vec for decode and small batches, the prefill matmul for larger ones. */
-static vkslm_status linear(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
-                           const vkslm_tensor *bias) {
-    double K = (double)w->ne[0], N = (double)w->ne[1], M = (double)x->ne[1];
-    double wbytes = (double)vkslm_type_row_bytes(w->type, w->ne[0]) * N;
-    int mm = x->ne[1] > VKSLM_MATVEC_MAX_VEC;
-    vkslm_cmd_region(c, mm ? "matmul" : "matvec", wbytes + 4 * (K * M + N * M), 2 * K * N * M);
-    if (mm)
-        return vkslm_op_matmul(c, d, w, x, bias);
-    return vkslm_op_matvec(c, d, w, x, bias);
-}
-
 /* h = rms_norm(x) * w, after x += h when `add` (one dispatch either way). */
-static vkslm_status norm_in(vkslm_cmd *c, vkslm_tensor *h, vkslm_tensor *x, int add, const vkslm_tensor *w, float eps,
-                            uint64_t n, uint64_t E) {
-    if (!add) {
-        region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
-        return vkslm_op_rms_norm(c, h, x, w, eps);
-    }
-    region(c, "add_norm", 16.0 * n * E + 4 * E, 5.0 * n * E);
-    return vkslm_op_rms_norm_add(c, h, x, h, w, eps);
+static vkslm_status norm_in(vkslm_cmd *c, vkslm_tensor *h, vkslm_tensor *x, int add, const vkslm_tensor *w, float eps) {
+    return add ? vkslm_op_rms_norm_add(c, h, x, h, w, eps) : vkslm_op_rms_norm(c, h, x, w, eps);
 }
 
 vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const int32_t *tokens,
@@ -174,26 +150,19 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     vkslm_tensor scratch = act2(&b->attn_scratch, 0, b->attn_scratch.size / 4, 1);
     float eps = hp->norm_rms_eps;
 
-    region(c, "get_rows", (double)n * (vkslm_type_row_bytes(m->tok_embd.type, E) + 4 * E), 0);
     VKSLM_TRY(vkslm_op_get_rows(c, &x, &m->tok_embd, &ids));
-    if (R.embd_scale != 1.0f) {
-        region(c, "scale", 8.0 * n * E, (double)n * E);
+    if (R.embd_scale != 1.0f)
         VKSLM_TRY(vkslm_op_scale(c, &x, &x, R.embd_scale));
-    }
     vkslm_rope_params rp = {
         .mode = R.rope_neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = hp->n_rot,
         .theta_base = hp->rope_freq_base, .freq_scale = 1.0f,
     };
     const vkslm_tensor *ff = opt(&m->rope_freqs);
-    /* Splitting the key range (flash-decoding) pays where there are more cores than query rows; on a CPU
-     * device the rows of a step already outnumber its cores, and the split's combine pass costs a
-     * dispatch per layer. */
-    int split_keys = !vkslm_vk_is_cpu(vkslm_cmd_vk(c)) || (uint64_t)hp->n_head * n < 8;
     /* The residual add of each block is fused into the norm that reads the stream next: x += h; h = norm(x). */
     int pending = 0; /* h holds a branch output not yet added to x */
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const vkslm_dev_layer *L = &m->layers[il];
-        VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps, n, E));
+        VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps));
         vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_K);
         vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_V);
         if (L->wqkv.buf) { /* one projection; q, k, v are strided views of its rows */
@@ -201,87 +170,70 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             vkslm_tensor qkv = act2(&b->qkv, 0, QKV, n);
             vkslm_tensor qs = {&b->qkv, 0, VKSLM_TYPE_F32, {HD, hp->n_head, n, 1}};
             vkslm_tensor ks = {&b->qkv, QK * 4, VKSLM_TYPE_F32, {HD, hp->n_head_kv, n, 1}};
-            VKSLM_TRY(linear(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
+            VKSLM_TRY(vkslm_op_matmul(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
             vkslm_rope_params rq = rp;
             rq.a_token_stride = QKV;
-            region(c, "rope", 8.0 * n * QK, 6.0 * n * QK);
+            vkslm_cmd_cost(c, 8.0 * n * QK, 6.0 * n * QK);
             VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rq));
-            region(c, "kv_write", 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
+            vkslm_cmd_cost(c, 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
             vkslm_tensor kvs = ks; /* k then v heads: one dispatch writes both, k roped on the way in */
             kvs.ne[1] = 2 * hp->n_head_kv;
             VKSLM_TRY(vkslm_op_kv_write_rope_kv(c, &kc, &kvs, &positions, QKV, ff, &rp));
         } else {
-            VKSLM_TRY(linear(c, &q, &L->wq, &h, opt(&L->bq)));
-            VKSLM_TRY(linear(c, &k, &L->wk, &h, opt(&L->bk)));
-            VKSLM_TRY(linear(c, &v, &L->wv, &h, opt(&L->bv)));
-            region(c, "rope", 8.0 * n * QK, 6.0 * n * QK);
+            VKSLM_TRY(vkslm_op_matmul(c, &q, &L->wq, &h, opt(&L->bq)));
+            VKSLM_TRY(vkslm_op_matmul(c, &k, &L->wk, &h, opt(&L->bk)));
+            VKSLM_TRY(vkslm_op_matmul(c, &v, &L->wv, &h, opt(&L->bv)));
+            vkslm_cmd_cost(c, 8.0 * n * QK, 6.0 * n * QK);
             VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rp));
-            region(c, "kv_write", 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
+            vkslm_cmd_cost(c, 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
             VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &k3, &positions, 0, ff, &rp)); /* k: roped on the way in */
             VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &positions, 0));
         }
         vkslm_attn_params ap = {
             .p0 = p0, .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
         };
-        double n_kv = (double)p0 + n;
-        region(c, "attention", 8.0 * n * QK + 2 * n_kv * KV * vkslm_kv_elem_bytes(&b->kv), 4.0 * n * n_kv * QK);
-        VKSLM_TRY(vkslm_op_attention(c, &att3, &q3, &kc, &vc, split_keys ? &scratch : NULL, &ap));
-        VKSLM_TRY(linear(c, &h, &L->wo, &att, NULL));
-        if (R.post_norms) {
-            region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
+        VKSLM_TRY(vkslm_op_attention(c, &att3, &q3, &kc, &vc, &scratch, &ap));
+        VKSLM_TRY(vkslm_op_matmul(c, &h, &L->wo, &att, NULL));
+        if (R.post_norms)
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->attn_post_norm, eps));
-        }
-        VKSLM_TRY(norm_in(c, &h, &x, 1, &L->ffn_norm, eps, n, E));
+        VKSLM_TRY(norm_in(c, &h, &x, 1, &L->ffn_norm, eps));
         if (L->ffn_gate.buf) {
-            VKSLM_TRY(linear(c, &g, &L->ffn_gate, &h, NULL));
-            VKSLM_TRY(linear(c, &u, &L->ffn_up, &h, NULL));
-            region(c, "glu", 12.0 * n * F, 8.0 * n * F);
+            VKSLM_TRY(vkslm_op_matmul(c, &g, &L->ffn_gate, &h, NULL));
+            VKSLM_TRY(vkslm_op_matmul(c, &u, &L->ffn_up, &h, NULL));
             VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &g, &u) : vkslm_op_swiglu(c, &g, &g, &u));
         } else { /* one projection to rows of gate | up */
             vkslm_tensor gu = act2(&b->u, 0, 2 * F, n);
-            VKSLM_TRY(linear(c, &gu, &L->ffn_up, &h, NULL));
-            region(c, "glu", 12.0 * n * F, 8.0 * n * F);
+            VKSLM_TRY(vkslm_op_matmul(c, &gu, &L->ffn_up, &h, NULL));
             VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &gu, NULL) : vkslm_op_swiglu(c, &g, &gu, NULL));
         }
-        VKSLM_TRY(linear(c, &h, &L->ffn_down, &g, NULL));
-        if (R.post_norms) {
-            region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
+        VKSLM_TRY(vkslm_op_matmul(c, &h, &L->ffn_down, &g, NULL));
+        if (R.post_norms)
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->ffn_post_norm, eps));
-        }
         pending = 1;
     }
-    if (pending) { /* the last block's output: the stream is what the KV cache and the logits need */
-        region(c, "add", 12.0 * n * E, (double)n * E);
+    if (pending) /* the last block's output: the stream is what the KV cache and the logits need */
         VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
-    }
     if (out == VKSLM_GRAPH_NONE)
         return VKSLM_OK;
     if (out == VKSLM_GRAPH_ALL) {
         if (!b->logits_all.buffer)
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: no buffer for the logits of every token");
         vkslm_tensor all = act2(&b->logits_all, 0, hp->n_vocab, n);
-        region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
         VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &m->output_norm, eps));
-        VKSLM_TRY(linear(c, &all, &m->output, &h, NULL));
-        if (R.final_softcap > 0) {
-            region(c, "softcap", 8.0 * n * hp->n_vocab, 4.0 * n * hp->n_vocab);
+        VKSLM_TRY(vkslm_op_matmul(c, &all, &m->output, &h, NULL));
+        if (R.final_softcap > 0)
             VKSLM_TRY(vkslm_op_softcap(c, &all, &all, R.final_softcap));
-        }
         return VKSLM_OK;
     }
     vkslm_tensor xl = act2(&b->x, (uint64_t)(n - 1) * E * 4, E, 1), last = act2(&b->last, 0, E, 1);
     vkslm_tensor logits = act2(&b->logits, 0, hp->n_vocab, 1);
-    region(c, "norm", 8.0 * E + 4 * E, 4.0 * E);
     VKSLM_TRY(vkslm_op_rms_norm(c, &last, &xl, &m->output_norm, eps));
-    VKSLM_TRY(linear(c, &logits, &m->output, &last, NULL));
-    if (R.final_softcap > 0) {
-        region(c, "softcap", 8.0 * hp->n_vocab, 4.0 * hp->n_vocab);
+    VKSLM_TRY(vkslm_op_matmul(c, &logits, &m->output, &last, NULL));
+    if (R.final_softcap > 0)
         VKSLM_TRY(vkslm_op_softcap(c, &logits, &logits, R.final_softcap));
-    }
     if (out == VKSLM_GRAPH_ARGMAX) { /* the id and its value (-inf when every logit is NaN or -inf) */
         vkslm_tensor id = {&b->argmax, 0, VKSLM_TYPE_I32, {1, 1, 1, 1}};
         vkslm_tensor value = {&b->argmax, 4, VKSLM_TYPE_F32, {1, 1, 1, 1}};
-        region(c, "argmax", 4.0 * hp->n_vocab, 0);
         VKSLM_TRY(vkslm_op_topk(c, &id, &value, &logits, 1, &b->argmax_scratch));
     }
     return VKSLM_OK;

@@ -10,7 +10,9 @@
  * score = softcap * tanh(score / softcap); out = softmax(scores) V.
  *
  * Long key ranges are split across workgroups (flash-decoding) when a scratch tensor is given: each split
- * writes a partial (o, max, sum) and a combine pass merges them. Without scratch, one workgroup walks a
+ * writes a partial (o, max, sum) and a combine pass merges them. On CPU devices keys split only where a
+ * step has fewer than 8 query rows (n_head x tokens), or where the range forces it: the rows already keep
+ * the cores busy and the combine pass costs a dispatch. Without scratch, one workgroup walks a
  * row tile's whole key range. K/V bindings larger than the bindable storage range are split by kv head
  * and by key range (which then needs scratch); q/out larger than the range are processed in token chunks.
  * Everything is f32 arithmetic; an f16 cache is read through 16-bit storage or as packed words. */

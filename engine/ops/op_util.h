@@ -35,17 +35,4 @@ static inline uint64_t vkslm_op_rows_fit(const vkslm_vk *vk, uint64_t row_bytes,
     return r < cap ? r : cap;
 }
 
-/* Rows (product of ne[1..3]) of a tensor. */
-static inline uint64_t vkslm_tensor_rows(const vkslm_tensor *t) {
-    uint64_t ne0 = t->ne[0] ? t->ne[0] : 1;
-    return vkslm_tensor_nelems(t) / ne0;
-}
-
-/* Fails unless the device has the subgroup operations the reductions use. */
-static inline vkslm_status vkslm_op_need_subgroups(const vkslm_vk *vk, const char *op) {
-    VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
-    if ((vkslm_vk_get_caps(vk)->subgroup_ops & need) != need)
-        return vkslm_fail(VKSLM_ERR_FEATURE_MISSING, "%s: the device lacks subgroup arithmetic in compute shaders", op);
-    return VKSLM_OK;
-}
 #endif
