@@ -3,25 +3,30 @@
 // [head][pos][head_dim] per layer (engine/ops/kv_cache.h), at pos = P[token]; one invocation per pair
 // of elements, so an f16 cache without 16-bit storage is written as whole packed words (head_dim is
 // even and the bound cache range starts on an even element). Positions outside [0, n_ctx) are skipped.
-// ROPE_NORMAL / ROPE_NEOX variants rotate the row on the way (as shaders/rope.comp defines it): each
-// element of the pair is computed from its rotation partner, so writes stay adjacent pairs. Only heads
-// below rope_heads rotate: K and V of a layer, adjacent in a fused QKV row and in the cache, go in one
-// dispatch (K's heads roped, V's not).
+// ROPE_NORMAL / ROPE_NEOX variants rotate the row on the way (shaders/rope.glsl): each element of the
+// pair is computed from its rotation partner, so writes stay adjacent pairs. Only heads below rope_heads
+// rotate: K and V of a layer, adjacent in a fused QKV row and in the cache, go in one dispatch (K's heads
+// roped, V's not).
 #extension GL_GOOGLE_include_directive : require
 #include "types.glsl"
 
 layout(constant_id = 0) const uint WG = 64;
 layout(local_size_x_id = 0) in;
 
+#if defined(ROPE_NORMAL) || defined(ROPE_NEOX)
+#define ROPE 1
+#define ROPE_FF_BINDING 3
+#endif
+#include "rope.glsl"
+
+// declared identically as vkslm_kv_write_push in engine/ops/kv_cache.h
 layout(push_constant) uniform Push {
     uint head_dim, n_ctx, n_head, n_tokens; // n_head: heads in this dispatch
     uint src_off, dst_off, pos_off;
     uint h0;                                // first head of this dispatch, in src
     uint src_head_stride, src_token_stride;
-    uint n_rot, flags;
-    float theta_log2, freq_scale;
-    uint f_off;
     uint rope_heads;                        // rope variants: only src heads h0 + h < rope_heads rotate
+    RopeArgs rope;                          // rope variants
 } pc;
 
 layout(std430, binding = 0) readonly buffer BufS { float S[]; };
@@ -31,29 +36,14 @@ DECLARE_F16(2, D, writeonly)
 #else
 DECLARE_F32(2, D, writeonly)
 #endif
-#if defined(ROPE_NORMAL) || defined(ROPE_NEOX)
-#define ROPE 1
-layout(std430, binding = 3) readonly buffer BufF { float F[]; };
-
+#ifdef ROPE
 // element e (< n_rot) of a row starting at S[s0], rotated for position pos
 float rope_elem(uint s0, uint e, int pos) {
-#ifdef ROPE_NEOX
-    uint half_rot = pc.n_rot >> 1;
-    bool first = e < half_rot;
-    uint q = first ? e : e - half_rot;
-    uint partner = first ? e + half_rot : e - half_rot;
-#else
-    bool first = (e & 1u) == 0u;
-    uint q = e >> 1;
-    uint partner = e ^ 1u;
-#endif
-    float inv_freq = exp2(-float(2u * q) / float(pc.n_rot) * pc.theta_log2) * pc.freq_scale;
-    if ((pc.flags & 1u) != 0u)
-        inv_freq /= F[pc.f_off + q];
-    float theta = float(pos) * inv_freq;
-    float c = cos(theta), s = sin(theta);
-    float x = S[s0 + e], y = S[s0 + partner];
-    return first ? x * c - y * s : y * s + x * c;
+    bool first;
+    uint q = rope_pair_of(e, pc.rope.n_rot, first);
+    uvec2 i = rope_pair(q, pc.rope.n_rot);
+    vec2 y = rope_rotate(vec2(S[s0 + i.x], S[s0 + i.y]), rope_cos_sin(pc.rope, q, pos));
+    return first ? y.x : y.y;
 }
 #endif
 
@@ -71,7 +61,7 @@ void main() {
     uint d = pc.dst_off + (h * pc.n_ctx + uint(pos)) * pc.head_dim + 2u * p;
     vec2 v = vec2(S[s0 + 2u * p], S[s0 + 2u * p + 1u]);
 #ifdef ROPE
-    if (2u * p < pc.n_rot && pc.h0 + h < pc.rope_heads) // n_rot is even: both elements rotate
+    if (2u * p < pc.rope.n_rot && pc.h0 + h < pc.rope_heads) // n_rot is even: both elements rotate
         v = vec2(rope_elem(s0, 2u * p, pos), rope_elem(s0, 2u * p + 1u, pos));
 #endif
 #if defined(CACHE_F16) && !defined(STORAGE16)

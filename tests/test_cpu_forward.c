@@ -1,5 +1,7 @@
 /* The plain-C forward pass against llama.cpp's references for every shared model: logits at the last
- * prompt position against the exact (float64) logits, and teacher-forced greedy decoding. */
+ * prompt position against the exact (float64) logits, and teacher-forced greedy decoding; the rope-scaled
+ * models (refs/rope: linear, YaRN, LongRoPE, in a context of 512 as llama.cpp ran them) against
+ * llama.cpp's logits (NMSE <= 1e-4; there is no exact file for them). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,9 +83,42 @@ static void test_every_reference(void) {
     CU_ASSERT(n >= 40);
 }
 
+static void test_rope_references(void) {
+    TEST_REQUIRE_DATA();
+    static const char *const names[] = {"llama-linear2", "qwen2-yarn4", "phi3-longrope"};
+    for (int i = 0; i < 6; i++) {
+        char name[128], rel[512], path[1024];
+        snprintf(name, sizeof name, "rope/%s.%s", names[i / 2], i % 2 ? "long" : "short");
+        test_ref ref;
+        CU_ASSERT_FATAL(test_ref_load(name, &ref) == 0);
+        snprintf(rel, sizeof rel, "models/%s", ref.model);
+        vkslm_gguf *g;
+        CU_ASSERT_FATAL(vkslm_gguf_open_file(test_data_path(path, sizeof path, rel), &g) == VKSLM_OK);
+        vkslm_hparams hp;
+        vkslm_model_weights w;
+        CU_ASSERT_FATAL(vkslm_hparams_load(g, &hp) == VKSLM_OK);
+        CU_ASSERT_FATAL(vkslm_model_weights_bind(g, &hp, &w) == VKSLM_OK);
+        vkslm_cpu_forward *f;
+        CU_ASSERT_FATAL(vkslm_cpu_forward_create(&hp, &w, 512, &f) == VKSLM_OK);
+        float *logits = malloc(hp.n_vocab * sizeof *logits), *lcpp = test_ref_logits(name, ref.n_vocab, 0);
+        CU_ASSERT_FATAL(lcpp != NULL);
+        CU_ASSERT_FATAL(vkslm_cpu_forward_run(f, ref.prompt_tokens, ref.n_prompt, 0, logits) == VKSLM_OK);
+        double nmse = test_nmse(logits, lcpp, ref.n_vocab);
+        printf("\n  %-28s nmse vs llama.cpp %.2e", name, nmse);
+        CU_ASSERT(nmse <= 1e-4);
+        CU_ASSERT_EQUAL(argmax(logits, hp.n_vocab), ref.greedy[0]);
+        free(logits), free(lcpp);
+        vkslm_cpu_forward_free(f);
+        vkslm_model_weights_free(&w);
+        vkslm_gguf_close(g);
+    }
+    printf("\n");
+}
+
 int main(void) {
     static const vkslm_test tests[] = {
         {"CPU forward matches llama.cpp's exact logits on every reference", test_every_reference},
+        {"CPU forward of the rope-scaled models matches llama.cpp's logits", test_rope_references},
         {NULL, NULL},
     };
     return test_run_suite("cpu_forward", tests);

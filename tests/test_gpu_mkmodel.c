@@ -1,5 +1,6 @@
 /* Synthetic models run: a file of every architecture from mkmodel loads through the public API and
- * generates a few tokens with finite logits; `vkslm run` works on one. */
+ * generates a few tokens with finite logits; `vkslm run` works on one; a model declaring rope scaling
+ * (linear, YaRN, LongRoPE) gives other logits than the same weights without it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,10 +107,89 @@ static void test_cli_run(void) {
     remove(path);
 }
 
+/* The logits after 40 fixed tokens in a session of n_ctx (malloc'd n_vocab floats); NULL without a device. */
+static float *logits_of(const char *path, uint32_t n_ctx) {
+    vkslm_model_params mp = vkslm_model_default_params();
+    mp.validate = true;
+    vkslm_model *m = NULL;
+    vkslm_status st = vkslm_model_load(path, &mp, &m);
+    if (st == VKSLM_ERR_NO_VULKAN || st == VKSLM_ERR_NO_DEVICE)
+        return NULL;
+    if (st != VKSLM_OK)
+        fprintf(stderr, "%s: %s\n", path, vkslm_last_error());
+    CU_ASSERT_FATAL(st == VKSLM_OK);
+    vkslm_session_params sp = vkslm_session_default_params();
+    sp.n_ctx = n_ctx;
+    vkslm_session *sess;
+    CU_ASSERT_FATAL(vkslm_session_create(m, &sp, &sess) == VKSLM_OK);
+    int32_t ids[40];
+    for (int i = 0; i < 40; i++)
+        ids[i] = (i * 37 + 11) % 512;
+    CU_ASSERT_FATAL(vkslm_session_eval(sess, ids, 40) == VKSLM_OK);
+    float *l = malloc(512 * sizeof *l);
+    memcpy(l, vkslm_session_logits(sess), 512 * sizeof *l);
+    vkslm_session_free(sess);
+    vkslm_model_free(m);
+    return l;
+}
+
+static double nmse(const float *a, const float *b, int n) {
+    double num = 0, den = 0;
+    for (int i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return num / den;
+}
+
+/* Each scaling against the same weights unscaled: the logits move by far more than an NMSE of 1e-4
+ * (LongRoPE in a session longer than its original context, so the long factors apply). */
+static void test_rope_scaling_changes_logits(void) {
+    static const struct {
+        vkslm_arch arch;
+        vkslm_synth_rope rope;
+    } cases[] = {
+        {VKSLM_ARCH_LLAMA, {VKSLM_ROPE_SCALING_LINEAR, 2.0f, 0}},
+        {VKSLM_ARCH_QWEN2, {VKSLM_ROPE_SCALING_YARN, 4.0f, 0}},
+        {VKSLM_ARCH_PHI3, {VKSLM_ROPE_SCALING_LONGROPE, 4.0f, 0}},
+    };
+    char plain[512], scaled[512];
+    tmp_path(plain, sizeof plain, "rope_plain");
+    tmp_path(scaled, sizeof scaled, "rope_scaled");
+    for (int i = 0; i < 3; i++) {
+        vkslm_synth_shape s = vkslm_synth_shape_defaults(cases[i].arch);
+        s.n_layer = 2;
+        s.n_embd = 128;
+        s.n_ff = 256;
+        s.n_head = 4;
+        s.n_head_kv = 2;
+        s.n_vocab = 512;
+        s.n_ctx = 1024; /* original context 1024 / factor */
+        vkslm_synth_params p = {s, VKSLM_FTYPE_F16, 21, 2, NULL, NULL};
+        CU_ASSERT_FATAL(vkslm_synth_write(plain, &p) == VKSLM_OK);
+        p.shape.rope_scaling = cases[i].rope;
+        CU_ASSERT_FATAL(vkslm_synth_write(scaled, &p) == VKSLM_OK);
+        float *a = logits_of(plain, 512), *b = a ? logits_of(scaled, 512) : NULL;
+        if (!a) {
+            test_skip("no Vulkan device");
+            break;
+        }
+        double e = nmse(b, a, 512);
+        printf("\n  %-6s %-8s factor %g: NMSE vs unscaled %.2e", vkslm_arch_name(cases[i].arch),
+               vkslm_rope_scaling_name(cases[i].rope.type), (double)cases[i].rope.factor, e);
+        CU_ASSERT(e > 1e-3);
+        free(a), free(b);
+    }
+    printf("\n");
+    remove(plain);
+    remove(scaled);
+}
+
 int main(void) {
     static const vkslm_test tests[] = {
         {"mkmodel files of every architecture generate through the public API", test_every_arch},
         {"vkslm run on a mkmodel file", test_cli_run},
+        {"mkmodel's rope scaling changes the logits", test_rope_scaling_changes_logits},
         {NULL, NULL},
     };
     return test_run_suite("gpu_mkmodel", tests);

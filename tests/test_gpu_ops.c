@@ -14,10 +14,12 @@
  *                         its NMSE is its squared relative error, and a sum that cancels lifts it)
  *   topk                  ids and values exactly (ties to the lower id, NaN as -inf)
  *   rope 1e-10            for positions < 64; 1e-6 up to 32767, where the f32 angle pos * base^(-2p/n_rot)
- *                         alone carries an absolute error near 0.5 ulp(pos) ~ 2e-3 rad (any f32 RoPE has it)
+ *                         alone carries an absolute error near 0.5 ulp(pos) ~ 2e-3 rad (any f32 RoPE has it);
+ *                         also with linear, YaRN and LongRoPE-style scaling
  *   kv_write              f32 exact (1e-14), f16 within one f16 rounding step of every element (1e-6);
  *                         fused RoPE within 5e-5 absolute as well (positions < 64, inputs in [-3, 3]: f32
- *                         angles within ~1e-5 rad; 1e-9 in f32); everything else in the cache keeps its poison
+ *                         angles within ~1e-5 rad, times 1.2 at most for the scalings' magnitude; 1e-9 in
+ *                         f32); everything else in the cache keeps its poison
  *   attention 1e-9        f32 arithmetic against a double reference on the same (f16-rounded) inputs;
  *                         1e-8 with soft-capping (tanh adds its own rounding) */
 #include <math.h>
@@ -88,13 +90,30 @@ typedef struct topk_case { uint32_t n[LIST], k[LIST], rows, ties, thin; } topk_c
 typedef struct rope_case {
     uint32_t hd, nh, nt, n_rot, neox, ff, extra_heads, in_place, max_pos[2];
     float base;
+    uint32_t scaling; /* index into scalings[] */
 } rope_case;
 typedef struct kv_case {
     uint32_t n_layer, n_kv, n_ctx, hd, type; /* the layout (type ANY: F32 and F16) */
     uint32_t layer, which, n_tokens, n_q_heads, pos_kind, pos_at;
     uint32_t how, neox, n_rot, ff;
     float base;
+    uint32_t scaling; /* index into scalings[] */
 } kv_case;
+
+/* RoPE scalings: none; linear factor 2; YaRN factor 4 (qwen2-yarn4's numbers: corr dims 0..9, mscale
+ * 1 + 0.1 ln 4); a LongRoPE-style magnitude (attention factor 1.1902, and 1.19); YaRN with a partial ramp */
+static const vkslm_rope_ext scalings[] = {
+    {1.0f, 0.0f, 1.0f, 0.0f, 0.0f},    {0.5f, 0.0f, 1.0f, 0.0f, 0.0f}, {0.25f, 1.0f, 1.1386294f, 0.0f, 9.0f},
+    {1.0f, 0.0f, 1.1902f, 0.0f, 0.0f}, {0.125f, 0.5f, 1.2f, 3.0f, 20.0f}, {1.0f, 0.0f, 1.19f, 0.0f, 0.0f},
+};
+
+static vkslm_rope_params rope_params(uint32_t neox, uint32_t n_rot, float base, uint32_t scaling) {
+    const vkslm_rope_ext *x = &scalings[scaling];
+    vkslm_rope_params p = {.mode = neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = n_rot, .theta_base = base,
+                           .freq_scale = x->freq_scale, .ext_factor = x->ext_factor, .attn_factor = x->attn_factor,
+                           .corr_low = x->corr_low, .corr_high = x->corr_high};
+    return p;
+}
 typedef struct attn_case {
     uint32_t D, n_head, n_head_kv, n_tokens, n_ctx, p0, window;
     float scale, softcap;
@@ -210,7 +229,11 @@ static const op_case cases[] = {
     {OP_ROPE, M_BASE, .rope = {80, 2, 13, 32, 0, 0, 1, 1, {63, 32767}, 10000.0f}},
     {OP_ROPE, ALL, .rope = {6, 1, 1, 2, 0, 0, 0, 0, {63, 32767}, 10000.0f}},
     {OP_ROPE, M_BASE, .rope = {256, 1, 33, 256, 1, 0, 0, 0, {63, 32767}, 10000.0f}},  /* gemma head_dim */
-    {OP_ROPE, M_RANGE, .rope = {64, 14, 700, 64, 1, 0, 2, 0, {4095}, 1000000.0f}},    /* tokens split */
+    {OP_ROPE, ALL, .rope = {64, 4, 7, 64, 0, 0, 0, 0, {63, 32767}, 10000.0f, 1}},     /* linear scaling */
+    {OP_ROPE, M_BASE, .rope = {64, 4, 9, 64, 1, 0, 2, 0, {63, 32767}, 1000000.0f, 2}},/* YaRN, strided */
+    {OP_ROPE, ALL, .rope = {64, 2, 9, 64, 1, 1, 2, 0, {63, 32767}, 10000.0f, 3}},     /* LongRoPE, strided */
+    {OP_ROPE, M_BASE, .rope = {96, 3, 5, 64, 0, 1, 0, 1, {63, 32767}, 10000.0f, 4}},  /* partial YaRN, in place */
+    {OP_ROPE, M_RANGE, .rope = {64, 14, 700, 64, 1, 0, 2, 0, {4095}, 1000000.0f, 2}}, /* tokens split */
     /* KV-cache writes into f32/f16 caches: strided src rows, skipped positions, fused RoPE, K and V at once */
     {OP_KV, ALL, .kv = {3, 3, 37, 64, ANY, 1, VKSLM_KV_V, 7, 4}},
     {OP_KV, ALL, .kv = {3, 3, 37, 64, ANY, 0, VKSLM_KV_K, 1, 0, POS_TABLE, 1}},
@@ -222,6 +245,11 @@ static const op_case cases[] = {
     {OP_KV, ALL, .kv = {3, 3, 37, 64, ANY, 0, VKSLM_KV_K, 5, 2, POS_TABLE, 1, KV_ROPE, 0, 40, 0, 10000.0f}},
     {OP_KV, ALL, .kv = {3, 3, 37, 64, ANY, 1, VKSLM_KV_K, 7, 4, .how = KV_PAIR, .base = 500000.0f}},
     {OP_KV, ALL, .kv = {3, 3, 37, 64, ANY, 2, VKSLM_KV_K, 3, 6, POS_TABLE, 2, KV_PAIR, 1, 24, 0, 10000.0f}},
+    /* scaled: linear factor 2, YaRN factor 4, LongRoPE's attention factor with the divisors */
+    {OP_KV, ALL, .kv = {3, 3, 37, 64, ANY, 1, VKSLM_KV_K, 7, 4, .how = KV_ROPE, .base = 10000.0f, .scaling = 1}},
+    {OP_KV, ALL, .kv = {3, 3, 37, 64, ANY, 2, VKSLM_KV_K, 7, 2, .how = KV_ROPE, .neox = 1, .base = 1000000.0f, .scaling = 2}},
+    {OP_KV, ALL, .kv = {3, 3, 37, 64, ANY, 0, VKSLM_KV_K, 5, 0, POS_TABLE, 1, KV_ROPE, 1, 48, 1, 10000.0f, 5}},
+    {OP_KV, ALL, .kv = {3, 3, 37, 64, ANY, 0, VKSLM_KV_K, 7, 4, .how = KV_PAIR, .neox = 1, .base = 1000000.0f, .scaling = 2}},
     {OP_KV, M_RANGE, .kv = {2, 8, 2048, 128, F16, 1, VKSLM_KV_K, 300, 14, POS_SPREAD}}, /* heads, tokens split */
     {OP_KV, M_RANGE, .kv = {1, 8, 1000, 128, F32, 0, VKSLM_KV_V, 300, 14, POS_DOWN}},
     /* attention, decode: GQA, split keys (or no scratch), custom scale, sliding window, soft-cap */
@@ -556,8 +584,8 @@ static void run_rope(vkslm_vk *vk, const rope_case *k, uint64_t salt) {
             pos[t] = t == 0 ? 0 : (int32_t)(vkslm_rng_u64(&r) % (uint64_t)(max_pos + 1));
         for (uint64_t i = 0; i < nd; i++)
             ref[i] = k->in_place ? a[i] : 0.0f;
-        vkslm_cpu_rope(ref, a, pos, k->ff ? ff : NULL, k->hd, k->nh, k->nt, k->n_rot, (int)k->neox, k->base, 1.0f,
-                       as, ds);
+        vkslm_cpu_rope(ref, a, pos, k->ff ? ff : NULL, k->hd, k->nh, k->nt, k->n_rot, (int)k->neox, k->base,
+                       &scalings[k->scaling], as, ds);
         ot_tensor ta = ot_floats(vk, a, F32, as, k->nt, 1, 4); /* token rows of `as` elements */
         ta.t.ne[0] = k->hd, ta.t.ne[1] = k->nh, ta.t.ne[2] = k->nt;
         ot_tensor tp = ot_raw(vk, pos, k->nt * 4, VKSLM_TYPE_I32, k->nt, 1, 8);
@@ -565,11 +593,12 @@ static void run_rope(vkslm_vk *vk, const rope_case *k, uint64_t salt) {
         ot_tensor td = k->in_place ? ta : ot_out(vk, F32, ds, k->nt, 1, 0);
         vkslm_tensor dt = td.t;
         dt.ne[0] = k->hd, dt.ne[1] = k->nh, dt.ne[2] = k->nt;
-        vkslm_rope_params prm = {k->neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, k->n_rot, k->base, 0.0f, as, ds};
+        vkslm_rope_params prm = rope_params(k->neox, k->n_rot, k->base, k->scaling);
+        prm.a_token_stride = as, prm.d_token_stride = ds;
         vkslm_cmd *c = ot_begin(vk);
         char what[128];
-        snprintf(what, sizeof what, "hd=%u nh=%u nt=%u n_rot=%u neox=%u ff=%u extra=%u in_place=%u max_pos=%d", k->hd,
-                 k->nh, k->nt, k->n_rot, k->neox, k->ff, k->extra_heads, k->in_place, max_pos);
+        snprintf(what, sizeof what, "hd=%u nh=%u nt=%u n_rot=%u neox=%u ff=%u extra=%u in_place=%u scaling=%u max_pos=%d",
+                 k->hd, k->nh, k->nt, k->n_rot, k->neox, k->ff, k->extra_heads, k->in_place, k->scaling, max_pos);
         CU_ASSERT_EQUAL(ot_submit(c, vkslm_op_rope(c, &dt, &ta.t, &tp.t, k->ff ? &tf.t : NULL, &prm), what), VKSLM_OK);
         /* in place, the extra heads of each token row must stay as they were */
         double e = ot_read(vk, &td, out, nd, what) ? test_nmse(out, ref, nd) : INFINITY;
@@ -611,7 +640,7 @@ static void run_kv_one(vkslm_vk *vk, const kv_case *k, uint32_t type, uint64_t s
     int f16 = type == F16;
     if (k->how != KV_PLAIN)
         vkslm_cpu_rope(roped + q_off, src + q_off, pos, k->ff ? ff : NULL, k->hd, l.n_kv_head, k->n_tokens, n_rot,
-                       (int)k->neox, k->base, 1.0f, ts, ts);
+                       (int)k->neox, k->base, &scalings[k->scaling], ts, ts);
     vkslm_cpu_kv_write(ref + part * (2 * k->layer + which), roped + q_off, pos, k->hd, l.n_ctx, l.n_kv_head,
                        k->n_tokens, ts, f16);
     if (k->how == KV_PAIR)
@@ -623,15 +652,15 @@ static void run_kv_one(vkslm_vk *vk, const kv_case *k, uint32_t type, uint64_t s
     vkslm_tensor dst = vkslm_kv_tensor(&l, cache.buf, 0, k->layer, which);
     vkslm_tensor s = {tsrc.buf, tsrc.t.offset + q_off * 4, F32,
                       {hd, (uint64_t)l.n_kv_head * (k->how == KV_PAIR ? 2 : 1), k->n_tokens, 1}};
-    vkslm_rope_params rope = {k->neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, k->n_rot, k->base, 0, 0, 0};
+    vkslm_rope_params rope = rope_params(k->neox, k->n_rot, k->base, k->scaling);
     const vkslm_tensor *fp = k->ff ? &tf.t : NULL;
     vkslm_cmd *c = ot_begin(vk);
     vkslm_status st = k->how == KV_PLAIN  ? vkslm_op_kv_write(c, &dst, &s, &tp.t, ts)
                       : k->how == KV_ROPE ? vkslm_op_kv_write_rope(c, &dst, &s, &tp.t, ts, fp, &rope)
                                           : vkslm_op_kv_write_rope_kv(c, &dst, &s, &tp.t, ts, fp, &rope);
     char what[128];
-    snprintf(what, sizeof what, "%s layer %u which %u tokens %u q heads %u how %u neox %u n_rot %u ff %u", tname(type),
-             k->layer, which, k->n_tokens, k->n_q_heads, k->how, k->neox, n_rot, k->ff);
+    snprintf(what, sizeof what, "%s layer %u which %u tokens %u q heads %u how %u neox %u n_rot %u ff %u scaling %u",
+             tname(type), k->layer, which, k->n_tokens, k->n_q_heads, k->how, k->neox, n_rot, k->ff, k->scaling);
     CU_ASSERT_EQUAL(ot_submit(c, st, what), VKSLM_OK);
     double e = INFINITY;
     if (ot_read(vk, &cache, out, nc, what)) {
@@ -858,7 +887,7 @@ static void test_ops_reject_bad_args(void) {
     /* rope: odd head_dim, n_rot above head_dim, too few positions */
     vkslm_tensor ra = {&b, 0, F32, {64, 2, 4, 1}}, odd = {&b, 0, F32, {63, 2, 4, 1}};
     vkslm_tensor pos = vkslm_tensor_1d(&b, 0, VKSLM_TYPE_I32, 4), pos3 = vkslm_tensor_1d(&b, 0, VKSLM_TYPE_I32, 3);
-    vkslm_rope_params prm = {VKSLM_ROPE_NORMAL, 0, 0, 0, 0, 0}, big = {VKSLM_ROPE_NEOX, 66, 0, 0, 0, 0};
+    vkslm_rope_params prm = {.mode = VKSLM_ROPE_NORMAL}, big = {.mode = VKSLM_ROPE_NEOX, .n_rot = 66};
     CU_ASSERT_EQUAL(vkslm_op_rope(c, &odd, &odd, &pos, NULL, &prm), VKSLM_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(vkslm_op_rope(c, &ra, &ra, &pos, NULL, &big), VKSLM_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(vkslm_op_rope(c, &ra, &ra, &pos3, NULL, &prm), VKSLM_ERR_INVALID_ARG);

@@ -1,7 +1,9 @@
 /* Synthetic models and requantization: the named shapes carry the published numbers; files of every
  * architecture parse, bind to the tensor table and pass `vkslm info`; requantizing mkmodel's F16 file
  * gives the very bytes mkmodel writes directly; the type mixes agree with llama.cpp's own files; an
- * already quantized input is refused. */
+ * already quantized input is refused; rope scaling (linear, YaRN, LongRoPE) is written and read back, and
+ * a scaling vkslm does not implement is refused at load. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "engine/model/tensors.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "loaders/ggml_types.h"
+#include "loaders/gguf_write.h"
 #include "tests/harness.h"
 
 static void tmp_path(char *buf, size_t cap, const char *tag) {
@@ -275,6 +278,152 @@ static void test_cli_every_arch(void) {
     remove(path);
 }
 
+/* The hyperparameters and factor tensors of a file mkmodel wrote with rope scaling r (ctx 1024). */
+static void check_scaling(const char *path, vkslm_arch arch, vkslm_synth_rope r, uint32_t want_orig,
+                          float want_attn) {
+    vkslm_synth_shape s = small_shape(arch, 64, 2);
+    s.n_ctx = 1024;
+    s.rope_scaling = r;
+    make(path, &s, VKSLM_FTYPE_Q8_0, 3);
+    vkslm_gguf *g;
+    CU_ASSERT_FATAL(vkslm_gguf_open_file(path, &g) == VKSLM_OK);
+    vkslm_hparams hp;
+    CU_ASSERT_FATAL(vkslm_hparams_load(g, &hp) == VKSLM_OK);
+    CU_ASSERT_EQUAL(hp.rope_scaling, r.type);
+    CU_ASSERT_EQUAL(hp.rope_scaling_factor, r.type == VKSLM_ROPE_SCALING_LONGROPE ? 0.0f : r.factor);
+    CU_ASSERT_EQUAL(hp.rope_scaling_orig_ctx, want_orig);
+    CU_ASSERT(fabsf(hp.rope_scaling_attn_factor - want_attn) < 1e-6f);
+    CU_ASSERT(hp.rope_yarn_ext_factor == -1.0f && hp.rope_yarn_beta_fast == 32.0f && hp.rope_yarn_beta_slow == 1.0f);
+    vkslm_model_weights w;
+    CU_ASSERT_FATAL(vkslm_model_weights_bind(g, &hp, &w) == VKSLM_OK);
+    int longrope = r.type == VKSLM_ROPE_SCALING_LONGROPE;
+    CU_ASSERT_EQUAL(w.rope_long != NULL, longrope);
+    CU_ASSERT_EQUAL(w.rope_short != NULL, longrope);
+    if (longrope) { /* F32 [n_rot/2]: long from 1 to the factor, short their fourth root */
+        const float *lf = (const float *)w.rope_long->data, *sf = (const float *)w.rope_short->data;
+        uint64_t n = w.rope_long->n_elems;
+        CU_ASSERT(w.rope_long->type == VKSLM_TYPE_F32 && n == hp.n_rot / 2);
+        CU_ASSERT(lf[0] == 1.0f && fabsf(lf[n - 1] - r.factor) < 1e-4f);
+        CU_ASSERT(fabsf(sf[n - 1] - powf(r.factor, 0.25f)) < 1e-4f);
+    }
+    vkslm_model_weights_free(&w);
+    vkslm_gguf_close(g);
+}
+
+/* mkmodel's rope scaling, through the API and the CLI. */
+static void test_rope_scaling(void) {
+    char path[512];
+    tmp_path(path, sizeof path, "rope");
+    check_scaling(path, VKSLM_ARCH_LLAMA, (vkslm_synth_rope){VKSLM_ROPE_SCALING_LINEAR, 2.0f, 0}, 1024, 1.0f);
+    check_scaling(path, VKSLM_ARCH_LLAMA, (vkslm_synth_rope){VKSLM_ROPE_SCALING_LINEAR, 2.0f, 512}, 512, 1.0f);
+    check_scaling(path, VKSLM_ARCH_QWEN2, (vkslm_synth_rope){VKSLM_ROPE_SCALING_YARN, 4.0f, 0}, 256, 1.0f);
+    check_scaling(path, VKSLM_ARCH_PHI3, (vkslm_synth_rope){VKSLM_ROPE_SCALING_LONGROPE, 4.0f, 0}, 256,
+                  sqrtf(1.0f + logf(4.0f) / logf(256.0f)));
+    /* longrope is Phi-3's; a factor is needed */
+    vkslm_synth_shape s = small_shape(VKSLM_ARCH_LLAMA, 64, 2);
+    s.rope_scaling = (vkslm_synth_rope){VKSLM_ROPE_SCALING_LONGROPE, 4.0f, 0};
+    CU_ASSERT_EQUAL(vkslm_synth_check(&s), VKSLM_ERR_INVALID_ARG);
+    s.rope_scaling = (vkslm_synth_rope){VKSLM_ROPE_SCALING_YARN, 0.0f, 0};
+    CU_ASSERT_EQUAL(vkslm_synth_check(&s), VKSLM_ERR_INVALID_ARG);
+    /* the CLI writes the same keys; info shows them */
+    char cmd[2048], buf[1 << 15];
+    snprintf(cmd, sizeof cmd,
+             VKSLM_CLI " mkmodel --arch qwen2 --layers 2 --dim 64 --ffn 128 --heads 4 --kv-heads 2 --vocab 400 "
+                       "--type F16 --ctx 2048 --rope-scaling yarn --rope-factor 4 --rope-orig-ctx 300 -o %s 2>&1 && "
+                       VKSLM_CLI " info %s 2>&1", path, path);
+    CU_ASSERT_EQUAL(test_run_command(cmd, buf, sizeof buf), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "scaling yarn (factor 4, original context 300)"));
+    snprintf(cmd, sizeof cmd,
+             VKSLM_CLI " mkmodel --arch phi3 --layers 2 --dim 64 --ffn 128 --heads 4 --kv-heads 4 --vocab 400 "
+                       "--type Q4_0 --ctx 1024 --rope-scaling longrope --rope-factor 4 -o %s 2>&1 && "
+                       VKSLM_CLI " info %s 2>&1", path, path);
+    CU_ASSERT_EQUAL(test_run_command(cmd, buf, sizeof buf), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "scaling longrope (original context 256, attention factor 1.11803)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "rope_factors_long.weight"));
+    static const char *const bad[] = {"--rope-scaling dynamic --rope-factor 2", "--rope-scaling linear",
+                                      "--rope-factor 2", "--rope-scaling yarn --rope-factor 0"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd,
+                 VKSLM_CLI " mkmodel --arch llama --layers 1 --dim 64 --ffn 64 --heads 4 --kv-heads 2 --vocab 300 "
+                           "--type F16 %s -o %s >/dev/null 2>&1", bad[i], path);
+        int st = system(cmd);
+        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    }
+    remove(path);
+}
+
+/* Copies in_path to out_path without the key `drop` (NULL: none) and with one string or float key added. */
+static void rewrite(const char *in_path, const char *out_path, const char *drop, const char *key, const char *sval,
+                    float fval) {
+    vkslm_gguf *g;
+    vkslm_gguf_writer *w;
+    CU_ASSERT_FATAL(vkslm_gguf_open_file(in_path, &g) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_gguf_writer_open(out_path, 32, &w) == VKSLM_OK);
+    for (uint64_t i = 0; i < vkslm_gguf_kv_count(g); i++) {
+        vkslm_str k = vkslm_gguf_kv_key(g, i);
+        if (!drop || !vkslm_str_eq(k, drop))
+            CU_ASSERT_FATAL(vkslm_gguf_writer_copy_kv(w, g, i) == VKSLM_OK);
+    }
+    CU_ASSERT_FATAL((sval ? vkslm_gguf_write_str(w, key, sval) : vkslm_gguf_write_f32(w, key, fval)) == VKSLM_OK);
+    for (uint64_t i = 0; i < vkslm_gguf_tensor_count(g); i++) {
+        const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(g, i);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        CU_ASSERT_FATAL(vkslm_gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne) == VKSLM_OK);
+    }
+    CU_ASSERT_FATAL(vkslm_gguf_writer_begin_data(w) == VKSLM_OK);
+    for (uint64_t i = 0; i < vkslm_gguf_tensor_count(g); i++) {
+        const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(g, i);
+        CU_ASSERT_FATAL(vkslm_gguf_writer_write(w, t->data, t->size) == VKSLM_OK);
+    }
+    CU_ASSERT_FATAL(vkslm_gguf_writer_close(w) == VKSLM_OK);
+    vkslm_gguf_close(g);
+}
+
+/* Loading a file with rope.* edited: returns the status of hparams then tensor binding. */
+static vkslm_status load_status(const char *path) {
+    vkslm_gguf *g;
+    CU_ASSERT_FATAL(vkslm_gguf_open_file(path, &g) == VKSLM_OK);
+    vkslm_hparams hp;
+    vkslm_model_weights w;
+    vkslm_status st = vkslm_hparams_load(g, &hp);
+    if (st == VKSLM_OK && (st = vkslm_model_weights_bind(g, &hp, &w)) == VKSLM_OK)
+        vkslm_model_weights_free(&w);
+    vkslm_gguf_close(g);
+    return st;
+}
+
+/* A scaling vkslm does not implement is refused with a message naming it, never ignored; the YaRN keys
+ * are read. */
+static void test_rope_scaling_refused(void) {
+    char base[512], path[512];
+    tmp_path(base, sizeof base, "rope_base");
+    tmp_path(path, sizeof path, "rope_edit");
+    vkslm_synth_shape s = small_shape(VKSLM_ARCH_QWEN2, 64, 1);
+    s.rope_scaling = (vkslm_synth_rope){VKSLM_ROPE_SCALING_YARN, 4.0f, 0};
+    make(base, &s, VKSLM_FTYPE_F16, 3);
+    rewrite(base, path, "qwen2.rope.scaling.type", "qwen2.rope.scaling.type", "dynamic", 0);
+    CU_ASSERT_EQUAL(load_status(path), VKSLM_ERR_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vkslm_last_error(), "rope scaling type 'dynamic'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(vkslm_last_error(), "not supported"));
+    rewrite(base, path, NULL, "qwen2.rope.scaling.yarn_log_multiplier", NULL, 0.1f);
+    CU_ASSERT_EQUAL(load_status(path), VKSLM_ERR_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vkslm_last_error(), "qwen2.rope.scaling.yarn_log_multiplier"));
+    rewrite(base, path, "qwen2.rope.scaling.type", "qwen2.rope.scaling.type", "longrope", 0); /* no factors */
+    CU_ASSERT_EQUAL(load_status(path), VKSLM_ERR_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vkslm_last_error(), "longrope without its factors"));
+    rewrite(base, path, NULL, "qwen2.rope.scaling.yarn_beta_fast", NULL, 16.0f);
+    CU_ASSERT_EQUAL(load_status(path), VKSLM_OK);
+    vkslm_gguf *g;
+    vkslm_hparams hp;
+    CU_ASSERT_FATAL(vkslm_gguf_open_file(path, &g) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_hparams_load(g, &hp) == VKSLM_OK);
+    CU_ASSERT(hp.rope_yarn_beta_fast == 16.0f && hp.rope_yarn_beta_slow == 1.0f);
+    vkslm_gguf_close(g);
+    remove(base);
+    remove(path);
+}
+
 int main(void) {
     static const vkslm_test tests[] = {
         {"named shapes carry the published numbers", test_named_shapes},
@@ -284,6 +433,8 @@ int main(void) {
         {"type mixes match llama.cpp's quantize on its test model", test_mix_matches_llama_cpp},
         {"an already quantized input is refused", test_refuses_quantized_input},
         {"mkmodel and info through the CLI for every architecture", test_cli_every_arch},
+        {"mkmodel writes linear, YaRN and LongRoPE scaling; it reads back", test_rope_scaling},
+        {"rope scaling vkslm does not implement is refused at load", test_rope_scaling_refused},
         {NULL, NULL},
     };
     return test_run_suite("mkmodel", tests);

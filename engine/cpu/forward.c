@@ -10,6 +10,7 @@
 #include "engine/cpu/norm.h"
 #include "engine/cpu/rope.h"
 #include "engine/model/arch.h"
+#include "engine/model/rope_scaling.h"
 #include "engine/util/alloc.h"
 #include "engine/util/error.h"
 #include "loaders/quant.h"
@@ -20,7 +21,8 @@ struct vkslm_cpu_forward {
     vkslm_arch_rules rules;
     uint32_t n_ctx;
     float *k, *v;     /* [n_layer][n_head_kv][n_ctx][head_dim] */
-    float *rope_ff;   /* [n_rot/2] or NULL */
+    vkslm_rope_config rope; /* the session's RoPE scaling */
+    float *rope_ff;   /* [n_rot/2] frequency divisors (rope_freqs, or LongRoPE's long or short factors) or NULL */
 };
 
 void vkslm_cpu_forward_free(vkslm_cpu_forward *f) {
@@ -56,11 +58,16 @@ vkslm_status vkslm_cpu_forward_create(const vkslm_hparams *hp, const vkslm_model
         vkslm_cpu_forward_free(f);
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "cpu forward: out of host memory for the KV cache");
     }
-    if (w->rope_freqs) {
-        f->rope_ff = VKSLM_MALLOC(w->rope_freqs->n_elems * sizeof(float));
-        if (!f->rope_ff || read_vec(w->rope_freqs, f->rope_ff) != VKSLM_OK) {
+    f->rope = vkslm_rope_config_of(hp, n_ctx, w->rope_freqs != NULL, w->rope_long != NULL, w->rope_short != NULL);
+    vkslm_wt ff = f->rope.factors == VKSLM_ROPE_FACTORS_FREQS   ? w->rope_freqs
+                  : f->rope.factors == VKSLM_ROPE_FACTORS_LONG  ? w->rope_long
+                  : f->rope.factors == VKSLM_ROPE_FACTORS_SHORT ? w->rope_short
+                                                                : NULL;
+    if (ff) {
+        f->rope_ff = VKSLM_MALLOC(ff->n_elems * sizeof(float));
+        if (!f->rope_ff || read_vec(ff, f->rope_ff) != VKSLM_OK) {
             vkslm_cpu_forward_free(f);
-            return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "cpu forward: rope_freqs");
+            return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "cpu forward: rope factors");
         }
     }
     *out = f;
@@ -147,9 +154,9 @@ vkslm_status vkslm_cpu_forward_run(vkslm_cpu_forward *f, const int32_t *tokens, 
         if (st != VKSLM_OK)
             break;
         vkslm_cpu_rope(q, q, pos, f->rope_ff, (uint32_t)HD, hp->n_head, n, hp->n_rot, R->rope_neox,
-                       hp->rope_freq_base, 1.0f, QK, QK);
+                       hp->rope_freq_base, &f->rope.ext, QK, QK);
         vkslm_cpu_rope(k, k, pos, f->rope_ff, (uint32_t)HD, hp->n_head_kv, n, hp->n_rot, R->rope_neox,
-                       hp->rope_freq_base, 1.0f, KV, KV);
+                       hp->rope_freq_base, &f->rope.ext, KV, KV);
         /* cache rows: [il][head][pos][d] */
         for (uint32_t t = 0; t < n; t++)
             for (uint32_t hh = 0; hh < hp->n_head_kv; hh++) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "engine/model/arch.h"
+#include "engine/model/rope_scaling.h"
 #include "engine/ops/act.h"
 #include "engine/ops/attention.h"
 #include "engine/ops/elementwise.h"
@@ -153,11 +154,17 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     VKSLM_TRY(vkslm_op_get_rows(c, &x, &m->tok_embd, &ids));
     if (R.embd_scale != 1.0f)
         VKSLM_TRY(vkslm_op_scale(c, &x, &x, R.embd_scale));
+    const vkslm_rope_config rc = vkslm_rope_config_of(hp, b->kv.n_ctx, m->rope_freqs.buf != NULL,
+                                                      m->rope_long.buf != NULL, m->rope_short.buf != NULL);
     vkslm_rope_params rp = {
         .mode = R.rope_neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = hp->n_rot,
-        .theta_base = hp->rope_freq_base, .freq_scale = 1.0f,
+        .theta_base = hp->rope_freq_base, .freq_scale = rc.ext.freq_scale, .ext_factor = rc.ext.ext_factor,
+        .attn_factor = rc.ext.attn_factor, .corr_low = rc.ext.corr_low, .corr_high = rc.ext.corr_high,
     };
-    const vkslm_tensor *ff = opt(&m->rope_freqs);
+    const vkslm_tensor *ff = rc.factors == VKSLM_ROPE_FACTORS_FREQS   ? &m->rope_freqs
+                             : rc.factors == VKSLM_ROPE_FACTORS_LONG  ? &m->rope_long
+                             : rc.factors == VKSLM_ROPE_FACTORS_SHORT ? &m->rope_short
+                                                                      : NULL;
     /* The residual add of each block is fused into the norm that reads the stream next: x += h; h = norm(x). */
     int pending = 0; /* h holds a branch output not yet added to x */
     for (uint32_t il = 0; il < hp->n_layer; il++) {

@@ -130,30 +130,54 @@ static vkslm_status load_tokenizer(reader *r, vkslm_hparams *hp) {
     return VKSLM_OK;
 }
 
+/* The rope scaling keys (llama.cpp's names and defaults; engine/model/rope_scaling.c turns them into angles).
+ * A type or key that would change RoPE in a way vkslm does not implement is refused, never ignored. */
 static vkslm_status load_rope_scaling(reader *r, vkslm_hparams *hp) {
     vkslm_str type = {NULL, 0};
     VKSLM_TRY(get_string(r, arch_key(r, "rope.scaling.type"), &type));
     VKSLM_TRY(get_float(r, arch_key(r, "rope.scaling.factor"), 0, &hp->rope_scaling_factor));
     if (hp->rope_scaling_factor == 0.0f)
         VKSLM_TRY(get_float(r, arch_key(r, "rope.scale_linear"), 0, &hp->rope_scaling_factor));
-    hp->rope_scaling_orig_ctx = hp->n_ctx_train;
+    if (hp->rope_scaling_factor < 0.0f || !(hp->rope_scaling_factor < 1e30f))
+        return vkslm_fail(VKSLM_ERR_FORMAT, "hparams: rope scaling factor %g is not a positive number",
+                          (double)hp->rope_scaling_factor);
     VKSLM_TRY(get_uint(r, arch_key(r, "rope.scaling.original_context_length"), 0, &hp->rope_scaling_orig_ctx));
+    if (hp->rope_scaling_orig_ctx == 0)
+        hp->rope_scaling_orig_ctx = hp->n_ctx_train;
     hp->rope_scaling_attn_factor = 1.0f;
     VKSLM_TRY(get_float(r, arch_key(r, "rope.scaling.attn_factor"), 0, &hp->rope_scaling_attn_factor));
-    if (type.len == 0)
-        hp->rope_scaling = hp->rope_scaling_factor != 0.0f && hp->rope_scaling_factor != 1.0f
+    hp->rope_yarn_ext_factor = -1.0f;
+    hp->rope_yarn_attn_factor = 1.0f;
+    hp->rope_yarn_beta_fast = 32.0f;
+    hp->rope_yarn_beta_slow = 1.0f;
+    VKSLM_TRY(get_float(r, arch_key(r, "rope.scaling.yarn_ext_factor"), 0, &hp->rope_yarn_ext_factor));
+    VKSLM_TRY(get_float(r, arch_key(r, "rope.scaling.yarn_attn_factor"), 0, &hp->rope_yarn_attn_factor));
+    VKSLM_TRY(get_float(r, arch_key(r, "rope.scaling.yarn_beta_fast"), 0, &hp->rope_yarn_beta_fast));
+    VKSLM_TRY(get_float(r, arch_key(r, "rope.scaling.yarn_beta_slow"), 0, &hp->rope_yarn_beta_slow));
+    float log_mul = 0.0f;
+    VKSLM_TRY(get_float(r, arch_key(r, "rope.scaling.yarn_log_multiplier"), 0, &log_mul));
+    if (log_mul != 0.0f)
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "hparams: key '%s' (%g: DeepSeek-style YaRN magnitude scaling) is "
+                          "not supported", arch_key(r, "rope.scaling.yarn_log_multiplier"), (double)log_mul);
+    if (type.len == 0) {
+        int longrope = vkslm_gguf_find_tensor(r->g, "rope_factors_long.weight") ||
+                       vkslm_gguf_find_tensor(r->g, "rope_factors_short.weight");
+        hp->rope_scaling = longrope ? VKSLM_ROPE_SCALING_LONGROPE
+                           : hp->rope_scaling_factor != 0.0f && hp->rope_scaling_factor != 1.0f
                                ? VKSLM_ROPE_SCALING_LINEAR : VKSLM_ROPE_SCALING_NONE;
-    else if (vkslm_str_eq(type, "none"))
+    } else if (vkslm_str_eq(type, "none")) {
         hp->rope_scaling = VKSLM_ROPE_SCALING_NONE;
-    else if (vkslm_str_eq(type, "linear"))
+    } else if (vkslm_str_eq(type, "linear")) {
         hp->rope_scaling = VKSLM_ROPE_SCALING_LINEAR;
-    else if (vkslm_str_eq(type, "yarn"))
+    } else if (vkslm_str_eq(type, "yarn")) {
         hp->rope_scaling = VKSLM_ROPE_SCALING_YARN;
-    else if (vkslm_str_eq(type, "longrope"))
+    } else if (vkslm_str_eq(type, "longrope")) {
         hp->rope_scaling = VKSLM_ROPE_SCALING_LONGROPE;
-    else
-        return vkslm_fail(VKSLM_ERR_FORMAT, "hparams: key '%s' has unknown value '%.*s'", arch_key(r, "rope.scaling.type"),
-                          (int)(type.len > 64 ? 64 : type.len), type.ptr);
+    } else {
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "hparams: rope scaling type '%.*s' (key '%s') is not supported: vkslm "
+                          "implements none, linear, yarn and longrope", (int)(type.len > 64 ? 64 : type.len), type.ptr,
+                          arch_key(r, "rope.scaling.type"));
+    }
     return VKSLM_OK;
 }
 

@@ -42,10 +42,15 @@ typedef struct vkslm_hparams {
     uint32_t n_ctx_train;   /* context_length: trained context, tokens */
     uint32_t n_rot;         /* rope.dimension_count: rotated dims per head; default n_embd_head_k */
     float rope_freq_base;   /* rope.freq_base; default 10000 */
-    vkslm_rope_scaling rope_scaling; /* rope.scaling.type; default none (linear when only a factor is given) */
+    vkslm_rope_scaling rope_scaling; /* rope.scaling.type; default none (linear when only a factor is given,
+                                      * longrope when rope_factors_long/short.weight are present) */
     float rope_scaling_factor;       /* rope.scaling.factor (or legacy rope.scale_linear); 0 = none */
-    uint32_t rope_scaling_orig_ctx;  /* rope.scaling.original_context_length; default n_ctx_train */
+    uint32_t rope_scaling_orig_ctx;  /* rope.scaling.original_context_length; default (and for 0) n_ctx_train */
     float rope_scaling_attn_factor;  /* rope.scaling.attn_factor; default 1 */
+    float rope_yarn_ext_factor;      /* rope.scaling.yarn_ext_factor; default -1: 1 for yarn, else 0 */
+    float rope_yarn_attn_factor;     /* rope.scaling.yarn_attn_factor; default 1 (replaced when ext_factor != 0) */
+    float rope_yarn_beta_fast;       /* rope.scaling.yarn_beta_fast; default 32 */
+    float rope_yarn_beta_slow;       /* rope.scaling.yarn_beta_slow; default 1 */
     float norm_rms_eps;     /* attention.layer_norm_rms_epsilon; required for the supported archs */
     float norm_eps;         /* attention.layer_norm_epsilon; 0 when absent */
     uint32_t n_swa;         /* attention.sliding_window, tokens; 0 = none (gemma2 default 4096) */

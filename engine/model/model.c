@@ -169,6 +169,8 @@ vkslm_status vkslm_model_dev_load(vkslm_vk *vk, vkslm_gguf *gguf, vkslm_load_pro
     m->output_norm = vkslm_model_dev_tensor(m, m->w.output_norm);
     m->output = vkslm_model_dev_tensor(m, m->w.output);
     m->rope_freqs = vkslm_model_dev_tensor(m, m->w.rope_freqs);
+    m->rope_long = vkslm_model_dev_tensor(m, m->w.rope_long);
+    m->rope_short = vkslm_model_dev_tensor(m, m->w.rope_short);
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
         const vkslm_layer_weights *L = &m->w.layers[il];
         vkslm_dev_layer *D = &m->layers[il];

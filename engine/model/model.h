@@ -28,7 +28,7 @@ typedef struct vkslm_model_dev {
     vkslm_buf *bufs;             /* [n_tensors] one device buffer per GGUF tensor (index = GGUF order) */
     uint64_t weight_bytes;       /* bytes of weights on the device */
     /* device views of the tensor table */
-    vkslm_tensor tok_embd, output_norm, output, rope_freqs;
+    vkslm_tensor tok_embd, output_norm, output, rope_freqs, rope_long, rope_short;
     vkslm_dev_layer *layers;     /* [hp.n_layer] */
     vkslm_buf *fused;            /* [cap_fused] buffers of the fused tensors (their parts' are freed); fixed size:
                                   * the layer views point into it */

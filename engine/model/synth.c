@@ -15,15 +15,17 @@
 
 /* Published configurations (the models' config.json on Hugging Face). */
 static const vkslm_synth_shape shapes[] = {
-    /* name            arch               L   E     F     H   KV  hd   V       ctx     rope_base  eps  tied swa caps   llama3 */
-    {"smollm2-135m", VKSLM_ARCH_LLAMA, 30, 576, 1536, 9, 3, 64, 49152, 8192, 100000.0f, 1e-5f, 1, 0, 0, 0, 0},
-    {"smollm2-360m", VKSLM_ARCH_LLAMA, 32, 960, 2560, 15, 5, 64, 49152, 8192, 100000.0f, 1e-5f, 1, 0, 0, 0, 0},
-    {"qwen2.5-0.5b", VKSLM_ARCH_QWEN2, 24, 896, 4864, 14, 2, 64, 151936, 32768, 1000000.0f, 1e-6f, 1, 0, 0, 0, 0},
-    {"llama-3.2-1b", VKSLM_ARCH_LLAMA, 16, 2048, 8192, 32, 8, 64, 128256, 131072, 500000.0f, 1e-5f, 1, 0, 0, 0, 1},
-    {"tinyllama-1.1b", VKSLM_ARCH_LLAMA, 22, 2048, 5632, 32, 4, 64, 32000, 2048, 10000.0f, 1e-5f, 0, 0, 0, 0, 0},
-    {"phi-3-mini", VKSLM_ARCH_PHI3, 32, 3072, 8192, 32, 32, 96, 32064, 4096, 10000.0f, 1e-5f, 0, 2047, 0, 0, 0},
-    {"gemma-2-2b", VKSLM_ARCH_GEMMA2, 26, 2304, 9216, 8, 4, 256, 256000, 8192, 10000.0f, 1e-6f, 1, 4096, 50.0f, 30.0f, 0},
-    {NULL, VKSLM_ARCH_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    /* name            arch               L   E     F     H   KV  hd   V       ctx     rope_base  eps  tied swa caps   llama3
+     * rope scaling */
+    {"smollm2-135m", VKSLM_ARCH_LLAMA, 30, 576, 1536, 9, 3, 64, 49152, 8192, 100000.0f, 1e-5f, 1, 0, 0, 0, 0, {0}},
+    {"smollm2-360m", VKSLM_ARCH_LLAMA, 32, 960, 2560, 15, 5, 64, 49152, 8192, 100000.0f, 1e-5f, 1, 0, 0, 0, 0, {0}},
+    {"qwen2.5-0.5b", VKSLM_ARCH_QWEN2, 24, 896, 4864, 14, 2, 64, 151936, 32768, 1000000.0f, 1e-6f, 1, 0, 0, 0, 0, {0}},
+    {"llama-3.2-1b", VKSLM_ARCH_LLAMA, 16, 2048, 8192, 32, 8, 64, 128256, 131072, 500000.0f, 1e-5f, 1, 0, 0, 0, 1, {0}},
+    {"tinyllama-1.1b", VKSLM_ARCH_LLAMA, 22, 2048, 5632, 32, 4, 64, 32000, 2048, 10000.0f, 1e-5f, 0, 0, 0, 0, 0, {0}},
+    {"phi-3-mini", VKSLM_ARCH_PHI3, 32, 3072, 8192, 32, 32, 96, 32064, 4096, 10000.0f, 1e-5f, 0, 2047, 0, 0, 0, {0}},
+    {"gemma-2-2b", VKSLM_ARCH_GEMMA2, 26, 2304, 9216, 8, 4, 256, 256000, 8192, 10000.0f, 1e-6f, 1, 4096, 50.0f, 30.0f, 0,
+     {0}},
+    {NULL, VKSLM_ARCH_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0}},
 };
 
 const vkslm_synth_shape *vkslm_synth_shapes(void) { return shapes; }
@@ -58,6 +60,12 @@ vkslm_synth_shape vkslm_synth_shape_defaults(vkslm_arch arch) {
 
 static uint32_t head_dim(const vkslm_synth_shape *s) { return s->head_dim ? s->head_dim : s->n_embd / s->n_head; }
 
+/* The original context of a scaled shape: given, or the context divided by the factor. */
+static uint32_t rope_orig_ctx(const vkslm_synth_shape *s) {
+    const vkslm_synth_rope *r = &s->rope_scaling;
+    return r->orig_ctx ? r->orig_ctx : r->factor > 0.0f ? (uint32_t)((double)s->n_ctx / r->factor) : 0;
+}
+
 vkslm_status vkslm_synth_check(const vkslm_synth_shape *s) {
     if (s->arch == VKSLM_ARCH_UNKNOWN)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "mkmodel: no architecture");
@@ -74,11 +82,23 @@ vkslm_status vkslm_synth_check(const vkslm_synth_shape *s) {
     if (s->n_vocab < 258 || s->n_vocab > vkslm_synth_vocab_max())
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "mkmodel: vocab %u outside the synthetic tokenizer's range 258..%u",
                           s->n_vocab, vkslm_synth_vocab_max());
+    const vkslm_synth_rope *r = &s->rope_scaling;
+    if (r->type != VKSLM_ROPE_SCALING_NONE && !(r->factor > 0.0f && r->factor < 1e6f))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "mkmodel: rope scaling %s needs a factor > 0",
+                          vkslm_rope_scaling_name(r->type));
+    if (r->type == VKSLM_ROPE_SCALING_LONGROPE && s->arch != VKSLM_ARCH_PHI3)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "mkmodel: longrope scaling is Phi-3's (llama.cpp reads its factors "
+                          "for phi3 only), not %s's", vkslm_arch_name(s->arch));
+    if (r->type != VKSLM_ROPE_SCALING_NONE && rope_orig_ctx(s) == 0)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "mkmodel: the original context (ctx %u / factor %g) is 0", s->n_ctx,
+                          (double)r->factor);
     return VKSLM_OK;
 }
 
 /* ---- the tensor list ------------------------------------------------------------------------- */
-typedef enum init_kind { INIT_WEIGHT, INIT_NORM, INIT_BIAS, INIT_ROPE_FREQS } init_kind;
+typedef enum init_kind {
+    INIT_WEIGHT, INIT_NORM, INIT_BIAS, INIT_ROPE_FREQS, INIT_ROPE_LONG, INIT_ROPE_SHORT
+} init_kind;
 
 typedef struct synth_tensor {
     char name[64];
@@ -105,7 +125,7 @@ static void add(tensor_list *l, init_kind init, uint64_t ne0, uint64_t ne1, cons
 
 /* Every tensor of the shape, in the order llama.cpp's converter writes them. */
 static vkslm_status list_tensors(const vkslm_synth_shape *s, tensor_list *l) {
-    l->cap = 4 + 16 * s->n_layer;
+    l->cap = 6 + 16 * s->n_layer;
     l->t = VKSLM_CALLOC(l->cap, sizeof *l->t);
     if (!l->t)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
@@ -115,6 +135,10 @@ static vkslm_status list_tensors(const vkslm_synth_shape *s, tensor_list *l) {
               gemma2 = s->arch == VKSLM_ARCH_GEMMA2;
     if (s->llama3_rope)
         add(l, INIT_ROPE_FREQS, hd / 2, 0, "rope_freqs.weight", 0);
+    if (s->rope_scaling.type == VKSLM_ROPE_SCALING_LONGROPE) {
+        add(l, INIT_ROPE_LONG, hd / 2, 0, "rope_factors_long.weight", 0);
+        add(l, INIT_ROPE_SHORT, hd / 2, 0, "rope_factors_short.weight", 0);
+    }
     add(l, INIT_WEIGHT, E, V, "token_embd.weight", 0);
     for (int il = 0; il < (int)s->n_layer; il++) {
         add(l, INIT_NORM, E, 0, "blk.%d.attn_norm.weight", il);
@@ -163,6 +187,30 @@ uint64_t vkslm_synth_n_params(const vkslm_synth_shape *s) {
 /* ---- metadata -------------------------------------------------------------------------------- */
 #define KEY(suffix) (snprintf(key, sizeof key, "%s.%s", arch, suffix), key)
 
+/* rope.scaling.* as llama.cpp's converters write them: linear and YaRN give type and factor (YaRN the
+ * original context too); Phi-3's LongRoPE gives the original context and the attention factor
+ * sqrt(1 + ln(factor) / ln(original context)), and no factor key (which llama.cpp would apply as linear
+ * scaling on top of the LongRoPE factors). */
+static vkslm_status write_rope_scaling(vkslm_gguf_writer *w, const vkslm_synth_shape *s) {
+    const vkslm_synth_rope *r = &s->rope_scaling;
+    const char *arch = vkslm_arch_name(s->arch);
+    char key[128];
+    if (r->type == VKSLM_ROPE_SCALING_NONE)
+        return VKSLM_OK;
+    VKSLM_TRY(vkslm_gguf_write_str(w, KEY("rope.scaling.type"), vkslm_rope_scaling_name(r->type)));
+    if (r->type != VKSLM_ROPE_SCALING_LONGROPE)
+        VKSLM_TRY(vkslm_gguf_write_f32(w, KEY("rope.scaling.factor"), r->factor));
+    if (r->type != VKSLM_ROPE_SCALING_LINEAR || r->orig_ctx)
+        VKSLM_TRY(vkslm_gguf_write_u32(w, KEY("rope.scaling.original_context_length"), rope_orig_ctx(s)));
+    if (r->type == VKSLM_ROPE_SCALING_LONGROPE) {
+        double orig = rope_orig_ctx(s), attn = 1.0;
+        if (r->factor > 1.0f && orig > 1.0)
+            attn = sqrt(1.0 + log((double)r->factor) / log(orig));
+        VKSLM_TRY(vkslm_gguf_write_f32(w, KEY("rope.scaling.attn_factor"), (float)attn));
+    }
+    return VKSLM_OK;
+}
+
 static vkslm_status write_metadata(vkslm_gguf_writer *w, const vkslm_synth_params *p) {
     const vkslm_synth_shape *s = &p->shape;
     const char *arch = vkslm_arch_name(s->arch);
@@ -201,6 +249,7 @@ static vkslm_status write_metadata(vkslm_gguf_writer *w, const vkslm_synth_param
         VKSLM_TRY(vkslm_gguf_write_f32(w, KEY("attn_logit_softcapping"), s->attn_softcap));
     if (s->final_softcap > 0)
         VKSLM_TRY(vkslm_gguf_write_f32(w, KEY("final_logit_softcapping"), s->final_softcap));
+    VKSLM_TRY(write_rope_scaling(w, s));
     VKSLM_TRY(vkslm_gguf_write_u32(w, "general.file_type", (uint32_t)ft));
     if (quantized)
         VKSLM_TRY(vkslm_gguf_write_u32(w, "general.quantization_version", 2));
@@ -235,14 +284,24 @@ static float llama3_rope_factor(const vkslm_synth_shape *s, uint64_t i) {
     return (float)(1.0 / ((1.0 - smooth) / factor + smooth));
 }
 
+/* LongRoPE's per-pair divisors: the long factors rise geometrically from 1 (the fastest pair) to the
+ * factor (the slowest); the short ones are their fourth root. */
+static float longrope_factor(const vkslm_synth_shape *s, uint64_t i, int is_long) {
+    uint64_t n = head_dim(s) / 2;
+    double t = n > 1 ? (double)i / (double)(n - 1) : 0.0;
+    double f = pow((double)s->rope_scaling.factor, t);
+    return (float)(is_long ? f : pow(f, 0.25));
+}
+
 /* One row: approximately normal values (a sum of four uniforms) with std 0.02 around 0 (weights,
  * biases) or 1 (norms), rounded to F16 so that every file type starts from the same numbers. */
 static vkslm_status gen_row(void *ctx, uint64_t row, float *out) {
     const gen_ctx *g = ctx;
     const uint64_t n = g->t->ne[0];
-    if (g->t->init == INIT_ROPE_FREQS) {
+    if (g->t->init == INIT_ROPE_FREQS || g->t->init == INIT_ROPE_LONG || g->t->init == INIT_ROPE_SHORT) {
         for (uint64_t i = 0; i < n; i++)
-            out[i] = llama3_rope_factor(g->shape, i);
+            out[i] = g->t->init == INIT_ROPE_FREQS ? llama3_rope_factor(g->shape, i)
+                                                   : longrope_factor(g->shape, i, g->t->init == INIT_ROPE_LONG);
         return VKSLM_OK;
     }
     vkslm_rng r;

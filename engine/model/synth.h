@@ -14,6 +14,13 @@
 #include "engine/model/hparams.h"
 #include "engine/model/quant_mix.h"
 
+/* RoPE scaling a synthetic model declares (written as llama.cpp's converters write it). */
+typedef struct vkslm_synth_rope {
+    vkslm_rope_scaling type; /* NONE; LINEAR, YARN, or LONGROPE (phi3 only: with rope_factors_long/short) */
+    float factor;            /* the scale factor, > 0 */
+    uint32_t orig_ctx;       /* rope.scaling.original_context_length; 0: n_ctx / factor (linear: not written) */
+} vkslm_synth_rope;
+
 typedef struct vkslm_synth_shape {
     const char *name;       /* "smollm2-135m"; NULL for a custom shape */
     vkslm_arch arch;
@@ -25,6 +32,7 @@ typedef struct vkslm_synth_shape {
     uint32_t sliding_window; /* tokens; 0 = none */
     float attn_softcap, final_softcap; /* gemma2; 0 = none */
     int llama3_rope;        /* rope_freqs.weight with Llama 3.1 scaling (factor 32, low 1, high 4, orig 8192) */
+    vkslm_synth_rope rope_scaling; /* none for the named shapes */
 } vkslm_synth_shape;
 
 /* The named shapes (a NULL-name-terminated table) and lookup by name (NULL when unknown). */

@@ -67,8 +67,18 @@ vkslm_status vkslm_model_weights_bind(const vkslm_gguf *g, const vkslm_hparams *
         w->tied_output = 1;
     }
     w->rope_freqs = find(&f, 0, hp->n_rot / 2, 0, "rope_freqs.weight", 0);
+    w->rope_long = find(&f, 0, hp->n_rot / 2, 0, "rope_factors_long.weight", 0);
+    w->rope_short = find(&f, 0, hp->n_rot / 2, 0, "rope_factors_short.weight", 0);
     if (f.st != VKSLM_OK)
         return f.st;
+    vkslm_wt factors[3] = {w->rope_freqs, w->rope_long, w->rope_short};
+    for (int i = 0; i < 3; i++)
+        if (factors[i] && factors[i]->type != VKSLM_TYPE_F32)
+            return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "model: rope factor tensor '%.*s' must be F32",
+                              (int)factors[i]->name.len, factors[i]->name.ptr);
+    if (hp->rope_scaling == VKSLM_ROPE_SCALING_LONGROPE && !w->rope_long && !w->rope_short)
+        return vkslm_fail(VKSLM_ERR_FORMAT, "model: rope scaling type longrope without its factors "
+                          "(rope_factors_long.weight, rope_factors_short.weight)");
     w->layers = VKSLM_CALLOC(hp->n_layer, sizeof *w->layers);
     if (!w->layers)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");

@@ -29,6 +29,8 @@ typedef struct vkslm_model_weights {
     vkslm_wt output;      /* [n_embd, n_vocab]; equals tok_embd when the embeddings are tied */
     int tied_output;      /* output.weight is absent: the embedding matrix is reused */
     vkslm_wt rope_freqs;  /* Llama 3.1: [n_rot / 2] frequency divisors, or NULL */
+    vkslm_wt rope_long, rope_short; /* LongRoPE (Phi-3): [n_rot / 2] divisors beyond / within the original
+                                     * context (rope_factors_long/short.weight), or NULL */
     uint32_t n_layer;
     vkslm_layer_weights *layers; /* [n_layer], malloc'd */
 } vkslm_model_weights;

@@ -2,7 +2,6 @@
  * chunked by the bindable range and the workgroup count limit. */
 #include "engine/ops/kv_cache.h"
 
-#include <math.h>
 #include <stdio.h>
 
 #include "engine/ops/op_util.h"
@@ -71,11 +70,8 @@ static vkslm_status run(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tenso
         vkslm_binding bind[4];
         vkslm_kv_write_push pc = {0};
         if (rope) {
-            float base = rope->theta_base > 0 ? rope->theta_base : 10000.0f;
-            pc.n_rot = (uint32_t)n_rot;
+            pc.rope = vkslm_rope_args_of(rope, (uint32_t)n_rot);
             pc.rope_heads = (uint32_t)(rope_heads < nh ? rope_heads : nh);
-            pc.theta_log2 = (float)log2((double)base);
-            pc.freq_scale = rope->freq_scale > 0 ? rope->freq_scale : 1.0f;
         }
         VKSLM_TRY(vkslm_vk_bind(vk, dst->buf, dst->offset + h * head_bytes, mh * head_bytes, 1, &bind[2], &skip));
         pc.dst_off = (uint32_t)(skip / es);
@@ -88,8 +84,8 @@ static vkslm_status run(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tenso
             pc.pos_off = (uint32_t)(skip / 4);
             if (rope && ff) {
                 VKSLM_TRY(vkslm_vk_bind(vk, ff->buf, ff->offset, n_rot / 2 * 4, 0, &bind[3], &skip));
-                pc.f_off = (uint32_t)(skip / 4);
-                pc.flags = 1;
+                pc.rope.f_off = (uint32_t)(skip / 4);
+                pc.rope.flags = 1;
             } else if (rope) {
                 bind[3] = bind[1]; /* unread placeholder */
             }

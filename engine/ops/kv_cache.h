@@ -58,12 +58,10 @@ typedef struct vkslm_kv_write_push {
     uint32_t h0;                                /* first head of this dispatch */
     uint32_t src_head_stride;                   /* elements between heads of src (head_dim) */
     uint32_t src_token_stride;                  /* elements between tokens of src */
-    uint32_t n_rot, flags;                      /* rope variants: rotated dims; 1: freq factors bound */
-    float theta_log2, freq_scale;               /* rope variants: log2(theta base), position scale */
-    uint32_t f_off;                             /* rope variants: element offset of the freq factors */
     uint32_t rope_heads;                        /* rope variants: heads h0 + h below this rotate */
+    vkslm_rope_args rope;                       /* rope variants: the rotation (engine/ops/rope.h) */
 } vkslm_kv_write_push;
-_Static_assert(sizeof(vkslm_kv_write_push) == 64, "must match shaders/kv_write.comp");
+_Static_assert(sizeof(vkslm_kv_write_push) == 80, "must match shaders/kv_write.comp");
 
 /* Writes src (f32, ne {head_dim, n_kv_head, n_tokens}; token rows src_token_stride elements apart, 0:
  * contiguous, so k or v inside a fused QKV output works) into dst (a vkslm_kv_tensor view: ne {head_dim,

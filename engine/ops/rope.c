@@ -21,6 +21,19 @@ static vkslm_status check_strided(const vkslm_tensor *t, const char *which, uint
     return VKSLM_OK;
 }
 
+vkslm_rope_args vkslm_rope_args_of(const vkslm_rope_params *params, uint32_t n_rot) {
+    vkslm_rope_args r = {0};
+    float base = params->theta_base > 0 ? params->theta_base : 10000.0f;
+    r.n_rot = n_rot;
+    r.theta_log2 = (float)log2((double)base);
+    r.freq_scale = params->freq_scale > 0 ? params->freq_scale : 1.0f;
+    r.ext_factor = params->ext_factor;
+    r.attn_factor = params->attn_factor != 0 ? params->attn_factor : 1.0f;
+    r.corr_low = params->corr_low;
+    r.corr_high = params->corr_high;
+    return r;
+}
+
 vkslm_status vkslm_op_rope(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, const vkslm_tensor *positions,
                            const vkslm_tensor *freq_factors, const vkslm_rope_params *params) {
     vkslm_vk *vk = vkslm_cmd_vk(c);
@@ -58,10 +71,10 @@ vkslm_status vkslm_op_rope(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tens
     uint64_t chunk = vkslm_op_rows_fit(vk, (as > ds ? as : ds) * 4, max_inv / per_token);
     if (chunk == 0)
         return vkslm_fail(VKSLM_ERR_LIMIT, "rope: one token's rows exceed the bindable range");
-    float base = params->theta_base > 0 ? params->theta_base : 10000.0f;
     for (uint64_t t = 0; t < nt; t += chunk) {
         uint64_t m = nt - t < chunk ? nt - t : chunk, skip;
         vkslm_rope_push pc = {0};
+        pc.rope = vkslm_rope_args_of(params, (uint32_t)n_rot);
         vkslm_binding bind[4];
         VKSLM_TRY(vkslm_vk_bind(vk, a->buf, a->offset + t * as * 4, ((m - 1) * as + row) * 4, 0, &bind[0], &skip));
         pc.a_off = (uint32_t)(skip / 4);
@@ -69,21 +82,18 @@ vkslm_status vkslm_op_rope(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tens
         pc.p_off = (uint32_t)(skip / 4);
         if (freq_factors) {
             VKSLM_TRY(vkslm_vk_bind(vk, freq_factors->buf, freq_factors->offset, n_rot / 2 * 4, 0, &bind[2], &skip));
-            pc.f_off = (uint32_t)(skip / 4);
-            pc.flags = 1;
+            pc.rope.f_off = (uint32_t)(skip / 4);
+            pc.rope.flags = 1;
         } else {
             bind[2] = bind[1]; /* unread placeholder */
         }
         VKSLM_TRY(vkslm_vk_bind(vk, d->buf, d->offset + t * ds * 4, ((m - 1) * ds + row) * 4, 1, &bind[3], &skip));
         pc.d_off = (uint32_t)(skip / 4);
         pc.head_dim = (uint32_t)hd;
-        pc.n_rot = (uint32_t)n_rot;
         pc.n_heads = (uint32_t)nh;
         pc.n_tokens = (uint32_t)m;
         pc.a_tstride = (uint32_t)as;
         pc.d_tstride = (uint32_t)ds;
-        pc.theta_log2 = (float)log2((double)base);
-        pc.freq_scale = params->freq_scale > 0 ? params->freq_scale : 1.0f;
         uint32_t groups = (uint32_t)((m * per_token + WG - 1) / WG);
         VKSLM_TRY(vkslm_cmd_dispatch(c, p, bind, 4, &pc, groups, 1, 1, "rope"));
     }

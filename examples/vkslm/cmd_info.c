@@ -98,8 +98,15 @@ static void print_text(const info *in) {
                hp->n_embd_head_v);
         printf("  rope: base %g, dims %u, scaling %s", hp->rope_freq_base, hp->n_rot,
                vkslm_rope_scaling_name(hp->rope_scaling));
-        if (hp->rope_scaling != VKSLM_ROPE_SCALING_NONE)
-            printf(" (factor %g, original context %u)", hp->rope_scaling_factor, hp->rope_scaling_orig_ctx);
+        if (hp->rope_scaling != VKSLM_ROPE_SCALING_NONE) {
+            printf(" (");
+            if (hp->rope_scaling_factor != 0.0f)
+                printf("factor %g, ", hp->rope_scaling_factor);
+            printf("original context %u", hp->rope_scaling_orig_ctx);
+            if (hp->rope_scaling_attn_factor != 1.0f)
+                printf(", attention factor %g", hp->rope_scaling_attn_factor);
+            printf(")");
+        }
         printf("\n  norm eps: rms %g, layer %g\n", hp->norm_rms_eps, hp->norm_eps);
         if (hp->n_swa || hp->attn_softcap != 0.0f || hp->final_softcap != 0.0f)
             printf("  sliding window %u, attention logit soft-cap %g, final logit soft-cap %g\n", hp->n_swa,
@@ -199,7 +206,9 @@ static void print_json(const info *in) {
         json_num(f, hp->rope_freq_base);
         fprintf(f, ",\"rope_scaling\":\"%s\",\"rope_scaling_factor\":", vkslm_rope_scaling_name(hp->rope_scaling));
         json_num(f, hp->rope_scaling_factor);
-        fprintf(f, ",\"rope_scaling_orig_ctx\":%u,\"norm_rms_eps\":", hp->rope_scaling_orig_ctx);
+        fprintf(f, ",\"rope_scaling_orig_ctx\":%u,\"rope_scaling_attn_factor\":", hp->rope_scaling_orig_ctx);
+        json_num(f, hp->rope_scaling_attn_factor);
+        fputs(",\"norm_rms_eps\":", f);
         json_num(f, hp->norm_rms_eps);
         fputs(",\"norm_eps\":", f);
         json_num(f, hp->norm_eps);

@@ -10,7 +10,9 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vkslm mkmodel (--shape NAME | --arch ARCH --layers N --dim D --ffn F --heads H --kv-heads K\n"
-               "                      --vocab V [--head-dim D]) --type T [--seed S] [--ctx N] [--threads N] -o OUT.gguf\n"
+               "                      --vocab V [--head-dim D]) --type T [--seed S] [--ctx N] [--threads N]\n"
+               "                     [--rope-scaling linear|yarn|longrope --rope-factor F [--rope-orig-ctx N]]\n"
+               "                      -o OUT.gguf\n"
                "  --shape NAME     a published configuration:");
     for (const vkslm_synth_shape *s = vkslm_synth_shapes(); s->name; s++)
         fprintf(f, " %s", s->name);
@@ -21,6 +23,10 @@ static void usage(FILE *f) {
                "  --seed S         weight seed (default 1); the same seed gives the same weights in every type\n"
                "  --ctx N          context length to record (default: the shape's, 4096 for custom shapes)\n"
                "  --threads N      conversion threads (default: the CPUs)\n"
+               "  --rope-scaling S declare rope scaling: linear, yarn, or longrope (phi3; writes the long/short\n"
+               "                   factor tensors and the attention factor)\n"
+               "  --rope-factor F  the scaling factor (needed with --rope-scaling)\n"
+               "  --rope-orig-ctx N  the original context (default: context / factor)\n"
                "  -o, --output PATH  the GGUF file to write\n", vkslm_ftype_list());
 }
 
@@ -41,8 +47,21 @@ static bool progress(float fraction, void *user) {
     return true;
 }
 
+static int parse_scaling(const char *s, vkslm_rope_scaling *out) {
+    static const vkslm_rope_scaling all[] = {VKSLM_ROPE_SCALING_LINEAR, VKSLM_ROPE_SCALING_YARN,
+                                             VKSLM_ROPE_SCALING_LONGROPE};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, vkslm_rope_scaling_name(all[i])) == 0) {
+            *out = all[i];
+            return 1;
+        }
+    return 0;
+}
+
 int cmd_mkmodel(int argc, char **argv) {
-    const char *shape_name = NULL, *arch_s = NULL, *type_s = NULL, *out = NULL, *v;
+    const char *shape_name = NULL, *arch_s = NULL, *type_s = NULL, *out = NULL, *scaling_s = NULL, *v;
+    float rope_factor = 0.0f;
+    long rope_orig_ctx = 0;
     long sizes[7] = {0}, seed = 1, ctx = 0, threads = 0; /* layers dim ffn heads kv-heads vocab head-dim */
     static const char *const size_opts[7] = {"--layers", "--dim", "--ffn", "--heads", "--kv-heads", "--vocab",
                                              "--head-dim"};
@@ -73,6 +92,14 @@ int cmd_mkmodel(int argc, char **argv) {
                 return 2;
         } else if ((v = cli_value(argc, argv, &i, "--threads"))) {
             if (!cli_parse_long("mkmodel", "--threads", v, 1, 64, &threads))
+                return 2;
+        } else if ((v = cli_value(argc, argv, &i, "--rope-scaling"))) {
+            scaling_s = v;
+        } else if ((v = cli_value(argc, argv, &i, "--rope-factor"))) {
+            if (!cli_parse_float("mkmodel", "--rope-factor", v, 1e-3f, 1e6f, &rope_factor))
+                return 2;
+        } else if ((v = cli_value(argc, argv, &i, "--rope-orig-ctx"))) {
+            if (!cli_parse_long("mkmodel", "--rope-orig-ctx", v, 1, 1 << 24, &rope_orig_ctx))
                 return 2;
         } else if ((v = cli_value(argc, argv, &i, "-o")) || (v = cli_value(argc, argv, &i, "--output"))) {
             out = v;
@@ -126,6 +153,21 @@ int cmd_mkmodel(int argc, char **argv) {
     }
     if (ctx)
         p.shape.n_ctx = (uint32_t)ctx;
+    if (scaling_s) {
+        if (!parse_scaling(scaling_s, &p.shape.rope_scaling.type)) {
+            fprintf(stderr, "vkslm mkmodel: unknown --rope-scaling '%s' (linear, yarn, longrope)\n", scaling_s);
+            return 2;
+        }
+        if (rope_factor == 0.0f) {
+            fprintf(stderr, "vkslm mkmodel: --rope-scaling needs --rope-factor\n");
+            return 2;
+        }
+        p.shape.rope_scaling.factor = rope_factor;
+        p.shape.rope_scaling.orig_ctx = (uint32_t)rope_orig_ctx;
+    } else if (rope_factor != 0.0f || rope_orig_ctx) {
+        fprintf(stderr, "vkslm mkmodel: --rope-factor and --rope-orig-ctx go with --rope-scaling\n");
+        return 2;
+    }
     p.seed = (uint64_t)seed;
     p.n_threads = (int)threads;
     if (isatty(STDERR_FILENO)) {
