@@ -30,6 +30,7 @@
 #include "engine/cpu/act.h"
 #include "engine/cpu/attention.h"
 #include "engine/cpu/elementwise.h"
+#include "engine/cpu/get_rows.h"
 #include "engine/cpu/kv_cache.h"
 #include "engine/cpu/matmul.h"
 #include "engine/cpu/norm.h"

@@ -19,7 +19,7 @@ static void test_validation_is_active(void) {
     CU_ASSERT_FATAL(vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, 8192, &b) == VKSLM_OK);
     const vkslm_pipeline *p;
     uint32_t spec[1] = {64};
-    CU_ASSERT_FATAL(vkslm_vk_pipeline(vk, "scale_f32_f32_p16", 2, sizeof(vkslm_elementwise_push), spec, 1, &p) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_vk_pipeline(vk, "elementwise_scale_f32_f32_p16", 2, sizeof(vkslm_elementwise_push), spec, 1, &p) == VKSLM_OK);
     vkslm_cmd *c;
     CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_cmd_begin(c) == VKSLM_OK);
@@ -207,12 +207,12 @@ static void test_kernel_table(void) {
     const vkslm_pipeline *a, *b, *d;
     uint32_t spec[1] = {64}, other[1] = {32};
     uint32_t nb = 3, push = sizeof(vkslm_elementwise_push);
-    CU_ASSERT_FATAL(vkslm_vk_kernel(vk, VKSLM_SHADER_ADD_F32_F32_P16, nb, push, spec, 1, &a) == VKSLM_OK);
-    CU_ASSERT_FATAL(vkslm_vk_kernel(vk, VKSLM_SHADER_ADD_F32_F32_P16, nb, push, spec, 1, &b) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_vk_kernel(vk, VKSLM_SHADER_ELEMENTWISE_ADD_F32_F32_P16, nb, push, spec, 1, &a) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_vk_kernel(vk, VKSLM_SHADER_ELEMENTWISE_ADD_F32_F32_P16, nb, push, spec, 1, &b) == VKSLM_OK);
     CU_ASSERT_PTR_EQUAL(a, b);
-    CU_ASSERT_FATAL(vkslm_vk_pipeline(vk, "add_f32_f32_p16", nb, push, spec, 1, &b) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_vk_pipeline(vk, "elementwise_add_f32_f32_p16", nb, push, spec, 1, &b) == VKSLM_OK);
     CU_ASSERT_PTR_EQUAL(a, b);
-    CU_ASSERT_FATAL(vkslm_vk_kernel(vk, VKSLM_SHADER_ADD_F32_F32_P16, nb, push, other, 1, &d) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_vk_kernel(vk, VKSLM_SHADER_ELEMENTWISE_ADD_F32_F32_P16, nb, push, other, 1, &d) == VKSLM_OK);
     CU_ASSERT_PTR_NOT_EQUAL(a, d);
     CU_ASSERT_EQUAL(d->local_size[0], 32);
     CU_ASSERT_EQUAL(vkslm_vk_kernel(vk, VKSLM_SHADER_COUNT, nb, push, spec, 1, &d), VKSLM_ERR_INVALID_ARG);
@@ -235,7 +235,7 @@ static void test_kernel_table(void) {
 static void make_pipeline(vkslm_vk *vk) {
     const vkslm_pipeline *p;
     uint32_t spec[1] = {32};
-    CU_ASSERT_EQUAL(vkslm_vk_pipeline(vk, "add_f32_f32_p16", 3, sizeof(vkslm_elementwise_push), spec, 1, &p), VKSLM_OK);
+    CU_ASSERT_EQUAL(vkslm_vk_pipeline(vk, "elementwise_add_f32_f32_p16", 3, sizeof(vkslm_elementwise_push), spec, 1, &p), VKSLM_OK);
     CU_ASSERT_EQUAL(vkslm_vk_pipeline(vk, "no_such_variant", 3, 32, spec, 1, &p), VKSLM_ERR_UNSUPPORTED);
 }
 

@@ -1,4 +1,4 @@
-/* Decode mat-vec speed: GB/s of weights read by shaders/matvec.comp on a K x N matrix (default
+/* Decode mat-vec speed: GB/s of weights read by shaders/matmul_vec.comp on a K x N matrix (default
  * 4096 x 4096) for Q4_0, Q8_0, Q4_K and F16 (or the types named on the command line), both strategies,
  * timed with GPU timestamps (the fastest of the reps); next to this machine's memory read bandwidth measured by a plain C loop
  * (1 thread and all threads). Not a test: it measures.

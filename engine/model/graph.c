@@ -180,9 +180,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(vkslm_op_matmul(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
             vkslm_rope_params rq = rp;
             rq.a_token_stride = QKV;
-            vkslm_cmd_cost(c, 8.0 * n * QK, 6.0 * n * QK);
             VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rq));
-            vkslm_cmd_cost(c, 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
             vkslm_tensor kvs = ks; /* k then v heads: one dispatch writes both, k roped on the way in */
             kvs.ne[1] = 2 * hp->n_head_kv;
             VKSLM_TRY(vkslm_op_kv_write_rope_kv(c, &kc, &kvs, &positions, QKV, ff, &rp));
@@ -190,9 +188,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(vkslm_op_matmul(c, &q, &L->wq, &h, opt(&L->bq)));
             VKSLM_TRY(vkslm_op_matmul(c, &k, &L->wk, &h, opt(&L->bk)));
             VKSLM_TRY(vkslm_op_matmul(c, &v, &L->wv, &h, opt(&L->bv)));
-            vkslm_cmd_cost(c, 8.0 * n * QK, 6.0 * n * QK);
             VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rp));
-            vkslm_cmd_cost(c, 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
             VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &k3, &positions, 0, ff, &rp)); /* k: roped on the way in */
             VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &positions, 0));
         }

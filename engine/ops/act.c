@@ -37,8 +37,8 @@ static vkslm_status run(vkslm_cmd *c, vkslm_shader_id shader, const vkslm_tensor
 }
 
 vkslm_status vkslm_op_swiglu(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *gate, const vkslm_tensor *up) {
-    return run(c, VKSLM_SHADER_SWIGLU, d, gate, up);
+    return run(c, VKSLM_SHADER_ACT_SWIGLU, d, gate, up);
 }
 vkslm_status vkslm_op_geglu(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *gate, const vkslm_tensor *up) {
-    return run(c, VKSLM_SHADER_GEGLU, d, gate, up);
+    return run(c, VKSLM_SHADER_ACT_GEGLU, d, gate, up);
 }

@@ -1,4 +1,4 @@
-/* Attention (shaders/attn.comp and shaders/attn_combine.comp): chooses the rows per workgroup from the
+/* Attention (shaders/attention.comp and shaders/attention_combine.comp): chooses the rows per workgroup from the
  * shared memory limit, the key splits from the work available, the device and the scratch given, and cuts
  * the K/V, q/out and scratch bindings to the bindable storage range; each piece is recorded through
  * vkslm_op_record. */
@@ -8,7 +8,7 @@
 #include "engine/ops/op.h"
 
 #define GRAIN 64u       /* key splits are multiples of this many keys */
-#define R_MAX 16u       /* rows per workgroup at most (R_MAX in shaders/attn.comp) */
+#define R_MAX 16u       /* rows per workgroup at most (R_MAX in shaders/attention.comp) */
 #define TARGET_WG 128u  /* split the keys until about this many workgroups run */
 #define MIN_SPLIT_KEYS 128u
 #define COMBINE_WG 64u
@@ -117,7 +117,7 @@ static vkslm_status record_combine(const attn_ctx *a, const attn_chunk *ch) {
             .n_rows = ch->n_rows, .group = a->group, .n_head = a->n_head, .n_split = ch->n_split, .head_base = h0,
         };
         vkslm_op op = {
-            .name = "attention combine", .shader = VKSLM_SHADER_ATTN_COMBINE, .spec = spec, .n_spec = 2,
+            .name = "attention combine", .shader = VKSLM_SHADER_ATTENTION_COMBINE, .spec = spec, .n_spec = 2,
             .push = &pc, .push_size = sizeof pc,
             .grid = {{.per = ch->n_rows}, {0}, {.per = heads}},
             .arg = {
@@ -188,9 +188,9 @@ static vkslm_status record_chunk(attn_ctx *a, uint32_t t0, uint32_t n_tokens, ui
     uint32_t spec[5] = {a->wg, a->D, ch.R, a->nsg, a->sgmax};
     /* [f16 cache: 0 f32, 1 f16, 2 f16 as packed words][one subgroup per workgroup] */
     static const vkslm_shader_id shaders[3][2] = {
-        {VKSLM_SHADER_ATTN_F32, VKSLM_SHADER_ATTN_F32_1SG},
-        {VKSLM_SHADER_ATTN_F16, VKSLM_SHADER_ATTN_F16_1SG},
-        {VKSLM_SHADER_ATTN_F16_P16, VKSLM_SHADER_ATTN_F16_P16_1SG},
+        {VKSLM_SHADER_ATTENTION_F32, VKSLM_SHADER_ATTENTION_F32_1SG},
+        {VKSLM_SHADER_ATTENTION_F16, VKSLM_SHADER_ATTENTION_F16_1SG},
+        {VKSLM_SHADER_ATTENTION_F16_P16, VKSLM_SHADER_ATTENTION_F16_P16_1SG},
     };
     vkslm_shader_id shader = shaders[a->es == 2 ? 1 + a->p16 : 0][a->one_sg];
 

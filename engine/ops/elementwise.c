@@ -12,10 +12,10 @@ static const char *const ew_names[EW_OPS] = {"add", "scale", "softcap"};
 
 /* [op][a is f16][d is f16][f16 as packed words (no 16-bit storage needed)] */
 #define EW_VARIANTS(OP)                                                                                            \
-    {{{VKSLM_SHADER_##OP##_F32_F32, VKSLM_SHADER_##OP##_F32_F32_P16},                                          \
-      {VKSLM_SHADER_##OP##_F32_F16, VKSLM_SHADER_##OP##_F32_F16_P16}},                                         \
-     {{VKSLM_SHADER_##OP##_F16_F32, VKSLM_SHADER_##OP##_F16_F32_P16},                                          \
-      {VKSLM_SHADER_##OP##_F16_F16, VKSLM_SHADER_##OP##_F16_F16_P16}}}
+    {{{VKSLM_SHADER_ELEMENTWISE_##OP##_F32_F32, VKSLM_SHADER_ELEMENTWISE_##OP##_F32_F32_P16},                                          \
+      {VKSLM_SHADER_ELEMENTWISE_##OP##_F32_F16, VKSLM_SHADER_ELEMENTWISE_##OP##_F32_F16_P16}},                                         \
+     {{VKSLM_SHADER_ELEMENTWISE_##OP##_F16_F32, VKSLM_SHADER_ELEMENTWISE_##OP##_F16_F32_P16},                                          \
+      {VKSLM_SHADER_ELEMENTWISE_##OP##_F16_F16, VKSLM_SHADER_ELEMENTWISE_##OP##_F16_F16_P16}}}
 static const vkslm_shader_id ew_shaders[EW_OPS][2][2][2] = {EW_VARIANTS(ADD), EW_VARIANTS(SCALE),
                                                             EW_VARIANTS(SOFTCAP)};
 

@@ -1,4 +1,4 @@
-/* Embedding lookups (shaders/get_rows.comp; plain rows shaders/plain_rows.comp): ids along axis 0, weight
+/* Embedding lookups (shaders/get_rows.comp; plain rows shaders/get_rows_plain.comp): ids along axis 0, weight
  * rows along axis 1. */
 #include "engine/ops/get_rows.h"
 
@@ -37,9 +37,9 @@ vkslm_status vkslm_op_get_rows(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_
                                .d_stride = (uint32_t)k};
         vkslm_op op = {
             .name = name, .spec = spec, .n_spec = 1, .push = &pc, .push_size = sizeof pc,
-            .shader = w->type == VKSLM_TYPE_F32   ? VKSLM_SHADER_PLAIN_GET_ROWS_F32
-                      : w->type == VKSLM_TYPE_F16 ? VKSLM_SHADER_PLAIN_GET_ROWS_F16
-                                                  : VKSLM_SHADER_PLAIN_GET_ROWS_BF16,
+            .shader = w->type == VKSLM_TYPE_F32   ? VKSLM_SHADER_GET_ROWS_PLAIN_F32
+                      : w->type == VKSLM_TYPE_F16 ? VKSLM_SHADER_GET_ROWS_PLAIN_F16
+                                                  : VKSLM_SHADER_GET_ROWS_PLAIN_BF16,
             .axis = {{.n = n, .count_at = PLAIN_AT(n_vec)}},
             .grid = {{.per = k, .div = WG}, {.axes = 1}},
             .arg = {

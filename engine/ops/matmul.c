@@ -1,4 +1,4 @@
-/* Weight products (shaders/matvec.comp, shaders/matmul.comp, shaders/plain_rows.comp): the kernel choice,
+/* Weight products (shaders/matmul_vec.comp, shaders/matmul.comp, shaders/matmul_plain.comp): the kernel choice,
  * then one declaration for all of them: tokens along axis 0, weight rows along axis 1. */
 #include "engine/ops/matmul.h"
 
@@ -24,8 +24,8 @@
         [VKSLM_TYPE_Q6_K] = VKSLM_SHADER_##OP##_Q6_K, [VKSLM_TYPE_IQ4_NL] = VKSLM_SHADER_##OP##_IQ4_NL,            \
         [VKSLM_TYPE_IQ4_XS] = VKSLM_SHADER_##OP##_IQ4_XS,                                                          \
     }
-static const vkslm_shader_id matvec_shaders[VKSLM_TYPE_COUNT] = WEIGHT_SHADERS(MATVEC);
-static const vkslm_shader_id matmul_shaders[VKSLM_TYPE_COUNT] = WEIGHT_SHADERS(MATMUL);
+static const vkslm_shader_id vec_shaders[VKSLM_TYPE_COUNT] = WEIGHT_SHADERS(MATMUL_VEC);
+static const vkslm_shader_id tiled_shaders[VKSLM_TYPE_COUNT] = WEIGHT_SHADERS(MATMUL);
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
@@ -89,9 +89,9 @@ static vkslm_status record_plain(vkslm_cmd *c, const char *name, const vkslm_ten
                            .d_stride = (uint32_t)s->n, .has_bias = bias != NULL};
     vkslm_op op = {
         .name = name, .spec = spec, .n_spec = 1, .push = &pc, .push_size = sizeof pc,
-        .shader = w->type == VKSLM_TYPE_F32   ? VKSLM_SHADER_PLAIN_MATVEC_F32
-                  : w->type == VKSLM_TYPE_F16 ? VKSLM_SHADER_PLAIN_MATVEC_F16
-                                              : VKSLM_SHADER_PLAIN_MATVEC_BF16,
+        .shader = w->type == VKSLM_TYPE_F32   ? VKSLM_SHADER_MATMUL_PLAIN_F32
+                  : w->type == VKSLM_TYPE_F16 ? VKSLM_SHADER_MATMUL_PLAIN_F16
+                                              : VKSLM_SHADER_MATMUL_PLAIN_BF16,
         .axis = {{.n = s->m, .count_at = PLAIN_AT(n_vec)}, {.n = s->n, .count_at = PLAIN_AT(rows)}},
         .grid = {{.div = PLAIN_WG, .axes = 2}, {.axes = 1}},
         .arg = {
@@ -129,7 +129,7 @@ vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm
     uint32_t spec[5], n_spec, rows_per_wg, toks_per_wg;
     vkslm_shader_id shader;
     if (kernel == VKSLM_MATMUL_TILED) {
-        shader = matmul_shaders[w->type];
+        shader = tiled_shaders[w->type];
         spec[0] = TILE_INVOCATIONS;
         n_spec = 1;
         rows_per_wg = TILE_ROWS;
@@ -139,7 +139,7 @@ vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm
         uint32_t nvec = (uint32_t)min_u64(s.m, max_vec && max_vec < VKSLM_MATMUL_MAX_VEC ? max_vec
                                                                                           : VKSLM_MATMUL_MAX_VEC);
         vec_plan v = plan_vec(vk, per_lane, nvec, s.n);
-        shader = matvec_shaders[w->type];
+        shader = vec_shaders[w->type];
         spec[0] = v.local, spec[1] = nvec, spec[2] = (uint32_t)per_lane, spec[3] = v.rows_per_wg, spec[4] = v.rpl;
         n_spec = 5;
         rows_per_wg = v.rows_per_wg;

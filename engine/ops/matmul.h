@@ -6,11 +6,11 @@
  *   d: f32, ne[0] = N, ne[1] = M                     d[m][n] = sum_k w[n][k] * x[m][k] + bias[n]
  *   bias: NULL or f32 with N elements
  * Kernels:
- *   ROW_PER_LANE     shaders/matvec.comp, each invocation whole rows, up to 8 vectors sharing every decoded
+ *   ROW_PER_LANE     shaders/matmul_vec.comp, each invocation whole rows, up to 8 vectors sharing every decoded
  *                    weight block (more in groups of 8, one dispatch); no shared memory, no barriers
- *   ROW_PER_SUBGROUP shaders/matvec.comp, a subgroup per row reduced with subgroupAdd
+ *   ROW_PER_SUBGROUP shaders/matmul_vec.comp, a subgroup per row reduced with subgroupAdd
  *   TILED            shaders/matmul.comp, 64 x 32 output tiles through shared memory
- *   (plain rows that are no multiple of 32 elements: shaders/plain_rows.comp, a row per invocation)
+ *   (plain rows that are no multiple of 32 elements: shaders/matmul_plain.comp, a row per invocation)
  * AUTO, decided here from the device: up to 8 vectors ROW_PER_LANE on CPU devices (lavapipe) or without
  * subgroup arithmetic, ROW_PER_SUBGROUP elsewhere; more vectors ROW_PER_LANE on CPU devices, where a
  * workgroup barrier is expensive (measured on lavapipe: the register kernel 7.8 vs 4.2 GFLOP/s), TILED
@@ -28,19 +28,19 @@ typedef enum vkslm_matmul_kernel {
 
 #define VKSLM_MATMUL_MAX_VEC 8 /* vectors one pass of the mat-vec kernel takes */
 
-/* Push constants of shaders/matvec.comp and shaders/matmul.comp (declared identically in both). */
+/* Push constants of shaders/matmul_vec.comp and shaders/matmul.comp (declared identically in both). */
 typedef struct vkslm_product_push {
     uint32_t units, rows, row_bytes, w_off;
     uint32_t x_off, x_stride, n_vec, d_off;
     uint32_t d_stride, b_off, has_bias, pad;
 } vkslm_product_push;
-_Static_assert(sizeof(vkslm_product_push) == 48, "must match shaders/matvec.comp and matmul.comp");
+_Static_assert(sizeof(vkslm_product_push) == 48, "must match shaders/matmul_vec.comp and matmul.comp");
 
-/* Push constants of shaders/plain_rows.comp. */
+/* Push constants of shaders/matmul_plain.comp. */
 typedef struct vkslm_plain_push {
     uint32_t k, rows, w_half, row_halves, x_off, x_stride, n_vec, d_off, d_stride, b_off, has_bias, pad;
 } vkslm_plain_push;
-_Static_assert(sizeof(vkslm_plain_push) == 48, "must match shaders/plain_rows.comp");
+_Static_assert(sizeof(vkslm_plain_push) == 48, "must match shaders/matmul_plain.comp");
 
 vkslm_status vkslm_op_matmul(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
                              const vkslm_tensor *bias);

@@ -19,7 +19,7 @@ static vkslm_status run(vkslm_cmd *c, const char *name, const vkslm_tensor *d, c
     uint32_t spec[1] = {WG};
     vkslm_norm_push pc = {.n = (uint32_t)n, .flags = w != NULL, .eps = eps};
     vkslm_op op = {
-        .name = name, .shader = r ? VKSLM_SHADER_RMS_NORM_ADD : VKSLM_SHADER_RMS_NORM, .spec = spec, .n_spec = 1,
+        .name = name, .shader = r ? VKSLM_SHADER_NORM_RMS_ADD : VKSLM_SHADER_NORM_RMS, .spec = spec, .n_spec = 1,
         .push = &pc, .push_size = sizeof pc,
         .axis = {{.n = rows}},
         .grid = {{.axes = 1}}, /* a workgroup per row */

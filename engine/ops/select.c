@@ -1,4 +1,4 @@
-/* Top-k and argmax passes (shaders/topk.comp, shaders/argmax.comp). */
+/* Top-k and argmax passes (shaders/select_topk.comp, shaders/select_argmax.comp). */
 #include "engine/ops/select.h"
 
 #include "engine/ops/op.h"
@@ -115,8 +115,8 @@ static vkslm_status run_passes(vkslm_cmd *c, const vkslm_tensor *a, uint64_t n, 
     static const uint32_t spec_t[1] = {WG_TOPK}, spec_a[1] = {WG_ARGMAX};
     const char *name = k == 1 ? "argmax" : "topk";
     double bytes = 4.0 * n * rows; /* the cost: reading the rows once (later passes read k per chunk) */
-    vkslm_shader_id raw = k == 1 ? VKSLM_SHADER_ARGMAX_RAW : VKSLM_SHADER_TOPK_RAW;
-    vkslm_shader_id pairs = k == 1 ? VKSLM_SHADER_ARGMAX_PAIRS : VKSLM_SHADER_TOPK_PAIRS;
+    vkslm_shader_id raw = k == 1 ? VKSLM_SHADER_SELECT_ARGMAX_RAW : VKSLM_SHADER_SELECT_TOPK_RAW;
+    vkslm_shader_id pairs = k == 1 ? VKSLM_SHADER_SELECT_ARGMAX_PAIRS : VKSLM_SHADER_SELECT_TOPK_PAIRS;
     const uint32_t *spec = k == 1 ? spec_a : spec_t;
     uint64_t region = rows * first_out(n, k) * 4; /* bytes of one values (or ids) array */
     side in = {a->buf, NULL, a->offset, 0, n, 0};
@@ -129,7 +129,7 @@ static vkslm_status run_passes(vkslm_cmd *c, const vkslm_tensor *a, uint64_t n, 
         uint64_t mbase = 4 * region + rows * k * 4, tbase = mbase + rows * TH_GROUPS * 8;
         side maxima = {scratch, scratch, mbase, mbase + rows * TH_GROUPS * 4, n_groups, 0};
         th = (side){scratch, scratch, tbase, tbase + rows * k * 4, k, 0};
-        pass_cfg cm = {VKSLM_SHADER_ARGMAX_RAW, spec_a, 0, 1, g, 1, NULL};
+        pass_cfg cm = {VKSLM_SHADER_SELECT_ARGMAX_RAW, spec_a, 0, 1, g, 1, NULL};
         VKSLM_TRY(pass_rows(c, &cm, &in, &maxima, n, rows, name, &bytes));
         side mv = maxima; /* read the maxima as raw values */
         pass_cfg ct = {raw, spec, 0, 0, chunk_of(k), k, NULL};

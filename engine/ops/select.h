@@ -10,12 +10,12 @@
 
 #define VKSLM_TOPK_MAX 64
 
-/* Push constants, declared identically in shaders/topk.comp and shaders/argmax.comp. */
+/* Push constants, declared identically in shaders/select_topk.comp and shaders/select_argmax.comp. */
 typedef struct vkslm_topk_push {
     uint32_t ncols, in_stride, in_off, ids_off, chunk, k, out_stride, out_off, oid_off, col0, inv0, sorted;
     uint32_t th_off, th_stride, use_th, pad;
 } vkslm_topk_push;
-_Static_assert(sizeof(vkslm_topk_push) == 64, "must match shaders/topk.comp and shaders/argmax.comp");
+_Static_assert(sizeof(vkslm_topk_push) == 64, "must match shaders/select_topk.comp and shaders/select_argmax.comp");
 
 /* Bytes of device scratch that top-k / argmax over `rows` rows of n needs (a VKSLM_MEM_DEVICE buffer). */
 uint64_t vkslm_op_topk_scratch_bytes(uint64_t n, uint64_t rows, uint32_t k);
