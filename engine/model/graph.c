@@ -12,6 +12,7 @@
 #include "engine/ops/norm.h"
 #include "engine/ops/rope.h"
 #include "engine/ops/select.h"
+#include "engine/util/alloc.h"
 #include "engine/util/error.h"
 
 #define ATTN_SPLITS 16u
@@ -47,8 +48,15 @@ uint64_t vkslm_step_bufs_bytes(const vkslm_step_bufs *b) {
     return n;
 }
 
-vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens,
-                                   uint32_t kv_type, vkslm_step_bufs *b) {
+typedef struct buf_want {
+    vkslm_buf *buf;
+    uint64_t bytes;
+} buf_want;
+#define STEP_WANTS 17
+
+/* The buffers of a session and their sizes; sets b->max_tokens and b->kv. */
+static vkslm_status step_bufs_plan(const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens, uint32_t kv_type,
+                                   vkslm_step_bufs *b, buf_want want[STEP_WANTS]) {
     memset(b, 0, sizeof *b);
     const vkslm_hparams *hp = &m->hp;
     if (hp->n_embd_head_k != hp->n_embd_head_v)
@@ -57,10 +65,7 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
     uint64_t QK = hp->n_head * HD, KV = hp->n_head_kv * HD;
     b->max_tokens = max_tokens;
     b->kv = (vkslm_kv_layout){hp->n_layer, hp->n_head_kv, n_ctx, (uint32_t)HD, kv_type};
-    struct {
-        vkslm_buf *buf;
-        uint64_t bytes;
-    } want[] = {
+    buf_want w[STEP_WANTS] = {
         {&b->ids, T * 4},
         {&b->pos, T * 4},
         {&b->x, T * E * 4},
@@ -79,8 +84,16 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
         {&b->argmax_scratch, vkslm_op_topk_scratch_bytes(hp->n_vocab, 1, 1)},
         {&b->kv_cache, vkslm_kv_bytes(&b->kv)},
     };
+    memcpy(want, w, sizeof w);
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens,
+                                   uint32_t kv_type, vkslm_step_bufs *b) {
+    buf_want want[STEP_WANTS];
+    VKSLM_TRY(step_bufs_plan(m, n_ctx, max_tokens, kv_type, b, want));
     uint64_t total = 0, used, reserved;
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+    for (size_t i = 0; i < STEP_WANTS; i++)
         total += want[i].bytes;
     vkslm_vk_memory_usage(vk, &used, &reserved);
     uint64_t budget = vkslm_vk_memory_budget(vk);
@@ -90,7 +103,7 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
                           "free: use a shorter context",
                           n_ctx, total / 1048576.0, vkslm_kv_bytes(&b->kv) / 1048576.0,
                           (budget > used ? budget - used : 0) / 1048576.0);
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+    for (size_t i = 0; i < STEP_WANTS; i++) {
         vkslm_status st = vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, want[i].bytes ? want[i].bytes : 4, want[i].buf);
         if (st != VKSLM_OK) {
             vkslm_step_bufs_free(vk, b);
@@ -98,6 +111,33 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
         }
     }
     return VKSLM_OK;
+}
+
+vkslm_status vkslm_graph_resolve(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens) {
+    if (m->hp.n_ctx_train && n_ctx > m->hp.n_ctx_train)
+        n_ctx = m->hp.n_ctx_train;
+    if (max_tokens > n_ctx)
+        max_tokens = n_ctx;
+    vkslm_step_bufs b;
+    buf_want want[STEP_WANTS];
+    VKSLM_TRY(step_bufs_plan(m, n_ctx, max_tokens, VKSLM_TYPE_F16, &b, want));
+    for (size_t i = 0; i < STEP_WANTS; i++) /* placeholders: a size, no memory */
+        want[i].buf->size = want[i].bytes ? want[i].bytes : 4;
+    b.logits_all.size = (uint64_t)m->hp.n_vocab * max_tokens * 4;
+    int32_t *tokens = VKSLM_CALLOC(max_tokens, sizeof *tokens);
+    vkslm_cmd *c = NULL;
+    vkslm_status st = tokens ? vkslm_cmd_create_dry(vk, &c) : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of memory");
+    if (st == VKSLM_OK)
+        st = vkslm_cmd_begin(c);
+    if (st == VKSLM_OK) /* a decode step deep into the context (where keys split), and a full prefill chunk */
+        st = vkslm_graph_record(c, m, &b, tokens, 1, n_ctx - 1, VKSLM_GRAPH_ARGMAX);
+    if (st == VKSLM_OK)
+        st = vkslm_graph_record(c, m, &b, tokens, max_tokens, 0, VKSLM_GRAPH_ALL);
+    if (st == VKSLM_OK)
+        st = vkslm_cmd_submit_wait(c);
+    vkslm_cmd_destroy(c);
+    VKSLM_FREE(tokens);
+    return st;
 }
 
 /* f32 activation views */
@@ -219,7 +259,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     if (out == VKSLM_GRAPH_NONE)
         return VKSLM_OK;
     if (out == VKSLM_GRAPH_ALL) {
-        if (!b->logits_all.buffer)
+        if (!b->logits_all.size)
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: no buffer for the logits of every token");
         vkslm_tensor all = act2(&b->logits_all, 0, hp->n_vocab, n);
         VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &m->output_norm, eps));

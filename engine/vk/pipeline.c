@@ -138,6 +138,13 @@ vkslm_status vkslm_vk_pipeline(vkslm_vk *vk, const char *variant, uint32_t n_bin
     return vkslm_vk_kernel(vk, (vkslm_shader_id)id, n_bindings, push_size, spec, n_spec, out);
 }
 
+uint32_t vkslm_vk_pipeline_count(vkslm_vk *vk) {
+    pthread_mutex_lock(&vk->lock);
+    uint32_t n = vk->n_kernels;
+    pthread_mutex_unlock(&vk->lock);
+    return n;
+}
+
 void vkslm_vk_pipelines_destroy(vkslm_vk *vk) {
     for (int i = 0; i < VKSLM_SHADER_COUNT; i++) {
         vkslm_kernel_entry *e = atomic_load_explicit(&vk->kernels[i], memory_order_relaxed);

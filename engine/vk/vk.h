@@ -150,6 +150,8 @@ typedef struct vkslm_pipeline {
  * variant's table without a lock, a string or an allocation. Pipelines live as long as the context. */
 vkslm_status vkslm_vk_kernel(vkslm_vk *vk, vkslm_shader_id shader, uint32_t n_bindings, uint32_t push_size,
                              const uint32_t *spec, uint32_t n_spec, const vkslm_pipeline **out);
+/* Pipelines the context has made so far (tests: resolution at model load). */
+uint32_t vkslm_vk_pipeline_count(vkslm_vk *vk);
 /* The same by variant name (tests and tools; VKSLM_ERR_UNSUPPORTED for an unknown name). */
 vkslm_status vkslm_vk_pipeline(vkslm_vk *vk, const char *variant, uint32_t n_bindings, uint32_t push_size,
                                const uint32_t *spec, uint32_t n_spec, const vkslm_pipeline **out);
