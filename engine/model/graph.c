@@ -157,6 +157,37 @@ static vkslm_status norm_in(vkslm_cmd *c, vkslm_tensor *h, vkslm_tensor *x, int 
     return add ? vkslm_op_rms_norm_add(c, h, x, h, w, eps) : vkslm_op_rms_norm(c, h, x, w, eps);
 }
 
+/* The model's RoPE (scaling from its hyperparameters at context n_ctx) and its frequency divisors, if any. */
+static vkslm_rope_params rope_of(const vkslm_model_dev *m, const vkslm_arch_rules *R, uint32_t n_ctx,
+                                 const vkslm_tensor **ff) {
+    const vkslm_hparams *hp = &m->hp;
+    const vkslm_rope_config rc = vkslm_rope_config_of(hp, n_ctx, m->rope_freqs.buf != NULL, m->rope_long.buf != NULL,
+                                                      m->rope_short.buf != NULL);
+    *ff = rc.factors == VKSLM_ROPE_FACTORS_FREQS   ? &m->rope_freqs
+          : rc.factors == VKSLM_ROPE_FACTORS_LONG  ? &m->rope_long
+          : rc.factors == VKSLM_ROPE_FACTORS_SHORT ? &m->rope_short
+                                                   : NULL;
+    vkslm_rope_params rp = {
+        .mode = R->rope_neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = hp->n_rot,
+        .theta_base = hp->rope_freq_base, .freq_scale = rc.ext.freq_scale, .ext_factor = rc.ext.ext_factor,
+        .attn_factor = rc.ext.attn_factor, .corr_low = rc.ext.corr_low, .corr_high = rc.ext.corr_high,
+    };
+    return rp;
+}
+
+/* Token ids and their positions p0.. into the step's I32 buffers, inline in the recording. */
+static vkslm_status upload_tokens(vkslm_cmd *c, vkslm_step_bufs *b, const int32_t *tokens, uint32_t n, uint32_t p0) {
+    int32_t pos[256];
+    for (uint32_t done = 0; done < n; done += 256) {
+        uint32_t k = n - done < 256 ? n - done : 256;
+        for (uint32_t i = 0; i < k; i++)
+            pos[i] = (int32_t)(p0 + done + i);
+        VKSLM_TRY(vkslm_cmd_update(c, &b->ids, done * 4ull, tokens + done, k * 4ull));
+        VKSLM_TRY(vkslm_cmd_update(c, &b->pos, done * 4ull, pos, k * 4ull));
+    }
+    return VKSLM_OK;
+}
+
 vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const int32_t *tokens,
                                 uint32_t n, uint32_t p0, vkslm_graph_out out) {
     const vkslm_hparams *hp = &m->hp;
@@ -168,68 +199,54 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         if (tokens[i] < 0 || (uint32_t)tokens[i] >= hp->n_vocab)
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: token id %d is outside the vocabulary (%u)", tokens[i],
                               hp->n_vocab);
-    const uint64_t E = hp->n_embd, F = hp->n_ff, HD = hp->n_embd_head_k;
-    const uint64_t QK = hp->n_head * HD, KV = hp->n_head_kv * HD;
-    int32_t pos[256];
-    for (uint32_t done = 0; done < n; done += 256) {
-        uint32_t k = n - done < 256 ? n - done : 256;
-        for (uint32_t i = 0; i < k; i++)
-            pos[i] = (int32_t)(p0 + done + i);
-        VKSLM_TRY(vkslm_cmd_update(c, &b->ids, done * 4ull, tokens + done, k * 4ull));
-        VKSLM_TRY(vkslm_cmd_update(c, &b->pos, done * 4ull, pos, k * 4ull));
-    }
-    vkslm_tensor ids = {&b->ids, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}};
-    vkslm_tensor positions = ids;
-    positions.buf = &b->pos;
+    if (out == VKSLM_GRAPH_ALL && !b->logits_all.size)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: no buffer for the logits of every token");
+    VKSLM_TRY(upload_tokens(c, b, tokens, n, p0));
+    const uint64_t E = hp->n_embd, F = hp->n_ff, HD = hp->n_embd_head_k, V = hp->n_vocab;
+    const uint64_t NH = hp->n_head, NKV = hp->n_head_kv, QK = NH * HD, KV = NKV * HD, QKV = QK + 2 * KV;
+    const float eps = hp->norm_rms_eps;
 
-    vkslm_tensor x = act2(&b->x, 0, E, n), h = act2(&b->h, 0, E, n);
-    vkslm_tensor q = act2(&b->q, 0, QK, n), k = act2(&b->k, 0, KV, n), v = act2(&b->v, 0, KV, n);
-    vkslm_tensor q3 = act3(&b->q, HD, hp->n_head, n), k3 = act3(&b->k, HD, hp->n_head_kv, n);
-    vkslm_tensor v3 = act3(&b->v, HD, hp->n_head_kv, n), att3 = act3(&b->att, HD, hp->n_head, n);
-    vkslm_tensor att = act2(&b->att, 0, QK, n);
-    vkslm_tensor g = act2(&b->g, 0, F, n), u = act2(&b->u, 0, F, n);
-    vkslm_tensor scratch = act2(&b->attn_scratch, 0, b->attn_scratch.size / 4, 1);
-    float eps = hp->norm_rms_eps;
+    /* the step's tensors (f32 unless said; ne[0] first) */
+    vkslm_tensor ids = {&b->ids, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}};       /* I32 (n) token ids */
+    vkslm_tensor positions = {&b->pos, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}}; /* I32 (n) their positions */
+    vkslm_tensor x = act2(&b->x, 0, E, n);                               /* (E, n) the residual stream */
+    vkslm_tensor h = act2(&b->h, 0, E, n);                               /* (E, n) normed input, branch output */
+    vkslm_tensor q = act2(&b->q, 0, QK, n), q3 = act3(&b->q, HD, NH, n); /* (QK, n) = (HD, NH, n) */
+    vkslm_tensor k = act2(&b->k, 0, KV, n), k3 = act3(&b->k, HD, NKV, n); /* (KV, n) = (HD, NKV, n) */
+    vkslm_tensor v = act2(&b->v, 0, KV, n), v3 = act3(&b->v, HD, NKV, n);
+    vkslm_tensor qkv = act2(&b->qkv, 0, QKV, n);                         /* (QK + 2 KV, n) fused projection */
+    vkslm_tensor qs = {&b->qkv, 0, VKSLM_TYPE_F32, {HD, NH, n, 1}};      /* its q heads (rows QKV apart) */
+    vkslm_tensor kvs = {&b->qkv, QK * 4, VKSLM_TYPE_F32, {HD, 2 * NKV, n, 1}}; /* its k then v heads */
+    vkslm_tensor att = act2(&b->att, 0, QK, n), att3 = act3(&b->att, HD, NH, n); /* attention output */
+    vkslm_tensor g = act2(&b->g, 0, F, n), u = act2(&b->u, 0, F, n);     /* (F, n) gate, up */
+    vkslm_tensor gu = act2(&b->u, 0, 2 * F, n);                          /* (2F, n) fused rows gate | up */
+    vkslm_tensor scratch = act2(&b->attn_scratch, 0, b->attn_scratch.size / 4, 1); /* attention's splits */
+    const vkslm_tensor *ff;                                              /* (n_rot / 2) RoPE divisors, or NULL */
+    vkslm_rope_params rope = rope_of(m, &R, b->kv.n_ctx, &ff), rope_q = rope;
+    rope_q.a_token_stride = QKV;
 
+    /* x = embedding of the tokens */
     VKSLM_TRY(vkslm_op_get_rows(c, &x, &m->tok_embd, &ids));
     if (R.embd_scale != 1.0f)
         VKSLM_TRY(vkslm_op_scale(c, &x, &x, R.embd_scale));
-    const vkslm_rope_config rc = vkslm_rope_config_of(hp, b->kv.n_ctx, m->rope_freqs.buf != NULL,
-                                                      m->rope_long.buf != NULL, m->rope_short.buf != NULL);
-    vkslm_rope_params rp = {
-        .mode = R.rope_neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = hp->n_rot,
-        .theta_base = hp->rope_freq_base, .freq_scale = rc.ext.freq_scale, .ext_factor = rc.ext.ext_factor,
-        .attn_factor = rc.ext.attn_factor, .corr_low = rc.ext.corr_low, .corr_high = rc.ext.corr_high,
-    };
-    const vkslm_tensor *ff = rc.factors == VKSLM_ROPE_FACTORS_FREQS   ? &m->rope_freqs
-                             : rc.factors == VKSLM_ROPE_FACTORS_LONG  ? &m->rope_long
-                             : rc.factors == VKSLM_ROPE_FACTORS_SHORT ? &m->rope_short
-                                                                      : NULL;
     /* The residual add of each block is fused into the norm that reads the stream next: x += h; h = norm(x). */
     int pending = 0; /* h holds a branch output not yet added to x */
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const vkslm_dev_layer *L = &m->layers[il];
-        VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps));
-        vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_K);
+        vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_K); /* (HD, n_ctx, NKV) */
         vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_V);
-        if (L->wqkv.buf) { /* one projection; q, k, v are strided views of its rows */
-            uint64_t QKV = QK + 2 * KV;
-            vkslm_tensor qkv = act2(&b->qkv, 0, QKV, n);
-            vkslm_tensor qs = {&b->qkv, 0, VKSLM_TYPE_F32, {HD, hp->n_head, n, 1}};
-            vkslm_tensor ks = {&b->qkv, QK * 4, VKSLM_TYPE_F32, {HD, hp->n_head_kv, n, 1}};
+        /* attention: q, k, v from norm(x); k roped and v into the cache; att = softmax(q k) v; h = att Wo */
+        VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps));
+        if (L->wqkv.buf) { /* one projection; q and k|v are strided views of its rows */
             VKSLM_TRY(vkslm_op_matmul(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
-            vkslm_rope_params rq = rp;
-            rq.a_token_stride = QKV;
-            VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rq));
-            vkslm_tensor kvs = ks; /* k then v heads: one dispatch writes both, k roped on the way in */
-            kvs.ne[1] = 2 * hp->n_head_kv;
-            VKSLM_TRY(vkslm_op_kv_write_rope_kv(c, &kc, &kvs, &positions, QKV, ff, &rp));
+            VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rope_q));
+            VKSLM_TRY(vkslm_op_kv_write_rope_kv(c, &kc, &kvs, &positions, QKV, ff, &rope));
         } else {
             VKSLM_TRY(vkslm_op_matmul(c, &q, &L->wq, &h, opt(&L->bq)));
             VKSLM_TRY(vkslm_op_matmul(c, &k, &L->wk, &h, opt(&L->bk)));
             VKSLM_TRY(vkslm_op_matmul(c, &v, &L->wv, &h, opt(&L->bv)));
-            VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rp));
-            VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &k3, &positions, 0, ff, &rp)); /* k: roped on the way in */
+            VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rope));
+            VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &k3, &positions, 0, ff, &rope));
             VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &positions, 0));
         }
         vkslm_attn_params ap = {
@@ -239,13 +256,13 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         VKSLM_TRY(vkslm_op_matmul(c, &h, &L->wo, &att, NULL));
         if (R.post_norms)
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->attn_post_norm, eps));
+        /* feed-forward: h = (act(norm(x += h) Wgate) * (norm(x) Wup)) Wdown */
         VKSLM_TRY(norm_in(c, &h, &x, 1, &L->ffn_norm, eps));
         if (L->ffn_gate.buf) {
             VKSLM_TRY(vkslm_op_matmul(c, &g, &L->ffn_gate, &h, NULL));
             VKSLM_TRY(vkslm_op_matmul(c, &u, &L->ffn_up, &h, NULL));
             VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &g, &u) : vkslm_op_swiglu(c, &g, &g, &u));
         } else { /* one projection to rows of gate | up */
-            vkslm_tensor gu = act2(&b->u, 0, 2 * F, n);
             VKSLM_TRY(vkslm_op_matmul(c, &gu, &L->ffn_up, &h, NULL));
             VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &gu, NULL) : vkslm_op_swiglu(c, &g, &gu, NULL));
         }
@@ -258,20 +275,15 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
     if (out == VKSLM_GRAPH_NONE)
         return VKSLM_OK;
-    if (out == VKSLM_GRAPH_ALL) {
-        if (!b->logits_all.size)
-            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: no buffer for the logits of every token");
-        vkslm_tensor all = act2(&b->logits_all, 0, hp->n_vocab, n);
-        VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &m->output_norm, eps));
-        VKSLM_TRY(vkslm_op_matmul(c, &all, &m->output, &h, NULL));
-        if (R.final_softcap > 0)
-            VKSLM_TRY(vkslm_op_softcap(c, &all, &all, R.final_softcap));
-        return VKSLM_OK;
-    }
-    vkslm_tensor xl = act2(&b->x, (uint64_t)(n - 1) * E * 4, E, 1), last = act2(&b->last, 0, E, 1);
-    vkslm_tensor logits = act2(&b->logits, 0, hp->n_vocab, 1);
-    VKSLM_TRY(vkslm_op_rms_norm(c, &last, &xl, &m->output_norm, eps));
-    VKSLM_TRY(vkslm_op_matmul(c, &logits, &m->output, &last, NULL));
+
+    /* logits = norm(x) Woutput of every token (ALL) or of the last one */
+    int all = out == VKSLM_GRAPH_ALL;
+    uint32_t rows = all ? n : 1;
+    vkslm_tensor xo = act2(&b->x, (uint64_t)(n - rows) * E * 4, E, rows);          /* (E, rows) */
+    vkslm_tensor xn = all ? act2(&b->h, 0, E, rows) : act2(&b->last, 0, E, 1);     /* (E, rows) normed */
+    vkslm_tensor logits = all ? act2(&b->logits_all, 0, V, rows) : act2(&b->logits, 0, V, 1); /* (V, rows) */
+    VKSLM_TRY(vkslm_op_rms_norm(c, &xn, &xo, &m->output_norm, eps));
+    VKSLM_TRY(vkslm_op_matmul(c, &logits, &m->output, &xn, NULL));
     if (R.final_softcap > 0)
         VKSLM_TRY(vkslm_op_softcap(c, &logits, &logits, R.final_softcap));
     if (out == VKSLM_GRAPH_ARGMAX) { /* the id and its value (-inf when every logit is NaN or -inf) */
