@@ -47,7 +47,6 @@
 #include "engine/ops/select.h"
 #include "loaders/ggml_types.h"
 #include "tests/harness.h"
-#include "tests/util_gpu.h"
 #include "tests/util_ops.h"
 #include "tests/util_weights.h"
 
@@ -479,15 +478,27 @@ static void run_get_rows(vkslm_vk *vk, const get_rows_case *k, uint64_t salt) {
 }
 
 /* ---- weight products -------------------------------------------------------------------------------- */
-typedef struct mm_ctx {
-    vkslm_matmul_kernel kernel;
-    uint32_t max_vec;
-} mm_ctx;
-
-static vkslm_status mm_fn(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
-                          const vkslm_tensor *bias, const void *ctx) {
-    const mm_ctx *m = ctx;
-    return vkslm_op_matmul_ex(c, d, w, x, bias, m->kernel, m->max_vec);
+static double run_matmul_one(vkslm_vk *vk, uint32_t type, vkslm_matmul_kernel kernel, uint32_t max_vec, uint64_t k,
+                             uint64_t n, uint64_t m, int with_bias, uint64_t w_off, uint64_t x_off, uint64_t d_off,
+                             uint64_t salt, const char *what) {
+    vkslm_rng r;
+    test_rng(&r, salt);
+    uint8_t *w = test_random_weights(&r, type, n, k);
+    float *x = malloc(k * m * 4), *bias = malloc(n * 4), *ref = malloc(n * m * 4), *out = malloc(n * m * 4);
+    CU_ASSERT_FATAL(x && bias && ref && out);
+    test_random_floats(&r, x, k * m, -1.0f, 1.0f, F32);
+    test_random_floats(&r, bias, n, -1.0f, 1.0f, F32);
+    CU_ASSERT_FATAL(vkslm_cpu_matmul(ref, type, w, x, with_bias ? bias : NULL, k, n, m) == VKSLM_OK);
+    ot_tensor tw = ot_raw(vk, w, test_row_bytes(type, k) * n, type, k, n, w_off);
+    ot_tensor tx = ot_floats(vk, x, F32, k, m, 1, x_off), tb = ot_floats(vk, bias, F32, n, 1, 1, 12);
+    ot_tensor td = ot_out(vk, F32, n, m, 1, d_off);
+    vkslm_cmd *c = ot_begin(vk);
+    vkslm_status st = vkslm_op_matmul_ex(c, &td.t, &tw.t, &tx.t, with_bias ? &tb.t : NULL, kernel, max_vec);
+    CU_ASSERT_EQUAL(ot_submit(c, st, what), VKSLM_OK);
+    double e = st == VKSLM_OK && ot_read(vk, &td, out, n * m, what) ? test_nmse(out, ref, n * m) : INFINITY;
+    ot_free(vk, &tw), ot_free(vk, &tx), ot_free(vk, &tb), ot_free(vk, &td);
+    free(w), free(x), free(bias), free(ref), free(out);
+    return e;
 }
 
 static void run_matmul(vkslm_vk *vk, const matmul_case *k, uint64_t salt) {
@@ -499,18 +510,16 @@ static void run_matmul(vkslm_vk *vk, const matmul_case *k, uint64_t salt) {
         if (k->every && swept++ % k->every)
             continue;
         uint32_t be = vkslm_type_info(type)->block_elems;
-        mm_ctx m = {k->kernel, k->max_vec};
-        if (k->kernel == (vkslm_matmul_kernel)ALT_VEC)
-            m.kernel = (t + k->phase) & 1 ? VKSLM_MATMUL_ROW_PER_SUBGROUP : VKSLM_MATMUL_ROW_PER_LANE;
-        test_product_case tc = {
-            .type = type, .k = be == 256 ? k->k256 : k->k, .n = k->n, .m = k->m, .bias = (int)k->bias,
-            .w_off = k->w_off ? k->w_off : k->w_mult * (be == 1 ? 4u : 2u), .x_off = k->x_off, .d_off = k->d_off,
-            .salt = salt * 100 + (uint64_t)t,
-        };
-        double e = test_product_nmse(vk, &tc, mm_fn, &m);
-        char what[96];
-        snprintf(what, sizeof what, "%s kernel %d k=%llu n=%llu m=%llu bias=%d max_vec=%u", tname(type), (int)m.kernel,
-                 (unsigned long long)tc.k, (unsigned long long)tc.n, (unsigned long long)tc.m, tc.bias, k->max_vec);
+        vkslm_matmul_kernel kernel = k->kernel;
+        if (kernel == (vkslm_matmul_kernel)ALT_VEC)
+            kernel = (t + k->phase) & 1 ? VKSLM_MATMUL_ROW_PER_SUBGROUP : VKSLM_MATMUL_ROW_PER_LANE;
+        uint64_t kk = be == 256 ? k->k256 : k->k, w_off = k->w_off ? k->w_off : k->w_mult * (be == 1 ? 4u : 2u);
+        char what[128];
+        snprintf(what, sizeof what, "%s kernel %d k=%llu n=%u m=%u bias=%u max_vec=%u offsets %llu/%u/%u", tname(type),
+                 (int)kernel, (unsigned long long)kk, k->n, k->m, k->bias, k->max_vec, (unsigned long long)w_off,
+                 k->x_off, k->d_off);
+        double e = run_matmul_one(vk, type, kernel, k->max_vec, kk, k->n, k->m, (int)k->bias, w_off, k->x_off,
+                                  k->d_off, salt * 100 + (uint64_t)t, what);
         ot_check("matmul", e, k->bound > 0 ? k->bound : 1e-9, what);
     }
 }

@@ -76,6 +76,13 @@ void ot_free(vkslm_vk *vk, ot_tensor *t) {
     t->buf = NULL;
 }
 
+void test_random_floats(vkslm_rng *r, float *x, uint64_t n, float lo, float hi, uint32_t type) {
+    for (uint64_t i = 0; i < n; i++)
+        x[i] = vkslm_rng_range(r, lo, hi);
+    if (type == VKSLM_TYPE_F16)
+        vkslm_cpu_round_f16(x, n);
+}
+
 vkslm_cmd *ot_begin(vkslm_vk *vk) {
     vkslm_cmd *c;
     CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "engine/ops/tensor.h"
+#include "engine/util/rng.h"
 
 #define OT_POISON 0x7fc07fc0u /* NaN as f32, and as each f16 half */
 #define OT_GUARD 64u          /* bytes of poison after every tensor */
@@ -29,6 +30,9 @@ ot_tensor ot_out(vkslm_vk *vk, uint32_t type, uint64_t ne0, uint64_t ne1, uint64
  * the poison before or after the tensor was touched. */
 int ot_read(vkslm_vk *vk, const ot_tensor *t, void *x, uint64_t n, const char *what);
 void ot_free(vkslm_vk *vk, ot_tensor *t);
+
+/* Uniform random floats in [lo, hi); rounded to f16 precision when type is F16. */
+void test_random_floats(vkslm_rng *r, float *x, uint64_t n, float lo, float hi, uint32_t type);
 
 /* A fresh recording, begun. */
 vkslm_cmd *ot_begin(vkslm_vk *vk);
