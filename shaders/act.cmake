@@ -1,5 +1,3 @@
-# Activations (f32): SiLU, GELU (tanh form) and the gated forms SwiGLU, GeGLU (separate or fused gate|up).
-foreach(op SILU GELU SWIGLU GEGLU)
-  string(TOLOWER ${op} n)
-  vkslm_shader(NAME ${n} SOURCE act.comp DEFINES OP_${op}=1)
-endforeach()
+# Gated activations (f32): SwiGLU and GeGLU, gate and up separate or fused in one tensor.
+vkslm_shader(NAME act_swiglu SOURCE act.comp DEFINES OP_SWIGLU=1)
+vkslm_shader(NAME act_geglu SOURCE act.comp DEFINES OP_GEGLU=1)

@@ -1,9 +1,9 @@
 #version 450
-// Activations over f32 rows, one invocation per output element:
-//   SILU  d = g * sigmoid(g)         GELU  d = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3)))
-//   SWIGLU d = silu(g) * u           GEGLU d = gelu(g) * u
-// Element (r, i) of a dispatch reads G[g_off + r*g_stride + i] (and U likewise) and writes
-// D[d_off + r*d_stride + i]; a fused [gate|up] tensor binds the same range as G and U with u_off = n.
+// Gated activations over f32 rows, one invocation per output element:
+//   SWIGLU d = silu(g) * u     silu(x) = x * sigmoid(x)
+//   GEGLU  d = gelu(g) * u     gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+// Element (r, i) of a dispatch reads G[g_off + r*g_stride + i] and U[u_off + r*u_stride + i] and writes
+// D[d_off + r*d_stride + i]; a fused [gate|up] tensor is bound as G and, n elements further, as U.
 layout(constant_id = 0) const uint WG = 128;
 layout(local_size_x_id = 0) in;
 
@@ -14,18 +14,9 @@ layout(push_constant) uniform Push {
     uint g_stride, u_stride, d_stride;
 } pc;
 
-#if defined(OP_SWIGLU) || defined(OP_GEGLU)
-#define HAS_U 1
-#define D_BINDING 2
-#else
-#define D_BINDING 1
-#endif
-
 layout(std430, binding = 0) readonly buffer BufG { float G[]; };
-#ifdef HAS_U
 layout(std430, binding = 1) readonly buffer BufU { float U[]; };
-#endif
-layout(std430, binding = D_BINDING) writeonly buffer BufD { float D[]; };
+layout(std430, binding = 2) writeonly buffer BufD { float D[]; };
 
 float silu(float x) { return x / (1.0 + exp(-x)); }
 
@@ -43,13 +34,10 @@ void main() {
         return;
     uint r = g / pc.n, i = g - r * pc.n;
     float x = G[pc.g_off + r * pc.g_stride + i];
-#if defined(OP_SILU) || defined(OP_SWIGLU)
+#ifdef OP_SWIGLU
     float y = silu(x);
 #else
     float y = gelu(x);
 #endif
-#ifdef HAS_U
-    y *= U[pc.u_off + r * pc.u_stride + i];
-#endif
-    D[pc.d_off + r * pc.d_stride + i] = y;
+    D[pc.d_off + r * pc.d_stride + i] = y * U[pc.u_off + r * pc.u_stride + i];
 }

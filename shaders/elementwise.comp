@@ -1,7 +1,7 @@
 #version 450
-// Elementwise ops over n elements: ADD d = a + b, MUL d = a * b (b broadcast: element e uses
-// b[(b_phase + e) % nb]), SCALE d = a * scale, COPY d = a (converting between f32 and f16),
-// SOFTCAP d = scale * tanh(a / scale).
+// Elementwise ops: ADD d = a + b (b broadcast: element e uses b[e % nb]), SCALE d = a * scale,
+// SOFTCAP d = scale * tanh(a / scale); a, b and d f32 or f16. A dispatch covers reps periods of nb
+// elements (engine/ops/elementwise.c splits the work into such pieces; ops without b have one period).
 // Each invocation writes one pair of elements, so f16 output needs no 16-bit storage: without it, a
 // pair is one packed word (d_off must then be even; the last odd element keeps its neighbour's half).
 #extension GL_GOOGLE_include_directive : require
@@ -10,17 +10,17 @@
 layout(local_size_x_id = 0) in;
 
 layout(push_constant) uniform Push {
-    uint n;       // elements in this dispatch
-    uint nb;      // elements of b (broadcast period)
+    uint reps;    // periods in this dispatch
+    uint nb;      // elements of a period (of b)
     uint a_off;   // element offsets into the bound ranges
     uint b_off;
     uint d_off;
-    uint b_phase; // index into b of element 0
+    uint pad0;
     float scale;
-    uint pad;
+    uint pad1;
 } pc;
 
-#if defined(OP_ADD) || defined(OP_MUL)
+#if defined(OP_ADD)
 #define HAS_B 1
 #endif
 
@@ -55,26 +55,22 @@ DECLARE_F32(D_BINDING, D, writeonly)
 float op(uint e) {
     float a = LOAD_A(pc.a_off + e);
 #if defined(OP_ADD)
-    return a + LOAD_B(pc.b_off + (pc.b_phase + e) % pc.nb);
-#elif defined(OP_MUL)
-    return a * LOAD_B(pc.b_off + (pc.b_phase + e) % pc.nb);
+    return a + LOAD_B(pc.b_off + e % pc.nb);
 #elif defined(OP_SCALE)
     return a * pc.scale;
-#elif defined(OP_SOFTCAP)
+#else // SOFTCAP
     // tanh(y) = 1 - 2 / (exp(2y) + 1): no overflow for large |y| (exp -> inf gives 1)
     float y = a / pc.scale;
     return pc.scale * (1.0 - 2.0 / (exp(2.0 * y) + 1.0));
-#else
-    return a;
 #endif
 }
 
 void main() {
     uint p = gl_GlobalInvocationID.x;
-    uint e0 = 2u * p;
-    if (e0 >= pc.n)
+    uint e0 = 2u * p, n = pc.reps * pc.nb;
+    if (e0 >= n)
         return;
-    bool has1 = e0 + 1u < pc.n;
+    bool has1 = e0 + 1u < n;
     float v0 = op(e0);
     float v1 = has1 ? op(e0 + 1u) : 0.0;
 #if defined(TYPE_D_F16) && !defined(STORAGE16)

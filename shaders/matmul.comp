@@ -4,7 +4,7 @@
 // x TM = 32 tokens; per 32-element step of K it dequantizes its 64 weight units and 32 x slices into
 // shared memory (transposed, so each invocation reads 4 rows or 4 tokens as one vec4), then every
 // invocation accumulates a 4 x 4 block of outputs. Two barriers per step: meant for GPUs; CPU devices
-// use the register-tiled kernel of matvec.comp instead (see engine/ops/matmul.c).
+// use the register-tiled kernel of matmul_vec.comp instead (see engine/ops/matmul.c).
 #extension GL_GOOGLE_include_directive : require
 
 #define TN 64u

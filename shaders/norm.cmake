@@ -1,4 +1,4 @@
-# RMSNorm and LayerNorm over f32 rows (weight and bias optional at run time through push-constant flags).
-vkslm_shader(NAME rms_norm SOURCE norm.comp DEFINES OP_RMS=1)
-vkslm_shader(NAME layer_norm SOURCE norm.comp DEFINES OP_LAYER=1)
-vkslm_shader(NAME rms_norm_add SOURCE norm.comp DEFINES OP_RMS=1 RESIDUAL=1)
+# RMSNorm over f32 rows (the weight optional at run time through a push-constant flag), and the same with
+# the residual add fused in front.
+vkslm_shader(NAME norm_rms SOURCE norm.comp)
+vkslm_shader(NAME norm_rms_add SOURCE norm.comp DEFINES RESIDUAL=1)

@@ -22,17 +22,4 @@ float wg_sum(float v, uint slot) {
         t += reduce_buf[slot * WG + i];
     return t;
 }
-
-float wg_max(float v, uint slot) {
-    float s = subgroupMax(v);
-    if (gl_NumSubgroups == 1u)
-        return s;
-    if (subgroupElect())
-        reduce_buf[slot * WG + gl_SubgroupID] = s;
-    barrier();
-    float t = reduce_buf[slot * WG];
-    for (uint i = 1u; i < gl_NumSubgroups; i++)
-        t = max(t, reduce_buf[slot * WG + i]);
-    return t;
-}
 #endif

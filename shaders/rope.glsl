@@ -1,4 +1,4 @@
-// RoPE, once for every shader that rotates (rope.comp; kv_write.comp, which ropes k on its way into the
+// RoPE, once for every shader that rotates (rope.comp; kv_cache.comp, which ropes k on its way into the
 // cache). The oracle is engine/cpu/rope.c. Pair p < n_rot/2 at position pos has the angle (llama.cpp's
 // rope_yarn)
 //   extrap = pos * base^(-2p / n_rot) / ff[p]            (ff: optional per-pair frequency divisors)

@@ -1,7 +1,6 @@
-# Softmax over rows; top-k passes (raw values or (value, id) pairs) for k <= 64; argmax passes
-# (a workgroup per 1024 entries, coalesced reads, subgroup reductions).
-vkslm_shader(NAME softmax SOURCE softmax.comp)
-vkslm_shader(NAME topk_raw SOURCE topk.comp DEFINES KMAX=64)
-vkslm_shader(NAME topk_pairs SOURCE topk.comp DEFINES KMAX=64 PAIRS=1)
-vkslm_shader(NAME argmax_raw SOURCE argmax.comp)
-vkslm_shader(NAME argmax_pairs SOURCE argmax.comp DEFINES PAIRS=1)
+# Top-k (engine/ops/select.c): top-k passes (raw values or (value, id) pairs) for k <= 64; argmax passes (a workgroup per 4096
+# entries, coalesced reads, subgroup reductions).
+vkslm_shader(NAME select_topk_raw SOURCE select_topk.comp DEFINES KMAX=64)
+vkslm_shader(NAME select_topk_pairs SOURCE select_topk.comp DEFINES KMAX=64 PAIRS=1)
+vkslm_shader(NAME select_argmax_raw SOURCE select_argmax.comp)
+vkslm_shader(NAME select_argmax_pairs SOURCE select_argmax.comp DEFINES PAIRS=1)

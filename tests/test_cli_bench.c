@@ -31,7 +31,7 @@ static void check_bench_json(const char *args) {
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     static const char *keys[] = {"model", "arch", "type", "params", "weight_bytes", "weight_bytes_per_token", "device",
                                  "device_type", "n_prompt", "n_gen", "repetitions", "load_ms", "pp_tps", "pp_tps_sd",
-                                 "tg_tps", "tg_tps_sd", "ttft_ms", "device_memory_bytes", "roofline_kind",
+                                 "tg_tps", "tg_tps_sd", "ttft_ms", "decode_record_us", "device_memory_bytes", "roofline_kind",
                                  "roofline_gbps", "decode_gbps", "roofline_fraction", "price_per_device_hour",
                                  "query_ms", "queries_per_device_hour", "cost_per_million_queries", "profile"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
@@ -45,6 +45,7 @@ static void check_bench_json(const char *args) {
     CU_ASSERT(num(out, "pp_tps") > 0);
     CU_ASSERT(num(out, "tg_tps") > 0);
     CU_ASSERT(num(out, "ttft_ms") > 0);
+    CU_ASSERT(num(out, "decode_record_us") > 0);
     CU_ASSERT(num(out, "load_ms") > 0);
     CU_ASSERT(num(out, "roofline_gbps") > 0);
     CU_ASSERT(num(out, "device_memory_bytes") > num(out, "weight_bytes") - 1);

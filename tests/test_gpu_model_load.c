@@ -1,9 +1,11 @@
 /* Loading a model onto the device: every tensor's bytes arrive intact, progress is reported, a
  * cancelled or bad load fails cleanly and frees what it took. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/model/model.h"
+#include "engine/runtime/api_internal.h"
 #include "tests/harness.h"
 
 static float last_fraction;
@@ -107,10 +109,44 @@ static void test_cancel_and_refusal(void) {
     test_gpu_assert_clean(vk);
 }
 
+/* Loading resolves the pipelines of decode and of a default prefill chunk: running them makes none. */
+static void test_pipelines_resolved_at_load(void) {
+    TEST_REQUIRE_DATA();
+    if (!test_gpu())
+        return;
+    static const char *const models[] = {"models/tiny-qwen2-random.gguf", "models/tiny-gemma2-random.gguf",
+                                         "models/stories260K.gguf"};
+    for (int i = 0; i < 3; i++) {
+        char path[1024];
+        vkslm_model_params mp = vkslm_model_default_params();
+        vkslm_model *model;
+        CU_ASSERT_FATAL(vkslm_model_load(test_data_path(path, sizeof path, models[i]), &mp, &model) == VKSLM_OK);
+        uint32_t made = vkslm_vk_pipeline_count(model->vk);
+        CU_ASSERT(made > 5);
+        vkslm_session_dev *s;
+        uint32_t ctx = model->dev->hp.n_ctx_train < 256 ? model->dev->hp.n_ctx_train : 256;
+        CU_ASSERT_FATAL(vkslm_session_dev_create(model->vk, model->dev, ctx, 64, VKSLM_TYPE_F16, &s) == VKSLM_OK);
+        int32_t prompt[64], next = 1;
+        for (int t = 0; t < 64; t++)
+            prompt[t] = (t * 7 + 1) % (int32_t)model->dev->hp.n_vocab;
+        CU_ASSERT_EQUAL(vkslm_session_dev_eval(s, prompt, 64, VKSLM_GRAPH_LOGITS, NULL), VKSLM_OK);
+        for (int t = 0; t < 4; t++)
+            CU_ASSERT_EQUAL(vkslm_session_dev_eval(s, &next, 1, VKSLM_GRAPH_ARGMAX, &next), VKSLM_OK);
+        if (vkslm_vk_pipeline_count(model->vk) != made)
+            fprintf(stderr, "%s: %u pipelines after load, %u after a prefill and decode\n", models[i], made,
+                    vkslm_vk_pipeline_count(model->vk));
+        CU_ASSERT_EQUAL(vkslm_vk_pipeline_count(model->vk), made);
+        vkslm_session_dev_free(s);
+        test_gpu_assert_clean(model->vk);
+        vkslm_model_free(model);
+    }
+}
+
 int main(void) {
     static const vkslm_test tests[] = {
         {"weights arrive on the device intact, with progress", test_weights_arrive_intact},
         {"a cancelled load and a vocab-only file fail cleanly", test_cancel_and_refusal},
+        {"loading resolves the pipelines of decode and prefill", test_pipelines_resolved_at_load},
         {NULL, NULL},
     };
     return test_run_suite("gpu_model_load", tests);

@@ -19,13 +19,13 @@ static void test_validation_is_active(void) {
     CU_ASSERT_FATAL(vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, 8192, &b) == VKSLM_OK);
     const vkslm_pipeline *p;
     uint32_t spec[1] = {64};
-    CU_ASSERT_FATAL(vkslm_vk_pipeline(vk, "copy_f32_f32_p16", 2, sizeof(vkslm_elementwise_push), spec, 1, &p) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_vk_pipeline(vk, "elementwise_scale_f32_f32_p16", 2, sizeof(vkslm_elementwise_push), spec, 1, &p) == VKSLM_OK);
     vkslm_cmd *c;
     CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_cmd_begin(c) == VKSLM_OK);
     uint64_t off = caps->min_storage_offset_align > 1 ? caps->min_storage_offset_align / 2 : 0;
     vkslm_binding bind[2] = {{b.buffer, b.offset + 4 * off + 1, 64, 0}, {b.buffer, b.offset + 4096, 64, 1}};
-    vkslm_elementwise_push pc = {.n = 16, .nb = 1};
+    vkslm_elementwise_push pc = {.reps = 1, .nb = 16, .scale = 1.0f};
     uint32_t before, w;
     vkslm_vk_validation_counts(vk, &before, &w);
     CU_ASSERT_EQUAL(before, 0);
@@ -146,14 +146,14 @@ static void test_barriers_and_timestamps(void) {
     CU_ASSERT_EQUAL(vkslm_cmd_barrier_count(c), 0);
     CU_ASSERT_FATAL(vkslm_op_add(c, &tx, &ty, &tz) == VKSLM_OK);    /* x = y + z: reads y, z; overwrites x */
     CU_ASSERT_EQUAL(vkslm_cmd_barrier_count(c), 1);
-    CU_ASSERT_FATAL(vkslm_op_mul(c, &ty, &tx, &tx) == VKSLM_OK);    /* y = x * x */
+    CU_ASSERT_FATAL(vkslm_op_add(c, &ty, &tx, &tx) == VKSLM_OK);    /* y = x + x */
     CU_ASSERT_EQUAL(vkslm_cmd_barrier_count(c), 2);
     CU_ASSERT_FATAL(vkslm_cmd_submit_wait(c) == VKSLM_OK);
     float out[N];
     CU_ASSERT_FATAL(vkslm_vk_download(vk, &y, 0, out, sizeof out) == VKSLM_OK);
     int ok = 1;
     for (int i = 0; i < N; i++)
-        ok &= out[i] == (5.0f * i) * (5.0f * i);
+        ok &= out[i] == 10.0f * i;
     CU_ASSERT(ok);
     const vkslm_timing *t;
     uint32_t nt = vkslm_cmd_timings(c, &t);
@@ -165,10 +165,10 @@ static void test_barriers_and_timestamps(void) {
     }
     /* the recorder is reusable */
     CU_ASSERT_FATAL(vkslm_cmd_begin(c) == VKSLM_OK);
-    CU_ASSERT_FATAL(vkslm_op_copy(c, &tz, &ty) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_op_scale(c, &tz, &ty, 0.5f) == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_cmd_submit_wait(c) == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_vk_download(vk, &z, 0, out, sizeof out) == VKSLM_OK);
-    CU_ASSERT_EQUAL(out[N - 1], (5.0f * (N - 1)) * (5.0f * (N - 1)));
+    CU_ASSERT_EQUAL(out[N - 1], 5.0f * (N - 1));
     vkslm_cmd_destroy(c);
     vkslm_vk_free(vk, &x);
     vkslm_vk_free(vk, &y);
@@ -199,10 +199,43 @@ static int find_cache_file(const char *dir, char *out, size_t cap) {
     return found;
 }
 
+/* A pipeline is made once per (variant, constants) and found again by id, by name and from other threads'
+ * lookups alike; a dry recording resolves pipelines without recording anything. */
+static void test_kernel_table(void) {
+    vkslm_vk *vk = test_gpu();
+    TEST_REQUIRE_GPU(vk);
+    const vkslm_pipeline *a, *b, *d;
+    uint32_t spec[1] = {64}, other[1] = {32};
+    uint32_t nb = 3, push = sizeof(vkslm_elementwise_push);
+    CU_ASSERT_FATAL(vkslm_vk_kernel(vk, VKSLM_SHADER_ELEMENTWISE_ADD_F32_F32_P16, nb, push, spec, 1, &a) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_vk_kernel(vk, VKSLM_SHADER_ELEMENTWISE_ADD_F32_F32_P16, nb, push, spec, 1, &b) == VKSLM_OK);
+    CU_ASSERT_PTR_EQUAL(a, b);
+    CU_ASSERT_FATAL(vkslm_vk_pipeline(vk, "elementwise_add_f32_f32_p16", nb, push, spec, 1, &b) == VKSLM_OK);
+    CU_ASSERT_PTR_EQUAL(a, b);
+    CU_ASSERT_FATAL(vkslm_vk_kernel(vk, VKSLM_SHADER_ELEMENTWISE_ADD_F32_F32_P16, nb, push, other, 1, &d) == VKSLM_OK);
+    CU_ASSERT_PTR_NOT_EQUAL(a, d);
+    CU_ASSERT_EQUAL(d->local_size[0], 32);
+    CU_ASSERT_EQUAL(vkslm_vk_kernel(vk, VKSLM_SHADER_COUNT, nb, push, spec, 1, &d), VKSLM_ERR_INVALID_ARG);
+    vkslm_buf x;
+    CU_ASSERT_FATAL(vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, 4096, &x) == VKSLM_OK);
+    vkslm_tensor t = vkslm_tensor_1d(&x, 0, VKSLM_TYPE_F32, 1024);
+    vkslm_cmd *c;
+    CU_ASSERT_FATAL(vkslm_cmd_create_dry(vk, &c) == VKSLM_OK);
+    CU_ASSERT(vkslm_cmd_is_dry(c));
+    CU_ASSERT_FATAL(vkslm_cmd_begin(c) == VKSLM_OK);
+    CU_ASSERT_EQUAL(vkslm_op_add(c, &t, &t, &t), VKSLM_OK);
+    CU_ASSERT_EQUAL(vkslm_op_softcap(c, &t, &t, -1.0f), VKSLM_ERR_INVALID_ARG); /* still checked */
+    CU_ASSERT_EQUAL(vkslm_cmd_barrier_count(c), 0);
+    CU_ASSERT_EQUAL(vkslm_cmd_submit_wait(c), VKSLM_OK);
+    vkslm_cmd_destroy(c);
+    vkslm_vk_free(vk, &x);
+    test_gpu_assert_clean(vk);
+}
+
 static void make_pipeline(vkslm_vk *vk) {
     const vkslm_pipeline *p;
     uint32_t spec[1] = {32};
-    CU_ASSERT_EQUAL(vkslm_vk_pipeline(vk, "add_f32_f32_p16", 3, sizeof(vkslm_elementwise_push), spec, 1, &p), VKSLM_OK);
+    CU_ASSERT_EQUAL(vkslm_vk_pipeline(vk, "elementwise_add_f32_f32_p16", 3, sizeof(vkslm_elementwise_push), spec, 1, &p), VKSLM_OK);
     CU_ASSERT_EQUAL(vkslm_vk_pipeline(vk, "no_such_variant", 3, 32, spec, 1, &p), VKSLM_ERR_UNSUPPORTED);
 }
 
@@ -301,6 +334,7 @@ int main(void) {
         {"uploads and downloads on the default path", test_transfers_direct},
         {"barriers only between dependent dispatches; timestamps", test_barriers_and_timestamps},
         {"pipeline cache persisted; corrupt or foreign files ignored", test_pipeline_cache_file},
+        {"pipelines made once per variant and constants; dry recordings", test_kernel_table},
         {"device selection by index and name", test_device_selector},
         {NULL, NULL},
     };

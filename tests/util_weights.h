@@ -22,24 +22,4 @@ int test_weight_type_swept(int t);
 uint8_t *test_random_weights(vkslm_rng *r, uint32_t type, uint64_t n_rows, uint64_t k);
 /* Bytes of a row. */
 uint64_t test_row_bytes(uint32_t type, uint64_t k);
-const char *test_type_name(uint32_t type);
-
-
-/* ---- checking a weight product d = x * w^T + bias on the device against engine/cpu/matmul.c ---- */
-#include "engine/ops/tensor.h"
-
-typedef vkslm_status (*test_product_fn)(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w,
-                                        const vkslm_tensor *x, const vkslm_tensor *bias, const void *ctx);
-typedef struct test_product_case {
-    uint32_t type;
-    uint64_t k, n, m;   /* row length, rows, vectors */
-    int bias;
-    uint64_t w_off;     /* byte offsets of the tensors inside their buffers (w: even; x: 16n; d: 4n) */
-    uint64_t x_off, d_off;
-    uint64_t salt;
-} test_product_case;
-
-/* Runs fn on random inputs (output poisoned), prints a line on failure, returns the NMSE vs the CPU
- * reference (or 1e30 when the op failed). */
-double test_product_nmse(vkslm_vk *vk, const test_product_case *tc, test_product_fn fn, const void *ctx);
 #endif

@@ -1,4 +1,4 @@
-/* Decode mat-vec speed: GB/s of weights read by shaders/matvec.comp on a K x N matrix (default
+/* Decode mat-vec speed: GB/s of weights read by shaders/matmul_vec.comp on a K x N matrix (default
  * 4096 x 4096) for Q4_0, Q8_0, Q4_K and F16 (or the types named on the command line), both strategies,
  * timed with GPU timestamps (the fastest of the reps); next to this machine's memory read bandwidth measured by a plain C loop
  * (1 thread and all threads). Not a test: it measures.
@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "engine/ops/matmul.h"
-#include "engine/ops/matvec.h"
 #include "engine/runtime/roofline.h"
 #include "engine/util/rng.h"
 #include "loaders/ggml_types.h"
@@ -45,6 +44,8 @@ static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint3
     }
     vkslm_tensor tw = {&bw, 0, type, {k, n, 1, 1}}, tx = {&bx, 0, VKSLM_TYPE_F32, {k, m, 1, 1}},
                  td = {&bd, 0, VKSLM_TYPE_F32, {n, m, 1, 1}};
+    vkslm_matmul_kernel kernel = prefill ? (strat == 1 ? VKSLM_MATMUL_TILED : VKSLM_MATMUL_ROW_PER_LANE)
+                                         : (strat == 1 ? VKSLM_MATMUL_ROW_PER_LANE : VKSLM_MATMUL_ROW_PER_SUBGROUP);
     vkslm_cmd *c;
     if (vkslm_cmd_create(vk, &c))
         return 1;
@@ -54,8 +55,7 @@ static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint3
         if (vkslm_cmd_begin(c))
             return 1;
         for (int i = 0; i < reps; i++)
-            if (prefill ? vkslm_op_matmul_ex(c, &td, &tw, &tx, NULL, (vkslm_matmul_kernel)strat)
-                        : vkslm_op_matvec_ex(c, &td, &tw, &tx, NULL, (vkslm_matvec_strategy)strat, 0)) {
+            if (vkslm_op_matmul_ex(c, &td, &tw, &tx, NULL, kernel, 0)) {
                 fprintf(stderr, "matvec: %s\n", vkslm_last_error());
                 return 1;
             }
@@ -75,7 +75,7 @@ static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint3
                 med = ms[0]; /* the fastest rep: the machine is shared, interference only adds */
             }
             const char *what = prefill ? (strat == 1 ? "tiled" : "register")
-                                       : (strat == VKSLM_MATVEC_ROW_PER_LANE ? "row/lane" : "row/subgroup");
+                                       : (strat == 1 ? "row/lane" : "row/subgroup");
             if (prefill)
                 printf("%-6s matmul %-9s %4llux%-5llu m=%u  %8.3f ms  %6.2f GFLOP/s\n", vkslm_type_info(type)->name,
                        what, (unsigned long long)n, (unsigned long long)k, m, med,

@@ -3,23 +3,13 @@
 #include <math.h>
 #include <stddef.h>
 
-float vkslm_cpu_silu1(float x) { return (float)(x / (1.0 + exp(-(double)x))); }
+static float silu(float x) { return (float)(x / (1.0 + exp(-(double)x))); }
 
-float vkslm_cpu_gelu1(float x) {
+static float gelu(float x) {
     const double c = 0.79788456080286535588; /* sqrt(2/pi) */
     double v = x;
     /* 0.5 v (1 + tanh(y)) written as v / (1 + exp(-2y)), which keeps its digits as y -> -inf */
     return (float)(v / (1.0 + exp(-2.0 * c * (v + 0.044715 * v * v * v))));
-}
-
-void vkslm_cpu_silu(float *d, const float *a, uint64_t n) {
-    for (uint64_t i = 0; i < n; i++)
-        d[i] = vkslm_cpu_silu1(a[i]);
-}
-
-void vkslm_cpu_gelu(float *d, const float *a, uint64_t n) {
-    for (uint64_t i = 0; i < n; i++)
-        d[i] = vkslm_cpu_gelu1(a[i]);
 }
 
 static void glu(float *d, const float *gate, const float *up, uint64_t n, uint64_t rows, float (*f)(float)) {
@@ -32,9 +22,9 @@ static void glu(float *d, const float *gate, const float *up, uint64_t n, uint64
 }
 
 void vkslm_cpu_swiglu(float *d, const float *gate, const float *up, uint64_t n, uint64_t rows) {
-    glu(d, gate, up, n, rows, vkslm_cpu_silu1);
+    glu(d, gate, up, n, rows, silu);
 }
 
 void vkslm_cpu_geglu(float *d, const float *gate, const float *up, uint64_t n, uint64_t rows) {
-    glu(d, gate, up, n, rows, vkslm_cpu_gelu1);
+    glu(d, gate, up, n, rows, gelu);
 }

@@ -1,4 +1,4 @@
-/* Plain-C reference of attention (the test oracle for shaders/attn.comp), double accumulation.
+/* Plain-C reference of attention (the test oracle for shaders/attention.comp), double accumulation.
  * q, out: [n_tokens][n_head][head_dim]; k, v: [n_head_kv][n_ctx][head_dim] (f32; an f16 cache is
  * converted first). Token i sits at position p0 + i and sees keys j <= p0 + i, and with window > 0 only
  * those with p0 + i - j < window. score = (q . k) * scale, then softcap * tanh(score / softcap) when

@@ -9,11 +9,6 @@ void vkslm_cpu_add(float *d, const float *a, const float *b, uint64_t n, uint64_
         d[i] = a[i] + b[j];
 }
 
-void vkslm_cpu_mul(float *d, const float *a, const float *b, uint64_t n, uint64_t nb) {
-    for (uint64_t i = 0, j = 0; i < n; i++, j = j + 1 == nb ? 0 : j + 1)
-        d[i] = a[i] * b[j];
-}
-
 void vkslm_cpu_scale(float *d, const float *a, float s, uint64_t n) {
     for (uint64_t i = 0; i < n; i++)
         d[i] = a[i] * s;

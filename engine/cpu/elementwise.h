@@ -1,4 +1,4 @@
-/* Plain-C reference of the elementwise ops (the test oracle for shaders/elementwise.comp). f32 in and
+/* Plain-C reference of the elementwise ops (the oracle for engine/ops/elementwise.c: shaders/elementwise.comp). f32 in and
  * out; f16 tensors are converted with engine/util/half.h around these. */
 #ifndef VKSLM_CPU_ELEMENTWISE_H
 #define VKSLM_CPU_ELEMENTWISE_H
@@ -6,8 +6,6 @@
 
 /* d[i] = a[i] + b[i % nb] for i < n */
 void vkslm_cpu_add(float *d, const float *a, const float *b, uint64_t n, uint64_t nb);
-/* d[i] = a[i] * b[i % nb] */
-void vkslm_cpu_mul(float *d, const float *a, const float *b, uint64_t n, uint64_t nb);
 /* d[i] = a[i] * s */
 void vkslm_cpu_scale(float *d, const float *a, float s, uint64_t n);
 /* d[i] = cap * tanh(a[i] / cap) */

@@ -1,6 +1,6 @@
-/* Plain-C reference of the weight kernels (the oracle for shaders/matvec.comp, matmul.comp and
- * get_rows.comp): weights of any type are dequantized row by row with vkslm_dequantize_row, products
- * accumulate in double. Layouts as in engine/ops/matvec.h. */
+/* Plain-C reference of the weight products (the oracle for engine/ops/matmul.c: shaders/matmul*.comp):
+ * weights of any type are dequantized row by row with vkslm_dequantize_row, products accumulate in
+ * double. Layouts as in engine/ops/matmul.h. */
 #ifndef VKSLM_CPU_MATMUL_H
 #define VKSLM_CPU_MATMUL_H
 #include <stdint.h>
@@ -11,7 +11,4 @@
  * of `type` (vkslm_type_row_bytes(type, k) bytes each). */
 vkslm_status vkslm_cpu_matmul(float *d, uint32_t type, const void *w, const float *x, const float *bias,
                               uint64_t k, uint64_t n_rows, uint64_t m);
-/* d[i][0..k) = row ids[i] of w, dequantized. */
-vkslm_status vkslm_cpu_get_rows(float *d, uint32_t type, const void *w, uint64_t k, uint64_t n_rows,
-                                const int32_t *ids, uint64_t n_ids);
 #endif

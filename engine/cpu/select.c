@@ -3,18 +3,6 @@
 #include <math.h>
 #include <stddef.h>
 
-void vkslm_cpu_softmax(float *d, const float *a, uint64_t n, uint64_t rows, float scale) {
-    for (uint64_t r = 0; r < rows; r++, a += n, d += n) {
-        double m = -INFINITY, s = 0;
-        for (uint64_t i = 0; i < n; i++)
-            m = fmax(m, (double)scale * a[i]);
-        for (uint64_t i = 0; i < n; i++)
-            s += exp((double)scale * a[i] - m);
-        for (uint64_t i = 0; i < n; i++)
-            d[i] = (float)(exp((double)scale * a[i] - m) / s);
-    }
-}
-
 double vkslm_cpu_log_softmax_at(const float *a, uint64_t n, uint64_t id) {
     double m = -INFINITY, s = 0;
     for (uint64_t i = 0; i < n; i++)

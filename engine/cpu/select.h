@@ -1,11 +1,10 @@
-/* Plain-C reference of softmax, argmax and top-k (the oracle for shaders/softmax.comp and topk.comp).
- * Order for argmax/top-k: value descending, ties to the lower index, NaN as -inf. */
+/* Plain-C reference of top-k and argmax (the oracle for engine/ops/select.c: shaders/select_*.comp), and
+ * a row's log-softmax at one index (the log-probability of a token: perplexity, the router). Order for
+ * top-k: value descending, ties to the lower index, NaN as -inf. */
 #ifndef VKSLM_CPU_SELECT_H
 #define VKSLM_CPU_SELECT_H
 #include <stdint.h>
 
-/* d = softmax(scale * a) per row of n, in double. */
-void vkslm_cpu_softmax(float *d, const float *a, uint64_t n, uint64_t rows, float scale);
 /* log softmax(a)[id] of one row of n, in double (the log-probability of token id under logits a). */
 double vkslm_cpu_log_softmax_at(const float *a, uint64_t n, uint64_t id);
 /* ids[r*k + t], values[r*k + t]: the t-th best entry of row r (values may be NULL). */

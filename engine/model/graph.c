@@ -9,10 +9,10 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/get_rows.h"
 #include "engine/ops/matmul.h"
-#include "engine/ops/matvec.h"
 #include "engine/ops/norm.h"
 #include "engine/ops/rope.h"
 #include "engine/ops/select.h"
+#include "engine/util/alloc.h"
 #include "engine/util/error.h"
 
 static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) {
@@ -34,8 +34,15 @@ uint64_t vkslm_step_bufs_bytes(const vkslm_step_bufs *b) {
     return n;
 }
 
-vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens,
-                                   uint32_t kv_type, vkslm_step_bufs *b) {
+typedef struct buf_want {
+    vkslm_buf *buf;
+    uint64_t bytes;
+} buf_want;
+#define STEP_WANTS 17
+
+/* The buffers of a session and their sizes; sets b->max_tokens and b->kv. */
+static vkslm_status step_bufs_plan(const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens, uint32_t kv_type,
+                                   vkslm_step_bufs *b, buf_want want[STEP_WANTS]) {
     memset(b, 0, sizeof *b);
     const vkslm_hparams *hp = &m->hp;
     if (hp->n_embd_head_k != hp->n_embd_head_v)
@@ -44,10 +51,7 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
     uint64_t QK = hp->n_head * HD, KV = hp->n_head_kv * HD;
     b->max_tokens = max_tokens;
     b->kv = (vkslm_kv_layout){hp->n_layer, hp->n_head_kv, n_ctx, (uint32_t)HD, kv_type};
-    struct {
-        vkslm_buf *buf;
-        uint64_t bytes;
-    } want[] = {
+    buf_want w[STEP_WANTS] = {
         {&b->ids, T * 4},
         {&b->pos, T * 4},
         {&b->x, T * E * 4},
@@ -66,8 +70,16 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
         {&b->argmax_scratch, vkslm_op_topk_scratch_bytes(hp->n_vocab, 1, 1)},
         {&b->kv_cache, vkslm_kv_bytes(&b->kv)},
     };
+    memcpy(want, w, sizeof w);
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens,
+                                   uint32_t kv_type, vkslm_step_bufs *b) {
+    buf_want want[STEP_WANTS];
+    VKSLM_TRY(step_bufs_plan(m, n_ctx, max_tokens, kv_type, b, want));
     uint64_t total = 0, used, reserved;
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+    for (size_t i = 0; i < STEP_WANTS; i++)
         total += want[i].bytes;
     vkslm_vk_memory_usage(vk, &used, &reserved);
     uint64_t budget = vkslm_vk_memory_budget(vk);
@@ -77,7 +89,7 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
                           "free: use a shorter context",
                           n_ctx, total / 1048576.0, vkslm_kv_bytes(&b->kv) / 1048576.0,
                           (budget > used ? budget - used : 0) / 1048576.0);
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+    for (size_t i = 0; i < STEP_WANTS; i++) {
         vkslm_status st = vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, want[i].bytes ? want[i].bytes : 4, want[i].buf);
         if (st != VKSLM_OK) {
             vkslm_step_bufs_free(vk, b);
@@ -85,6 +97,33 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
         }
     }
     return VKSLM_OK;
+}
+
+vkslm_status vkslm_graph_resolve(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens) {
+    if (m->hp.n_ctx_train && n_ctx > m->hp.n_ctx_train)
+        n_ctx = m->hp.n_ctx_train;
+    if (max_tokens > n_ctx)
+        max_tokens = n_ctx;
+    vkslm_step_bufs b;
+    buf_want want[STEP_WANTS];
+    VKSLM_TRY(step_bufs_plan(m, n_ctx, max_tokens, VKSLM_TYPE_F16, &b, want));
+    for (size_t i = 0; i < STEP_WANTS; i++) /* placeholders: a size, no memory */
+        want[i].buf->size = want[i].bytes ? want[i].bytes : 4;
+    b.logits_all.size = (uint64_t)m->hp.n_vocab * max_tokens * 4;
+    int32_t *tokens = VKSLM_CALLOC(max_tokens, sizeof *tokens);
+    vkslm_cmd *c = NULL;
+    vkslm_status st = tokens ? vkslm_cmd_create_dry(vk, &c) : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of memory");
+    if (st == VKSLM_OK)
+        st = vkslm_cmd_begin(c);
+    if (st == VKSLM_OK) /* a decode step deep into the context (where keys split), and a full prefill chunk */
+        st = vkslm_graph_record(c, m, &b, tokens, 1, n_ctx - 1, VKSLM_GRAPH_ARGMAX);
+    if (st == VKSLM_OK)
+        st = vkslm_graph_record(c, m, &b, tokens, max_tokens, 0, VKSLM_GRAPH_ALL);
+    if (st == VKSLM_OK)
+        st = vkslm_cmd_submit_wait(c);
+    vkslm_cmd_destroy(c);
+    VKSLM_FREE(tokens);
+    return st;
 }
 
 /* f32 activation views */
@@ -99,32 +138,40 @@ static vkslm_tensor act3(const vkslm_buf *buf, uint64_t ne0, uint64_t ne1, uint6
 
 static const vkslm_tensor *opt(const vkslm_tensor *t) { return t->buf ? t : NULL; }
 
-/* Profile attribution of the next op: its kind, bytes moved and flops. */
-static void region(vkslm_cmd *c, const char *kind, double bytes, double flops) {
-    vkslm_cmd_region(c, kind, bytes, flops);
-}
-
-/* d = x w^T (+ bias): mat-vec for decode and small batches, the prefill matmul for larger ones. */
-static vkslm_status linear(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
-                           const vkslm_tensor *bias) {
-    double K = (double)w->ne[0], N = (double)w->ne[1], M = (double)x->ne[1];
-    double wbytes = (double)vkslm_type_row_bytes(w->type, w->ne[0]) * N;
-    int mm = x->ne[1] > VKSLM_MATVEC_MAX_VEC;
-    vkslm_cmd_region(c, mm ? "matmul" : "matvec", wbytes + 4 * (K * M + N * M), 2 * K * N * M);
-    if (mm)
-        return vkslm_op_matmul(c, d, w, x, bias);
-    return vkslm_op_matvec(c, d, w, x, bias);
-}
-
 /* h = rms_norm(x) * w, after x += h when `add` (one dispatch either way). */
-static vkslm_status norm_in(vkslm_cmd *c, vkslm_tensor *h, vkslm_tensor *x, int add, const vkslm_tensor *w, float eps,
-                            uint64_t n, uint64_t E) {
-    if (!add) {
-        region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
-        return vkslm_op_rms_norm(c, h, x, w, eps);
+static vkslm_status norm_in(vkslm_cmd *c, vkslm_tensor *h, vkslm_tensor *x, int add, const vkslm_tensor *w, float eps) {
+    return add ? vkslm_op_rms_norm_add(c, h, x, h, w, eps) : vkslm_op_rms_norm(c, h, x, w, eps);
+}
+
+/* The model's RoPE (scaling from its hyperparameters at context n_ctx) and its frequency divisors, if any. */
+static vkslm_rope_params rope_of(const vkslm_model_dev *m, const vkslm_arch_rules *R, uint32_t n_ctx,
+                                 const vkslm_tensor **ff) {
+    const vkslm_hparams *hp = &m->hp;
+    const vkslm_rope_config rc = vkslm_rope_config_of(hp, n_ctx, m->rope_freqs.buf != NULL, m->rope_long.buf != NULL,
+                                                      m->rope_short.buf != NULL);
+    *ff = rc.factors == VKSLM_ROPE_FACTORS_FREQS   ? &m->rope_freqs
+          : rc.factors == VKSLM_ROPE_FACTORS_LONG  ? &m->rope_long
+          : rc.factors == VKSLM_ROPE_FACTORS_SHORT ? &m->rope_short
+                                                   : NULL;
+    vkslm_rope_params rp = {
+        .mode = R->rope_neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = hp->n_rot,
+        .theta_base = hp->rope_freq_base, .freq_scale = rc.ext.freq_scale, .ext_factor = rc.ext.ext_factor,
+        .attn_factor = rc.ext.attn_factor, .corr_low = rc.ext.corr_low, .corr_high = rc.ext.corr_high,
+    };
+    return rp;
+}
+
+/* Token ids and their positions p0.. into the step's I32 buffers, inline in the recording. */
+static vkslm_status upload_tokens(vkslm_cmd *c, vkslm_step_bufs *b, const int32_t *tokens, uint32_t n, uint32_t p0) {
+    int32_t pos[256];
+    for (uint32_t done = 0; done < n; done += 256) {
+        uint32_t k = n - done < 256 ? n - done : 256;
+        for (uint32_t i = 0; i < k; i++)
+            pos[i] = (int32_t)(p0 + done + i);
+        VKSLM_TRY(vkslm_cmd_update(c, &b->ids, done * 4ull, tokens + done, k * 4ull));
+        VKSLM_TRY(vkslm_cmd_update(c, &b->pos, done * 4ull, pos, k * 4ull));
     }
-    region(c, "add_norm", 16.0 * n * E + 4 * E, 5.0 * n * E);
-    return vkslm_op_rms_norm_add(c, h, x, h, w, eps);
+    return VKSLM_OK;
 }
 
 vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const int32_t *tokens,
@@ -138,143 +185,96 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         if (tokens[i] < 0 || (uint32_t)tokens[i] >= hp->n_vocab)
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: token id %d is outside the vocabulary (%u)", tokens[i],
                               hp->n_vocab);
-    const uint64_t E = hp->n_embd, F = hp->n_ff, HD = hp->n_embd_head_k;
-    const uint64_t QK = hp->n_head * HD, KV = hp->n_head_kv * HD;
-    int32_t pos[256];
-    for (uint32_t done = 0; done < n; done += 256) {
-        uint32_t k = n - done < 256 ? n - done : 256;
-        for (uint32_t i = 0; i < k; i++)
-            pos[i] = (int32_t)(p0 + done + i);
-        VKSLM_TRY(vkslm_cmd_update(c, &b->ids, done * 4ull, tokens + done, k * 4ull));
-        VKSLM_TRY(vkslm_cmd_update(c, &b->pos, done * 4ull, pos, k * 4ull));
-    }
-    vkslm_tensor ids = {&b->ids, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}};
-    vkslm_tensor positions = ids;
-    positions.buf = &b->pos;
+    if (out == VKSLM_GRAPH_ALL && !b->logits_all.size)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: no buffer for the logits of every token");
+    VKSLM_TRY(upload_tokens(c, b, tokens, n, p0));
+    const uint64_t E = hp->n_embd, F = hp->n_ff, HD = hp->n_embd_head_k, V = hp->n_vocab;
+    const uint64_t NH = hp->n_head, NKV = hp->n_head_kv, QK = NH * HD, KV = NKV * HD, QKV = QK + 2 * KV;
+    const float eps = hp->norm_rms_eps;
 
-    vkslm_tensor x = act2(&b->x, 0, E, n), h = act2(&b->h, 0, E, n);
-    vkslm_tensor q = act2(&b->q, 0, QK, n), k = act2(&b->k, 0, KV, n), v = act2(&b->v, 0, KV, n);
-    vkslm_tensor q3 = act3(&b->q, HD, hp->n_head, n), k3 = act3(&b->k, HD, hp->n_head_kv, n);
-    vkslm_tensor v3 = act3(&b->v, HD, hp->n_head_kv, n), att3 = act3(&b->att, HD, hp->n_head, n);
-    vkslm_tensor att = act2(&b->att, 0, QK, n);
-    vkslm_tensor g = act2(&b->g, 0, F, n), u = act2(&b->u, 0, F, n);
-    vkslm_tensor scratch = act2(&b->attn_scratch, 0, b->attn_scratch.size / 4, 1);
-    float eps = hp->norm_rms_eps;
+    /* the step's tensors (f32 unless said; ne[0] first) */
+    vkslm_tensor ids = {&b->ids, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}};       /* I32 (n) token ids */
+    vkslm_tensor positions = {&b->pos, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}}; /* I32 (n) their positions */
+    vkslm_tensor x = act2(&b->x, 0, E, n);                               /* (E, n) the residual stream */
+    vkslm_tensor h = act2(&b->h, 0, E, n);                               /* (E, n) normed input, branch output */
+    vkslm_tensor q = act2(&b->q, 0, QK, n), q3 = act3(&b->q, HD, NH, n); /* (QK, n) = (HD, NH, n) */
+    vkslm_tensor k = act2(&b->k, 0, KV, n), k3 = act3(&b->k, HD, NKV, n); /* (KV, n) = (HD, NKV, n) */
+    vkslm_tensor v = act2(&b->v, 0, KV, n), v3 = act3(&b->v, HD, NKV, n);
+    vkslm_tensor qkv = act2(&b->qkv, 0, QKV, n);                         /* (QK + 2 KV, n) fused projection */
+    vkslm_tensor qs = {&b->qkv, 0, VKSLM_TYPE_F32, {HD, NH, n, 1}};      /* its q heads (rows QKV apart) */
+    vkslm_tensor kvs = {&b->qkv, QK * 4, VKSLM_TYPE_F32, {HD, 2 * NKV, n, 1}}; /* its k then v heads */
+    vkslm_tensor att = act2(&b->att, 0, QK, n), att3 = act3(&b->att, HD, NH, n); /* attention output */
+    vkslm_tensor g = act2(&b->g, 0, F, n), u = act2(&b->u, 0, F, n);     /* (F, n) gate, up */
+    vkslm_tensor gu = act2(&b->u, 0, 2 * F, n);                          /* (2F, n) fused rows gate | up */
+    vkslm_tensor scratch = act2(&b->attn_scratch, 0, b->attn_scratch.size / 4, 1); /* attention's splits */
+    const vkslm_tensor *ff;                                              /* (n_rot / 2) RoPE divisors, or NULL */
+    vkslm_rope_params rope = rope_of(m, &R, b->kv.n_ctx, &ff), rope_q = rope;
+    rope_q.a_token_stride = QKV;
 
-    region(c, "get_rows", (double)n * (vkslm_type_row_bytes(m->tok_embd.type, E) + 4 * E), 0);
+    /* x = embedding of the tokens */
     VKSLM_TRY(vkslm_op_get_rows(c, &x, &m->tok_embd, &ids));
-    if (R.embd_scale != 1.0f) {
-        region(c, "scale", 8.0 * n * E, (double)n * E);
+    if (R.embd_scale != 1.0f)
         VKSLM_TRY(vkslm_op_scale(c, &x, &x, R.embd_scale));
-    }
-    const vkslm_rope_config rc = vkslm_rope_config_of(hp, b->kv.n_ctx, m->rope_freqs.buf != NULL,
-                                                      m->rope_long.buf != NULL, m->rope_short.buf != NULL);
-    vkslm_rope_params rp = {
-        .mode = R.rope_neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = hp->n_rot,
-        .theta_base = hp->rope_freq_base, .freq_scale = rc.ext.freq_scale, .ext_factor = rc.ext.ext_factor,
-        .attn_factor = rc.ext.attn_factor, .corr_low = rc.ext.corr_low, .corr_high = rc.ext.corr_high,
-    };
-    const vkslm_tensor *ff = rc.factors == VKSLM_ROPE_FACTORS_FREQS   ? &m->rope_freqs
-                             : rc.factors == VKSLM_ROPE_FACTORS_LONG  ? &m->rope_long
-                             : rc.factors == VKSLM_ROPE_FACTORS_SHORT ? &m->rope_short
-                                                                      : NULL;
-    /* Splitting the key range (flash-decoding) pays where there are more cores than query rows; on a CPU
-     * device the rows of a step already outnumber its cores, and the split's combine pass costs a
-     * dispatch per layer. */
-    int split_keys = !vkslm_vk_is_cpu(vkslm_cmd_vk(c)) || (uint64_t)hp->n_head * n < 8;
     /* The residual add of each block is fused into the norm that reads the stream next: x += h; h = norm(x). */
     int pending = 0; /* h holds a branch output not yet added to x */
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const vkslm_dev_layer *L = &m->layers[il];
-        VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps, n, E));
-        vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_K);
+        vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_K); /* (HD, n_ctx, NKV) */
         vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_V);
-        if (L->wqkv.buf) { /* one projection; q, k, v are strided views of its rows */
-            uint64_t QKV = QK + 2 * KV;
-            vkslm_tensor qkv = act2(&b->qkv, 0, QKV, n);
-            vkslm_tensor qs = {&b->qkv, 0, VKSLM_TYPE_F32, {HD, hp->n_head, n, 1}};
-            vkslm_tensor ks = {&b->qkv, QK * 4, VKSLM_TYPE_F32, {HD, hp->n_head_kv, n, 1}};
-            VKSLM_TRY(linear(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
-            vkslm_rope_params rq = rp;
-            rq.a_token_stride = QKV;
-            region(c, "rope", 8.0 * n * QK, 6.0 * n * QK);
-            VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rq));
-            region(c, "kv_write", 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
-            vkslm_tensor kvs = ks; /* k then v heads: one dispatch writes both, k roped on the way in */
-            kvs.ne[1] = 2 * hp->n_head_kv;
-            VKSLM_TRY(vkslm_op_kv_write_rope_kv(c, &kc, &kvs, &positions, QKV, ff, &rp));
+        /* attention: q, k, v from norm(x); k roped and v into the cache; att = softmax(q k) v; h = att Wo */
+        VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps));
+        if (L->wqkv.buf) { /* one projection; q and k|v are strided views of its rows */
+            VKSLM_TRY(vkslm_op_matmul(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
+            VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rope_q));
+            VKSLM_TRY(vkslm_op_kv_write_rope_kv(c, &kc, &kvs, &positions, QKV, ff, &rope));
         } else {
-            VKSLM_TRY(linear(c, &q, &L->wq, &h, opt(&L->bq)));
-            VKSLM_TRY(linear(c, &k, &L->wk, &h, opt(&L->bk)));
-            VKSLM_TRY(linear(c, &v, &L->wv, &h, opt(&L->bv)));
-            region(c, "rope", 8.0 * n * QK, 6.0 * n * QK);
-            VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rp));
-            region(c, "kv_write", 2.0 * n * KV * (4 + vkslm_kv_elem_bytes(&b->kv)), 0);
-            VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &k3, &positions, 0, ff, &rp)); /* k: roped on the way in */
+            VKSLM_TRY(vkslm_op_matmul(c, &q, &L->wq, &h, opt(&L->bq)));
+            VKSLM_TRY(vkslm_op_matmul(c, &k, &L->wk, &h, opt(&L->bk)));
+            VKSLM_TRY(vkslm_op_matmul(c, &v, &L->wv, &h, opt(&L->bv)));
+            VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rope));
+            VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &k3, &positions, 0, ff, &rope));
             VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &positions, 0));
         }
         vkslm_attn_params ap = {
             .p0 = p0, .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
         };
-        double n_kv = (double)p0 + n;
-        region(c, "attention", 8.0 * n * QK + 2 * n_kv * KV * vkslm_kv_elem_bytes(&b->kv), 4.0 * n * n_kv * QK);
-        VKSLM_TRY(vkslm_op_attention(c, &att3, &q3, &kc, &vc, split_keys ? &scratch : NULL, &ap));
-        VKSLM_TRY(linear(c, &h, &L->wo, &att, NULL));
-        if (R.post_norms) {
-            region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
+        VKSLM_TRY(vkslm_op_attention(c, &att3, &q3, &kc, &vc, &scratch, &ap));
+        VKSLM_TRY(vkslm_op_matmul(c, &h, &L->wo, &att, NULL));
+        if (R.post_norms)
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->attn_post_norm, eps));
-        }
-        VKSLM_TRY(norm_in(c, &h, &x, 1, &L->ffn_norm, eps, n, E));
+        /* feed-forward: h = (act(norm(x += h) Wgate) * (norm(x) Wup)) Wdown */
+        VKSLM_TRY(norm_in(c, &h, &x, 1, &L->ffn_norm, eps));
         if (L->ffn_gate.buf) {
-            VKSLM_TRY(linear(c, &g, &L->ffn_gate, &h, NULL));
-            VKSLM_TRY(linear(c, &u, &L->ffn_up, &h, NULL));
-            region(c, "glu", 12.0 * n * F, 8.0 * n * F);
+            VKSLM_TRY(vkslm_op_matmul(c, &g, &L->ffn_gate, &h, NULL));
+            VKSLM_TRY(vkslm_op_matmul(c, &u, &L->ffn_up, &h, NULL));
             VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &g, &u) : vkslm_op_swiglu(c, &g, &g, &u));
         } else { /* one projection to rows of gate | up */
-            vkslm_tensor gu = act2(&b->u, 0, 2 * F, n);
-            VKSLM_TRY(linear(c, &gu, &L->ffn_up, &h, NULL));
-            region(c, "glu", 12.0 * n * F, 8.0 * n * F);
+            VKSLM_TRY(vkslm_op_matmul(c, &gu, &L->ffn_up, &h, NULL));
             VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &gu, NULL) : vkslm_op_swiglu(c, &g, &gu, NULL));
         }
-        VKSLM_TRY(linear(c, &h, &L->ffn_down, &g, NULL));
-        if (R.post_norms) {
-            region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
+        VKSLM_TRY(vkslm_op_matmul(c, &h, &L->ffn_down, &g, NULL));
+        if (R.post_norms)
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->ffn_post_norm, eps));
-        }
         pending = 1;
     }
-    if (pending) { /* the last block's output: the stream is what the KV cache and the logits need */
-        region(c, "add", 12.0 * n * E, (double)n * E);
+    if (pending) /* the last block's output: the stream is what the KV cache and the logits need */
         VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
-    }
     if (out == VKSLM_GRAPH_NONE)
         return VKSLM_OK;
-    if (out == VKSLM_GRAPH_ALL) {
-        if (!b->logits_all.buffer)
-            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: no buffer for the logits of every token");
-        vkslm_tensor all = act2(&b->logits_all, 0, hp->n_vocab, n);
-        region(c, "norm", 8.0 * n * E + 4 * E, 4.0 * n * E);
-        VKSLM_TRY(vkslm_op_rms_norm(c, &h, &x, &m->output_norm, eps));
-        VKSLM_TRY(linear(c, &all, &m->output, &h, NULL));
-        if (R.final_softcap > 0) {
-            region(c, "softcap", 8.0 * n * hp->n_vocab, 4.0 * n * hp->n_vocab);
-            VKSLM_TRY(vkslm_op_softcap(c, &all, &all, R.final_softcap));
-        }
-        return VKSLM_OK;
-    }
-    vkslm_tensor xl = act2(&b->x, (uint64_t)(n - 1) * E * 4, E, 1), last = act2(&b->last, 0, E, 1);
-    vkslm_tensor logits = act2(&b->logits, 0, hp->n_vocab, 1);
-    region(c, "norm", 8.0 * E + 4 * E, 4.0 * E);
-    VKSLM_TRY(vkslm_op_rms_norm(c, &last, &xl, &m->output_norm, eps));
-    VKSLM_TRY(linear(c, &logits, &m->output, &last, NULL));
-    if (R.final_softcap > 0) {
-        region(c, "softcap", 8.0 * hp->n_vocab, 4.0 * hp->n_vocab);
+
+    /* logits = norm(x) Woutput of every token (ALL) or of the last one */
+    int all = out == VKSLM_GRAPH_ALL;
+    uint32_t rows = all ? n : 1;
+    vkslm_tensor xo = act2(&b->x, (uint64_t)(n - rows) * E * 4, E, rows);          /* (E, rows) */
+    vkslm_tensor xn = all ? act2(&b->h, 0, E, rows) : act2(&b->last, 0, E, 1);     /* (E, rows) normed */
+    vkslm_tensor logits = all ? act2(&b->logits_all, 0, V, rows) : act2(&b->logits, 0, V, 1); /* (V, rows) */
+    VKSLM_TRY(vkslm_op_rms_norm(c, &xn, &xo, &m->output_norm, eps));
+    VKSLM_TRY(vkslm_op_matmul(c, &logits, &m->output, &xn, NULL));
+    if (R.final_softcap > 0)
         VKSLM_TRY(vkslm_op_softcap(c, &logits, &logits, R.final_softcap));
-    }
     if (out == VKSLM_GRAPH_ARGMAX) { /* the id and its value (-inf when every logit is NaN or -inf) */
         vkslm_tensor id = {&b->argmax, 0, VKSLM_TYPE_I32, {1, 1, 1, 1}};
         vkslm_tensor value = {&b->argmax, 4, VKSLM_TYPE_F32, {1, 1, 1, 1}};
-        region(c, "argmax", 4.0 * hp->n_vocab, 0);
         VKSLM_TRY(vkslm_op_topk(c, &id, &value, &logits, 1, &b->argmax_scratch));
     }
     return VKSLM_OK;

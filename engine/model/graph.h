@@ -55,4 +55,10 @@ typedef enum vkslm_graph_out {
 /* Records the step for tokens[0..n) at positions p0.. (n <= max_tokens, p0 + n <= n_ctx). */
 vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const int32_t *tokens,
                                 uint32_t n, uint32_t p0, vkslm_graph_out out);
+
+/* Resolves the pipelines of a decode step and of a prefill chunk of max_tokens (at a context of n_ctx,
+ * at most the model's) before any session exists: both steps are recorded into a dry recording
+ * (vkslm_cmd_create_dry) over placeholder buffers sized as a session's, so every op resolves its kernels
+ * and nothing else happens. Model loading calls it; steps of other shapes resolve theirs on first use. */
+vkslm_status vkslm_graph_resolve(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens);
 #endif

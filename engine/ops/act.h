@@ -1,7 +1,7 @@
-/* Activations over f32 tensors. Unary: d = silu(a) or gelu(a) (tanh form), any shape, d may be a.
- * Gated: d = act(gate) * up with d, gate, up of ne {n_ff, rows...}; with up == NULL, gate is one fused
- * tensor of ne {2 * n_ff, rows...} whose rows hold [gate | up] (phi3). Work is split across dispatches
- * by the bindable range and the workgroup count limit (one fused row must fit the range). */
+/* Gated activations over f32 rows: d = act(gate) * up, act = silu (SwiGLU) or gelu in its tanh form
+ * (GeGLU), with d, gate, up of ne {n_ff, rows...}; with up == NULL, gate is one fused tensor of ne
+ * {2 * n_ff, rows...} whose rows hold [gate | up] (phi3, and every model's fused gate|up projection).
+ * d may be gate. Rows are split across dispatches by the bindable range and the workgroup count limit. */
 #ifndef VKSLM_OPS_ACT_H
 #define VKSLM_OPS_ACT_H
 
@@ -13,8 +13,6 @@ typedef struct vkslm_act_push {
 } vkslm_act_push;
 _Static_assert(sizeof(vkslm_act_push) == 32, "must match shaders/act.comp");
 
-vkslm_status vkslm_op_silu(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a);
-vkslm_status vkslm_op_gelu(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a);
 vkslm_status vkslm_op_swiglu(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *gate, const vkslm_tensor *up);
 vkslm_status vkslm_op_geglu(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *gate, const vkslm_tensor *up);
 #endif

@@ -1,17 +1,23 @@
-/* Records attention (shaders/attn.comp and shaders/attn_combine.comp): chooses the rows per workgroup
- * from the shared memory limit, the key splits from the work available and the scratch given, and cuts
- * the K/V, q/out and scratch bindings to the bindable storage range. */
+/* Attention (shaders/attention.comp and shaders/attention_combine.comp): chooses the rows per workgroup from the
+ * shared memory limit, the key splits from the work available, the device and the scratch given, and cuts
+ * the K/V, q/out and scratch bindings to the bindable storage range; each piece is recorded through
+ * vkslm_op_record. */
 #include <math.h>
-#include <stdio.h>
 
 #include "engine/ops/attention.h"
-#include "engine/util/error.h"
+#include "engine/ops/op.h"
 
 #define GRAIN 64u       /* key splits are multiples of this many keys */
-#define R_MAX 16u       /* rows per workgroup at most (R_MAX in shaders/attn.comp) */
+#define R_MAX 16u       /* rows per workgroup at most (R_MAX in shaders/attention.comp) */
 #define TARGET_WG 128u  /* split the keys until about this many workgroups run */
 #define MIN_SPLIT_KEYS 128u
 #define COMBINE_WG 64u
+/* On a CPU device the query rows of a step (n_head x tokens) already outnumber its cores once there are
+ * this many, and a split's combine pass costs a dispatch per layer: keys split there only when the range
+ * forces it. */
+#define CPU_SPLIT_MAX_ROWS 8u
+#define AT(field) VKSLM_OP_PUSH(vkslm_attn_push, field)
+#define COMBINE_AT(field) VKSLM_OP_PUSH(vkslm_attn_combine_push, field)
 
 typedef struct attn_ctx {
     vkslm_cmd *c;
@@ -19,28 +25,16 @@ typedef struct attn_ctx {
     const vkslm_tensor *out, *q, *k, *v, *scratch;
     uint32_t D, n_head, n_head_kv, group, n_ctx, window, es, p16;
     float scale, softcap;
-    uint64_t avail;       /* bytes one binding may span, after alignment slack */
+    int parallel_split;   /* split keys to keep the device busy (not only where the range forces it) */
+    double bytes, flops;  /* the call's cost, given with its first dispatch */
     uint32_t r_cap;       /* rows per workgroup the shared memory allows */
     uint32_t wg, nsg, sgmax, one_sg; /* workgroup size, subgroups in it at most, lanes at most */
 } attn_ctx;
 
-static uint64_t dim(const vkslm_tensor *t, int i) { return t->ne[i] ? t->ne[i] : 1; }
 static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 uint64_t vkslm_attn_scratch_bytes(uint32_t n_tokens, uint32_t n_head, uint32_t head_dim, uint32_t max_split) {
     return (uint64_t)n_tokens * n_head * (head_dim + 2u) * 4u * max_split;
-}
-
-static vkslm_status check_tensor(const char *which, const vkslm_tensor *t, int allow_f16) {
-    if (!t || !t->buf)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: tensor %s is missing", which);
-    if (t->type != VKSLM_TYPE_F32 && !(allow_f16 && t->type == VKSLM_TYPE_F16))
-        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "attention: tensor %s has type %u; it must be F32%s", which, t->type,
-                          allow_f16 ? " or F16" : "");
-    uint32_t es = t->type == VKSLM_TYPE_F16 ? 2u : 4u;
-    if ((t->offset + t->buf->offset) % es)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: tensor %s is not element-aligned", which);
-    return VKSLM_OK;
 }
 
 /* K/V bytes of kv heads [h0, h1) and keys [c0, c1) ([kv_head][pos][head_dim]). */
@@ -57,24 +51,28 @@ typedef struct attn_chunk {
 } attn_chunk;
 
 /* Does the piece (kv heads [h0, h1), splits [s0, s1)) bind within the range? */
+/* Does one binding hold `bytes`? */
+static int fits(const attn_ctx *a, uint64_t bytes) { return vkslm_op_fit(a->vk, 0, bytes) != 0; }
+
 static int piece_fits(const attn_ctx *a, const attn_chunk *ch, uint32_t h0, uint32_t h1, uint32_t s0, uint32_t s1) {
     uint32_t c0 = ch->key_lo + s0 * ch->chunk;
     uint32_t c1 = ch->key_lo + s1 * ch->chunk;
     if (c1 > ch->kv_end)
         c1 = ch->kv_end;
-    if (kv_span(a, h0, h1, c0, c1) > a->avail)
+    if (!fits(a, kv_span(a, h0, h1, c0, c1)))
         return 0;
     if (ch->n_split > 1) {
         uint64_t first = ((uint64_t)h0 * ch->n_split + s0) * ch->row_elems;
         uint64_t end = ((uint64_t)(h1 - 1) * ch->n_split + s1) * ch->row_elems;
-        if ((end - first) * 4u > a->avail)
+        if (!fits(a, (end - first) * 4u))
             return 0;
     }
     return 1;
 }
 
-static vkslm_status record_piece(const attn_ctx *a, const attn_chunk *ch, const vkslm_pipeline *p, uint32_t h0,
-                                 uint32_t h1, uint32_t s0, uint32_t s1) {
+/* The dispatch of kv heads [h0, h1) and key splits [s0, s1) of a chunk. */
+static vkslm_status record_piece(attn_ctx *a, const attn_chunk *ch, vkslm_shader_id shader, const uint32_t *spec,
+                                 uint32_t h0, uint32_t h1, uint32_t s0, uint32_t s1) {
     uint32_t c0 = ch->key_lo + s0 * ch->chunk;
     uint32_t c1 = ch->key_lo + s1 * ch->chunk;
     if (c1 > ch->kv_end)
@@ -82,67 +80,52 @@ static vkslm_status record_piece(const attn_ctx *a, const attn_chunk *ch, const 
     uint64_t hs = (uint64_t)a->n_ctx * a->D;
     uint64_t kv_first = ((uint64_t)h0 * hs + (uint64_t)c0 * a->D) * a->es, kv_bytes = kv_span(a, h0, h1, c0, c1);
     uint64_t qo_bytes = (uint64_t)ch->n_tokens * a->n_head * a->D * 4u;
-    vkslm_binding bind[4];
-    uint64_t skip;
-    vkslm_attn_push pc = {0};
+    uint64_t first = ((uint64_t)h0 * ch->n_split + s0) * ch->row_elems; /* of the scratch */
+    uint64_t end = ((uint64_t)(h1 - 1) * ch->n_split + s1) * ch->row_elems;
+    vkslm_attn_push pc = {
+        .n_rows = ch->n_rows, .group = a->group, .n_head = a->n_head, .p0 = ch->p0, .kv_end = ch->kv_end,
+        .key_lo = ch->key_lo, .window = a->window, .chunk = ch->chunk, .n_split = ch->n_split, .split_base = s0,
+        .head_base = h0, .key_base = c0, .head_stride = (uint32_t)(hs / 4u), .pos_stride = a->D / 4u,
+        .direct = ch->n_split == 1, .scale = a->scale, .softcap = a->softcap,
+    };
+    int direct = ch->n_split == 1;
     /* q, k and v are read as groups of 4 elements; their offsets are multiples of a group (checked) */
-    VKSLM_TRY(vkslm_vk_bind(a->vk, a->q->buf, a->q->offset + ch->q_byte, qo_bytes, 0, &bind[0], &skip));
-    pc.q_off = (uint32_t)(skip / 16u);
-    VKSLM_TRY(vkslm_vk_bind(a->vk, a->k->buf, a->k->offset + kv_first, kv_bytes, 0, &bind[1], &skip));
-    pc.k_off = (uint32_t)(skip / (4u * a->es));
-    VKSLM_TRY(vkslm_vk_bind(a->vk, a->v->buf, a->v->offset + kv_first, kv_bytes, 0, &bind[2], &skip));
-    pc.v_off = (uint32_t)(skip / (4u * a->es));
-    if (ch->n_split == 1) {
-        VKSLM_TRY(vkslm_vk_bind(a->vk, a->out->buf, a->out->offset + ch->out_byte, qo_bytes, 1, &bind[3], &skip));
-    } else {
-        uint64_t first = ((uint64_t)h0 * ch->n_split + s0) * ch->row_elems;
-        uint64_t end = ((uint64_t)(h1 - 1) * ch->n_split + s1) * ch->row_elems;
-        VKSLM_TRY(vkslm_vk_bind(a->vk, a->scratch->buf, a->scratch->offset + first * 4u, (end - first) * 4u, 1,
-                                &bind[3], &skip));
-    }
-    pc.dst_off = (uint32_t)(skip / 4u);
-    pc.n_rows = ch->n_rows;
-    pc.group = a->group;
-    pc.n_head = a->n_head;
-    pc.p0 = ch->p0;
-    pc.kv_end = ch->kv_end;
-    pc.key_lo = ch->key_lo;
-    pc.window = a->window;
-    pc.chunk = ch->chunk;
-    pc.n_split = ch->n_split;
-    pc.split_base = s0;
-    pc.head_base = h0;
-    pc.key_base = c0;
-    pc.head_stride = (uint32_t)(hs / 4u);
-    pc.pos_stride = a->D / 4u;
-    pc.direct = ch->n_split == 1;
-    pc.scale = a->scale;
-    pc.softcap = a->softcap;
-    return vkslm_cmd_dispatch(a->c, p, bind, 4, &pc, s1 - s0, ch->tiles, h1 - h0, "attention");
+    vkslm_op op = {
+        .name = "attention", .shader = shader, .spec = spec, .n_spec = 5, .push = &pc, .push_size = sizeof pc,
+        .grid = {{.per = s1 - s0}, {.per = ch->tiles}, {.per = h1 - h0}},
+        .arg = {
+            {"q", a->q, .unit = 16, .off_at = AT(q_off), .at = ch->q_byte, .size = qo_bytes},
+            {"k", a->k, .unit = 4 * a->es, .off_at = AT(k_off), .at = kv_first, .size = kv_bytes},
+            {"v", a->v, .unit = 4 * a->es, .off_at = AT(v_off), .at = kv_first, .size = kv_bytes},
+            {direct ? "out" : "scratch", direct ? a->out : a->scratch, .write = 1, .off_at = AT(dst_off),
+             .at = direct ? ch->out_byte : first * 4u, .size = direct ? qo_bytes : (end - first) * 4u},
+        },
+        .bytes = a->bytes, .flops = a->flops,
+    };
+    a->bytes = a->flops = 0;
+    return vkslm_op_record(a->c, &op);
 }
 
+/* Merges the splits of a chunk into out, kv heads as many at a time as one binding holds. */
 static vkslm_status record_combine(const attn_ctx *a, const attn_chunk *ch) {
-    uint32_t spec[2] = {COMBINE_WG, a->D};
-    const vkslm_pipeline *p;
-    VKSLM_TRY(vkslm_vk_pipeline(a->vk, "attn_combine", 2, sizeof(vkslm_attn_combine_push), spec, 2, &p));
+    const uint32_t spec[2] = {COMBINE_WG, a->D};
     uint64_t per_head = (uint64_t)ch->n_split * ch->row_elems * 4u;
-    uint32_t heads = per_head * a->n_head_kv <= a->avail ? a->n_head_kv : 1u;
+    uint32_t heads = fits(a, per_head * a->n_head_kv) ? a->n_head_kv : 1u;
     uint64_t out_bytes = (uint64_t)ch->n_tokens * a->n_head * a->D * 4u;
     for (uint32_t h0 = 0; h0 < a->n_head_kv; h0 += heads) {
-        vkslm_binding bind[2];
-        uint64_t skip;
-        vkslm_attn_combine_push pc = {0};
-        VKSLM_TRY(vkslm_vk_bind(a->vk, a->scratch->buf, a->scratch->offset + h0 * per_head, heads * per_head, 0,
-                                &bind[0], &skip));
-        pc.src_off = (uint32_t)(skip / 4u);
-        VKSLM_TRY(vkslm_vk_bind(a->vk, a->out->buf, a->out->offset + ch->out_byte, out_bytes, 1, &bind[1], &skip));
-        pc.out_off = (uint32_t)(skip / 4u);
-        pc.n_rows = ch->n_rows;
-        pc.group = a->group;
-        pc.n_head = a->n_head;
-        pc.n_split = ch->n_split;
-        pc.head_base = h0;
-        VKSLM_TRY(vkslm_cmd_dispatch(a->c, p, bind, 2, &pc, ch->n_rows, 1, heads, "attention combine"));
+        vkslm_attn_combine_push pc = {
+            .n_rows = ch->n_rows, .group = a->group, .n_head = a->n_head, .n_split = ch->n_split, .head_base = h0,
+        };
+        vkslm_op op = {
+            .name = "attention combine", .shader = VKSLM_SHADER_ATTENTION_COMBINE, .spec = spec, .n_spec = 2,
+            .push = &pc, .push_size = sizeof pc,
+            .grid = {{.per = ch->n_rows}, {0}, {.per = heads}},
+            .arg = {
+                {"scratch", a->scratch, .off_at = COMBINE_AT(src_off), .at = h0 * per_head, .size = heads * per_head},
+                {"out", a->out, .write = 1, .off_at = COMBINE_AT(out_off), .at = ch->out_byte, .size = out_bytes},
+            },
+        };
+        VKSLM_TRY(vkslm_op_record(a->c, &op));
     }
     return VKSLM_OK;
 }
@@ -155,7 +138,7 @@ static uint32_t pow2_floor(uint32_t x) {
 }
 
 /* Plans and records tokens [t0, t0 + n_tokens) of the call. */
-static vkslm_status record_chunk(const attn_ctx *a, uint32_t t0, uint32_t n_tokens, uint32_t p0) {
+static vkslm_status record_chunk(attn_ctx *a, uint32_t t0, uint32_t n_tokens, uint32_t p0) {
     attn_chunk ch = {0};
     ch.q_byte = ch.out_byte = (uint64_t)t0 * a->n_head * a->D * 4u;
     ch.n_tokens = n_tokens;
@@ -172,7 +155,7 @@ static vkslm_status record_chunk(const attn_ctx *a, uint32_t t0, uint32_t n_toke
 
     /* keys one kv head's binding can hold, in whole blocks */
     uint64_t row_bytes = (uint64_t)a->D * a->es;
-    uint64_t keys_fit = a->avail >= row_bytes ? (a->avail - row_bytes) / row_bytes + 1u : 0u;
+    uint64_t keys_fit = vkslm_op_fit(a->vk, row_bytes, row_bytes);
     keys_fit -= keys_fit % GRAIN;
     if (keys_fit == 0)
         return vkslm_fail(VKSLM_ERR_LIMIT, "attention: %u keys (head_dim %u) exceed the bindable range", GRAIN,
@@ -181,11 +164,11 @@ static vkslm_status record_chunk(const attn_ctx *a, uint32_t t0, uint32_t n_toke
     uint64_t by_scratch = 0;
     if (a->scratch) {
         by_scratch = vkslm_tensor_nelems(a->scratch) / (ch.row_elems * a->n_head_kv);
-        uint64_t by_range = a->avail / (ch.row_elems * 4u);
+        uint64_t by_range = vkslm_op_fit(a->vk, ch.row_elems * 4u, ch.row_elems * 4u);
         if (by_scratch > by_range)
             by_scratch = by_range;
     }
-    uint64_t want = ceil_div(TARGET_WG, (uint64_t)ch.tiles * a->n_head_kv);
+    uint64_t want = a->parallel_split ? ceil_div(TARGET_WG, (uint64_t)ch.tiles * a->n_head_kv) : 1;
     uint64_t by_len = ceil_div(span, MIN_SPLIT_KEYS);
     uint64_t n = want < by_len ? want : by_len;
     if (n > by_scratch)
@@ -203,11 +186,13 @@ static vkslm_status record_chunk(const attn_ctx *a, uint32_t t0, uint32_t n_toke
                           span, ch.n_split, (unsigned long long)by_scratch);
 
     uint32_t spec[5] = {a->wg, a->D, ch.R, a->nsg, a->sgmax};
-    char variant[32];
-    snprintf(variant, sizeof variant, "attn_%s%s%s", a->es == 2 ? "f16" : "f32", a->p16 ? "_p16" : "",
-             a->one_sg ? "_1sg" : "");
-    const vkslm_pipeline *p;
-    VKSLM_TRY(vkslm_vk_pipeline(a->vk, variant, 4, sizeof(vkslm_attn_push), spec, 5, &p));
+    /* [f16 cache: 0 f32, 1 f16, 2 f16 as packed words][one subgroup per workgroup] */
+    static const vkslm_shader_id shaders[3][2] = {
+        {VKSLM_SHADER_ATTENTION_F32, VKSLM_SHADER_ATTENTION_F32_1SG},
+        {VKSLM_SHADER_ATTENTION_F16, VKSLM_SHADER_ATTENTION_F16_1SG},
+        {VKSLM_SHADER_ATTENTION_F16_P16, VKSLM_SHADER_ATTENTION_F16_P16_1SG},
+    };
+    vkslm_shader_id shader = shaders[a->es == 2 ? 1 + a->p16 : 0][a->one_sg];
 
     uint32_t heads = piece_fits(a, &ch, 0, a->n_head_kv, 0, 1) ? a->n_head_kv : 1u;
     for (uint32_t h0 = 0; h0 < a->n_head_kv; h0 += heads) {
@@ -217,7 +202,7 @@ static vkslm_status record_chunk(const attn_ctx *a, uint32_t t0, uint32_t n_toke
             uint32_t s1 = s0 + 1u;
             while (s1 < ch.n_split && piece_fits(a, &ch, h0, h0 + heads, s0, s1 + 1u))
                 s1++;
-            VKSLM_TRY(record_piece(a, &ch, p, h0, h0 + heads, s0, s1));
+            VKSLM_TRY(record_piece(a, &ch, shader, spec, h0, h0 + heads, s0, s1));
             s0 = s1;
         }
     }
@@ -228,22 +213,25 @@ static vkslm_status record_chunk(const attn_ctx *a, uint32_t t0, uint32_t n_toke
 
 vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *q, const vkslm_tensor *k,
                                 const vkslm_tensor *v, const vkslm_tensor *scratch, const vkslm_attn_params *params) {
-    VKSLM_TRY(check_tensor("q", q, 0));
-    VKSLM_TRY(check_tensor("out", out, 0));
-    VKSLM_TRY(check_tensor("k", k, 1));
-    VKSLM_TRY(check_tensor("v", v, 1));
-    if (scratch)
-        VKSLM_TRY(check_tensor("scratch", scratch, 0));
+    const char *name = "attention";
+    VKSLM_TRY(VKSLM_OP_PRESENT(name, out, q, k, v));
     if (!params)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: params are missing");
-    uint64_t D = dim(q, 0), n_head = dim(q, 1), n_tokens = dim(q, 2);
-    uint64_t n_ctx = dim(k, 1), n_head_kv = dim(k, 2);
-    if (dim(q, 3) != 1 || dim(out, 0) != D || dim(out, 1) != n_head || dim(out, 2) != n_tokens || dim(out, 3) != 1)
+    VKSLM_TRY(vkslm_op_check(name, "q", q, VKSLM_OP_F32, vkslm_tensor_nelems(q)));
+    VKSLM_TRY(vkslm_op_check(name, "out", out, VKSLM_OP_F32, vkslm_tensor_nelems(out)));
+    VKSLM_TRY(vkslm_op_check(name, "k", k, VKSLM_OP_F32 | VKSLM_OP_F16, vkslm_tensor_nelems(k)));
+    VKSLM_TRY(vkslm_op_check(name, "v", v, VKSLM_OP_F32 | VKSLM_OP_F16, vkslm_tensor_nelems(v)));
+    if (scratch)
+        VKSLM_TRY(vkslm_op_check(name, "scratch", scratch, VKSLM_OP_F32, vkslm_tensor_nelems(scratch)));
+    uint64_t D = vkslm_dim(q, 0), n_head = vkslm_dim(q, 1), n_tokens = vkslm_dim(q, 2);
+    uint64_t n_ctx = vkslm_dim(k, 1), n_head_kv = vkslm_dim(k, 2);
+    if (vkslm_dim(q, 3) != 1 || vkslm_dim(out, 0) != D || vkslm_dim(out, 1) != n_head || vkslm_dim(out, 2) != n_tokens ||
+        vkslm_dim(out, 3) != 1)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: out must have q's shape {head_dim, n_head, n_tokens}");
-    if (dim(k, 0) != D || dim(k, 3) != 1 || v->type != k->type)
+    if (vkslm_dim(k, 0) != D || vkslm_dim(k, 3) != 1 || v->type != k->type)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: k must be {head_dim, n_ctx, n_head_kv} with q's head_dim");
     for (int i = 0; i < 4; i++)
-        if (dim(v, i) != dim(k, i))
+        if (vkslm_dim(v, i) != vkslm_dim(k, i))
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: v must have k's type and shape");
     if (D == 0 || D > VKSLM_ATTN_MAX_HEAD_DIM || D % 4u)
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "attention: head_dim %llu is not a multiple of 4 in [4, %u]",
@@ -287,13 +275,14 @@ vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vks
     a.p16 = a.es == 2 && !vkslm_vk_get_enabled(a.vk)->storage16;
     a.scale = params->scale > 0.0f ? params->scale : 1.0f / sqrtf((float)D);
     a.softcap = params->softcap;
-    a.avail = vkslm_vk_max_range(a.vk) - caps->min_storage_offset_align - 4u;
+    a.parallel_split = !vkslm_vk_is_cpu(a.vk) || n_head * n_tokens < CPU_SPLIT_MAX_ROWS;
+    double n_kv = (double)params->p0 + (double)n_tokens; /* keys read (the window aside) */
+    a.bytes = 8.0 * (double)(n_tokens * n_head * D) + 2.0 * n_kv * (double)(n_head_kv * D) * a.es;
+    a.flops = 4.0 * (double)(n_tokens * n_head * D) * n_kv;
 
     /* one workgroup holds subgroups of the largest size (at least 4 invocations); ONE_SUBGROUP when the
      * device has a single subgroup size, so that the workgroup is exactly one subgroup */
-    const VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
-    if ((caps->subgroup_ops & need) != need)
-        return vkslm_fail(VKSLM_ERR_FEATURE_MISSING, "attention: the device lacks subgroup arithmetic in compute");
+    VKSLM_TRY(vkslm_op_need_subgroups(a.vk, name));
     uint32_t sgmin = caps->subgroup_size_min ? caps->subgroup_size_min : 1u;
     a.sgmax = caps->subgroup_size_max > sgmin ? caps->subgroup_size_max : sgmin;
     uint32_t n_sg = params->subgroups ? params->subgroups : 1u;
@@ -312,7 +301,7 @@ vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vks
 
     /* token chunks: q and out of a chunk fit one binding; rows and tiles fit the workgroup counts */
     uint64_t per_token = (uint64_t)a.n_head * (a.D + 2u) * 4u;
-    uint64_t max_tok = a.avail / per_token;
+    uint64_t max_tok = vkslm_op_fit(a.vk, per_token, per_token);
     uint64_t by_rows = caps->max_workgroup_count[0] / a.group;
     if (max_tok > by_rows)
         max_tok = by_rows;

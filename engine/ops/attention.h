@@ -1,4 +1,4 @@
-/* Attention over a KV cache (shaders/attn.comp, shaders/attn_combine.comp): flash attention with an
+/* Attention over a KV cache (shaders/attention.comp, shaders/attention_combine.comp): flash attention with an
  * online softmax, for one decode token or a prefill chunk of n_tokens new tokens.
  *
  * Shapes (ne[0] contiguous):
@@ -10,7 +10,9 @@
  * score = softcap * tanh(score / softcap); out = softmax(scores) V.
  *
  * Long key ranges are split across workgroups (flash-decoding) when a scratch tensor is given: each split
- * writes a partial (o, max, sum) and a combine pass merges them. Without scratch, one workgroup walks a
+ * writes a partial (o, max, sum) and a combine pass merges them. On CPU devices keys split only where a
+ * step has fewer than 8 query rows (n_head x tokens), or where the range forces it: the rows already keep
+ * the cores busy and the combine pass costs a dispatch. Without scratch, one workgroup walks a
  * row tile's whole key range. K/V bindings larger than the bindable storage range are split by kv head
  * and by key range (which then needs scratch); q/out larger than the range are processed in token chunks.
  * Everything is f32 arithmetic; an f16 cache is read through 16-bit storage or as packed words. */
@@ -43,7 +45,7 @@ uint64_t vkslm_attn_scratch_bytes(uint32_t n_tokens, uint32_t n_head, uint32_t h
 vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *q, const vkslm_tensor *k,
                                 const vkslm_tensor *v, const vkslm_tensor *scratch, const vkslm_attn_params *params);
 
-/* Push constants, declared identically in shaders/attn.comp and shaders/attn_combine.comp. */
+/* Push constants, declared identically in shaders/attention.comp and shaders/attention_combine.comp. */
 typedef struct vkslm_attn_push {
     uint32_t n_rows, group, n_head, p0;
     uint32_t kv_end, key_lo, window, chunk;
@@ -53,11 +55,11 @@ typedef struct vkslm_attn_push {
     uint32_t direct, pad0;
     float scale, softcap;
 } vkslm_attn_push;
-_Static_assert(sizeof(vkslm_attn_push) == 88, "must match shaders/attn.comp");
+_Static_assert(sizeof(vkslm_attn_push) == 88, "must match shaders/attention.comp");
 
 typedef struct vkslm_attn_combine_push {
     uint32_t n_rows, group, n_head, n_split;
     uint32_t head_base, src_off, out_off, pad;
 } vkslm_attn_combine_push;
-_Static_assert(sizeof(vkslm_attn_combine_push) == 32, "must match shaders/attn_combine.comp");
+_Static_assert(sizeof(vkslm_attn_combine_push) == 32, "must match shaders/attention_combine.comp");
 #endif

@@ -1,64 +1,70 @@
-/* Records embedding lookups (shaders/get_rows.comp): ids in chunks that fit the output binding and the
- * group count limit, weights in row chunks that fit the bindable range. */
+/* Embedding lookups (shaders/get_rows.comp; plain rows shaders/get_rows_plain.comp): ids along axis 0, weight
+ * rows along axis 1. */
 #include "engine/ops/get_rows.h"
-#include "engine/ops/weights_plain.h"
 
-#include "engine/ops/weights.h"
-#include "engine/util/error.h"
+#include "engine/ops/matmul.h"
+#include "engine/ops/op.h"
 
 #define WG 64u
+#define AT(field) VKSLM_OP_PUSH(vkslm_get_rows_push, field)
+#define PLAIN_AT(field) VKSLM_OP_PUSH(vkslm_plain_push, field)
 
-static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static const vkslm_shader_id shaders[VKSLM_TYPE_COUNT] = {
+    [VKSLM_TYPE_F32] = VKSLM_SHADER_GET_ROWS_F32,       [VKSLM_TYPE_F16] = VKSLM_SHADER_GET_ROWS_F16,
+    [VKSLM_TYPE_BF16] = VKSLM_SHADER_GET_ROWS_BF16,     [VKSLM_TYPE_Q4_0] = VKSLM_SHADER_GET_ROWS_Q4_0,
+    [VKSLM_TYPE_Q4_1] = VKSLM_SHADER_GET_ROWS_Q4_1,     [VKSLM_TYPE_Q5_0] = VKSLM_SHADER_GET_ROWS_Q5_0,
+    [VKSLM_TYPE_Q5_1] = VKSLM_SHADER_GET_ROWS_Q5_1,     [VKSLM_TYPE_Q8_0] = VKSLM_SHADER_GET_ROWS_Q8_0,
+    [VKSLM_TYPE_Q2_K] = VKSLM_SHADER_GET_ROWS_Q2_K,     [VKSLM_TYPE_Q3_K] = VKSLM_SHADER_GET_ROWS_Q3_K,
+    [VKSLM_TYPE_Q4_K] = VKSLM_SHADER_GET_ROWS_Q4_K,     [VKSLM_TYPE_Q5_K] = VKSLM_SHADER_GET_ROWS_Q5_K,
+    [VKSLM_TYPE_Q6_K] = VKSLM_SHADER_GET_ROWS_Q6_K,     [VKSLM_TYPE_IQ4_NL] = VKSLM_SHADER_GET_ROWS_IQ4_NL,
+    [VKSLM_TYPE_IQ4_XS] = VKSLM_SHADER_GET_ROWS_IQ4_XS,
+};
 
 vkslm_status vkslm_op_get_rows(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *ids) {
-    if (vkslm_weights_need_plain(w))
-        return vkslm_op_get_rows_plain(c, d, w, ids);
-    uint64_t row_bytes;
-    VKSLM_TRY(vkslm_weights_check("get_rows", w, &row_bytes));
-    if (!ids || !ids->buf || ids->type != VKSLM_TYPE_I32 || (ids->buf->offset + ids->offset) % 4)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "get_rows: ids must be a 4-byte aligned I32 tensor");
-    if (!d || !d->buf || d->type != VKSLM_TYPE_F32 || (d->buf->offset + d->offset) % 4)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "get_rows: d must be a 4-byte aligned F32 tensor");
-    uint64_t k = w->ne[0], n_rows = w->ne[1] ? w->ne[1] : 1, n = vkslm_tensor_nelems(ids);
+    const char *name = "get_rows";
+    VKSLM_TRY(VKSLM_OP_PRESENT(name, d, w, ids));
+    uint64_t k = w->ne[0], n_rows = vkslm_dim(w, 1), n = vkslm_tensor_nelems(ids);
     if (d->ne[0] != k || vkslm_tensor_nelems(d) != k * n)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "get_rows: d must be %llu x %llu", (unsigned long long)k,
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: d must be %llu x %llu", name, (unsigned long long)k,
                           (unsigned long long)n);
     if (n_rows > 0x7fffffffu)
-        return vkslm_fail(VKSLM_ERR_LIMIT, "get_rows: %llu rows", (unsigned long long)n_rows);
-    if (n == 0)
-        return VKSLM_OK;
-    vkslm_vk *vk = vkslm_cmd_vk(c);
-    const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
-    char variant[32];
-    vkslm_weights_variant(variant, sizeof variant, "get_rows", w->type);
-    uint32_t spec[1] = {WG};
-    const vkslm_pipeline *p;
-    VKSLM_TRY(vkslm_vk_pipeline(vk, variant, 3, sizeof(vkslm_get_rows_push), spec, 1, &p));
-
-    uint64_t units = k / 32, range = vkslm_vk_max_range(vk), slack = caps->min_storage_offset_align + 4;
-    uint64_t rows_max = min_u64(vkslm_weights_rows_per_binding(vk, row_bytes), 0x7fffffffu);
-    uint64_t ids_max = range > slack ? (range - slack) / (k * 4) : 0;
-    ids_max = min_u64(ids_max, (uint64_t)caps->max_workgroup_count[0] * WG / units);
-    if (rows_max == 0 || ids_max == 0)
-        return vkslm_fail(VKSLM_ERR_LIMIT, "get_rows: a row of %llu elements does not fit the bindable range",
-                          (unsigned long long)k);
-    for (uint64_t i0 = 0; i0 < n; i0 += ids_max) {
-        uint64_t ni = min_u64(ids_max, n - i0), iskip, dskip;
-        vkslm_binding bind[3];
-        VKSLM_TRY(vkslm_vk_bind(vk, ids->buf, ids->offset + i0 * 4, ni * 4, 0, &bind[1], &iskip));
-        VKSLM_TRY(vkslm_vk_bind(vk, d->buf, d->offset + i0 * k * 4, ni * k * 4, 1, &bind[2], &dskip));
-        for (uint64_t r0 = 0; r0 < n_rows; r0 += rows_max) {
-            uint64_t nr = min_u64(rows_max, n_rows - r0);
-            uint32_t wskip;
-            VKSLM_TRY(vkslm_weights_bind_rows(vk, w, row_bytes, r0, nr, &bind[0], &wskip));
-            vkslm_get_rows_push pc = {
-                .units = (uint32_t)units, .row_bytes = (uint32_t)row_bytes, .w_off = wskip, .r0 = (uint32_t)r0,
-                .rows = (uint32_t)nr, .n_total = (uint32_t)n_rows, .ids_off = (uint32_t)(iskip / 4),
-                .n_ids = (uint32_t)ni, .d_off = (uint32_t)(dskip / 4),
-            };
-            uint32_t groups = (uint32_t)((ni * units + WG - 1) / WG);
-            VKSLM_TRY(vkslm_cmd_dispatch(c, p, bind, 3, &pc, groups, 1, 1, "get_rows"));
-        }
+        return vkslm_fail(VKSLM_ERR_LIMIT, "%s: %llu rows", name, (unsigned long long)n_rows);
+    uint64_t rb = vkslm_type_row_bytes(w->type, k);
+    double bytes = (double)n * (rb + 4.0 * k);
+    if (vkslm_weights_need_plain(w)) {
+        static const uint32_t spec[1] = {WG};
+        vkslm_plain_push pc = {.k = (uint32_t)k, .rows = (uint32_t)n_rows, .row_halves = (uint32_t)(rb / 2),
+                               .d_stride = (uint32_t)k};
+        vkslm_op op = {
+            .name = name, .spec = spec, .n_spec = 1, .push = &pc, .push_size = sizeof pc,
+            .shader = w->type == VKSLM_TYPE_F32   ? VKSLM_SHADER_GET_ROWS_PLAIN_F32
+                      : w->type == VKSLM_TYPE_F16 ? VKSLM_SHADER_GET_ROWS_PLAIN_F16
+                                                  : VKSLM_SHADER_GET_ROWS_PLAIN_BF16,
+            .axis = {{.n = n, .count_at = PLAIN_AT(n_vec)}},
+            .grid = {{.per = k, .div = WG}, {.axes = 1}},
+            .arg = {
+                {"w", w, .unit = 2, .off_at = PLAIN_AT(w_half), .size = n_rows * rb}, /* one binding */
+                {"ids", ids, .types = VKSLM_OP_I32, .off_at = PLAIN_AT(x_off), .step = {4}, .size = 4},
+                {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = PLAIN_AT(d_off), .step = {k * 4}, .size = k * 4},
+            },
+            .bytes = bytes,
+        };
+        return vkslm_op_record(c, &op);
     }
-    return VKSLM_OK;
+    VKSLM_TRY(vkslm_weights_check(name, w, &rb));
+    uint32_t spec[1] = {WG};
+    vkslm_get_rows_push pc = {.units = (uint32_t)(k / 32), .row_bytes = (uint32_t)rb, .n_total = (uint32_t)n_rows};
+    vkslm_op op = {
+        .name = name, .shader = shaders[w->type], .spec = spec, .n_spec = 1, .push = &pc, .push_size = sizeof pc,
+        .axis = {{.n = n, .count_at = AT(n_ids)}, {.n = n_rows, .count_at = AT(rows), .first_at = AT(r0)}},
+        .grid = {{.per = k / 32, .div = WG, .axes = 1}}, /* an invocation per 32-element unit of an id's row */
+        .arg = {
+            {"w", w, .unit = 1, .align = vkslm_type_info(w->type)->block_elems == 1 ? 4 : 2, .off_at = AT(w_off),
+             .step = {0, rb}, .size = rb},
+            {"ids", ids, .types = VKSLM_OP_I32, .off_at = AT(ids_off), .step = {4}, .size = 4},
+            {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = AT(d_off), .step = {k * 4}, .size = k * 4},
+        },
+        .bytes = bytes,
+    };
+    return vkslm_op_record(c, &op);
 }

@@ -1,8 +1,10 @@
-/* Embedding lookup from a weight matrix of any supported type (engine/ops/weights.h), dequantizing:
- *   w: ne[0] = K (a multiple of 32 and of the block size), ne[1] = N rows
+/* Embedding lookup from a weight matrix of any supported type (engine/ops/op.h), dequantizing:
+ *   w: ne[0] = K, ne[1] = N rows (plain F32/F16/BF16 rows of any length; other types K a multiple of 32
+ *      and of the block size)
  *   ids: I32 (VKSLM_TYPE_I32), n ids, 4-byte aligned
  *   d: f32, ne[0] = K, ne[1] = n        d[i] = w[ids[i]]; an id outside [0, N) gives a row of zeros
- * Matrices larger than the bindable range are bound in row chunks (one dispatch each). */
+ * Matrices larger than the bindable range are bound in row chunks (one dispatch each); plain matrices
+ * whose rows are no multiple of 32 elements (tiny models) must fit one binding. */
 #ifndef VKSLM_OPS_GET_ROWS_H
 #define VKSLM_OPS_GET_ROWS_H
 #include "engine/ops/tensor.h"

@@ -51,7 +51,7 @@ static inline vkslm_tensor vkslm_kv_tensor(const vkslm_kv_layout *l, const vkslm
     return t;
 }
 
-/* Push constants, declared identically in shaders/kv_write.comp. */
+/* Push constants, declared identically in shaders/kv_cache.comp. */
 typedef struct vkslm_kv_write_push {
     uint32_t head_dim, n_ctx, n_head, n_tokens; /* n_head: heads in this dispatch */
     uint32_t src_off, dst_off, pos_off;         /* element offsets into the bound ranges */
@@ -61,7 +61,7 @@ typedef struct vkslm_kv_write_push {
     uint32_t rope_heads;                        /* rope variants: heads h0 + h below this rotate */
     vkslm_rope_args rope;                       /* rope variants: the rotation (engine/ops/rope.h) */
 } vkslm_kv_write_push;
-_Static_assert(sizeof(vkslm_kv_write_push) == 80, "must match shaders/kv_write.comp");
+_Static_assert(sizeof(vkslm_kv_write_push) == 80, "must match shaders/kv_cache.comp");
 
 /* Writes src (f32, ne {head_dim, n_kv_head, n_tokens}; token rows src_token_stride elements apart, 0:
  * contiguous, so k or v inside a fused QKV output works) into dst (a vkslm_kv_tensor view: ne {head_dim,

@@ -1,39 +1,170 @@
-/* Records prefill matmuls: the shared-memory tiled kernel (shaders/matmul.comp) or the register-tiled
- * mat-vec kernel, chosen by device type (measured on lavapipe: see the commit message). */
+/* Weight products (shaders/matmul_vec.comp, shaders/matmul.comp, shaders/matmul_plain.comp): the kernel choice,
+ * then one declaration for all of them: tokens along axis 0, weight rows along axis 1. */
 #include "engine/ops/matmul.h"
-#include "engine/ops/weights_plain.h"
 
-#include "engine/ops/matvec.h"
-#include "engine/ops/weights.h"
-#include "engine/util/error.h"
+#include "engine/ops/op.h"
 
-#define TILE_ROWS 64u /* must match shaders/matmul.comp */
+#define LANE_WG 64u       /* invocations (= rows) per workgroup, row-per-lane strategy */
+#define SUBGROUPS_PER_WG 4u
+#define TILE_ROWS 64u     /* must match shaders/matmul.comp */
 #define TILE_TOKS 32u
 #define TILE_INVOCATIONS 128u
+#define PLAIN_WG 64u
+#define AT(field) VKSLM_OP_PUSH(vkslm_product_push, field)
+#define PLAIN_AT(field) VKSLM_OP_PUSH(vkslm_plain_push, field)
+
+#define WEIGHT_SHADERS(OP)                                                                                         \
+    {                                                                                                              \
+        [VKSLM_TYPE_F32] = VKSLM_SHADER_##OP##_F32, [VKSLM_TYPE_F16] = VKSLM_SHADER_##OP##_F16,                    \
+        [VKSLM_TYPE_BF16] = VKSLM_SHADER_##OP##_BF16, [VKSLM_TYPE_Q4_0] = VKSLM_SHADER_##OP##_Q4_0,                \
+        [VKSLM_TYPE_Q4_1] = VKSLM_SHADER_##OP##_Q4_1, [VKSLM_TYPE_Q5_0] = VKSLM_SHADER_##OP##_Q5_0,                \
+        [VKSLM_TYPE_Q5_1] = VKSLM_SHADER_##OP##_Q5_1, [VKSLM_TYPE_Q8_0] = VKSLM_SHADER_##OP##_Q8_0,                \
+        [VKSLM_TYPE_Q2_K] = VKSLM_SHADER_##OP##_Q2_K, [VKSLM_TYPE_Q3_K] = VKSLM_SHADER_##OP##_Q3_K,                \
+        [VKSLM_TYPE_Q4_K] = VKSLM_SHADER_##OP##_Q4_K, [VKSLM_TYPE_Q5_K] = VKSLM_SHADER_##OP##_Q5_K,                \
+        [VKSLM_TYPE_Q6_K] = VKSLM_SHADER_##OP##_Q6_K, [VKSLM_TYPE_IQ4_NL] = VKSLM_SHADER_##OP##_IQ4_NL,            \
+        [VKSLM_TYPE_IQ4_XS] = VKSLM_SHADER_##OP##_IQ4_XS,                                                          \
+    }
+static const vkslm_shader_id vec_shaders[VKSLM_TYPE_COUNT] = WEIGHT_SHADERS(MATMUL_VEC);
+static const vkslm_shader_id tiled_shaders[VKSLM_TYPE_COUNT] = WEIGHT_SHADERS(MATMUL);
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* K, N, M: reduction, weight rows, vectors */
+typedef struct shape {
+    uint64_t k, n, m, row_bytes;
+} shape;
+
+static vkslm_status check_shape(const char *name, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
+                                const vkslm_tensor *bias, shape *s) {
+    s->k = w->ne[0];
+    s->n = vkslm_dim(w, 1);
+    s->m = vkslm_dim(x, 1);
+    if (w->ne[2] > 1 || w->ne[3] > 1 || x->ne[2] > 1 || x->ne[3] > 1 || d->ne[2] > 1 || d->ne[3] > 1)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: only 2-D tensors", name);
+    if (x->ne[0] != s->k || d->ne[0] != s->n || vkslm_dim(d, 1) != s->m)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: x is %llux%llu and d %llux%llu for a weight of %llu x %llu", name,
+                          (unsigned long long)x->ne[0], (unsigned long long)s->m, (unsigned long long)d->ne[0],
+                          (unsigned long long)vkslm_dim(d, 1), (unsigned long long)s->k, (unsigned long long)s->n);
+    if (bias && vkslm_tensor_nelems(bias) != s->n)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: bias has %llu elements, expected %llu", name,
+                          (unsigned long long)vkslm_tensor_nelems(bias), (unsigned long long)s->n);
+    if (s->k > UINT32_MAX || s->n > UINT32_MAX)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "%s: a weight of %llu x %llu is too large", name, (unsigned long long)s->k,
+                          (unsigned long long)s->n);
+    return VKSLM_OK;
+}
+
+/* The mat-vec kernel's shape: invocations per workgroup, rows per workgroup and per invocation. */
+typedef struct vec_plan {
+    uint32_t local, rows_per_wg, rpl;
+} vec_plan;
+
+static vec_plan plan_vec(const vkslm_vk *vk, int per_lane, uint32_t nvec, uint64_t n_rows) {
+    const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
+    vec_plan v;
+    uint32_t sg = caps->subgroup_size ? caps->subgroup_size : 32;
+    v.local = per_lane ? LANE_WG : sg * SUBGROUPS_PER_WG;
+    while (v.local > caps->max_workgroup_invocations && v.local > 1)
+        v.local /= 2;
+    /* rows an invocation computes together (each x value it loads serves them all). On lavapipe every
+     * per-lane load is a gather and x loads dominate: 4 rows cut a 4096x4096 Q4_0 mat-vec from 11-20 to 4.6
+     * CPU ms (8 vectors: 36 ms with 4 rows, 48 with 2; prefill 7.8 vs 4.2 GFLOP/s). GPUs keep fewer
+     * (registers). VKSLM_MATVEC_RPL (read at device open) forces it, for measurements. */
+    uint32_t forced = vkslm_vk_get_enabled(vk)->matvec_rpl;
+    v.rpl = forced ? forced : vkslm_vk_is_cpu(vk) ? 4u : nvec > 2 ? 1u : 2u;
+    if (per_lane) /* at least 8 workgroups to keep the cores of a CPU device busy on small matrices, none
+                   * smaller than a subgroup (576 rows: 9 groups of 16, not 3 of 64) */
+        while (v.local > sg && (n_rows + (uint64_t)v.local * v.rpl - 1) / ((uint64_t)v.local * v.rpl) < 8)
+            v.local /= 2;
+    v.rows_per_wg = (per_lane ? v.local : (v.local / sg ? v.local / sg : 1)) * v.rpl;
+    return v;
+}
+
+/* Plain float rows of any length: a row per invocation. */
+static vkslm_status record_plain(vkslm_cmd *c, const char *name, const vkslm_tensor *d, const vkslm_tensor *w,
+                                 const vkslm_tensor *x, const vkslm_tensor *bias, const shape *s) {
+    static const uint32_t spec[1] = {PLAIN_WG};
+    uint64_t rb = vkslm_type_row_bytes(w->type, s->k);
+    vkslm_plain_push pc = {.k = (uint32_t)s->k, .row_halves = (uint32_t)(rb / 2), .x_stride = (uint32_t)s->k,
+                           .d_stride = (uint32_t)s->n, .has_bias = bias != NULL};
+    vkslm_op op = {
+        .name = name, .spec = spec, .n_spec = 1, .push = &pc, .push_size = sizeof pc,
+        .shader = w->type == VKSLM_TYPE_F32   ? VKSLM_SHADER_MATMUL_PLAIN_F32
+                  : w->type == VKSLM_TYPE_F16 ? VKSLM_SHADER_MATMUL_PLAIN_F16
+                                              : VKSLM_SHADER_MATMUL_PLAIN_BF16,
+        .axis = {{.n = s->m, .count_at = PLAIN_AT(n_vec)}, {.n = s->n, .count_at = PLAIN_AT(rows)}},
+        .grid = {{.div = PLAIN_WG, .axes = 2}, {.axes = 1}},
+        .arg = {
+            {"w", w, .unit = 2, .off_at = PLAIN_AT(w_half), .step = {0, rb}, .size = rb},
+            {"x", x, .types = VKSLM_OP_F32, .off_at = PLAIN_AT(x_off), .step = {s->k * 4}, .size = s->k * 4},
+            {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = PLAIN_AT(d_off), .step = {s->n * 4, 4}, .size = 4},
+            {"bias", bias, .optional = 1, .types = VKSLM_OP_F32, .off_at = PLAIN_AT(b_off), .step = {0, 4}, .size = 4},
+        },
+        .bytes = (double)rb * s->n + 4.0 * (s->k * s->m + s->n * s->m), .flops = 2.0 * s->k * s->n * s->m,
+    };
+    return vkslm_op_record(c, &op);
+}
 
 vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
-                                const vkslm_tensor *bias, vkslm_matmul_kernel kernel) {
+                                const vkslm_tensor *bias, vkslm_matmul_kernel kernel, uint32_t max_vec) {
+    VKSLM_TRY(VKSLM_OP_PRESENT("matmul", d, w, x));
+    shape s;
+    const char *name = vkslm_dim(x, 1) <= VKSLM_MATMUL_MAX_VEC ? "matvec" : "matmul";
+    VKSLM_TRY(check_shape(name, d, w, x, bias, &s));
     if (vkslm_weights_need_plain(w))
-        return vkslm_op_matvec_plain(c, d, w, x, bias);
+        return record_plain(c, name, d, w, x, bias, &s);
+    VKSLM_TRY(vkslm_weights_check(name, w, &s.row_bytes));
     vkslm_vk *vk = vkslm_cmd_vk(c);
     const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
-    if (kernel == VKSLM_MATMUL_AUTO)
-        kernel = vkslm_vk_is_cpu(vk) ? VKSLM_MATMUL_REGISTER : VKSLM_MATMUL_TILED;
+    int cpu = vkslm_vk_is_cpu(vk), reduce = vkslm_op_need_subgroups(vk, name) == VKSLM_OK;
+    if (kernel == VKSLM_MATMUL_AUTO && s.m <= VKSLM_MATMUL_MAX_VEC)
+        kernel = cpu || !reduce ? VKSLM_MATMUL_ROW_PER_LANE : VKSLM_MATMUL_ROW_PER_SUBGROUP;
+    else if (kernel == VKSLM_MATMUL_AUTO)
+        kernel = cpu ? VKSLM_MATMUL_ROW_PER_LANE : VKSLM_MATMUL_TILED;
     if (kernel == VKSLM_MATMUL_TILED && caps->max_workgroup_invocations < TILE_INVOCATIONS)
-        kernel = VKSLM_MATMUL_REGISTER;
-    if (kernel == VKSLM_MATMUL_REGISTER)
-        return vkslm_op_matvec_ex(c, d, w, x, bias, VKSLM_MATVEC_ROW_PER_LANE, VKSLM_MATVEC_MAX_VEC);
-    vkslm_product_shape s;
-    VKSLM_TRY(vkslm_weights_check_product("matmul", d, w, x, bias, &s));
-    char variant[32];
-    vkslm_weights_variant(variant, sizeof variant, "matmul", w->type);
-    const vkslm_pipeline *p;
-    uint32_t spec[1] = {TILE_INVOCATIONS};
-    VKSLM_TRY(vkslm_vk_pipeline(vk, variant, 4, sizeof(vkslm_product_push), spec, 1, &p));
-    return vkslm_weights_record_product(c, p, d, w, x, bias, &s, TILE_ROWS, TILE_TOKS, "matmul");
+        kernel = VKSLM_MATMUL_ROW_PER_LANE;
+    if (kernel == VKSLM_MATMUL_ROW_PER_SUBGROUP && !reduce)
+        return vkslm_fail(VKSLM_ERR_FEATURE_MISSING, "%s: the device has no subgroup arithmetic in compute", name);
+
+    uint32_t spec[5], n_spec, rows_per_wg, toks_per_wg;
+    vkslm_shader_id shader;
+    if (kernel == VKSLM_MATMUL_TILED) {
+        shader = tiled_shaders[w->type];
+        spec[0] = TILE_INVOCATIONS;
+        n_spec = 1;
+        rows_per_wg = TILE_ROWS;
+        toks_per_wg = TILE_TOKS;
+    } else {
+        int per_lane = kernel == VKSLM_MATMUL_ROW_PER_LANE;
+        uint32_t nvec = (uint32_t)min_u64(s.m, max_vec && max_vec < VKSLM_MATMUL_MAX_VEC ? max_vec
+                                                                                          : VKSLM_MATMUL_MAX_VEC);
+        vec_plan v = plan_vec(vk, per_lane, nvec, s.n);
+        shader = vec_shaders[w->type];
+        spec[0] = v.local, spec[1] = nvec, spec[2] = (uint32_t)per_lane, spec[3] = v.rows_per_wg, spec[4] = v.rpl;
+        n_spec = 5;
+        rows_per_wg = v.rows_per_wg;
+        toks_per_wg = nvec;
+    }
+    vkslm_product_push pc = {.units = (uint32_t)(s.k / 32), .row_bytes = (uint32_t)s.row_bytes,
+                             .x_stride = (uint32_t)(s.k / 4), .d_stride = (uint32_t)s.n, .has_bias = bias != NULL};
+    vkslm_op op = {
+        .name = name, .shader = shader, .spec = spec, .n_spec = n_spec, .push = &pc, .push_size = sizeof pc,
+        .axis = {{.n = s.m, .count_at = AT(n_vec)}, {.n = s.n, .count_at = AT(rows)}},
+        .grid = {{.div = rows_per_wg, .axes = 2}, {.div = toks_per_wg, .axes = 1}},
+        .arg = {
+            /* quantized blocks are read as words at any even byte offset, plain floats as aligned words */
+            {"w", w, .unit = 1, .align = vkslm_type_info(w->type)->block_elems == 1 ? 4 : 2, .off_at = AT(w_off),
+             .step = {0, s.row_bytes}, .size = s.row_bytes},
+            {"x", x, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(x_off), .step = {s.k * 4}, .size = s.k * 4},
+            {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = AT(d_off), .step = {s.n * 4, 4}, .size = 4},
+            {"bias", bias, .optional = 1, .types = VKSLM_OP_F32, .off_at = AT(b_off), .step = {0, 4}, .size = 4},
+        },
+        .bytes = (double)s.row_bytes * s.n + 4.0 * (s.k * s.m + s.n * s.m), .flops = 2.0 * s.k * s.n * s.m,
+    };
+    return vkslm_op_record(c, &op);
 }
 
 vkslm_status vkslm_op_matmul(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
                              const vkslm_tensor *bias) {
-    return vkslm_op_matmul_ex(c, d, w, x, bias, VKSLM_MATMUL_AUTO);
+    return vkslm_op_matmul_ex(c, d, w, x, bias, VKSLM_MATMUL_AUTO, 0);
 }

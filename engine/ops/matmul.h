@@ -1,21 +1,51 @@
-/* Matrix x matrix (prefill) with weights of any supported type: d = x * w^T (+ bias), tensors as in
- * engine/ops/matvec.h (w: K x N any weight type; x: f32 K x M, 16-byte aligned; d: f32 N x M), any M and N,
- * K a multiple of 32 and of the block size. Two kernels:
- *   TILED: shaders/matmul.comp, 64 x 32 output tiles through shared memory (GPUs)
- *   REGISTER: shaders/matvec.comp with 8 tokens per invocation, no shared memory and no barriers (CPU
- *   devices such as lavapipe, where a workgroup barrier is expensive) */
+/* Weight products d = x * w^T (+ bias), w of any weight type: decode's mat-vec and the prefill matmul,
+ * one op that picks its kernel.
+ *   w: ne[0] = K (elements per row), ne[1] = N (rows); any supported weight type (engine/ops/op.h);
+ *      plain F32/F16/BF16 rows of any length, other types K a multiple of 32 and of the block size
+ *   x: f32, ne[0] = K, ne[1] = M (vectors/tokens), 16-byte aligned
+ *   d: f32, ne[0] = N, ne[1] = M                     d[m][n] = sum_k w[n][k] * x[m][k] + bias[n]
+ *   bias: NULL or f32 with N elements
+ * Kernels:
+ *   ROW_PER_LANE     shaders/matmul_vec.comp, each invocation whole rows, up to 8 vectors sharing every decoded
+ *                    weight block (more in groups of 8, one dispatch); no shared memory, no barriers
+ *   ROW_PER_SUBGROUP shaders/matmul_vec.comp, a subgroup per row reduced with subgroupAdd
+ *   TILED            shaders/matmul.comp, 64 x 32 output tiles through shared memory
+ *   (plain rows that are no multiple of 32 elements: shaders/matmul_plain.comp, a row per invocation)
+ * AUTO, decided here from the device: up to 8 vectors ROW_PER_LANE on CPU devices (lavapipe) or without
+ * subgroup arithmetic, ROW_PER_SUBGROUP elsewhere; more vectors ROW_PER_LANE on CPU devices, where a
+ * workgroup barrier is expensive (measured on lavapipe: the register kernel 7.8 vs 4.2 GFLOP/s), TILED
+ * elsewhere. Weights larger than the bindable range are split by rows, x and d by tokens. */
 #ifndef VKSLM_OPS_MATMUL_H
 #define VKSLM_OPS_MATMUL_H
 #include "engine/ops/tensor.h"
 
 typedef enum vkslm_matmul_kernel {
-    VKSLM_MATMUL_AUTO = 0,     /* REGISTER on CPU devices, TILED elsewhere */
-    VKSLM_MATMUL_TILED = 1,
-    VKSLM_MATMUL_REGISTER = 2,
+    VKSLM_MATMUL_AUTO = 0,
+    VKSLM_MATMUL_ROW_PER_LANE = 1,
+    VKSLM_MATMUL_ROW_PER_SUBGROUP = 2,
+    VKSLM_MATMUL_TILED = 3,
 } vkslm_matmul_kernel;
+
+#define VKSLM_MATMUL_MAX_VEC 8 /* vectors one pass of the mat-vec kernel takes */
+
+/* Push constants of shaders/matmul_vec.comp and shaders/matmul.comp (declared identically in both). */
+typedef struct vkslm_product_push {
+    uint32_t units, rows, row_bytes, w_off;
+    uint32_t x_off, x_stride, n_vec, d_off;
+    uint32_t d_stride, b_off, has_bias, pad;
+} vkslm_product_push;
+_Static_assert(sizeof(vkslm_product_push) == 48, "must match shaders/matmul_vec.comp and matmul.comp");
+
+/* Push constants of shaders/matmul_plain.comp. */
+typedef struct vkslm_plain_push {
+    uint32_t k, rows, w_half, row_halves, x_off, x_stride, n_vec, d_off, d_stride, b_off, has_bias, pad;
+} vkslm_plain_push;
+_Static_assert(sizeof(vkslm_plain_push) == 48, "must match shaders/matmul_plain.comp");
 
 vkslm_status vkslm_op_matmul(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
                              const vkslm_tensor *bias);
+/* The same with a forced kernel and, for the mat-vec kernels, at most max_vec (1..8, 0: 8) vectors per pass
+ * (tests and measurements). Plain rows take their own kernel whatever is asked. */
 vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
-                                const vkslm_tensor *bias, vkslm_matmul_kernel kernel);
+                                const vkslm_tensor *bias, vkslm_matmul_kernel kernel, uint32_t max_vec);
 #endif

@@ -1,6 +1,6 @@
-/* Row norms over f32 tensors: a and d have ne {n, rows...}; w and b (optional, NULL) are f32 [n] and
- * apply to every row. d may be a itself. Rows are split across dispatches when they exceed the
- * bindable range or the workgroup count limit (one row must fit the range). */
+/* RMS normalisation of f32 rows: a and d have ne {n, rows...}; w (optional, NULL) is f32 [n] and applies
+ * to every row. d may be a itself. Rows are split across dispatches when they exceed the bindable range
+ * or the workgroup count limit (one row must fit the range). */
 #ifndef VKSLM_OPS_NORM_H
 #define VKSLM_OPS_NORM_H
 
@@ -8,9 +8,9 @@
 
 /* Push constants, declared identically in shaders/norm.comp. */
 typedef struct vkslm_norm_push {
-    uint32_t n, a_off, d_off, w_off, b_off, flags;
+    uint32_t n, a_off, d_off, w_off, r_off, flags;
     float eps;
-    uint32_t r_off; /* rms_norm_add: element offset of the residual */
+    uint32_t pad;
 } vkslm_norm_push;
 _Static_assert(sizeof(vkslm_norm_push) == 32, "must match shaders/norm.comp");
 
@@ -21,7 +21,4 @@ vkslm_status vkslm_op_rms_norm(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_
  * d have a's shape; d may be r. */
 vkslm_status vkslm_op_rms_norm_add(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, const vkslm_tensor *r,
                                    const vkslm_tensor *w, float eps);
-/* d = (a - mean(a)) / sqrt(var(a) + eps) (* w) (+ b) */
-vkslm_status vkslm_op_layer_norm(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *a, const vkslm_tensor *w,
-                                 const vkslm_tensor *b, float eps);
 #endif

@@ -25,7 +25,7 @@ typedef struct vkslm_rope_params {
 } vkslm_rope_params;
 
 /* The rotation's push constants, declared identically as RopeArgs in shaders/rope.glsl and embedded in the
- * push constants of every shader that rotates (rope.comp, kv_write.comp). */
+ * push constants of every shader that rotates (rope.comp, kv_cache.comp). */
 typedef struct vkslm_rope_args {
     uint32_t n_rot, flags, f_off; /* flags 1: frequency divisors bound at f_off */
     float theta_log2, freq_scale, ext_factor, attn_factor, corr_low, corr_high;

@@ -20,6 +20,12 @@ static inline uint64_t vkslm_tensor_nelems(const vkslm_tensor *t) {
     return n;
 }
 
+/* Rows (product of ne[1..3]) of a tensor. */
+static inline uint64_t vkslm_tensor_rows(const vkslm_tensor *t) {
+    uint64_t ne0 = t->ne[0] ? t->ne[0] : 1;
+    return vkslm_tensor_nelems(t) / ne0;
+}
+
 /* A flat tensor of n elements. */
 static inline vkslm_tensor vkslm_tensor_1d(const vkslm_buf *buf, uint64_t offset, uint32_t type, uint64_t n) {
     vkslm_tensor t = {buf, offset, type, {n, 1, 1, 1}};

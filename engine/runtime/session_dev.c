@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/util/alloc.h"
+#include "engine/util/clock.h"
 #include "engine/util/error.h"
 
 void vkslm_session_dev_free(vkslm_session_dev *s) {
@@ -75,11 +76,14 @@ vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens,
                           s->b.kv.n_ctx);
     s->logits_valid = 0;
     s->gpu_ms = 0;
+    s->record_ms = 0;
     for (uint32_t done = 0; done < n;) {
         uint32_t k = n - done < s->b.max_tokens ? n - done : s->b.max_tokens;
         int last = done + k == n;
+        double t0 = vkslm_thread_cpu_ms();
         VKSLM_TRY(vkslm_cmd_begin(s->cmd));
         VKSLM_TRY(vkslm_graph_record(s->cmd, s->m, &s->b, tokens + done, k, s->n_past, last ? out : VKSLM_GRAPH_NONE));
+        s->record_ms += vkslm_thread_cpu_ms() - t0;
         VKSLM_TRY(vkslm_cmd_submit_wait(s->cmd));
         accumulate(s);
         s->n_past += k;

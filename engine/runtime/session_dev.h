@@ -30,6 +30,7 @@ typedef struct vkslm_session_dev {
     float *logits_all;  /* host copy for eval_all [max_batch][n_vocab], allocated on first use */
     int logits_valid;
     double gpu_ms;      /* GPU time of the last eval (with profiling) */
+    double record_ms;   /* CPU time (this thread's) spent recording the last eval's steps, submits excluded */
     vkslm_profile profile; /* accumulated until reset (memset to 0) */
 } vkslm_session_dev;
 

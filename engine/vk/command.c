@@ -30,11 +30,11 @@ struct vkslm_cmd {
     range_list writes, reads;               /* since the last barrier */
     uint32_t barriers;
     int recording;
+    int dry;                     /* records nothing: vkslm_cmd_create_dry */
     /* profiling */
     VkQueryPool queries;
     uint32_t n_timed;
-    const char *region;          /* current region label */
-    double region_bytes, region_flops; /* not yet attributed to a dispatch */
+    double cost_bytes, cost_flops; /* for the next dispatch (vkslm_cmd_cost) */
     double *costs;               /* [2 * MAX_TIMED]: bytes, flops per timed dispatch */
     const char **labels;
     vkslm_timing *timings;
@@ -135,12 +135,21 @@ void vkslm_cmd_destroy(vkslm_cmd *c) {
     VKSLM_FREE(c);
 }
 
-vkslm_vk *vkslm_cmd_vk(const vkslm_cmd *c) { return c->vk; }
+vkslm_status vkslm_cmd_create_dry(vkslm_vk *vk, vkslm_cmd **out) {
+    *out = VKSLM_CALLOC(1, sizeof **out);
+    if (!*out)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    (*out)->vk = vk;
+    (*out)->dry = 1;
+    return VKSLM_OK;
+}
 
-void vkslm_cmd_region(vkslm_cmd *c, const char *label, double bytes, double flops) {
-    c->region = label;
-    c->region_bytes = bytes;
-    c->region_flops = flops;
+vkslm_vk *vkslm_cmd_vk(const vkslm_cmd *c) { return c->vk; }
+int vkslm_cmd_is_dry(const vkslm_cmd *c) { return c->dry; }
+
+void vkslm_cmd_cost(vkslm_cmd *c, double bytes, double flops) {
+    c->cost_bytes = bytes;
+    c->cost_flops = flops;
 }
 uint32_t vkslm_cmd_barrier_count(const vkslm_cmd *c) { return c->barriers; }
 
@@ -150,6 +159,11 @@ uint32_t vkslm_cmd_timings(const vkslm_cmd *c, const vkslm_timing **out) {
 }
 
 vkslm_status vkslm_cmd_begin(vkslm_cmd *c) {
+    c->cost_bytes = c->cost_flops = 0;
+    if (c->dry) {
+        c->recording = 1;
+        return VKSLM_OK;
+    }
     VkDevice dev = c->vk->device;
     for (uint32_t i = 0; i < c->n_pools; i++)
         VKSLM_VK_TRY(vkResetDescriptorPool(dev, c->pools[i], 0));
@@ -158,8 +172,6 @@ vkslm_status vkslm_cmd_begin(vkslm_cmd *c) {
     c->writes.n = c->reads.n = 0;
     c->barriers = 0;
     c->n_timed = 0;
-    c->region = NULL;
-    c->region_bytes = c->region_flops = 0;
     VKSLM_VK_TRY(vkResetCommandBuffer(c->cb, 0));
     VkCommandBufferBeginInfo bi = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
@@ -284,6 +296,12 @@ vkslm_status vkslm_cmd_dispatch(vkslm_cmd *c, const vkslm_pipeline *p, const vks
         return vkslm_fail(VKSLM_ERR_LIMIT, "dispatch %s: %u x %u x %u workgroups (device maximum %u x %u x %u)", label,
                           gx, gy, gz, caps->max_workgroup_count[0], caps->max_workgroup_count[1],
                           caps->max_workgroup_count[2]);
+    for (uint32_t i = 0; i < nb; i++)
+        if (b[i].range > c->vk->max_range)
+            return vkslm_fail(VKSLM_ERR_LIMIT, "dispatch %s: binding %u spans %llu bytes (max %llu)", label, i,
+                              (unsigned long long)b[i].range, (unsigned long long)c->vk->max_range);
+    if (c->dry)
+        return VKSLM_OK;
     range acc[16];
     int wr[16];
     VkDescriptorBufferInfo info[16];
@@ -291,9 +309,6 @@ vkslm_status vkslm_cmd_dispatch(vkslm_cmd *c, const vkslm_pipeline *p, const vks
     VkDescriptorSet set;
     VKSLM_TRY(alloc_set(c, p->set_layout, &set));
     for (uint32_t i = 0; i < nb; i++) {
-        if (b[i].range > c->vk->max_range)
-            return vkslm_fail(VKSLM_ERR_LIMIT, "dispatch %s: binding %u spans %llu bytes (max %llu)", label, i,
-                              (unsigned long long)b[i].range, (unsigned long long)c->vk->max_range);
         acc[i] = (range){b[i].buffer, b[i].offset, b[i].range};
         wr[i] = b[i].write;
         info[i] = (VkDescriptorBufferInfo){b[i].buffer, b[i].offset, b[i].range};
@@ -316,12 +331,12 @@ vkslm_status vkslm_cmd_dispatch(vkslm_cmd *c, const vkslm_pipeline *p, const vks
     vkCmdDispatch(c->cb, gx, gy, gz);
     if (timed) {
         vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, c->queries, 2 * c->n_timed + 1);
-        c->labels[c->n_timed] = c->region ? c->region : label;
-        c->costs[2 * c->n_timed] = c->region_bytes;
-        c->costs[2 * c->n_timed + 1] = c->region_flops;
-        c->region_bytes = c->region_flops = 0;
+        c->labels[c->n_timed] = label;
+        c->costs[2 * c->n_timed] = c->cost_bytes;
+        c->costs[2 * c->n_timed + 1] = c->cost_flops;
         c->n_timed++;
     }
+    c->cost_bytes = c->cost_flops = 0;
     return VKSLM_OK;
 }
 
@@ -330,6 +345,8 @@ vkslm_status vkslm_cmd_copy(vkslm_cmd *c, const vkslm_buf *src, uint64_t src_off
     if (!c->recording || src_off > src->size || size > src->size - src_off || dst_off > dst->size ||
         size > dst->size - dst_off || size == 0)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "copy: bad range or not recording");
+    if (c->dry)
+        return VKSLM_OK;
     range acc[2] = {{src->buffer, src->offset + src_off, size}, {dst->buffer, dst->offset + dst_off, size}};
     int wr[2] = {0, 1};
     VKSLM_TRY(hazard(c, acc, wr, 2));
@@ -341,6 +358,8 @@ vkslm_status vkslm_cmd_copy(vkslm_cmd *c, const vkslm_buf *src, uint64_t src_off
 vkslm_status vkslm_cmd_fill(vkslm_cmd *c, const vkslm_buf *dst, uint64_t off, uint64_t size, uint32_t word) {
     if (!c->recording || off > dst->size || size > dst->size - off || size == 0 || ((dst->offset + off) | size) & 3)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "fill: bad range or not recording");
+    if (c->dry)
+        return VKSLM_OK;
     range acc = {dst->buffer, dst->offset + off, size};
     int wr = 1;
     VKSLM_TRY(hazard(c, &acc, &wr, 1));
@@ -352,6 +371,8 @@ vkslm_status vkslm_cmd_update(vkslm_cmd *c, const vkslm_buf *dst, uint64_t off, 
     if (!c->recording || off > dst->size || size > dst->size - off || size == 0 || size > 65536 ||
         ((dst->offset + off) | size) & 3)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "update: bad range or not recording");
+    if (c->dry)
+        return VKSLM_OK;
     range acc = {dst->buffer, dst->offset + off, size};
     int wr = 1;
     VKSLM_TRY(hazard(c, &acc, &wr, 1));
@@ -363,6 +384,8 @@ vkslm_status vkslm_cmd_submit_wait(vkslm_cmd *c) {
     if (!c->recording)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "submit: not recording");
     c->recording = 0;
+    if (c->dry)
+        return VKSLM_OK;
     /* make every write visible to the host (mapped readback on UMA devices) and to later submissions */
     VkMemoryBarrier mb = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,

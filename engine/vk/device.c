@@ -133,6 +133,9 @@ static vkslm_status create_device(vkslm_vk *vk) {
 static vkslm_status read_env(vkslm_vk *vk) {
     VKSLM_TRY(vkslm_env_size("VKSLM_MAX_STORAGE_RANGE", 0, 4096, UINT64_MAX, &vk->forced_range));
     VKSLM_TRY(vkslm_env_size("VKSLM_STAGING_BYTES", VKSLM_STAGING_DEFAULT, 8192, UINT64_MAX, &vk->staging_bytes));
+    uint64_t rpl;
+    VKSLM_TRY(vkslm_env_uint("VKSLM_MATVEC_RPL", 0, 1, 4, &rpl));
+    vk->enabled.matvec_rpl = (uint32_t)rpl;
     return vkslm_env_size("VKSLM_DEVICE_MEMORY_LIMIT", 0, 0, UINT64_MAX, &vk->memory_limit);
 }
 
@@ -147,6 +150,8 @@ vkslm_status vkslm_vk_open(const vkslm_vk_options *opt, vkslm_vk **out) {
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     pthread_mutex_init(&vk->lock, NULL);
     pthread_mutex_init(&vk->staging_lock, NULL);
+    for (int i = 0; i < VKSLM_SHADER_COUNT; i++)
+        atomic_init(&vk->kernels[i], NULL);
     vk->refs = 1;
     vk->profile = opt->profile;
     vk->no_uma = vkslm_env_flag("VKSLM_DISABLE_UMA");

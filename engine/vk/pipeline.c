@@ -1,6 +1,6 @@
 /* Compute pipelines from embedded SPIR-V, specialised with constants, created once per (variant,
- * constants) and kept for the context's life. Descriptor layout: bindings 0..n-1, all storage buffers. */
-#include <stdio.h>
+ * constants) and kept for the context's life in a table indexed by the variant's id. Descriptor layout:
+ * bindings 0..n-1, all storage buffers. */
 #include <string.h>
 
 #include "engine/util/alloc.h"
@@ -8,15 +8,7 @@
 #include "engine/vk/spirv_index.h"
 #include "engine/vk/vk_internal.h"
 
-#define MAX_SPEC 16
 #define MAX_BINDINGS 16
-
-static void make_key(char *key, size_t cap, const char *variant, uint32_t nb, uint32_t push, const uint32_t *spec,
-                     uint32_t n_spec) {
-    int len = snprintf(key, cap, "%s/%u/%u", variant, nb, push);
-    for (uint32_t i = 0; i < n_spec && len > 0 && (size_t)len < cap; i++)
-        len += snprintf(key + len, cap - (size_t)len, ":%u", spec[i]);
-}
 
 static vkslm_status create_pipeline(vkslm_vk *vk, const vkslm_spirv_entry *e, uint32_t nb, uint32_t push,
                                     const uint32_t *spec, uint32_t n_spec, vkslm_pipeline *p) {
@@ -42,7 +34,7 @@ static vkslm_status create_pipeline(vkslm_vk *vk, const vkslm_spirv_entry *e, ui
     };
     VkShaderModule mod;
     VKSLM_VK_TRY(vkCreateShaderModule(dev, &smi, NULL, &mod));
-    VkSpecializationMapEntry map[MAX_SPEC];
+    VkSpecializationMapEntry map[VKSLM_MAX_SPEC];
     for (uint32_t i = 0; i < n_spec; i++)
         map[i] = (VkSpecializationMapEntry){.constantID = i, .offset = i * 4u, .size = 4};
     VkSpecializationInfo si = {.mapEntryCount = n_spec, .pMapEntries = map, .dataSize = n_spec * 4u, .pData = spec};
@@ -76,67 +68,95 @@ static void pipeline_release(VkDevice dev, vkslm_pipeline *p) {
     memset(p, 0, sizeof *p);
 }
 
-vkslm_status vkslm_vk_pipeline(vkslm_vk *vk, const char *variant, uint32_t n_bindings, uint32_t push_size,
-                               const uint32_t *spec, uint32_t n_spec, const vkslm_pipeline **out) {
+static const vkslm_kernel_entry *find(const vkslm_kernel_entry *e, uint32_t nb, uint32_t push, const uint32_t *spec,
+                                      uint32_t n_spec) {
+    for (; e; e = e->next)
+        if (e->n_spec == n_spec && e->n_bindings == nb && e->push_size == push &&
+            memcmp(e->spec, spec, n_spec * sizeof *spec) == 0)
+            return e;
+    return NULL;
+}
+
+vkslm_status vkslm_vk_kernel(vkslm_vk *vk, vkslm_shader_id shader, uint32_t n_bindings, uint32_t push_size,
+                             const uint32_t *spec, uint32_t n_spec, const vkslm_pipeline **out) {
+    const vkslm_kernel_entry *hit =
+        (unsigned)shader < VKSLM_SHADER_COUNT
+            ? find(atomic_load_explicit(&vk->kernels[shader], memory_order_acquire), n_bindings, push_size, spec, n_spec)
+            : NULL;
+    if (hit) {
+        *out = &hit->p;
+        return VKSLM_OK;
+    }
     *out = NULL;
-    if (n_bindings == 0 || n_bindings > MAX_BINDINGS || n_spec > MAX_SPEC)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "pipeline %s: %u bindings, %u constants", variant, n_bindings, n_spec);
+    if ((unsigned)shader >= VKSLM_SHADER_COUNT || n_bindings == 0 || n_bindings > MAX_BINDINGS ||
+        n_spec > VKSLM_MAX_SPEC)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "pipeline %d: %u bindings, %u constants", (int)shader, n_bindings,
+                          n_spec);
+    const vkslm_spirv_entry *e = &vkslm_spirv_table[shader];
     if (push_size > vk->caps.max_push_constants || push_size % 4)
-        return vkslm_fail(VKSLM_ERR_LIMIT, "pipeline %s: %u bytes of push constants (device maximum %u)", variant,
+        return vkslm_fail(VKSLM_ERR_LIMIT, "pipeline %s: %u bytes of push constants (device maximum %u)", e->name,
                           push_size, vk->caps.max_push_constants);
-    char key[160];
-    make_key(key, sizeof key, variant, n_bindings, push_size, spec, n_spec);
     pthread_mutex_lock(&vk->lock);
-    for (uint32_t i = 0; i < vk->n_pipes; i++)
-        if (strcmp(vk->pipes[i]->key, key) == 0) {
-            *out = &vk->pipes[i]->p;
-            pthread_mutex_unlock(&vk->lock);
-            return VKSLM_OK;
-        }
+    vkslm_kernel_entry *head = atomic_load_explicit(&vk->kernels[shader], memory_order_relaxed);
     vkslm_status st = VKSLM_OK;
-    const vkslm_spirv_entry *e = vkslm_spirv_find(variant);
-    if (!e) {
-        st = vkslm_fail(VKSLM_ERR_UNSUPPORTED, "no embedded shader variant named '%s'", variant);
+    if ((hit = find(head, n_bindings, push_size, spec, n_spec))) { /* another thread made it meanwhile */
+        *out = &hit->p;
         goto done;
     }
-    if (vk->n_pipes == vk->cap_pipes) {
-        uint32_t cap = vk->cap_pipes ? vk->cap_pipes * 2 : 64;
-        vkslm_pipeline_entry **np = VKSLM_REALLOC(vk->pipes, cap * sizeof *np);
-        if (!np) {
-            st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-            goto done;
-        }
-        vk->pipes = np;
-        vk->cap_pipes = cap;
-    }
-    vkslm_pipeline_entry *pe = VKSLM_CALLOC(1, sizeof *pe);
-    if (!pe) {
+    vkslm_kernel_entry *ke = VKSLM_CALLOC(1, sizeof *ke);
+    if (!ke) {
         st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
         goto done;
     }
-    snprintf(pe->key, sizeof pe->key, "%s", key);
-    st = create_pipeline(vk, e, n_bindings, push_size, spec, n_spec, &pe->p);
+    ke->n_spec = n_spec;
+    ke->n_bindings = n_bindings;
+    ke->push_size = push_size;
+    if (n_spec)
+        memcpy(ke->spec, spec, n_spec * sizeof *spec);
+    st = create_pipeline(vk, e, n_bindings, push_size, spec, n_spec, &ke->p);
     if (st != VKSLM_OK) {
-        pipeline_release(vk->device, &pe->p);
-        VKSLM_FREE(pe);
+        pipeline_release(vk->device, &ke->p);
+        VKSLM_FREE(ke);
         goto done;
     }
-    vk->pipes[vk->n_pipes] = pe;
-    vk->n_pipes++;
-    *out = &pe->p;
+    ke->next = head;
+    atomic_store_explicit(&vk->kernels[shader], ke, memory_order_release);
+    vk->n_kernels++;
+    *out = &ke->p;
 done:
     pthread_mutex_unlock(&vk->lock);
     return st;
 }
 
-void vkslm_vk_pipelines_destroy(vkslm_vk *vk) {
-    for (uint32_t i = 0; i < vk->n_pipes; i++) {
-        pipeline_release(vk->device, &vk->pipes[i]->p);
-        VKSLM_FREE(vk->pipes[i]);
+vkslm_status vkslm_vk_pipeline(vkslm_vk *vk, const char *variant, uint32_t n_bindings, uint32_t push_size,
+                               const uint32_t *spec, uint32_t n_spec, const vkslm_pipeline **out) {
+    int id = vkslm_spirv_find(variant);
+    if (id < 0) {
+        *out = NULL;
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "no embedded shader variant named '%s'", variant);
     }
-    VKSLM_FREE(vk->pipes);
-    vk->pipes = NULL;
-    vk->n_pipes = vk->cap_pipes = 0;
+    return vkslm_vk_kernel(vk, (vkslm_shader_id)id, n_bindings, push_size, spec, n_spec, out);
+}
+
+uint32_t vkslm_vk_pipeline_count(vkslm_vk *vk) {
+    pthread_mutex_lock(&vk->lock);
+    uint32_t n = vk->n_kernels;
+    pthread_mutex_unlock(&vk->lock);
+    return n;
+}
+
+void vkslm_vk_pipelines_destroy(vkslm_vk *vk) {
+    for (int i = 0; i < VKSLM_SHADER_COUNT; i++) {
+        vkslm_kernel_entry *e = atomic_load_explicit(&vk->kernels[i], memory_order_relaxed);
+        while (e) {
+            vkslm_kernel_entry *next = e->next;
+            pipeline_release(vk->device, &e->p);
+            VKSLM_FREE(e);
+            e = next;
+        }
+        atomic_store_explicit(&vk->kernels[i], NULL, memory_order_relaxed);
+    }
+    vk->n_kernels = 0;
     if (vk->pipeline_cache)
         vkDestroyPipelineCache(vk->device, vk->pipeline_cache, NULL);
     vk->pipeline_cache = VK_NULL_HANDLE;

@@ -140,7 +140,7 @@ void vkslm_vk_pipeline_cache_load(vkslm_vk *vk) {
 }
 
 void vkslm_vk_pipeline_cache_save(vkslm_vk *vk) {
-    if (!vk->pipeline_cache || !vk->cache_path[0] || vk->n_pipes == 0)
+    if (!vk->pipeline_cache || !vk->cache_path[0] || vk->n_kernels == 0)
         return;
     size_t size = 0;
     if (vkGetPipelineCacheData(vk->device, vk->pipeline_cache, &size, NULL) != VK_SUCCESS || size == 0 ||

@@ -2,9 +2,9 @@
 
 #include <string.h>
 
-const vkslm_spirv_entry *vkslm_spirv_find(const char *name) {
-    for (const vkslm_spirv_entry *e = vkslm_spirv_table; e->name; e++)
-        if (strcmp(e->name, name) == 0)
-            return e;
-    return NULL;
+int vkslm_spirv_find(const char *name) {
+    for (int i = 0; i < VKSLM_SHADER_COUNT; i++)
+        if (strcmp(vkslm_spirv_table[i].name, name) == 0)
+            return i;
+    return -1;
 }

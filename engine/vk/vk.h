@@ -7,6 +7,7 @@
 #include <vulkan/vulkan.h>
 
 #include "vkslm.h"
+#include "vkslm_shader_ids.h"
 
 /* ---- capabilities --------------------------------------------------------------------------------- */
 typedef struct vkslm_vk_caps {
@@ -76,7 +77,7 @@ typedef struct vkslm_vk_options {
 /* Environment switches read at open: VKSLM_DEVICE, VKSLM_VALIDATE, VKSLM_MAX_STORAGE_RANGE (bytes; lowers
  * the range vkslm binds), VKSLM_DISABLE_F16 / _8BIT / _16BIT (do not enable those features),
  * VKSLM_DISABLE_UMA (always stage uploads), VKSLM_STAGING_BYTES, VKSLM_DEVICE_MEMORY_LIMIT, VKSLM_CACHE_DIR,
- * VKSLM_NO_PIPELINE_CACHE. Byte counts are read strictly (engine/util/env.h): a bad value fails the open
+ * VKSLM_NO_PIPELINE_CACHE, VKSLM_MATVEC_RPL (engine/ops/matmul.c). Byte counts are read strictly (engine/util/env.h): a bad value fails the open
  * with VKSLM_ERR_INVALID_ARG. */
 vkslm_status vkslm_vk_open(const vkslm_vk_options *opt, vkslm_vk **out);
 /* Lets go of the context: it closes when the last holder (vkslm_vk_open, or each vkslm_vk_retain) closes. */
@@ -86,9 +87,11 @@ void vkslm_vk_retain(vkslm_vk *vk);
 
 const vkslm_vk_caps *vkslm_vk_get_caps(const vkslm_vk *vk);
 VkDevice vkslm_vk_device(const vkslm_vk *vk);
-/* Features vkslm enabled (device has them and no env switch turned them off). */
+/* Features vkslm enabled (device has them and no env switch turned them off), and tuning forced by env
+ * (read once, at open). */
 typedef struct vkslm_vk_enabled {
     int fp16, int8, storage16, storage8, subgroup_size_control, integer_dot_product;
+    uint32_t matvec_rpl; /* VKSLM_MATVEC_RPL (1..4): rows per invocation of the mat-vec kernel; 0: its choice */
 } vkslm_vk_enabled;
 const vkslm_vk_enabled *vkslm_vk_get_enabled(const vkslm_vk *vk);
 /* The largest range vkslm binds as one storage buffer (device limit, or the env override if lower). */
@@ -141,9 +144,15 @@ typedef struct vkslm_pipeline {
     uint32_t local_size[3];
 } vkslm_pipeline;
 
-/* Gets (creating once, then cached by name and constants) the pipeline of an embedded SPIR-V variant.
- * spec[i] is specialization constant i (uint32); by convention constant 0 is local_size_x. Pipelines
- * live as long as the context. */
+/* The pipeline of the embedded SPIR-V variant `shader` (VKSLM_SHADER_<NAME>, vkslm_shader_ids.h)
+ * specialised with spec[i] as constant i (uint32; by convention constant 0 is local_size_x). The first
+ * call for a (variant, constants) creates it under the context's lock; later calls find it in the
+ * variant's table without a lock, a string or an allocation. Pipelines live as long as the context. */
+vkslm_status vkslm_vk_kernel(vkslm_vk *vk, vkslm_shader_id shader, uint32_t n_bindings, uint32_t push_size,
+                             const uint32_t *spec, uint32_t n_spec, const vkslm_pipeline **out);
+/* Pipelines the context has made so far (tests: resolution at model load). */
+uint32_t vkslm_vk_pipeline_count(vkslm_vk *vk);
+/* The same by variant name (tests and tools; VKSLM_ERR_UNSUPPORTED for an unknown name). */
 vkslm_status vkslm_vk_pipeline(vkslm_vk *vk, const char *variant, uint32_t n_bindings, uint32_t push_size,
                                const uint32_t *spec, uint32_t n_spec, const vkslm_pipeline **out);
 
@@ -165,6 +174,11 @@ vkslm_status vkslm_vk_bind(const vkslm_vk *vk, const vkslm_buf *buf, uint64_t by
                            vkslm_binding *out, uint64_t *skip);
 
 vkslm_status vkslm_cmd_create(vkslm_vk *vk, vkslm_cmd **out);
+/* A recording that records nothing: dispatches are checked and dropped, copies, fills and updates ignored,
+ * bindings not made (buffers may be placeholders with a size and no VkBuffer), and submitting does nothing.
+ * Recording a step into it resolves the pipelines the step needs (engine/model/graph.c at model load). */
+vkslm_status vkslm_cmd_create_dry(vkslm_vk *vk, vkslm_cmd **out);
+int vkslm_cmd_is_dry(const vkslm_cmd *c);
 void vkslm_cmd_destroy(vkslm_cmd *c);
 vkslm_status vkslm_cmd_begin(vkslm_cmd *c);
 /* Records a dispatch; inserts a buffer barrier first when it reads or writes what an earlier dispatch
@@ -183,13 +197,13 @@ vkslm_status vkslm_cmd_submit_wait(vkslm_cmd *c);
 vkslm_vk *vkslm_cmd_vk(const vkslm_cmd *c);
 
 typedef struct vkslm_timing {
-    const char *label;   /* the region's label (vkslm_cmd_region), else the dispatch's */
+    const char *label;   /* the dispatch's label */
     double gpu_ms;       /* from the end of the previous command to the end of this one */
-    double bytes, flops; /* the region's cost, on its first dispatch (0 on the others) */
+    double bytes, flops; /* the cost given to vkslm_cmd_cost before this dispatch (0 on the op's others) */
 } vkslm_timing;
-/* Attributes the following dispatches, until the next call, to an op kind with the bytes it moves and
- * the floating-point operations it does (for the profile's GB/s and GFLOP/s). */
-void vkslm_cmd_region(vkslm_cmd *c, const char *label, double bytes, double flops);
+/* The bytes moved and floating-point operations done by the op whose first dispatch comes next (for the
+ * profile's GB/s and GFLOP/s); the ops report their own (engine/ops/op.c). */
+void vkslm_cmd_cost(vkslm_cmd *c, double bytes, double flops);
 /* Per-dispatch GPU times of the last submitted recording (empty unless the context profiles). */
 uint32_t vkslm_cmd_timings(const vkslm_cmd *c, const vkslm_timing **out);
 /* Number of barriers recorded in the current/last recording (for tests). */

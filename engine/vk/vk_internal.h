@@ -3,6 +3,7 @@
 #define VKSLM_VK_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "engine/util/env.h"
 #include "engine/vk/vk.h"
@@ -19,10 +20,16 @@ typedef struct vkslm_mem_block {
     VkDeviceSize used;
 } vkslm_mem_block;
 
-typedef struct vkslm_pipeline_entry {
-    char key[160];
+/* One specialisation of a shader variant: an entry of the list of vkslm_vk.kernels[shader]. Entries are
+ * added at the front under the lock and never removed before the context closes, so readers walk the list
+ * without the lock. */
+#define VKSLM_MAX_SPEC 16
+typedef struct vkslm_kernel_entry {
+    struct vkslm_kernel_entry *next;
+    uint32_t n_spec, n_bindings, push_size;
+    uint32_t spec[VKSLM_MAX_SPEC];
     vkslm_pipeline p;
-} vkslm_pipeline_entry;
+} vkslm_kernel_entry;
 
 typedef struct vkslm_staging {
     vkslm_buf buf;          /* VKSLM_MEM_UPLOAD */
@@ -54,15 +61,15 @@ struct vkslm_vk {
     uint64_t staging_bytes; /* env VKSLM_STAGING_BYTES, or the default */
     uint64_t memory_limit;  /* env VKSLM_DEVICE_MEMORY_LIMIT, 0: none */
 
-    pthread_mutex_t lock;         /* guards the allocator, the pipeline table, the queue and refs */
+    pthread_mutex_t lock;         /* guards the allocator, pipeline creation, the queue and refs */
     int refs;                     /* holders (models sharing the context); closed when the last lets go */
     pthread_mutex_t staging_lock; /* one transfer at a time through the staging ring */
     vkslm_mem_block *blocks;
     uint32_t n_blocks, cap_blocks;
     int mem_type[VKSLM_MEM_INTENTS]; /* chosen memory type per intent */
 
-    vkslm_pipeline_entry **pipes; /* each entry allocated on its own: handed out by pointer */
-    uint32_t n_pipes, cap_pipes;
+    _Atomic(vkslm_kernel_entry *) kernels[VKSLM_SHADER_COUNT]; /* the pipelines of each variant */
+    uint32_t n_kernels;
     VkPipelineCache pipeline_cache;
     char cache_path[1024];
 

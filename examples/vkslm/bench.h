@@ -17,6 +17,8 @@ typedef struct bench_result {
     uint64_t params, weight_bytes, weight_bytes_per_token, device_memory_bytes;
     uint32_t p, n, reps;
     double load_ms, pp_tps, pp_sd, tg_tps, tg_sd, ttft_ms;
+    double record_us;        /* median CPU time of recording one decode step (graph and ops, no submit) */
+    uint32_t record_samples; /* decode steps that median is over */
     double roofline_gbps, decode_gbps, roofline_fraction;
     const char *roofline_kind; /* "host_read" or "device_copy" */
     /* one query = a prefill of p tokens then n generated; its cost at a price per device-hour */

@@ -27,6 +27,8 @@ void bench_print_md(const bench_result *r) {
                r->weight_bytes / 1048576.0, r->device, r->n, r->tg_tps, r->tg_sd);
     printf("\nload %.0f ms, time to first token %.1f ms, device memory %.1f MiB, %u repetitions after a warm-up\n",
            r->load_ms, r->ttft_ms, r->device_memory_bytes / 1048576.0, r->reps);
+    if (r->record_samples)
+        printf("recording one decode step: %.1f us of CPU (median of %u steps)\n", r->record_us, r->record_samples);
     printf("roofline (%s): %.2f GB/s; decode reads %.1f MiB of weights per token = %.3f GB/s = %.2f%% of it\n",
            r->roofline_kind, r->roofline_gbps, r->weight_bytes_per_token / 1048576.0, r->decode_gbps,
            100.0 * r->roofline_fraction);
@@ -88,6 +90,7 @@ void bench_print_json(const bench_result *r) {
     kv_num("tg_tps", r->tg_tps, 1);
     kv_num("tg_tps_sd", r->tg_sd, 1);
     kv_num("ttft_ms", r->ttft_ms, 1);
+    kv_num("decode_record_us", r->record_us, 1);
     kv_num("device_memory_bytes", (double)r->device_memory_bytes, 1);
     kv_str("roofline_kind", r->roofline_kind, 1);
     kv_num("roofline_gbps", r->roofline_gbps, 1);

@@ -36,6 +36,19 @@ static void mean_sd(const double *x, uint32_t n, double *mean, double *sd) {
     *sd = n > 1 ? sqrt(q / (n - 1)) : 0;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median of x[0..n) (sorts x); 0 when n is 0. */
+static double median(double *x, uint32_t n) {
+    if (!n)
+        return 0;
+    qsort(x, n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
 /* The weight type that holds most of the weight bytes, and the bytes a decode step reads: every
  * weight except the token embedding, which is only gathered by rows (unless it is also the output). */
 static void describe_weights(const vkslm_model_dev *m, bench_result *r) {
@@ -82,7 +95,10 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
     VKSLM_TRY(vkslm_session_dev_create(model->vk, m, p + n + 8, batch, VKSLM_TYPE_F16, &s));
     int32_t *prompt = malloc((p + 1) * sizeof *prompt);
     double *pp = calloc(reps, sizeof *pp), *tg = calloc(reps, sizeof *tg), *ttft = calloc(reps, sizeof *ttft);
-    vkslm_status st = prompt && pp && tg && ttft ? VKSLM_OK : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of memory");
+    double *rec = calloc((size_t)reps * n + 1, sizeof *rec); /* CPU ms recording each timed decode step */
+    uint32_t n_rec = 0;
+    vkslm_status st = prompt && pp && tg && ttft && rec ? VKSLM_OK
+                                                        : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of memory");
     vkslm_rng rng;
     vkslm_rng_seed(&rng, 1234);
     for (uint32_t i = 0; i < p + 1 && st == VKSLM_OK; i++)
@@ -113,6 +129,8 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
         double t1b = vkslm_now_ms();
         for (uint32_t done = 0; done < nr && st == VKSLM_OK; done++) {
             st = vkslm_session_dev_eval(s, &next, 1, VKSLM_GRAPH_ARGMAX, &next);
+            if (rep >= 0)
+                rec[n_rec++] = s->record_ms;
             if (done == 0 && !pr && rep >= 0)
                 ttft[rep] = vkslm_now_ms() - t0;
         }
@@ -138,6 +156,8 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
         mean_sd(pp, reps, &r->pp_tps, &r->pp_sd);
         mean_sd(tg, reps, &r->tg_tps, &r->tg_sd);
         mean_sd(ttft, reps, &r->ttft_ms, &ttft_sd);
+        r->record_us = median(rec, n_rec) * 1e3;
+        r->record_samples = n_rec;
         double total = 0, tokens = (double)n;
         for (uint32_t k = 0; k < decode.n; k++)
             total += decode.op[k].ms;
@@ -164,6 +184,7 @@ static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32
     free(pp);
     free(tg);
     free(ttft);
+    free(rec);
     vkslm_session_dev_free(s);
     return st;
 }

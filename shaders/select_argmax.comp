@@ -3,7 +3,7 @@
 // (value, id) and writes it to output slot inv0 + w. Invocations read with a stride of WG (coalesced),
 // then reduce through subgroup operations and one shared-memory exchange. RAW reads values whose id is
 // their column; PAIRS reads (value, id) entries of an earlier pass. Order: value descending, ties to the
-// lower id; NaN counts as -inf. Push constants as shaders/topk.comp (k is 1).
+// lower id; NaN counts as -inf. Push constants as shaders/select_topk.comp (k is 1).
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 

@@ -1,5 +1,5 @@
 #version 450
-// Merges the per-split partials of attn.comp (flash-decoding): for one row (gl_WorkGroupID.x) of one kv
+// Merges the per-split partials of attention.comp (flash-decoding): for one row (gl_WorkGroupID.x) of one kv
 // head (gl_WorkGroupID.z), with partials (o_s[D], m_s, l_s) of splits s < n_split:
 //   m = max_s m_s,  w_s = exp(m_s - m),  out = sum_s w_s o_s / sum_s w_s l_s.
 // A split that saw no key has l_s = 0 and weighs nothing. Invocations own head dimensions; every

@@ -6,7 +6,7 @@
 // one kv head (gl_WorkGroupID.y: row tile, .z: kv head) and one split of the key range (.x). A key j is
 // visible to the row at position p when j <= p and (window == 0 or p - j < window).
 //   direct != 0: the call has one split and writes out = o / l.
-//   direct == 0: it writes the partial (o[D], m, l) of every row to a scratch buffer; attn_combine.comp
+//   direct == 0: it writes the partial (o[D], m, l) of every row to a scratch buffer; attention_combine.comp
 //               merges the splits (flash-decoding).
 //
 // Each subgroup walks its own part of the workgroup's keys with its own running max m, sum l and

@@ -1,0 +1,17 @@
+# KV-cache writes (engine/ops/kv_cache.c: kv_cache.comp) from f32 rows into an F32 or F16 cache (f16 also
+# as packed words without 16-bit storage), plain or with RoPE (normal, neox; shaders/rope.glsl) fused in.
+foreach(rope none norm neox)
+  if(rope STREQUAL "none")
+    set(sfx "")
+    set(rdef "")
+  elseif(rope STREQUAL "norm")
+    set(sfx "_rope_norm")
+    set(rdef ROPE_NORMAL=1)
+  else()
+    set(sfx "_rope_neox")
+    set(rdef ROPE_NEOX=1)
+  endif()
+  vkslm_shader(NAME kv_cache_f32${sfx} SOURCE kv_cache.comp DEFINES ${rdef})
+  vkslm_shader(NAME kv_cache_f16${sfx} SOURCE kv_cache.comp DEFINES CACHE_F16=1 STORAGE16=1 ${rdef})
+  vkslm_shader(NAME kv_cache_f16_p16${sfx} SOURCE kv_cache.comp DEFINES CACHE_F16=1 ${rdef})
+endforeach()
