@@ -73,7 +73,7 @@ static vkslm_status load(vkslm_gguf *g, const vkslm_model_params *params, vkslm_
     progress_bridge pb = {params->progress, params->progress_user_data};
     st = vkslm_model_dev_load(m->vk, g, bridge, &pb, &m->dev); /* owns g from here */
     if (st == VKSLM_OK) /* the pipelines of decode and of a default prefill chunk, now rather than mid-step */
-        st = vkslm_graph_resolve(m->vk, m->dev, DEFAULT_CTX, DEFAULT_BATCH);
+        st = vkslm_graph_resolve(m->vk, m->dev, VKSLM_DEFAULT_N_CTX, DEFAULT_BATCH);
     if (st != VKSLM_OK) {
         vkslm_model_free(m);
         return st;
