@@ -38,15 +38,20 @@ static void on_log(int level, const char *msg, void *user) {
     fprintf(stderr, "[vkslm %s] %s\n", level == 0 ? "error" : level == 1 ? "warning" : "info", msg);
 }
 
-/* Waits for a signal until deadline_ms (vkslm_now_ms): 1 when one came. */
-static int signalled(const sigset_t *set, double deadline_ms) {
-    double left = deadline_ms - vkslm_now_ms();
-    struct timespec ts = {0, 0};
-    if (left > 0) {
-        ts.tv_sec = (time_t)(left / 1000);
-        ts.tv_nsec = (long)((left - (double)ts.tv_sec * 1000) * 1e6);
+/* Waits in 50 ms steps until wait_step says it is over (1) or end_ms (vkslm_now_ms) passes; a second
+ * SIGINT or SIGTERM meanwhile exits at once. 1 when it is over. */
+static int wait_or_second_signal(server *sv, int (*wait_step)(server *, double), double end_ms, const sigset_t *set) {
+    const struct timespec now = {0, 0};
+    for (;;) {
+        if (wait_step(sv, vkslm_now_ms() + 50))
+            return 1;
+        if (vkslm_now_ms() >= end_ms)
+            return 0;
+        if (sigtimedwait(set, NULL, &now) > 0) {
+            fprintf(stderr, "vkslm serve: second signal: exiting now\n");
+            _exit(1);
+        }
     }
-    return sigtimedwait(set, NULL, &ts) > 0;
 }
 
 /* The first signal came: refuse new work, let the work in flight finish within the grace period, cut
@@ -58,27 +63,13 @@ static int drain(server *sv, struct MHD_Daemon *d, const sigset_t *set, int sig)
     pthread_mutex_lock(&sv->jobs_lock);
     sv->draining = 1;
     pthread_mutex_unlock(&sv->jobs_lock);
-    double grace_end = t0 + sv->cfg.grace_ms;
-    while (!serve_jobs_wait_running(sv, vkslm_now_ms() + 50)) {
-        if (vkslm_now_ms() >= grace_end)
-            break;
-        if (signalled(set, vkslm_now_ms())) {
-            fprintf(stderr, "vkslm serve: second signal: exiting now\n");
-            _exit(1);
-        }
-    }
-    if (sv->n_running) {
+    if (!wait_or_second_signal(sv, serve_jobs_wait_running, t0 + sv->cfg.grace_ms, set) && sv->n_running) {
         fprintf(stderr, "vkslm serve: grace period over: cutting %zu requests short\n", sv->n_running);
         serve_jobs_cancel_all(sv);
         vkslm_orchestra_shutdown(sv->orch); /* requests waiting for a session stop waiting */
     }
     /* the cut requests end within a token; then their answers and stream ends leave */
-    double end = vkslm_now_ms() + 10000;
-    while (!serve_jobs_wait_freed(sv, vkslm_now_ms() + 50) && vkslm_now_ms() < end)
-        if (signalled(set, vkslm_now_ms())) {
-            fprintf(stderr, "vkslm serve: second signal: exiting now\n");
-            _exit(1);
-        }
+    wait_or_second_signal(sv, serve_jobs_wait_freed, vkslm_now_ms() + 10000, set);
     if (sv->n_running) { /* a worker stuck in a device call: its connection is still suspended */
         fprintf(stderr, "vkslm serve: %zu requests did not stop; exiting without them\n", sv->n_running);
         _exit(1);

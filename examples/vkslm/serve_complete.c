@@ -404,16 +404,24 @@ static bool on_piece(const char *piece, void *user) {
 
 static const char shutdown_msg[] = "the server is shutting down; the request was cut short";
 
+/* Generates from the prompt's ids, with fn seeing each piece; the request's metrics end here. */
+static vkslm_status generate(completion *p, vkslm_on_token_fn fn, vkslm_generate_result *r) {
+    p->q.gp.on_token = fn;
+    p->q.gp.user_data = p;
+    memset(r, 0, sizeof *r);
+    vkslm_status st = vkslm_generate_tokens(p->session, p->ids, p->n_ids, &p->q.gp, r);
+    serve_metrics_end(&p->sv->metrics, (int)p->expert, (vkslm_now_ms() - p->t0) / 1e3, r->n_prompt_tokens, r->n_tokens,
+                      r->decode_ms);
+    return st;
+}
+
 static void generate_stream(completion *p) {
     serve_job *j = p->job;
     serve_job_stream_begin(j, p->name);
     if (p->q.chat)
         serve_job_stream_event(j, chunk(p, "", NULL, 1));
-    p->q.gp.on_token = on_piece;
-    p->q.gp.user_data = p;
     vkslm_generate_result r;
-    memset(&r, 0, sizeof r);
-    vkslm_status st = vkslm_generate_tokens(p->session, p->ids, p->n_ids, &p->q.gp, &r);
+    vkslm_status st = generate(p, on_piece, &r);
     int why = serve_job_cancelled(j);
     if (st == VKSLM_OK && why != SERVE_CANCEL_SHUTDOWN) {
         cJSON *last = chunk(p, NULL, finish_reason(r.stop_reason), 0);
@@ -427,19 +435,12 @@ static void generate_stream(completion *p) {
         serve_job_stream_event(j, serve_error_object(code, st == VKSLM_OK ? "shutting_down" : NULL, NULL, msg));
     }
     serve_job_stream_end(j);
-    serve_metrics_end(&p->sv->metrics, (int)p->expert, (vkslm_now_ms() - p->t0) / 1e3, r.n_prompt_tokens, r.n_tokens,
-                      r.decode_ms);
 }
 
 static void generate_whole(completion *p) {
     serve_job *j = p->job;
-    p->q.gp.on_token = keep_going;
-    p->q.gp.user_data = p;
     vkslm_generate_result r;
-    memset(&r, 0, sizeof r);
-    vkslm_status st = vkslm_generate_tokens(p->session, p->ids, p->n_ids, &p->q.gp, &r);
-    serve_metrics_end(&p->sv->metrics, (int)p->expert, (vkslm_now_ms() - p->t0) / 1e3, r.n_prompt_tokens, r.n_tokens,
-                      r.decode_ms);
+    vkslm_status st = generate(p, keep_going, &r);
     int why = serve_job_cancelled(j);
     if (why == SERVE_CANCEL_CLIENT)
         return; /* nobody to answer */
@@ -493,6 +494,7 @@ static void completion_run(serve_job *j, void *arg) {
     }
     const vkslm_model *model = vkslm_session_model(p->session);
     uint32_t n_ctx = vkslm_session_n_ctx(p->session);
+    int why;
     st = prompt_tokens(p, model, n_ctx);
     if (st == VKSLM_ERR_LIMIT || (st == VKSLM_OK && p->n_ids >= n_ctx)) { /* room for one token to come */
         serve_job_error(j, 400, "context_length_exceeded", "the prompt has %zu tokens; expert %s holds %u tokens of context",
@@ -502,9 +504,9 @@ static void completion_run(serve_job *j, void *arg) {
         serve_job_error(j, code, code == 400 ? "template_refused" : NULL, "expert %s: %s", p->name, vkslm_last_error());
     } else if (p->n_ids == 0) {
         serve_job_error(j, 400, "empty_prompt", "the prompt has no tokens (expert %s adds no BOS)", p->name);
-    } else if (serve_job_cancelled(j) == SERVE_CANCEL_SHUTDOWN) {
+    } else if ((why = serve_job_cancelled(j)) == SERVE_CANCEL_SHUTDOWN) {
         serve_job_error(j, 503, "shutting_down", "%s", shutdown_msg);
-    } else if (!serve_job_cancelled(j)) {
+    } else if (!why) { /* a client that left gets nothing */
         snprintf(p->id, sizeof p->id, "%s-%llu", p->q.chat ? "chatcmpl" : "cmpl", (unsigned long long)serve_next_id(sv));
         p->created = (long)time(NULL);
         serve_metrics_begin(&sv->metrics, (int)p->expert);

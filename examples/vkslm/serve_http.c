@@ -25,7 +25,7 @@ typedef struct upload {
     serve_job *job; /* the completion working for it */
 } upload;
 
-static int in_list(const char *const *list, size_t n, const char *s, size_t len);
+static int origin_allowed(const server *sv, const char *origin);
 
 int serve_send_json(struct MHD_Connection *c, server *sv, int endpoint, unsigned status, cJSON *body,
                     const char *expert) {
@@ -144,32 +144,56 @@ static int in_list(const char *const *list, size_t n, const char *s, size_t len)
     return 0;
 }
 
-/* The Host header's name (its port and an IPv6 address's brackets removed) is one the server answers to:
- * a page on another site that rebinds its own name to our address sends that name, and is refused. */
+/* The name in a Host header, which is a name or an address, then an optional port: "example.com",
+ * "127.0.0.1:8080", "[::1]:8080" (the name without its brackets). NULL when it is anything else
+ * ("localhost:80@evil.example" is not a Host). */
+static const char *host_name(const char *h, size_t *len) {
+    const char *p = h, *name = h;
+    if (*p == '[') {
+        for (name = ++p; *p && *p != ']'; p++)
+            if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
+                return NULL;
+        if (*p != ']')
+            return NULL;
+        *len = (size_t)(p++ - name);
+    } else {
+        for (; *p && *p != ':'; p++)
+            if (!isalnum((unsigned char)*p) && !strchr("-._~", *p))
+                return NULL;
+        *len = (size_t)(p - name);
+        if (!*len)
+            return NULL;
+    }
+    if (*p == ':')
+        for (p++; *p; p++)
+            if (!isdigit((unsigned char)*p))
+                return NULL;
+    return *p == 0 ? name : NULL;
+}
+
+/* The Host's name is one the server answers to: a page on another site that rebinds its own name to our
+ * address sends that name, and is refused. No Host: HTTP/1.0 clients need not send one; browsers do. */
 static int host_allowed(const server *sv, const char *host) {
     if (!host)
-        return 1; /* HTTP/1.0 clients need not send one; browsers always do */
-    const char *name = host, *end;
-    if (host[0] == '[') {
-        name = host + 1;
-        end = strchr(name, ']');
-        if (!end)
-            return 0;
-    } else {
-        end = strchr(host, ':');
-        if (!end)
-            end = host + strlen(host);
-    }
-    size_t len = (size_t)(end - name);
+        return 1;
+    size_t len = 0;
+    const char *name = host_name(host, &len);
+    if (!name)
+        return 0;
     if (sv->cfg.allowed_hosts)
         return in_list(sv->cfg.allowed_hosts, sv->cfg.n_allowed_hosts, name, len);
     const char *loopback[] = {"localhost", "127.0.0.1", "::1", sv->cfg.host};
     return in_list(loopback, sizeof loopback / sizeof *loopback, name, len);
 }
 
+static int origin_allowed(const server *sv, const char *origin) {
+    return in_list(sv->cfg.cors_origins, sv->cfg.n_cors_origins, origin, strlen(origin));
+}
+
+/* What the request's headers say, read in one pass. */
 typedef struct header_scan {
     int n_length, conflict, chunked, n_host, bad_name;
-    const char *length;
+    const char *length, *host;
 } header_scan;
 
 /* A header name is a token (RFC 9110: letters, digits and !#$%&'*+-.^_`|~), nothing else. */
@@ -187,9 +211,10 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     (void)kind;
     if (!token_ok(key))
         h->bad_name = 1;
-    if (strcasecmp(key, "Host") == 0)
+    if (strcasecmp(key, "Host") == 0) {
         h->n_host++;
-    if (strcasecmp(key, "Content-Length") == 0) {
+        h->host = value;
+    } else if (strcasecmp(key, "Content-Length") == 0) {
         if (h->n_length++ && strcmp(h->length, value) != 0)
             h->conflict = 1;
         h->length = value;
@@ -199,50 +224,24 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* A Host header is a name or an address, then an optional port: "example.com", "127.0.0.1:8080",
- * "[::1]:8080"; nothing else ("localhost:80@evil.example" is not). */
-static int host_syntax_ok(const char *h) {
-    const char *p = h;
-    if (*p == '[') {
-        for (p++; *p && *p != ']'; p++)
-            if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
-                return 0;
-        if (*p++ != ']')
-            return 0;
-    } else {
-        for (; *p && *p != ':'; p++)
-            if (!isalnum((unsigned char)*p) && !strchr("-._~", *p))
-                return 0;
-        if (p == h)
-            return 0;
-    }
-    if (*p == ':')
-        for (p++; *p; p++)
-            if (!isdigit((unsigned char)*p))
-                return 0;
-    return *p == 0;
-}
-
 /* What is wrong with the request line and headers, for a 400 (NULL: nothing). */
-static const char *bad_head(struct MHD_Connection *c, const char *url, const char *version) {
+static const char *bad_head(const header_scan *h, const char *url, const char *version) {
+    size_t len;
     if (strstr(url, "%00"))
         return "the path holds a NUL byte";
     if (url[0] != '/' || strpbrk(url, " \t"))
         return "the request target must be a path starting with / (no spaces)";
-    header_scan h = {0};
-    MHD_get_connection_values(c, MHD_HEADER_KIND, scan_header, &h);
-    if (h.bad_name)
+    if (h->bad_name)
         return "a header name holds characters a header name cannot have";
-    if (h.n_host > 1)
+    if (h->n_host > 1)
         return "the request has more than one Host header";
-    if (h.n_host == 0 && strcmp(version, "HTTP/1.0") != 0)
+    if (h->n_host == 0 && strcmp(version, "HTTP/1.0") != 0)
         return "an HTTP/1.1 request needs a Host header";
-    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-    if (host && !host_syntax_ok(host))
+    if (h->host && !host_name(h->host, &len))
         return "the Host header is not a host name with an optional port";
-    if (h.conflict)
+    if (h->conflict)
         return "the request has Content-Length headers that disagree";
-    if (h.chunked) /* libmicrohttpd would answer bad chunk framing itself, in HTML: refuse it before */
+    if (h->chunked) /* libmicrohttpd would answer bad chunk framing itself, in HTML: refuse it before */
         return "chunked request bodies are not accepted: send the body with a Content-Length";
     return NULL;
 }
@@ -250,7 +249,7 @@ static const char *bad_head(struct MHD_Connection *c, const char *url, const cha
 /* A cross-site call from an allowed origin gets its answer read by the page. */
 void serve_add_cors(const server *sv, struct MHD_Connection *c, struct MHD_Response *r) {
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-    if (origin && in_list(sv->cfg.cors_origins, sv->cfg.n_cors_origins, origin, strlen(origin))) {
+    if (origin && origin_allowed(sv, origin)) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
         MHD_add_response_header(r, "Vary", "Origin");
     }
@@ -271,24 +270,27 @@ static int send_preflight(struct MHD_Connection *c, server *sv, int ep) {
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------------ */
+static int send_too_large(struct MHD_Connection *c, server *sv, int ep) {
+    return serve_send_error(c, sv, ep, 413, "request_too_large", "the request body exceeds %zu bytes", sv->cfg.max_body);
+}
+
 /* Checks what the request line and headers say, before any body is read: MHD_YES to go on (*answered
  * 0), else the answer was queued (*answered 1; the connection closes after it). */
 static int check_head(struct MHD_Connection *c, server *sv, const char *url, const char *version, int *answered) {
     int ep = endpoint_of(url);
     *answered = 1;
-    const char *why = bad_head(c, url, version);
+    header_scan h = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, scan_header, &h);
+    const char *why = bad_head(&h, url, version);
     if (why)
         return serve_send_error(c, sv, ep, 400, "invalid_request", "%s", why);
-    const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    if (length && strtoull(length, NULL, 10) > sv->cfg.max_body) /* say so now, not after the body */
-        return serve_send_error(c, sv, ep, 413, "request_too_large", "the request body exceeds %zu bytes",
-                                sv->cfg.max_body);
-    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-    if (!host_allowed(sv, host))
+    if (h.length && strtoull(h.length, NULL, 10) > sv->cfg.max_body) /* say so now, not after the body */
+        return send_too_large(c, sv, ep);
+    if (!host_allowed(sv, h.host))
         return serve_send_error(c, sv, ep, 403, "host_not_allowed",
-                                "the Host %s is not one this server answers to (the config's allowed_hosts)", host);
+                                "the Host %s is not one this server answers to (the config's allowed_hosts)", h.host);
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-    if (origin && !in_list(sv->cfg.cors_origins, sv->cfg.n_cors_origins, origin, strlen(origin)))
+    if (origin && !origin_allowed(sv, origin))
         return serve_send_error(c, sv, ep, 403, "origin_not_allowed",
                                 "requests from the origin %s are not allowed (the config's cors_origins)", origin);
     *answered = 0;
@@ -301,8 +303,7 @@ static int dispatch(struct MHD_Connection *c, server *sv, upload *u, const char 
     if (strcmp(method, "OPTIONS") == 0 && origin && ep != SERVE_EP_OTHER)
         return send_preflight(c, sv, ep);
     if (u->too_big)
-        return serve_send_error(c, sv, ep, 413, "request_too_large", "the request body exceeds %zu bytes",
-                                sv->cfg.max_body);
+        return send_too_large(c, sv, ep);
     int is_post = strcmp(method, "POST") == 0, is_get = strcmp(method, "GET") == 0;
     switch (ep) {
     case SERVE_EP_CHAT:

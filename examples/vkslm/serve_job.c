@@ -134,32 +134,23 @@ serve_job *serve_job_start(server *sv, struct MHD_Connection *c, int ep, serve_j
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     j->fd = ci ? ci->connect_fd : -1;
     pthread_mutex_init(&j->lock, NULL);
-    pthread_mutex_lock(&sv->jobs_lock);
-    if (sv->draining) {
+    pthread_mutex_lock(&sv->jobs_lock); /* held until linked: the worker's end takes it before unlinking */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    if (sv->draining || pthread_create(&t, &attr, worker, j) != 0) {
+        pthread_attr_destroy(&attr);
         pthread_mutex_unlock(&sv->jobs_lock);
         goto fail;
     }
+    pthread_attr_destroy(&attr);
     j->next = sv->jobs;
     if (sv->jobs)
         sv->jobs->prev = j;
     sv->jobs = j;
     sv->n_running++;
     sv->n_live++;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    int rc = pthread_create(&t, &attr, worker, j);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        sv->jobs = j->next;
-        if (j->next)
-            j->next->prev = NULL;
-        sv->n_running--;
-        sv->n_live--;
-        pthread_mutex_unlock(&sv->jobs_lock);
-        goto fail;
-    }
     pthread_mutex_unlock(&sv->jobs_lock);
     return j;
 fail:
