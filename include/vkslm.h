@@ -139,6 +139,9 @@ typedef struct vkslm_model_params {
      * a device; device and validate are then those of the shared one. The device stays open until the
      * last model on it is freed, so the models may be freed in any order. NULL: open a device. */
     const vkslm_model *share_device;
+    /* Load only the vocabulary, tokenizer and chat template: no device is opened and no weight is read.
+     * Tokenizing, detokenizing, chat templates and the model's metadata calls work; sessions are refused. */
+    bool vocab_only;
 } vkslm_model_params;
 
 VKSLM_API vkslm_model_params vkslm_model_default_params(void);
@@ -226,8 +229,10 @@ VKSLM_API const char *vkslm_model_chat_template(const vkslm_model *model, size_t
 typedef struct vkslm_session_params {
     uint32_t n_ctx;   /* context length in tokens; 0: vkslm_model_default_n_ctx (min(4096, the model's));
                        * at most the model's */
-    uint32_t n_batch; /* tokens per prefill step; 0: 64 */
+    uint32_t n_batch; /* tokens per step (prefill chunk, or a vkslm_decode batch's slice); 0: 64 */
     bool kv_f32;      /* keep the KV cache in f32 (default f16) */
+    uint32_t n_seq;   /* sequences the session holds (ids 0 .. n_seq - 1), each a KV cache slot of n_ctx
+                       * positions; 0: 1. The calls below that name no sequence work on sequence 0. */
 } vkslm_session_params;
 
 VKSLM_API vkslm_session_params vkslm_session_default_params(void);
@@ -254,6 +259,131 @@ VKSLM_API uint32_t vkslm_session_n_past(const vkslm_session *session); /* tokens
 VKSLM_API uint32_t vkslm_session_n_ctx(const vkslm_session *session);
 /* Forgets every token from position pos on (0: start over). */
 VKSLM_API vkslm_status vkslm_session_rewind(vkslm_session *session, uint32_t pos);
+
+/* GPU time per op kind, summed over the session's steps since it was created or last reset; needs a model
+ * loaded with vkslm_model_params.profile (otherwise it stays empty). */
+typedef struct vkslm_profile_entry {
+    const char *op;         /* "matvec", "attention", ... (static strings) */
+    double ms;              /* GPU time */
+    double bytes, flops;    /* memory moved and floating-point operations, as the op declares them */
+    uint64_t dispatches;
+} vkslm_profile_entry;
+/* Copies up to cap entries (out may be NULL with cap 0) and returns how many there are. */
+VKSLM_API size_t vkslm_session_profile(const vkslm_session *session, vkslm_profile_entry *out, size_t cap);
+VKSLM_API void vkslm_session_profile_reset(vkslm_session *session);
+
+/* ---- token level: batches, decoding, sequences (as llama.h's llama_batch / llama_decode) --------- */
+/* A batch lists entries (token, position, sequence, whether its logits are wanted) from any mix of a
+ * session's sequences: one sequence's prompt chunk beside other sequences' single decode tokens. One
+ * vkslm_decode runs them together: every weight is read once per step for all entries, attention and
+ * the KV cache stay per sequence. */
+typedef struct vkslm_batch vkslm_batch;
+/* A batch of up to capacity entries; NULL (with vkslm_last_error) when capacity is 0 or memory is out. */
+VKSLM_API vkslm_batch *vkslm_batch_init(uint32_t capacity);
+VKSLM_API void vkslm_batch_free(vkslm_batch *batch);
+VKSLM_API void vkslm_batch_clear(vkslm_batch *batch);
+/* Appends an entry; VKSLM_ERR_LIMIT when the batch is full. The entry's index (0, 1, ...) names its
+ * output in vkslm_logits_ith and vkslm_top_ith. */
+VKSLM_API vkslm_status vkslm_batch_add(vkslm_batch *batch, int32_t token, uint32_t pos, int32_t seq, bool logits);
+VKSLM_API uint32_t vkslm_batch_size(const vkslm_batch *batch);
+
+/* Runs a batch (in steps of the session's n_batch entries when it holds more). The entries of one
+ * sequence must have consecutive positions in batch order, the first at most the sequence's length
+ * (vkslm_seq_pos_max + 1: a sequence continues, or overwrites its own tail); afterwards the sequence
+ * ends at its last entry. Sequences may have any lengths and positions. Refused as a whole, with nothing
+ * run, when an entry is invalid (a token outside the vocabulary, an unknown sequence, a gap, a position
+ * past n_ctx). vkslm_decode reads back the logits of every entry that asked for them; vkslm_decode_top
+ * reads back only the k largest (k <= VKSLM_TOP_K_MAX; k = 1 is the argmax), chosen on the device. */
+#define VKSLM_TOP_K_MAX 64u
+VKSLM_API vkslm_status vkslm_decode(vkslm_session *session, const vkslm_batch *batch);
+VKSLM_API vkslm_status vkslm_decode_top(vkslm_session *session, const vkslm_batch *batch, uint32_t k);
+/* The logits (n_vocab floats) of entry i of the last vkslm_decode (i < 0 counts from the last entry that
+ * asked for logits: -1 is the last), valid until the next decode; NULL when the entry asked for none or
+ * the last call was vkslm_decode_top. */
+VKSLM_API const float *vkslm_logits_ith(vkslm_session *session, int32_t i);
+/* The top ids and their logits of entry i of the last vkslm_decode_top (i as vkslm_logits_ith), best
+ * first, ties to the lower id; returns k, or 0 when the entry has none. */
+VKSLM_API uint32_t vkslm_top_ith(vkslm_session *session, int32_t i, const int32_t **ids, const float **logits);
+
+/* Sequence operations. Positions [p0, p1) with p1 < 0 meaning "to the end"; seq < 0 means every
+ * sequence where said. */
+VKSLM_API uint32_t vkslm_session_n_seq(const vkslm_session *session);
+/* The last position sequence seq holds, -1 when empty. */
+VKSLM_API int32_t vkslm_seq_pos_max(const vkslm_session *session, int32_t seq);
+/* Forgets positions [p0, p1) of seq (seq < 0: of every sequence). A sequence holds positions 0 .. its
+ * length - 1 without holes, so the range must reach its end (p1 < 0 or p1 > vkslm_seq_pos_max):
+ * removing from inside is refused with VKSLM_ERR_UNSUPPORTED. */
+VKSLM_API vkslm_status vkslm_seq_rm(vkslm_session *session, int32_t seq, int32_t p0, int32_t p1);
+/* Copies positions [p0, p1) of src into dst at the same positions (a shared prompt prefix: dst then
+ * prefills only what follows). dst must hold at least p0 positions; it then ends at p1 (p1 < 0: src's end)
+ * and forgets what it held past that. */
+VKSLM_API vkslm_status vkslm_seq_cp(vkslm_session *session, int32_t src, int32_t dst, int32_t p0, int32_t p1);
+/* Empties seq (seq < 0: every sequence). */
+VKSLM_API vkslm_status vkslm_seq_clear(vkslm_session *session, int32_t seq);
+
+/* ---- sampler chains (as llama.h's llama_sampler_chain_*) ----------------------------------------- */
+/* A chain is a sampler made of stages applied in order to the candidates (every token of a row of
+ * logits); its last stage picks (greedy or dist). Build one as
+ *     vkslm_sampler *c = vkslm_sampler_chain_init();
+ *     vkslm_sampler_chain_add(c, vkslm_sampler_init_top_k(40));
+ *     vkslm_sampler_chain_add(c, vkslm_sampler_init_temp(0.8f));
+ *     vkslm_sampler_chain_add(c, vkslm_sampler_init_dist(seed));
+ *     int32_t id = vkslm_sampler_sample(c, session, -1);
+ * Constructors return NULL (with vkslm_last_error) for bad arguments or when out of memory; a chain owns
+ * the stages added to it. One sampler is used by one thread at a time. */
+typedef struct vkslm_token_data {
+    int32_t id;
+    float logit;
+    float p;      /* set by stages that compute probabilities */
+} vkslm_token_data;
+typedef struct vkslm_token_data_array {
+    vkslm_token_data *data;
+    size_t size;
+    int64_t selected; /* index into data of the pick, -1 before a stage picks */
+    bool sorted;      /* data is sorted by logit, largest first */
+} vkslm_token_data_array;
+typedef struct vkslm_sampler vkslm_sampler;
+typedef struct vkslm_logit_bias {
+    int32_t token;
+    float bias;       /* added to the token's logit; -INFINITY bans it */
+} vkslm_logit_bias;
+/* A stage of the caller's own (the grammar hook: apply may set logits of tokens not allowed to
+ * -INFINITY). Any function pointer may be NULL. free is called with user when the stage is freed. */
+typedef struct vkslm_sampler_hook {
+    void (*apply)(vkslm_token_data_array *cur, void *user);
+    void (*accept)(int32_t token, void *user);
+    void (*reset)(void *user);
+    void (*free)(void *user);
+    void *user;
+} vkslm_sampler_hook;
+
+VKSLM_API vkslm_sampler *vkslm_sampler_chain_init(void);
+/* Appends stage (the chain now owns it; chain and stage not NULL, stage not in another chain). */
+VKSLM_API vkslm_status vkslm_sampler_chain_add(vkslm_sampler *chain, vkslm_sampler *stage);
+VKSLM_API size_t vkslm_sampler_chain_n(const vkslm_sampler *chain);
+VKSLM_API vkslm_sampler *vkslm_sampler_init_greedy(void);             /* picks the largest; ties: lowest id */
+VKSLM_API vkslm_sampler *vkslm_sampler_init_dist(uint64_t seed);      /* a seeded draw from softmax(logits) */
+VKSLM_API vkslm_sampler *vkslm_sampler_init_temp(float t);            /* logits / t; t <= 0 keeps the largest */
+VKSLM_API vkslm_sampler *vkslm_sampler_init_top_k(int32_t k);         /* k <= 0: off */
+VKSLM_API vkslm_sampler *vkslm_sampler_init_top_p(float p, size_t min_keep);
+VKSLM_API vkslm_sampler *vkslm_sampler_init_min_p(float p, size_t min_keep);
+/* Repetition (logit > 0: divided by repeat, else multiplied), frequency and presence penalties over the
+ * last_n accepted tokens (-1: all kept, up to 4096; 0: none), as vkslm_generate_params. */
+VKSLM_API vkslm_sampler *vkslm_sampler_init_penalties(int32_t last_n, float repeat, float frequency, float presence);
+VKSLM_API vkslm_sampler *vkslm_sampler_init_logit_bias(size_t n, const vkslm_logit_bias *biases);
+VKSLM_API vkslm_sampler *vkslm_sampler_init_hook(const vkslm_sampler_hook *hook);
+/* Applies the sampler to cur (a stage, or every stage of a chain in order). */
+VKSLM_API void vkslm_sampler_apply(vkslm_sampler *sampler, vkslm_token_data_array *cur);
+/* Records a token for the stages that remember (penalties, hooks). */
+VKSLM_API void vkslm_sampler_accept(vkslm_sampler *sampler, int32_t token);
+VKSLM_API void vkslm_sampler_reset(vkslm_sampler *sampler);
+VKSLM_API void vkslm_sampler_free(vkslm_sampler *sampler);
+/* Picks a token from n_vocab logits (not modified; NaN counts as -inf) and accepts it. -1, with nothing
+ * accepted, when no candidate is left above -inf. */
+VKSLM_API int32_t vkslm_sampler_sample_logits(vkslm_sampler *sampler, const float *logits, int32_t n_vocab);
+/* The same from entry i of the session's last vkslm_decode (i as vkslm_logits_ith); -1 also when the
+ * entry has no logits. */
+VKSLM_API int32_t vkslm_sampler_sample(vkslm_sampler *sampler, vkslm_session *session, int32_t i);
 
 /* ---- generation -------------------------------------------------------------------------------- */
 typedef enum vkslm_stop_reason {
@@ -295,11 +425,15 @@ typedef struct vkslm_generate_params {
 
 /* Greedy (temperature 0), no penalties, max_tokens 128, add_bos -1. */
 VKSLM_API vkslm_generate_params vkslm_generate_default_params(void);
+/* The chain vkslm_generate uses for these settings (penalties, top-k, top-p, min-p, temperature, then
+ * dist; greedy when temperature <= 0). */
+VKSLM_API vkslm_sampler *vkslm_sampler_init_from_params(const vkslm_generate_params *params);
 
 typedef struct vkslm_generate_result {
     vkslm_stop_reason stop_reason;
     const int32_t *prompt_tokens; /* the prompt's ids (BOS included when added); valid until the next call */
     size_t n_prompt_tokens;
+    size_t n_cached_tokens;       /* of them, those found in the KV cache already and not computed again */
     const int32_t *tokens;        /* generated ids, valid until the next call on the session */
     size_t n_tokens;
     const char *text;             /* generated text (valid UTF-8), NUL-terminated, stop string excluded */

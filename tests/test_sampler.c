@@ -18,11 +18,11 @@ static void test_greedy_and_ties(void) {
     float l[6] = {0.5f, 2.0f, -1.0f, 2.0f, NAN, 1.0f};
     vkslm_sampler *s = make(vkslm_generate_default_params(), 6);
     CU_ASSERT_TRUE(vkslm_sampler_is_plain_greedy(s));
-    CU_ASSERT_EQUAL(vkslm_sampler_sample(s, l), 1); /* tie between 1 and 3: the lower id; NaN ignored */
+    CU_ASSERT_EQUAL(vkslm_sampler_pick(s, l), 1); /* tie between 1 and 3: the lower id; NaN ignored */
     float nans[3] = {NAN, NAN, NAN};
     vkslm_sampler_free(s);
     s = make(vkslm_generate_default_params(), 3);
-    CU_ASSERT_EQUAL(vkslm_sampler_sample(s, nans), -1);
+    CU_ASSERT_EQUAL(vkslm_sampler_pick(s, nans), -1);
     vkslm_sampler_free(s);
 }
 
@@ -45,12 +45,12 @@ static void test_no_finite_logit(void) {
         vkslm_sampler *s = make(p, 4);
         vkslm_sampler_accept(s, 0);
         for (size_t r = 0; r < sizeof rows / sizeof *rows; r++) {
-            int32_t t = vkslm_sampler_sample(s, rows[r]);
+            int32_t t = vkslm_sampler_pick(s, rows[r]);
             if (t != -1)
                 fprintf(stderr, "  mode %d row %zu: token %d, want -1\n", mode, r, t);
             CU_ASSERT_EQUAL(t, -1);
         }
-        CU_ASSERT_EQUAL(vkslm_sampler_sample(s, one), 2);
+        CU_ASSERT_EQUAL(vkslm_sampler_pick(s, one), 2);
         vkslm_sampler_free(s);
     }
 }
@@ -62,7 +62,7 @@ static void test_penalties(void) {
     vkslm_sampler *s = make(p, 4);
     CU_ASSERT_FALSE(vkslm_sampler_is_plain_greedy(s));
     vkslm_sampler_accept(s, 0);
-    CU_ASSERT_EQUAL(vkslm_sampler_sample(s, l), 1); /* 3.0 / 2 = 1.5 < 2.9 */
+    CU_ASSERT_EQUAL(vkslm_sampler_pick(s, l), 1); /* 3.0 / 2 = 1.5 < 2.9 */
     vkslm_sampler_free(s);
 
     p = vkslm_generate_default_params();
@@ -72,9 +72,9 @@ static void test_penalties(void) {
     for (int i = 0; i < 3; i++)
         vkslm_sampler_accept(s, 1); /* 2.9 - 3*0.5 - 0.25 = 1.15 */
     float m[4] = {1.2f, 2.9f, 1.1f, -5.0f};
-    CU_ASSERT_EQUAL(vkslm_sampler_sample(s, m), 0);
+    CU_ASSERT_EQUAL(vkslm_sampler_pick(s, m), 0);
     m[0] = 1.1f; /* 1.15 now wins */
-    CU_ASSERT_EQUAL(vkslm_sampler_sample(s, m), 1);
+    CU_ASSERT_EQUAL(vkslm_sampler_pick(s, m), 1);
     vkslm_sampler_free(s);
 
     /* penalty_last_n limits the window */
@@ -86,9 +86,9 @@ static void test_penalties(void) {
     vkslm_sampler_accept(s, 2);
     vkslm_sampler_accept(s, 3);
     float n4[4] = {3.0f, 2.0f, 1.0f, 0.5f};
-    CU_ASSERT_EQUAL(vkslm_sampler_sample(s, n4), 0); /* token 0 fell out of the last-2 window */
+    CU_ASSERT_EQUAL(vkslm_sampler_pick(s, n4), 0); /* token 0 fell out of the last-2 window */
     vkslm_sampler_reset(s);
-    CU_ASSERT_EQUAL(vkslm_sampler_sample(s, n4), 0);
+    CU_ASSERT_EQUAL(vkslm_sampler_pick(s, n4), 0);
     vkslm_sampler_free(s);
 }
 
@@ -98,7 +98,7 @@ static void check_distribution(vkslm_generate_params p, const float *l, uint32_t
     enum { DRAWS = 40000 };
     int *hits = calloc(n, sizeof *hits);
     for (int i = 0; i < DRAWS; i++) {
-        int32_t t = vkslm_sampler_sample(s, l);
+        int32_t t = vkslm_sampler_pick(s, l);
         CU_ASSERT_FATAL(t >= 0 && (uint32_t)t < n);
         hits[t]++;
     }
@@ -167,7 +167,7 @@ static void test_seeded_determinism(void) {
     vkslm_sampler *a = make(p, N), *b = make(p, N);
     int same = 1, distinct = 0, last = -1;
     for (int i = 0; i < 200; i++) {
-        int32_t x = vkslm_sampler_sample(a, l), y = vkslm_sampler_sample(b, l);
+        int32_t x = vkslm_sampler_pick(a, l), y = vkslm_sampler_pick(b, l);
         same &= x == y;
         distinct += x != last;
         last = x;
@@ -179,7 +179,7 @@ static void test_seeded_determinism(void) {
     vkslm_sampler_reset(a);
     int differ = 0;
     for (int i = 0; i < 50; i++)
-        differ += vkslm_sampler_sample(a, l) != vkslm_sampler_sample(c, l);
+        differ += vkslm_sampler_pick(a, l) != vkslm_sampler_pick(c, l);
     CU_ASSERT(differ > 0);
     /* top-k 1 is greedy at any temperature */
     p.top_k = 1;
@@ -190,7 +190,7 @@ static void test_seeded_determinism(void) {
         if (l[i] > l[best])
             best = i;
     for (int i = 0; i < 20; i++)
-        CU_ASSERT_EQUAL(vkslm_sampler_sample(g, l), best);
+        CU_ASSERT_EQUAL(vkslm_sampler_pick(g, l), best);
     vkslm_sampler_free(a);
     vkslm_sampler_free(b);
     vkslm_sampler_free(c);

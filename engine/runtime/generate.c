@@ -149,7 +149,7 @@ static vkslm_status generate_from(vkslm_session *s, size_t n_prompt, const vkslm
             break;
         }
         if (out == VKSLM_GRAPH_LOGITS)
-            next = vkslm_sampler_sample(sampler, s->dev->logits);
+            next = vkslm_sampler_pick(sampler, s->dev->logits);
         if (next < 0 || (uint32_t)next >= n_vocab) { /* the sampler and the device argmax alike give -1 */
             st = vkslm_fail(VKSLM_ERR_FORMAT,
                             "generate: the logits of generated token %zu are all NaN or -inf (broken weights or "

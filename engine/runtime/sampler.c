@@ -141,7 +141,7 @@ static void select_top(cand *c, uint32_t n, uint32_t k) {
     qsort(c, k, sizeof *c, by_logit_desc);
 }
 
-int32_t vkslm_sampler_sample(vkslm_sampler *s, const float *logits) {
+int32_t vkslm_sampler_pick(vkslm_sampler *s, const float *logits) {
     uint32_t n = s->n_vocab;
     for (uint32_t i = 0; i < n; i++) {
         s->cands[i].logit = isnan(logits[i]) ? -INFINITY : logits[i];

@@ -21,7 +21,7 @@ void vkslm_sampler_reset(vkslm_sampler *s);
 void vkslm_sampler_accept(vkslm_sampler *s, int32_t token);
 /* Picks the next token. `logits` (n_vocab values) is not modified; NaN counts as -inf. Returns -1, greedy
  * or not, when no logit (after penalties) is above -inf: all NaN or -inf. */
-int32_t vkslm_sampler_sample(vkslm_sampler *s, const float *logits);
+int32_t vkslm_sampler_pick(vkslm_sampler *s, const float *logits);
 /* True when the sampler is greedy with no penalties: the caller may take an on-device argmax instead. */
 int vkslm_sampler_is_plain_greedy(const vkslm_sampler *s);
 #endif
