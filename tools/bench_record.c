@@ -43,10 +43,12 @@ int main(int argc, char **argv) {
     double *us = malloc((size_t)reps * sizeof *us);
     if (!us || vkslm_session_dev_eval(s, &token, 1, VKSLM_GRAPH_ARGMAX, &next) != VKSLM_OK) /* warm */
         return 1;
+    vkslm_graph_run run = {0, 0, 1, p0};
+    uint32_t row = 0;
+    vkslm_graph_step step = {&token, 1, &run, 1, &row, 1, 1};
     for (int i = 0; i < reps; i++) {
         double t0 = vkslm_thread_cpu_ms();
-        if (vkslm_cmd_begin(s->cmd) != VKSLM_OK ||
-            vkslm_graph_record(s->cmd, m->dev, &s->b, &token, 1, p0, VKSLM_GRAPH_ARGMAX) != VKSLM_OK) {
+        if (vkslm_cmd_begin(s->cmd) != VKSLM_OK || vkslm_graph_record(s->cmd, m->dev, &s->b, &step) != VKSLM_OK) {
             fprintf(stderr, "vkslm_bench_record: %s\n", vkslm_last_error());
             return 1;
         }

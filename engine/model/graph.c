@@ -24,6 +24,12 @@ void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b) {
 #define FREE_BUF(name) vkslm_vk_free(vk, &b->name);
     VKSLM_STEP_BUFS(FREE_BUF)
 #undef FREE_BUF
+    if (b->kv_seq) {
+        for (uint32_t i = 0; i < b->n_seq; i++)
+            vkslm_vk_free(vk, &b->kv_seq[i]);
+        VKSLM_FREE(b->kv_seq);
+        b->kv_seq = NULL;
+    }
 }
 
 uint64_t vkslm_step_bufs_bytes(const vkslm_step_bufs *b) {
@@ -31,6 +37,8 @@ uint64_t vkslm_step_bufs_bytes(const vkslm_step_bufs *b) {
 #define ADD_BYTES(name) n += b->name.buffer ? b->name.size : 0;
     VKSLM_STEP_BUFS(ADD_BYTES)
 #undef ADD_BYTES
+    for (uint32_t i = 0; b->kv_seq && i < b->n_seq; i++)
+        n += b->kv_seq[i].buffer ? b->kv_seq[i].size : 0;
     return n;
 }
 
@@ -38,11 +46,19 @@ typedef struct buf_want {
     vkslm_buf *buf;
     uint64_t bytes;
 } buf_want;
-#define STEP_WANTS 17
+#define STEP_WANTS 16
+#define OUT_WANTS 3 /* the last three: logits, top, top_scratch */
 
-/* The buffers of a session and their sizes; sets b->max_tokens and b->kv. */
-static vkslm_status step_bufs_plan(const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens, uint32_t kv_type,
-                                   vkslm_step_bufs *b, buf_want want[STEP_WANTS]) {
+/* Bytes of the output buffers for `rows` rows. */
+static void out_sizes(const vkslm_model_dev *m, uint32_t rows, uint64_t bytes[OUT_WANTS]) {
+    bytes[0] = (uint64_t)m->hp.n_vocab * rows * 4;
+    bytes[1] = (uint64_t)rows * VKSLM_TOPK_MAX * 8;
+    bytes[2] = vkslm_op_topk_scratch_bytes(m->hp.n_vocab, rows, VKSLM_TOPK_MAX);
+}
+
+/* The step buffers of a session and their sizes; sets b->max_tokens, b->max_out and b->kv. */
+static vkslm_status step_bufs_plan(const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens, uint32_t max_out,
+                                   uint32_t kv_type, vkslm_step_bufs *b, buf_want want[STEP_WANTS]) {
     memset(b, 0, sizeof *b);
     const vkslm_hparams *hp = &m->hp;
     if (hp->n_embd_head_k != hp->n_embd_head_v)
@@ -50,10 +66,14 @@ static vkslm_status step_bufs_plan(const vkslm_model_dev *m, uint32_t n_ctx, uin
     uint64_t T = max_tokens, E = hp->n_embd, F = hp->n_ff, HD = hp->n_embd_head_k;
     uint64_t QK = hp->n_head * HD, KV = hp->n_head_kv * HD;
     b->max_tokens = max_tokens;
+    b->max_out = max_out;
     b->kv = (vkslm_kv_layout){hp->n_layer, hp->n_head_kv, n_ctx, (uint32_t)HD, kv_type};
+    uint64_t out[OUT_WANTS];
+    out_sizes(m, max_out, out);
     buf_want w[STEP_WANTS] = {
         {&b->ids, T * 4},
         {&b->pos, T * 4},
+        {&b->out_ids, T * 4},
         {&b->x, T * E * 4},
         {&b->h, T * max3(E, QK, 1) * 4},
         {&b->q, T * QK * 4},
@@ -63,39 +83,75 @@ static vkslm_status step_bufs_plan(const vkslm_model_dev *m, uint32_t n_ctx, uin
         {&b->qkv, T * (QK + 2 * KV) * 4},
         {&b->g, T * F * 4},
         {&b->u, T * 2 * F * 4},
-        {&b->last, E * 4},
-        {&b->logits, (uint64_t)hp->n_vocab * 4},
         {&b->attn_scratch, vkslm_attn_scratch_bytes(max_tokens, hp->n_head, (uint32_t)HD, VKSLM_ATTN_DEFAULT_SPLITS)},
-        {&b->argmax, 8},
-        {&b->argmax_scratch, vkslm_op_topk_scratch_bytes(hp->n_vocab, 1, 1)},
-        {&b->kv_cache, vkslm_kv_bytes(&b->kv)},
+        {&b->logits, out[0]},
+        {&b->top, out[1]},
+        {&b->top_scratch, out[2]},
     };
     memcpy(want, w, sizeof w);
     return VKSLM_OK;
 }
 
-vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens,
-                                   uint32_t kv_type, vkslm_step_bufs *b) {
+static vkslm_status alloc_wants(vkslm_vk *vk, buf_want *want, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        VKSLM_TRY(vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, want[i].bytes ? want[i].bytes : 4, want[i].buf));
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t n_seq,
+                                   uint32_t max_tokens, uint32_t max_out, uint32_t kv_type, vkslm_step_bufs *b) {
     buf_want want[STEP_WANTS];
-    VKSLM_TRY(step_bufs_plan(m, n_ctx, max_tokens, kv_type, b, want));
-    uint64_t total = 0, used, reserved;
+    if (n_seq == 0 || max_out == 0)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "session: no sequences or no output rows");
+    VKSLM_TRY(step_bufs_plan(m, n_ctx, max_tokens, max_out, kv_type, b, want));
+    uint64_t total = 0, used, reserved, kv = vkslm_kv_bytes(&b->kv);
     for (size_t i = 0; i < STEP_WANTS; i++)
         total += want[i].bytes;
+    total += kv * n_seq;
     vkslm_vk_memory_usage(vk, &used, &reserved);
     uint64_t budget = vkslm_vk_memory_budget(vk);
     if (total > budget || used > budget - total)
         return vkslm_fail(VKSLM_ERR_OUT_OF_DEVICE_MEMORY,
-                          "a session of %u tokens needs %.1f MiB of device memory (KV cache %.1f MiB); %.1f MiB are "
-                          "free: use a shorter context",
-                          n_ctx, total / 1048576.0, vkslm_kv_bytes(&b->kv) / 1048576.0,
+                          "a session of %u x %u tokens needs %.1f MiB of device memory (KV cache %.1f MiB); %.1f MiB "
+                          "are free: use a shorter context or fewer sequences",
+                          n_seq, n_ctx, total / 1048576.0, kv * (double)n_seq / 1048576.0,
                           (budget > used ? budget - used : 0) / 1048576.0);
-    for (size_t i = 0; i < STEP_WANTS; i++) {
-        vkslm_status st = vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, want[i].bytes ? want[i].bytes : 4, want[i].buf);
-        if (st != VKSLM_OK) {
-            vkslm_step_bufs_free(vk, b);
-            return vkslm_fail_context(st, "session buffers");
-        }
+    vkslm_status st = VKSLM_OK;
+    if (!(b->kv_seq = VKSLM_CALLOC(n_seq, sizeof *b->kv_seq)))
+        st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    else
+        b->n_seq = n_seq;
+    if (st == VKSLM_OK)
+        st = alloc_wants(vk, want, STEP_WANTS);
+    for (uint32_t i = 0; st == VKSLM_OK && i < n_seq; i++)
+        st = vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, kv, &b->kv_seq[i]);
+    if (st != VKSLM_OK) {
+        vkslm_step_bufs_free(vk, b);
+        return vkslm_fail_context(st, "session buffers");
     }
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_step_bufs_reserve_out(vkslm_vk *vk, const vkslm_model_dev *m, vkslm_step_bufs *b, uint32_t rows) {
+    if (rows <= b->max_out)
+        return VKSLM_OK;
+    uint64_t bytes[OUT_WANTS];
+    out_sizes(m, rows, bytes);
+    buf_want want[OUT_WANTS] = {{&b->logits, bytes[0]}, {&b->top, bytes[1]}, {&b->top_scratch, bytes[2]}};
+    for (size_t i = 0; i < OUT_WANTS; i++)
+        vkslm_vk_free(vk, want[i].buf);
+    vkslm_status st = alloc_wants(vk, want, OUT_WANTS);
+    if (st != VKSLM_OK) { /* back to the old size (what was there fitted) */
+        for (size_t i = 0; i < OUT_WANTS; i++)
+            vkslm_vk_free(vk, want[i].buf);
+        out_sizes(m, b->max_out, bytes);
+        for (size_t i = 0; i < OUT_WANTS; i++)
+            want[i].bytes = bytes[i];
+        if (alloc_wants(vk, want, OUT_WANTS) != VKSLM_OK)
+            b->max_out = 0;
+        return vkslm_fail_context(st, "logits of %u rows", rows);
+    }
+    b->max_out = rows;
     return VKSLM_OK;
 }
 
@@ -106,23 +162,34 @@ vkslm_status vkslm_graph_resolve(vkslm_vk *vk, const vkslm_model_dev *m, uint32_
         max_tokens = n_ctx;
     vkslm_step_bufs b;
     buf_want want[STEP_WANTS];
-    VKSLM_TRY(step_bufs_plan(m, n_ctx, max_tokens, VKSLM_TYPE_F16, &b, want));
+    VKSLM_TRY(step_bufs_plan(m, n_ctx, max_tokens, max_tokens, VKSLM_TYPE_F16, &b, want));
     for (size_t i = 0; i < STEP_WANTS; i++) /* placeholders: a size, no memory */
         want[i].buf->size = want[i].bytes ? want[i].bytes : 4;
-    b.logits_all.size = (uint64_t)m->hp.n_vocab * max_tokens * 4;
+    vkslm_buf kv = {0};
+    kv.size = vkslm_kv_bytes(&b.kv);
+    b.kv_seq = &kv;
+    b.n_seq = 1;
     int32_t *tokens = VKSLM_CALLOC(max_tokens, sizeof *tokens);
+    uint32_t *rows = VKSLM_CALLOC(max_tokens, sizeof *rows);
     vkslm_cmd *c = NULL;
-    vkslm_status st = tokens ? vkslm_cmd_create_dry(vk, &c) : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of memory");
+    vkslm_status st = tokens && rows ? vkslm_cmd_create_dry(vk, &c)
+                                     : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of memory");
+    for (uint32_t i = 0; i < max_tokens && rows; i++)
+        rows[i] = i;
     if (st == VKSLM_OK)
         st = vkslm_cmd_begin(c);
-    if (st == VKSLM_OK) /* a decode step deep into the context (where keys split), and a full prefill chunk */
-        st = vkslm_graph_record(c, m, &b, tokens, 1, n_ctx - 1, VKSLM_GRAPH_ARGMAX);
+    /* a decode step deep into the context (where keys split), and a full prefill chunk with every logit */
+    vkslm_graph_run decode = {0, 0, 1, n_ctx - 1}, chunk = {0, 0, max_tokens, 0};
+    vkslm_graph_step one = {tokens, 1, &decode, 1, rows, 1, 1}, all = {tokens, max_tokens, &chunk, 1, rows, max_tokens, 0};
     if (st == VKSLM_OK)
-        st = vkslm_graph_record(c, m, &b, tokens, max_tokens, 0, VKSLM_GRAPH_ALL);
+        st = vkslm_graph_record(c, m, &b, &one);
+    if (st == VKSLM_OK)
+        st = vkslm_graph_record(c, m, &b, &all);
     if (st == VKSLM_OK)
         st = vkslm_cmd_submit_wait(c);
     vkslm_cmd_destroy(c);
     VKSLM_FREE(tokens);
+    VKSLM_FREE(rows);
     return st;
 }
 
@@ -131,8 +198,8 @@ static vkslm_tensor act2(const vkslm_buf *buf, uint64_t offset, uint64_t ne0, ui
     vkslm_tensor t = {buf, offset, VKSLM_TYPE_F32, {ne0, ne1, 1, 1}};
     return t;
 }
-static vkslm_tensor act3(const vkslm_buf *buf, uint64_t ne0, uint64_t ne1, uint64_t ne2) {
-    vkslm_tensor t = {buf, 0, VKSLM_TYPE_F32, {ne0, ne1, ne2, 1}};
+static vkslm_tensor act3(const vkslm_buf *buf, uint64_t offset, uint64_t ne0, uint64_t ne1, uint64_t ne2) {
+    vkslm_tensor t = {buf, offset, VKSLM_TYPE_F32, {ne0, ne1, ne2, 1}};
     return t;
 }
 
@@ -161,33 +228,62 @@ static vkslm_rope_params rope_of(const vkslm_model_dev *m, const vkslm_arch_rule
     return rp;
 }
 
-/* Token ids and their positions p0.. into the step's I32 buffers, inline in the recording. */
-static vkslm_status upload_tokens(vkslm_cmd *c, vkslm_step_bufs *b, const int32_t *tokens, uint32_t n, uint32_t p0) {
+/* Token ids, their positions and the output rows into the step's I32 buffers, inline in the recording. */
+static vkslm_status upload_step(vkslm_cmd *c, vkslm_step_bufs *b, const vkslm_graph_step *st) {
     int32_t pos[256];
-    for (uint32_t done = 0; done < n; done += 256) {
-        uint32_t k = n - done < 256 ? n - done : 256;
-        for (uint32_t i = 0; i < k; i++)
-            pos[i] = (int32_t)(p0 + done + i);
-        VKSLM_TRY(vkslm_cmd_update(c, &b->ids, done * 4ull, tokens + done, k * 4ull));
+    uint32_t r = 0, left = 0, p = 0; /* run r, rows left in it, the next row's position */
+    for (uint32_t done = 0; done < st->n; done += 256) {
+        uint32_t k = st->n - done < 256 ? st->n - done : 256;
+        for (uint32_t i = 0; i < k; i++) {
+            while (left == 0) {
+                left = st->runs[r].n;
+                p = st->runs[r++].p0;
+            }
+            pos[i] = (int32_t)p++;
+            left--;
+        }
+        VKSLM_TRY(vkslm_cmd_update(c, &b->ids, done * 4ull, st->tokens + done, k * 4ull));
         VKSLM_TRY(vkslm_cmd_update(c, &b->pos, done * 4ull, pos, k * 4ull));
     }
+    if (st->n_out && st->out_rows[st->n_out - 1] - st->out_rows[0] + 1 != st->n_out) /* not one range: gather */
+        VKSLM_TRY(vkslm_cmd_update(c, &b->out_ids, 0, st->out_rows, st->n_out * 4ull));
     return VKSLM_OK;
 }
 
-vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const int32_t *tokens,
-                                uint32_t n, uint32_t p0, vkslm_graph_out out) {
+/* Is the step well formed for these buffers? */
+static vkslm_status check_step(const vkslm_model_dev *m, const vkslm_step_bufs *b, const vkslm_graph_step *st) {
+    if (st->n == 0 || st->n > b->max_tokens || st->n_runs == 0)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: %u tokens in a step (at most %u)", st->n, b->max_tokens);
+    uint32_t row = 0;
+    for (uint32_t i = 0; i < st->n_runs; i++) {
+        const vkslm_graph_run *r = &st->runs[i];
+        if (r->first != row || r->n == 0 || r->seq >= b->n_seq || r->p0 > b->kv.n_ctx || r->n > b->kv.n_ctx - r->p0)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: run %u (sequence %u, %u tokens at position %u) is out "
+                                                     "of place (context %u, %u sequences)",
+                              i, r->seq, r->n, r->p0, b->kv.n_ctx, b->n_seq);
+        row += r->n;
+    }
+    if (row != st->n)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: the runs cover %u of %u rows", row, st->n);
+    for (uint32_t i = 0; i < st->n; i++)
+        if (st->tokens[i] < 0 || (uint32_t)st->tokens[i] >= m->hp.n_vocab)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: token id %d is outside the vocabulary (%u)", st->tokens[i],
+                              m->hp.n_vocab);
+    if (st->n_out > b->max_out || st->top_k > VKSLM_TOPK_MAX || (st->top_k && st->top_k > m->hp.n_vocab))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: %u output rows (room for %u), top %u", st->n_out, b->max_out,
+                          st->top_k);
+    for (uint32_t i = 0; i < st->n_out; i++)
+        if (st->out_rows[i] >= st->n || (i && st->out_rows[i] <= st->out_rows[i - 1]))
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: output rows must ascend within the step");
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const vkslm_graph_step *st) {
     const vkslm_hparams *hp = &m->hp;
     const vkslm_arch_rules R = vkslm_arch_rules_of(hp);
-    if (n == 0 || n > b->max_tokens || p0 + n > b->kv.n_ctx)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: %u tokens at position %u (at most %u per step, context %u)",
-                          n, p0, b->max_tokens, b->kv.n_ctx);
-    for (uint32_t i = 0; i < n; i++)
-        if (tokens[i] < 0 || (uint32_t)tokens[i] >= hp->n_vocab)
-            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: token id %d is outside the vocabulary (%u)", tokens[i],
-                              hp->n_vocab);
-    if (out == VKSLM_GRAPH_ALL && !b->logits_all.size)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: no buffer for the logits of every token");
-    VKSLM_TRY(upload_tokens(c, b, tokens, n, p0));
+    VKSLM_TRY(check_step(m, b, st));
+    VKSLM_TRY(upload_step(c, b, st));
+    const uint32_t n = st->n;
     const uint64_t E = hp->n_embd, F = hp->n_ff, HD = hp->n_embd_head_k, V = hp->n_vocab;
     const uint64_t NH = hp->n_head, NKV = hp->n_head_kv, QK = NH * HD, KV = NKV * HD, QKV = QK + 2 * KV;
     const float eps = hp->norm_rms_eps;
@@ -197,16 +293,15 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     vkslm_tensor positions = {&b->pos, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}}; /* I32 (n) their positions */
     vkslm_tensor x = act2(&b->x, 0, E, n);                               /* (E, n) the residual stream */
     vkslm_tensor h = act2(&b->h, 0, E, n);                               /* (E, n) normed input, branch output */
-    vkslm_tensor q = act2(&b->q, 0, QK, n), q3 = act3(&b->q, HD, NH, n); /* (QK, n) = (HD, NH, n) */
-    vkslm_tensor k = act2(&b->k, 0, KV, n), k3 = act3(&b->k, HD, NKV, n); /* (KV, n) = (HD, NKV, n) */
-    vkslm_tensor v = act2(&b->v, 0, KV, n), v3 = act3(&b->v, HD, NKV, n);
+    vkslm_tensor q = act2(&b->q, 0, QK, n), q3 = act3(&b->q, 0, HD, NH, n); /* (QK, n) = (HD, NH, n) */
+    vkslm_tensor k = act2(&b->k, 0, KV, n);                              /* (KV, n) = (HD, NKV, n) */
+    vkslm_tensor v = act2(&b->v, 0, KV, n);
     vkslm_tensor qkv = act2(&b->qkv, 0, QKV, n);                         /* (QK + 2 KV, n) fused projection */
     vkslm_tensor qs = {&b->qkv, 0, VKSLM_TYPE_F32, {HD, NH, n, 1}};      /* its q heads (rows QKV apart) */
-    vkslm_tensor kvs = {&b->qkv, QK * 4, VKSLM_TYPE_F32, {HD, 2 * NKV, n, 1}}; /* its k then v heads */
-    vkslm_tensor att = act2(&b->att, 0, QK, n), att3 = act3(&b->att, HD, NH, n); /* attention output */
+    vkslm_tensor att = act2(&b->att, 0, QK, n);                          /* (QK, n) attention output */
     vkslm_tensor g = act2(&b->g, 0, F, n), u = act2(&b->u, 0, F, n);     /* (F, n) gate, up */
     vkslm_tensor gu = act2(&b->u, 0, 2 * F, n);                          /* (2F, n) fused rows gate | up */
-    vkslm_tensor scratch = act2(&b->attn_scratch, 0, b->attn_scratch.size / 4, 1); /* attention's splits */
+    const uint64_t scratch_row = vkslm_attn_scratch_bytes(1, hp->n_head, (uint32_t)HD, VKSLM_ATTN_DEFAULT_SPLITS);
     const vkslm_tensor *ff;                                              /* (n_rot / 2) RoPE divisors, or NULL */
     vkslm_rope_params rope = rope_of(m, &R, b->kv.n_ctx, &ff), rope_q = rope;
     rope_q.a_token_stride = QKV;
@@ -219,26 +314,39 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     int pending = 0; /* h holds a branch output not yet added to x */
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const vkslm_dev_layer *L = &m->layers[il];
-        vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_K); /* (HD, n_ctx, NKV) */
-        vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_cache, 0, il, VKSLM_KV_V);
-        /* attention: q, k, v from norm(x); k roped and v into the cache; att = softmax(q k) v; h = att Wo */
+        /* attention: q, k, v from norm(x) for every row at once */
         VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps));
         if (L->wqkv.buf) { /* one projection; q and k|v are strided views of its rows */
             VKSLM_TRY(vkslm_op_matmul(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
             VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rope_q));
-            VKSLM_TRY(vkslm_op_kv_write_rope_kv(c, &kc, &kvs, &positions, QKV, ff, &rope));
         } else {
             VKSLM_TRY(vkslm_op_matmul(c, &q, &L->wq, &h, opt(&L->bq)));
             VKSLM_TRY(vkslm_op_matmul(c, &k, &L->wk, &h, opt(&L->bk)));
             VKSLM_TRY(vkslm_op_matmul(c, &v, &L->wv, &h, opt(&L->bv)));
             VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rope));
-            VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &k3, &positions, 0, ff, &rope));
-            VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &positions, 0));
         }
-        vkslm_attn_params ap = {
-            .p0 = p0, .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
-        };
-        VKSLM_TRY(vkslm_op_attention(c, &att3, &q3, &kc, &vc, &scratch, &ap));
+        /* per run: k roped and v into its sequence's cache; att = softmax(q k) v over that cache */
+        for (uint32_t ir = 0; ir < st->n_runs; ir++) {
+            const vkslm_graph_run *r = &st->runs[ir];
+            const uint64_t f = r->first, rn = r->n;
+            vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_seq[r->seq], 0, il, VKSLM_KV_K); /* (HD, n_ctx, NKV) */
+            vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_seq[r->seq], 0, il, VKSLM_KV_V);
+            vkslm_tensor pos_r = {&b->pos, f * 4, VKSLM_TYPE_I32, {rn, 1, 1, 1}};
+            if (L->wqkv.buf) {
+                vkslm_tensor kvs = {&b->qkv, (QK + f * QKV) * 4, VKSLM_TYPE_F32, {HD, 2 * NKV, rn, 1}}; /* k then v */
+                VKSLM_TRY(vkslm_op_kv_write_rope_kv(c, &kc, &kvs, &pos_r, QKV, ff, &rope));
+            } else {
+                vkslm_tensor k3 = act3(&b->k, f * KV * 4, HD, NKV, rn), v3 = act3(&b->v, f * KV * 4, HD, NKV, rn);
+                VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &k3, &pos_r, 0, ff, &rope));
+                VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &pos_r, 0));
+            }
+            vkslm_tensor q_r = act3(&b->q, f * QK * 4, HD, NH, rn), att_r = act3(&b->att, f * QK * 4, HD, NH, rn);
+            vkslm_tensor scratch = act2(&b->attn_scratch, f * scratch_row, rn * scratch_row / 4, 1);
+            vkslm_attn_params ap = {
+                .p0 = r->p0, .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
+            };
+            VKSLM_TRY(vkslm_op_attention(c, &att_r, &q_r, &kc, &vc, &scratch, &ap));
+        }
         VKSLM_TRY(vkslm_op_matmul(c, &h, &L->wo, &att, NULL));
         if (R.post_norms)
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->attn_post_norm, eps));
@@ -259,23 +367,28 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     }
     if (pending) /* the last block's output: the stream is what the KV cache and the logits need */
         VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
-    if (out == VKSLM_GRAPH_NONE)
+    if (st->n_out == 0)
         return VKSLM_OK;
 
-    /* logits = norm(x) Woutput of every token (ALL) or of the last one */
-    int all = out == VKSLM_GRAPH_ALL;
-    uint32_t rows = all ? n : 1;
-    vkslm_tensor xo = act2(&b->x, (uint64_t)(n - rows) * E * 4, E, rows);          /* (E, rows) */
-    vkslm_tensor xn = all ? act2(&b->h, 0, E, rows) : act2(&b->last, 0, E, 1);     /* (E, rows) normed */
-    vkslm_tensor logits = all ? act2(&b->logits_all, 0, V, rows) : act2(&b->logits, 0, V, 1); /* (V, rows) */
-    VKSLM_TRY(vkslm_op_rms_norm(c, &xn, &xo, &m->output_norm, eps));
+    /* logits = norm(x) Woutput of the output rows: a view of x when they are one range, else gathered */
+    const uint32_t rows = st->n_out, r0 = st->out_rows[0];
+    vkslm_tensor xn = act2(&b->h, 0, E, rows);                           /* (E, rows) normed */
+    vkslm_tensor logits = act2(&b->logits, 0, V, rows);                  /* (V, rows) */
+    if (st->out_rows[rows - 1] - r0 + 1 == rows) {
+        vkslm_tensor xo = act2(&b->x, (uint64_t)r0 * E * 4, E, rows);
+        VKSLM_TRY(vkslm_op_rms_norm(c, &xn, &xo, &m->output_norm, eps));
+    } else {
+        vkslm_tensor out_ids = {&b->out_ids, 0, VKSLM_TYPE_I32, {rows, 1, 1, 1}};
+        VKSLM_TRY(vkslm_op_get_rows(c, &xn, &x, &out_ids));
+        VKSLM_TRY(vkslm_op_rms_norm(c, &xn, &xn, &m->output_norm, eps));
+    }
     VKSLM_TRY(vkslm_op_matmul(c, &logits, &m->output, &xn, NULL));
     if (R.final_softcap > 0)
         VKSLM_TRY(vkslm_op_softcap(c, &logits, &logits, R.final_softcap));
-    if (out == VKSLM_GRAPH_ARGMAX) { /* the id and its value (-inf when every logit is NaN or -inf) */
-        vkslm_tensor id = {&b->argmax, 0, VKSLM_TYPE_I32, {1, 1, 1, 1}};
-        vkslm_tensor value = {&b->argmax, 4, VKSLM_TYPE_F32, {1, 1, 1, 1}};
-        VKSLM_TRY(vkslm_op_topk(c, &id, &value, &logits, 1, &b->argmax_scratch));
+    if (st->top_k) { /* ids and values per row (-inf values when every logit is NaN or -inf) */
+        vkslm_tensor top_ids = {&b->top, 0, VKSLM_TYPE_I32, {st->top_k, rows, 1, 1}};
+        vkslm_tensor top_vals = {&b->top, vkslm_step_top_values_offset(b), VKSLM_TYPE_F32, {st->top_k, rows, 1, 1}};
+        VKSLM_TRY(vkslm_op_topk(c, &top_ids, &top_vals, &logits, st->top_k, &b->top_scratch));
     }
     return VKSLM_OK;
 }

@@ -6,12 +6,15 @@
 
 #include "engine/model/model.h"
 #include "engine/ops/kv_cache.h"
+#include "engine/ops/select.h"
 
 /* Every device buffer a step works in, once: X(name). The struct below, freeing and counting bytes expand
- * this list. */
+ * this list. The output buffers (logits, top, top_scratch) hold max_out rows and grow on demand
+ * (vkslm_step_bufs_reserve_out); the KV cache is one buffer per sequence (kv_seq). */
 #define VKSLM_STEP_BUFS(X)                                                                                     \
     X(ids)            /* I32 [max_tokens]: token ids */                                                      \
     X(pos)            /* I32 [max_tokens]: their positions */                                                \
+    X(out_ids)        /* I32 [max_tokens]: the rows whose logits are wanted */                               \
     X(x)              /* F32 [max_tokens][n_embd]: the residual stream */                                    \
     X(h)              /* F32 [max_tokens][max(n_embd, n_head*head_v)]: normed input / projections */          \
     X(q)              /* F32 [max_tokens][n_head*head_k] */                                                  \
@@ -21,40 +24,57 @@
     X(qkv)            /* F32 [max_tokens][n_head*head_k + 2*n_head_kv*head_k]: fused projection */            \
     X(g)              /* F32 [max_tokens][n_ff]: gate, then the activation */                                \
     X(u)              /* F32 [max_tokens][2*n_ff]: up, or gate|up */                                         \
-    X(last)           /* F32 [n_embd]: the final norm of the last token */                                   \
-    X(logits)         /* F32 [n_vocab] */                                                                    \
-    X(attn_scratch)   /* F32 split-key partials for attention (VKSLM_ATTN_DEFAULT_SPLITS splits) */          \
-    X(argmax)         /* I32 id then F32 value of the largest logit */                                       \
-    X(argmax_scratch) /* the argmax reduction's scratch */                                                   \
-    X(logits_all)     /* F32 [max_tokens][n_vocab], allocated on first use (scoring, perplexity) */          \
-    X(kv_cache)       /* [layer][K|V][kv_head][pos][head_dim] (layout kv) */
+    X(attn_scratch)   /* F32 split-key partials for attention (VKSLM_ATTN_DEFAULT_SPLITS splits per row) */ \
+    X(logits)         /* F32 [max_out][n_vocab] */                                                           \
+    X(top)            /* I32 ids [max_out][VKSLM_TOPK_MAX], then F32 values [max_out][VKSLM_TOPK_MAX] */    \
+    X(top_scratch)    /* the top-k reduction's scratch for max_out rows */
 
-/* The buffers of a step, sized for up to max_tokens tokens (a session owns them). */
+/* The buffers of a step, sized for up to max_tokens tokens and max_out rows of logits (a session owns
+ * them), and the KV caches of its n_seq sequences. */
 typedef struct vkslm_step_bufs {
-    uint32_t max_tokens;
+    uint32_t max_tokens, max_out, n_seq;
 #define VKSLM_X_FIELD(name) vkslm_buf name;
     VKSLM_STEP_BUFS(VKSLM_X_FIELD)
 #undef VKSLM_X_FIELD
-    vkslm_kv_layout kv;
+    vkslm_buf *kv_seq;  /* [n_seq] each [layer][K|V][kv_head][pos][head_dim] (layout kv) */
+    vkslm_kv_layout kv; /* of one sequence */
 } vkslm_step_bufs;
 
-/* Allocates the buffers for a model, a context of n_ctx tokens and steps of up to max_tokens. */
-vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens,
-                                   uint32_t kv_type, vkslm_step_bufs *b);
+/* Allocates the buffers for a model, n_seq sequences of n_ctx tokens, steps of up to max_tokens and
+ * logits of max_out rows. */
+vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t n_seq,
+                                   uint32_t max_tokens, uint32_t max_out, uint32_t kv_type, vkslm_step_bufs *b);
 void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b);
-/* Device bytes the buffers occupy (the logits of every token included once allocated). */
+/* Grows the output buffers to hold `rows` rows (no change when they do already). */
+vkslm_status vkslm_step_bufs_reserve_out(vkslm_vk *vk, const vkslm_model_dev *m, vkslm_step_bufs *b, uint32_t rows);
+/* Device bytes the buffers occupy. */
 uint64_t vkslm_step_bufs_bytes(const vkslm_step_bufs *b);
+/* Byte offset of the top values in b->top. */
+static inline uint64_t vkslm_step_top_values_offset(const vkslm_step_bufs *b) {
+    return (uint64_t)b->max_out * VKSLM_TOPK_MAX * 4u;
+}
 
-typedef enum vkslm_graph_out {
-    VKSLM_GRAPH_NONE = 0,   /* only fill the KV cache (a prefill chunk before the last) */
-    VKSLM_GRAPH_LOGITS = 1, /* the last token's logits into b->logits */
-    VKSLM_GRAPH_ARGMAX = 2, /* logits, and their argmax into b->argmax (greedy decoding without a readback) */
-    VKSLM_GRAPH_ALL = 3     /* the logits of every token of the step into b->logits_all */
-} vkslm_graph_out;
+/* A run of n consecutive rows of a step (from row `first`) that belong to sequence seq, at positions
+ * p0 .. p0 + n - 1. */
+typedef struct vkslm_graph_run {
+    uint32_t seq, first, n, p0;
+} vkslm_graph_run;
 
-/* Records the step for tokens[0..n) at positions p0.. (n <= max_tokens, p0 + n <= n_ctx). */
-vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const int32_t *tokens,
-                                uint32_t n, uint32_t p0, vkslm_graph_out out);
+/* One step: tokens grouped in runs of one sequence each (the runs cover rows 0 .. n - 1 in order), and
+ * the rows whose logits are computed (ascending, at most b->max_out) into b->logits row by row. */
+typedef struct vkslm_graph_step {
+    const int32_t *tokens;
+    uint32_t n;
+    const vkslm_graph_run *runs;
+    uint32_t n_runs;
+    const uint32_t *out_rows;
+    uint32_t n_out;
+    uint32_t top_k; /* 0: logits only; 1..VKSLM_TOPK_MAX: also each out row's top k into b->top */
+} vkslm_graph_step;
+
+/* Records the step (n <= max_tokens, every position < n_ctx). Weight products take all rows at once;
+ * the KV writes and attention go run by run into each run's sequence. */
+vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const vkslm_graph_step *st);
 
 /* Resolves the pipelines of a decode step and of a prefill chunk of max_tokens (at a context of n_ctx,
  * at most the model's) before any session exists: both steps are recorded into a dry recording

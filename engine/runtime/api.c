@@ -209,8 +209,8 @@ vkslm_status vkslm_session_create(vkslm_model *m, const vkslm_session_params *pa
     if (!s)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     s->model = m;
-    vkslm_status st = vkslm_session_dev_create(m->vk, m->dev, p.n_ctx, p.n_batch,
-                                               p.kv_f32 ? VKSLM_TYPE_F32 : VKSLM_TYPE_F16, &s->dev);
+    vkslm_status st = vkslm_session_dev_create_seq(m->vk, m->dev, p.n_ctx, p.n_seq ? p.n_seq : 1, p.n_batch,
+                                                   p.kv_f32 ? VKSLM_TYPE_F32 : VKSLM_TYPE_F16, &s->dev);
     if (st != VKSLM_OK) {
         VKSLM_FREE(s);
         return st;
@@ -242,9 +242,9 @@ vkslm_status vkslm_session_feed(vkslm_session *s, const int32_t *ids, uint32_t n
                                 int32_t *argmax) {
     if (!s->has_pending)
         return vkslm_session_dev_eval(s->dev, ids, n, out, argmax);
-    if (s->dev->n_past + 1 + (uint64_t)n > s->dev->b.kv.n_ctx)
+    if (s->dev->seq_len[0] + 1 + (uint64_t)n > s->dev->b.kv.n_ctx)
         return vkslm_fail(VKSLM_ERR_LIMIT, "eval: %u more tokens do not fit the context (%u of %u used)", n + 1,
-                          s->dev->n_past, s->dev->b.kv.n_ctx);
+                          s->dev->seq_len[0], s->dev->b.kv.n_ctx);
     VKSLM_TRY(vkslm_session_dev_eval(s->dev, &s->pending, 1, n ? VKSLM_GRAPH_NONE : out, argmax));
     s->has_pending = 0;
     return n ? vkslm_session_dev_eval(s->dev, ids, n, out, argmax) : VKSLM_OK;
@@ -272,15 +272,15 @@ vkslm_status vkslm_session_eval_all(vkslm_session *s, const int32_t *ids, size_t
 const float *vkslm_session_logits(vkslm_session *s) {
     return s && s->dev->logits_valid && !s->has_pending ? s->dev->logits : NULL;
 }
-uint32_t vkslm_session_n_past(const vkslm_session *s) { return s ? s->dev->n_past + (uint32_t)s->has_pending : 0; }
+uint32_t vkslm_session_n_past(const vkslm_session *s) { return s ? s->dev->seq_len[0] + (uint32_t)s->has_pending : 0; }
 uint32_t vkslm_session_n_ctx(const vkslm_session *s) { return s ? s->dev->b.kv.n_ctx : 0; }
 
 vkslm_status vkslm_session_rewind(vkslm_session *s, uint32_t pos) {
     if (!s)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_rewind: NULL session");
-    if (s->has_pending && pos == s->dev->n_past + 1)
+    if (s->has_pending && pos == s->dev->seq_len[0] + 1)
         return VKSLM_OK;
-    if (pos > s->dev->n_past)
+    if (pos > s->dev->seq_len[0])
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "rewind: position %u is past the %u tokens in the session", pos,
                           vkslm_session_n_past(s));
     s->has_pending = 0;

@@ -12,16 +12,37 @@ void vkslm_session_dev_free(vkslm_session_dev *s) {
         return;
     vkslm_cmd_destroy(s->cmd);
     vkslm_step_bufs_free(s->vk, &s->b);
+    VKSLM_FREE(s->seq_len);
     VKSLM_FREE(s->logits);
-    VKSLM_FREE(s->logits_all);
+    VKSLM_FREE(s->top_ids);
+    VKSLM_FREE(s->top_vals);
     VKSLM_FREE(s);
 }
 
-vkslm_status vkslm_session_dev_create(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_batch,
-                                      uint32_t kv_type, vkslm_session_dev **out) {
+/* Host copies for `rows` output rows. */
+static vkslm_status reserve_host(vkslm_session_dev *s, uint32_t rows) {
+    if (rows <= s->host_rows)
+        return VKSLM_OK;
+    uint64_t nv = s->m->hp.n_vocab;
+    float *l = VKSLM_REALLOC(s->logits, nv * rows * sizeof(float));
+    if (l)
+        s->logits = l;
+    int32_t *ti = l ? VKSLM_REALLOC(s->top_ids, (size_t)rows * VKSLM_TOPK_MAX * sizeof(int32_t)) : NULL;
+    if (ti)
+        s->top_ids = ti;
+    float *tv = ti ? VKSLM_REALLOC(s->top_vals, (size_t)rows * VKSLM_TOPK_MAX * sizeof(float)) : NULL;
+    if (!tv)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory for %u rows of logits", rows);
+    s->top_vals = tv;
+    s->host_rows = rows;
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_session_dev_create_seq(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t n_seq,
+                                          uint32_t max_batch, uint32_t kv_type, vkslm_session_dev **out) {
     *out = NULL;
-    if (n_ctx == 0 || max_batch == 0)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "session: context and batch must be positive");
+    if (n_ctx == 0 || max_batch == 0 || n_seq == 0)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "session: context, sequences and batch must be positive");
     if (m->hp.n_ctx_train && n_ctx > m->hp.n_ctx_train)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "session: context %u exceeds the model's %u", n_ctx, m->hp.n_ctx_train);
     vkslm_session_dev *s = VKSLM_CALLOC(1, sizeof *s);
@@ -29,17 +50,27 @@ vkslm_status vkslm_session_dev_create(vkslm_vk *vk, const vkslm_model_dev *m, ui
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     s->m = m;
     s->vk = vk;
-    vkslm_status st = vkslm_step_bufs_alloc(vk, m, n_ctx, max_batch, kv_type, &s->b);
+    s->n_seq = n_seq;
+    /* output rows: one per sequence to begin with (a decode step's); more are added on demand */
+    uint32_t rows = n_seq < max_batch ? n_seq : max_batch;
+    vkslm_status st = vkslm_step_bufs_alloc(vk, m, n_ctx, n_seq, max_batch, rows, kv_type, &s->b);
     if (st == VKSLM_OK)
         st = vkslm_cmd_create(vk, &s->cmd);
-    if (st == VKSLM_OK && !(s->logits = VKSLM_MALLOC((size_t)m->hp.n_vocab * sizeof(float))))
+    if (st == VKSLM_OK && !(s->seq_len = VKSLM_CALLOC(n_seq, sizeof *s->seq_len)))
         st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (st == VKSLM_OK)
+        st = reserve_host(s, rows);
     if (st != VKSLM_OK) {
         vkslm_session_dev_free(s);
         return st;
     }
     *out = s;
     return VKSLM_OK;
+}
+
+vkslm_status vkslm_session_dev_create(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_batch,
+                                      uint32_t kv_type, vkslm_session_dev **out) {
+    return vkslm_session_dev_create_seq(vk, m, n_ctx, 1, max_batch, kv_type, out);
 }
 
 void vkslm_profile_add(vkslm_profile *p, const char *label, double ms, double bytes, double flops,
@@ -67,76 +98,112 @@ static void accumulate(vkslm_session_dev *s) {
     }
 }
 
+vkslm_status vkslm_session_dev_step(vkslm_session_dev *s, const vkslm_graph_step *st, int logits) {
+    s->logits_valid = 0;
+    s->n_rows = 0;
+    VKSLM_TRY(vkslm_step_bufs_reserve_out(s->vk, s->m, &s->b, st->n_out));
+    VKSLM_TRY(reserve_host(s, st->n_out));
+    double t0 = vkslm_thread_cpu_ms();
+    VKSLM_TRY(vkslm_cmd_begin(s->cmd));
+    VKSLM_TRY(vkslm_graph_record(s->cmd, s->m, &s->b, st));
+    s->record_ms += vkslm_thread_cpu_ms() - t0;
+    VKSLM_TRY(vkslm_cmd_submit_wait(s->cmd));
+    accumulate(s);
+    for (uint32_t i = 0; i < st->n_runs; i++)
+        s->seq_len[st->runs[i].seq] = st->runs[i].p0 + st->runs[i].n;
+    uint64_t nv = s->m->hp.n_vocab, k = st->top_k;
+    if (st->n_out && k) { /* ids, then values: rows of k */
+        VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.top, 0, s->top_ids, st->n_out * k * 4));
+        VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.top, vkslm_step_top_values_offset(&s->b), s->top_vals,
+                                    st->n_out * k * 4));
+    }
+    if (st->n_out && logits) {
+        VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.logits, 0, s->logits, nv * st->n_out * 4));
+        s->logits_valid = 1;
+    }
+    s->n_rows = st->n_out;
+    s->top_k = (uint32_t)k;
+    return VKSLM_OK;
+}
+
+/* A step of tokens[0..n) of sequence 0 at its end; its last row an output when out_last. */
+static vkslm_status step0(vkslm_session_dev *s, const int32_t *tokens, uint32_t n, int out_last, uint32_t top_k,
+                          int logits) {
+    vkslm_graph_run run = {0, 0, n, s->seq_len[0]};
+    uint32_t last = n - 1;
+    vkslm_graph_step st = {tokens, n, &run, 1, &last, out_last ? 1 : 0, out_last ? top_k : 0};
+    return vkslm_session_dev_step(s, &st, logits);
+}
+
 vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens, uint32_t n, vkslm_graph_out out,
                                     int32_t *argmax) {
     if (n == 0)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "eval: no tokens");
-    if (n > s->b.kv.n_ctx - s->n_past)
-        return vkslm_fail(VKSLM_ERR_LIMIT, "eval: %u more tokens do not fit the context (%u of %u used)", n, s->n_past,
-                          s->b.kv.n_ctx);
-    s->logits_valid = 0;
+    if (n > s->b.kv.n_ctx - s->seq_len[0])
+        return vkslm_fail(VKSLM_ERR_LIMIT, "eval: %u more tokens do not fit the context (%u of %u used)", n,
+                          s->seq_len[0], s->b.kv.n_ctx);
     s->gpu_ms = 0;
     s->record_ms = 0;
     for (uint32_t done = 0; done < n;) {
         uint32_t k = n - done < s->b.max_tokens ? n - done : s->b.max_tokens;
-        int last = done + k == n;
-        double t0 = vkslm_thread_cpu_ms();
-        VKSLM_TRY(vkslm_cmd_begin(s->cmd));
-        VKSLM_TRY(vkslm_graph_record(s->cmd, s->m, &s->b, tokens + done, k, s->n_past, last ? out : VKSLM_GRAPH_NONE));
-        s->record_ms += vkslm_thread_cpu_ms() - t0;
-        VKSLM_TRY(vkslm_cmd_submit_wait(s->cmd));
-        accumulate(s);
-        s->n_past += k;
+        int last = done + k == n && out != VKSLM_GRAPH_NONE;
+        VKSLM_TRY(step0(s, tokens + done, k, last, last && out == VKSLM_GRAPH_ARGMAX, last && out == VKSLM_GRAPH_LOGITS));
         done += k;
     }
-    if (out == VKSLM_GRAPH_ARGMAX && argmax) {
-        /* id and value in one readback; no logit above -inf (all NaN or -inf): -1, as the sampler gives */
-        unsigned char best[8];
-        float value;
-        VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.argmax, 0, best, sizeof best));
-        memcpy(argmax, best, 4);
-        memcpy(&value, best + 4, 4);
-        if (!(value > -INFINITY))
-            *argmax = -1;
-        return VKSLM_OK;
-    }
-    if (out == VKSLM_GRAPH_LOGITS) {
-        VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.logits, 0, s->logits, (uint64_t)s->m->hp.n_vocab * 4));
-        s->logits_valid = 1;
-    }
+    if (out == VKSLM_GRAPH_ARGMAX && argmax) /* no logit above -inf (all NaN or -inf): -1, as the sampler gives */
+        *argmax = s->top_vals[0] > -INFINITY ? s->top_ids[0] : -1;
     return VKSLM_OK;
 }
 
 vkslm_status vkslm_session_dev_eval_all(vkslm_session_dev *s, const int32_t *tokens, uint32_t n, vkslm_dev_logits_fn fn,
                                         void *user) {
-    uint64_t nv = s->m->hp.n_vocab, bytes = nv * s->b.max_tokens * 4;
-    if (n == 0 || n > s->b.kv.n_ctx - s->n_past)
-        return vkslm_fail(VKSLM_ERR_LIMIT, "eval: %u tokens do not fit the context (%u of %u used)", n, s->n_past,
+    if (n == 0 || n > s->b.kv.n_ctx - s->seq_len[0])
+        return vkslm_fail(VKSLM_ERR_LIMIT, "eval: %u tokens do not fit the context (%u of %u used)", n, s->seq_len[0],
                           s->b.kv.n_ctx);
-    if (!s->b.logits_all.buffer) {
-        VKSLM_TRY(vkslm_vk_alloc(s->vk, VKSLM_MEM_DEVICE, bytes, &s->b.logits_all));
-        if (!(s->logits_all = VKSLM_MALLOC(bytes)))
-            return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-    }
-    s->logits_valid = 0;
-    for (uint32_t done = 0; done < n;) {
+    uint32_t *rows = VKSLM_MALLOC((size_t)s->b.max_tokens * sizeof *rows);
+    if (!rows)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (uint32_t i = 0; i < s->b.max_tokens; i++)
+        rows[i] = i;
+    vkslm_status st = VKSLM_OK;
+    for (uint32_t done = 0; st == VKSLM_OK && done < n;) {
         uint32_t k = n - done < s->b.max_tokens ? n - done : s->b.max_tokens;
-        VKSLM_TRY(vkslm_cmd_begin(s->cmd));
-        VKSLM_TRY(vkslm_graph_record(s->cmd, s->m, &s->b, tokens + done, k, s->n_past, VKSLM_GRAPH_ALL));
-        VKSLM_TRY(vkslm_cmd_submit_wait(s->cmd));
-        s->n_past += k;
-        VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.logits_all, 0, s->logits_all, nv * k * 4));
-        VKSLM_TRY(fn(s->logits_all, done, k, user));
+        vkslm_graph_run run = {0, 0, k, s->seq_len[0]};
+        vkslm_graph_step step = {tokens + done, k, &run, 1, rows, k, 0};
+        st = vkslm_session_dev_step(s, &step, 1);
+        if (st == VKSLM_OK)
+            st = fn(s->logits, done, k, user);
         done += k;
     }
-    return VKSLM_OK;
+    s->logits_valid = 0; /* the rows are not "the last token's logits" of eval */
+    VKSLM_FREE(rows);
+    return st;
 }
 
 vkslm_status vkslm_session_dev_rewind(vkslm_session_dev *s, uint32_t pos) {
-    if (pos > s->n_past)
+    if (pos > s->seq_len[0])
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "rewind: position %u is past the %u tokens in the cache", pos,
-                          s->n_past);
-    s->n_past = pos;
+                          s->seq_len[0]);
+    s->seq_len[0] = pos;
     s->logits_valid = 0;
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_session_dev_copy(vkslm_session_dev *s, uint32_t src, uint32_t dst, uint32_t p0, uint32_t p1) {
+    const vkslm_kv_layout *l = &s->b.kv;
+    if (src >= s->n_seq || dst >= s->n_seq || p0 > p1 || p1 > l->n_ctx)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "copy: sequences %u -> %u, positions [%u, %u)", src, dst, p0, p1);
+    if (src == dst || p0 == p1)
+        return VKSLM_OK;
+    uint64_t bytes = (uint64_t)(p1 - p0) * l->head_dim * vkslm_kv_elem_bytes(l);
+    VKSLM_TRY(vkslm_cmd_begin(s->cmd));
+    for (uint32_t layer = 0; layer < l->n_layer; layer++)
+        for (uint32_t which = 0; which < 2; which++)
+            for (uint32_t h = 0; h < l->n_kv_head; h++) {
+                uint64_t off = vkslm_kv_row_offset(l, layer, which, h, p0);
+                VKSLM_TRY(vkslm_cmd_copy(s->cmd, &s->b.kv_seq[src], off, &s->b.kv_seq[dst], off, bytes));
+            }
+    VKSLM_TRY(vkslm_cmd_submit_wait(s->cmd));
+    accumulate(s);
     return VKSLM_OK;
 }
