@@ -226,6 +226,15 @@ void vkslm_session_free(vkslm_session *s) {
     VKSLM_FREE(s->prompt_ids);
     VKSLM_FREE(s->gen_ids);
     VKSLM_FREE(s->text);
+    VKSLM_FREE(s->out.row_of);
+    VKSLM_FREE(s->out.entry_of);
+    VKSLM_FREE(s->out.logits);
+    VKSLM_FREE(s->out.top_ids);
+    VKSLM_FREE(s->out.top_vals);
+    VKSLM_FREE(s->order);
+    VKSLM_FREE(s->tokens);
+    VKSLM_FREE(s->rows);
+    VKSLM_FREE(s->runs);
     VKSLM_FREE(s);
 }
 

@@ -24,6 +24,22 @@ struct vkslm_session {
     size_t prompt_cap, gen_cap;
     char *text;
     size_t text_len, text_cap;
+    /* the last vkslm_decode's outputs (engine/runtime/decode.c) */
+    struct vkslm_decode_out {
+        int32_t *row_of;      /* [n_entries] output index of each entry, or -1 */
+        int32_t *entry_of;    /* [n_out] the entry of each output (batch order) */
+        float *logits;        /* [n_out][n_vocab] when has_logits */
+        int32_t *top_ids;     /* [n_out][k] */
+        float *top_vals;
+        uint32_t n_entries, n_out, k;
+        size_t entries_cap, out_cap;
+        int has_logits;
+    } out;
+    /* decode's scratch: entries grouped by sequence */
+    int32_t *order, *tokens;
+    uint32_t *rows;
+    vkslm_graph_run *runs;
+    size_t scratch_cap;
 };
 
 /* vkslm_model_load onto an open context (one more holder of it), or onto a new one when vk is NULL. */
