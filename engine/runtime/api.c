@@ -190,6 +190,15 @@ vkslm_status vkslm_model_detokenize(const vkslm_model *m, const int32_t *ids, si
 }
 
 /* ---- sessions ---------------------------------------------------------------------------------- */
+static vkslm_status gen_feed(vkslm_gen *g, const int32_t *ids, uint32_t n, vkslm_graph_out out, int32_t *argmax) {
+    return vkslm_session_feed((vkslm_session *)g, ids, n, out, argmax);
+}
+static const float *gen_logits(vkslm_gen *g) {
+    vkslm_session *s = (vkslm_session *)g;
+    return s->dev->logits_valid ? s->dev->logits : NULL;
+}
+static uint32_t gen_n_past(const vkslm_gen *g) { return vkslm_session_n_past((const vkslm_session *)g); }
+
 vkslm_status vkslm_session_create(vkslm_model *m, const vkslm_session_params *params, vkslm_session **out) {
     if (!m || !out)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_create: NULL model or output");
@@ -209,12 +218,17 @@ vkslm_status vkslm_session_create(vkslm_model *m, const vkslm_session_params *pa
     if (!s)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     s->model = m;
+    s->gen.model = m;
+    s->gen.feed = gen_feed;
+    s->gen.logits = gen_logits;
+    s->gen.n_past = gen_n_past;
     vkslm_status st = vkslm_session_dev_create_seq(m->vk, m->dev, p.n_ctx, p.n_seq ? p.n_seq : 1, p.n_batch,
                                                    p.kv_f32 ? VKSLM_TYPE_F32 : VKSLM_TYPE_F16, &s->dev);
     if (st != VKSLM_OK) {
         VKSLM_FREE(s);
         return st;
     }
+    s->gen.n_ctx = s->dev->b.kv.n_ctx;
     *out = s;
     return VKSLM_OK;
 }
@@ -223,9 +237,7 @@ void vkslm_session_free(vkslm_session *s) {
     if (!s)
         return;
     vkslm_session_dev_free(s->dev);
-    VKSLM_FREE(s->prompt_ids);
-    VKSLM_FREE(s->gen_ids);
-    VKSLM_FREE(s->text);
+    vkslm_gen_free_buffers(&s->gen);
     VKSLM_FREE(s->out.row_of);
     VKSLM_FREE(s->out.entry_of);
     VKSLM_FREE(s->out.logits);
@@ -249,13 +261,13 @@ vkslm_status vkslm_session_eval(vkslm_session *s, const int32_t *ids, size_t n) 
 
 vkslm_status vkslm_session_feed(vkslm_session *s, const int32_t *ids, uint32_t n, vkslm_graph_out out,
                                 int32_t *argmax) {
-    if (!s->has_pending)
+    if (!s->gen.has_pending)
         return vkslm_session_dev_eval(s->dev, ids, n, out, argmax);
     if (s->dev->seq_len[0] + 1 + (uint64_t)n > s->dev->b.kv.n_ctx)
         return vkslm_fail(VKSLM_ERR_LIMIT, "eval: %u more tokens do not fit the context (%u of %u used)", n + 1,
                           s->dev->seq_len[0], s->dev->b.kv.n_ctx);
-    VKSLM_TRY(vkslm_session_dev_eval(s->dev, &s->pending, 1, n ? VKSLM_GRAPH_NONE : out, argmax));
-    s->has_pending = 0;
+    VKSLM_TRY(vkslm_session_dev_eval(s->dev, &s->gen.pending, 1, n ? VKSLM_GRAPH_NONE : out, argmax));
+    s->gen.has_pending = 0;
     return n ? vkslm_session_dev_eval(s->dev, ids, n, out, argmax) : VKSLM_OK;
 }
 
@@ -272,26 +284,26 @@ static vkslm_status on_all(const float *logits, uint32_t first, uint32_t n, void
 vkslm_status vkslm_session_eval_all(vkslm_session *s, const int32_t *ids, size_t n, vkslm_logits_fn fn, void *user) {
     if (!s || !ids || !fn || n == 0 || n > UINT32_MAX)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_eval_all: NULL argument or no tokens");
-    if (s->has_pending)
+    if (s->gen.has_pending)
         VKSLM_TRY(vkslm_session_feed(s, NULL, 0, VKSLM_GRAPH_NONE, NULL));
     all_bridge b = {fn, user};
     return vkslm_session_dev_eval_all(s->dev, ids, (uint32_t)n, on_all, &b);
 }
 
 const float *vkslm_session_logits(vkslm_session *s) {
-    return s && s->dev->logits_valid && !s->has_pending ? s->dev->logits : NULL;
+    return s && s->dev->logits_valid && !s->gen.has_pending ? s->dev->logits : NULL;
 }
-uint32_t vkslm_session_n_past(const vkslm_session *s) { return s ? s->dev->seq_len[0] + (uint32_t)s->has_pending : 0; }
+uint32_t vkslm_session_n_past(const vkslm_session *s) { return s ? s->dev->seq_len[0] + (uint32_t)s->gen.has_pending : 0; }
 uint32_t vkslm_session_n_ctx(const vkslm_session *s) { return s ? s->dev->b.kv.n_ctx : 0; }
 
 vkslm_status vkslm_session_rewind(vkslm_session *s, uint32_t pos) {
     if (!s)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_rewind: NULL session");
-    if (s->has_pending && pos == s->dev->seq_len[0] + 1)
+    if (s->gen.has_pending && pos == s->dev->seq_len[0] + 1)
         return VKSLM_OK;
     if (pos > s->dev->seq_len[0])
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "rewind: position %u is past the %u tokens in the session", pos,
                           vkslm_session_n_past(s));
-    s->has_pending = 0;
+    s->gen.has_pending = 0;
     return vkslm_session_dev_rewind(s->dev, pos);
 }
