@@ -451,6 +451,58 @@ VKSLM_API vkslm_status vkslm_generate(vkslm_session *session, const char *prompt
 VKSLM_API vkslm_status vkslm_generate_tokens(vkslm_session *session, const int32_t *ids, size_t n,
                                             const vkslm_generate_params *params, vkslm_generate_result *result);
 
+/* ---- many requests on one model: the scheduler (continuous batching) ----------------------------- */
+/* A scheduler runs the requests of many threads on one model together: one session of n_seq sequences
+ * and a thread that steps them. Each step carries one token of every sequence that is decoding plus, up
+ * to max_prefill tokens, the prompt chunks of sequences that are starting, so requests join at the next
+ * step and leave when they finish; a long prompt is prefilled over several steps and stalls decoding
+ * sequences for at most one step of max_prefill tokens at a time. Prompts are matched against what free
+ * sequences still hold (a chat's earlier turns, a shared system prompt): the longest common prefix is kept
+ * and only the rest is computed (vkslm_generate_result.n_cached_tokens); the least recently used free
+ * sequence is overwritten first. Greedy output does not depend on what else runs in the step. */
+typedef struct vkslm_scheduler vkslm_scheduler;
+typedef struct vkslm_sequence vkslm_sequence; /* one request's handle: a sequence lent by the scheduler */
+
+typedef struct vkslm_scheduler_params {
+    uint32_t n_seq;       /* requests generating at once (KV cache slots); 0: 4 */
+    uint32_t n_ctx;       /* tokens per sequence; 0: vkslm_model_default_n_ctx */
+    uint32_t n_batch;     /* rows per step at most; 0: 64 */
+    uint32_t max_prefill; /* prompt tokens per step while other sequences decode; 0: n_batch */
+    bool kv_f32;
+} vkslm_scheduler_params;
+
+typedef struct vkslm_scheduler_stats {
+    uint64_t steps;           /* device steps run */
+    uint64_t rows;            /* tokens computed in them */
+    uint64_t decode_rows;     /* of them, single tokens of decoding sequences */
+    uint64_t cached_tokens;   /* prompt tokens found in the cache instead */
+    uint32_t max_rows;        /* the largest step */
+    uint32_t active;          /* sequences lent now */
+} vkslm_scheduler_stats;
+
+VKSLM_API vkslm_scheduler_params vkslm_scheduler_default_params(void);
+/* Allocates the n_seq sequences' KV caches and starts the stepping thread. The model must outlive it. */
+VKSLM_API vkslm_status vkslm_scheduler_create(vkslm_model *model, const vkslm_scheduler_params *params,
+                                             vkslm_scheduler **out);
+/* Every sequence must have been released. */
+VKSLM_API void vkslm_scheduler_free(vkslm_scheduler *sched);
+VKSLM_API uint64_t vkslm_scheduler_device_bytes(const vkslm_scheduler *sched);
+VKSLM_API uint32_t vkslm_scheduler_n_seq(const vkslm_scheduler *sched);
+VKSLM_API uint32_t vkslm_scheduler_n_ctx(const vkslm_scheduler *sched);
+VKSLM_API void vkslm_scheduler_stats_get(vkslm_scheduler *sched, vkslm_scheduler_stats *out);
+/* Lends a sequence; VKSLM_ERR_BUSY when all n_seq are lent (the orchestra queues requests before this). */
+VKSLM_API vkslm_status vkslm_scheduler_acquire(vkslm_scheduler *sched, vkslm_sequence **out);
+/* Gives the sequence back; what it holds stays cached for later prompts that begin the same way. */
+VKSLM_API void vkslm_scheduler_release(vkslm_scheduler *sched, vkslm_sequence *seq);
+VKSLM_API vkslm_model *vkslm_sequence_model(const vkslm_sequence *seq);
+/* As vkslm_generate_tokens, run in the scheduler's steps beside the other sequences' requests; blocks
+ * until done. Sampling and on_token run on the calling thread between steps (return false to stop: the
+ * sequence leaves the batch before the next step). Each call is a new request: ids are the whole context
+ * (n >= 1); nothing carries over from the previous call except the cache. result as vkslm_generate's,
+ * valid until the next call on seq or its release. One thread at a time per sequence. */
+VKSLM_API vkslm_status vkslm_sequence_generate(vkslm_sequence *seq, const int32_t *ids, size_t n,
+                                              const vkslm_generate_params *params, vkslm_generate_result *result);
+
 /* ---- the orchestra: expert models behind one router -------------------------------------------- */
 /* Several specialised models ("experts") on one device under a memory budget. Each request is routed
  * to an expert (explicitly named, by a keyword/regex rule, by a small router model, or by lexical
