@@ -495,6 +495,7 @@ VKSLM_API vkslm_status vkslm_scheduler_acquire(vkslm_scheduler *sched, vkslm_seq
 /* Gives the sequence back; what it holds stays cached for later prompts that begin the same way. */
 VKSLM_API void vkslm_scheduler_release(vkslm_scheduler *sched, vkslm_sequence *seq);
 VKSLM_API vkslm_model *vkslm_sequence_model(const vkslm_sequence *seq);
+VKSLM_API uint32_t vkslm_sequence_n_ctx(const vkslm_sequence *seq);
 /* As vkslm_generate_tokens, run in the scheduler's steps beside the other sequences' requests; blocks
  * until done. Sampling and on_token run on the calling thread between steps (return false to stop: the
  * sequence leaves the batch before the next step). Each call is a new request: ids are the whole context
@@ -523,7 +524,8 @@ typedef struct vkslm_expert_desc {
     const char *pattern;               /* rule: a PCRE2 regular expression (case-insensitive), or NULL */
     uint32_t n_ctx;                    /* context of the expert's sessions; 0: vkslm_model_default_n_ctx
                                         * (min(4096, the model's)), as every session */
-    uint32_t max_sessions;             /* requests the expert serves at once; 0: 4 */
+    uint32_t max_sessions;             /* requests the expert serves at once (its scheduler's sequences); 0: 4 */
+    uint32_t max_prefill;              /* prompt tokens per step beside decoding requests; 0: the scheduler's */
 } vkslm_expert_desc;
 
 typedef struct vkslm_orchestra_params {
@@ -570,13 +572,15 @@ typedef struct vkslm_route_decision {
  * "auto" to route; an unknown name gives VKSLM_ERR_NOT_FOUND. */
 VKSLM_API vkslm_status vkslm_orchestra_route(vkslm_orchestra *orch, const char *requested, const char *text,
                                             vkslm_route_decision *out);
-/* Borrows a session of the expert (empty: position 0), loading its model first if needed (evicting the
- * least recently used idle models to stay in the budget) and waiting while all its sessions are busy.
- * VKSLM_ERR_BUSY when max_queue requests wait already or the wait times out; VKSLM_ERR_OUT_OF_DEVICE_MEMORY
- * when the model cannot fit the budget even alone. */
-VKSLM_API vkslm_status vkslm_orchestra_acquire(vkslm_orchestra *orch, size_t expert, vkslm_session **out);
-/* Gives the session back (it is kept, rewound, for the next request). */
-VKSLM_API void vkslm_orchestra_release(vkslm_orchestra *orch, size_t expert, vkslm_session *session);
+/* Borrows a sequence of the expert's scheduler (vkslm_sequence_generate runs it in the batch beside the
+ * expert's other requests; experts of one file share the model, each with its own scheduler), loading
+ * its model first if needed (evicting the least recently used idle models to stay in the budget) and
+ * waiting while all its max_sessions sequences are lent. VKSLM_ERR_BUSY when max_queue requests wait
+ * already or the wait times out; VKSLM_ERR_OUT_OF_DEVICE_MEMORY when the model cannot fit the budget even
+ * alone. The KV caches of all max_sessions sequences (n_ctx tokens each) are counted in the budget. */
+VKSLM_API vkslm_status vkslm_orchestra_acquire(vkslm_orchestra *orch, size_t expert, vkslm_sequence **out);
+/* Gives the sequence back (what it holds stays cached for prompts that begin the same way). */
+VKSLM_API void vkslm_orchestra_release(vkslm_orchestra *orch, size_t expert, vkslm_sequence *seq);
 /* For shutdown: acquire calls waiting for a session, and any made later, fail at once with VKSLM_ERR_BUSY.
  * Sessions already lent stay lent until released. */
 VKSLM_API void vkslm_orchestra_shutdown(vkslm_orchestra *orch);
@@ -584,7 +588,7 @@ VKSLM_API void vkslm_orchestra_shutdown(vkslm_orchestra *orch);
 typedef struct vkslm_expert_stats {
     bool loaded;
     uint32_t loads, evictions;         /* of the expert's model */
-    uint32_t active, waiting, sessions;/* requests served now, requests waiting, sessions kept */
+    uint32_t active, waiting, sessions;/* requests served now, requests waiting, sequences of its scheduler */
     uint32_t n_ctx;                    /* context of its sessions (0 until first loaded) */
     uint64_t device_bytes;             /* its model's weights and sessions (shared by experts of one file) */
 } vkslm_expert_stats;

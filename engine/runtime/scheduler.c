@@ -463,3 +463,4 @@ void vkslm_scheduler_release(vkslm_scheduler *sch, vkslm_sequence *q) {
 }
 
 vkslm_model *vkslm_sequence_model(const vkslm_sequence *q) { return q ? q->sch->model : NULL; }
+uint32_t vkslm_sequence_n_ctx(const vkslm_sequence *q) { return q ? q->sch->n_ctx : 0; }
