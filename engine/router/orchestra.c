@@ -186,6 +186,8 @@ vkslm_status vkslm_orchestra_create(const vkslm_expert_desc *experts, size_t n, 
     if (!out || !experts || n == 0 || n > VKSLM_MAX_EXPERTS)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "orchestra: between 1 and %d experts are needed", VKSLM_MAX_EXPERTS);
     *out = NULL;
+    if (params && params->model.vocab_only)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "orchestra: experts generate text: their models cannot be vocab_only");
     vkslm_orchestra *o = VKSLM_CALLOC(1, sizeof *o);
     if (!o)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "orchestra: out of host memory");

@@ -7,10 +7,12 @@
 #include "engine/tokenizer/tokenizer.h"
 
 struct vkslm_model {
-    vkslm_vk *vk;           /* owned */
-    vkslm_model_dev *dev;   /* weights on the device; owns the GGUF mapping */
+    vkslm_vk *vk;           /* owned; NULL for a vocabulary-only model */
+    vkslm_model_dev *dev;   /* weights on the device; owns the GGUF mapping. NULL for a vocabulary-only model */
+    vkslm_gguf *vocab_gguf; /* vocabulary-only: the mapped file (the chat template is a view into it); else NULL */
     vkslm_tokenizer *tok;
     char arch[32];
+    uint32_t n_vocab, n_ctx_train; /* the file's token count and trained context (0 when absent) */
     vkslm_str chat_template; /* tokenizer.chat_template in the mapped file (ptr NULL when absent) */
 };
 

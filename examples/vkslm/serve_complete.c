@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/util/clock.h"
-#include "examples/vkslm/serve.h"
+#include "cli.h"
+#include "serve.h"
 
 #define MAX_STOP 16
 
@@ -412,7 +412,7 @@ static vkslm_status generate(completion *p, vkslm_on_token_fn fn, vkslm_generate
     p->q.gp.user_data = p;
     memset(r, 0, sizeof *r);
     vkslm_status st = vkslm_sequence_generate(p->seq, p->ids, p->n_ids, &p->q.gp, r);
-    serve_metrics_end(&p->sv->metrics, (int)p->expert, (vkslm_now_ms() - p->t0) / 1e3, r->n_prompt_tokens, r->n_tokens,
+    serve_metrics_end(&p->sv->metrics, (int)p->expert, (cli_now_ms() - p->t0) / 1e3, r->n_prompt_tokens, r->n_tokens,
                       r->decode_ms);
     return st;
 }
@@ -538,7 +538,7 @@ int serve_completion(struct MHD_Connection *c, server *sv, const char *body, siz
     p->sv = sv;
     p->body = root;
     p->q.chat = chat;
-    p->t0 = vkslm_now_ms();
+    p->t0 = cli_now_ms();
     const char *bad = parse_request(root, &p->q);
     if (bad) {
         int ok = serve_send_json(c, sv, ep, 400, serve_error_object(400, "invalid_request", p->q.param, bad), NULL);

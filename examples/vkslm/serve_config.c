@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "examples/vkslm/cli.h"
-#include "examples/vkslm/serve.h"
+#include "cli.h"
+#include "serve.h"
 
 typedef struct reader {
     serve_config *c;
