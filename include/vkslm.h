@@ -29,7 +29,10 @@
  * Conventions: every fallible call returns a vkslm_status; vkslm_status_str() names it and
  * vkslm_last_error() (per thread) says what failed and where. Handles are opaque, created and destroyed
  * in pairs, and destroy(NULL) is a no-op. The library never exits the process and prints nothing unless a
- * log callback is set. */
+ * log callback is set.
+ *
+ * Model files (reading GGUF metadata and tensor tables, type names and sizes, requantizing, writing synthetic
+ * models, all without a device) have their own header beside this one: vkslm_gguf.h. */
 #ifndef VKSLM_H
 #define VKSLM_H
 
