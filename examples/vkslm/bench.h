@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "engine/runtime/session_dev.h"
+#include "examples/vkslm/bench_parallel.h"
 
 typedef struct bench_op {
     const char *label;
@@ -25,6 +26,8 @@ typedef struct bench_result {
     double price_per_hour, query_ms, queries_per_hour, cost_per_million_queries;
     uint32_t n_ops;
     bench_op ops[VKSLM_PROFILE_MAX];
+    uint32_t n_par;                /* --parallel: one entry per N (bench_parallel.c) */
+    bench_par par[BENCH_PAR_MAX];
 } bench_result;
 
 void bench_print_md(const bench_result *r);

@@ -1,5 +1,5 @@
 /* vkslm bench [-m MODEL | --shape NAME --type T] [-p 512] [-n 128] [-r 5] [--device D] [-o md|csv|json]
- * [--chart OUT.png]: prompt processing and generation speed, time to first token, load time, device
+ * [--chart OUT.png] [--parallel 1,4,8]: prompt processing and generation speed, time to first token, load time, device
  * memory, a per-op GPU profile and decode's fraction of the memory roofline. */
 #include <math.h>
 #include <stdio.h>
@@ -17,12 +17,14 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vkslm bench [-m MODEL.gguf | --shape NAME --type T] [-p N] [-n N] [-r N] [--device D]\n"
-               "                   [-o md|csv|json] [--chart OUT.png] [--price P]\n"
+               "                   [-o md|csv|json] [--chart OUT.png] [--price P] [--parallel LIST]\n"
                "  -p N     prompt tokens per prefill test (default 512)\n"
                "  -n N     generated tokens per decode test (default 128)\n"
                "  -r N     repetitions after a warm-up (default 5)\n"
                "  -o FMT   md (default), csv or json\n"
                "  --price P  price of one device-hour (default 1) for the cost of 1e6 queries of -p + -n tokens\n"
+               "  --parallel LIST  also N sequences at once for each N of LIST (e.g. 1,4,8; each 1..64):\n"
+               "           aggregate prompt and generation tokens/s and the speedup over N = 1\n"
                "Without a model it benchmarks a synthetic smollm2-135m in Q4_0 made on the fly.\n");
 }
 
@@ -193,6 +195,7 @@ int cmd_bench(int argc, char **argv) {
     const char *model_path = NULL, *shape = NULL, *type = "Q4_0", *device = NULL, *fmt = "md", *chart = NULL, *v;
     long p = 512, n = 128, reps = 5;
     float price = 1.0f;
+    uint32_t par_ns[BENCH_PAR_MAX], n_par = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv[i], "-h") || cli_flag(argv[i], "--help")) {
             usage(stdout);
@@ -220,6 +223,9 @@ int cmd_bench(int argc, char **argv) {
             chart = v;
         else if ((v = cli_value(argc, argv, &i, "--price"))) {
             if (!cli_parse_float("bench", "--price", v, 0, 1e6f, &price))
+                return 2;
+        } else if ((v = cli_value(argc, argv, &i, "--parallel"))) {
+            if (!bench_parallel_parse(v, par_ns, &n_par))
                 return 2;
         }
         else {
@@ -273,6 +279,13 @@ int cmd_bench(int argc, char **argv) {
     snprintf(r.device_type, sizeof r.device_type, "%s", vkslm_vk_type_name(caps->type));
     describe_weights(model->dev, &r);
     st = run_bench(model, r.p, r.n, r.reps, &r);
+    if (st == VKSLM_OK && n_par) { /* after run_bench, which turned the GPU timestamps off */
+        if (bench_parallel_run(model, r.p, r.n, r.reps, par_ns, n_par, r.par) != VKSLM_OK) {
+            vkslm_model_free(model);
+            return 1;
+        }
+        r.n_par = n_par;
+    }
     if (st == VKSLM_OK) {
         if (caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
             r.roofline_kind = "host_read";
