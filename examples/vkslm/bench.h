@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bench_parallel.h"
+
 #define BENCH_OPS_MAX 64 /* op kinds of the decode profile kept (vkslm_session_profile) */
 
 typedef struct bench_op {
@@ -26,6 +28,8 @@ typedef struct bench_result {
     double price_per_hour, query_ms, queries_per_hour, cost_per_million_queries;
     uint32_t n_ops;
     bench_op ops[BENCH_OPS_MAX];
+    uint32_t n_par;                /* --parallel: one entry per N (bench_parallel.c) */
+    bench_par par[BENCH_PAR_MAX];
 } bench_result;
 
 void bench_print_md(const bench_result *r);

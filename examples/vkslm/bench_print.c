@@ -35,6 +35,7 @@ void bench_print_md(const bench_result *r) {
     printf("cost: a query of %u prompt + %u generated tokens takes %.1f ms = %.0f queries per device-hour; "
            "1e6 queries cost %.4f at %g per device-hour\n",
            r->p, r->n, r->query_ms, r->queries_per_hour, r->cost_per_million_queries, r->price_per_hour);
+    bench_parallel_print_md(r->par, r->n_par, r->p, r->n, r->reps);
     if (!r->n_ops)
         return;
     printf("\n| op (decode) | ms/token | share | GB/s | GFLOP/s | dispatches/token |\n");
@@ -46,17 +47,32 @@ void bench_print_md(const bench_result *r) {
 
 void bench_print_csv(const bench_result *r) {
     printf("model,arch,type,params,weight_bytes,device,test,n_tokens,tps_mean,tps_sd,ttft_ms,load_ms,"
-           "device_memory_bytes,roofline_kind,roofline_gbps,decode_gbps,roofline_fraction,cost_per_million_queries\n");
+           "device_memory_bytes,roofline_kind,roofline_gbps,decode_gbps,roofline_fraction,cost_per_million_queries,"
+           "n_parallel,speedup\n");
     for (int t = 0; t < 2; t++) {
         uint32_t count = t ? r->n : r->p;
         if (!count)
             continue;
-        printf("%s,%s,%s,%llu,%llu,\"%s\",%s,%u,%.4f,%.4f,%.3f,%.1f,%llu,%s,%.4f,%.4f,%.6f,%.6f\n", r->model, r->arch, r->type,
+        printf("%s,%s,%s,%llu,%llu,\"%s\",%s,%u,%.4f,%.4f,%.3f,%.1f,%llu,%s,%.4f,%.4f,%.6f,%.6f,1,\n", r->model, r->arch, r->type,
                (unsigned long long)r->params, (unsigned long long)r->weight_bytes, r->device, t ? "tg" : "pp", count,
                t ? r->tg_tps : r->pp_tps, t ? r->tg_sd : r->pp_sd, r->ttft_ms, r->load_ms,
                (unsigned long long)r->device_memory_bytes, r->roofline_kind, r->roofline_gbps, r->decode_gbps,
                r->roofline_fraction, r->cost_per_million_queries);
     }
+    /* --parallel: aggregate t/s of N sequences; ttft, decode_gbps, roofline_fraction and cost are single-sequence
+     * figures, left empty; device memory = weights + the session of N sequences */
+    for (uint32_t i = 0; i < r->n_par; i++)
+        for (int t = 0; t < 2; t++) {
+            const bench_par *b = &r->par[i];
+            uint32_t count = t ? r->n : r->p;
+            if (!count)
+                continue;
+            printf("%s,%s,%s,%llu,%llu,\"%s\",%s,%u,%.4f,%.4f,,%.1f,%llu,%s,%.4f,,,,%u,%.4f\n", r->model, r->arch,
+                   r->type, (unsigned long long)r->params, (unsigned long long)r->weight_bytes, r->device,
+                   t ? "tg_parallel" : "pp_parallel", count, t ? b->tg_tps : b->pp_tps, t ? b->tg_sd : b->pp_sd,
+                   r->load_ms, (unsigned long long)(r->weight_bytes + b->session_bytes), r->roofline_kind,
+                   r->roofline_gbps, b->n_parallel, t ? b->tg_speedup : b->pp_speedup);
+        }
 }
 
 static void kv_str(const char *key, const char *val, int comma) {
@@ -117,5 +133,7 @@ void bench_print_json(const bench_result *r) {
         json_num(stdout, o->dispatches_per_token);
         printf("}");
     }
-    printf("%s]\n}\n", r->n_ops ? "\n  " : "");
+    printf("%s],\n", r->n_ops ? "\n  " : "");
+    bench_parallel_print_json(r->par, r->n_par);
+    printf("}\n");
 }

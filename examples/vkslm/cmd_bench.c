@@ -1,8 +1,9 @@
 /* vkslm bench [-m MODEL | --shape NAME --type T] [-p 512] [-n 128] [-r 5] [--device D] [-o md|csv|json]
- * [--chart OUT.png]: prompt processing and generation speed, time to first token, load time, device
- * memory, a per-op GPU profile and decode's fraction of the memory roofline. Built on the public API only:
- * the speed runs on a model loaded without profiling (timestamps would slow them down), the profile on a
- * second load of the same file with vkslm_model_params.profile. */
+ * [--chart OUT.png] [--parallel 1,4,8]: prompt processing and generation speed (also of N sequences decoded
+ * together), time to first token, load time, device memory, a per-op GPU profile and decode's fraction of
+ * the memory roofline. Built on the public API only: the speed runs on a model loaded without profiling
+ * (timestamps would slow them down), the profile on a second load of the same file with
+ * vkslm_model_params.profile. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +17,14 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vkslm bench [-m MODEL.gguf | --shape NAME --type T] [-p N] [-n N] [-r N] [--device D]\n"
-               "                   [-o md|csv|json] [--chart OUT.png] [--price P]\n"
+               "                   [-o md|csv|json] [--chart OUT.png] [--price P] [--parallel LIST]\n"
                "  -p N     prompt tokens per prefill test (default 512)\n"
                "  -n N     generated tokens per decode test (default 128)\n"
                "  -r N     repetitions after a warm-up (default 5)\n"
                "  -o FMT   md (default), csv or json\n"
                "  --price P  price of one device-hour (default 1) for the cost of 1e6 queries of -p + -n tokens\n"
+               "  --parallel LIST  also N sequences at once for each N of LIST (e.g. 1,4,8; each 1..64):\n"
+               "           aggregate prompt and generation tokens/s and the speedup over N = 1\n"
                "Without a model it benchmarks a synthetic smollm2-135m in Q4_0 made on the fly.\n");
 }
 
@@ -224,7 +227,7 @@ static int run_profile(vkslm_model *model, int32_t first, uint32_t n, bench_resu
 
 /* Loads the model, runs the speed tests and the roofline on it, then the profile on a second, profiling load
  * (when n > 0). 0 on success, else 1 after a message. */
-static int run_bench(const char *path, const char *device, bench_result *r) {
+static int run_bench(const char *path, const char *device, const uint32_t *par_ns, uint32_t n_par, bench_result *r) {
     vkslm_model_params mp = vkslm_model_default_params();
     mp.device = device;
     mp.progress = cli_progress;
@@ -254,6 +257,14 @@ static int run_bench(const char *path, const char *device, bench_result *r) {
         prompt[i] = (int32_t)(rng_next(&rng) % (uint64_t)vkslm_model_n_vocab(model));
     int rc = run_speed(model, prompt, r->p, r->n, r->reps, r);
     int tty = isatty(STDERR_FILENO);
+    if (!rc && n_par) {
+        if (tty)
+            fprintf(stderr, "\rbench: parallel         ");
+        if (bench_parallel_run(model, r->p, r->n, r->reps, par_ns, n_par, r->par) != VKSLM_OK)
+            rc = fail("--parallel");
+        else
+            r->n_par = n_par;
+    }
     if (!rc && tty)
         fprintf(stderr, "\rbench: roofline         ");
     if (!rc && vkslm_model_roofline(model, 256ull << 20, 5, &r->roofline_gbps, &r->roofline_kind) != VKSLM_OK)
@@ -280,6 +291,7 @@ int cmd_bench(int argc, char **argv) {
     const char *model_path = NULL, *shape = NULL, *type = "Q4_0", *device = NULL, *fmt = "md", *chart = NULL, *v;
     long p = 512, n = 128, reps = 5;
     float price = 1.0f;
+    uint32_t par_ns[BENCH_PAR_MAX], n_par = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv[i], "-h") || cli_flag(argv[i], "--help")) {
             usage(stdout);
@@ -307,6 +319,9 @@ int cmd_bench(int argc, char **argv) {
             chart = v;
         else if ((v = cli_value(argc, argv, &i, "--price"))) {
             if (!cli_parse_float("bench", "--price", v, 0, 1e6f, &price))
+                return 2;
+        } else if ((v = cli_value(argc, argv, &i, "--parallel"))) {
+            if (!bench_parallel_parse(v, par_ns, &n_par))
                 return 2;
         }
         else {
@@ -345,7 +360,7 @@ int cmd_bench(int argc, char **argv) {
             unlink(tmp_model);
         return fail(NULL);
     }
-    int rc = run_bench(model_path, device, &r);
+    int rc = run_bench(model_path, device, par_ns, n_par, &r);
     if (tmp_model[0])
         unlink(tmp_model);
     if (rc)
