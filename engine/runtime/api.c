@@ -1,5 +1,6 @@
 /* The public model and session API (vkslm.h) over the device model, session and tokenizer. */
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
 #include "engine/runtime/api_internal.h"
@@ -255,7 +256,7 @@ static vkslm_status gen_feed(vkslm_gen *g, const int32_t *ids, uint32_t n, vkslm
 }
 static const float *gen_logits(vkslm_gen *g) {
     vkslm_session *s = (vkslm_session *)g;
-    return s->dev->logits_valid ? s->dev->logits : NULL;
+    return vkslm_logits_ith(s, -1);
 }
 static uint32_t gen_n_past(const vkslm_gen *g) { return vkslm_session_n_past((const vkslm_session *)g); }
 
@@ -301,6 +302,7 @@ void vkslm_session_free(vkslm_session *s) {
         return;
     vkslm_session_dev_free(s->dev);
     vkslm_gen_free_buffers(&s->gen);
+    vkslm_batch_free(s->feed);
     VKSLM_FREE(s->out.row_of);
     VKSLM_FREE(s->out.entry_of);
     VKSLM_FREE(s->out.logits);
@@ -324,14 +326,36 @@ vkslm_status vkslm_session_eval(vkslm_session *s, const int32_t *ids, size_t n) 
 
 vkslm_status vkslm_session_feed(vkslm_session *s, const int32_t *ids, uint32_t n, vkslm_graph_out out,
                                 int32_t *argmax) {
-    if (!s->gen.has_pending)
-        return vkslm_session_dev_eval(s->dev, ids, n, out, argmax);
-    if (s->dev->seq_len[0] + 1 + (uint64_t)n > s->dev->b.kv.n_ctx)
-        return vkslm_fail(VKSLM_ERR_LIMIT, "eval: %u more tokens do not fit the context (%u of %u used)", n + 1,
-                          s->dev->seq_len[0], s->dev->b.kv.n_ctx);
-    VKSLM_TRY(vkslm_session_dev_eval(s->dev, &s->gen.pending, 1, n ? VKSLM_GRAPH_NONE : out, argmax));
-    s->gen.has_pending = 0;
-    return n ? vkslm_session_dev_eval(s->dev, ids, n, out, argmax) : VKSLM_OK;
+    /* one batch of sequence 0: the pending token, then ids; the last one's output as asked */
+    uint32_t total = (uint32_t)s->gen.has_pending + n, at = s->dev->seq_len[0];
+    if (total == 0)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "eval: no tokens");
+    if ((uint64_t)at + total > s->dev->b.kv.n_ctx)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "eval: %u more tokens do not fit the context (%u of %u used)", total, at,
+                          s->dev->b.kv.n_ctx);
+    if (!s->feed || vkslm_batch_capacity(s->feed) < total) {
+        vkslm_batch_free(s->feed);
+        if (!(s->feed = vkslm_batch_init(total < 64 ? 64 : total)))
+            return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "eval: out of host memory for %u tokens", total);
+    }
+    vkslm_batch_clear(s->feed);
+    for (uint32_t i = 0; i < total; i++) {
+        int32_t t = s->gen.has_pending ? (i ? ids[i - 1] : s->gen.pending) : ids[i];
+        VKSLM_TRY(vkslm_batch_add(s->feed, t, at + i, 0, i + 1 == total && out != VKSLM_GRAPH_NONE));
+    }
+    int had_pending = s->gen.has_pending;
+    s->gen.has_pending = 0; /* it is in the batch */
+    vkslm_status st = vkslm_decode_ex(s, s->feed, out == VKSLM_GRAPH_ARGMAX, out == VKSLM_GRAPH_LOGITS);
+    if (st != VKSLM_OK) {
+        s->gen.has_pending = had_pending && s->dev->seq_len[0] == at; /* nothing ran: still pending */
+        return st;
+    }
+    if (out == VKSLM_GRAPH_ARGMAX && argmax) { /* no logit above -inf (all NaN or -inf): -1, as the sampler */
+        const int32_t *id;
+        const float *v;
+        *argmax = vkslm_top_ith(s, -1, &id, &v) && v[0] > -INFINITY ? id[0] : -1;
+    }
+    return VKSLM_OK;
 }
 
 typedef struct all_bridge {
@@ -350,11 +374,12 @@ vkslm_status vkslm_session_eval_all(vkslm_session *s, const int32_t *ids, size_t
     if (s->gen.has_pending)
         VKSLM_TRY(vkslm_session_feed(s, NULL, 0, VKSLM_GRAPH_NONE, NULL));
     all_bridge b = {fn, user};
+    vkslm_decode_forget(s);
     return vkslm_session_dev_eval_all(s->dev, ids, (uint32_t)n, on_all, &b);
 }
 
 const float *vkslm_session_logits(vkslm_session *s) {
-    return s && s->dev->logits_valid && !s->gen.has_pending ? s->dev->logits : NULL;
+    return s && !s->gen.has_pending ? vkslm_logits_ith(s, -1) : NULL;
 }
 uint32_t vkslm_session_n_past(const vkslm_session *s) { return s ? s->dev->seq_len[0] + (uint32_t)s->gen.has_pending : 0; }
 uint32_t vkslm_session_n_ctx(const vkslm_session *s) { return s ? s->dev->b.kv.n_ctx : 0; }
@@ -368,5 +393,6 @@ vkslm_status vkslm_session_rewind(vkslm_session *s, uint32_t pos) {
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "rewind: position %u is past the %u tokens in the session", pos,
                           vkslm_session_n_past(s));
     s->gen.has_pending = 0;
+    vkslm_decode_forget(s);
     return vkslm_session_dev_rewind(s->dev, pos);
 }

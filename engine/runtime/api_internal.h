@@ -59,6 +59,7 @@ struct vkslm_session {
         size_t entries_cap, out_cap;
         int has_logits;
     } out;
+    vkslm_batch *feed;      /* the batch that eval and generate feed sequence 0 through */
     /* decode's scratch: entries grouped by sequence */
     int32_t *order, *tokens;
     uint32_t *rows;
@@ -75,4 +76,7 @@ vkslm_status vkslm_session_feed(vkslm_session *s, const int32_t *ids, uint32_t n
                                 int32_t *argmax);
 /* vkslm_decode and vkslm_decode_top in one: the top k (0: none) and/or the logits of the output rows. */
 vkslm_status vkslm_decode_ex(vkslm_session *s, const vkslm_batch *b, uint32_t k, int logits);
+/* Forgets the last decode's outputs (the cache they came from changed). */
+void vkslm_decode_forget(vkslm_session *s);
+uint32_t vkslm_batch_capacity(const vkslm_batch *b);
 #endif

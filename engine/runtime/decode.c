@@ -65,6 +65,12 @@ vkslm_status vkslm_batch_add(vkslm_batch *b, int32_t token, uint32_t pos, int32_
 }
 
 uint32_t vkslm_batch_size(const vkslm_batch *b) { return b ? b->n : 0; }
+uint32_t vkslm_batch_capacity(const vkslm_batch *b) { return b ? b->cap : 0; }
+
+void vkslm_decode_forget(vkslm_session *s) {
+    s->out.n_entries = s->out.n_out = s->out.k = 0;
+    s->out.has_logits = 0;
+}
 
 /* Feeds generate's pending token of sequence 0, if any, so the sequence holds what it reports. */
 static vkslm_status settle(vkslm_session *s) {
@@ -226,10 +232,10 @@ static vkslm_status run_steps(vkslm_session *s, const vkslm_batch *b, uint32_t k
 vkslm_status vkslm_decode_ex(vkslm_session *s, const vkslm_batch *b, uint32_t k, int logits) {
     if (!s || !b)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_decode: NULL session or batch");
-    s->out.n_entries = s->out.n_out = 0;
+    vkslm_decode_forget(s);
     if (b->n == 0)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_decode: an empty batch");
-    if (k > VKSLM_TOP_K_MAX || (!logits && k == 0) || k > s->model->dev->hp.n_vocab)
+    if (k > VKSLM_TOP_K_MAX || k > s->model->dev->hp.n_vocab)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_decode_top: k %u (1 .. %u)", k, VKSLM_TOP_K_MAX);
     VKSLM_TRY(settle(s));
     uint32_t n_out = 0;
@@ -315,8 +321,7 @@ vkslm_status vkslm_seq_rm(vkslm_session *s, int32_t seq, int32_t p0, int32_t p1)
         if (q == 0)
             s->gen.has_pending = 0;
         s->dev->seq_len[q] = (uint32_t)p0;
-        if (q == 0)
-            s->dev->logits_valid = 0;
+        vkslm_decode_forget(s);
     }
     return VKSLM_OK;
 }
@@ -341,10 +346,9 @@ vkslm_status vkslm_seq_cp(vkslm_session *s, int32_t src, int32_t dst, int32_t p0
     if (src == dst)
         return VKSLM_OK;
     VKSLM_TRY(vkslm_session_dev_copy(s->dev, (uint32_t)src, (uint32_t)dst, (uint32_t)p0, end));
-    if (dst == 0) {
+    if (dst == 0)
         s->gen.has_pending = 0;
-        s->dev->logits_valid = 0;
-    }
+    vkslm_decode_forget(s);
     s->dev->seq_len[dst] = end;
     return VKSLM_OK;
 }
