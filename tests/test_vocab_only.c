@@ -131,6 +131,9 @@ static void check_device_calls_refused(vkslm_model *m, const char *name) {
     vkslm_status st = vkslm_session_create(m, NULL, &s);
     EXPECT(st == VKSLM_ERR_INVALID_ARG && s == NULL && strstr(vkslm_last_error(), "vocabulary-only"),
            "%s: session_create: %s: %s", name, vkslm_status_str(st), vkslm_last_error());
+    vkslm_scheduler *sch = (vkslm_scheduler *)1;
+    st = vkslm_scheduler_create(m, NULL, &sch);
+    EXPECT(st == VKSLM_ERR_INVALID_ARG && sch == NULL, "%s: scheduler_create: %s", name, vkslm_status_str(st));
     /* a vocab-only model has no device to share */
     vkslm_model_params mp = vkslm_model_default_params();
     mp.share_device = m;
