@@ -29,7 +29,10 @@
  * Conventions: every fallible call returns a vkslm_status; vkslm_status_str() names it and
  * vkslm_last_error() (per thread) says what failed and where. Handles are opaque, created and destroyed
  * in pairs, and destroy(NULL) is a no-op. The library never exits the process and prints nothing unless a
- * log callback is set. */
+ * log callback is set.
+ *
+ * Model files (reading GGUF metadata and tensor tables, type names and sizes, requantizing, writing synthetic
+ * models, all without a device) have their own header beside this one: vkslm_gguf.h. */
 #ifndef VKSLM_H
 #define VKSLM_H
 
@@ -119,6 +122,47 @@ typedef struct vkslm_device_info {
 /* Fills up to `cap` entries; *count gets the number of devices, *chosen the index that the default
  * choice (discrete > integrated > virtual > CPU, or VKSLM_DEVICE) would take. */
 VKSLM_API vkslm_status vkslm_devices_list(vkslm_device_info *info, int cap, int *count, int *chosen);
+/* "discrete", "integrated", "virtual", "cpu" or "other". */
+VKSLM_API const char *vkslm_device_type_str(vkslm_device_type type);
+
+/* Subgroup operations in compute shaders (vkslm_device_details.subgroup_ops): Vulkan's
+ * VkSubgroupFeatureFlagBits values. */
+#define VKSLM_SUBGROUP_BASIC 0x01u
+#define VKSLM_SUBGROUP_VOTE 0x02u
+#define VKSLM_SUBGROUP_ARITHMETIC 0x04u
+#define VKSLM_SUBGROUP_BALLOT 0x08u
+#define VKSLM_SUBGROUP_SHUFFLE 0x10u
+#define VKSLM_SUBGROUP_SHUFFLE_RELATIVE 0x20u
+#define VKSLM_SUBGROUP_CLUSTERED 0x40u
+#define VKSLM_SUBGROUP_QUAD 0x80u
+#define VKSLM_MAX_MEMORY_HEAPS 16
+
+/* Everything vkslm queries of a device (what `vkslm devices` prints): vkslm_device_info and the rest. */
+typedef struct vkslm_device_details {
+    vkslm_device_info info;
+    uint32_t n_memory_heaps;
+    struct {
+        uint64_t bytes;
+        bool device_local;
+    } memory_heaps[VKSLM_MAX_MEMORY_HEAPS];
+    bool subgroup_size_control;          /* VK_EXT_subgroup_size_control or Vulkan 1.3 */
+    uint32_t subgroup_ops;               /* VKSLM_SUBGROUP_* bits */
+    bool integer_dot_4x8_accelerated;    /* the packed 4 x 8-bit integer dot product is accelerated */
+    bool cooperative_matrix_nv, cooperative_matrix_khr; /* queried, not used yet */
+    uint32_t max_compute_shared_memory;  /* bytes (maxComputeSharedMemorySize) */
+    uint32_t max_workgroup_invocations;
+    uint32_t max_workgroup_size[3], max_workgroup_count[3];
+    uint32_t max_push_constants;         /* bytes */
+    uint64_t min_storage_offset_alignment; /* bytes (minStorageBufferOffsetAlignment) */
+    bool timestamps;                     /* the compute queue writes timestamps (vkslm_session_profile) */
+    float timestamp_period_ns;
+} vkslm_device_details;
+
+/* As vkslm_devices_list with every detail, the choice made by `selector` (as vkslm_model_params.device: a
+ * decimal index or a case-insensitive name substring; NULL: env VKSLM_DEVICE, else the default choice).
+ * *chosen is -1 when nothing matches the selector (the listing still succeeds; vkslm_last_error says why). */
+VKSLM_API vkslm_status vkslm_devices_list_details(const char *selector, vkslm_device_details *out, int cap,
+                                                  int *count, int *chosen);
 
 /* ---- models ------------------------------------------------------------------------------------ */
 /* Threads: a loaded model is immutable and may be shared by sessions used from different threads at
@@ -174,6 +218,13 @@ VKSLM_API uint64_t vkslm_model_weight_bytes(const vkslm_model *model);   /* devi
 VKSLM_API uint64_t vkslm_model_device_bytes(const vkslm_model *model);
 /* Validation-layer errors plus warnings reported since the model was loaded (0 without validation). */
 VKSLM_API uint32_t vkslm_model_validation_messages(const vkslm_model *model);
+/* The model's Vulkan device, as vkslm_devices_list describes it. VKSLM_ERR_INVALID_ARG for a vocabulary-only
+ * model, which has none. */
+VKSLM_API vkslm_status vkslm_model_device_info(const vkslm_model *model, vkslm_device_info *out);
+/* Device memory in live buffers now: the weights and the sessions' buffers of every model on the device, each
+ * rounded up to the allocator's alignment (vkslm_model_device_bytes counts the whole allocations holding
+ * them). 0 for a vocabulary-only model. */
+VKSLM_API uint64_t vkslm_model_device_bytes_in_use(const vkslm_model *model);
 
 /* ---- tokens ------------------------------------------------------------------------------------ */
 /* add_bos: -1 as the vocabulary says, 0 never, 1 always. parse_special: recognise control tokens such
@@ -185,6 +236,19 @@ VKSLM_API vkslm_status vkslm_model_tokenize(const vkslm_model *model, const char
 VKSLM_API vkslm_status vkslm_model_detokenize(const vkslm_model *model, const int32_t *ids, size_t n, char *text,
                                              size_t cap, size_t *len);
 VKSLM_API bool vkslm_model_token_is_eog(const vkslm_model *model, int32_t id);
+/* As vkslm_model_tokenize, with the vocabulary's own start and end tokens when add_special (llama.cpp's
+ * llama_tokenize add_special): BOS where the vocabulary adds one, EOS where tokenizer.ggml.add_eos_token asks
+ * for it, BERT's CLS and SEP; none without add_special. */
+VKSLM_API vkslm_status vkslm_model_tokenize_special(const vkslm_model *model, const char *text, size_t len,
+                                                   bool add_special, bool parse_special, int32_t *ids, size_t cap,
+                                                   size_t *n_ids);
+/* The bytes token id stands for in detokenized text (SentencePiece's U+2581 as a space, a byte token <0xNN> as
+ * its byte): *len bytes, not NUL-terminated, a view valid while the model lives; NULL (*len 0) for an id
+ * outside the vocabulary. Control and unknown tokens give their text with special, else "" (as
+ * vkslm_model_detokenize, which leaves them out). Unlike vkslm's other text a piece is raw bytes: a byte token
+ * or a byte-level piece may be part of a UTF-8 character, so join pieces before reading them as text
+ * (vkslm_model_detokenize joins and repairs them). */
+VKSLM_API const char *vkslm_model_token_piece(const vkslm_model *model, int32_t id, bool special, size_t *len);
 
 /* ---- chat templates ---------------------------------------------------------------------------- */
 typedef struct vkslm_chat_message {
@@ -271,6 +335,24 @@ typedef struct vkslm_profile_entry {
 /* Copies up to cap entries (out may be NULL with cap 0) and returns how many there are. */
 VKSLM_API size_t vkslm_session_profile(const vkslm_session *session, vkslm_profile_entry *out, size_t cap);
 VKSLM_API void vkslm_session_profile_reset(vkslm_session *session);
+
+/* Measuring (vkslm bench). vkslm_session_eval_argmax feeds tokens as vkslm_session_eval does, but the last
+ * token's logits stay on the device: only their argmax (the lowest id among equal maxima; -1 when no logit is
+ * above -inf) is read back into *argmax. It is greedy decoding's step, the one vkslm_generate takes at
+ * temperature 0; vkslm_session_logits gives NULL after it. */
+VKSLM_API vkslm_status vkslm_session_eval_argmax(vkslm_session *session, const int32_t *ids, size_t n,
+                                                int32_t *argmax);
+/* CPU time, in ms of the calling thread's own clock, that the session's last vkslm_session_eval or
+ * vkslm_session_eval_argmax (or vkslm_generate's last step) spent recording its steps: the graph and every op's
+ * dispatch (binding, pipeline lookup, push constants), submit and wait excluded. */
+VKSLM_API double vkslm_session_record_ms(const vkslm_session *session);
+/* The memory roofline that decode on the model's device is compared against, measured now: for a CPU-type
+ * device (lavapipe) the host's memory read bandwidth (a plain C loop reading `bytes` on every core), for a GPU
+ * its buffer-copy bandwidth (bytes read plus bytes written, between two device buffers of `bytes` each). The
+ * best of reps runs (a GPU's after one warm-up), in GB/s (1e9 bytes per second); *kind (may be NULL) gets
+ * "host_read" or "device_copy". VKSLM_ERR_INVALID_ARG for a vocabulary-only model. */
+VKSLM_API vkslm_status vkslm_model_roofline(const vkslm_model *model, uint64_t bytes, int reps, double *gbps,
+                                           const char **kind);
 
 /* ---- token level: batches, decoding, sequences (as llama.h's llama_batch / llama_decode) --------- */
 /* A batch lists entries (token, position, sequence, whether its logits are wanted) from any mix of a
@@ -451,6 +533,59 @@ VKSLM_API vkslm_status vkslm_generate(vkslm_session *session, const char *prompt
 VKSLM_API vkslm_status vkslm_generate_tokens(vkslm_session *session, const int32_t *ids, size_t n,
                                             const vkslm_generate_params *params, vkslm_generate_result *result);
 
+/* ---- many requests on one model: the scheduler (continuous batching) ----------------------------- */
+/* A scheduler runs the requests of many threads on one model together: one session of n_seq sequences
+ * and a thread that steps them. Each step carries one token of every sequence that is decoding plus, up
+ * to max_prefill tokens, the prompt chunks of sequences that are starting, so requests join at the next
+ * step and leave when they finish; a long prompt is prefilled over several steps and stalls decoding
+ * sequences for at most one step of max_prefill tokens at a time. Prompts are matched against what free
+ * sequences still hold (a chat's earlier turns, a shared system prompt): the longest common prefix is kept
+ * and only the rest is computed (vkslm_generate_result.n_cached_tokens); the least recently used free
+ * sequence is overwritten first. Greedy output does not depend on what else runs in the step. */
+typedef struct vkslm_scheduler vkslm_scheduler;
+typedef struct vkslm_sequence vkslm_sequence; /* one request's handle: a sequence lent by the scheduler */
+
+typedef struct vkslm_scheduler_params {
+    uint32_t n_seq;       /* requests generating at once (KV cache slots); 0: 4 */
+    uint32_t n_ctx;       /* tokens per sequence; 0: vkslm_model_default_n_ctx */
+    uint32_t n_batch;     /* rows per step at most; 0: 64 */
+    uint32_t max_prefill; /* prompt tokens per step while other sequences decode; 0: n_batch */
+    bool kv_f32;
+} vkslm_scheduler_params;
+
+typedef struct vkslm_scheduler_stats {
+    uint64_t steps;           /* device steps run */
+    uint64_t rows;            /* tokens computed in them */
+    uint64_t decode_rows;     /* of them, single tokens of decoding sequences */
+    uint64_t cached_tokens;   /* prompt tokens found in the cache instead */
+    uint32_t max_rows;        /* the largest step */
+    uint32_t active;          /* sequences lent now */
+} vkslm_scheduler_stats;
+
+VKSLM_API vkslm_scheduler_params vkslm_scheduler_default_params(void);
+/* Allocates the n_seq sequences' KV caches and starts the stepping thread. The model must outlive it. */
+VKSLM_API vkslm_status vkslm_scheduler_create(vkslm_model *model, const vkslm_scheduler_params *params,
+                                             vkslm_scheduler **out);
+/* Every sequence must have been released. */
+VKSLM_API void vkslm_scheduler_free(vkslm_scheduler *sched);
+VKSLM_API uint64_t vkslm_scheduler_device_bytes(const vkslm_scheduler *sched);
+VKSLM_API uint32_t vkslm_scheduler_n_seq(const vkslm_scheduler *sched);
+VKSLM_API uint32_t vkslm_scheduler_n_ctx(const vkslm_scheduler *sched);
+VKSLM_API void vkslm_scheduler_stats_get(vkslm_scheduler *sched, vkslm_scheduler_stats *out);
+/* Lends a sequence; VKSLM_ERR_BUSY when all n_seq are lent (the orchestra queues requests before this). */
+VKSLM_API vkslm_status vkslm_scheduler_acquire(vkslm_scheduler *sched, vkslm_sequence **out);
+/* Gives the sequence back; what it holds stays cached for later prompts that begin the same way. */
+VKSLM_API void vkslm_scheduler_release(vkslm_scheduler *sched, vkslm_sequence *seq);
+VKSLM_API vkslm_model *vkslm_sequence_model(const vkslm_sequence *seq);
+VKSLM_API uint32_t vkslm_sequence_n_ctx(const vkslm_sequence *seq);
+/* As vkslm_generate_tokens, run in the scheduler's steps beside the other sequences' requests; blocks
+ * until done. Sampling and on_token run on the calling thread between steps (return false to stop: the
+ * sequence leaves the batch before the next step). Each call is a new request: ids are the whole context
+ * (n >= 1); nothing carries over from the previous call except the cache. result as vkslm_generate's,
+ * valid until the next call on seq or its release. One thread at a time per sequence. */
+VKSLM_API vkslm_status vkslm_sequence_generate(vkslm_sequence *seq, const int32_t *ids, size_t n,
+                                              const vkslm_generate_params *params, vkslm_generate_result *result);
+
 /* ---- the orchestra: expert models behind one router -------------------------------------------- */
 /* Several specialised models ("experts") on one device under a memory budget. Each request is routed
  * to an expert (explicitly named, by a keyword/regex rule, by a small router model, or by lexical
@@ -471,7 +606,8 @@ typedef struct vkslm_expert_desc {
     const char *pattern;               /* rule: a PCRE2 regular expression (case-insensitive), or NULL */
     uint32_t n_ctx;                    /* context of the expert's sessions; 0: vkslm_model_default_n_ctx
                                         * (min(4096, the model's)), as every session */
-    uint32_t max_sessions;             /* requests the expert serves at once; 0: 4 */
+    uint32_t max_sessions;             /* requests the expert serves at once (its scheduler's sequences); 0: 4 */
+    uint32_t max_prefill;              /* prompt tokens per step beside decoding requests; 0: the scheduler's */
 } vkslm_expert_desc;
 
 typedef struct vkslm_orchestra_params {
@@ -518,13 +654,15 @@ typedef struct vkslm_route_decision {
  * "auto" to route; an unknown name gives VKSLM_ERR_NOT_FOUND. */
 VKSLM_API vkslm_status vkslm_orchestra_route(vkslm_orchestra *orch, const char *requested, const char *text,
                                             vkslm_route_decision *out);
-/* Borrows a session of the expert (empty: position 0), loading its model first if needed (evicting the
- * least recently used idle models to stay in the budget) and waiting while all its sessions are busy.
- * VKSLM_ERR_BUSY when max_queue requests wait already or the wait times out; VKSLM_ERR_OUT_OF_DEVICE_MEMORY
- * when the model cannot fit the budget even alone. */
-VKSLM_API vkslm_status vkslm_orchestra_acquire(vkslm_orchestra *orch, size_t expert, vkslm_session **out);
-/* Gives the session back (it is kept, rewound, for the next request). */
-VKSLM_API void vkslm_orchestra_release(vkslm_orchestra *orch, size_t expert, vkslm_session *session);
+/* Borrows a sequence of the expert's scheduler (vkslm_sequence_generate runs it in the batch beside the
+ * expert's other requests; experts of one file share the model, each with its own scheduler), loading
+ * its model first if needed (evicting the least recently used idle models to stay in the budget) and
+ * waiting while all its max_sessions sequences are lent. VKSLM_ERR_BUSY when max_queue requests wait
+ * already or the wait times out; VKSLM_ERR_OUT_OF_DEVICE_MEMORY when the model cannot fit the budget even
+ * alone. The KV caches of all max_sessions sequences (n_ctx tokens each) are counted in the budget. */
+VKSLM_API vkslm_status vkslm_orchestra_acquire(vkslm_orchestra *orch, size_t expert, vkslm_sequence **out);
+/* Gives the sequence back (what it holds stays cached for prompts that begin the same way). */
+VKSLM_API void vkslm_orchestra_release(vkslm_orchestra *orch, size_t expert, vkslm_sequence *seq);
 /* For shutdown: acquire calls waiting for a session, and any made later, fail at once with VKSLM_ERR_BUSY.
  * Sessions already lent stay lent until released. */
 VKSLM_API void vkslm_orchestra_shutdown(vkslm_orchestra *orch);
@@ -532,7 +670,7 @@ VKSLM_API void vkslm_orchestra_shutdown(vkslm_orchestra *orch);
 typedef struct vkslm_expert_stats {
     bool loaded;
     uint32_t loads, evictions;         /* of the expert's model */
-    uint32_t active, waiting, sessions;/* requests served now, requests waiting, sessions kept */
+    uint32_t active, waiting, sessions;/* requests served now, requests waiting, sequences of its scheduler */
     uint32_t n_ctx;                    /* context of its sessions (0 until first loaded) */
     uint64_t device_bytes;             /* its model's weights and sessions (shared by experts of one file) */
 } vkslm_expert_stats;

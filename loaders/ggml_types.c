@@ -41,7 +41,7 @@ const vkslm_type_traits *vkslm_type_info(uint32_t type) {
 }
 
 int vkslm_type_from_name(const char *name) {
-    for (int i = 0; i < VKSLM_TYPE_COUNT; i++)
+    for (int i = 0; name && i < VKSLM_TYPE_COUNT; i++)
         if (traits[i].name && strcasecmp(traits[i].name, name) == 0)
             return i;
     return -1;

@@ -6,12 +6,12 @@
 #include "engine/util/stb_ds_names.h"
 #include "loaders/gguf_internal.h"
 
-uint32_t vkslm_gguf_version(const vkslm_gguf *g) { return g->version; }
-uint64_t vkslm_gguf_alignment(const vkslm_gguf *g) { return g->alignment; }
-uint64_t vkslm_gguf_data_offset(const vkslm_gguf *g) { return g->data_offset; }
-uint64_t vkslm_gguf_file_size(const vkslm_gguf *g) { return g->size; }
-uint64_t vkslm_gguf_kv_count(const vkslm_gguf *g) { return g->n_kv; }
-uint64_t vkslm_gguf_tensor_count(const vkslm_gguf *g) { return g->n_tensors; }
+uint32_t vkslm_gguf_version(const vkslm_gguf *g) { return g ? g->version : 0; }
+uint64_t vkslm_gguf_alignment(const vkslm_gguf *g) { return g ? g->alignment : 0; }
+uint64_t vkslm_gguf_data_offset(const vkslm_gguf *g) { return g ? g->data_offset : 0; }
+uint64_t vkslm_gguf_file_size(const vkslm_gguf *g) { return g ? g->size : 0; }
+uint64_t vkslm_gguf_kv_count(const vkslm_gguf *g) { return g ? g->n_kv : 0; }
+uint64_t vkslm_gguf_tensor_count(const vkslm_gguf *g) { return g ? g->n_tensors : 0; }
 
 const char *vkslm_gguf_vtype_name(uint32_t type) {
     static const char *const names[] = {"uint8",  "int8",   "uint16", "int16", "uint32", "int32",  "float32",
@@ -119,8 +119,10 @@ static vkslm_status num_f64(const gguf_kv *kv, uint32_t type, num n, double *out
     }
 }
 
-static vkslm_status scalar(const vkslm_gguf *g, uint64_t i, const gguf_kv **kv, num *n) {
+static vkslm_status scalar(const vkslm_gguf *g, uint64_t i, const void *out, const gguf_kv **kv, num *n) {
     *kv = kv_at(g, i);
+    if (!out)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "gguf: NULL output");
     if (!*kv)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "gguf: kv index %llu out of range", (unsigned long long)i);
     *n = read_num(g, (*kv)->type, (*kv)->val_off);
@@ -129,24 +131,26 @@ static vkslm_status scalar(const vkslm_gguf *g, uint64_t i, const gguf_kv **kv, 
 
 vkslm_status vkslm_gguf_kv_u64(const vkslm_gguf *g, uint64_t i, uint64_t *out) {
     const gguf_kv *kv;
-    num n;
-    VKSLM_TRY(scalar(g, i, &kv, &n));
+    num n = {NUM_NONE, 0, 0, 0};
+    VKSLM_TRY(scalar(g, i, out, &kv, &n));
     return num_u64(kv, kv->type, n, out);
 }
 vkslm_status vkslm_gguf_kv_i64(const vkslm_gguf *g, uint64_t i, int64_t *out) {
     const gguf_kv *kv;
-    num n;
-    VKSLM_TRY(scalar(g, i, &kv, &n));
+    num n = {NUM_NONE, 0, 0, 0};
+    VKSLM_TRY(scalar(g, i, out, &kv, &n));
     return num_i64(kv, kv->type, n, out);
 }
 vkslm_status vkslm_gguf_kv_f64(const vkslm_gguf *g, uint64_t i, double *out) {
     const gguf_kv *kv;
-    num n;
-    VKSLM_TRY(scalar(g, i, &kv, &n));
+    num n = {NUM_NONE, 0, 0, 0};
+    VKSLM_TRY(scalar(g, i, out, &kv, &n));
     return num_f64(kv, kv->type, n, out);
 }
 vkslm_status vkslm_gguf_kv_bool(const vkslm_gguf *g, uint64_t i, int *out) {
     const gguf_kv *kv = kv_at(g, i);
+    if (!out)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "gguf: NULL output");
     if (!kv)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "gguf: kv index %llu out of range", (unsigned long long)i);
     if (kv->type != VKSLM_GGUF_BOOL)
@@ -163,6 +167,8 @@ static vkslm_str str_at(const vkslm_gguf *g, uint64_t off) {
 
 vkslm_status vkslm_gguf_kv_str(const vkslm_gguf *g, uint64_t i, vkslm_str *out) {
     const gguf_kv *kv = kv_at(g, i);
+    if (!out)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "gguf: NULL output");
     if (!kv)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "gguf: kv index %llu out of range", (unsigned long long)i);
     if (kv->type != VKSLM_GGUF_STRING)
@@ -172,8 +178,10 @@ vkslm_status vkslm_gguf_kv_str(const vkslm_gguf *g, uint64_t i, vkslm_str *out) 
 }
 
 /* ---- arrays ----------------------------------------------------------------------------------- */
-static vkslm_status element(const vkslm_gguf *g, uint64_t i, uint64_t j, const gguf_kv **kv) {
+static vkslm_status element(const vkslm_gguf *g, uint64_t i, uint64_t j, const void *out, const gguf_kv **kv) {
     *kv = kv_at(g, i);
+    if (!out)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "gguf: NULL output");
     if (!*kv)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "gguf: kv index %llu out of range", (unsigned long long)i);
     if ((*kv)->type != VKSLM_GGUF_ARRAY)
@@ -187,7 +195,7 @@ static vkslm_status element(const vkslm_gguf *g, uint64_t i, uint64_t j, const g
 
 vkslm_status vkslm_gguf_arr_str(const vkslm_gguf *g, uint64_t i, uint64_t j, vkslm_str *out) {
     const gguf_kv *kv;
-    VKSLM_TRY(element(g, i, j, &kv));
+    VKSLM_TRY(element(g, i, j, out, &kv));
     if (kv->arr_type != VKSLM_GGUF_STRING)
         return type_error(kv, kv->arr_type, "an array of strings");
     *out = str_at(g, kv->str_offs[j]);
@@ -200,13 +208,13 @@ static num arr_num(const vkslm_gguf *g, const gguf_kv *kv, uint64_t j) {
 
 vkslm_status vkslm_gguf_arr_i64(const vkslm_gguf *g, uint64_t i, uint64_t j, int64_t *out) {
     const gguf_kv *kv;
-    VKSLM_TRY(element(g, i, j, &kv));
+    VKSLM_TRY(element(g, i, j, out, &kv));
     return num_i64(kv, kv->arr_type, arr_num(g, kv, j), out);
 }
 
 vkslm_status vkslm_gguf_arr_f64(const vkslm_gguf *g, uint64_t i, uint64_t j, double *out) {
     const gguf_kv *kv;
-    VKSLM_TRY(element(g, i, j, &kv));
+    VKSLM_TRY(element(g, i, j, out, &kv));
     return num_f64(kv, kv->arr_type, arr_num(g, kv, j), out);
 }
 
@@ -218,7 +226,9 @@ const void *vkslm_gguf_arr_data(const vkslm_gguf *g, uint64_t i) {
 }
 
 /* ---- keyed conveniences ----------------------------------------------------------------------- */
-static vkslm_status find_required(const vkslm_gguf *g, const char *key, uint64_t *i) {
+static vkslm_status find_required(const vkslm_gguf *g, const char *key, const void *out, uint64_t *i) {
+    if (!out)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "gguf: NULL output");
     int64_t k = vkslm_gguf_find_key(g, key);
     if (k < 0)
         return vkslm_fail(VKSLM_ERR_FORMAT, "gguf: key '%s' is missing", key ? key : "(null)");
@@ -228,7 +238,7 @@ static vkslm_status find_required(const vkslm_gguf *g, const char *key, uint64_t
 
 vkslm_status vkslm_gguf_get_u32(const vkslm_gguf *g, const char *key, uint32_t *out) {
     uint64_t i = 0, v = 0;
-    VKSLM_TRY(find_required(g, key, &i));
+    VKSLM_TRY(find_required(g, key, out, &i));
     VKSLM_TRY(vkslm_gguf_kv_u64(g, i, &v));
     if (v > UINT32_MAX)
         return range_error(&g->kv[i], "32 bits");
@@ -239,7 +249,7 @@ vkslm_status vkslm_gguf_get_u32(const vkslm_gguf *g, const char *key, uint32_t *
 vkslm_status vkslm_gguf_get_f32(const vkslm_gguf *g, const char *key, float *out) {
     uint64_t i = 0;
     double v;
-    VKSLM_TRY(find_required(g, key, &i));
+    VKSLM_TRY(find_required(g, key, out, &i));
     VKSLM_TRY(vkslm_gguf_kv_f64(g, i, &v));
     *out = (float)v;
     return VKSLM_OK;
@@ -247,13 +257,13 @@ vkslm_status vkslm_gguf_get_f32(const vkslm_gguf *g, const char *key, float *out
 
 vkslm_status vkslm_gguf_get_str(const vkslm_gguf *g, const char *key, vkslm_str *out) {
     uint64_t i = 0;
-    VKSLM_TRY(find_required(g, key, &i));
+    VKSLM_TRY(find_required(g, key, out, &i));
     return vkslm_gguf_kv_str(g, i, out);
 }
 
 vkslm_status vkslm_gguf_get_bool(const vkslm_gguf *g, const char *key, int *out) {
     uint64_t i = 0;
-    VKSLM_TRY(find_required(g, key, &i));
+    VKSLM_TRY(find_required(g, key, out, &i));
     return vkslm_gguf_kv_bool(g, i, out);
 }
 

@@ -38,13 +38,16 @@ static vkslm_orchestra *make(uint64_t budget, uint32_t sessions, uint32_t timeou
 
 /* Greedy tokens of prompt on a session of expert e. */
 static size_t greedy(vkslm_orchestra *o, size_t e, int32_t *out, size_t cap) {
-    vkslm_session *s = NULL;
+    vkslm_sequence *s = NULL;
     CU_ASSERT_EQUAL_FATAL(vkslm_orchestra_acquire(o, e, &s), VKSLM_OK);
-    CU_ASSERT_EQUAL(vkslm_session_n_past(s), 0);
+    int32_t ids[32];
+    size_t n = 0;
+    CU_ASSERT_EQUAL_FATAL(vkslm_model_tokenize(vkslm_sequence_model(s), "Once upon a time", 16, -1, false, ids, 32, &n),
+                          VKSLM_OK);
     vkslm_generate_params gp = vkslm_generate_default_params();
     gp.max_tokens = (int32_t)cap;
     vkslm_generate_result r;
-    CU_ASSERT_EQUAL_FATAL(vkslm_generate(s, "Once upon a time", &gp, &r), VKSLM_OK);
+    CU_ASSERT_EQUAL_FATAL(vkslm_sequence_generate(s, ids, n, &gp, &r), VKSLM_OK);
     memcpy(out, r.tokens, r.n_tokens * sizeof *out);
     vkslm_orchestra_release(o, e, s);
     return r.n_tokens;
@@ -53,31 +56,36 @@ static size_t greedy(vkslm_orchestra *o, size_t e, int32_t *out, size_t cap) {
 static void test_sharing_and_reuse(void) {
     TEST_REQUIRE_DATA();
     vkslm_orchestra *o = make(1ull << 30, 2, 0, NULL);
-    vkslm_session *a = NULL, *b = NULL, *c = NULL;
+    vkslm_sequence *a = NULL, *b = NULL, *c = NULL;
     CU_ASSERT_EQUAL_FATAL(vkslm_orchestra_acquire(o, 0, &a), VKSLM_OK);
     CU_ASSERT_EQUAL_FATAL(vkslm_orchestra_acquire(o, 1, &b), VKSLM_OK);
-    CU_ASSERT_PTR_EQUAL(vkslm_session_model(a), vkslm_session_model(b)); /* one file, one model */
-    CU_ASSERT_EQUAL(vkslm_session_n_ctx(a), 128);
-    CU_ASSERT_EQUAL(vkslm_session_n_ctx(b), 64);
+    CU_ASSERT_PTR_EQUAL(vkslm_sequence_model(a), vkslm_sequence_model(b)); /* one file, one model */
+    CU_ASSERT_EQUAL(vkslm_sequence_n_ctx(a), 128);
+    CU_ASSERT_EQUAL(vkslm_sequence_n_ctx(b), 64);
     vkslm_expert_stats st;
     CU_ASSERT_EQUAL(vkslm_orchestra_expert_stats(o, 1, &st), VKSLM_OK);
     CU_ASSERT(st.loaded);
     CU_ASSERT_EQUAL(st.loads, 1);
     CU_ASSERT_EQUAL(st.active, 1);
-    CU_ASSERT_EQUAL(vkslm_session_eval(a, (const int32_t[]){1, 400, 401}, 3), VKSLM_OK);
+    vkslm_generate_params gp = vkslm_generate_default_params();
+    gp.max_tokens = 4;
+    vkslm_generate_result r;
+    CU_ASSERT_EQUAL(vkslm_sequence_generate(a, (const int32_t[]){1, 400, 401}, 3, &gp, &r), VKSLM_OK);
+    CU_ASSERT_EQUAL(r.n_cached_tokens, 0);
     vkslm_orchestra_release(o, 0, a);
     CU_ASSERT_EQUAL_FATAL(vkslm_orchestra_acquire(o, 0, &c), VKSLM_OK);
-    CU_ASSERT_PTR_EQUAL(c, a);                 /* the kept session, rewound */
-    CU_ASSERT_EQUAL(vkslm_session_n_past(c), 0);
-    vkslm_session *d = NULL;
+    /* the next request that begins the same way finds those tokens cached */
+    CU_ASSERT_EQUAL(vkslm_sequence_generate(c, (const int32_t[]){1, 400, 401, 402}, 4, &gp, &r), VKSLM_OK);
+    CU_ASSERT_EQUAL(r.n_cached_tokens, 3);
+    vkslm_sequence *d = NULL;
     CU_ASSERT_EQUAL_FATAL(vkslm_orchestra_acquire(o, 2, &d), VKSLM_OK);
-    CU_ASSERT_PTR_NOT_EQUAL(vkslm_session_model(d), vkslm_session_model(c));
-    CU_ASSERT_PTR_EQUAL(vkslm_session_model(d)->vk, vkslm_session_model(c)->vk); /* one device for all */
+    CU_ASSERT_PTR_NOT_EQUAL(vkslm_sequence_model(d), vkslm_sequence_model(c));
+    CU_ASSERT_PTR_EQUAL(vkslm_sequence_model(d)->vk, vkslm_sequence_model(c)->vk); /* one device for all */
     vkslm_orchestra_release(o, 2, d);
     vkslm_orchestra_release(o, 0, c);
     vkslm_orchestra_release(o, 1, b);
     CU_ASSERT_EQUAL(vkslm_orchestra_expert_stats(o, 0, &st), VKSLM_OK);
-    CU_ASSERT_EQUAL(st.sessions, 1);
+    CU_ASSERT_EQUAL(st.sessions, 2); /* the scheduler's sequences */
     CU_ASSERT_EQUAL(st.active, 0);
     uint64_t used = 0, budget = 0;
     vkslm_orchestra_memory(o, &used, &budget);
@@ -113,7 +121,7 @@ static void test_eviction_and_reload(void) {
     vkslm_orchestra_free(o);
     /* a budget no model fits */
     o = make(1ull << 20, 2, 0, NULL);
-    vkslm_session *s = NULL;
+    vkslm_sequence *s = NULL;
     CU_ASSERT_EQUAL(vkslm_orchestra_acquire(o, 0, &s), VKSLM_ERR_OUT_OF_DEVICE_MEMORY);
     CU_ASSERT_PTR_NOT_NULL(strstr(vkslm_last_error(), "budget"));
     vkslm_orchestra_free(o);
@@ -122,7 +130,7 @@ static void test_eviction_and_reload(void) {
 static void test_busy_times_out(void) {
     TEST_REQUIRE_DATA();
     vkslm_orchestra *o = make(1ull << 30, 1, 150, NULL);
-    vkslm_session *a = NULL, *b = NULL;
+    vkslm_sequence *a = NULL, *b = NULL;
     CU_ASSERT_EQUAL_FATAL(vkslm_orchestra_acquire(o, 0, &a), VKSLM_OK);
     CU_ASSERT_EQUAL(vkslm_orchestra_acquire(o, 0, &b), VKSLM_ERR_BUSY); /* the one session is out */
     CU_ASSERT_PTR_NULL(b);
@@ -142,7 +150,7 @@ typedef struct waiter {
 
 static void *wait_for_session(void *arg) {
     waiter *w = arg;
-    vkslm_session *s = NULL;
+    vkslm_sequence *s = NULL;
     double t0 = vkslm_now_ms();
     w->st = vkslm_orchestra_acquire(w->o, 0, &s);
     w->ms = vkslm_now_ms() - t0;
@@ -155,7 +163,7 @@ static void *wait_for_session(void *arg) {
 static void test_shutdown_wakes_waiters(void) {
     TEST_REQUIRE_DATA();
     vkslm_orchestra *o = make(1ull << 30, 1, 600000, NULL);
-    vkslm_session *a = NULL, *b = NULL;
+    vkslm_sequence *a = NULL, *b = NULL;
     CU_ASSERT_EQUAL_FATAL(vkslm_orchestra_acquire(o, 0, &a), VKSLM_OK);
     waiter w = {o, VKSLM_OK, 0};
     pthread_t t;

@@ -333,6 +333,31 @@ static void test_concurrent_streams(void) {
     remove(file);
 }
 
+/* A request that begins like an earlier one reuses its cache and says so, as OpenAI does, in
+ * usage.prompt_tokens_details.cached_tokens; the answer is the same as a cold one's. */
+static void test_cached_tokens(void) {
+    const char *first = "{\"model\": \"stories\", \"prompt\": \"Tim and his sister went to the park to play\", "
+                        "\"max_tokens\": 6, \"temperature\": 0}";
+    char *json;
+    static char again[1 << 16];
+    CU_ASSERT_EQUAL_FATAL(serve_post(&main_srv, "/v1/completions", first, buf, sizeof buf, &json), 200);
+    cJSON *a = cJSON_Parse(json);
+    CU_ASSERT_EQUAL_FATAL(serve_post(&main_srv, "/v1/completions", first, again, sizeof again, &json), 200);
+    cJSON *b = cJSON_Parse(json);
+    CU_ASSERT_FATAL(a && b);
+    cJSON *details = serve_get(serve_get(b, "usage", NULL), "prompt_tokens_details", "cached_tokens");
+    int prompt = serve_get(b, "usage", "prompt_tokens")->valueint;
+    CU_ASSERT_FATAL(cJSON_IsNumber(details));
+    printf("  the same prompt again: %d of %d prompt tokens cached\n", details->valueint, prompt);
+    CU_ASSERT_EQUAL(details->valueint, prompt - 1); /* all but the last, which gives the logits */
+    const char *ta = cJSON_GetStringValue(serve_get(cJSON_GetArrayItem(cJSON_GetObjectItem(a, "choices"), 0), "text", NULL));
+    const char *tb = cJSON_GetStringValue(serve_get(cJSON_GetArrayItem(cJSON_GetObjectItem(b, "choices"), 0), "text", NULL));
+    CU_ASSERT_FATAL(ta && tb);
+    CU_ASSERT_STRING_EQUAL(ta, tb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
 /* A second server: a budget that holds one model (stories260K with a session takes about 2 MiB, a load
  * of tiny-phi3 is estimated at 17.2 MiB), a short context, one session for documents. */
 static void test_budget_context_overload(void) {
@@ -467,6 +492,7 @@ int main(void) {
         {"chat and completions, whole and streamed", test_chat_whole_and_streamed},
         {"auto routes the labelled fixture", test_routing_fixture},
         {"errors: statuses and error objects", test_errors},
+        {"cached_tokens of a repeated prompt", test_cached_tokens},
         {"8 concurrent streams get the lone client's tokens", test_concurrent_streams},
         {"a client gone mid-stream frees its session", test_client_disconnect},
         {"models, health and metrics", test_models_health_metrics},

@@ -109,7 +109,7 @@ static void test_bad_configs(void) {
     /* a model that does not exist fails at first use, with the path in the message */
     p.fallback = NULL;
     CU_ASSERT_EQUAL_FATAL(vkslm_orchestra_create(experts, 2, &p, &o), VKSLM_OK);
-    vkslm_session *s = NULL;
+    vkslm_sequence *s = NULL;
     CU_ASSERT_NOT_EQUAL(vkslm_orchestra_acquire(o, 0, &s), VKSLM_OK);
     CU_ASSERT_PTR_NOT_NULL(strstr(vkslm_last_error(), "/nonexistent/a.gguf"));
     CU_ASSERT_PTR_NULL(s);

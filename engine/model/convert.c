@@ -233,3 +233,18 @@ vkslm_status vkslm_model_quantize(const char *in_path, const char *out_path, vks
     vkslm_gguf_close(g);
     return st;
 }
+
+/* ---- the public form (vkslm_gguf.h) ------------------------------------------------------------ */
+vkslm_quantize_params vkslm_quantize_default_params(void) {
+    vkslm_quantize_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+vkslm_status vkslm_gguf_quantize(const char *in_path, const char *out_path, vkslm_ftype ftype,
+                                 const vkslm_quantize_params *params) {
+    vkslm_quantize_params p = params ? *params : vkslm_quantize_default_params();
+    if (p.n_threads < 0)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "quantize: %d threads", p.n_threads);
+    return vkslm_model_quantize(in_path, out_path, ftype, p.n_threads, p.progress, p.progress_user_data);
+}

@@ -22,13 +22,13 @@ static const ftype_def ftypes[] = {
 };
 #define N_FTYPES (sizeof ftypes / sizeof ftypes[0])
 
-int vkslm_ftype_from_name(const char *name, vkslm_ftype *out) {
-    for (size_t i = 0; name && i < N_FTYPES; i++)
+bool vkslm_ftype_from_name(const char *name, vkslm_ftype *out) {
+    for (size_t i = 0; name && out && i < N_FTYPES; i++)
         if (strcasecmp(name, ftypes[i].name) == 0) {
             *out = ftypes[i].ftype;
-            return 1;
+            return true;
         }
-    return 0;
+    return false;
 }
 
 static const ftype_def *find_def(vkslm_ftype f) {

@@ -12,26 +12,10 @@
 
 #include <stdint.h>
 
-/* llama.cpp's general.file_type numbers (llama_ftype). */
-typedef enum vkslm_ftype {
-    VKSLM_FTYPE_ALL_F32 = 0,
-    VKSLM_FTYPE_F16 = 1,
-    VKSLM_FTYPE_Q4_0 = 2,
-    VKSLM_FTYPE_Q4_1 = 3,
-    VKSLM_FTYPE_Q8_0 = 7,
-    VKSLM_FTYPE_Q5_0 = 8,
-    VKSLM_FTYPE_Q5_1 = 9,
-    VKSLM_FTYPE_Q4_K_M = 15,
-    VKSLM_FTYPE_Q6_K = 18,
-    VKSLM_FTYPE_BF16 = 32
-} vkslm_ftype;
+#include "vkslm_gguf.h"
 
-/* Parses a file type name (case-insensitive: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q6_K);
- * returns 0 when unknown. */
-int vkslm_ftype_from_name(const char *name, vkslm_ftype *out);
-const char *vkslm_ftype_name(vkslm_ftype f); /* "Q4_K_M"; "?" when unknown */
-/* The names above, comma-separated, for usage messages. */
-const char *vkslm_ftype_list(void);
+/* The file types (vkslm_ftype) and their names are public: include/vkslm_gguf.h, "file types". */
+
 /* The base weight type of a file type (Q4_K for Q4_K_M). */
 uint32_t vkslm_ftype_base_type(vkslm_ftype f);
 

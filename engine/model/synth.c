@@ -67,6 +67,8 @@ static uint32_t rope_orig_ctx(const vkslm_synth_shape *s) {
 }
 
 vkslm_status vkslm_synth_check(const vkslm_synth_shape *s) {
+    if (!s)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "mkmodel: NULL shape");
     if (s->arch == VKSLM_ARCH_UNKNOWN)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "mkmodel: no architecture");
     if (!s->n_layer || !s->n_embd || !s->n_ff || !s->n_head || !s->n_head_kv || !s->n_ctx)
@@ -178,7 +180,7 @@ static vkslm_status list_tensors(const vkslm_synth_shape *s, tensor_list *l) {
 uint64_t vkslm_synth_n_params(const vkslm_synth_shape *s) {
     tensor_list l = {0};
     uint64_t n = 0;
-    if (list_tensors(s, &l) == VKSLM_OK)
+    if (s && list_tensors(s, &l) == VKSLM_OK)
         for (uint32_t i = 0; i < l.n; i++)
             n += l.t[i].ne[0] * l.t[i].ne[1];
     VKSLM_FREE(l.t);

@@ -38,8 +38,8 @@ typedef struct slot {      /* one model file, loaded or not, shared by the exper
 typedef struct expert {
     vkslm_expert_desc d;   /* strings owned by the orchestra */
     size_t slot;
-    vkslm_session **idle;  /* [max_sessions] sessions kept for the next request */
-    uint32_t n_idle, active, waiting, sessions;
+    vkslm_scheduler *sch;  /* its requests' sequences (max_sessions of them), made on first use */
+    uint32_t active, waiting;
     uint32_t n_ctx;
 } expert;
 
@@ -136,8 +136,7 @@ static vkslm_status add_experts(vkslm_orchestra *o, const vkslm_expert_desc *ex,
         e->d.pattern = keep(o, d->pattern, &st);
         e->d.n_ctx = d->n_ctx;
         e->d.max_sessions = d->max_sessions ? d->max_sessions : DEFAULT_SESSIONS;
-        if (st == VKSLM_OK && !(e->idle = VKSLM_CALLOC(e->d.max_sessions, sizeof *e->idle)))
-            st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "orchestra: out of host memory");
+        e->d.max_prefill = d->max_prefill;
         /* experts that name one file share its slot */
         size_t s = 0;
         while (s < o->n_slots && strcmp(o->s[s].path, d->model_path) != 0)
@@ -187,6 +186,8 @@ vkslm_status vkslm_orchestra_create(const vkslm_expert_desc *experts, size_t n, 
     if (!out || !experts || n == 0 || n > VKSLM_MAX_EXPERTS)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "orchestra: between 1 and %d experts are needed", VKSLM_MAX_EXPERTS);
     *out = NULL;
+    if (params && params->model.vocab_only)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "orchestra: experts generate text: their models cannot be vocab_only");
     vkslm_orchestra *o = VKSLM_CALLOC(1, sizeof *o);
     if (!o)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "orchestra: out of host memory");
@@ -234,9 +235,8 @@ static void evict(vkslm_orchestra *o, size_t si) {
         expert *e = &o->e[i];
         if (e->slot != si)
             continue;
-        while (e->n_idle)
-            vkslm_session_free(e->idle[--e->n_idle]);
-        e->sessions = 0;
+        vkslm_scheduler_free(e->sch);
+        e->sch = NULL;
     }
     vkslm_model_free(s->model);
     s->model = NULL;
@@ -252,8 +252,6 @@ void vkslm_orchestra_free(vkslm_orchestra *o) {
     for (size_t i = 0; i < o->n_slots; i++)
         if (o->s[i].state == SLOT_LOADED)
             evict(o, i);
-    for (size_t i = 0; i < o->n; i++)
-        VKSLM_FREE(o->e[i].idle);
     vkslm_semantic_free(o->sem);
     vkslm_vk_close(o->vk);
     vkslm_rules_free(o->rules);
@@ -407,33 +405,36 @@ static vkslm_status load_slot(vkslm_orchestra *o, size_t si) {
     return st;
 }
 
-/* A new session of expert e (lock held; dropped while creating). */
-static vkslm_status new_session(vkslm_orchestra *o, expert *e, vkslm_session **out) {
+/* The scheduler of expert e: its sequences share the model's steps (lock held; dropped while creating). */
+static vkslm_status new_scheduler(vkslm_orchestra *o, expert *e) {
     slot *s = &o->s[e->slot];
     vkslm_model *m = s->model;
-    vkslm_session_params sp = vkslm_session_default_params();
+    vkslm_scheduler_params sp = vkslm_scheduler_default_params();
+    sp.n_seq = e->d.max_sessions;
     sp.n_ctx = e->d.n_ctx ? e->d.n_ctx : vkslm_model_default_n_ctx(m);
+    sp.max_prefill = e->d.max_prefill;
     s->active++; /* the model cannot be evicted meanwhile */
     e->active++;
     pthread_mutex_unlock(&o->lock);
-    vkslm_status st = vkslm_session_create(m, &sp, out);
+    vkslm_scheduler *sch = NULL;
+    vkslm_status st = vkslm_scheduler_create(m, &sp, &sch);
     if (st != VKSLM_OK)
         vkslm_fail_context(st, "expert %s", e->d.name);
     pthread_mutex_lock(&o->lock);
+    s->active--;
+    e->active--;
     if (st != VKSLM_OK) {
-        s->active--;
-        e->active--;
         pthread_cond_broadcast(&o->cond);
         return st;
     }
-    e->sessions++;
+    e->sch = sch;
     e->n_ctx = sp.n_ctx;
-    s->bytes += vkslm_session_device_bytes(*out);
-    make_room(o, 0, e->slot); /* over the budget with this session: idle models make way if they can */
+    s->bytes += vkslm_scheduler_device_bytes(sch);
+    make_room(o, 0, e->slot); /* over the budget with these sequences: idle models make way if they can */
     return VKSLM_OK;
 }
 
-vkslm_status vkslm_orchestra_acquire(vkslm_orchestra *o, size_t ei, vkslm_session **out) {
+vkslm_status vkslm_orchestra_acquire(vkslm_orchestra *o, size_t ei, vkslm_sequence **out) {
     if (!o || !out || ei >= o->n)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_orchestra_acquire: bad argument");
     *out = NULL;
@@ -460,13 +461,14 @@ vkslm_status vkslm_orchestra_acquire(vkslm_orchestra *o, size_t ei, vkslm_sessio
             break;
         }
         if (s->state == SLOT_LOADED && e->active < e->d.max_sessions) {
-            if (e->n_idle) {
-                *out = e->idle[--e->n_idle];
-                s->active++;
-                e->active++;
-            } else {
-                st = new_session(o, e, out);
-            }
+            if (!e->sch && (st = new_scheduler(o, e)) != VKSLM_OK)
+                break;
+            if (s->state != SLOT_LOADED || !e->sch) /* evicted while the lock was dropped */
+                continue;
+            if ((st = vkslm_scheduler_acquire(e->sch, out)) != VKSLM_OK)
+                break;
+            s->active++;
+            e->active++;
             s->lru = ++o->clock;
             break;
         }
@@ -505,21 +507,13 @@ void vkslm_orchestra_shutdown(vkslm_orchestra *o) {
     pthread_mutex_unlock(&o->lock);
 }
 
-void vkslm_orchestra_release(vkslm_orchestra *o, size_t ei, vkslm_session *session) {
-    if (!o || !session || ei >= o->n)
+void vkslm_orchestra_release(vkslm_orchestra *o, size_t ei, vkslm_sequence *seq) {
+    if (!o || !seq || ei >= o->n)
         return;
     expert *e = &o->e[ei];
-    int keep_it = vkslm_session_rewind(session, 0) == VKSLM_OK;
     pthread_mutex_lock(&o->lock);
     slot *s = &o->s[e->slot];
-    if (keep_it && e->n_idle < e->d.max_sessions) {
-        e->idle[e->n_idle++] = session;
-    } else {
-        uint64_t b = vkslm_session_device_bytes(session);
-        s->bytes -= b < s->bytes ? b : s->bytes;
-        vkslm_session_free(session);
-        e->sessions--;
-    }
+    vkslm_scheduler_release(e->sch, seq);
     e->active--;
     s->active--;
     s->lru = ++o->clock;
@@ -538,7 +532,7 @@ vkslm_status vkslm_orchestra_expert_stats(vkslm_orchestra *o, size_t ei, vkslm_e
     out->evictions = s->evictions;
     out->active = e->active;
     out->waiting = e->waiting;
-    out->sessions = e->sessions;
+    out->sessions = e->sch ? vkslm_scheduler_n_seq(e->sch) : 0;
     out->n_ctx = e->n_ctx;
     out->device_bytes = s->state == SLOT_LOADED ? s->bytes : 0;
     pthread_mutex_unlock(&o->lock);

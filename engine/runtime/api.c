@@ -25,6 +25,7 @@ void vkslm_model_free(vkslm_model *m) {
         return;
     vkslm_tokenizer_free(m->tok);
     vkslm_model_dev_free(m->dev);
+    vkslm_gguf_close(m->vocab_gguf);
     vkslm_vk_close(m->vk);
     VKSLM_FREE(m);
 }
@@ -39,8 +40,26 @@ static int bridge(float f, void *user) {
     return b->fn ? b->fn(f, b->user) : 1;
 }
 
+/* vocab_only: keeps g (its tokenizer, chat template and metadata) and opens no device. */
+static vkslm_status load_vocab_only(vkslm_gguf *g, vkslm_model *m, vkslm_model **out) {
+    vkslm_hparams hp;
+    vkslm_status st = vkslm_hparams_load(g, &hp);
+    if (st != VKSLM_OK) {
+        vkslm_gguf_close(g);
+        vkslm_model_free(m);
+        return st;
+    }
+    m->vocab_gguf = g;
+    m->n_vocab = hp.n_vocab;
+    m->n_ctx_train = hp.n_ctx_train;
+    snprintf(m->arch, sizeof m->arch, "%.*s", (int)(hp.arch_name.len > 31 ? 31 : hp.arch_name.len),
+             hp.arch_name.ptr ? hp.arch_name.ptr : ""); /* the file's name, also for an architecture vkslm cannot run */
+    *out = m;
+    return VKSLM_OK;
+}
+
 /* Takes ownership of g (closed on failure). On `shared` (a context to hold one more reference to) unless
- * it is NULL and params->share_device too: then on a device opened here. */
+ * it is NULL and params->share_device too: then on a device opened here. A vocabulary-only load opens none. */
 static vkslm_status load(vkslm_gguf *g, const vkslm_model_params *params, vkslm_vk *shared, vkslm_model **out) {
     *out = NULL;
     vkslm_model_params defaults = vkslm_model_default_params();
@@ -57,6 +76,10 @@ static vkslm_status load(vkslm_gguf *g, const vkslm_model_params *params, vkslm_
     if (vkslm_gguf_find_key(g, "tokenizer.chat_template") >= 0 &&
         vkslm_gguf_get_str(g, "tokenizer.chat_template", &m->chat_template) != VKSLM_OK)
         m->chat_template.ptr = NULL; /* a template of the wrong type is no template */
+    if (st == VKSLM_OK && params->vocab_only)
+        return load_vocab_only(g, m, out);
+    if (st == VKSLM_OK && !shared && params->share_device && !params->share_device->vk)
+        st = vkslm_fail(VKSLM_ERR_INVALID_ARG, "share_device is a vocabulary-only model: it has no device to share");
     if (!shared && params->share_device)
         shared = params->share_device->vk;
     if (st == VKSLM_OK && shared) {
@@ -79,6 +102,8 @@ static vkslm_status load(vkslm_gguf *g, const vkslm_model_params *params, vkslm_
         return st;
     }
     snprintf(m->arch, sizeof m->arch, "%s", vkslm_arch_name(m->dev->hp.arch));
+    m->n_vocab = m->dev->hp.n_vocab;
+    m->n_ctx_train = m->dev->hp.n_ctx_train;
     *out = m;
     return VKSLM_OK;
 }
@@ -122,31 +147,66 @@ vkslm_status vkslm_model_load_fd(int fd, uint64_t offset, uint64_t length, const
 }
 
 const char *vkslm_model_arch(const vkslm_model *m) { return m ? m->arch : ""; }
-const char *vkslm_model_device_name(const vkslm_model *m) { return m ? vkslm_vk_get_caps(m->vk)->name : ""; }
-int32_t vkslm_model_n_vocab(const vkslm_model *m) { return m ? (int32_t)m->dev->hp.n_vocab : 0; }
-uint32_t vkslm_model_n_ctx_train(const vkslm_model *m) { return m ? m->dev->hp.n_ctx_train : 0; }
+/* A vocabulary-only model has no device (vk and dev NULL): its device accessors give "" and 0. */
+const char *vkslm_model_device_name(const vkslm_model *m) { return m && m->vk ? vkslm_vk_get_caps(m->vk)->name : ""; }
+int32_t vkslm_model_n_vocab(const vkslm_model *m) { return m ? (int32_t)m->n_vocab : 0; }
+uint32_t vkslm_model_n_ctx_train(const vkslm_model *m) { return m ? m->n_ctx_train : 0; }
 
 uint32_t vkslm_model_default_n_ctx(const vkslm_model *m) {
-    uint32_t train = m ? m->dev->hp.n_ctx_train : 0;
+    uint32_t train = m ? m->n_ctx_train : 0;
     return train && train < VKSLM_DEFAULT_N_CTX ? train : VKSLM_DEFAULT_N_CTX;
 }
-uint64_t vkslm_model_weight_bytes(const vkslm_model *m) { return m ? m->dev->weight_bytes : 0; }
+uint64_t vkslm_model_weight_bytes(const vkslm_model *m) { return m && m->dev ? m->dev->weight_bytes : 0; }
 
 uint64_t vkslm_model_device_bytes(const vkslm_model *m) {
     uint64_t used = 0, reserved = 0; /* reserved: the whole blocks, which hold every suballocation */
-    if (m)
+    if (m && m->vk)
         vkslm_vk_memory_usage(m->vk, &used, &reserved);
     return reserved;
 }
 
+uint64_t vkslm_model_device_bytes_in_use(const vkslm_model *m) {
+    uint64_t used = 0, reserved = 0;
+    if (m && m->vk)
+        vkslm_vk_memory_usage(m->vk, &used, &reserved);
+    return used;
+}
+
 uint32_t vkslm_model_validation_messages(const vkslm_model *m) {
     uint32_t errors = 0, warnings = 0;
-    if (m)
+    if (m && m->vk)
         vkslm_vk_validation_counts(m->vk, &errors, &warnings);
     return errors + warnings;
 }
 
+vkslm_status vkslm_model_device_info(const vkslm_model *m, vkslm_device_info *out) {
+    if (!m || !out)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_model_device_info: NULL argument");
+    if (!m->vk)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_model_device_info: a vocabulary-only model has no device");
+    vkslm_vk_device_info(m->vk, out);
+    return VKSLM_OK;
+}
+
 bool vkslm_model_token_is_eog(const vkslm_model *m, int32_t id) { return m && vkslm_token_is_eog(m->tok, id); }
+
+vkslm_status vkslm_model_tokenize_special(const vkslm_model *m, const char *text, size_t len, bool add_special,
+                                          bool parse_special, int32_t *ids, size_t cap, size_t *n_ids) {
+    if (!m || (!text && len) || !n_ids || (!ids && cap))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_model_tokenize_special: NULL argument");
+    vkslm_status st = vkslm_tokenize(m->tok, text ? text : "", len, add_special, parse_special, ids, cap, n_ids);
+    if (st == VKSLM_ERR_LIMIT)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "tokenize: %zu tokens do not fit in %zu", *n_ids, cap);
+    return st;
+}
+
+const char *vkslm_model_token_piece(const vkslm_model *m, int32_t id, bool special, size_t *len) {
+    size_t n = 0;
+    const char *piece = m && id >= 0 && (uint32_t)id < m->n_vocab ? vkslm_token_to_piece(m->tok, id, special, &n) : NULL;
+    if (len)
+        *len = n;
+    return piece;
+}
 
 vkslm_status vkslm_model_tokenize(const vkslm_model *m, const char *text, size_t len, int add_bos, bool parse_special,
                                   int32_t *ids, size_t cap, size_t *n_ids) {
@@ -172,7 +232,7 @@ vkslm_status vkslm_model_detokenize(const vkslm_model *m, const int32_t *ids, si
     if (!m || (!ids && n) || !len || (!text && cap))
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_model_detokenize: NULL argument");
     for (size_t i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= (int32_t)m->dev->hp.n_vocab)
+        if (ids[i] < 0 || (uint32_t)ids[i] >= m->n_vocab)
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "detokenize: id %d outside the vocabulary", ids[i]);
     /* the pieces' raw bytes, then repaired into valid UTF-8 (byte tokens on their own are not) */
     size_t raw_len = 0;
@@ -190,10 +250,22 @@ vkslm_status vkslm_model_detokenize(const vkslm_model *m, const int32_t *ids, si
 }
 
 /* ---- sessions ---------------------------------------------------------------------------------- */
+static vkslm_status gen_feed(vkslm_gen *g, const int32_t *ids, uint32_t n, vkslm_graph_out out, int32_t *argmax) {
+    return vkslm_session_feed((vkslm_session *)g, ids, n, out, argmax);
+}
+static const float *gen_logits(vkslm_gen *g) {
+    vkslm_session *s = (vkslm_session *)g;
+    return s->dev->logits_valid ? s->dev->logits : NULL;
+}
+static uint32_t gen_n_past(const vkslm_gen *g) { return vkslm_session_n_past((const vkslm_session *)g); }
+
 vkslm_status vkslm_session_create(vkslm_model *m, const vkslm_session_params *params, vkslm_session **out) {
     if (!m || !out)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_create: NULL model or output");
     *out = NULL;
+    if (!m->dev)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_create: the model was loaded vocabulary-only (no device, "
+                                                 "no weights): load it without vocab_only to run it");
     vkslm_session_params p = params ? *params : vkslm_session_default_params();
     uint32_t train = m->dev->hp.n_ctx_train ? m->dev->hp.n_ctx_train : VKSLM_DEFAULT_N_CTX;
     if (p.n_ctx == 0)
@@ -209,12 +281,17 @@ vkslm_status vkslm_session_create(vkslm_model *m, const vkslm_session_params *pa
     if (!s)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     s->model = m;
+    s->gen.model = m;
+    s->gen.feed = gen_feed;
+    s->gen.logits = gen_logits;
+    s->gen.n_past = gen_n_past;
     vkslm_status st = vkslm_session_dev_create_seq(m->vk, m->dev, p.n_ctx, p.n_seq ? p.n_seq : 1, p.n_batch,
                                                    p.kv_f32 ? VKSLM_TYPE_F32 : VKSLM_TYPE_F16, &s->dev);
     if (st != VKSLM_OK) {
         VKSLM_FREE(s);
         return st;
     }
+    s->gen.n_ctx = s->dev->b.kv.n_ctx;
     *out = s;
     return VKSLM_OK;
 }
@@ -223,9 +300,7 @@ void vkslm_session_free(vkslm_session *s) {
     if (!s)
         return;
     vkslm_session_dev_free(s->dev);
-    VKSLM_FREE(s->prompt_ids);
-    VKSLM_FREE(s->gen_ids);
-    VKSLM_FREE(s->text);
+    vkslm_gen_free_buffers(&s->gen);
     VKSLM_FREE(s->out.row_of);
     VKSLM_FREE(s->out.entry_of);
     VKSLM_FREE(s->out.logits);
@@ -249,13 +324,13 @@ vkslm_status vkslm_session_eval(vkslm_session *s, const int32_t *ids, size_t n) 
 
 vkslm_status vkslm_session_feed(vkslm_session *s, const int32_t *ids, uint32_t n, vkslm_graph_out out,
                                 int32_t *argmax) {
-    if (!s->has_pending)
+    if (!s->gen.has_pending)
         return vkslm_session_dev_eval(s->dev, ids, n, out, argmax);
     if (s->dev->seq_len[0] + 1 + (uint64_t)n > s->dev->b.kv.n_ctx)
         return vkslm_fail(VKSLM_ERR_LIMIT, "eval: %u more tokens do not fit the context (%u of %u used)", n + 1,
                           s->dev->seq_len[0], s->dev->b.kv.n_ctx);
-    VKSLM_TRY(vkslm_session_dev_eval(s->dev, &s->pending, 1, n ? VKSLM_GRAPH_NONE : out, argmax));
-    s->has_pending = 0;
+    VKSLM_TRY(vkslm_session_dev_eval(s->dev, &s->gen.pending, 1, n ? VKSLM_GRAPH_NONE : out, argmax));
+    s->gen.has_pending = 0;
     return n ? vkslm_session_dev_eval(s->dev, ids, n, out, argmax) : VKSLM_OK;
 }
 
@@ -272,26 +347,26 @@ static vkslm_status on_all(const float *logits, uint32_t first, uint32_t n, void
 vkslm_status vkslm_session_eval_all(vkslm_session *s, const int32_t *ids, size_t n, vkslm_logits_fn fn, void *user) {
     if (!s || !ids || !fn || n == 0 || n > UINT32_MAX)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_eval_all: NULL argument or no tokens");
-    if (s->has_pending)
+    if (s->gen.has_pending)
         VKSLM_TRY(vkslm_session_feed(s, NULL, 0, VKSLM_GRAPH_NONE, NULL));
     all_bridge b = {fn, user};
     return vkslm_session_dev_eval_all(s->dev, ids, (uint32_t)n, on_all, &b);
 }
 
 const float *vkslm_session_logits(vkslm_session *s) {
-    return s && s->dev->logits_valid && !s->has_pending ? s->dev->logits : NULL;
+    return s && s->dev->logits_valid && !s->gen.has_pending ? s->dev->logits : NULL;
 }
-uint32_t vkslm_session_n_past(const vkslm_session *s) { return s ? s->dev->seq_len[0] + (uint32_t)s->has_pending : 0; }
+uint32_t vkslm_session_n_past(const vkslm_session *s) { return s ? s->dev->seq_len[0] + (uint32_t)s->gen.has_pending : 0; }
 uint32_t vkslm_session_n_ctx(const vkslm_session *s) { return s ? s->dev->b.kv.n_ctx : 0; }
 
 vkslm_status vkslm_session_rewind(vkslm_session *s, uint32_t pos) {
     if (!s)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_session_rewind: NULL session");
-    if (s->has_pending && pos == s->dev->seq_len[0] + 1)
+    if (s->gen.has_pending && pos == s->dev->seq_len[0] + 1)
         return VKSLM_OK;
     if (pos > s->dev->seq_len[0])
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "rewind: position %u is past the %u tokens in the session", pos,
                           vkslm_session_n_past(s));
-    s->has_pending = 0;
+    s->gen.has_pending = 0;
     return vkslm_session_dev_rewind(s->dev, pos);
 }

@@ -7,23 +7,47 @@
 #include "engine/tokenizer/tokenizer.h"
 
 struct vkslm_model {
-    vkslm_vk *vk;           /* owned */
-    vkslm_model_dev *dev;   /* weights on the device; owns the GGUF mapping */
+    vkslm_vk *vk;           /* owned; NULL for a vocabulary-only model */
+    vkslm_model_dev *dev;   /* weights on the device; owns the GGUF mapping. NULL for a vocabulary-only model */
+    vkslm_gguf *vocab_gguf; /* vocabulary-only: the mapped file (the chat template is a view into it); else NULL */
     vkslm_tokenizer *tok;
     char arch[32];
+    uint32_t n_vocab, n_ctx_train; /* the file's token count and trained context (0 when absent) */
     vkslm_str chat_template; /* tokenizer.chat_template in the mapped file (ptr NULL when absent) */
 };
 
-struct vkslm_session {
-    vkslm_model *model;
-    vkslm_session_dev *dev;
-    int32_t pending;        /* the last generated token, fed at the start of the next eval or generate */
-    int has_pending;
-    /* the last vkslm_generate's results, owned here */
+/* What vkslm_generate runs on (engine/runtime/generate.c): sequence 0 of a session, or a scheduler's
+ * sequence (engine/runtime/scheduler.c). It owns the last generation's results. */
+typedef struct vkslm_gen vkslm_gen;
+struct vkslm_gen {
+    const vkslm_model *model;
     int32_t *prompt_ids, *gen_ids;
     size_t prompt_cap, gen_cap;
     char *text;
     size_t text_len, text_cap;
+    int32_t pending;        /* the last generated token, fed at the start of the next feed */
+    int has_pending;
+    size_t n_cached;        /* prompt tokens the last generate found in the cache (set by feed) */
+    /* Feeds the pending token (if any), then ids[0..n) (n may be 0 when a token is pending); out says what
+     * to read back of the last one (argmax into *argmax, or logits for `logits`). */
+    vkslm_status (*feed)(vkslm_gen *g, const int32_t *ids, uint32_t n, vkslm_graph_out out, int32_t *argmax);
+    const float *(*logits)(vkslm_gen *g); /* the last fed token's logits (after a LOGITS feed), or NULL */
+    uint32_t (*n_past)(const vkslm_gen *g); /* tokens held, the pending one included */
+    uint32_t n_ctx;
+};
+/* Generates from g->prompt_ids[0..n_prompt) (fed after what g holds). */
+vkslm_status vkslm_gen_run(vkslm_gen *g, size_t n_prompt, const vkslm_generate_params *params,
+                           vkslm_generate_result *result);
+void vkslm_gen_free_buffers(vkslm_gen *g);
+/* The prompt into g->prompt_ids: tokenized (BOS only when g holds nothing yet), or copied from ids (checked
+ * against the vocabulary; ids may be g->prompt_ids itself). */
+vkslm_status vkslm_gen_tokenize(vkslm_gen *g, const char *prompt, const vkslm_generate_params *p, size_t *n);
+vkslm_status vkslm_gen_set_prompt(vkslm_gen *g, const int32_t *ids, size_t n);
+
+struct vkslm_session {
+    vkslm_gen gen;          /* first: generate's view of sequence 0 */
+    vkslm_model *model;
+    vkslm_session_dev *dev;
     /* the last vkslm_decode's outputs (engine/runtime/decode.c) */
     struct vkslm_decode_out {
         int32_t *row_of;      /* [n_entries] output index of each entry, or -1 */
@@ -49,4 +73,6 @@ vkslm_status vkslm_model_load_on(vkslm_vk *vk, const char *path, const vkslm_mod
  * token is pending. */
 vkslm_status vkslm_session_feed(vkslm_session *s, const int32_t *ids, uint32_t n, vkslm_graph_out out,
                                 int32_t *argmax);
+/* vkslm_decode and vkslm_decode_top in one: the top k (0: none) and/or the logits of the output rows. */
+vkslm_status vkslm_decode_ex(vkslm_session *s, const vkslm_batch *b, uint32_t k, int logits);
 #endif

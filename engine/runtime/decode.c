@@ -68,7 +68,7 @@ uint32_t vkslm_batch_size(const vkslm_batch *b) { return b ? b->n : 0; }
 
 /* Feeds generate's pending token of sequence 0, if any, so the sequence holds what it reports. */
 static vkslm_status settle(vkslm_session *s) {
-    return s->has_pending ? vkslm_session_feed(s, NULL, 0, VKSLM_GRAPH_NONE, NULL) : VKSLM_OK;
+    return s->gen.has_pending ? vkslm_session_feed(s, NULL, 0, VKSLM_GRAPH_NONE, NULL) : VKSLM_OK;
 }
 
 /* Checks the batch and fills s->order (entries grouped by sequence), s->tokens and s->runs (one per
@@ -223,7 +223,7 @@ static vkslm_status run_steps(vkslm_session *s, const vkslm_batch *b, uint32_t k
     return VKSLM_OK;
 }
 
-static vkslm_status decode(vkslm_session *s, const vkslm_batch *b, uint32_t k, int logits) {
+vkslm_status vkslm_decode_ex(vkslm_session *s, const vkslm_batch *b, uint32_t k, int logits) {
     if (!s || !b)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_decode: NULL session or batch");
     s->out.n_entries = s->out.n_out = 0;
@@ -241,11 +241,11 @@ static vkslm_status decode(vkslm_session *s, const vkslm_batch *b, uint32_t k, i
     return run_steps(s, b, k, logits);
 }
 
-vkslm_status vkslm_decode(vkslm_session *s, const vkslm_batch *b) { return decode(s, b, 0, 1); }
+vkslm_status vkslm_decode(vkslm_session *s, const vkslm_batch *b) { return vkslm_decode_ex(s, b, 0, 1); }
 vkslm_status vkslm_decode_top(vkslm_session *s, const vkslm_batch *b, uint32_t k) {
     if (k == 0)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_decode_top: k must be 1 .. %u", VKSLM_TOP_K_MAX);
-    return decode(s, b, k, 0);
+    return vkslm_decode_ex(s, b, k, 0);
 }
 
 /* The output index of entry i (negative: from the last output), or -1. */
@@ -279,7 +279,7 @@ uint32_t vkslm_session_n_seq(const vkslm_session *s) { return s ? s->dev->n_seq 
 
 /* The length of seq, generate's pending token included. */
 static uint32_t seq_len(const vkslm_session *s, uint32_t seq) {
-    return s->dev->seq_len[seq] + (seq == 0 && s->has_pending);
+    return s->dev->seq_len[seq] + (seq == 0 && s->gen.has_pending);
 }
 
 int32_t vkslm_seq_pos_max(const vkslm_session *s, int32_t seq) {
@@ -313,7 +313,7 @@ vkslm_status vkslm_seq_rm(vkslm_session *s, int32_t seq, int32_t p0, int32_t p1)
         if ((uint32_t)p0 >= seq_len(s, q))
             continue;
         if (q == 0)
-            s->has_pending = 0;
+            s->gen.has_pending = 0;
         s->dev->seq_len[q] = (uint32_t)p0;
         if (q == 0)
             s->dev->logits_valid = 0;
@@ -342,7 +342,7 @@ vkslm_status vkslm_seq_cp(vkslm_session *s, int32_t src, int32_t dst, int32_t p0
         return VKSLM_OK;
     VKSLM_TRY(vkslm_session_dev_copy(s->dev, (uint32_t)src, (uint32_t)dst, (uint32_t)p0, end));
     if (dst == 0) {
-        s->has_pending = 0;
+        s->gen.has_pending = 0;
         s->dev->logits_valid = 0;
     }
     s->dev->seq_len[dst] = end;

@@ -1,6 +1,7 @@
 /* vkslm_generate: prompt -> tokens -> prefill -> sample/decode loop with stop conditions, streaming text
  * through the caller's callback. vkslm_generate_tokens starts from ids instead of text; both put the
- * prompt's ids in the session's prompt buffer and share the rest (generate_from). */
+ * prompt's ids in the prompt buffer of what they run on (vkslm_gen: a session's sequence 0, or a scheduler's
+ * sequence) and share the rest (vkslm_gen_run). */
 #include <stdio.h>
 #include <string.h>
 
@@ -33,7 +34,7 @@ const char *vkslm_stop_reason_str(vkslm_stop_reason r) {
 
 /* The generated text, what of it went to the callback, and the stop strings. */
 typedef struct streamer {
-    vkslm_session *s;
+    vkslm_gen *s;
     const vkslm_generate_params *p;
     size_t emitted;
     size_t max_stop;
@@ -70,7 +71,7 @@ static long find_stop(const char *t, size_t from, size_t len, const char *stop, 
 /* Appends bytes (whole characters) to the text; emits what can no longer be the start of a stop string.
  * Returns the stop reason (NONE to go on). */
 static vkslm_status append(streamer *st, const char *bytes, size_t n, vkslm_stop_reason *stop) {
-    vkslm_session *s = st->s;
+    vkslm_gen *s = st->s;
     VKSLM_TRY(vkslm_grow((void **)&s->text, &s->text_cap, s->text_len + n + 1, 1));
     memcpy(s->text + s->text_len, bytes, n);
     s->text_len += n;
@@ -105,18 +106,18 @@ static vkslm_status append(streamer *st, const char *bytes, size_t n, vkslm_stop
 }
 
 /* Feeds s->prompt_ids[0..n_prompt) after what the session holds and generates (result already zeroed). */
-static vkslm_status generate_from(vkslm_session *s, size_t n_prompt, const vkslm_generate_params *params,
-                                  vkslm_generate_result *result) {
+vkslm_status vkslm_gen_run(vkslm_gen *s, size_t n_prompt, const vkslm_generate_params *params,
+                           vkslm_generate_result *result) {
     vkslm_generate_params p = params ? *params : vkslm_generate_default_params();
     vkslm_generate_result r;
     memset(&r, 0, sizeof r);
     const vkslm_model *m = s->model;
-    uint32_t n_ctx = s->dev->b.kv.n_ctx, n_vocab = m->dev->hp.n_vocab;
-    if (n_prompt == 0 && !s->has_pending && !s->dev->logits_valid)
+    uint32_t n_ctx = s->n_ctx, n_vocab = m->dev->hp.n_vocab;
+    if (n_prompt == 0 && !s->has_pending && !s->logits(s))
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "generate: an empty prompt at the start of a session");
-    if (vkslm_session_n_past(s) + n_prompt > n_ctx)
+    if (s->n_past(s) + n_prompt > n_ctx)
         return vkslm_fail(VKSLM_ERR_LIMIT, "generate: the prompt (%zu tokens) does not fit the context (%u of %u used)",
-                          n_prompt, vkslm_session_n_past(s), n_ctx);
+                          n_prompt, s->n_past(s), n_ctx);
 
     vkslm_sampler *sampler;
     VKSLM_TRY(vkslm_sampler_create(&p, n_vocab, &sampler));
@@ -137,7 +138,7 @@ static vkslm_status generate_from(vkslm_session *s, size_t n_prompt, const vkslm
 
     double t0 = vkslm_now_ms();
     if (st == VKSLM_OK && (n_prompt || s->has_pending))
-        st = vkslm_session_feed(s, s->prompt_ids, (uint32_t)n_prompt, out, &next);
+        st = s->feed(s, s->prompt_ids, (uint32_t)n_prompt, out, &next);
     else if (st == VKSLM_OK && out == VKSLM_GRAPH_ARGMAX)
         out = VKSLM_GRAPH_LOGITS; /* nothing to feed: sample from the logits we have */
     double t1 = vkslm_now_ms();
@@ -149,7 +150,7 @@ static vkslm_status generate_from(vkslm_session *s, size_t n_prompt, const vkslm
             break;
         }
         if (out == VKSLM_GRAPH_LOGITS)
-            next = vkslm_sampler_pick(sampler, s->dev->logits);
+            next = vkslm_sampler_pick(sampler, s->logits(s));
         if (next < 0 || (uint32_t)next >= n_vocab) { /* the sampler and the device argmax alike give -1 */
             st = vkslm_fail(VKSLM_ERR_FORMAT,
                             "generate: the logits of generated token %zu are all NaN or -inf (broken weights or "
@@ -182,11 +183,11 @@ static vkslm_status generate_from(vkslm_session *s, size_t n_prompt, const vkslm
             stop = VKSLM_STOP_LENGTH;
             break;
         }
-        if (vkslm_session_n_past(s) >= n_ctx) {
+        if (s->n_past(s) >= n_ctx) {
             stop = VKSLM_STOP_CONTEXT;
             break;
         }
-        st = vkslm_session_feed(s, NULL, 0, out, &next);
+        st = s->feed(s, NULL, 0, out, &next);
         n_forward++;
     }
     if (st == VKSLM_OK && stop != VKSLM_STOP_STRING && stop != VKSLM_STOP_CALLBACK) {
@@ -204,6 +205,7 @@ static vkslm_status generate_from(vkslm_session *s, size_t n_prompt, const vkslm
     r.stop_reason = stop;
     r.prompt_tokens = s->prompt_ids;
     r.n_prompt_tokens = n_prompt;
+    r.n_cached_tokens = s->n_cached;
     r.tokens = s->gen_ids;
     r.n_tokens = n_gen;
     r.text = s->text ? s->text : "";
@@ -216,6 +218,40 @@ static vkslm_status generate_from(vkslm_session *s, size_t n_prompt, const vkslm
     return st;
 }
 
+void vkslm_gen_free_buffers(vkslm_gen *g) {
+    VKSLM_FREE(g->prompt_ids);
+    VKSLM_FREE(g->gen_ids);
+    VKSLM_FREE(g->text);
+    g->prompt_ids = g->gen_ids = NULL;
+    g->text = NULL;
+    g->prompt_cap = g->gen_cap = g->text_cap = g->text_len = 0;
+}
+
+/* Tokenizes prompt into g->prompt_ids (BOS only when g holds nothing yet); *n gets the count. */
+vkslm_status vkslm_gen_tokenize(vkslm_gen *g, const char *prompt, const vkslm_generate_params *p, size_t *n) {
+    size_t len = strlen(prompt);
+    int add_bos = g->n_past(g) == 0 ? p->add_bos : 0;
+    VKSLM_TRY(vkslm_grow((void **)&g->prompt_ids, &g->prompt_cap, len + 8, sizeof(int32_t)));
+    return vkslm_model_tokenize(g->model, prompt, len, add_bos, p->parse_special, g->prompt_ids, g->prompt_cap, n);
+}
+
+/* Copies ids[0..n) into g->prompt_ids (ids may be that very buffer: the previous result's prompt_tokens). */
+vkslm_status vkslm_gen_set_prompt(vkslm_gen *g, const int32_t *ids, size_t n) {
+    uint32_t n_vocab = g->model->dev->hp.n_vocab;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || (uint32_t)ids[i] >= n_vocab)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "generate: id %d (prompt token %zu) is outside the vocabulary of %u",
+                              ids[i], i, n_vocab);
+    size_t at = 0;
+    bool inside = n && g->prompt_ids && ids >= g->prompt_ids && ids < g->prompt_ids + g->prompt_cap;
+    if (inside)
+        at = (size_t)(ids - g->prompt_ids);
+    VKSLM_TRY(vkslm_grow((void **)&g->prompt_ids, &g->prompt_cap, n + 8, sizeof(int32_t)));
+    if (n)
+        memmove(g->prompt_ids, inside ? g->prompt_ids + at : ids, n * sizeof *ids);
+    return VKSLM_OK;
+}
+
 vkslm_status vkslm_generate(vkslm_session *s, const char *prompt, const vkslm_generate_params *params,
                             vkslm_generate_result *result) {
     if (!s || !prompt)
@@ -223,13 +259,10 @@ vkslm_status vkslm_generate(vkslm_session *s, const char *prompt, const vkslm_ge
     if (result)
         memset(result, 0, sizeof *result);
     vkslm_generate_params p = params ? *params : vkslm_generate_default_params();
-    /* tokenize: BOS only at the start of the session */
-    size_t len = strlen(prompt), n_prompt = 0;
-    int add_bos = vkslm_session_n_past(s) == 0 ? p.add_bos : 0;
-    VKSLM_TRY(vkslm_grow((void **)&s->prompt_ids, &s->prompt_cap, len + 8, sizeof(int32_t)));
-    VKSLM_TRY(vkslm_model_tokenize(s->model, prompt, len, add_bos, p.parse_special, s->prompt_ids, s->prompt_cap,
-                                   &n_prompt));
-    return generate_from(s, n_prompt, &p, result);
+    size_t n_prompt = 0;
+    VKSLM_TRY(vkslm_gen_tokenize(&s->gen, prompt, &p, &n_prompt));
+    s->gen.n_cached = 0;
+    return vkslm_gen_run(&s->gen, n_prompt, &p, result);
 }
 
 vkslm_status vkslm_generate_tokens(vkslm_session *s, const int32_t *ids, size_t n, const vkslm_generate_params *params,
@@ -238,18 +271,7 @@ vkslm_status vkslm_generate_tokens(vkslm_session *s, const int32_t *ids, size_t 
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_generate_tokens: NULL session or ids");
     if (result)
         memset(result, 0, sizeof *result);
-    uint32_t n_vocab = s->model->dev->hp.n_vocab;
-    for (size_t i = 0; i < n; i++)
-        if (ids[i] < 0 || (uint32_t)ids[i] >= n_vocab)
-            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "generate: id %d (prompt token %zu) is outside the vocabulary of %u",
-                              ids[i], i, n_vocab);
-    /* ids may be the previous call's result.prompt_tokens, that is this very buffer: keep its offset */
-    size_t at = 0;
-    bool inside = n && s->prompt_ids && ids >= s->prompt_ids && ids < s->prompt_ids + s->prompt_cap;
-    if (inside)
-        at = (size_t)(ids - s->prompt_ids);
-    VKSLM_TRY(vkslm_grow((void **)&s->prompt_ids, &s->prompt_cap, n + 8, sizeof(int32_t)));
-    if (n)
-        memmove(s->prompt_ids, inside ? s->prompt_ids + at : ids, n * sizeof *ids);
-    return generate_from(s, n, params, result);
+    VKSLM_TRY(vkslm_gen_set_prompt(&s->gen, ids, n));
+    s->gen.n_cached = 0;
+    return vkslm_gen_run(&s->gen, n, params, result);
 }

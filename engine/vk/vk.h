@@ -86,6 +86,8 @@ void vkslm_vk_close(vkslm_vk *vk);
 void vkslm_vk_retain(vkslm_vk *vk);
 
 const vkslm_vk_caps *vkslm_vk_get_caps(const vkslm_vk *vk);
+/* The device as the public API describes it (vkslm_device_info: devices_api.c). */
+void vkslm_vk_device_info(const vkslm_vk *vk, vkslm_device_info *out);
 VkDevice vkslm_vk_device(const vkslm_vk *vk);
 /* Features vkslm enabled (device has them and no env switch turned them off), and tuning forced by env
  * (read once, at open). */

@@ -1,12 +1,14 @@
-/* vkslm bench: the measurements (bench_run.c), their output (bench_print.c) and the chart
- * (bench_chart.c). */
+/* vkslm bench: the measurements (cmd_bench.c), the synthetic model (bench_model.c), their output
+ * (bench_print.c) and the chart (bench_chart.c). */
 #ifndef VKSLM_CLI_BENCH_H
 #define VKSLM_CLI_BENCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "engine/runtime/session_dev.h"
-#include "examples/vkslm/bench_parallel.h"
+#include "bench_parallel.h"
+
+#define BENCH_OPS_MAX 64 /* op kinds of the decode profile kept (vkslm_session_profile) */
 
 typedef struct bench_op {
     const char *label;
@@ -25,7 +27,7 @@ typedef struct bench_result {
     /* one query = a prefill of p tokens then n generated; its cost at a price per device-hour */
     double price_per_hour, query_ms, queries_per_hour, cost_per_million_queries;
     uint32_t n_ops;
-    bench_op ops[VKSLM_PROFILE_MAX];
+    bench_op ops[BENCH_OPS_MAX];
     uint32_t n_par;                /* --parallel: one entry per N (bench_parallel.c) */
     bench_par par[BENCH_PAR_MAX];
 } bench_result;

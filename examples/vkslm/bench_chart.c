@@ -14,7 +14,7 @@
 #include <stb_easy_font.h>
 #pragma GCC diagnostic pop
 
-#include "examples/vkslm/bench.h"
+#include "bench.h"
 
 #define W 900
 #define SCALE 2

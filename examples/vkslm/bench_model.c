@@ -1,12 +1,12 @@
-/* vkslm bench without -m: a synthetic model of a named shape and type (engine/model/synth.h) written to
- * a temporary file, loaded, and removed again. */
+/* vkslm bench without -m: a synthetic model of a named shape and type (vkslm_synth_write, vkslm_gguf.h)
+ * written to a temporary file, loaded, and removed again. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "engine/model/synth.h"
-#include "examples/vkslm/bench.h"
-#include "examples/vkslm/cli.h"
+#include "bench.h"
+#include "cli.h"
+#include "vkslm_gguf.h"
 
 int bench_make_model(const char *shape, const char *type, char *path, size_t cap) {
     const vkslm_synth_shape *s = vkslm_synth_shape_find(shape);

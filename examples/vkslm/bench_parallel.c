@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "examples/vkslm/bench_parallel.h"
-#include "examples/vkslm/json.h"
+#include "bench_parallel.h"
+#include "json.h"
 
 #define CTX_MARGIN 8u   /* positions per sequence beyond p + n, as the single-sequence bench keeps */
 #define MAX_BATCH 512u  /* rows per step at most, as the single-sequence bench's prefill */

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "examples/vkslm/bench.h"
-#include "examples/vkslm/json.h"
+#include "bench.h"
+#include "json.h"
 
 static void params_str(char *buf, size_t cap, uint64_t n) {
     if (n >= 1000000000ull)

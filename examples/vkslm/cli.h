@@ -21,6 +21,7 @@ const char *cli_value(int argc, char **argv, int *i, const char *name); /* "--x 
 /* cli_util.c */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 /* The whole file ('-': stdin), NUL-terminated, malloc'd; NULL after a message on stderr. */
 char *cli_read_file(const char *cmd, const char *path, size_t *len);
 /* Parses a number in [lo, hi]; 0 after a message on stderr. */
@@ -28,4 +29,8 @@ int cli_parse_long(const char *cmd, const char *opt, const char *s, long lo, lon
 int cli_parse_float(const char *cmd, const char *opt, const char *s, float lo, float hi, float *out);
 /* Loading progress on stderr when it is a terminal (a vkslm_progress_fn). */
 bool cli_progress(float fraction, void *user);
+/* A monotonic wall clock, in milliseconds (for timings). */
+double cli_now_ms(void);
+/* log softmax(logits)[id] of one row of n, in double: the log-probability of token id. */
+double cli_log_softmax_at(const float *logits, size_t n, size_t id);
 #endif

@@ -1,11 +1,14 @@
-/* Helpers the commands share: reading a whole file, parsing numbers with range checks, progress. */
+/* Helpers the commands share: reading a whole file, parsing numbers with range checks, progress, a clock,
+ * a log-softmax. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "examples/vkslm/cli.h"
+#include "cli.h"
 
 char *cli_read_file(const char *cmd, const char *path, size_t *len) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -69,4 +72,19 @@ bool cli_progress(float fraction, void *user) {
             fprintf(stderr, "\r             \r");
     }
     return true;
+}
+
+double cli_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+double cli_log_softmax_at(const float *a, size_t n, size_t id) {
+    double m = -INFINITY, s = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, (double)a[i]);
+    for (size_t i = 0; i < n; i++)
+        s += exp((double)a[i] - m);
+    return (double)a[id] - m - log(s);
 }

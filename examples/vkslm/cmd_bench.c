@@ -1,19 +1,19 @@
 /* vkslm bench [-m MODEL | --shape NAME --type T] [-p 512] [-n 128] [-r 5] [--device D] [-o md|csv|json]
- * [--chart OUT.png] [--parallel 1,4,8]: prompt processing and generation speed, time to first token, load time, device
- * memory, a per-op GPU profile and decode's fraction of the memory roofline. */
+ * [--chart OUT.png] [--parallel 1,4,8]: prompt processing and generation speed (also of N sequences decoded
+ * together), time to first token, load time, device memory, a per-op GPU profile and decode's fraction of
+ * the memory roofline. Built on the public API only: the speed runs on a model loaded without profiling
+ * (timestamps would slow them down), the profile on a second load of the same file with
+ * vkslm_model_params.profile. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/runtime/api_internal.h"
-#include "engine/runtime/roofline.h"
-#include "engine/util/error.h"
-#include "engine/util/rng.h"
-#include "examples/vkslm/bench.h"
-#include "examples/vkslm/cli.h"
-#include "engine/util/clock.h"
+#include "bench.h"
+#include "cli.h"
+#include "vkslm.h"
+#include "vkslm_gguf.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vkslm bench [-m MODEL.gguf | --shape NAME --type T] [-p N] [-n N] [-r N] [--device D]\n"
@@ -51,144 +51,240 @@ static double median(double *x, uint32_t n) {
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
-/* The weight type that holds most of the weight bytes, and the bytes a decode step reads: every
- * weight except the token embedding, which is only gathered by rows (unless it is also the output). */
-static void describe_weights(const vkslm_model_dev *m, bench_result *r) {
+/* The prompt's random ids: splitmix64 seeding xorshift64* (seed 1234, as always). */
+static uint64_t rng_next(uint64_t *s) {
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545f4914f6cdd1dull;
+}
+static uint64_t rng_seed(uint64_t seed) {
+    uint64_t z = seed + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (z ^ (z >> 31)) | 1u;
+}
+
+static int is_name(vkslm_str s, const char *name) { return s.len == strlen(name) && memcmp(s.ptr, name, s.len) == 0; }
+
+/* From the file's tensor table: the parameters, the weight type that holds most of the weight bytes, and the
+ * bytes a decode step reads: every weight except the token embedding, which is only gathered by rows (unless
+ * it is also the output matrix: no output.weight). */
+static int describe_weights(const char *path, bench_result *r) {
+    vkslm_gguf *g;
+    if (vkslm_gguf_open_file(path, &g) != VKSLM_OK)
+        return 0;
+    int tied = vkslm_gguf_find_tensor(g, "output.weight") == NULL;
     uint64_t by_type[VKSLM_TYPE_COUNT] = {0};
-    for (uint64_t i = 0; i < m->n_tensors; i++) {
-        const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(m->gguf, i);
+    for (uint64_t i = 0; i < vkslm_gguf_tensor_count(g); i++) {
+        const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(g, i);
         r->params += t->n_elems;
         if (t->n_dims >= 2 && t->type < VKSLM_TYPE_COUNT)
             by_type[t->type] += t->size;
-        if (t != m->w.tok_embd || m->w.tied_output)
+        if (!is_name(t->name, "token_embd.weight") || tied)
             r->weight_bytes_per_token += t->size;
     }
+    vkslm_gguf_close(g);
     uint32_t best = 0;
     for (uint32_t i = 1; i < VKSLM_TYPE_COUNT; i++)
         if (by_type[i] > by_type[best])
             best = i;
     const vkslm_type_traits *tr = vkslm_type_info(best);
     snprintf(r->type, sizeof r->type, "%s", tr ? tr->name : "?");
-    r->weight_bytes = m->weight_bytes;
+    return 1;
 }
 
-/* n decode steps from an empty context, starting at token `first`, on a session whose recordings write
- * timestamps: the per-op profile (taken apart from the speed runs, which timestamps would slow down; their
- * pipelines are compiled already). */
-static vkslm_status profile_decode(vkslm_model *model, int32_t first, uint32_t n, vkslm_profile *out) {
-    vkslm_session_dev *s = NULL;
-    vkslm_vk_set_profile(model->vk, 1);
-    vkslm_status st = vkslm_session_dev_create(model->vk, model->dev, n + 8, 1, VKSLM_TYPE_F16, &s);
-    vkslm_vk_set_profile(model->vk, 0);
-    int32_t next = first;
-    for (uint32_t i = 0; i < n && st == VKSLM_OK; i++)
-        st = vkslm_session_dev_eval(s, &next, 1, VKSLM_GRAPH_ARGMAX, &next);
-    if (st == VKSLM_OK)
-        *out = s->profile;
-    vkslm_session_dev_free(s);
-    return st;
+static int fail(const char *what) {
+    fprintf(stderr, "vkslm bench: %s%s%s\n", what ? what : "", what ? ": " : "", vkslm_last_error());
+    return 1;
 }
 
-static vkslm_status run_bench(vkslm_model *model, uint32_t p, uint32_t n, uint32_t reps, bench_result *r) {
-    const vkslm_model_dev *m = model->dev;
-    vkslm_session_dev *s = NULL;
+/* A session of n_ctx tokens and n_batch tokens per step (F16 KV cache). */
+static vkslm_session *open_session(vkslm_model *model, uint32_t n_ctx, uint32_t n_batch) {
+    vkslm_session_params sp = vkslm_session_default_params();
+    sp.n_ctx = n_ctx;
+    sp.n_batch = n_batch;
+    vkslm_session *s = NULL;
+    return vkslm_session_create(model, &sp, &s) == VKSLM_OK ? s : NULL;
+}
+
+/* The speed runs (greedy steps that read back only the argmax) and the device memory they use; 0 on success,
+ * else 1 after a message. */
+static int run_speed(vkslm_model *model, const int32_t *prompt, uint32_t p, uint32_t n, uint32_t reps,
+                     bench_result *r) {
     uint32_t batch = p < 512 ? (p ? p : 1) : 512;
-    vkslm_vk_set_profile(model->vk, 0); /* the speed runs write no timestamps */
-    VKSLM_TRY(vkslm_session_dev_create(model->vk, m, p + n + 8, batch, VKSLM_TYPE_F16, &s));
-    int32_t *prompt = malloc((p + 1) * sizeof *prompt);
+    vkslm_session *s = open_session(model, p + n + 8, batch);
+    if (!s)
+        return fail(NULL);
     double *pp = calloc(reps, sizeof *pp), *tg = calloc(reps, sizeof *tg), *ttft = calloc(reps, sizeof *ttft);
     double *rec = calloc((size_t)reps * n + 1, sizeof *rec); /* CPU ms recording each timed decode step */
     uint32_t n_rec = 0;
-    vkslm_status st = prompt && pp && tg && ttft && rec ? VKSLM_OK
-                                                        : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of memory");
-    vkslm_rng rng;
-    vkslm_rng_seed(&rng, 1234);
-    for (uint32_t i = 0; i < p + 1 && st == VKSLM_OK; i++)
-        prompt[i] = (int32_t)(vkslm_rng_u64(&rng) % m->hp.n_vocab);
-    vkslm_profile decode;
-    memset(&decode, 0, sizeof decode);
+    int rc = 0;
+    if (!pp || !tg || !ttft || !rec) {
+        fprintf(stderr, "vkslm bench: out of memory\n");
+        rc = 1;
+    }
+    vkslm_status st = VKSLM_OK;
     int tty = isatty(STDERR_FILENO);
-    for (int32_t rep = -1; rep < (int32_t)reps && st == VKSLM_OK; rep++) { /* rep -1: warm-up */
+    for (int32_t rep = -1; rep < (int32_t)reps && st == VKSLM_OK && !rc; rep++) { /* rep -1: warm-up */
         uint32_t pr = rep < 0 ? (p < 16 ? p : 16) : p, nr = rep < 0 ? (n < 4 ? n : 4) : n;
         if (tty)
             fprintf(stderr, "\rbench: %s %d/%u   ", rep < 0 ? "warm-up" : "repetition", rep + 1, reps);
-        vkslm_session_dev_rewind(s, 0);
+        vkslm_session_rewind(s, 0);
         int32_t next = 0;
-        double t0 = vkslm_now_ms();
+        double t0 = cli_now_ms();
         if (pr)
-            st = vkslm_session_dev_eval(s, prompt, pr, VKSLM_GRAPH_ARGMAX, &next);
+            st = vkslm_session_eval_argmax(s, prompt, pr, &next);
         else
             next = prompt[0];
-        double t1 = vkslm_now_ms();
+        double t1 = cli_now_ms();
         if (st == VKSLM_OK && pr && nr) { /* time to first token: the prefill and one decode step after it */
-            st = vkslm_session_dev_eval(s, &next, 1, VKSLM_GRAPH_ARGMAX, &next);
+            next = next < 0 ? 0 : next;
+            st = vkslm_session_eval_argmax(s, &next, 1, &next);
             if (rep >= 0)
-                ttft[rep] = vkslm_now_ms() - t0;
+                ttft[rep] = cli_now_ms() - t0;
         }
         /* tg, as llama-bench measures it: n tokens generated from an empty context */
-        vkslm_session_dev_rewind(s, 0);
+        vkslm_session_rewind(s, 0);
         next = prompt[0];
-        double t1b = vkslm_now_ms();
+        double t1b = cli_now_ms();
         for (uint32_t done = 0; done < nr && st == VKSLM_OK; done++) {
-            st = vkslm_session_dev_eval(s, &next, 1, VKSLM_GRAPH_ARGMAX, &next);
+            next = next < 0 ? 0 : next; /* no logit above -inf: go on from token 0 */
+            st = vkslm_session_eval_argmax(s, &next, 1, &next);
             if (rep >= 0)
-                rec[n_rec++] = s->record_ms;
+                rec[n_rec++] = vkslm_session_record_ms(s);
             if (done == 0 && !pr && rep >= 0)
-                ttft[rep] = vkslm_now_ms() - t0;
+                ttft[rep] = cli_now_ms() - t0;
         }
-        double t2 = vkslm_now_ms();
+        double t2 = cli_now_ms();
         if (rep < 0 || st != VKSLM_OK)
             continue;
         pp[rep] = pr ? pr / ((t1 - t0) * 1e-3) : 0;
         tg[rep] = nr ? nr / ((t2 - t1b) * 1e-3) : 0;
     }
-    uint64_t used = 0, reserved = 0; /* weights, KV cache and buffers of the session */
-    vkslm_vk_memory_usage(model->vk, &used, &reserved);
-    vkslm_session_dev_free(s);
-    s = NULL;
-    if (st == VKSLM_OK && n) {
-        if (tty)
-            fprintf(stderr, "\rbench: profile          ");
-        st = profile_decode(model, prompt[0], n, &decode);
-    }
-    if (tty)
-        fprintf(stderr, "\r                          \r");
-    if (st == VKSLM_OK) {
+    if (st != VKSLM_OK)
+        rc = fail(NULL);
+    if (!rc) {
         double ttft_sd;
         mean_sd(pp, reps, &r->pp_tps, &r->pp_sd);
         mean_sd(tg, reps, &r->tg_tps, &r->tg_sd);
         mean_sd(ttft, reps, &r->ttft_ms, &ttft_sd);
         r->record_us = median(rec, n_rec) * 1e3;
         r->record_samples = n_rec;
-        double total = 0, tokens = (double)n;
-        for (uint32_t k = 0; k < decode.n; k++)
-            total += decode.op[k].ms;
-        r->n_ops = decode.n;
-        for (uint32_t k = 0; k < decode.n; k++) {
-            bench_op *o = &r->ops[k];
-            o->label = decode.op[k].label;
-            o->ms_per_token = tokens ? decode.op[k].ms / tokens : 0;
-            o->share = total > 0 ? decode.op[k].ms / total : 0;
-            o->gbps = decode.op[k].ms > 0 ? decode.op[k].bytes / (decode.op[k].ms * 1e-3) / 1e9 : 0;
-            o->gflops = decode.op[k].ms > 0 ? decode.op[k].flops / (decode.op[k].ms * 1e-3) / 1e9 : 0;
-            o->dispatches_per_token = tokens ? decode.op[k].dispatches / tokens : 0;
-        }
-        for (uint32_t i = 0; i < r->n_ops; i++) /* biggest share first */
-            for (uint32_t j = i + 1; j < r->n_ops; j++)
-                if (r->ops[j].share > r->ops[i].share) {
-                    bench_op t = r->ops[i];
-                    r->ops[i] = r->ops[j];
-                    r->ops[j] = t;
-                }
-        r->device_memory_bytes = used;
+        r->device_memory_bytes = vkslm_model_device_bytes_in_use(model); /* weights, KV cache, buffers */
     }
-    free(prompt);
     free(pp);
     free(tg);
     free(ttft);
     free(rec);
-    vkslm_session_dev_free(s);
-    return st;
+    vkslm_session_free(s);
+    return rc;
+}
+
+/* n decode steps from an empty context, starting at token `first`, on a model loaded with profiling: the
+ * per-op profile (its pipelines are compiled at load). 0 on success, else 1 after a message. */
+static int run_profile(vkslm_model *model, int32_t first, uint32_t n, bench_result *r) {
+    vkslm_session *s = open_session(model, n + 8, 1);
+    if (!s)
+        return fail(NULL);
+    int32_t next = first;
+    vkslm_status st = VKSLM_OK;
+    for (uint32_t i = 0; i < n && st == VKSLM_OK; i++) {
+        next = next < 0 ? 0 : next;
+        st = vkslm_session_eval_argmax(s, &next, 1, &next);
+    }
+    if (st != VKSLM_OK) {
+        vkslm_session_free(s);
+        return fail(NULL);
+    }
+    vkslm_profile_entry e[BENCH_OPS_MAX];
+    size_t n_ops = vkslm_session_profile(s, e, BENCH_OPS_MAX);
+    vkslm_session_free(s);
+    if (n_ops > BENCH_OPS_MAX)
+        n_ops = BENCH_OPS_MAX;
+    double total = 0, tokens = (double)n;
+    for (size_t k = 0; k < n_ops; k++)
+        total += e[k].ms;
+    r->n_ops = (uint32_t)n_ops;
+    for (size_t k = 0; k < n_ops; k++) {
+        bench_op *o = &r->ops[k];
+        o->label = e[k].op; /* a static string of the library */
+        o->ms_per_token = tokens ? e[k].ms / tokens : 0;
+        o->share = total > 0 ? e[k].ms / total : 0;
+        o->gbps = e[k].ms > 0 ? e[k].bytes / (e[k].ms * 1e-3) / 1e9 : 0;
+        o->gflops = e[k].ms > 0 ? e[k].flops / (e[k].ms * 1e-3) / 1e9 : 0;
+        o->dispatches_per_token = tokens ? e[k].dispatches / tokens : 0;
+    }
+    for (uint32_t i = 0; i < r->n_ops; i++) /* biggest share first */
+        for (uint32_t j = i + 1; j < r->n_ops; j++)
+            if (r->ops[j].share > r->ops[i].share) {
+                bench_op t = r->ops[i];
+                r->ops[i] = r->ops[j];
+                r->ops[j] = t;
+            }
+    return 0;
+}
+
+/* Loads the model, runs the speed tests and the roofline on it, then the profile on a second, profiling load
+ * (when n > 0). 0 on success, else 1 after a message. */
+static int run_bench(const char *path, const char *device, const uint32_t *par_ns, uint32_t n_par, bench_result *r) {
+    vkslm_model_params mp = vkslm_model_default_params();
+    mp.device = device;
+    mp.progress = cli_progress;
+    vkslm_model *model = NULL;
+    double t0 = cli_now_ms();
+    vkslm_status st = vkslm_model_load(path, &mp, &model);
+    r->load_ms = cli_now_ms() - t0;
+    if (st != VKSLM_OK)
+        return fail(NULL);
+    vkslm_device_info dev;
+    if (vkslm_model_device_info(model, &dev) != VKSLM_OK) {
+        vkslm_model_free(model);
+        return fail(NULL);
+    }
+    snprintf(r->arch, sizeof r->arch, "%s", vkslm_model_arch(model));
+    snprintf(r->device, sizeof r->device, "%s", dev.name);
+    snprintf(r->device_type, sizeof r->device_type, "%s", vkslm_device_type_str(dev.type));
+    r->weight_bytes = vkslm_model_weight_bytes(model);
+    int32_t *prompt = malloc((r->p + 1) * sizeof *prompt);
+    if (!prompt) {
+        vkslm_model_free(model);
+        fprintf(stderr, "vkslm bench: out of memory\n");
+        return 1;
+    }
+    uint64_t rng = rng_seed(1234);
+    for (uint32_t i = 0; i < r->p + 1; i++)
+        prompt[i] = (int32_t)(rng_next(&rng) % (uint64_t)vkslm_model_n_vocab(model));
+    int rc = run_speed(model, prompt, r->p, r->n, r->reps, r);
+    int tty = isatty(STDERR_FILENO);
+    if (!rc && n_par) {
+        if (tty)
+            fprintf(stderr, "\rbench: parallel         ");
+        if (bench_parallel_run(model, r->p, r->n, r->reps, par_ns, n_par, r->par) != VKSLM_OK)
+            rc = fail("--parallel");
+        else
+            r->n_par = n_par;
+    }
+    if (!rc && tty)
+        fprintf(stderr, "\rbench: roofline         ");
+    if (!rc && vkslm_model_roofline(model, 256ull << 20, 5, &r->roofline_gbps, &r->roofline_kind) != VKSLM_OK)
+        rc = fail("roofline");
+    vkslm_model_free(model);
+    if (!rc && r->n) {
+        if (tty)
+            fprintf(stderr, "\rbench: profile          ");
+        mp.profile = true;
+        mp.progress = NULL;
+        if (vkslm_model_load(path, &mp, &model) != VKSLM_OK)
+            rc = fail("loading the model again to profile it");
+        else
+            rc = run_profile(model, prompt[0], r->n, r);
+        vkslm_model_free(model);
+    }
+    if (tty)
+        fprintf(stderr, "\r                          \r");
+    free(prompt);
+    return rc;
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -259,47 +355,16 @@ int cmd_bench(int argc, char **argv) {
     const char *base = strrchr(model_path, '/');
     snprintf(r.model, sizeof r.model, "%s", tmp_model[0] ? (shape ? shape : "smollm2-135m") : base ? base + 1 : model_path);
 
-    vkslm_model_params mp = vkslm_model_default_params();
-    mp.device = device;
-    mp.profile = true;
-    mp.progress = cli_progress;
-    vkslm_model *model = NULL;
-    double t0 = vkslm_now_ms();
-    vkslm_status st = vkslm_model_load(model_path, &mp, &model);
-    r.load_ms = vkslm_now_ms() - t0;
+    if (!describe_weights(model_path, &r)) {
+        if (tmp_model[0])
+            unlink(tmp_model);
+        return fail(NULL);
+    }
+    int rc = run_bench(model_path, device, par_ns, n_par, &r);
     if (tmp_model[0])
         unlink(tmp_model);
-    if (st != VKSLM_OK) {
-        fprintf(stderr, "vkslm bench: %s\n", vkslm_last_error());
-        return 1;
-    }
-    const vkslm_vk_caps *caps = vkslm_vk_get_caps(model->vk);
-    snprintf(r.arch, sizeof r.arch, "%s", vkslm_model_arch(model));
-    snprintf(r.device, sizeof r.device, "%s", caps->name);
-    snprintf(r.device_type, sizeof r.device_type, "%s", vkslm_vk_type_name(caps->type));
-    describe_weights(model->dev, &r);
-    st = run_bench(model, r.p, r.n, r.reps, &r);
-    if (st == VKSLM_OK && n_par) { /* after run_bench, which turned the GPU timestamps off */
-        if (bench_parallel_run(model, r.p, r.n, r.reps, par_ns, n_par, r.par) != VKSLM_OK) {
-            vkslm_model_free(model);
-            return 1;
-        }
-        r.n_par = n_par;
-    }
-    if (st == VKSLM_OK) {
-        if (caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
-            r.roofline_kind = "host_read";
-            r.roofline_gbps = vkslm_host_read_gbps(256ull << 20, 0, 5);
-        } else {
-            r.roofline_kind = "device_copy";
-            st = vkslm_device_copy_gbps(model->vk, 256ull << 20, 5, &r.roofline_gbps);
-        }
-    }
-    if (st != VKSLM_OK) {
-        fprintf(stderr, "vkslm bench: %s\n", vkslm_last_error());
-        vkslm_model_free(model);
-        return 1;
-    }
+    if (rc)
+        return rc;
     r.decode_gbps = r.tg_tps * (double)r.weight_bytes_per_token / 1e9;
     r.roofline_fraction = r.roofline_gbps > 0 ? r.decode_gbps / r.roofline_gbps : 0;
     /* the cost argument, measured: device time of one query (prefill + decode) at the given price */
@@ -307,7 +372,6 @@ int cmd_bench(int argc, char **argv) {
     r.query_ms = (r.p && r.pp_tps > 0 ? r.p / r.pp_tps * 1e3 : 0) + (r.n && r.tg_tps > 0 ? r.n / r.tg_tps * 1e3 : 0);
     r.queries_per_hour = r.query_ms > 0 ? 3600e3 / r.query_ms : 0;
     r.cost_per_million_queries = r.query_ms / 3600e3 * 1e6 * price;
-    vkslm_model_free(model);
     if (!strcmp(fmt, "json"))
         bench_print_json(&r);
     else if (!strcmp(fmt, "csv"))

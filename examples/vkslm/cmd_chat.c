@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "examples/vkslm/cli.h"
+#include "cli.h"
 #include "vkslm.h"
 
 static void usage(FILE *f) {

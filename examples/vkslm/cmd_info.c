@@ -1,16 +1,14 @@
 /* `vkslm info -m MODEL [--json] [--ctx N]`: what a GGUF file holds (architecture, hyperparameters,
  * tokenizer, tensor table, totals by type) and the device memory its weights plus an F16 KV cache of
- * N tokens need. Works on vocab-only files. docs/cli-info.md documents the output and every JSON key. */
+ * N tokens need. Works on vocab-only files. docs/cli.md documents the output and every JSON key. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/model/hparams.h"
-#include "examples/vkslm/cli.h"
-#include "examples/vkslm/json.h"
-#include "loaders/ggml_types.h"
-#include "loaders/gguf.h"
+#include "cli.h"
+#include "json.h"
+#include "vkslm_gguf.h"
 
 typedef struct type_total {
     uint64_t tensors, elements, bytes;

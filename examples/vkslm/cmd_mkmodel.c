@@ -2,11 +2,10 @@
  * byte-level BPE tokenizer) of a named or custom shape in any file type. docs/cli.md has the details. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "engine/model/synth.h"
-#include "examples/vkslm/cli.h"
+#include "cli.h"
+#include "vkslm_gguf.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vkslm mkmodel (--shape NAME | --arch ARCH --layers N --dim D --ffn F --heads H --kv-heads K\n"
@@ -174,14 +173,12 @@ int cmd_mkmodel(int argc, char **argv) {
         p.progress = progress;
         p.user = "writing";
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = cli_now_ms();
     if (vkslm_synth_write(out, &p) != VKSLM_OK) {
         fprintf(stderr, "vkslm mkmodel: %s\n", vkslm_last_error());
         return 1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double secs = (cli_now_ms() - t0) / 1e3;
     fprintf(stderr, "vkslm mkmodel: wrote %s (%s %s, %.1fM parameters, seed %ld) in %.2f s\n", out,
             p.shape.name ? p.shape.name : vkslm_arch_name(p.shape.arch), vkslm_ftype_name(p.ftype),
             (double)vkslm_synth_n_params(&p.shape) / 1e6, seed, secs);

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cpu/select.h"
-#include "examples/vkslm/cli.h"
+#include "cli.h"
 #include "vkslm.h"
 
 typedef struct ppl_ctx {
@@ -25,7 +24,7 @@ static bool on_logits(const float *logits, size_t first, size_t n, void *user) {
         if (i + 1 >= c->n || i + 1 < c->score_from)
             continue;
         const float *l = logits + r * (size_t)c->n_vocab;
-        double nll = -vkslm_cpu_log_softmax_at(l, (uint64_t)c->n_vocab, (uint64_t)c->window[i + 1]);
+        double nll = -cli_log_softmax_at(l, (size_t)c->n_vocab, (size_t)c->window[i + 1]);
         c->nll += nll;
         c->nll2 += nll * nll;
         c->count++;

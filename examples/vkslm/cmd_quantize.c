@@ -2,11 +2,10 @@
  * general.file_type updated; Q4_K_M and Q6_K as llama.cpp mixes them). docs/cli.md has the details. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "engine/model/convert.h"
-#include "examples/vkslm/cli.h"
+#include "cli.h"
+#include "vkslm_gguf.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vkslm quantize [--threads N] IN.gguf OUT.gguf TYPE\n"
@@ -60,15 +59,15 @@ int cmd_quantize(int argc, char **argv) {
         fprintf(stderr, "vkslm quantize: the output would overwrite the input\n");
         return 2;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (vkslm_model_quantize(pos[0], pos[1], ft, (int)threads, isatty(STDERR_FILENO) ? progress : NULL, NULL) !=
-        VKSLM_OK) {
+    vkslm_quantize_params qp = vkslm_quantize_default_params();
+    qp.n_threads = (int)threads;
+    qp.progress = isatty(STDERR_FILENO) ? progress : NULL;
+    double t0 = cli_now_ms();
+    if (vkslm_gguf_quantize(pos[0], pos[1], ft, &qp) != VKSLM_OK) {
         fprintf(stderr, "vkslm quantize: %s\n", vkslm_last_error());
         return 1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double secs = (cli_now_ms() - t0) / 1e3;
     fprintf(stderr, "vkslm quantize: wrote %s (%s) in %.2f s\n", pos[1], vkslm_ftype_name(ft), secs);
     return 0;
 }

@@ -4,10 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "examples/vkslm/cli.h"
-#include "examples/vkslm/json.h"
+#include "cli.h"
+#include "json.h"
 #include "vkslm.h"
-#include "engine/util/clock.h"
 
 #define MAX_STOP 16
 
@@ -149,9 +148,9 @@ int cmd_run(int argc, char **argv) {
     int rc = 1;
     vkslm_model *model = NULL;
     vkslm_session *session = NULL;
-    double t0 = vkslm_now_ms();
+    double t0 = cli_now_ms();
     vkslm_status st = vkslm_model_load(model_path, &mp, &model);
-    double load_ms = vkslm_now_ms() - t0;
+    double load_ms = cli_now_ms() - t0;
     if (st == VKSLM_OK)
         st = vkslm_session_create(model, &sp, &session);
     if (st != VKSLM_OK) {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "examples/vkslm/cli.h"
+#include "cli.h"
 #include "vkslm.h"
 
 #define MAX_TOP 100

@@ -13,9 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/util/clock.h"
-#include "examples/vkslm/cli.h"
-#include "examples/vkslm/serve.h"
+#include "cli.h"
+#include "serve.h"
 
 uint64_t serve_next_id(server *sv) {
     pthread_mutex_lock(&sv->id_lock);
@@ -38,14 +37,14 @@ static void on_log(int level, const char *msg, void *user) {
     fprintf(stderr, "[vkslm %s] %s\n", level == 0 ? "error" : level == 1 ? "warning" : "info", msg);
 }
 
-/* Waits in 50 ms steps until wait_step says it is over (1) or end_ms (vkslm_now_ms) passes; a second
+/* Waits in 50 ms steps until wait_step says it is over (1) or end_ms (cli_now_ms) passes; a second
  * SIGINT or SIGTERM meanwhile exits at once. 1 when it is over. */
 static int wait_or_second_signal(server *sv, int (*wait_step)(server *, double), double end_ms, const sigset_t *set) {
     const struct timespec now = {0, 0};
     for (;;) {
-        if (wait_step(sv, vkslm_now_ms() + 50))
+        if (wait_step(sv, cli_now_ms() + 50))
             return 1;
-        if (vkslm_now_ms() >= end_ms)
+        if (cli_now_ms() >= end_ms)
             return 0;
         if (sigtimedwait(set, NULL, &now) > 0) {
             fprintf(stderr, "vkslm serve: second signal: exiting now\n");
@@ -57,7 +56,7 @@ static int wait_or_second_signal(server *sv, int (*wait_step)(server *, double),
 /* The first signal came: refuse new work, let the work in flight finish within the grace period, cut
  * short what is left, let the answers leave, stop. A second signal exits at once. */
 static int drain(server *sv, struct MHD_Daemon *d, const sigset_t *set, int sig) {
-    double t0 = vkslm_now_ms();
+    double t0 = cli_now_ms();
     fprintf(stderr, "vkslm serve: draining (signal %d): %zu requests in flight, %u ms of grace\n", sig, sv->n_running,
             sv->cfg.grace_ms);
     pthread_mutex_lock(&sv->jobs_lock);
@@ -69,13 +68,13 @@ static int drain(server *sv, struct MHD_Daemon *d, const sigset_t *set, int sig)
         vkslm_orchestra_shutdown(sv->orch); /* requests waiting for a session stop waiting */
     }
     /* the cut requests end within a token; then their answers and stream ends leave */
-    wait_or_second_signal(sv, serve_jobs_wait_freed, vkslm_now_ms() + 10000, set);
+    wait_or_second_signal(sv, serve_jobs_wait_freed, cli_now_ms() + 10000, set);
     if (sv->n_running) { /* a worker stuck in a device call: its connection is still suspended */
         fprintf(stderr, "vkslm serve: %zu requests did not stop; exiting without them\n", sv->n_running);
         _exit(1);
     }
     MHD_stop_daemon(d);
-    fprintf(stderr, "vkslm serve: stopped after %.0f ms\n", vkslm_now_ms() - t0);
+    fprintf(stderr, "vkslm serve: stopped after %.0f ms\n", cli_now_ms() - t0);
     return 0;
 }
 

@@ -1,15 +1,14 @@
 /* `vkslm tokenize -m MODEL (-p TEXT | -f FILE) [--no-bos] [--parse-special] [--ids]`: the token ids of
- * a text under a model's tokenizer. Works on vocab-only GGUF files. docs/cli-tokenize.md has the
- * output format. */
+ * a text under a model's tokenizer. The model is loaded vocabulary-only (no Vulkan device, no weights), so
+ * this works on vocab-only GGUF files and on machines without Vulkan. docs/cli.md has the output format. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/tokenizer/tokenizer.h"
-#include "examples/vkslm/cli.h"
-#include "examples/vkslm/json.h"
-#include "loaders/gguf.h"
+#include "cli.h"
+#include "json.h"
+#include "vkslm.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vkslm tokenize -m MODEL.gguf (-p TEXT | -f FILE) [--no-bos] [--parse-special] [--ids]\n"
@@ -60,20 +59,19 @@ int cmd_tokenize(int argc, char **argv) {
         len = strlen(prompt);
 
     int rc = 1;
-    vkslm_gguf *g = NULL;
-    vkslm_tokenizer *tok = NULL;
+    vkslm_model *m = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
-    if (vkslm_gguf_open_file(model, &g) != VKSLM_OK || vkslm_tokenizer_load(g, &tok) != VKSLM_OK) {
+    vkslm_model_params mp = vkslm_model_default_params();
+    mp.vocab_only = true;
+    if (vkslm_model_load(model, &mp, &m) != VKSLM_OK) {
         fprintf(stderr, "vkslm tokenize: %s: %s\n", model, vkslm_last_error());
         goto done;
     }
-    vkslm_gguf_close(g);
-    g = NULL;
     const char *src = prompt ? prompt : text;
-    vkslm_status st = vkslm_tokenize(tok, src, len, add_special, parse_special, NULL, 0, &n);
+    vkslm_status st = vkslm_model_tokenize_special(m, src, len, add_special, parse_special, NULL, 0, &n);
     if (st == VKSLM_ERR_LIMIT && (ids = malloc(n * sizeof *ids)) != NULL)
-        st = vkslm_tokenize(tok, src, len, add_special, parse_special, ids, n, &n);
+        st = vkslm_model_tokenize_special(m, src, len, add_special, parse_special, ids, n, &n);
     if (st != VKSLM_OK) {
         fprintf(stderr, "vkslm tokenize: %s\n", ids || n == 0 ? vkslm_last_error() : "out of memory");
         goto done;
@@ -86,7 +84,7 @@ int cmd_tokenize(int argc, char **argv) {
     } else {
         for (size_t i = 0; i < n; i++) {
             size_t plen;
-            const char *piece = vkslm_token_to_piece(tok, ids[i], 1, &plen);
+            const char *piece = vkslm_model_token_piece(m, ids[i], true, &plen);
             printf("%d\t", ids[i]);
             json_str(stdout, piece, plen);
             putchar('\n');
@@ -96,7 +94,6 @@ int cmd_tokenize(int argc, char **argv) {
 done:
     free(ids);
     free(text);
-    vkslm_tokenizer_free(tok);
-    vkslm_gguf_close(g);
+    vkslm_model_free(m);
     return rc;
 }

@@ -1,4 +1,4 @@
-#include "examples/vkslm/json.h"
+#include "json.h"
 
 #include <math.h>
 #include <stdlib.h>

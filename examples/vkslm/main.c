@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "examples/vkslm/cli.h"
+#include "cli.h"
 #include "vkslm.h"
 
 typedef struct command {

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/util/clock.h"
-#include "examples/vkslm/serve.h"
+#include "cli.h"
+#include "serve.h"
 
 #define MAX_STOP 16
 
@@ -284,11 +284,13 @@ static void add_extension(cJSON *root, server *sv, const vkslm_route_decision *d
     }
 }
 
-static void add_usage(cJSON *root, size_t prompt, size_t completion) {
+static void add_usage(cJSON *root, const vkslm_generate_result *r) {
     cJSON *u = cJSON_AddObjectToObject(root, "usage");
-    cJSON_AddNumberToObject(u, "prompt_tokens", (double)prompt);
-    cJSON_AddNumberToObject(u, "completion_tokens", (double)completion);
-    cJSON_AddNumberToObject(u, "total_tokens", (double)(prompt + completion));
+    cJSON_AddNumberToObject(u, "prompt_tokens", (double)r->n_prompt_tokens);
+    cJSON_AddNumberToObject(u, "completion_tokens", (double)r->n_tokens);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)(r->n_prompt_tokens + r->n_tokens));
+    cJSON *d = cJSON_AddObjectToObject(u, "prompt_tokens_details"); /* as OpenAI: prompt tokens reused */
+    cJSON_AddNumberToObject(d, "cached_tokens", (double)r->n_cached_tokens);
 }
 
 static cJSON *response_head(int chat, int chunk, const char *id, long created, const char *expert) {
@@ -310,7 +312,7 @@ typedef struct completion {
     cJSON *body;               /* the parsed request (q points into it) */
     size_t expert;
     const char *name;          /* the expert's */
-    vkslm_session *session;
+    vkslm_sequence *seq;
     vkslm_route_decision route;
     int32_t *ids;              /* the prompt's tokens */
     size_t n_ids;
@@ -409,8 +411,8 @@ static vkslm_status generate(completion *p, vkslm_on_token_fn fn, vkslm_generate
     p->q.gp.on_token = fn;
     p->q.gp.user_data = p;
     memset(r, 0, sizeof *r);
-    vkslm_status st = vkslm_generate_tokens(p->session, p->ids, p->n_ids, &p->q.gp, r);
-    serve_metrics_end(&p->sv->metrics, (int)p->expert, (vkslm_now_ms() - p->t0) / 1e3, r->n_prompt_tokens, r->n_tokens,
+    vkslm_status st = vkslm_sequence_generate(p->seq, p->ids, p->n_ids, &p->q.gp, r);
+    serve_metrics_end(&p->sv->metrics, (int)p->expert, (cli_now_ms() - p->t0) / 1e3, r->n_prompt_tokens, r->n_tokens,
                       r->decode_ms);
     return st;
 }
@@ -425,7 +427,7 @@ static void generate_stream(completion *p) {
     int why = serve_job_cancelled(j);
     if (st == VKSLM_OK && why != SERVE_CANCEL_SHUTDOWN) {
         cJSON *last = chunk(p, NULL, finish_reason(r.stop_reason), 0);
-        add_usage(last, r.n_prompt_tokens, r.n_tokens);
+        add_usage(last, &r);
         add_extension(last, p->sv, &p->route, &r);
         serve_job_stream_event(j, last);
     } else {
@@ -465,7 +467,7 @@ static void generate_whole(completion *p) {
     }
     cJSON_AddStringToObject(ch, "finish_reason", finish_reason(r.stop_reason));
     cJSON_AddItemToArray(choices, ch);
-    add_usage(resp, r.n_prompt_tokens, r.n_tokens);
+    add_usage(resp, &r);
     add_extension(resp, p->sv, &p->route, &r);
     serve_job_reply(j, 200, resp, p->name);
 }
@@ -485,15 +487,15 @@ static void completion_run(serve_job *j, void *arg) {
     p->expert = (size_t)p->route.expert;
     p->name = vkslm_orchestra_expert_name(sv->orch, p->expert);
     apply_defaults(&p->q, &sv->cfg.extra[p->expert].sampling); /* the sampling defaults are the expert's */
-    st = vkslm_orchestra_acquire(sv->orch, p->expert, &p->session);
+    st = vkslm_orchestra_acquire(sv->orch, p->expert, &p->seq);
     if (st != VKSLM_OK) {
         unsigned code = status_of(st);
         serve_job_error(j, code, code == 503 ? (sv->draining ? "shutting_down" : "overloaded") : NULL, "%s",
                         vkslm_last_error());
         return;
     }
-    const vkslm_model *model = vkslm_session_model(p->session);
-    uint32_t n_ctx = vkslm_session_n_ctx(p->session);
+    const vkslm_model *model = vkslm_sequence_model(p->seq);
+    uint32_t n_ctx = vkslm_sequence_n_ctx(p->seq);
     int why;
     st = prompt_tokens(p, model, n_ctx);
     if (st == VKSLM_ERR_LIMIT || (st == VKSLM_OK && p->n_ids >= n_ctx)) { /* room for one token to come */
@@ -515,8 +517,8 @@ static void completion_run(serve_job *j, void *arg) {
         else
             generate_whole(p);
     }
-    vkslm_orchestra_release(sv->orch, p->expert, p->session);
-    p->session = NULL;
+    vkslm_orchestra_release(sv->orch, p->expert, p->seq);
+    p->seq = NULL;
 }
 
 int serve_completion(struct MHD_Connection *c, server *sv, const char *body, size_t len, int chat, serve_job **job) {
@@ -536,7 +538,7 @@ int serve_completion(struct MHD_Connection *c, server *sv, const char *body, siz
     p->sv = sv;
     p->body = root;
     p->q.chat = chat;
-    p->t0 = vkslm_now_ms();
+    p->t0 = cli_now_ms();
     const char *bad = parse_request(root, &p->q);
     if (bad) {
         int ok = serve_send_json(c, sv, ep, 400, serve_error_object(400, "invalid_request", p->q.param, bad), NULL);

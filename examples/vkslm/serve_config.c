@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "examples/vkslm/cli.h"
-#include "examples/vkslm/serve.h"
+#include "cli.h"
+#include "serve.h"
 
 typedef struct reader {
     serve_config *c;
@@ -128,7 +128,7 @@ static void known_keys(reader *r, const cJSON *obj, const char *const *known, co
 static const char *const sampling_keys[] = {"temperature", "top_p", "min_p", "top_k", "repeat_penalty",
                                             "frequency_penalty", "presence_penalty", "max_tokens", NULL};
 static const char *const expert_keys[] = {"name", "model", "role", "examples", "keywords", "pattern", "context",
-                                          "parallel", "system_prompt", "template", "sampling", NULL};
+                                          "parallel", "max_prefill", "system_prompt", "template", "sampling", NULL};
 static const char *const router_keys[] = {"model", "min_confidence", "fallback", "rules", "max_queue",
                                           "queue_timeout_ms", NULL};
 static const char *const root_keys[] = {"host", "port", "max_body_bytes", "price_per_device_hour", "currency",
@@ -183,6 +183,7 @@ static void read_expert(reader *r, const cJSON *x, size_t i, const char *dir) {
     d->pattern = str_at(r, x, "pattern", where);
     d->n_ctx = (uint32_t)num_at(r, x, "context", 0, 0, 1 << 24, where);
     d->max_sessions = (uint32_t)num_at(r, x, "parallel", 0, 0, 256, where);
+    d->max_prefill = (uint32_t)num_at(r, x, "max_prefill", 0, 0, 1 << 16, where);
     e->system_prompt = str_at(r, x, "system_prompt", where);
     e->template_name = str_at(r, x, "template", where);
     if (e->template_name && !r->failed) { /* template text that cannot be read fails here, not on a request */

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "examples/vkslm/serve.h"
+#include "serve.h"
 
 /* One request on a connection (libmicrohttpd's per-request pointer). */
 typedef struct upload {

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "engine/util/clock.h"
-#include "examples/vkslm/serve.h"
+#include "cli.h"
+#include "serve.h"
 
 struct serve_job {
     server *sv;
@@ -345,7 +345,7 @@ int serve_job_cancelled(serve_job *j) {
 static int wait_for(server *sv, const size_t *count, double deadline_ms) {
     pthread_mutex_lock(&sv->jobs_lock);
     while (*count) {
-        double left = deadline_ms - vkslm_now_ms();
+        double left = deadline_ms - cli_now_ms();
         if (left <= 0)
             break;
         struct timespec ts;

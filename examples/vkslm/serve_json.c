@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "examples/vkslm/serve.h"
+#include "serve.h"
 
 /* ---- RFC 8259 grammar ------------------------------------------------------------------------------ */
 #define JSON_MAX_DEPTH 512

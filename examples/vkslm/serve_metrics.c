@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/util/clock.h"
-#include "examples/vkslm/serve.h"
+#include "cli.h"
+#include "serve.h"
 
 static const double bucket_le[SERVE_BUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 static const char *const endpoint_name[SERVE_EP_COUNT] = {"/v1/chat/completions", "/v1/completions", "/v1/models",
@@ -16,7 +16,7 @@ static const char *const endpoint_name[SERVE_EP_COUNT] = {"/v1/chat/completions"
 void serve_metrics_init(serve_metrics *m) {
     memset(m, 0, sizeof *m);
     pthread_mutex_init(&m->lock, NULL);
-    m->started_ms = vkslm_now_ms();
+    m->started_ms = cli_now_ms();
 }
 
 void serve_metrics_free(serve_metrics *m) { pthread_mutex_destroy(&m->lock); }
@@ -46,7 +46,7 @@ void serve_metrics_begin(serve_metrics *m, int expert) {
     pthread_mutex_lock(&m->lock);
     serve_expert_metrics *e = &m->e[expert];
     if (e->active++ == 0)
-        e->busy_since = vkslm_now_ms();
+        e->busy_since = cli_now_ms();
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -55,7 +55,7 @@ void serve_metrics_end(serve_metrics *m, int expert, double seconds, size_t prom
     pthread_mutex_lock(&m->lock);
     serve_expert_metrics *e = &m->e[expert];
     if (e->active && --e->active == 0)
-        e->busy_ms += vkslm_now_ms() - e->busy_since;
+        e->busy_ms += cli_now_ms() - e->busy_since;
     e->requests++;
     e->prompt_tokens += prompt_tokens;
     e->completion_tokens += completion_tokens;
@@ -158,7 +158,7 @@ char *serve_metrics_text(server *sv) {
             m->e[i].decode_ms > 0 ? m->e[i].decode_tokens / (m->e[i].decode_ms / 1e3) : 0.0);
     put(&t, "# HELP vkslm_cost_per_million_queries Projected price of 1e6 queries like those served so far "
             "(busy device time per query x price per device-hour).\n# TYPE vkslm_cost_per_million_queries gauge\n");
-    double now = vkslm_now_ms();
+    double now = cli_now_ms();
     for (size_t i = 0; i < n; i++) {
         const serve_expert_metrics *e = &m->e[i];
         double busy = e->busy_ms + (e->active ? now - e->busy_since : 0);

@@ -1,6 +1,7 @@
 /* Built against an installed vkslm (pkg-config and find_package) by .ci/run's install check. */
 #include <stdio.h>
 #include <vkslm.h>
+#include <vkslm_gguf.h>
 
 int main(void) {
     vkslm_device_info info[8];
@@ -12,6 +13,7 @@ int main(void) {
     }
     for (int i = 0; i < n && i < 8; i++)
         printf("%d: %s%s\n", i, info[i].name, i == chosen ? " (chosen)" : "");
-    printf("vkslm %s\n", vkslm_version());
+    printf("vkslm %s; file types %s; %s blocks of %u bytes\n", vkslm_version(), vkslm_ftype_list(),
+           vkslm_type_info(VKSLM_TYPE_Q4_0)->name, vkslm_type_info(VKSLM_TYPE_Q4_0)->block_bytes);
     return 0;
 }

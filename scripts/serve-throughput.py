@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Total throughput of `vkslm serve` under N concurrent clients of one expert.
+
+Usage: scripts/serve-throughput.py --vkslm build/vkslm --model MODEL.gguf [--clients 1,4,8] [--prompt-tokens 40]
+       [--max-tokens 16] [--rounds 2] [--parallel 8]
+
+Starts a server with one expert (parallel = --parallel), then for each N runs N clients at once, each
+sending --rounds requests in turn with its own distinct prompt (no shared prefix, and never the same prompt
+twice, so nothing is served from the cache), and prints total (prompt + generated) tokens per second and
+generated tokens per second, as reported by the responses' usage, over the wall time.
+"""
+import argparse, json, os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+
+WORDS = ("apple river stone cloud garden lantern meadow pencil window forest candle harbor silver "
+         "thunder violet marble feather castle orchard whisper rocket saddle copper island").split()
+
+
+def prompt(client, rnd, n_words):
+    # distinct from the first word on: no two prompts share a prefix
+    k = client * 7919 + rnd * 104729 + 13
+    out = []
+    for i in range(n_words):
+        k = (k * 1103515245 + 12345) & 0x7FFFFFFF
+        out.append(WORDS[k % len(WORDS)])
+    return f"{client}-{rnd}: " + " ".join(out)
+
+
+def post(port, body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=600) as r:
+        return json.loads(r.read())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vkslm", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--clients", default="1,4,8")
+    ap.add_argument("--prompt-tokens", type=int, default=40)
+    ap.add_argument("--max-tokens", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--parallel", type=int, default=8)
+    ap.add_argument("--context", type=int, default=512)
+    a = ap.parse_args()
+    cfg = {"host": "127.0.0.1", "port": 0, "experts": [{"name": "e", "model": os.path.abspath(a.model),
+                                                  "context": a.context, "parallel": a.parallel}]}
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "cfg.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    srv = subprocess.Popen([a.vkslm, "serve", "--config", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+    port = None
+    for line in srv.stdout:
+        if "listening" in line and ":" in line:
+            port = int(line.rsplit(":", 1)[1].split()[0].strip("/"))
+            break
+    if not port:
+        print("the server did not start", file=sys.stderr)
+        return 1
+    threading.Thread(target=lambda: [None for _ in srv.stdout], daemon=True).start()
+    n_words = max(1, int(a.prompt_tokens * 0.75))
+    post(port, {"model": "e", "prompt": "warm up", "max_tokens": 2})
+    rows = []
+    try:
+        for n in [int(x) for x in a.clients.split(",")]:
+            totals = [[0, 0] for _ in range(n)]
+            def client(i):
+                for r in range(a.rounds):
+                    u = post(port, {"model": "e", "prompt": prompt(i, r + 1000 * n, n_words),
+                                    "max_tokens": a.max_tokens, "temperature": 0, "stop": []})["usage"]
+                    totals[i][0] += u["prompt_tokens"] - u.get("prompt_tokens_details", {}).get("cached_tokens", 0)
+                    totals[i][1] += u["completion_tokens"]
+            t0 = time.time()
+            th = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+            for t in th: t.start()
+            for t in th: t.join()
+            dt = time.time() - t0
+            p = sum(x[0] for x in totals); g = sum(x[1] for x in totals)
+            rows.append((n, p, g, dt, (p + g) / dt, g / dt))
+            print(f"clients {n}: {p} prompt + {g} generated tokens in {dt:.1f} s: total {(p + g) / dt:.1f} tok/s, "
+                  f"generated {g / dt:.1f} tok/s", flush=True)
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=60)
+    base = rows[0][4]
+    print("\n| clients | total tok/s | generated tok/s | total vs 1 client |\n|---|---|---|---|")
+    for n, p, g, dt, tot, gen in rows:
+        print(f"| {n} | {tot:.1f} | {gen:.1f} | x{tot / base:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
