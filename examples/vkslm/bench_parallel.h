@@ -27,7 +27,8 @@ int bench_parallel_parse(const char *list, uint32_t ns[BENCH_PAR_MAX], uint32_t 
 /* For each ns[i]: a session of ns[i] sequences; per repetition (reps, after a warm-up) the sequences are
  * cleared, ns[i] prompts of p random tokens (different per sequence) are prefilled as one batch cut into
  * n_batch steps, then n steps each carry one token of every sequence (greedy, argmax on the device).
- * Fills out[0 .. count). The model's GPU timestamps should be off (they slow every step). */
+ * Fills out[0 .. count); on failure, says why on stderr. The model should be loaded without profile (GPU
+ * timestamps slow every step). */
 vkslm_status bench_parallel_run(vkslm_model *model, uint32_t p, uint32_t n, uint32_t reps, const uint32_t *ns,
                                 uint32_t count, bench_par *out);
 

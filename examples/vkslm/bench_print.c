@@ -53,7 +53,8 @@ void bench_print_csv(const bench_result *r) {
         uint32_t count = t ? r->n : r->p;
         if (!count)
             continue;
-        printf("%s,%s,%s,%llu,%llu,\"%s\",%s,%u,%.4f,%.4f,%.3f,%.1f,%llu,%s,%.4f,%.4f,%.6f,%.6f,1,\n", r->model, r->arch, r->type,
+        printf("%s,%s,%s,%llu,%llu,\"%s\",%s,%u,%.4f,%.4f,%.3f,%.1f,%llu,%s,%.4f,%.4f,%.6f,%.6f,1,\n", r->model, r->arch,
+               r->type,
                (unsigned long long)r->params, (unsigned long long)r->weight_bytes, r->device, t ? "tg" : "pp", count,
                t ? r->tg_tps : r->pp_tps, t ? r->tg_sd : r->pp_sd, r->ttft_ms, r->load_ms,
                (unsigned long long)r->device_memory_bytes, r->roofline_kind, r->roofline_gbps, r->decode_gbps,
