@@ -276,8 +276,12 @@ vkslm_status vkslm_session_create(vkslm_model *m, const vkslm_session_params *pa
                           train);
     if (p.n_batch == 0)
         p.n_batch = DEFAULT_BATCH;
-    if (p.n_batch > p.n_ctx)
-        p.n_batch = p.n_ctx;
+    if (p.n_seq == 0)
+        p.n_seq = 1;
+    if (p.n_seq > 1024)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "session: %u sequences (at most 1024)", p.n_seq);
+    if ((uint64_t)p.n_batch > (uint64_t)p.n_ctx * p.n_seq) /* a step may hold rows of every sequence */
+        p.n_batch = p.n_ctx * p.n_seq;
     vkslm_session *s = VKSLM_CALLOC(1, sizeof *s);
     if (!s)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
@@ -286,7 +290,7 @@ vkslm_status vkslm_session_create(vkslm_model *m, const vkslm_session_params *pa
     s->gen.feed = gen_feed;
     s->gen.logits = gen_logits;
     s->gen.n_past = gen_n_past;
-    vkslm_status st = vkslm_session_dev_create_seq(m->vk, m->dev, p.n_ctx, p.n_seq ? p.n_seq : 1, p.n_batch,
+    vkslm_status st = vkslm_session_dev_create_seq(m->vk, m->dev, p.n_ctx, p.n_seq, p.n_batch,
                                                    p.kv_f32 ? VKSLM_TYPE_F32 : VKSLM_TYPE_F16, &s->dev);
     if (st != VKSLM_OK) {
         VKSLM_FREE(s);
