@@ -119,7 +119,7 @@ static vkslm_status generate_from(vkslm_session *s, size_t n_prompt, const vkslm
                           n_prompt, vkslm_session_n_past(s), n_ctx);
 
     vkslm_sampler *sampler;
-    VKSLM_TRY(vkslm_sampler_create(&p, n_vocab, &sampler));
+    VKSLM_TRY(vkslm_sampler_from_params(&p, &sampler));
     for (size_t i = 0; i < n_prompt; i++)
         vkslm_sampler_accept(sampler, s->prompt_ids[i]);
     vkslm_graph_out out = vkslm_sampler_is_plain_greedy(sampler) ? VKSLM_GRAPH_ARGMAX : VKSLM_GRAPH_LOGITS;
@@ -149,7 +149,7 @@ static vkslm_status generate_from(vkslm_session *s, size_t n_prompt, const vkslm
             break;
         }
         if (out == VKSLM_GRAPH_LOGITS)
-            next = vkslm_sampler_pick(sampler, s->dev->logits);
+            next = vkslm_sampler_pick(sampler, s->dev->logits, (int32_t)n_vocab);
         if (next < 0 || (uint32_t)next >= n_vocab) { /* the sampler and the device argmax alike give -1 */
             st = vkslm_fail(VKSLM_ERR_FORMAT,
                             "generate: the logits of generated token %zu are all NaN or -inf (broken weights or "
