@@ -448,8 +448,8 @@ typedef struct vkslm_generate_params {
 /* Greedy (temperature 0), no penalties, max_tokens 128, add_bos -1. */
 VKSLM_API vkslm_generate_params vkslm_generate_default_params(void);
 /* The chain vkslm_generate uses for these settings (penalties, top-k, top-p, min-p, temperature, then
- * dist; greedy when temperature <= 0; stages that are off are left out). params NULL: the defaults. NULL
- * (with vkslm_last_error) for a NaN setting or temperature +inf. */
+ * dist; penalties then greedy when temperature <= 0; stages that are off are left out). params NULL: the
+ * defaults. NULL (with vkslm_last_error) for a NaN setting or temperature +inf. */
 VKSLM_API vkslm_sampler *vkslm_sampler_init_from_params(const vkslm_generate_params *params);
 
 typedef struct vkslm_generate_result {

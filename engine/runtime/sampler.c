@@ -26,7 +26,9 @@
 #include "engine/util/rng.h"
 
 #define PENALTY_HISTORY 4096 /* accepted tokens the penalties remember (last_n -1: all of these) */
-#define PENALTY_SLOTS 8192   /* hash slots for the window's counts: a power of two, twice the history */
+#define PENALTY_SLOT_BITS 13 /* hash slots for the window's counts: twice the history */
+#define PENALTY_SLOTS (1u << PENALTY_SLOT_BITS)
+_Static_assert(PENALTY_SLOTS >= 2 * PENALTY_HISTORY, "the penalty hash must stay at most half full");
 #define MIN_KEEP_MAX ((size_t)INT32_MAX)
 #define TOP_P_FIRST 256      /* candidates top-p selects first when unsorted */
 
@@ -167,6 +169,10 @@ static void greedy_apply(vkslm_token_data_array *cur) {
     cur->selected = best;
 }
 
+/* The order the draw walks the candidates in (that of the sampler before the chains: same seeds, same
+ * tokens): the largest (at best) first, the candidate at 0 in its place; the identity when sorted. */
+static inline size_t walk(size_t i, size_t best) { return i == 0 ? best : i == best ? 0 : i; }
+
 /* The seeded draw from softmax(logits / t) (t 1 for dist alone; t > 0 of a temperature stage fused in:
  * the logits are divided by t afterwards, as that stage would). Sets p of every candidate. */
 static void dist_apply(vkslm_sampler *s, vkslm_token_data_array *cur, float t) {
@@ -176,26 +182,23 @@ static void dist_apply(vkslm_sampler *s, vkslm_token_data_array *cur, float t) {
     float max = -INFINITY;
     size_t best = n ? find_max(cur, &max) : 0;
     if (max > -INFINITY) {
-        /* walk order: best first, the candidate at 0 in its place (the identity when sorted) */
-#define WALK(i) ((i) == 0 ? best : (i) == best ? 0 : (i))
         double inv_t = 1.0 / t, total = 0;
         for (size_t i = 0; i < n; i++) {
-            vkslm_token_data *c = &d[WALK(i)];
+            vkslm_token_data *c = &d[walk(i, best)];
             double e = c->logit > -INFINITY ? exp(((double)c->logit - max) * inv_t) : 0;
             total += e;
             c->p = (float)e;
         }
         double r = (double)vkslm_rng_f32(&s->u.dist.rng) * total, acc = 0;
-        size_t pick = WALK(n - 1);
+        size_t pick = walk(n - 1, best);
         for (size_t i = 0; i < n; i++) {
-            size_t j = WALK(i);
+            size_t j = walk(i, best);
             acc += d[j].logit > -INFINITY ? exp(((double)d[j].logit - max) * inv_t) : 0;
             if (r < acc) {
                 pick = j;
                 break;
             }
         }
-#undef WALK
         float inv_total = (float)(1.0 / total);
         if (t != 1.0f)
             for (size_t i = 0; i < n; i++) {
@@ -313,7 +316,7 @@ static bool penalties_active(const vkslm_sampler *s) {
 }
 
 static uint32_t penalty_slot_of(const penalty_slot *slots, int32_t id) {
-    uint32_t h = ((uint32_t)id * 2654435761u) >> (32 - 13); /* 13 bits: PENALTY_SLOTS */
+    uint32_t h = ((uint32_t)id * 2654435761u) >> (32 - PENALTY_SLOT_BITS);
     while (slots[h].id != -1 && slots[h].id != id)
         h = (h + 1) & (PENALTY_SLOTS - 1);
     return h;
