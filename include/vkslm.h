@@ -412,7 +412,11 @@ VKSLM_API vkslm_status vkslm_seq_clear(vkslm_session *session, int32_t seq);
  *     vkslm_sampler_chain_add(c, vkslm_sampler_init_dist(seed));
  *     int32_t id = vkslm_sampler_sample(c, session, -1);
  * Constructors return NULL (with vkslm_last_error) for bad arguments or when out of memory; a chain owns
- * the stages added to it. One sampler is used by one thread at a time. */
+ * the stages added to it. One sampler is used by one thread at a time.
+ * Stages work in place on the candidates: they may change logits, reorder data and shrink size (top-k,
+ * top-p, min-p and temperature <= 0 keep the best ones, sorted: logit descending, ties to the lower id),
+ * set p (dist, top-p) and set selected (greedy, dist: -1 when no candidate is above -inf). A stage that
+ * changes logits (penalties, logit bias, a hook) clears sorted. NaN logits count as -inf. */
 typedef struct vkslm_token_data {
     int32_t id;
     float logit;
@@ -430,7 +434,9 @@ typedef struct vkslm_logit_bias {
     float bias;       /* added to the token's logit; -INFINITY bans it */
 } vkslm_logit_bias;
 /* A stage of the caller's own (the grammar hook: apply may set logits of tokens not allowed to
- * -INFINITY). Any function pointer may be NULL. free is called with user when the stage is freed. */
+ * -INFINITY). Any function pointer may be NULL. cur->sorted is cleared after apply, so later stages do
+ * not trust an order the hook may have broken. free is called with user when the stage is freed (with its
+ * chain), not when vkslm_sampler_init_hook fails. */
 typedef struct vkslm_sampler_hook {
     void (*apply)(vkslm_token_data_array *cur, void *user);
     void (*accept)(int32_t token, void *user);
@@ -440,28 +446,44 @@ typedef struct vkslm_sampler_hook {
 } vkslm_sampler_hook;
 
 VKSLM_API vkslm_sampler *vkslm_sampler_chain_init(void);
-/* Appends stage (the chain now owns it; chain and stage not NULL, stage not in another chain). */
+/* Appends stage (the chain now owns it; chain and stage not NULL, stage not in another chain, not the
+ * chain itself nor a chain holding it). On failure the caller keeps the stage. */
 VKSLM_API vkslm_status vkslm_sampler_chain_add(vkslm_sampler *chain, vkslm_sampler *stage);
-VKSLM_API size_t vkslm_sampler_chain_n(const vkslm_sampler *chain);
+VKSLM_API size_t vkslm_sampler_chain_n(const vkslm_sampler *chain); /* 0 for NULL or a stage */
 VKSLM_API vkslm_sampler *vkslm_sampler_init_greedy(void);             /* picks the largest; ties: lowest id */
-VKSLM_API vkslm_sampler *vkslm_sampler_init_dist(uint64_t seed);      /* a seeded draw from softmax(logits) */
-VKSLM_API vkslm_sampler *vkslm_sampler_init_temp(float t);            /* logits / t; t <= 0 keeps the largest */
-VKSLM_API vkslm_sampler *vkslm_sampler_init_top_k(int32_t k);         /* k <= 0: off */
+/* A seeded draw from softmax(logits); sets p of every candidate. Reset restarts the seed's sequence. */
+VKSLM_API vkslm_sampler *vkslm_sampler_init_dist(uint64_t seed);
+/* logits / t; t <= 0 keeps the largest. NaN or +inf: refused. */
+VKSLM_API vkslm_sampler *vkslm_sampler_init_temp(float t);
+VKSLM_API vkslm_sampler *vkslm_sampler_init_top_k(int32_t k);         /* k <= 0, or k >= size: unchanged */
+/* Keeps the fewest best candidates whose probabilities (softmax of the logits) reach p, at least
+ * min_keep; p in (0, 1] (1: off), else refused. min_keep is a count: a negative int cast to size_t (above
+ * INT32_MAX) is refused, here and in min_p. */
 VKSLM_API vkslm_sampler *vkslm_sampler_init_top_p(float p, size_t min_keep);
+/* Keeps the candidates with probability >= p * the largest probability (at least min_keep, at least
+ * one); p >= 0 (0: off), NaN or negative refused. */
 VKSLM_API vkslm_sampler *vkslm_sampler_init_min_p(float p, size_t min_keep);
-/* Repetition (logit > 0: divided by repeat, else multiplied), frequency and presence penalties over the
- * last_n accepted tokens (-1: all kept, up to 4096; 0: none), as vkslm_generate_params. */
+/* Repetition (logit > 0: divided by repeat, else multiplied; 1 or <= 0: off), frequency and presence
+ * penalties over the last_n accepted tokens (-1: all kept, up to 4096; 0: none), as vkslm_generate_params.
+ * last_n below -1 or a NaN penalty: refused. */
 VKSLM_API vkslm_sampler *vkslm_sampler_init_penalties(int32_t last_n, float repeat, float frequency, float presence);
+/* Adds each bias to its token's logit (a token listed twice gets the sum; one that is not a candidate is
+ * ignored). Refused: biases NULL with n > 0, a token < 0, a NaN or +inf bias. */
 VKSLM_API vkslm_sampler *vkslm_sampler_init_logit_bias(size_t n, const vkslm_logit_bias *biases);
-VKSLM_API vkslm_sampler *vkslm_sampler_init_hook(const vkslm_sampler_hook *hook);
+VKSLM_API vkslm_sampler *vkslm_sampler_init_hook(const vkslm_sampler_hook *hook); /* copies *hook; NULL: refused */
 /* Applies the sampler to cur (a stage, or every stage of a chain in order). */
 VKSLM_API void vkslm_sampler_apply(vkslm_sampler *sampler, vkslm_token_data_array *cur);
 /* Records a token for the stages that remember (penalties, hooks). */
 VKSLM_API void vkslm_sampler_accept(vkslm_sampler *sampler, int32_t token);
+/* Forgets what was accepted (penalties), restarts the draws (dist), calls the hooks' reset. */
 VKSLM_API void vkslm_sampler_reset(vkslm_sampler *sampler);
+/* Frees a sampler (a chain with its stages). A stage inside a chain goes with the chain: freeing it alone
+ * does nothing. */
 VKSLM_API void vkslm_sampler_free(vkslm_sampler *sampler);
 /* Picks a token from n_vocab logits (not modified; NaN counts as -inf) and accepts it. -1, with nothing
- * accepted, when no candidate is left above -inf. */
+ * accepted, when no candidate is left above -inf, when no stage picked (a chain that ends with neither
+ * greedy nor dist), or when logits is NULL; vkslm_last_error says which. The candidates are built in a
+ * buffer the sampler owns (allocated by the first call, grown only for a larger n_vocab). */
 VKSLM_API int32_t vkslm_sampler_sample_logits(vkslm_sampler *sampler, const float *logits, int32_t n_vocab);
 /* The same from entry i of the session's last vkslm_decode (i as vkslm_logits_ith); -1 also when the
  * entry has no logits. */
@@ -508,7 +530,8 @@ typedef struct vkslm_generate_params {
 /* Greedy (temperature 0), no penalties, max_tokens 128, add_bos -1. */
 VKSLM_API vkslm_generate_params vkslm_generate_default_params(void);
 /* The chain vkslm_generate uses for these settings (penalties, top-k, top-p, min-p, temperature, then
- * dist; greedy when temperature <= 0). */
+ * dist; penalties then greedy when temperature <= 0; stages that are off are left out). params NULL: the
+ * defaults. NULL (with vkslm_last_error) for a NaN setting or temperature +inf. */
 VKSLM_API vkslm_sampler *vkslm_sampler_init_from_params(const vkslm_generate_params *params);
 
 typedef struct vkslm_generate_result {

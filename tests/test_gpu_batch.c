@@ -300,6 +300,15 @@ static void test_batch_refusals_and_top(void) {
     CU_ASSERT(vkslm_logits_ith(s, -3) == NULL);
     CU_ASSERT(vkslm_logits_ith(s, -1) == vkslm_logits_ith(s, 2));
     CU_ASSERT(vkslm_logits_ith(s, -2) == vkslm_logits_ith(s, 0));
+    /* a sampler chain picks from a row of the decode: greedy = the argmax; an entry without logits: -1 */
+    vkslm_sampler *chain = vkslm_sampler_chain_init();
+    CU_ASSERT_FATAL(chain != NULL);
+    CU_ASSERT_EQUAL(vkslm_sampler_chain_add(chain, vkslm_sampler_init_greedy()), VKSLM_OK);
+    float gap0;
+    CU_ASSERT_EQUAL(vkslm_sampler_sample(chain, s, 0), argmax(vkslm_logits_ith(s, 0), nv, &gap0));
+    CU_ASSERT_EQUAL(vkslm_sampler_sample(chain, s, -1), argmax(vkslm_logits_ith(s, 2), nv, &gap0));
+    CU_ASSERT_EQUAL(vkslm_sampler_sample(chain, s, 1), -1);
+    vkslm_sampler_free(chain);
     float *l0 = malloc((size_t)nv * 2 * sizeof(float));
     memcpy(l0, vkslm_logits_ith(s, 0), (size_t)nv * sizeof(float));
     memcpy(l0 + nv, vkslm_logits_ith(s, 2), (size_t)nv * sizeof(float));

@@ -354,3 +354,11 @@ vkslm_status vkslm_seq_cp(vkslm_session *s, int32_t src, int32_t dst, int32_t p0
 }
 
 vkslm_status vkslm_seq_clear(vkslm_session *s, int32_t seq) { return vkslm_seq_rm(s, seq, 0, -1); }
+
+int32_t vkslm_sampler_sample(vkslm_sampler *sampler, vkslm_session *s, int32_t i) {
+    if (!sampler || !s) {
+        vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_sampler_sample: NULL sampler or session");
+        return -1;
+    }
+    return vkslm_sampler_sample_logits(sampler, vkslm_logits_ith(s, i), (int32_t)s->model->dev->hp.n_vocab);
+}

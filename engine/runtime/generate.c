@@ -120,7 +120,7 @@ vkslm_status vkslm_gen_run(vkslm_gen *s, size_t n_prompt, const vkslm_generate_p
                           n_prompt, s->n_past(s), n_ctx);
 
     vkslm_sampler *sampler;
-    VKSLM_TRY(vkslm_sampler_create(&p, n_vocab, &sampler));
+    VKSLM_TRY(vkslm_sampler_from_params(&p, &sampler));
     for (size_t i = 0; i < n_prompt; i++)
         vkslm_sampler_accept(sampler, s->prompt_ids[i]);
     vkslm_graph_out out = vkslm_sampler_is_plain_greedy(sampler) ? VKSLM_GRAPH_ARGMAX : VKSLM_GRAPH_LOGITS;
@@ -150,7 +150,7 @@ vkslm_status vkslm_gen_run(vkslm_gen *s, size_t n_prompt, const vkslm_generate_p
             break;
         }
         if (out == VKSLM_GRAPH_LOGITS)
-            next = vkslm_sampler_pick(sampler, s->logits(s));
+            next = vkslm_sampler_pick(sampler, s->logits(s), (int32_t)n_vocab);
         if (next < 0 || (uint32_t)next >= n_vocab) { /* the sampler and the device argmax alike give -1 */
             st = vkslm_fail(VKSLM_ERR_FORMAT,
                             "generate: the logits of generated token %zu are all NaN or -inf (broken weights or "

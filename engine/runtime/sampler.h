@@ -1,27 +1,28 @@
-/* Token sampling on the CPU from a row of logits: repetition/frequency/presence penalties, then top-k,
- * top-p (nucleus), min-p, temperature, and a seeded draw. Temperature <= 0 means greedy (argmax after
- * penalties; ties go to the lowest id). Same seed, settings and logits give the same tokens. */
+/* Sampler chains (vkslm.h, "sampler chains"): the public vkslm_sampler is one type for a chain and for
+ * each kind of stage. This header adds what the rest of the engine needs beyond the public calls. */
 #ifndef VKSLM_RUNTIME_SAMPLER_H
 #define VKSLM_RUNTIME_SAMPLER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vkslm.h"
 
-typedef struct vkslm_sampler vkslm_sampler;
+/* vkslm_sampler_init_from_params with the reason of a failure as a status (bad settings:
+ * VKSLM_ERR_INVALID_ARG; out of memory: VKSLM_ERR_OUT_OF_HOST_MEMORY). params NULL: the defaults. */
+vkslm_status vkslm_sampler_from_params(const vkslm_generate_params *params, vkslm_sampler **out);
 
-/* The settings are the sampling fields of the public vkslm_generate_params (temperature, top_k, top_p,
- * min_p, repeat/frequency/presence penalties, penalty_last_n, seed: their meaning is documented there);
- * the other fields are not read. vkslm_generate_default_params() is greedy with no penalties. */
-vkslm_status vkslm_sampler_create(const vkslm_generate_params *p, uint32_t n_vocab, vkslm_sampler **out);
-void vkslm_sampler_free(vkslm_sampler *s);
-/* Clears the penalty history and re-seeds. */
-void vkslm_sampler_reset(vkslm_sampler *s);
-/* Records a token (prompt or generated) for the penalties. */
-void vkslm_sampler_accept(vkslm_sampler *s, int32_t token);
-/* Picks the next token. `logits` (n_vocab values) is not modified; NaN counts as -inf. Returns -1, greedy
- * or not, when no logit (after penalties) is above -inf: all NaN or -inf. */
-int32_t vkslm_sampler_pick(vkslm_sampler *s, const float *logits);
-/* True when the sampler is greedy with no penalties: the caller may take an on-device argmax instead. */
-int vkslm_sampler_is_plain_greedy(const vkslm_sampler *s);
+/* Picks a token from a row of n_vocab logits as vkslm_sampler_sample_logits does, without accepting it
+ * (the caller accepts it when it keeps it). logits NULL: -1 (an entry without logits). The candidates
+ * array lives in a buffer the sampler owns, grown only when n_vocab grows. */
+int32_t vkslm_sampler_pick(vkslm_sampler *s, const float *logits, int32_t n_vocab);
+
+/* True when the sampler is a greedy stage, or a chain of nothing but greedy stages (no penalties, bias,
+ * hook, ...): its pick is the argmax of the raw logits, ties to the lowest id, -1 when no logit is above
+ * -inf, so a caller may take an on-device argmax instead. */
+bool vkslm_sampler_is_plain_greedy(const vkslm_sampler *s);
+
+/* For vkslm_sampler_sample (defined beside the batch decode): its body is
+ *     return vkslm_sampler_sample_logits(sampler, vkslm_logits_ith(session, i), n_vocab);
+ * sample_logits gives -1 (accepting nothing) when the logits are NULL. */
 #endif
