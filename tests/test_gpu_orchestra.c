@@ -2,12 +2,14 @@
  * share one loaded model, sessions are reused, an idle model is evicted for another and reloads with the
  * same greedy tokens, a budget too small is a clear error, a busy expert times out, and a router model
  * gives every expert a probability. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "engine/util/clock.h"
+#include "engine/router/semantic.h"
 #include "engine/runtime/api_internal.h"
 #include "tests/harness.h"
 #include "vkslm.h"
@@ -216,6 +218,30 @@ static void test_semantic(void) {
     vkslm_orchestra_free(o);
 }
 
+/* The router's prompt starts with the same listing of experts every time: later requests reuse its cache
+ * and score exactly as a cold router does. */
+static void test_semantic_prefix_reuse(void) {
+    TEST_REQUIRE_DATA();
+    vkslm_model_params mp = vkslm_model_default_params();
+    mp.validate = true;
+    const vkslm_expert_desc ex[] = {{.name = "cats", .role = "stories about cats"},
+                                    {.name = "dogs", .role = "stories about dogs"}};
+    vkslm_semantic *warm = NULL, *cold = NULL;
+    CU_ASSERT_EQUAL_FATAL(vkslm_semantic_create(stories, &mp, ex, 2, &warm), VKSLM_OK);
+    float p[2], q[2];
+    CU_ASSERT_EQUAL_FATAL(vkslm_semantic_score(warm, "Tell me about a little cat", p), VKSLM_OK);
+    CU_ASSERT_EQUAL(vkslm_semantic_reused(warm), 0);
+    CU_ASSERT_EQUAL_FATAL(vkslm_semantic_score(warm, "A dog ran to the park", p), VKSLM_OK);
+    uint64_t reused = vkslm_semantic_reused(warm);
+    printf("  the second request found %llu prompt tokens in the router's cache\n", (unsigned long long)reused);
+    CU_ASSERT(reused >= 10);
+    CU_ASSERT_EQUAL_FATAL(vkslm_semantic_create(stories, &mp, ex, 2, &cold), VKSLM_OK);
+    CU_ASSERT_EQUAL_FATAL(vkslm_semantic_score(cold, "A dog ran to the park", q), VKSLM_OK);
+    CU_ASSERT(fabsf(p[0] - q[0]) <= 1e-6f && fabsf(p[1] - q[1]) <= 1e-6f);
+    vkslm_semantic_free(warm);
+    vkslm_semantic_free(cold);
+}
+
 /* vkslm_model_params.share_device: a second model on the first one's device outlives it. */
 static void test_share_device(void) {
     TEST_REQUIRE_DATA();
@@ -250,6 +276,7 @@ int main(void) {
         {"a busy expert times out with VKSLM_ERR_BUSY", test_busy_times_out},
         {"shutdown wakes a waiting request and refuses new ones", test_shutdown_wakes_waiters},
         {"semantic routing with a router model", test_semantic},
+        {"the router's prompt prefix is reused", test_semantic_prefix_reuse},
         {"a model loaded onto another's device outlives it", test_share_device},
         {NULL, NULL},
     };

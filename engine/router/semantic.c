@@ -23,6 +23,9 @@ struct vkslm_semantic {
     int32_t label[VKSLM_MAX_EXPERTS][MAX_LABEL]; /* " name" */
     size_t n_label[VKSLM_MAX_EXPERTS];
     int32_t ids[ROUTER_CTX];
+    int32_t prev[ROUTER_CTX]; /* the prompt the session's cache holds from the last request (its head at least) */
+    size_t n_prev;
+    uint64_t reused;          /* prompt tokens found in the cache instead of computed, over all requests */
 };
 
 /* The first (at most) cap tokens of text. */
@@ -105,6 +108,13 @@ void vkslm_semantic_free(vkslm_semantic *s) {
 }
 
 const vkslm_model *vkslm_semantic_model(const vkslm_semantic *s) { return s ? s->model : NULL; }
+uint64_t vkslm_semantic_reused(vkslm_semantic *s) {
+    pthread_mutex_lock(&s->lock);
+    uint64_t r = s->reused;
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
 uint64_t vkslm_semantic_bytes(const vkslm_semantic *s) {
     return s ? vkslm_model_weight_bytes(s->model) + vkslm_session_device_bytes(s->session) : 0;
 }
@@ -138,10 +148,21 @@ vkslm_status vkslm_semantic_score(vkslm_semantic *s, const char *text, float *pr
     size_t n_prefix = s->n_head + n_text;
     memcpy(s->ids + n_prefix, s->suffix, s->n_suffix * sizeof *s->ids);
     n_prefix += s->n_suffix;
+    /* the prompt's start that the cache holds already (the experts' listing, at least) is not computed
+     * again: only the request and the suffix are (one token at least, for the logits) */
+    size_t keep = 0;
+    while (keep < s->n_prev && keep + 1 < n_prefix && s->prev[keep] == s->ids[keep])
+        keep++;
+    s->n_prev = 0;
     if (st == VKSLM_OK)
-        st = vkslm_session_rewind(s->session, 0);
+        st = vkslm_session_rewind(s->session, (uint32_t)keep);
     if (st == VKSLM_OK)
-        st = vkslm_session_eval(s->session, s->ids, n_prefix);
+        st = vkslm_session_eval(s->session, s->ids + keep, n_prefix - keep);
+    if (st == VKSLM_OK) {
+        memcpy(s->prev, s->ids, n_prefix * sizeof *s->ids);
+        s->n_prev = n_prefix;
+        s->reused += keep;
+    }
     int32_t n_vocab = vkslm_model_n_vocab(s->model);
     float *first = NULL;
     if (st == VKSLM_OK) {

@@ -17,6 +17,9 @@ void vkslm_semantic_free(vkslm_semantic *s);
 /* probs[n]: each expert's probability for text. One request at a time (serialised inside). */
 vkslm_status vkslm_semantic_score(vkslm_semantic *s, const char *text, float *probs);
 const vkslm_model *vkslm_semantic_model(const vkslm_semantic *s);
+/* Prompt tokens every request so far found in the router's cache (the listing of the experts that
+ * starts every prompt) instead of computing them. */
+uint64_t vkslm_semantic_reused(vkslm_semantic *s);
 /* Device bytes of the router model's weights and its session. */
 uint64_t vkslm_semantic_bytes(const vkslm_semantic *s);
 #endif
