@@ -60,9 +60,10 @@ def main():
         print("the server did not start", file=sys.stderr)
         return 1
     threading.Thread(target=lambda: [None for _ in srv.stdout], daemon=True).start()
-    n_words = max(1, int(a.prompt_tokens * 0.75))
-    post(port, {"model": "e", "prompt": "warm up", "max_tokens": 2})
-    rows = []
+    # words per token of this model's vocabulary, from a probe, so prompts come out near --prompt-tokens
+    probe = post(port, {"model": "e", "prompt": prompt(999, 999, 30), "max_tokens": 1})["usage"]["prompt_tokens"]
+    n_words = max(1, round(a.prompt_tokens * 30 / max(1, probe)))
+    rows, sizes = [], []
     try:
         for n in [int(x) for x in a.clients.split(",")]:
             totals = [[0, 0] for _ in range(n)]
@@ -79,12 +80,14 @@ def main():
             dt = time.time() - t0
             p = sum(x[0] for x in totals); g = sum(x[1] for x in totals)
             rows.append((n, p, g, dt, (p + g) / dt, g / dt))
+            sizes.append(p / (n * a.rounds))
             print(f"clients {n}: {p} prompt + {g} generated tokens in {dt:.1f} s: total {(p + g) / dt:.1f} tok/s, "
                   f"generated {g / dt:.1f} tok/s", flush=True)
     finally:
         srv.send_signal(signal.SIGTERM)
         srv.wait(timeout=60)
     base = rows[0][4]
+    print(f"\nprompts of {sum(sizes) / len(sizes):.1f} tokens on average, {a.max_tokens} generated tokens each")
     print("\n| clients | total tok/s | generated tok/s | total vs 1 client |\n|---|---|---|---|")
     for n, p, g, dt, tot, gen in rows:
         print(f"| {n} | {tot:.1f} | {gen:.1f} | x{tot / base:.2f} |")
