@@ -90,7 +90,8 @@ static vkslm_status seq_feed(vkslm_gen *g, const int32_t *ids, uint32_t n, vkslm
     uint32_t k = 0;
     if (g->has_pending)
         q->feed[k++] = g->pending;
-    memcpy(q->feed + k, ids + skip, (size_t)(n - skip) * sizeof *ids);
+    if (n > skip)
+        memcpy(q->feed + k, ids + skip, (size_t)(n - skip) * sizeof *ids);
     g->has_pending = 0;
     pthread_mutex_lock(&sch->lock);
     q->feed_n = total;
