@@ -56,7 +56,7 @@ struct vkslm_session {
         int32_t *top_ids;     /* [n_out][k] */
         float *top_vals;
         uint32_t n_entries, n_out, k;
-        size_t entries_cap, out_cap;
+        size_t entries_cap, logits_cap, top_cap; /* elements */
         int has_logits;
     } out;
     vkslm_batch *feed;      /* the batch that eval and generate feed sequence 0 through */

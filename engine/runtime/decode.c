@@ -156,19 +156,23 @@ static vkslm_status reserve_out(vkslm_session *s, uint32_t n_entries, uint32_t n
         VKSLM_TRY(vkslm_grow((void **)&o->entry_of, &cap, n_entries, sizeof *o->entry_of));
         o->entries_cap = cap;
     }
-    size_t need = logits ? (size_t)(nv * n_out) : (size_t)n_out * k;
-    if (need > o->out_cap) {
+    size_t need = logits ? (size_t)(nv * n_out) : 0, need_top = (size_t)n_out * k;
+    if (need > o->logits_cap) {
         float *l = VKSLM_REALLOC(o->logits, need * sizeof(float));
-        if (l)
-            o->logits = l;
-        int32_t *ti = l ? VKSLM_REALLOC(o->top_ids, need * sizeof(int32_t)) : NULL;
+        if (!l)
+            return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "decode: out of host memory for %u rows of logits", n_out);
+        o->logits = l;
+        o->logits_cap = need;
+    }
+    if (need_top > o->top_cap) {
+        int32_t *ti = VKSLM_REALLOC(o->top_ids, need_top * sizeof(int32_t));
         if (ti)
             o->top_ids = ti;
-        float *tv = ti ? VKSLM_REALLOC(o->top_vals, need * sizeof(float)) : NULL;
+        float *tv = ti ? VKSLM_REALLOC(o->top_vals, need_top * sizeof(float)) : NULL;
         if (!tv)
             return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "decode: out of host memory for %u outputs", n_out);
         o->top_vals = tv;
-        o->out_cap = need;
+        o->top_cap = need_top;
     }
     return VKSLM_OK;
 }
