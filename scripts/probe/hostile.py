@@ -393,6 +393,26 @@ def main():
             th.join()
         for r in out:
             warm += ctx.judge(r, {200, 503}, corpus.CHAT.encode())
+        # the batched experts' step shapes: prompt chunks of 1 to 24 words beside another request's decode
+        # tokens, so that the kernels of every shape the groups meet are compiled (a one-time cost, large
+        # under ASan) before the RSS baseline, which is meant to catch leaks
+        words = "once upon a time there was a little dog who liked to play in the big green park with all of " \
+                "his friends every day".split()
+        for k in range(1, len(words) + 1, 2):
+            pair = [chat(model=m, max_tokens=3, messages=[{"role": "user", "content": " ".join(words[:k])}])
+                    for m in ("stories", "stories", "chatml")]
+            got = [None] * len(pair)
+
+            def send(i):
+                got[i] = ctx.send(pair[i], timeout=120)
+
+            ts = [threading.Thread(target=send, args=(i,)) for i in range(len(pair))]
+            for th in ts:
+                th.start()
+            for th in ts:
+                th.join()
+            for r in got:
+                warm += ctx.judge(r, {200, 503}, corpus.CHAT.encode())
         warm += real_completion(ctx)
         rss0 = srv.rss_kib()
         print("warm-up: %.1f s, RSS %.1f MiB" % (time.monotonic() - t, (rss0 or 0) / 1024))
