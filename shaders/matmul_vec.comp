@@ -67,7 +67,7 @@ layout(std430, binding = 3) readonly buffer BufB { float B[]; };
 float acc[MAXR * MAXV]; // acc[j * MAXV + v]: row j, vector v
 uint xbase[MAXV];       // vec4 index of each vector's x (vectors past the batch re-read the last one)
 
-uvec4 wcache[MAXR][6]; // per row: words qb_unit_seq keeps between the units of a block
+uvec4 wcache[MAXR][QB_CACHE]; // per row: words qb_unit_seq keeps between the units of a block
 
 #ifdef QB_TEXEL
 // Adds unit g of each row (rows at bytes rowb[j]) times x into acc, x outer (see the top). seq: as below.

@@ -92,6 +92,30 @@ uvec4 qb_load4(uint b) {
               : uvec4((a0 >> 16) | (a1 << 16), (a1 >> 16) | (a2 << 16), (a2 >> 16) | (a3 << 16), (a3 >> 16) | (a4 << 16));
 }
 #endif
+// 32 and 64 bytes from even byte b: with texels 3 and 5 fetches instead of 4 and 8
+#ifdef QB_TEXEL
+void qb_load32(uint b, out uvec4 r0, out uvec4 r1) { qb_load8(b, r0, r1); }
+void qb_load64(uint b, out uvec4 r[4]) {
+    uint w = b >> 2, t = w >> 2, s = w & 3u;
+    uvec4 a = qb_texel(t);
+    [[unroll]] for (uint k = 0u; k < 4u; k++) {
+        uvec4 n = qb_texel(t + k + 1u);
+        r[k] = qb_unalign(qb_shift(a, n, s), qb_comp(n, s), b);
+        a = n;
+    }
+}
+#define QB_CACHE 8u // uvec4s a caller keeps for qb_unit_seq
+#else
+void qb_load32(uint b, out uvec4 r0, out uvec4 r1) {
+    r0 = qb_load4(b);
+    r1 = qb_load4(b + 16u);
+}
+void qb_load64(uint b, out uvec4 r[4]) {
+    [[unroll]] for (uint k = 0u; k < 4u; k++)
+        r[k] = qb_load4(b + 16u * k);
+}
+#define QB_CACHE 6u
+#endif
 // byte k (0..15) of 16 loaded bytes
 uint qb_byte(uvec4 h, uint k) { return (h[k >> 2] >> ((k & 3u) << 3)) & 0xffu; }
 
@@ -424,7 +448,7 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
 // walks the units of a block in order, keeps those words in `c` and loads them only when they change.
 #define QB_HAS_UNIT 1
 #define QB_HAS_UNIT_SEQ 1
-vec4 qb_unit_words(uint u, out vec4 q[8], uvec4 c[6]) {
+vec4 qb_unit_words(uint u, out vec4 q[8], uvec4 c[QB_CACHE]) {
     uvec4 h = c[0];
     vec2 dm = unpackHalf2x16(h.x);
     uint sc, mn; // get_scale_min_k4 on the scale bytes (header bytes 4..15)
@@ -448,30 +472,23 @@ vec4 qb_unit_words(uint u, out vec4 q[8], uvec4 c[6]) {
     float d = dm.x * float(sc), m = -dm.y * float(mn);
     return vec4(d, m, d, m);
 }
-vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[6]) {
+vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[QB_CACHE]) {
     if (u == 0u) {
         c[0] = qb_load4(blk);
 #ifdef WTYPE_Q5_K
-        c[3] = qb_load4(blk + 16u);
-        c[4] = qb_load4(blk + 32u);
+        qb_load32(blk + 16u, c[3], c[4]);
 #endif
     }
-    if ((u & 1u) == 0u) {
-        uint b = blk + QB_QS + 32u * (u >> 1);
-        c[1] = qb_load4(b);
-        c[2] = qb_load4(b + 16u);
-    }
+    if ((u & 1u) == 0u)
+        qb_load32(blk + QB_QS + 32u * (u >> 1), c[1], c[2]);
     return qb_unit_words(u, q, c);
 }
 vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
-    uvec4 c[6];
+    uvec4 c[QB_CACHE];
     c[0] = qb_load4(blk);
-    uint b = blk + QB_QS + 32u * (u >> 1);
-    c[1] = qb_load4(b);
-    c[2] = qb_load4(b + 16u);
+    qb_load32(blk + QB_QS + 32u * (u >> 1), c[1], c[2]);
 #ifdef WTYPE_Q5_K
-    c[3] = qb_load4(blk + 16u);
-    c[4] = qb_load4(blk + 32u);
+    qb_load32(blk + 16u, c[3], c[4]);
 #endif
     return qb_unit_words(u, q, c);
 }
@@ -497,16 +514,19 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
 #define QB_HAS_UNIT 1
 #define QB_HAS_UNIT_SEQ 1
 // In order: units 4h+c and 4h+c+2 share ql bytes (low/high nibbles); the 4 units of half h share qh.
-vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[6]) {
+// With texels the block's scales and d (bytes 192..209) are kept too, in cw[6], cw[7].
+vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[QB_CACHE]) {
     uint h = u >> 2, c = u & 3u;
+#ifdef QB_TEXEL
+    if (u == 0u)
+        qb_load32(blk + 192u, cw[6], cw[7]);
+#endif
     if (c == 0u) {
         uint bl = blk + 64u * h, bh = blk + 128u + 32u * h;
-        cw[0] = qb_load4(bl);
-        cw[1] = qb_load4(bl + 16u);
-        cw[2] = qb_load4(bl + 32u);
-        cw[3] = qb_load4(bl + 48u);
-        cw[4] = qb_load4(bh);
-        cw[5] = qb_load4(bh + 16u);
+        uvec4 l[4];
+        qb_load64(bl, l);
+        cw[0] = l[0], cw[1] = l[1], cw[2] = l[2], cw[3] = l[3];
+        qb_load32(bh, cw[4], cw[5]);
     }
     uint sl = 4u * (c >> 1), shh = 2u * c, k = 2u * (c & 1u);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
@@ -514,7 +534,14 @@ vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[6]) {
         q[2u * i] = qb_bytes(l0, sl, 15u) + 16.0 * qb_bytes(cw[4][i], shh, 3u);
         q[2u * i + 1u] = qb_bytes(l1, sl, 15u) + 16.0 * qb_bytes(cw[5][i], shh, 3u);
     }
+#ifdef QB_TEXEL
+    float d = unpackHalf2x16(cw[7].x).x;
+    uint s = qb_comp(cw[6], u >> 1) >> (16u * (u & 1u)); // scale bytes 2u, 2u + 1
+    float d0 = d * float(int(s << 24) >> 24), d1 = d * float(int(s << 16) >> 24);
+    return vec4(d0, -32.0 * d0, d1, -32.0 * d1);
+#else
     return qb_scales(blk, u);
+#endif
 }
 vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     uint h = u >> 2, c = u & 3u;
@@ -563,7 +590,7 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
 #ifndef QB_HAS_UNIT_SEQ
 // qb_unit for a caller walking the units of each block in order (u = 0, 1, ...): types whose units share
 // words keep them in c between calls; the others ignore c.
-vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[6]) { return qb_unit(blk, u, q); }
+vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[QB_CACHE]) { return qb_unit(blk, u, q); }
 #endif
 
 // The 8 dequantized values of quad i of unit u: elements 4i..4i+3 (lo) and 16+4i..16+4i+3 (hi).

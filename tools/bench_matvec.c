@@ -191,7 +191,7 @@ static int sweep_shape(sweep_cfg *cfg, int ncfg, uint32_t type, uint64_t k, uint
                     col[i] = src[i * cells + c * nv + v];
                 med[v] = median(col, reps);
             }
-            printf("%-6s %5llux%-6llu %-9s %s", vkslm_type_info(type)->name, (unsigned long long)k,
+            printf("%-6s %5llux%-6llu %-14s %s", vkslm_type_info(type)->name, (unsigned long long)k,
                    (unsigned long long)n, cfg[c].label, which ? "cpu" : "gpu");
             if (prefill)
                 printf(" m=%u %8.3f ms  %6.2f GFLOP/s\n", prefill, med[0], 2.0 * (double)n * (double)k * prefill /
@@ -218,6 +218,8 @@ int main(int argc, char **argv) {
     int reps = 20;
     uint32_t m = 1;
     int batch = 4, prefill = 0, only = 0, sweep = 0, kernels[8] = {VKSLM_MATMUL_ROW_PER_LANE}, nk = 1, base = 0;
+    const char *envs[4];
+    int nenv = 0;
     uint32_t types[32];
     int nt = 0;
     for (int i = 1; i < argc; i++) {
@@ -239,6 +241,8 @@ int main(int argc, char **argv) {
             sweep = 1;
         else if (!strcmp(argv[i], "-B"))
             base = 1;
+        else if (!strcmp(argv[i], "-E") && i + 1 < argc && nenv < 4 && strchr(argv[i + 1], '='))
+            envs[nenv++] = argv[++i];
         else if (!strcmp(argv[i], "-K") && i + 1 < argc) {
             nk = 0;
             for (char *p = argv[++i]; *p && nk < 8;) {
@@ -276,23 +280,32 @@ int main(int argc, char **argv) {
         static const uint64_t shapes[][2] = {{576, 576}, {576, 1536}, {576, 3072}, {1536, 576}, {576, 49152}};
         static const char *names[] = {"auto", "lane", "subgroup", "tiled"};
         static char labels[8][32];
-        vkslm_vk *vk_storage = NULL;
-        if (base) { /* the same kernels without texel buffers */
-            setenv("VKSLM_DISABLE_TEXEL", "1", 1);
-            int bad = vkslm_vk_open(&opt, &vk_storage);
-            unsetenv("VKSLM_DISABLE_TEXEL");
+        /* contexts: the default one, one per -E VAR=VALUE (opened with it set), and with -B one without
+         * texel buffers (the storage-buffer kernels CPU devices ran before) */
+        vkslm_vk *ctx[6] = {vk};
+        const char *ctx_name[6] = {""};
+        int nctx = 1;
+        if (base)
+            envs[nenv++] = "VKSLM_DISABLE_TEXEL=1";
+        for (int e = 0; e < nenv; e++) {
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)(strchr(envs[e], '=') - envs[e]), envs[e]);
+            setenv(name, strchr(envs[e], '=') + 1, 1);
+            int bad = vkslm_vk_open(&opt, &ctx[nctx]);
+            unsetenv(name);
             if (bad) {
                 fprintf(stderr, "no device: %s\n", vkslm_last_error());
                 return 1;
             }
+            ctx_name[nctx++] = !strcmp(envs[e], "VKSLM_DISABLE_TEXEL=1") ? "ssbo" : envs[e];
         }
         sweep_cfg cfg[8];
         int ncfg = 0;
         for (int i = 0; i < nk && ncfg < 8; i++)
-            for (int b = 0; b <= base && ncfg < 8; b++) {
-                snprintf(labels[ncfg], sizeof labels[ncfg], "%s%s", kernels[i] >= 0 && kernels[i] < 4 ?
-                         names[kernels[i]] : "?", b ? "/ssbo" : vk_storage ? "/texel" : "");
-                cfg[ncfg] = (sweep_cfg){.vk = b ? vk_storage : vk, .kernel = kernels[i], .label = labels[ncfg]};
+            for (int b = 0; b < nctx && ncfg < 8; b++) {
+                snprintf(labels[ncfg], sizeof labels[ncfg], "%s%s%s", kernels[i] >= 0 && kernels[i] < 4 ?
+                         names[kernels[i]] : "?", b ? "/" : "", ctx_name[b]);
+                cfg[ncfg] = (sweep_cfg){.vk = ctx[b], .kernel = kernels[i], .label = labels[ncfg]};
                 ncfg++;
             }
         int given = k != 4096 || n != 4096;
@@ -303,7 +316,8 @@ int main(int argc, char **argv) {
                 if (sweep_shape(cfg, ncfg, types[i], given ? k : shapes[s][0], given ? n : shapes[s][1], reps, batch,
                                 prefill ? m : 0))
                     return 1;
-        vkslm_vk_close(vk_storage);
+        for (int b = 1; b < nctx; b++)
+            vkslm_vk_close(ctx[b]);
         vkslm_vk_close(vk);
         return 0;
     }

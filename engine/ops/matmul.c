@@ -69,7 +69,9 @@ static vec_plan plan_vec(const vkslm_vk *vk, int per_lane, int texel, uint32_t n
     const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
     vec_plan v;
     uint32_t sg = caps->subgroup_size ? caps->subgroup_size : 32;
-    v.local = per_lane ? LANE_WG : sg * SUBGROUPS_PER_WG;
+    /* the texel variant: a subgroup per workgroup (as fast as 64 invocations, and one pipeline for any row
+     * count: 576 x 49152 Q4_0, 8 vectors, 20.5 vs 22.0 CPU ms) */
+    v.local = texel ? sg : per_lane ? LANE_WG : sg * SUBGROUPS_PER_WG;
     while (v.local > caps->max_workgroup_invocations && v.local > 1)
         v.local /= 2;
     /* rows an invocation computes together (each x value it loads serves them all). On lavapipe every

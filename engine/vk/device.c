@@ -62,7 +62,10 @@ static vkslm_status create_device(vkslm_vk *vk) {
     e->storage16 = c->storage16 && !vkslm_env_flag("VKSLM_DISABLE_16BIT");
     e->subgroup_size_control = c->subgroup_size_control;
     e->integer_dot_product = c->integer_dot_product && !vkslm_env_flag("VKSLM_DISABLE_8BIT");
-    e->texel_buffers = c->texel_rgba32ui && c->max_texel_elements * 16 >= c->max_storage_buffer_range &&
+    /* only CPU devices' kernels read through texels (a texel fetch is 8 vector loads there, a storage load a
+     * loop over lanes): elsewhere buffers keep exactly the usage they had */
+    e->texel_buffers = c->type == VK_PHYSICAL_DEVICE_TYPE_CPU && c->texel_rgba32ui &&
+                       c->max_texel_elements * 16 >= c->max_storage_buffer_range &&
                        !vkslm_env_flag("VKSLM_DISABLE_TEXEL");
     int v13 = c->api_version >= VK_API_VERSION_1_3;
 

@@ -96,8 +96,8 @@ VkDevice vkslm_vk_device(const vkslm_vk *vk);
  * (read once, at open). */
 typedef struct vkslm_vk_enabled {
     int fp16, int8, storage16, storage8, subgroup_size_control, integer_dot_product;
-    int texel_buffers;   /* bindings as uniform texel buffers (vkslm_vk_bind_texels): the format is there, a
-                          * view spans the whole storage range, and VKSLM_DISABLE_TEXEL is unset */
+    int texel_buffers;   /* bindings as uniform texel buffers (vkslm_vk_bind_texels): a CPU device, the format
+                          * is there, a view spans the whole storage range, VKSLM_DISABLE_TEXEL is unset */
     uint32_t matvec_rpl; /* VKSLM_MATVEC_RPL (1..16): rows per invocation of the mat-vec kernel (at most 4 in
                           * its storage-buffer variant); 0: its choice */
 } vkslm_vk_enabled;
