@@ -84,14 +84,20 @@ void add_units(uint rowb[MAXR], uint g, bool seq) {
     [[unroll]] for (uint j = 0u; j < RPL; j++) {
         vec4 q[8];
         vec4 s = seq ? qb_unit_seq(rowb[j] + boff, u, q, wcache[j]) : qb_unit(rowb[j] + boff, u, q);
+        // one half of the unit at a time (16 of q's values live, not 32: fewer register spills on CPUs)
+        float sl[MAXV];
         [[unroll]] for (uint v = 0u; v < NVEC; v++) {
-            vec4 l = q[0] * xv[v][0], h = q[1] * xv[v][4];
-            [[unroll]] for (uint i = 1u; i < 4u; i++) {
+            vec4 l = q[0] * xv[v][0];
+            [[unroll]] for (uint i = 1u; i < 4u; i++)
                 l += q[2u * i] * xv[v][i];
+            sl[v] = (l.x + l.y) + (l.z + l.w);
+        }
+        [[unroll]] for (uint v = 0u; v < NVEC; v++) {
+            vec4 h = q[1] * xv[v][4];
+            [[unroll]] for (uint i = 1u; i < 4u; i++)
                 h += q[2u * i + 1u] * xv[v][4u + i];
-            }
-            float sl = (l.x + l.y) + (l.z + l.w), sh = (h.x + h.y) + (h.z + h.w);
-            acc[j * MAXV + v] += (s.x * sl + s.y * sx[v].x) + (s.z * sh + s.w * sx[v].y);
+            float sh = (h.x + h.y) + (h.z + h.w);
+            acc[j * MAXV + v] += (s.x * sl[v] + s.y * sx[v].x) + (s.z * sh + s.w * sx[v].y);
         }
     }
 }

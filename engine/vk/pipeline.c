@@ -42,7 +42,7 @@ static uint32_t texel_bindings(const uint32_t *code, size_t words) {
             binding[a[0]] = a[2] + 1;
         i += n;
     }
-    for (uint32_t id = 0; id < bound; id++) /* types precede variables, decorations precede both */
+    for (uint32_t id = 0; id < bound; id++) /* one pass: a type comes before what uses it (SPIR-V's layout) */
         if (texel[id] && binding[id] && binding[id] <= 32)
             mask |= 1u << (binding[id] - 1);
 done:

@@ -41,7 +41,7 @@ typedef struct vkslm_vk_caps {
     uint32_t max_push_constants;
     uint64_t min_storage_offset_align;
     float timestamp_period_ns;
-    /* uniform texel buffers of 16-byte texels (VK_FORMAT_R32G32B32A32_UINT), how the CPU mat-vec kernel reads */
+    /* uniform texel buffers of 16-byte texels (VK_FORMAT_R32G32B32A32_UINT): how CPU devices' mat-vec reads */
     int texel_rgba32ui;                     /* the format supports VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT */
     uint64_t max_texel_elements;            /* maxTexelBufferElements */
     uint64_t min_texel_offset_align;        /* minTexelBufferOffsetAlignment */
@@ -79,8 +79,8 @@ typedef struct vkslm_vk_options {
 } vkslm_vk_options;
 
 /* Environment switches read at open: VKSLM_DEVICE, VKSLM_VALIDATE, VKSLM_MAX_STORAGE_RANGE (bytes; lowers
- * the range vkslm binds), VKSLM_DISABLE_F16 / _8BIT / _16BIT (do not enable those features), VKSLM_DISABLE_TEXEL (no texel-buffer
- * bindings: the kernels that use them fall back to storage buffers),
+ * the range vkslm binds), VKSLM_DISABLE_F16 / _8BIT / _16BIT (do not enable those features),
+ * VKSLM_DISABLE_TEXEL (no texel-buffer bindings: the kernels that use them fall back to storage buffers),
  * VKSLM_DISABLE_UMA (always stage uploads), VKSLM_STAGING_BYTES, VKSLM_DEVICE_MEMORY_LIMIT, VKSLM_CACHE_DIR,
  * VKSLM_NO_PIPELINE_CACHE, VKSLM_MATVEC_RPL (engine/ops/matmul.c). Byte counts are read strictly (engine/util/env.h): a bad value fails the open
  * with VKSLM_ERR_INVALID_ARG. */
