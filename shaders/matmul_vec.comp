@@ -12,6 +12,13 @@
 //      included. The usual choice on GPUs (a lane's loads are contiguous with its neighbours').
 // Either way an invocation works on RPL rows at once, so every x value it loads serves RPL rows (x loads
 // are gathers on SIMD-on-CPU devices, and dominate there).
+//
+// With QB_TEXEL (the variants matmul_vec_texel_*, for CPU devices) W and x are uniform texel buffers of
+// 16-byte texels (quant_blocks.glsl says why) and the loop runs x outer: an invocation fetches the NVEC
+// vectors' 32 x values of a unit once, then decodes that unit of each of its RPL (up to 16) rows and
+// multiplies it with all of them, as sum(q x) scaled once per half unit: d * sum(q x) + m * sum(x), with
+// sum(x) shared by every row. What (row, vector) computes never depends on NVEC, on the vector's place in
+// the group or on RPL: a batch of sequences gets bit for bit the logits each would get alone.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -21,7 +28,7 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint NVEC = 1u;         // vectors (tokens) per invocation, 1..8
 layout(constant_id = 2) const uint ROW_PER_LANE = 1u;  // strategy (see above)
 layout(constant_id = 3) const uint ROWS_PER_WG = 4u;   // rows of a workgroup when ROW_PER_LANE == 0
-layout(constant_id = 4) const uint RPL = 1u;           // rows computed together (1..4): x loads are shared
+layout(constant_id = 4) const uint RPL = 1u;           // rows computed together (1..MAXR): x loads are shared
 
 layout(push_constant) uniform Push {
     uint units;     // 32-element units per row (K / 32)
@@ -38,20 +45,63 @@ layout(push_constant) uniform Push {
     uint pad;
 } pc;
 
+#ifdef QB_TEXEL
+layout(binding = 0) uniform usamplerBuffer WT;
+layout(binding = 1) uniform usamplerBuffer XT; // x as 16-byte texels: the bits of vec4s
+#define XV(i) uintBitsToFloat(texelFetch(XT, int(i)))
+#else
 layout(std430, binding = 0) readonly buffer BufW { uint W[]; };
 layout(std430, binding = 1) readonly buffer BufX { vec4 X[]; };
+#endif
 layout(std430, binding = 2) writeonly buffer BufD { float D[]; };
 layout(std430, binding = 3) readonly buffer BufB { float B[]; };
 
 #include "quant_blocks.glsl"
 
 #define MAXV 8
+#ifdef QB_TEXEL
+#define MAXR 16
+#else
 #define MAXR 4
+#endif
 float acc[MAXR * MAXV]; // acc[j * MAXV + v]: row j, vector v
 uint xbase[MAXV];       // vec4 index of each vector's x (vectors past the batch re-read the last one)
 
-uvec4 wcache[MAXR][6]; // per row: words qb_unit_seq keeps between the units of a block
+uvec4 wcache[MAXR][QB_CACHE]; // per row: words qb_unit_seq keeps between the units of a block
 
+#ifdef QB_TEXEL
+// Adds unit g of each row (rows at bytes rowb[j]) times x into acc, x outer (see the top). seq: as below.
+void add_units(uint rowb[MAXR], uint g, bool seq) {
+    uint boff = (g / QB_UNITS) * QB_BYTES, u = g % QB_UNITS;
+    vec4 xv[MAXV][8];
+    vec2 sx[MAXV]; // sum of each half of the unit
+    [[unroll]] for (uint v = 0u; v < NVEC; v++) {
+        [[unroll]] for (uint i = 0u; i < 8u; i++)
+            xv[v][i] = XV(xbase[v] + 8u * g + i);
+        vec4 l = (xv[v][0] + xv[v][1]) + (xv[v][2] + xv[v][3]), h = (xv[v][4] + xv[v][5]) + (xv[v][6] + xv[v][7]);
+        sx[v] = vec2((l.x + l.y) + (l.z + l.w), (h.x + h.y) + (h.z + h.w));
+    }
+    [[unroll]] for (uint j = 0u; j < RPL; j++) {
+        vec4 q[8];
+        vec4 s = seq ? qb_unit_seq(rowb[j] + boff, u, q, wcache[j]) : qb_unit(rowb[j] + boff, u, q);
+        // one half of the unit at a time (16 of q's values live, not 32: fewer register spills on CPUs)
+        float sl[MAXV];
+        [[unroll]] for (uint v = 0u; v < NVEC; v++) {
+            vec4 l = q[0] * xv[v][0];
+            [[unroll]] for (uint i = 1u; i < 4u; i++)
+                l += q[2u * i] * xv[v][i];
+            sl[v] = (l.x + l.y) + (l.z + l.w);
+        }
+        [[unroll]] for (uint v = 0u; v < NVEC; v++) {
+            vec4 h = q[1] * xv[v][4];
+            [[unroll]] for (uint i = 1u; i < 4u; i++)
+                h += q[2u * i + 1u] * xv[v][4u + i];
+            float sh = (h.x + h.y) + (h.z + h.w);
+            acc[j * MAXV + v] += (s.x * sl[v] + s.y * sx[v].x) + (s.z * sh + s.w * sx[v].y);
+        }
+    }
+}
+#else
 // Adds unit g (the g-th 32-element unit of each row; rows at bytes rowb[j]) times x into acc. seq: the
 // caller walks g = 0, 1, 2, ... (so qb_unit_seq may reuse words of the previous unit).
 void add_units(uint rowb[MAXR], uint g, bool seq) {
@@ -73,6 +123,7 @@ void add_units(uint rowb[MAXR], uint g, bool seq) {
         }
     }
 }
+#endif
 
 // Rows r0 .. r0 + RPL - 1 (those below pc.rows) of d.
 void store(uint r0, uint v0) {

@@ -1,7 +1,11 @@
 // The GLSL mirror of loaders/quant_blocks.h: how every weight type decodes, read from raw 32-bit words.
 //
-// The including shader declares the weights as `uint W[]` (any binding) and defines exactly one
-// WTYPE_<type> (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS).
+// The including shader declares the weights as `uint W[]` (any binding), or, with QB_TEXEL defined, as a
+// uniform texel buffer of 16-byte texels `usamplerBuffer WT` (VK_FORMAT_R32G32B32A32_UINT), and defines
+// exactly one WTYPE_<type> (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+// IQ4_NL, IQ4_XS). Texels are for CPU devices: on lavapipe a storage-buffer load whose address differs
+// between invocations is a loop over the lanes with a branch per lane (about 120 instructions for 8 lanes
+// and one word), while a texel fetch is eight 16-byte loads and a transpose (about 40 for 4 words).
 // No 8- or 16-bit storage is needed: bytes and halves come out of words with shifts. Blocks of 18, 22,
 // 34, 110 ... bytes are not 4-aligned, so addresses are BYTE offsets into W; every field this file reads
 // sits at an even byte offset inside its block, and every block size is even, so 16-bit fields never
@@ -18,28 +22,100 @@
 #define VKSLM_QUANT_BLOCKS_GLSL
 #extension GL_EXT_control_flow_attributes : require
 
-// ---- reading bytes, halves and unaligned words out of W ------------------------------------------------
-uint qb_u8(uint b) { return (W[b >> 2] >> ((b & 3u) << 3)) & 0xffu; }
-uint qb_u16(uint b) { return (W[b >> 2] >> ((b & 2u) << 3)) & 0xffffu; } // b even
+// ---- reading words, bytes, halves and unaligned words out of W -----------------------------------------
+#ifdef QB_TEXEL
+uvec4 qb_texel(uint t) { return texelFetch(WT, int(t)); }
+// component s (0..3) of a texel: selects, never a dynamic index (that would go through memory)
+uint qb_comp(uvec4 t, uint s) { return s == 0u ? t.x : s == 1u ? t.y : s == 2u ? t.z : t.w; }
+// words s..s+3 of the 8 words of texels a, b (s = 0..3)
+uvec4 qb_shift(uvec4 a, uvec4 b, uint s) {
+    return s == 0u ? a : s == 1u ? uvec4(a.yzw, b.x) : s == 2u ? uvec4(a.zw, b.xy) : uvec4(a.w, b.xyz);
+}
+uint qb_word(uint w) { return qb_comp(qb_texel(w >> 2), w & 3u); }
+// words w..w+3 (lo) and w+4 (hi4): two texels
+void qb_words5(uint w, out uvec4 lo, out uint hi4) {
+    uint t = w >> 2, s = w & 3u;
+    uvec4 a = qb_texel(t), b = qb_texel(t + 1u);
+    lo = qb_shift(a, b, s);
+    hi4 = qb_comp(b, s);
+}
+// words w..w+7 (lo, hi) and w+8 (w8): three texels
+void qb_words9(uint w, out uvec4 lo, out uvec4 hi, out uint w8) {
+    uint t = w >> 2, s = w & 3u;
+    uvec4 a = qb_texel(t), b = qb_texel(t + 1u), c = qb_texel(t + 2u);
+    lo = qb_shift(a, b, s);
+    hi = qb_shift(b, c, s);
+    w8 = qb_comp(c, s);
+}
+// the 4 words from byte b (even) on, out of 5 words starting at word b / 4
+uvec4 qb_unalign(uvec4 lo, uint hi4, uint b) {
+    return (b & 2u) == 0u ? lo : (lo >> 16) | (uvec4(lo.yzw, hi4) << 16);
+}
+// 32 bytes from even byte b as 8 words: three texels
+void qb_load8(uint b, out uvec4 r0, out uvec4 r1) {
+    uvec4 lo, hi;
+    uint w8;
+    qb_words9(b >> 2, lo, hi, w8);
+    r0 = qb_unalign(lo, hi.x, b);
+    r1 = qb_unalign(hi, w8, b);
+}
+#else
+uint qb_word(uint w) { return W[w]; }
+#endif
+uint qb_u8(uint b) { return (qb_word(b >> 2) >> ((b & 3u) << 3)) & 0xffu; }
+uint qb_u16(uint b) { return (qb_word(b >> 2) >> ((b & 2u) << 3)) & 0xffffu; } // b even
 float qb_f16(uint b) { return unpackHalf2x16(qb_u16(b)).x; }
 // 32 bits starting at even byte b (two word loads, both inside the 4 bytes' words)
 uint qb_u32(uint b) {
     uint w = b >> 2;
-    uint lo = W[w];
-    uint hi = W[w + ((b >> 1) & 1u)];
+    uint lo = qb_word(w);
+    uint hi = qb_word(w + ((b >> 1) & 1u));
     return (b & 2u) == 0u ? lo : ((lo >> 16) | (hi << 16));
 }
 // two f16 at even byte b (b and b+2)
 vec2 qb_f16x2(uint b) { return unpackHalf2x16(qb_u32(b)); }
 
 // 16 bytes starting at even byte b as 4 words (5 loads, all inside the words holding those bytes)
+#ifdef QB_TEXEL
+uvec4 qb_load4(uint b) {
+    uvec4 lo;
+    uint hi4;
+    qb_words5(b >> 2, lo, hi4);
+    return qb_unalign(lo, hi4, b);
+}
+#else
 uvec4 qb_load4(uint b) {
     uint w = b >> 2;
     bool al = (b & 2u) == 0u;
-    uint a0 = W[w], a1 = W[w + 1u], a2 = W[w + 2u], a3 = W[w + 3u], a4 = W[w + (al ? 3u : 4u)];
+    uint a0 = qb_word(w), a1 = qb_word(w + 1u), a2 = qb_word(w + 2u), a3 = qb_word(w + 3u), a4 = qb_word(w + (al ? 3u : 4u));
     return al ? uvec4(a0, a1, a2, a3)
               : uvec4((a0 >> 16) | (a1 << 16), (a1 >> 16) | (a2 << 16), (a2 >> 16) | (a3 << 16), (a3 >> 16) | (a4 << 16));
 }
+#endif
+// 32 and 64 bytes from even byte b: with texels 3 and 5 fetches instead of 4 and 8
+#ifdef QB_TEXEL
+void qb_load32(uint b, out uvec4 r0, out uvec4 r1) { qb_load8(b, r0, r1); }
+void qb_load64(uint b, out uvec4 r[4]) {
+    uint w = b >> 2, t = w >> 2, s = w & 3u;
+    uvec4 a = qb_texel(t);
+    [[unroll]] for (uint k = 0u; k < 4u; k++) {
+        uvec4 n = qb_texel(t + k + 1u);
+        r[k] = qb_unalign(qb_shift(a, n, s), qb_comp(n, s), b);
+        a = n;
+    }
+}
+#define QB_CACHE 8u // uvec4s a caller keeps for qb_unit_seq
+#else
+void qb_load32(uint b, out uvec4 r0, out uvec4 r1) {
+    r0 = qb_load4(b);
+    r1 = qb_load4(b + 16u);
+}
+void qb_load64(uint b, out uvec4 r[4]) {
+    [[unroll]] for (uint k = 0u; k < 4u; k++)
+        r[k] = qb_load4(b + 16u * k);
+}
+#define QB_CACHE 6u
+#endif
 // byte k (0..15) of 16 loaded bytes
 uint qb_byte(uvec4 h, uint k) { return (h[k >> 2] >> ((k & 3u) << 3)) & 0xffu; }
 
@@ -79,9 +155,23 @@ uint qb_q3k_scale(uint sb, uint s) {
 vec4 qb_scales(uint blk, uint u) { return vec4(1.0, 0.0, 1.0, 0.0); }
 void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
     uint w = (blk >> 2) + 4u * i;
-    lo = uintBitsToFloat(uvec4(W[w], W[w + 1u], W[w + 2u], W[w + 3u]));
-    hi = uintBitsToFloat(uvec4(W[w + 16u], W[w + 17u], W[w + 18u], W[w + 19u]));
+    lo = uintBitsToFloat(uvec4(qb_word(w), qb_word(w + 1u), qb_word(w + 2u), qb_word(w + 3u)));
+    hi = uintBitsToFloat(uvec4(qb_word(w + 16u), qb_word(w + 17u), qb_word(w + 18u), qb_word(w + 19u)));
 }
+#ifdef QB_TEXEL
+// the unit's 32 words (4-byte aligned) out of 9 texels
+#define QB_HAS_UNIT 1
+vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
+    uint w0 = blk >> 2, t = w0 >> 2, s = w0 & 3u;
+    uvec4 a = qb_texel(t);
+    [[unroll]] for (uint k = 0u; k < 8u; k++) { // words 4k..4k+3: quad k % 4 of the lo (k < 4) or hi half
+        uvec4 b = qb_texel(t + k + 1u);
+        q[2u * (k & 3u) + (k >> 2)] = uintBitsToFloat(qb_shift(a, b, s));
+        a = b;
+    }
+    return vec4(1.0, 0.0, 1.0, 0.0);
+}
+#endif
 
 #elif defined(WTYPE_F16)
 #define QB_BYTES 64u
@@ -95,8 +185,17 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
 #define QB_HAS_UNIT 1
 vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     uint w0 = blk >> 2; // plain float rows are 4-byte aligned (engine/ops/weights.c checks)
+#ifdef QB_TEXEL
+    uint t = w0 >> 2, s = w0 & 3u;
+    uvec4 ta = qb_texel(t);
+#endif
     [[unroll]] for (uint h = 0u; h < 4u; h++) { // 16 bytes = elements 8h..8h+7 = quads 2h, 2h+1 (mod 4)
-        uvec4 w = uvec4(W[w0 + 4u * h], W[w0 + 4u * h + 1u], W[w0 + 4u * h + 2u], W[w0 + 4u * h + 3u]);
+#ifdef QB_TEXEL
+        uvec4 tb = qb_texel(t + h + 1u), w = qb_shift(ta, tb, s);
+        ta = tb;
+#else
+        uvec4 w = uvec4(qb_word(w0 + 4u * h), qb_word(w0 + 4u * h + 1u), qb_word(w0 + 4u * h + 2u), qb_word(w0 + 4u * h + 3u));
+#endif
         vec4 a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)), b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
         // elements 8h..8h+3 and 8h+4..8h+7: quad (2h) and (2h+1) of the unit; lo half when h < 2
         q[((2u * h) & 3u) * 2u + (h >> 1)] = a;
@@ -147,7 +246,14 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
 #define QB_HAS_UNIT 1
 vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     uint w = blk >> 2;
-    uint a0 = W[w], a1 = W[w + 1u], a2 = W[w + 2u], a3 = W[w + 3u], a4 = W[w + 4u];
+#ifdef QB_TEXEL
+    uvec4 lo;
+    uint a4;
+    qb_words5(w, lo, a4);
+    uint a0 = lo.x, a1 = lo.y, a2 = lo.z, a3 = lo.w;
+#else
+    uint a0 = qb_word(w), a1 = qb_word(w + 1u), a2 = qb_word(w + 2u), a3 = qb_word(w + 3u), a4 = qb_word(w + 4u);
+#endif
     bool al = (blk & 2u) == 0u;
     float d = unpackHalf2x16(al ? a0 : a0 >> 16).x;
     uint qw[4] = uint[4](al ? (a0 >> 16) | (a1 << 16) : a1, al ? (a1 >> 16) | (a2 << 16) : a2,
@@ -181,6 +287,19 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
     lo = qb_bytes(q, 0u, 15u);
     hi = qb_bytes(q, 4u, 15u);
 }
+#ifdef QB_TEXEL
+#define QB_HAS_UNIT 1
+vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
+    uvec4 r0, r1;
+    qb_load8(blk, r0, r1);
+    uint qs[4] = uint[4](r0.y, r0.z, r0.w, r1.x);
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        q[2u * i] = qb_bytes(qs[i], 0u, 15u);
+        q[2u * i + 1u] = qb_bytes(qs[i], 4u, 15u);
+    }
+    return unpackHalf2x16(r0.x).xyxy;
+}
+#endif
 
 #elif defined(WTYPE_Q5_0) || defined(WTYPE_Q5_1)
 // Q5_0: d @0, qh @2, qs @6.  Q5_1: d @0, m @2, qh @4, qs @8.  Bit j of qh is bit 4 of element j.
@@ -204,6 +323,30 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
     lo = qb_bytes(q, 0u, 15u) + vec4(((uvec4(qh) >> sh) & 1u) << 4);
     hi = qb_bytes(q, 4u, 15u) + vec4(((uvec4(qh) >> (sh + 16u)) & 1u) << 4);
 }
+#ifdef QB_TEXEL
+#define QB_HAS_UNIT 1
+vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
+    uvec4 r0, r1;
+    qb_load8(blk, r0, r1);
+#ifdef WTYPE_Q5_0
+    uint qh = (r0.x >> 16) | (r0.y << 16);
+    uint qs[4] = uint[4]((r0.y >> 16) | (r0.z << 16), (r0.z >> 16) | (r0.w << 16), (r0.w >> 16) | (r1.x << 16),
+                         (r1.x >> 16) | (r1.y << 16));
+    float d = unpackHalf2x16(r0.x).x;
+    vec4 sc = vec4(d, -16.0 * d, d, -16.0 * d);
+#else
+    uint qh = r0.y;
+    uint qs[4] = uint[4](r0.z, r0.w, r1.x, r1.y);
+    vec4 sc = unpackHalf2x16(r0.x).xyxy;
+#endif
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        uvec4 sh = uvec4(0u, 1u, 2u, 3u) + 4u * i;
+        q[2u * i] = qb_bytes(qs[i], 0u, 15u) + vec4(((uvec4(qh) >> sh) & 1u) << 4);
+        q[2u * i + 1u] = qb_bytes(qs[i], 4u, 15u) + vec4(((uvec4(qh) >> (sh + 16u)) & 1u) << 4);
+    }
+    return sc;
+}
+#endif
 
 #elif defined(WTYPE_Q8_0)
 // d @0, qs[32] (int8) @2
@@ -222,8 +365,14 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
 vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     uint w = blk >> 2;
     uint a[9];
+#ifdef QB_TEXEL
+    uvec4 lo, hi;
+    qb_words9(w, lo, hi, a[8]);
+    a[0] = lo.x, a[1] = lo.y, a[2] = lo.z, a[3] = lo.w, a[4] = hi.x, a[5] = hi.y, a[6] = hi.z, a[7] = hi.w;
+#else
     [[unroll]] for (uint j = 0u; j < 9u; j++)
-        a[j] = W[w + j];
+        a[j] = qb_word(w + j);
+#endif
     bool al = (blk & 2u) == 0u;
     float d = unpackHalf2x16(al ? a[0] : a[0] >> 16).x;
     [[unroll]] for (uint j = 0u; j < 8u; j++) {
@@ -299,7 +448,7 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
 // walks the units of a block in order, keeps those words in `c` and loads them only when they change.
 #define QB_HAS_UNIT 1
 #define QB_HAS_UNIT_SEQ 1
-vec4 qb_unit_words(uint u, out vec4 q[8], uvec4 c[6]) {
+vec4 qb_unit_words(uint u, out vec4 q[8], uvec4 c[QB_CACHE]) {
     uvec4 h = c[0];
     vec2 dm = unpackHalf2x16(h.x);
     uint sc, mn; // get_scale_min_k4 on the scale bytes (header bytes 4..15)
@@ -323,30 +472,23 @@ vec4 qb_unit_words(uint u, out vec4 q[8], uvec4 c[6]) {
     float d = dm.x * float(sc), m = -dm.y * float(mn);
     return vec4(d, m, d, m);
 }
-vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[6]) {
+vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[QB_CACHE]) {
     if (u == 0u) {
         c[0] = qb_load4(blk);
 #ifdef WTYPE_Q5_K
-        c[3] = qb_load4(blk + 16u);
-        c[4] = qb_load4(blk + 32u);
+        qb_load32(blk + 16u, c[3], c[4]);
 #endif
     }
-    if ((u & 1u) == 0u) {
-        uint b = blk + QB_QS + 32u * (u >> 1);
-        c[1] = qb_load4(b);
-        c[2] = qb_load4(b + 16u);
-    }
+    if ((u & 1u) == 0u)
+        qb_load32(blk + QB_QS + 32u * (u >> 1), c[1], c[2]);
     return qb_unit_words(u, q, c);
 }
 vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
-    uvec4 c[6];
+    uvec4 c[QB_CACHE];
     c[0] = qb_load4(blk);
-    uint b = blk + QB_QS + 32u * (u >> 1);
-    c[1] = qb_load4(b);
-    c[2] = qb_load4(b + 16u);
+    qb_load32(blk + QB_QS + 32u * (u >> 1), c[1], c[2]);
 #ifdef WTYPE_Q5_K
-    c[3] = qb_load4(blk + 16u);
-    c[4] = qb_load4(blk + 32u);
+    qb_load32(blk + 16u, c[3], c[4]);
 #endif
     return qb_unit_words(u, q, c);
 }
@@ -372,16 +514,19 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
 #define QB_HAS_UNIT 1
 #define QB_HAS_UNIT_SEQ 1
 // In order: units 4h+c and 4h+c+2 share ql bytes (low/high nibbles); the 4 units of half h share qh.
-vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[6]) {
+// With texels the block's scales and d (bytes 192..209) are kept too, in cw[6], cw[7].
+vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[QB_CACHE]) {
     uint h = u >> 2, c = u & 3u;
+#ifdef QB_TEXEL
+    if (u == 0u)
+        qb_load32(blk + 192u, cw[6], cw[7]);
+#endif
     if (c == 0u) {
         uint bl = blk + 64u * h, bh = blk + 128u + 32u * h;
-        cw[0] = qb_load4(bl);
-        cw[1] = qb_load4(bl + 16u);
-        cw[2] = qb_load4(bl + 32u);
-        cw[3] = qb_load4(bl + 48u);
-        cw[4] = qb_load4(bh);
-        cw[5] = qb_load4(bh + 16u);
+        uvec4 l[4];
+        qb_load64(bl, l);
+        cw[0] = l[0], cw[1] = l[1], cw[2] = l[2], cw[3] = l[3];
+        qb_load32(bh, cw[4], cw[5]);
     }
     uint sl = 4u * (c >> 1), shh = 2u * c, k = 2u * (c & 1u);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
@@ -389,7 +534,14 @@ vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[6]) {
         q[2u * i] = qb_bytes(l0, sl, 15u) + 16.0 * qb_bytes(cw[4][i], shh, 3u);
         q[2u * i + 1u] = qb_bytes(l1, sl, 15u) + 16.0 * qb_bytes(cw[5][i], shh, 3u);
     }
+#ifdef QB_TEXEL
+    float d = unpackHalf2x16(cw[7].x).x;
+    uint s = qb_comp(cw[6], u >> 1) >> (16u * (u & 1u)); // scale bytes 2u, 2u + 1
+    float d0 = d * float(int(s << 24) >> 24), d1 = d * float(int(s << 16) >> 24);
+    return vec4(d0, -32.0 * d0, d1, -32.0 * d1);
+#else
     return qb_scales(blk, u);
+#endif
 }
 vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     uint h = u >> 2, c = u & 3u;
@@ -438,7 +590,7 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
 #ifndef QB_HAS_UNIT_SEQ
 // qb_unit for a caller walking the units of each block in order (u = 0, 1, ...): types whose units share
 // words keep them in c between calls; the others ignore c.
-vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[6]) { return qb_unit(blk, u, q); }
+vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[QB_CACHE]) { return qb_unit(blk, u, q); }
 #endif
 
 // The 8 dequantized values of quad i of unit u: elements 4i..4i+3 (lo) and 16+4i..16+4i+3 (hi).

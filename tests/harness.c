@@ -85,8 +85,9 @@ int test_run_suite(const char *suite_name, const vkslm_test *tests) {
     CU_pSuite suite = CU_add_suite(suite_name, NULL, NULL);
     if (!suite)
         return 2;
+    const char *only = getenv("VKSLM_TEST_ONLY");
     for (const vkslm_test *t = tests; t->name; t++)
-        if (!CU_add_test(suite, t->name, t->fn))
+        if ((!only || strstr(t->name, only)) && !CU_add_test(suite, t->name, t->fn))
             return 2;
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -11,7 +11,11 @@
  *                         element within one f16 rounding step (the device may round ties differently)
  *   get_rows 1e-12        the decoders reproduce the CPU's values up to fused multiply-add rounding
  *   matmul 1e-9           weights decode exactly; only f32 summation order differs (one output alone: 1e-6,
- *                         its NMSE is its squared relative error, and a sum that cancels lifts it)
+ *                         its NMSE is its squared relative error, and a sum that cancels lifts it); the
+ *                         mat-vec kernels also bit for bit: a (row, vector) computes the same bits whatever
+ *                         vectors share its dispatch and wherever it sits among them (batched decoding gives
+ *                         each sequence the logits it would get alone), on the default device, without
+ *                         texel buffers, and (ctest) at subgroup sizes 4 and 16
  *   topk                  ids and values exactly (ties to the lower id, NaN as -inf)
  *   rope 1e-10            for positions < 64; 1e-6 up to 32767, where the f32 angle pos * base^(-2p/n_rot)
  *                         alone carries an absolute error near 0.5 ulp(pos) ~ 2e-3 rad (any f32 RoPE has it);
@@ -56,7 +60,10 @@ enum {
     M_NO16 = 2,        /* fp16 arithmetic, 16-bit and 8-bit storage off: packed-word paths */
     M_RANGE = 4,       /* a 1 MiB bindable range (and timestamps, to count dispatches) */
     M_RANGE_256K = 8,  /* a 256 KiB bindable range */
-    M_RPL = 16,        /* VKSLM_MATVEC_RPL=1, 2, 3, 4: each row runs with rows-per-invocation (row index % 4) + 1 */
+    M_RPL = 16,        /* VKSLM_MATVEC_RPL=1, 3, 7, 16: each row runs with the (row index % 4)-th of those rows per
+                        * invocation (the storage-buffer kernels take at most 4) */
+    M_STABLE = 32,     /* the bitwise check of the mat-vec kernels (matmul rows with .stable), default device and
+                        * texel buffers off */
 };
 
 /* ---- the table ------------------------------------------------------------------------------------- */
@@ -84,6 +91,7 @@ typedef struct matmul_case {
     uint32_t phase;                        /* of the turns */
     uint32_t k, k256, n, m, bias, w_mult, w_off, x_off, d_off, max_vec;
     double bound;                          /* 0: 1e-9 */
+    int stable;                            /* the m vectors also in dispatches of every size (run_matmul_stable) */
 } matmul_case;
 #define ALT_VEC 99
 typedef struct topk_case { uint32_t n[LIST], k[LIST], rows, ties, thin; } topk_case; /* k 0: argmax, no values */
@@ -204,8 +212,8 @@ static const op_case cases[] = {
     {OP_MATMUL, M_BASE, .matmul = {F16, 0, VKSLM_MATMUL_AUTO, 0, 4, 0, 3, 17, 0, .w_off = 2, .bound = 1e-10}},
     {OP_MATMUL, M_RPL, .matmul = {VKSLM_TYPE_Q6_K, 0, VKSLM_MATMUL_ROW_PER_LANE, 0, 512, 512, 23, 1}},
     {OP_MATMUL, M_RPL, .matmul = {VKSLM_TYPE_Q4_0, 0, VKSLM_MATMUL_ROW_PER_SUBGROUP, 0, 512, 0, 23, 2, 1, .w_off = 2}},
-    {OP_MATMUL, M_RPL, .matmul = {F16, 0, VKSLM_MATMUL_ROW_PER_LANE, 0, 512, 0, 23, 3, 0, .w_off = 4}},
     {OP_MATMUL, M_RPL, .matmul = {VKSLM_TYPE_Q5_K, 0, VKSLM_MATMUL_ROW_PER_SUBGROUP, 0, 512, 512, 23, 4, 1, .w_off = 2}},
+    {OP_MATMUL, M_RPL, .matmul = {F16, 0, VKSLM_MATMUL_ROW_PER_LANE, 0, 512, 0, 41, 3, 0, .w_off = 4}},
     {OP_MATMUL, M_RANGE, .matmul = {VKSLM_TYPE_Q8_0, 0, VKSLM_MATMUL_ROW_PER_LANE, 0, 1024, 0, 1931, 1, 0, .w_off = 2, .x_off = 32, .d_off = 8}},
     {OP_MATMUL, M_RANGE, .matmul = {F32, 0, VKSLM_MATMUL_ROW_PER_SUBGROUP, 0, 1024, 0, 1931, 3, 1, .w_off = 4, .x_off = 32, .d_off = 8}},
     {OP_MATMUL, M_RANGE, .matmul = {VKSLM_TYPE_Q6_K, 0, VKSLM_MATMUL_ROW_PER_LANE, 0, 1024, 1024, 1931, 5, 0, .w_off = 2, .x_off = 32, .d_off = 8}},
@@ -213,6 +221,12 @@ static const op_case cases[] = {
     {OP_MATMUL, M_RANGE, .matmul = {VKSLM_TYPE_Q8_0, 0, VKSLM_MATMUL_TILED, 0, 1024, 0, 1931, 37, 1, .w_off = 2, .x_off = 16, .d_off = 4}},
     {OP_MATMUL, M_RANGE, .matmul = {VKSLM_TYPE_Q8_0, 0, VKSLM_MATMUL_ROW_PER_LANE, 0, 1024, 0, 1931, 37, 1, .w_off = 2, .x_off = 16, .d_off = 4}},
     {OP_MATMUL, M_RANGE, .matmul = {VKSLM_TYPE_Q4_K, 0, VKSLM_MATMUL_TILED, 0, 1024, 1024, 70, 300}}, /* x split by tokens */
+    /* bit for bit: 8 vectors (every type, the kernel the device picks, few and many rows per invocation),
+     * both mat-vec strategies, and 19 tokens through the register kernel in groups of 8 */
+    {OP_MATMUL, M_STABLE, .matmul = {ANY, 0, VKSLM_MATMUL_AUTO, 0, 160, 256, 67, 8, 1, .w_mult = 1, .stable = 1}},
+    {OP_MATMUL, M_STABLE, .matmul = {ANY, 2, VKSLM_MATMUL_AUTO, 0, 576, 768, 1931, 8, 0, .stable = 1}},
+    {OP_MATMUL, M_STABLE, .matmul = {ANY, 3, VKSLM_MATMUL_ROW_PER_SUBGROUP, 1, 224, 512, 45, 8, 1, .stable = 1}},
+    {OP_MATMUL, M_STABLE, .matmul = {ANY, 3, VKSLM_MATMUL_ROW_PER_LANE, 2, 96, 256, 1100, 19, 1, .w_mult = 1, .stable = 1}},
     /* top-k and argmax (k 0: the argmax, values not asked for): odd lengths up to a vocabulary, ties, NaN */
     {OP_TOPK, M_BASE, .topk = {{1, 5, 1000, 1025, 4099, 151936}, {0, 1, 8, 40, 64}, .ties = 3}},
     {OP_TOPK, M_NO16, .topk = {{1, 5, 1000, 1025, 4099, 151936}, {0, 1, 8, 40, 64}, .ties = 3, .thin = 1}},
@@ -501,6 +515,60 @@ static double run_matmul_one(vkslm_vk *vk, uint32_t type, vkslm_matmul_kernel ke
     return e;
 }
 
+/* The m vectors in one call (groups of 8), then again in dispatches of 1, 2, 3, 5, 7 and 8 vectors in several
+ * patterns (so that every vector sits at many places of groups of many sizes): each output must have the
+ * bits of the one call. Returns the one call's NMSE against engine/cpu. */
+static double run_matmul_stable(vkslm_vk *vk, uint32_t type, vkslm_matmul_kernel kernel, uint64_t k, uint64_t n,
+                                uint64_t m, int with_bias, uint64_t w_off, uint64_t salt, const char *what) {
+    static const uint8_t patterns[][4] = {{1}, {3}, {2, 5}, {8, 1, 3}, {7}, {5, 8, 2}};
+    vkslm_rng r;
+    test_rng(&r, salt);
+    uint8_t *w = test_random_weights(&r, type, n, k);
+    float *x = malloc(k * m * 4), *bias = malloc(n * 4), *ref = malloc(n * m * 4);
+    float *all = malloc(n * m * 4), *part = malloc(n * m * 4);
+    CU_ASSERT_FATAL(x && bias && ref && all && part);
+    test_random_floats(&r, x, k * m, -1.0f, 1.0f, F32);
+    test_random_floats(&r, bias, n, -1.0f, 1.0f, F32);
+    CU_ASSERT_FATAL(vkslm_cpu_matmul(ref, type, w, x, with_bias ? bias : NULL, k, n, m) == VKSLM_OK);
+    ot_tensor tw = ot_raw(vk, w, test_row_bytes(type, k) * n, type, k, n, w_off);
+    ot_tensor tx = ot_floats(vk, x, F32, k, m, 1, 16), tb = ot_floats(vk, bias, F32, n, 1, 1, 12);
+    ot_tensor ta = ot_out(vk, F32, n, m, 1, 8), tp = ot_out(vk, F32, n, m, 1, 4);
+    const vkslm_tensor *b = with_bias ? &tb.t : NULL;
+    vkslm_cmd *c = ot_begin(vk);
+    vkslm_status st = vkslm_op_matmul_ex(c, &ta.t, &tw.t, &tx.t, b, kernel, 0);
+    CU_ASSERT_EQUAL(ot_submit(c, st, what), VKSLM_OK);
+    double e = st == VKSLM_OK && ot_read(vk, &ta, all, n * m, what) ? test_nmse(all, ref, n * m) : INFINITY;
+    for (size_t p = 0; p < sizeof patterns / sizeof *patterns && st == VKSLM_OK; p++) {
+        c = ot_begin(vk);
+        for (uint64_t v = 0, i = 0; v < m && st == VKSLM_OK; i++) {
+            uint64_t cnt = patterns[p][i % 4] ? patterns[p][i % 4] : patterns[p][0];
+            cnt = cnt < m - v ? cnt : m - v;
+            vkslm_tensor xv = {tx.t.buf, tx.t.offset + v * k * 4, F32, {k, cnt, 1, 1}};
+            vkslm_tensor dv = {tp.t.buf, tp.t.offset + v * n * 4, F32, {n, cnt, 1, 1}};
+            st = vkslm_op_matmul_ex(c, &dv, &tw.t, &xv, b, kernel, 0);
+            v += cnt;
+        }
+        CU_ASSERT_EQUAL(ot_submit(c, st, what), VKSLM_OK);
+        if (st != VKSLM_OK || !ot_read(vk, &tp, part, n * m, what))
+            break;
+        uint64_t bad = 0, first = 0;
+        for (uint64_t i = n * m; i-- > 0;)
+            if (memcmp(&part[i], &all[i], 4)) {
+                bad++;
+                first = i;
+            }
+        if (bad)
+            printf("\n  %s: pattern %zu: %llu of %llu outputs differ in their bits from the batch of %llu, first "
+                   "(row %llu, vector %llu): %.9g vs %.9g\n", what, p, (unsigned long long)bad,
+                   (unsigned long long)(n * m), (unsigned long long)m, (unsigned long long)(first % n),
+                   (unsigned long long)(first / n), part[first], all[first]);
+        CU_ASSERT_EQUAL(bad, 0);
+    }
+    ot_free(vk, &tw), ot_free(vk, &tx), ot_free(vk, &tb), ot_free(vk, &ta), ot_free(vk, &tp);
+    free(w), free(x), free(bias), free(ref), free(all), free(part);
+    return e;
+}
+
 static void run_matmul(vkslm_vk *vk, const matmul_case *k, uint64_t salt) {
     uint32_t swept = 0;
     for (int t = 0; t < test_n_weight_types; t++) {
@@ -518,8 +586,10 @@ static void run_matmul(vkslm_vk *vk, const matmul_case *k, uint64_t salt) {
         snprintf(what, sizeof what, "%s kernel %d k=%llu n=%u m=%u bias=%u max_vec=%u offsets %llu/%u/%u", tname(type),
                  (int)kernel, (unsigned long long)kk, k->n, k->m, k->bias, k->max_vec, (unsigned long long)w_off,
                  k->x_off, k->d_off);
-        double e = run_matmul_one(vk, type, kernel, k->max_vec, kk, k->n, k->m, (int)k->bias, w_off, k->x_off,
-                                  k->d_off, salt * 100 + (uint64_t)t, what);
+        double e = k->stable ? run_matmul_stable(vk, type, kernel, kk, k->n, k->m, (int)k->bias, w_off,
+                                                 salt * 100 + (uint64_t)t, what)
+                             : run_matmul_one(vk, type, kernel, k->max_vec, kk, k->n, k->m, (int)k->bias, w_off,
+                                              k->x_off, k->d_off, salt * 100 + (uint64_t)t, what);
         ot_check("matmul", e, k->bound > 0 ? k->bound : 1e-9, what);
     }
 }
@@ -828,16 +898,27 @@ static void test_ops_range_256k(void) {
 }
 
 static void test_ops_matvec_rows_per_invocation(void) {
-    static const char *const rpl[] = {"VKSLM_MATVEC_RPL=1", "VKSLM_MATVEC_RPL=2", "VKSLM_MATVEC_RPL=3",
-                                      "VKSLM_MATVEC_RPL=4"};
+    static const char *const rpl[] = {"VKSLM_MATVEC_RPL=1", "VKSLM_MATVEC_RPL=3", "VKSLM_MATVEC_RPL=7",
+                                      "VKSLM_MATVEC_RPL=16"};
     for (uint32_t i = 0; i < 4; i++) {
         const char *env[] = {rpl[i], NULL};
         vkslm_vk *vk = test_gpu_open_env(env, 0);
         TEST_REQUIRE_GPU(vk);
-        CU_ASSERT_EQUAL(vkslm_vk_get_enabled(vk)->matvec_rpl, i + 1);
+        CU_ASSERT_EQUAL(vkslm_vk_get_enabled(vk)->matvec_rpl, (uint32_t)atoi(strchr(rpl[i], '=') + 1));
         run_mode(vk, M_RPL, 4, i);
         vkslm_vk_close(vk);
     }
+}
+
+/* Bit for bit whatever the batch, with the kernels the device picks and with texel buffers off (the
+ * storage-buffer kernels); ctest runs this test again at subgroup sizes 4 and 16 (LP_NATIVE_VECTOR_WIDTH). */
+static void test_ops_matvec_stable(void) {
+    vkslm_vk *vk = test_gpu();
+    TEST_REQUIRE_GPU(vk);
+    printf("(subgroup size %u) ", vkslm_vk_get_caps(vk)->subgroup_size);
+    run_mode(vk, M_STABLE, 1, 0);
+    const char *env[] = {"VKSLM_DISABLE_TEXEL=1", NULL};
+    run_mode_env(M_STABLE, env, 0);
 }
 
 /* ---- arguments every op refuses ------------------------------------------------------------------- */
@@ -966,7 +1047,8 @@ int main(void) {
         {"every op with fp16 and 8/16-bit storage off", test_ops_no_f16},
         {"ops split by a 1 MiB storage range", test_ops_small_range},
         {"top-k split by a 256 KiB storage range", test_ops_range_256k},
-        {"mat-vec with 1, 2, 3 and 4 rows per invocation", test_ops_matvec_rows_per_invocation},
+        {"mat-vec with 1, 3, 7 and 16 rows per invocation", test_ops_matvec_rows_per_invocation},
+        {"mat-vec outputs bit-identical whatever vectors share the dispatch", test_ops_matvec_stable},
         {"ops reject bad arguments", test_ops_reject_bad_args},
         {"what the range cannot split is refused", test_ops_range_refusals},
         {"kv cache layout offsets", test_kv_layout},

@@ -24,7 +24,7 @@ static void test_validation_is_active(void) {
     CU_ASSERT_FATAL(vkslm_cmd_create(vk, &c) == VKSLM_OK);
     CU_ASSERT_FATAL(vkslm_cmd_begin(c) == VKSLM_OK);
     uint64_t off = caps->min_storage_offset_align > 1 ? caps->min_storage_offset_align / 2 : 0;
-    vkslm_binding bind[2] = {{b.buffer, b.offset + 4 * off + 1, 64, 0}, {b.buffer, b.offset + 4096, 64, 1}};
+    vkslm_binding bind[2] = {{b.buffer, b.offset + 4 * off + 1, 64, 0, 0}, {b.buffer, b.offset + 4096, 64, 1, 0}};
     vkslm_elementwise_push pc = {.reps = 1, .nb = 16, .scale = 1.0f};
     uint32_t before, w;
     vkslm_vk_validation_counts(vk, &before, &w);

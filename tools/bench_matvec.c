@@ -5,7 +5,11 @@
  * With -p M it times the prefill matmul of M tokens instead (tiled shared-memory kernel vs register kernel)
  * and reports GFLOP/s.
  * -s 1 or 2 runs only the first (row per lane / tiled) or second kernel.
- *   vkslm_bench_matvec [-k K] [-n N] [-r reps] [-v vectors] [-p tokens] [-s 1|2] [TYPE...] */
+ * With -S it sweeps the batched mat-vec: 1..8 vectors at the shapes of smollm2-135m (K x N = 576x576,
+ * 576x1536, 576x3072 (gate|up fused), 1536x576, 576x49152; or the one given by -k/-n), every vector count
+ * and kernel (-K lane,subgroup,...: the kernels as vkslm_matmul_kernel numbers) interleaved in one command
+ * buffer, reps rounds; it prints the median ms of each and t(8)/t(1).
+ *   vkslm_bench_matvec [-k K] [-n N] [-r reps] [-v vectors] [-p tokens] [-s 1|2] [-S] [-K k1,k2] [TYPE...] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,7 @@
 #include "loaders/ggml_types.h"
 #include "engine/util/clock.h"
 
+static double median(double *v, int n);
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -96,11 +101,125 @@ static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint3
     return 0;
 }
 
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n ? (n & 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2])) : 0.0;
+}
+
+/* CPU time of the whole process (lavapipe's worker threads included), in ms */
+static double process_cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* One configuration the sweep times: a kernel on a context (the default one, or one opened with
+ * VKSLM_DISABLE_TEXEL=1: the storage-buffer kernels, what CPU devices ran before texel buffers). */
+typedef struct sweep_cfg {
+    vkslm_vk *vk;
+    int kernel;
+    const char *label;
+    vkslm_buf bw, bx, bd;
+} sweep_cfg;
+
+/* 1..8 vectors of every configuration, interleaved: each round submits `batch` dispatches of every
+ * (configuration, vectors) in turn. Two medians over the rounds: GPU timestamps per dispatch, and the
+ * process's CPU time per dispatch (on a CPU device the work itself, undisturbed by other processes sharing
+ * the cores). With prefill > 0 it times that many tokens (groups of 8) instead, one cell per configuration. */
+#define SWEEP_VEC 8
+static int sweep_shape(sweep_cfg *cfg, int ncfg, uint32_t type, uint64_t k, uint64_t n, int reps, int batch,
+                       uint32_t prefill) {
+    uint64_t rb = vkslm_type_row_bytes(type, k), wbytes = rb * n, m = prefill ? prefill : SWEEP_VEC;
+    uint8_t *w = malloc(wbytes);
+    float *x = malloc(k * m * 4);
+    vkslm_rng r;
+    vkslm_rng_seed(&r, 7);
+    for (uint64_t i = 0; i < wbytes; i++)
+        w[i] = (uint8_t)(vkslm_rng_u64(&r) >> 56);
+    if (vkslm_type_info(type)->block_elems > 1) /* finite f16 scales: clear exponent-high bits of odd bytes */
+        for (uint64_t i = 1; i < wbytes; i += 2)
+            w[i] &= 0x3b;
+    for (uint64_t i = 0; i < k * m; i++)
+        x[i] = vkslm_rng_range(&r, -1, 1);
+    vkslm_cmd *cmd[8];
+    for (int c = 0; c < ncfg; c++) {
+        sweep_cfg *g = &cfg[c];
+        if (vkslm_vk_alloc(g->vk, VKSLM_MEM_DEVICE, (wbytes + 3) & ~3ull, &g->bw) ||
+            vkslm_vk_upload(g->vk, &g->bw, 0, w, wbytes) || vkslm_vk_alloc(g->vk, VKSLM_MEM_DEVICE, k * m * 4, &g->bx) ||
+            vkslm_vk_upload(g->vk, &g->bx, 0, x, k * m * 4) ||
+            vkslm_vk_alloc(g->vk, VKSLM_MEM_DEVICE, n * m * 4, &g->bd) || vkslm_cmd_create(g->vk, &cmd[c])) {
+            fprintf(stderr, "setup: %s\n", vkslm_last_error());
+            return 1;
+        }
+    }
+    int nv = prefill ? 1 : SWEEP_VEC, cells = ncfg * nv;
+    double *gpu = calloc((size_t)reps * cells, sizeof *gpu), *cpu = calloc((size_t)reps * cells, sizeof *cpu);
+    double *col = calloc((size_t)(reps > 4096 ? reps : 4096), sizeof *col);
+    for (int round = -1; round < reps; round++) /* round -1 warms up (pipeline creation, caches) */
+        for (int cell = 0; cell < cells; cell++) {
+            sweep_cfg *g = &cfg[cell / nv];
+            vkslm_cmd *c = cmd[cell / nv];
+            uint64_t v = prefill ? prefill : (uint64_t)(cell % nv) + 1;
+            vkslm_tensor tw = {&g->bw, 0, type, {k, n, 1, 1}}, tx = {&g->bx, 0, VKSLM_TYPE_F32, {k, v, 1, 1}},
+                         td = {&g->bd, 0, VKSLM_TYPE_F32, {n, v, 1, 1}};
+            if (vkslm_cmd_begin(c))
+                return 1;
+            for (int i = 0; i < batch; i++)
+                if (vkslm_op_matmul_ex(c, &td, &tw, &tx, NULL, (vkslm_matmul_kernel)g->kernel, 0)) {
+                    fprintf(stderr, "matvec: %s\n", vkslm_last_error());
+                    return 1;
+                }
+            double t0 = process_cpu_ms();
+            if (vkslm_cmd_submit_wait(c))
+                return 1;
+            double t1 = process_cpu_ms();
+            const vkslm_timing *tm;
+            uint32_t nt = vkslm_cmd_timings(c, &tm);
+            if (round < 0)
+                continue;
+            double sum = 0;
+            for (uint32_t i = 0; i < nt; i++)
+                sum += tm[i].gpu_ms;
+            gpu[round * cells + cell] = sum / batch; /* split dispatches add up */
+            cpu[round * cells + cell] = (t1 - t0) / batch;
+        }
+    for (int c = 0; c < ncfg; c++)
+        for (int which = 0; which < 2; which++) {
+            double med[SWEEP_VEC], *src = which ? cpu : gpu;
+            for (int v = 0; v < nv; v++) {
+                for (int i = 0; i < reps; i++)
+                    col[i] = src[i * cells + c * nv + v];
+                med[v] = median(col, reps);
+            }
+            printf("%-6s %5llux%-6llu %-14s %s", vkslm_type_info(type)->name, (unsigned long long)k,
+                   (unsigned long long)n, cfg[c].label, which ? "cpu" : "gpu");
+            if (prefill)
+                printf(" m=%u %8.3f ms  %6.2f GFLOP/s\n", prefill, med[0], 2.0 * (double)n * (double)k * prefill /
+                                                                         (med[0] * 1e-3) / 1e9);
+            else {
+                for (int v = 0; v < nv; v++)
+                    printf(" %7.3f", med[v]);
+                printf("  t8/t1 %.2f\n", med[SWEEP_VEC - 1] / med[0]);
+            }
+        }
+    fflush(stdout);
+    free(gpu), free(cpu), free(col);
+    for (int c = 0; c < ncfg; c++) {
+        vkslm_cmd_destroy(cmd[c]);
+        vkslm_vk_free(cfg[c].vk, &cfg[c].bw), vkslm_vk_free(cfg[c].vk, &cfg[c].bx);
+        vkslm_vk_free(cfg[c].vk, &cfg[c].bd);
+    }
+    free(w), free(x);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     uint64_t k = 4096, n = 4096;
     int reps = 20;
     uint32_t m = 1;
-    int prefill = 0, only = 0;
+    int batch = 4, prefill = 0, only = 0, sweep = 0, kernels[8] = {VKSLM_MATMUL_ROW_PER_LANE}, nk = 1, base = 0;
+    const char *envs[4];
+    int nenv = 0;
     uint32_t types[32];
     int nt = 0;
     for (int i = 1; i < argc; i++) {
@@ -116,7 +235,24 @@ int main(int argc, char **argv) {
             only = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-p") && i + 1 < argc)
             m = (uint32_t)atoi(argv[++i]), prefill = 1;
-        else if (nt < 32 && vkslm_type_from_name(argv[i]) >= 0)
+        else if (!strcmp(argv[i], "-b") && i + 1 < argc)
+            batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-S"))
+            sweep = 1;
+        else if (!strcmp(argv[i], "-B"))
+            base = 1;
+        else if (!strcmp(argv[i], "-E") && i + 1 < argc && nenv < 4 && strchr(argv[i + 1], '='))
+            envs[nenv++] = argv[++i];
+        else if (!strcmp(argv[i], "-K") && i + 1 < argc) {
+            nk = 0;
+            for (char *p = argv[++i]; *p && nk < 8;) {
+                kernels[nk++] = (int)strtol(p, &p, 10);
+                if (*p == ',')
+                    p++;
+                else
+                    break;
+            }
+        } else if (nt < 32 && vkslm_type_from_name(argv[i]) >= 0)
             types[nt++] = (uint32_t)vkslm_type_from_name(argv[i]);
         else {
             fprintf(stderr, "usage: %s [-k K] [-n N] [-r reps] [-v vectors] [-p tokens] [-s 1|2] [TYPE...]\n", argv[0]);
@@ -130,7 +266,8 @@ int main(int argc, char **argv) {
         types[nt++] = VKSLM_TYPE_F16;
     }
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("host memory read: %.1f GB/s (1 thread), %.1f GB/s (%ld threads)\n",
+    if (!sweep)
+        printf("host memory read: %.1f GB/s (1 thread), %.1f GB/s (%ld threads)\n",
            vkslm_host_read_gbps(512ull << 20, 1, 3), vkslm_host_read_gbps(512ull << 20, 0, 3), cpus);
     vkslm_vk_options opt = {.profile = 1, .validate = 0};
     vkslm_vk *vk;
@@ -138,7 +275,52 @@ int main(int argc, char **argv) {
         fprintf(stderr, "no device: %s\n", vkslm_last_error());
         return 1;
     }
-    printf("device: %s\n", vkslm_vk_get_caps(vk)->name);
+    printf("device: %s, subgroup %u\n", vkslm_vk_get_caps(vk)->name, vkslm_vk_get_caps(vk)->subgroup_size);
+    if (sweep) {
+        static const uint64_t shapes[][2] = {{576, 576}, {576, 1536}, {576, 3072}, {1536, 576}, {576, 49152}};
+        static const char *names[] = {"auto", "lane", "subgroup", "tiled"};
+        static char labels[8][32];
+        /* contexts: the default one, one per -E VAR=VALUE (opened with it set), and with -B one without
+         * texel buffers (the storage-buffer kernels CPU devices ran before) */
+        vkslm_vk *ctx[6] = {vk};
+        const char *ctx_name[6] = {""};
+        int nctx = 1;
+        if (base)
+            envs[nenv++] = "VKSLM_DISABLE_TEXEL=1";
+        for (int e = 0; e < nenv; e++) {
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)(strchr(envs[e], '=') - envs[e]), envs[e]);
+            setenv(name, strchr(envs[e], '=') + 1, 1);
+            int bad = vkslm_vk_open(&opt, &ctx[nctx]);
+            unsetenv(name);
+            if (bad) {
+                fprintf(stderr, "no device: %s\n", vkslm_last_error());
+                return 1;
+            }
+            ctx_name[nctx++] = !strcmp(envs[e], "VKSLM_DISABLE_TEXEL=1") ? "ssbo" : envs[e];
+        }
+        sweep_cfg cfg[8];
+        int ncfg = 0;
+        for (int i = 0; i < nk && ncfg < 8; i++)
+            for (int b = 0; b < nctx && ncfg < 8; b++) {
+                snprintf(labels[ncfg], sizeof labels[ncfg], "%s%s%s", kernels[i] >= 0 && kernels[i] < 4 ?
+                         names[kernels[i]] : "?", b ? "/" : "", ctx_name[b]);
+                cfg[ncfg] = (sweep_cfg){.vk = ctx[b], .kernel = kernels[i], .label = labels[ncfg]};
+                ncfg++;
+            }
+        int given = k != 4096 || n != 4096;
+        printf("median ms per dispatch, %s (%d rounds of %d dispatches each)\n",
+               prefill ? "prefill" : "1..8 vectors", reps, batch);
+        for (int i = 0; i < nt; i++)
+            for (size_t s = 0; s < (given ? 1 : sizeof shapes / sizeof *shapes); s++)
+                if (sweep_shape(cfg, ncfg, types[i], given ? k : shapes[s][0], given ? n : shapes[s][1], reps, batch,
+                                prefill ? m : 0))
+                    return 1;
+        for (int b = 1; b < nctx; b++)
+            vkslm_vk_close(ctx[b]);
+        vkslm_vk_close(vk);
+        return 0;
+    }
     for (int i = 0; i < nt; i++)
         for (int s = 1; s <= 2; s++)
             if ((!only || only == s) && bench_type(vk, types[i], k, n, m, reps, s, prefill))

@@ -25,6 +25,7 @@
         [VKSLM_TYPE_IQ4_XS] = VKSLM_SHADER_##OP##_IQ4_XS,                                                          \
     }
 static const vkslm_shader_id vec_shaders[VKSLM_TYPE_COUNT] = WEIGHT_SHADERS(MATMUL_VEC);
+static const vkslm_shader_id texel_shaders[VKSLM_TYPE_COUNT] = WEIGHT_SHADERS(MATMUL_VEC_TEXEL);
 static const vkslm_shader_id tiled_shaders[VKSLM_TYPE_COUNT] = WEIGHT_SHADERS(MATMUL);
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
@@ -59,19 +60,34 @@ typedef struct vec_plan {
     uint32_t local, rows_per_wg, rpl;
 } vec_plan;
 
-static vec_plan plan_vec(const vkslm_vk *vk, int per_lane, uint32_t nvec, uint64_t n_rows) {
+static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+/* texel: the texel-buffer variant (row per lane, x outer, up to TEXEL_RPL rows per invocation) */
+#define TEXEL_RPL 16u
+#define STORAGE_RPL 4u
+static vec_plan plan_vec(const vkslm_vk *vk, int per_lane, int texel, uint32_t nvec, uint64_t n_rows) {
     const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
     vec_plan v;
     uint32_t sg = caps->subgroup_size ? caps->subgroup_size : 32;
-    v.local = per_lane ? LANE_WG : sg * SUBGROUPS_PER_WG;
+    /* the texel variant: a subgroup per workgroup (as fast as 64 invocations, and one pipeline for any row
+     * count: 576 x 49152 Q4_0, 8 vectors, 20.5 vs 22.0 CPU ms) */
+    v.local = texel ? sg : per_lane ? LANE_WG : sg * SUBGROUPS_PER_WG;
     while (v.local > caps->max_workgroup_invocations && v.local > 1)
         v.local /= 2;
     /* rows an invocation computes together (each x value it loads serves them all). On lavapipe every
      * per-lane load is a gather and x loads dominate: 4 rows cut a 4096x4096 Q4_0 mat-vec from 11-20 to 4.6
      * CPU ms (8 vectors: 36 ms with 4 rows, 48 with 2; prefill 7.8 vs 4.2 GFLOP/s). GPUs keep fewer
-     * (registers). VKSLM_MATVEC_RPL (read at device open) forces it, for measurements. */
+     * (registers). The texel variant fetches x once per unit for all its rows: 16 rows where that still
+     * leaves 8 workgroups of a subgroup, else 8 or 4 (576 x 1536 Q4_0 on lavapipe, 8 vectors, CPU ms:
+     * 0.74 with 16 rows, 0.82 with 8, 1.01 with 4). VKSLM_MATVEC_RPL (read at device open) forces it, for
+     * measurements. */
     uint32_t forced = vkslm_vk_get_enabled(vk)->matvec_rpl;
-    v.rpl = forced ? forced : vkslm_vk_is_cpu(vk) ? 4u : nvec > 2 ? 1u : 2u;
+    if (texel)
+        v.rpl = n_rows >= 8ull * sg * 16 ? 16u : n_rows >= 8ull * sg * 8 ? 8u : 4u;
+    else
+        v.rpl = vkslm_vk_is_cpu(vk) ? 4u : nvec > 2 ? 1u : 2u;
+    if (forced)
+        v.rpl = min_u32(forced, texel ? TEXEL_RPL : STORAGE_RPL);
     if (per_lane) /* at least 8 workgroups to keep the cores of a CPU device busy on small matrices, none
                    * smaller than a subgroup (576 rows: 9 groups of 16, not 3 of 64) */
         while (v.local > sg && (n_rows + (uint64_t)v.local * v.rpl - 1) / ((uint64_t)v.local * v.rpl) < 8)
@@ -127,6 +143,7 @@ vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm
         return vkslm_fail(VKSLM_ERR_FEATURE_MISSING, "%s: the device has no subgroup arithmetic in compute", name);
 
     uint32_t spec[5], n_spec, rows_per_wg, toks_per_wg;
+    int texel = 0;
     vkslm_shader_id shader;
     if (kernel == VKSLM_MATMUL_TILED) {
         shader = tiled_shaders[w->type];
@@ -138,8 +155,9 @@ vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm
         int per_lane = kernel == VKSLM_MATMUL_ROW_PER_LANE;
         uint32_t nvec = (uint32_t)min_u64(s.m, max_vec && max_vec < VKSLM_MATMUL_MAX_VEC ? max_vec
                                                                                           : VKSLM_MATMUL_MAX_VEC);
-        vec_plan v = plan_vec(vk, per_lane, nvec, s.n);
-        shader = vec_shaders[w->type];
+        texel = per_lane && cpu && vkslm_vk_get_enabled(vk)->texel_buffers;
+        vec_plan v = plan_vec(vk, per_lane, texel, nvec, s.n);
+        shader = texel ? texel_shaders[w->type] : vec_shaders[w->type];
         spec[0] = v.local, spec[1] = nvec, spec[2] = (uint32_t)per_lane, spec[3] = v.rows_per_wg, spec[4] = v.rpl;
         n_spec = 5;
         rows_per_wg = v.rows_per_wg;
@@ -154,8 +172,9 @@ vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm
         .arg = {
             /* quantized blocks are read as words at any even byte offset, plain floats as aligned words */
             {"w", w, .unit = 1, .align = vkslm_type_info(w->type)->block_elems == 1 ? 4 : 2, .off_at = AT(w_off),
-             .step = {0, s.row_bytes}, .size = s.row_bytes},
-            {"x", x, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(x_off), .step = {s.k * 4}, .size = s.k * 4},
+             .step = {0, s.row_bytes}, .size = s.row_bytes, .texel = texel},
+            {"x", x, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(x_off), .step = {s.k * 4}, .size = s.k * 4,
+             .texel = texel},
             {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = AT(d_off), .step = {s.n * 4, 4}, .size = 4},
             {"bias", bias, .optional = 1, .types = VKSLM_OP_F32, .off_at = AT(b_off), .step = {0, 4}, .size = 4},
         },

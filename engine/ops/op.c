@@ -9,19 +9,24 @@
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
-static uint64_t avail_bytes(const vkslm_vk *vk) {
+static uint64_t avail_bytes(const vkslm_vk *vk, int texel) {
     /* vkslm_vk_bind aligns the start down (up to min_storage_offset_align - 1 bytes more) and rounds the
-     * end up to a word */
-    uint64_t slack = vkslm_vk_get_caps(vk)->min_storage_offset_align + 4, range = vkslm_vk_max_range(vk);
+     * end up to a word; vkslm_vk_bind_texels aligns to the texel offset alignment (at least 16) and rounds
+     * to a texel */
+    const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
+    uint64_t talign = caps->min_texel_offset_align > 16 ? caps->min_texel_offset_align : 16;
+    uint64_t slack = texel ? talign + 16 : caps->min_storage_offset_align + 4, range = vkslm_vk_max_range(vk);
     return range > slack ? range - slack : 0;
 }
 
-uint64_t vkslm_op_fit(const vkslm_vk *vk, uint64_t step, uint64_t size) {
-    uint64_t avail = avail_bytes(vk);
+static uint64_t fit(const vkslm_vk *vk, int texel, uint64_t step, uint64_t size) {
+    uint64_t avail = avail_bytes(vk, texel);
     if (size > avail)
         return 0;
     return step ? (avail - size) / step + 1 : UINT64_MAX;
 }
+
+uint64_t vkslm_op_fit(const vkslm_vk *vk, uint64_t step, uint64_t size) { return fit(vk, 0, step, size); }
 
 vkslm_status vkslm_op_present(const char *op, const vkslm_tensor *const *t, int n) {
     for (int i = 0; i < n; i++)
@@ -133,12 +138,12 @@ static vkslm_status plan(const vkslm_vk *vk, const vkslm_op *op, uint32_t n_arg,
      * pieces */
     for (uint32_t i = 0; i < n_arg; i++)
         if (op->arg[i].t)
-            c[1] = min_u64(c[1], vkslm_op_fit(vk, op->arg[i].step[1], op->arg[i].size));
+            c[1] = min_u64(c[1], fit(vk, op->arg[i].texel, op->arg[i].step[1], op->arg[i].size));
     c[1] = round_down(c[1], &op->axis[1], total[1]);
     for (uint32_t i = 0; i < n_arg && c[1]; i++) {
         const vkslm_op_arg *g = &op->arg[i];
         if (g->t)
-            c[0] = min_u64(c[0], vkslm_op_fit(vk, g->step[0], (c[1] - 1) * g->step[1] + g->size));
+            c[0] = min_u64(c[0], fit(vk, g->texel, g->step[0], (c[1] - 1) * g->step[1] + g->size));
     }
     c[0] = round_down(c[0], &op->axis[0], total[0]);
     for (int d = 0; d < 3; d++) /* group counts that grow with both axes */
@@ -190,14 +195,22 @@ static vkslm_status record_piece(vkslm_cmd *c, const vkslm_op *op, uint32_t n_ar
     vkslm_binding bind[VKSLM_OP_MAX_ARGS];
     for (uint32_t i = 0; i < n_arg; i++) {
         const vkslm_op_arg *g = &op->arg[i];
-        if (!g->t) { /* an absent optional argument: bound, never read */
-            bind[i] = bind[0];
+        if (!g->t) { /* an absent optional argument: bound, never read: the first binding of its kind */
+            uint32_t j = 0;
+            while (j < i && (!op->arg[j].t || op->arg[j].texel != g->texel))
+                j++;
+            if (j == i)
+                return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: no binding to stand in for %s", op->name, g->name);
+            bind[i] = bind[j];
+            bind[i].write = 0;
             continue;
         }
         uint64_t start = g->t->offset + g->at + i0 * g->step[0] + i1 * g->step[1];
         uint64_t span = (m0 - 1) * g->step[0] + (m1 - 1) * g->step[1] + g->size, skip = 0;
         if (dry) /* a recording that resolves kernels only: buffers may be placeholders */
-            bind[i] = (vkslm_binding){VK_NULL_HANDLE, 0, span, g->write};
+            bind[i] = (vkslm_binding){VK_NULL_HANDLE, 0, span, g->write, g->texel};
+        else if (g->texel)
+            VKSLM_TRY(vkslm_vk_bind_texels(vk, g->t->buf, start, span, &bind[i], &skip));
         else
             VKSLM_TRY(vkslm_vk_bind(vk, g->t->buf, start, span, g->write, &bind[i], &skip));
         uint64_t align = g->align > arg_unit(g) ? g->align : arg_unit(g);

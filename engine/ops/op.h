@@ -35,8 +35,11 @@
 typedef struct vkslm_op_arg {
     const char *name;      /* in messages; NULL ends the list */
     const vkslm_tensor *t; /* the tensor */
-    int optional;          /* t may be NULL: the binding then repeats argument 0's (unread by the shader) */
+    int optional;          /* t may be NULL: the binding then repeats the first present argument of its kind
+                            * (storage or texel), read-only (unread by the shader) */
     int write;
+    int texel;             /* bound as a uniform texel buffer of 16-byte texels (vkslm_vk_bind_texels: the op
+                            * checked vkslm_vk_get_enabled()->texel_buffers); read-only */
     uint32_t types;        /* accepted types (a mask), 0: any (the op checked) */
     uint32_t align;        /* the start must be a multiple of this many bytes (0: unit) */
     uint32_t unit;         /* bytes per element of the shader's index into the binding (0: 4) */

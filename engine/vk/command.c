@@ -27,6 +27,8 @@ struct vkslm_cmd {
     VkDescriptorPool *pools;
     uint32_t n_pools, cap_pools;
     uint32_t cur_pool, pool_used; /* the pool sets come from now, and how many it gave */
+    VkBufferView *views;          /* of this recording's texel bindings: destroyed when the next one begins */
+    uint32_t n_views, cap_views;
     range_list writes, reads;               /* since the last barrier */
     uint32_t barriers;
     int recording;
@@ -112,10 +114,18 @@ vkslm_status vkslm_cmd_create(vkslm_vk *vk, vkslm_cmd **out) {
     return VKSLM_OK;
 }
 
+static void views_release(vkslm_cmd *c) {
+    for (uint32_t i = 0; i < c->n_views; i++)
+        vkDestroyBufferView(c->vk->device, c->views[i], NULL);
+    c->n_views = 0;
+}
+
 void vkslm_cmd_destroy(vkslm_cmd *c) {
     if (!c)
         return;
     VkDevice dev = c->vk->device;
+    views_release(c);
+    VKSLM_FREE(c->views);
     for (uint32_t i = 0; i < c->n_pools; i++)
         vkDestroyDescriptorPool(dev, c->pools[i], NULL);
     VKSLM_FREE(c->pools);
@@ -167,6 +177,7 @@ vkslm_status vkslm_cmd_begin(vkslm_cmd *c) {
     VkDevice dev = c->vk->device;
     for (uint32_t i = 0; i < c->n_pools; i++)
         VKSLM_VK_TRY(vkResetDescriptorPool(dev, c->pools[i], 0));
+    views_release(c); /* the previous recording has run (its command buffer is reset below) */
     c->cur_pool = 0;
     c->pool_used = 0;
     c->writes.n = c->reads.n = 0;
@@ -199,10 +210,13 @@ static vkslm_status alloc_set(vkslm_cmd *c, VkDescriptorSetLayout layout, VkDesc
                 c->pools = np;
                 c->cap_pools = cap;
             }
-            VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = SETS_PER_POOL * 16};
+            VkDescriptorPoolSize ps[2] = {
+                {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = SETS_PER_POOL * 16},
+                {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, .descriptorCount = SETS_PER_POOL * 4},
+            };
             VkDescriptorPoolCreateInfo pci = {
                 .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = SETS_PER_POOL,
-                .poolSizeCount = 1, .pPoolSizes = &ps,
+                .poolSizeCount = c->vk->enabled.texel_buffers ? 2u : 1u, .pPoolSizes = ps,
             };
             VKSLM_VK_TRY(vkCreateDescriptorPool(dev, &pci, NULL, &c->pools[c->n_pools]));
             c->n_pools++;
@@ -279,6 +293,28 @@ vkslm_status vkslm_vk_bind(const vkslm_vk *vk, const vkslm_buf *buf, uint64_t by
     out->offset = base;
     out->range = len;
     out->write = write;
+    out->texel = 0;
+    *skip = abs - base;
+    return VKSLM_OK;
+}
+
+vkslm_status vkslm_vk_bind_texels(const vkslm_vk *vk, const vkslm_buf *buf, uint64_t byte_off, uint64_t size,
+                                  vkslm_binding *out, uint64_t *skip) {
+    if (!vk->enabled.texel_buffers)
+        return vkslm_fail(VKSLM_ERR_FEATURE_MISSING, "bind: texel buffers are not enabled on this device");
+    if (!buf || !buf->buffer || byte_off > buf->size || size > buf->size - byte_off || size == 0)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "bind: range [%llu, +%llu) outside a buffer of %llu bytes",
+                          (unsigned long long)byte_off, (unsigned long long)size,
+                          (unsigned long long)(buf ? buf->size : 0));
+    uint64_t align = vk->caps.min_texel_offset_align > 16 ? vk->caps.min_texel_offset_align : 16;
+    uint64_t abs = buf->offset + byte_off, base = abs / align * align;
+    /* whole texels: suballocations start on 256 bytes and are padded to 256 (memory.c), so the rounded
+     * range stays inside this one's extent */
+    uint64_t len = (abs + size - base + 15) & ~(uint64_t)15;
+    if (len > vk->max_range || len / 16 > vk->caps.max_texel_elements)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "bind: %llu bytes exceed the bindable range of %llu bytes: split the tensor",
+                          (unsigned long long)len, (unsigned long long)vk->max_range);
+    *out = (vkslm_binding){buf->buffer, base, len, 0, 1};
     *skip = abs - base;
     return VKSLM_OK;
 }
@@ -296,16 +332,22 @@ vkslm_status vkslm_cmd_dispatch(vkslm_cmd *c, const vkslm_pipeline *p, const vks
         return vkslm_fail(VKSLM_ERR_LIMIT, "dispatch %s: %u x %u x %u workgroups (device maximum %u x %u x %u)", label,
                           gx, gy, gz, caps->max_workgroup_count[0], caps->max_workgroup_count[1],
                           caps->max_workgroup_count[2]);
-    for (uint32_t i = 0; i < nb; i++)
+    for (uint32_t i = 0; i < nb; i++) {
         if (b[i].range > c->vk->max_range)
             return vkslm_fail(VKSLM_ERR_LIMIT, "dispatch %s: binding %u spans %llu bytes (max %llu)", label, i,
                               (unsigned long long)b[i].range, (unsigned long long)c->vk->max_range);
+        if (!!b[i].texel != (p->texel_mask >> i & 1))
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "dispatch %s: binding %u is %s, the pipeline declares %s", label,
+                              i, b[i].texel ? "texels" : "a storage buffer",
+                              b[i].texel ? "a storage buffer" : "texels");
+    }
     if (c->dry)
         return VKSLM_OK;
     range acc[16];
     int wr[16];
     VkDescriptorBufferInfo info[16];
     VkWriteDescriptorSet w[16];
+    VkBufferView tv[16];
     VkDescriptorSet set;
     VKSLM_TRY(alloc_set(c, p->set_layout, &set));
     for (uint32_t i = 0; i < nb; i++) {
@@ -316,6 +358,25 @@ vkslm_status vkslm_cmd_dispatch(vkslm_cmd *c, const vkslm_pipeline *p, const vks
             .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set, .dstBinding = i, .descriptorCount = 1,
             .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .pBufferInfo = &info[i],
         };
+        if (b[i].texel) {
+            if (c->n_views == c->cap_views) {
+                uint32_t cap = c->cap_views ? c->cap_views * 2 : 64;
+                VkBufferView *nv = VKSLM_REALLOC(c->views, cap * sizeof *nv);
+                if (!nv)
+                    return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+                c->views = nv;
+                c->cap_views = cap;
+            }
+            VkBufferViewCreateInfo vi = {
+                .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO, .buffer = b[i].buffer,
+                .format = VK_FORMAT_R32G32B32A32_UINT, .offset = b[i].offset, .range = b[i].range,
+            };
+            VKSLM_VK_TRY(vkCreateBufferView(c->vk->device, &vi, NULL, &tv[i]));
+            c->views[c->n_views++] = tv[i];
+            w[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            w[i].pBufferInfo = NULL;
+            w[i].pTexelBufferView = &tv[i];
+        }
     }
     vkUpdateDescriptorSets(c->vk->device, nb, w, 0, NULL);
     VKSLM_TRY(hazard(c, acc, wr, nb));

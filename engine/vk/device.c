@@ -62,6 +62,11 @@ static vkslm_status create_device(vkslm_vk *vk) {
     e->storage16 = c->storage16 && !vkslm_env_flag("VKSLM_DISABLE_16BIT");
     e->subgroup_size_control = c->subgroup_size_control;
     e->integer_dot_product = c->integer_dot_product && !vkslm_env_flag("VKSLM_DISABLE_8BIT");
+    /* only CPU devices' kernels read through texels (a texel fetch is 8 vector loads there, a storage load a
+     * loop over lanes): elsewhere buffers keep exactly the usage they had */
+    e->texel_buffers = c->type == VK_PHYSICAL_DEVICE_TYPE_CPU && c->texel_rgba32ui &&
+                       c->max_texel_elements * 16 >= c->max_storage_buffer_range &&
+                       !vkslm_env_flag("VKSLM_DISABLE_TEXEL");
     int v13 = c->api_version >= VK_API_VERSION_1_3;
 
     VkPhysicalDeviceVulkan11Features f11 = {
@@ -134,7 +139,7 @@ static vkslm_status read_env(vkslm_vk *vk) {
     VKSLM_TRY(vkslm_env_size("VKSLM_MAX_STORAGE_RANGE", 0, 4096, UINT64_MAX, &vk->forced_range));
     VKSLM_TRY(vkslm_env_size("VKSLM_STAGING_BYTES", VKSLM_STAGING_DEFAULT, 8192, UINT64_MAX, &vk->staging_bytes));
     uint64_t rpl;
-    VKSLM_TRY(vkslm_env_uint("VKSLM_MATVEC_RPL", 0, 1, 4, &rpl));
+    VKSLM_TRY(vkslm_env_uint("VKSLM_MATVEC_RPL", 0, 1, 16, &rpl));
     vk->enabled.matvec_rpl = (uint32_t)rpl;
     return vkslm_env_size("VKSLM_DEVICE_MEMORY_LIMIT", 0, 0, UINT64_MAX, &vk->memory_limit);
 }

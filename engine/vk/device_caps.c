@@ -130,6 +130,11 @@ void vkslm_vk_query_caps(VkPhysicalDevice pd, vkslm_vk_caps *c) {
     c->max_push_constants = l->maxPushConstantsSize;
     c->min_storage_offset_align = l->minStorageBufferOffsetAlignment;
     c->timestamp_period_ns = l->timestampPeriod;
+    VkFormatProperties fmt;
+    vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32G32B32A32_UINT, &fmt);
+    c->texel_rgba32ui = !!(fmt.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT);
+    c->max_texel_elements = l->maxTexelBufferElements;
+    c->min_texel_offset_align = l->minTexelBufferOffsetAlignment;
     c->max_memory_allocation_size = 1ull << 30; /* the guaranteed minimum, if 1.1 maintenance3 is absent */
     VkPhysicalDeviceMaintenance3Properties m3 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
     VkPhysicalDeviceProperties2 p2b = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &m3};

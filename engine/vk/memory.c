@@ -9,8 +9,11 @@
 #define BLOCK_BYTES (64ull << 20)  /* default block size */
 #define SUBALLOC_ALIGN 256ull        /* >= every minStorageBufferOffsetAlignment and nonCoherentAtomSize seen */
 
-static const VkBufferUsageFlags BUFFER_USAGE = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
-                                               VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+/* every block's buffer: storage, transfers, and texel views where vkslm makes them */
+static VkBufferUsageFlags buffer_usage(const vkslm_vk *vk) {
+    return VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+           (vk->enabled.texel_buffers ? VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT : 0);
+}
 
 /* Scores memory types for an intent; returns the best index or -1. `allowed` is a memoryTypeBits mask. */
 static int pick_type(const vkslm_vk *vk, vkslm_mem_intent intent, uint32_t allowed) {
@@ -49,7 +52,7 @@ static int pick_type(const vkslm_vk *vk, vkslm_mem_intent intent, uint32_t allow
 vkslm_status vkslm_vk_memory_init(vkslm_vk *vk) {
     /* memoryTypeBits of a storage+transfer buffer: ask with a small probe buffer */
     VkBufferCreateInfo bci = {
-        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = 4096, .usage = BUFFER_USAGE,
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = 4096, .usage = buffer_usage(vk),
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
     VkBuffer probe;
@@ -103,7 +106,7 @@ static vkslm_status block_create(vkslm_vk *vk, vkslm_mem_intent intent, VkDevice
     vkslm_mem_block *b = &vk->blocks[slot];
     memset(b, 0, sizeof *b);
     VkBufferCreateInfo bci = {
-        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = size, .usage = BUFFER_USAGE,
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = size, .usage = buffer_usage(vk),
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
     VkResult r = vkCreateBuffer(vk->device, &bci, NULL, &b->buffer);

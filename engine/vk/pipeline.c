@@ -1,6 +1,7 @@
 /* Compute pipelines from embedded SPIR-V, specialised with constants, created once per (variant,
  * constants) and kept for the context's life in a table indexed by the variant's id. Descriptor layout:
- * bindings 0..n-1, all storage buffers. */
+ * bindings 0..n-1 of set 0, storage buffers, or uniform texel buffers where the SPIR-V declares a sampled
+ * buffer image. */
 #include <string.h>
 
 #include "engine/util/alloc.h"
@@ -10,14 +11,56 @@
 
 #define MAX_BINDINGS 16
 
+/* The bindings (bit i: binding i < 32) whose variables are sampled buffer images (GLSL samplerBuffer or
+ * textureBuffer: uniform texel buffers), read off the SPIR-V's types, variables and decorations. */
+static uint32_t texel_bindings(const uint32_t *code, size_t words) {
+    enum { OP_TYPE_IMAGE = 25, OP_TYPE_SAMPLED_IMAGE = 27, OP_TYPE_POINTER = 32, OP_VARIABLE = 59,
+           OP_DECORATE = 71, DECORATION_BINDING = 33, DIM_BUFFER = 5 };
+    if (words < 5)
+        return 0;
+    uint32_t bound = code[3];
+    /* per id: 1 a sampled buffer image type (or a pointer to one, or a variable of one); binding + 1 */
+    uint8_t *texel = VKSLM_CALLOC(bound ? bound : 1, 1);
+    uint32_t *binding = VKSLM_CALLOC(bound ? bound : 1, sizeof *binding);
+    uint32_t mask = 0;
+    if (!texel || !binding)
+        goto done;
+    for (size_t i = 5; i < words;) {
+        uint32_t n = code[i] >> 16, op = code[i] & 0xffffu;
+        if (n == 0 || i + n > words)
+            break;
+        const uint32_t *a = code + i + 1; /* operands */
+        if (op == OP_TYPE_IMAGE && n >= 9 && a[0] < bound)
+            texel[a[0]] = a[2] == DIM_BUFFER && a[6] == 1;
+        else if (op == OP_TYPE_SAMPLED_IMAGE && n >= 3 && a[0] < bound && a[1] < bound)
+            texel[a[0]] = texel[a[1]];
+        else if (op == OP_TYPE_POINTER && n >= 4 && a[0] < bound && a[2] < bound)
+            texel[a[0]] = texel[a[2]];
+        else if (op == OP_VARIABLE && n >= 4 && a[0] < bound && a[1] < bound)
+            texel[a[1]] = texel[a[0]];
+        else if (op == OP_DECORATE && n >= 4 && a[1] == DECORATION_BINDING && a[0] < bound)
+            binding[a[0]] = a[2] + 1;
+        i += n;
+    }
+    for (uint32_t id = 0; id < bound; id++) /* one pass: a type comes before what uses it (SPIR-V's layout) */
+        if (texel[id] && binding[id] && binding[id] <= 32)
+            mask |= 1u << (binding[id] - 1);
+done:
+    VKSLM_FREE(texel);
+    VKSLM_FREE(binding);
+    return mask;
+}
+
 static vkslm_status create_pipeline(vkslm_vk *vk, const vkslm_spirv_entry *e, uint32_t nb, uint32_t push,
                                     const uint32_t *spec, uint32_t n_spec, vkslm_pipeline *p) {
     VkDevice dev = vk->device;
     VkDescriptorSetLayoutBinding b[MAX_BINDINGS];
+    p->texel_mask = texel_bindings(e->code, *e->size / 4);
     for (uint32_t i = 0; i < nb; i++)
         b[i] = (VkDescriptorSetLayoutBinding){
-            .binding = i, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = 1,
-            .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+            .binding = i, .descriptorCount = 1, .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+            .descriptorType = p->texel_mask >> i & 1 ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                     : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
         };
     VkDescriptorSetLayoutCreateInfo dl = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = nb, .pBindings = b,

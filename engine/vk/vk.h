@@ -41,6 +41,10 @@ typedef struct vkslm_vk_caps {
     uint32_t max_push_constants;
     uint64_t min_storage_offset_align;
     float timestamp_period_ns;
+    /* uniform texel buffers of 16-byte texels (VK_FORMAT_R32G32B32A32_UINT): how CPU devices' mat-vec reads */
+    int texel_rgba32ui;                     /* the format supports VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT */
+    uint64_t max_texel_elements;            /* maxTexelBufferElements */
+    uint64_t min_texel_offset_align;        /* minTexelBufferOffsetAlignment */
 
     /* memory */
     VkPhysicalDeviceMemoryProperties mem;
@@ -76,6 +80,7 @@ typedef struct vkslm_vk_options {
 
 /* Environment switches read at open: VKSLM_DEVICE, VKSLM_VALIDATE, VKSLM_MAX_STORAGE_RANGE (bytes; lowers
  * the range vkslm binds), VKSLM_DISABLE_F16 / _8BIT / _16BIT (do not enable those features),
+ * VKSLM_DISABLE_TEXEL (no texel-buffer bindings: the kernels that use them fall back to storage buffers),
  * VKSLM_DISABLE_UMA (always stage uploads), VKSLM_STAGING_BYTES, VKSLM_DEVICE_MEMORY_LIMIT, VKSLM_CACHE_DIR,
  * VKSLM_NO_PIPELINE_CACHE, VKSLM_MATVEC_RPL (engine/ops/matmul.c). Byte counts are read strictly (engine/util/env.h): a bad value fails the open
  * with VKSLM_ERR_INVALID_ARG. */
@@ -93,7 +98,10 @@ VkDevice vkslm_vk_device(const vkslm_vk *vk);
  * (read once, at open). */
 typedef struct vkslm_vk_enabled {
     int fp16, int8, storage16, storage8, subgroup_size_control, integer_dot_product;
-    uint32_t matvec_rpl; /* VKSLM_MATVEC_RPL (1..4): rows per invocation of the mat-vec kernel; 0: its choice */
+    int texel_buffers;   /* bindings as uniform texel buffers (vkslm_vk_bind_texels): a CPU device, the format
+                          * is there, a view spans the whole storage range, VKSLM_DISABLE_TEXEL is unset */
+    uint32_t matvec_rpl; /* VKSLM_MATVEC_RPL (1..16): rows per invocation of the mat-vec kernel (at most 4 in
+                          * its storage-buffer variant); 0: its choice */
 } vkslm_vk_enabled;
 const vkslm_vk_enabled *vkslm_vk_get_enabled(const vkslm_vk *vk);
 /* The largest range vkslm binds as one storage buffer (device limit, or the env override if lower). */
@@ -144,10 +152,13 @@ typedef struct vkslm_pipeline {
     VkDescriptorSetLayout set_layout;
     uint32_t n_bindings, push_size;
     uint32_t local_size[3];
+    uint32_t texel_mask; /* bindings the shader declares as uniform texel buffers (bit i: binding i) */
 } vkslm_pipeline;
 
 /* The pipeline of the embedded SPIR-V variant `shader` (VKSLM_SHADER_<NAME>, vkslm_shader_ids.h)
- * specialised with spec[i] as constant i (uint32; by convention constant 0 is local_size_x). The first
+ * specialised with spec[i] as constant i (uint32; by convention constant 0 is local_size_x). Its bindings
+ * 0..n_bindings-1 are storage buffers, or uniform texel buffers where the SPIR-V declares a buffer image
+ * (a `usamplerBuffer`, read with texelFetch). The first
  * call for a (variant, constants) creates it under the context's lock; later calls find it in the
  * variant's table without a lock, a string or an allocation. Pipelines live as long as the context. */
 vkslm_status vkslm_vk_kernel(vkslm_vk *vk, vkslm_shader_id shader, uint32_t n_bindings, uint32_t push_size,
@@ -162,11 +173,14 @@ vkslm_status vkslm_vk_pipeline(vkslm_vk *vk, const char *variant, uint32_t n_bin
 typedef struct vkslm_cmd vkslm_cmd;
 
 /* One buffer binding of a dispatch: range must be <= vkslm_vk_max_range(); offset aligned to
- * min_storage_offset_align (vkslm_vk_bind computes both). */
+ * min_storage_offset_align (vkslm_vk_bind computes both). texel: bound as a uniform texel buffer of 16-byte
+ * texels (VK_FORMAT_R32G32B32A32_UINT) through a view the recording makes, for a binding the pipeline
+ * declares so (vkslm_vk_bind_texels computes offset and range for it). */
 typedef struct vkslm_binding {
     VkBuffer buffer;
     VkDeviceSize offset, range;
     int write;
+    int texel;
 } vkslm_binding;
 
 /* Makes a binding for bytes [byte_off, byte_off + size) of buf: aligns the offset down and returns in
@@ -174,6 +188,11 @@ typedef struct vkslm_binding {
  * VKSLM_ERR_LIMIT if the range exceeds the bindable maximum: callers split larger tensors. */
 vkslm_status vkslm_vk_bind(const vkslm_vk *vk, const vkslm_buf *buf, uint64_t byte_off, uint64_t size, int write,
                            vkslm_binding *out, uint64_t *skip);
+/* The same as a read-only uniform texel buffer of 16-byte texels (needs vkslm_vk_get_enabled()->texel_buffers):
+ * the offset aligned down to the texel offset alignment and 16 bytes, the range rounded up to whole texels
+ * (inside the allocation's padding). Texel t of the binding holds bytes [16 t, 16 t + 16). */
+vkslm_status vkslm_vk_bind_texels(const vkslm_vk *vk, const vkslm_buf *buf, uint64_t byte_off, uint64_t size,
+                                  vkslm_binding *out, uint64_t *skip);
 
 vkslm_status vkslm_cmd_create(vkslm_vk *vk, vkslm_cmd **out);
 /* A recording that records nothing: dispatches are checked and dropped, copies, fills and updates ignored,
