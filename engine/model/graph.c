@@ -325,7 +325,9 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(vkslm_op_matmul(c, &v, &L->wv, &h, opt(&L->bv)));
             VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rope));
         }
-        /* per run: k roped and v into its sequence's cache; att = softmax(q k) v over that cache */
+        /* per run: k roped and v into its sequence's cache, then att = softmax(q k) v over that cache. All
+         * the writes come first and then all the attentions: the runs touch different caches, so they need
+         * one barrier between the two groups, not one per run */
         for (uint32_t ir = 0; ir < st->n_runs; ir++) {
             const vkslm_graph_run *r = &st->runs[ir];
             const uint64_t f = r->first, rn = r->n;
@@ -340,6 +342,12 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
                 VKSLM_TRY(vkslm_op_kv_write_rope(c, &kc, &k3, &pos_r, 0, ff, &rope));
                 VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &pos_r, 0));
             }
+        }
+        for (uint32_t ir = 0; ir < st->n_runs; ir++) {
+            const vkslm_graph_run *r = &st->runs[ir];
+            const uint64_t f = r->first, rn = r->n;
+            vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_seq[r->seq], 0, il, VKSLM_KV_K);
+            vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_seq[r->seq], 0, il, VKSLM_KV_V);
             vkslm_tensor q_r = act3(&b->q, f * QK * 4, HD, NH, rn), att_r = act3(&b->att, f * QK * 4, HD, NH, rn);
             vkslm_tensor scratch = act2(&b->attn_scratch, f * scratch_row, rn * scratch_row / 4, 1);
             vkslm_attn_params ap = {
