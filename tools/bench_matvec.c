@@ -6,10 +6,16 @@
  * and reports GFLOP/s.
  * -s 1 or 2 runs only the first (row per lane / tiled) or second kernel.
  * With -S it sweeps the batched mat-vec: 1..8 vectors at the shapes of smollm2-135m (K x N = 576x576,
- * 576x1536, 576x3072 (gate|up fused), 1536x576, 576x49152; or the one given by -k/-n), every vector count
- * and kernel (-K lane,subgroup,...: the kernels as vkslm_matmul_kernel numbers) interleaved in one command
- * buffer, reps rounds; it prints the median ms of each and t(8)/t(1).
- *   vkslm_bench_matvec [-k K] [-n N] [-r reps] [-v vectors] [-p tokens] [-s 1|2] [-S] [-K k1,k2] [TYPE...] */
+ * 576x1536, 576x3072 (gate|up fused), 1536x576, 576x49152; or the one given by -k/-n), for every kernel
+ * of -K (vkslm_matmul_kernel numbers, default 1: row per lane) on the default context, on one context per
+ * -E VAR=VALUE (opened with that variable set) and with -B on one with VKSLM_DISABLE_TEXEL=1 (the
+ * storage-buffer kernels CPU devices ran before texel buffers). All of them interleave: each of -r rounds
+ * submits -b dispatches of every (configuration, vector count) in turn. It prints, per configuration, the
+ * medians over the rounds of the GPU-timestamp ms and of the process CPU ms per dispatch (lavapipe's
+ * threads included: on a shared machine the steadier of the two), and t(8)/t(1). With -p M (and -S) it
+ * times M tokens instead (the prefill matmul; -p 8 is the 8-vector mat-vec alone, for profiling).
+ *   vkslm_bench_matvec [-k K] [-n N] [-r reps] [-v vectors] [-p tokens] [-s 1|2] [TYPE...]
+ *   vkslm_bench_matvec -S [-B] [-E VAR=VALUE]... [-K k1,k2] [-k K -n N] [-r rounds] [-b batch] [-p M] [TYPE...] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -78,9 +78,10 @@ static vec_plan plan_vec(const vkslm_vk *vk, int per_lane, int texel, uint32_t n
      * per-lane load is a gather and x loads dominate: 4 rows cut a 4096x4096 Q4_0 mat-vec from 11-20 to 4.6
      * CPU ms (8 vectors: 36 ms with 4 rows, 48 with 2; prefill 7.8 vs 4.2 GFLOP/s). GPUs keep fewer
      * (registers). The texel variant fetches x once per unit for all its rows: 16 rows where that still
-     * leaves 8 workgroups of a subgroup, else 8 or 4 (576 x 1536 Q4_0 on lavapipe, 8 vectors, CPU ms:
-     * 0.74 with 16 rows, 0.82 with 8, 1.01 with 4). VKSLM_MATVEC_RPL (read at device open) forces it, for
-     * measurements. */
+     * leaves 8 workgroups of a subgroup, else 8 or 4 (lavapipe, 576 x 49152, CPU ms for 1 / 8 vectors:
+     * Q8_0 10.5 / 18.6 with 16 rows, 12.8 / 22.5 with 8; Q4_0, 8 vectors: 21.4 with 16, 23.9 with 8, 28.8
+     * with 4). More rows cost compile time (16 rows: twice the 4 rows of the storage variant) for a few
+     * per cent. VKSLM_MATVEC_RPL (read at device open) forces it, for measurements. */
     uint32_t forced = vkslm_vk_get_enabled(vk)->matvec_rpl;
     if (texel)
         v.rpl = n_rows >= 8ull * sg * 16 ? 16u : n_rows >= 8ull * sg * 8 ? 8u : 4u;
