@@ -9,20 +9,9 @@
 #include <unistd.h>
 
 #include "tests/harness.h"
+#include "tests/util_models.h"
 #include "tests/util_refs.h"
 #include "vkslm.h"
-
-static vkslm_model *load_model(const char *rel) {
-    char path[1024];
-    vkslm_model_params mp = vkslm_model_default_params();
-    mp.validate = true;
-    vkslm_model *m = NULL;
-    vkslm_status st = vkslm_model_load(test_data_path(path, sizeof path, rel), &mp, &m);
-    if (st != VKSLM_OK)
-        fprintf(stderr, "%s: %s\n", rel, vkslm_last_error());
-    CU_ASSERT_FATAL(st == VKSLM_OK);
-    return m;
-}
 
 static vkslm_session *new_session(vkslm_model *m, uint32_t n_ctx, uint32_t n_batch) {
     vkslm_session_params sp = vkslm_session_default_params();
@@ -39,7 +28,7 @@ static void check_greedy(const char *ref_name, size_t must_match) {
     CU_ASSERT_FATAL(test_ref_load(ref_name, &ref) == 0);
     char rel[300];
     snprintf(rel, sizeof rel, "models/%s", ref.model);
-    vkslm_model *m = load_model(rel);
+    vkslm_model *m = test_model_load(rel);
     vkslm_session *s = new_session(m, 256, 0);
     vkslm_generate_params gp = vkslm_generate_default_params();
     gp.max_tokens = (int32_t)ref.n_greedy;
@@ -68,7 +57,7 @@ static void test_chunked_prefill(void) {
     TEST_REQUIRE_DATA();
     test_ref ref;
     CU_ASSERT_FATAL(test_ref_load("tiny-llama3-random.long", &ref) == 0);
-    vkslm_model *m = load_model("models/tiny-llama3-random.gguf");
+    vkslm_model *m = test_model_load("models/tiny-llama3-random.gguf");
     uint32_t nv = (uint32_t)vkslm_model_n_vocab(m);
     float *one = malloc(nv * sizeof *one);
     static const uint32_t batches[] = {128, 5, 1};
@@ -123,7 +112,7 @@ static void *run_job(void *arg) {
 /* Two sessions of one model on two threads at once give what each gives alone. */
 static void test_two_threads(void) {
     TEST_REQUIRE_DATA();
-    vkslm_model *m = load_model("models/tiny-qwen2-random.gguf");
+    vkslm_model *m = test_model_load("models/tiny-qwen2-random.gguf");
     thread_job alone[2] = {{m, "Once upon a time", {0}, 0, 0}, {m, "The quick brown fox", {0}, 0, 0}};
     thread_job both[2] = {alone[0], alone[1]};
     run_job(&alone[0]);
@@ -151,7 +140,7 @@ static bool stop_after_three(const char *piece, void *user) {
 
 static void test_stop_conditions(void) {
     TEST_REQUIRE_DATA();
-    vkslm_model *m = load_model("models/stories260K.gguf");
+    vkslm_model *m = test_model_load("models/stories260K.gguf");
     vkslm_session *s = new_session(m, 64, 0);
     vkslm_generate_params gp = vkslm_generate_default_params();
     gp.max_tokens = 40;
@@ -211,7 +200,7 @@ static void test_stop_conditions(void) {
 
 static void test_seeded_sampling_and_rewind(void) {
     TEST_REQUIRE_DATA();
-    vkslm_model *m = load_model("models/stories260K.gguf");
+    vkslm_model *m = test_model_load("models/stories260K.gguf");
     vkslm_session *s = new_session(m, 128, 0);
     vkslm_generate_params gp = vkslm_generate_default_params();
     gp.max_tokens = 30;
@@ -250,7 +239,7 @@ static void test_load_paths_and_refusals(void) {
     TEST_REQUIRE_DATA();
     char path[1024];
     test_data_path(path, sizeof path, "models/stories260K.gguf");
-    vkslm_model *a = load_model("models/stories260K.gguf");
+    vkslm_model *a = test_model_load("models/stories260K.gguf");
     int32_t ids[8];
     size_t n_ids = 0;
     CU_ASSERT_FATAL(vkslm_model_tokenize(a, "Once upon a time", 16, -1, false, ids, 8, &n_ids) == VKSLM_OK);
@@ -305,7 +294,7 @@ static void test_load_paths_and_refusals(void) {
     CU_ASSERT_FATAL(vkslm_session_create(a, NULL, &sd) == VKSLM_OK);
     CU_ASSERT_EQUAL(vkslm_session_n_ctx(sd), 2048u);
     vkslm_session_free(sd);
-    vkslm_model *l3 = load_model("models/tiny-llama3-random.gguf"); /* trained on 131072 */
+    vkslm_model *l3 = test_model_load("models/tiny-llama3-random.gguf"); /* trained on 131072 */
     CU_ASSERT_EQUAL(vkslm_model_default_n_ctx(l3), VKSLM_DEFAULT_N_CTX);
     vkslm_model_free(l3);
     CU_ASSERT_EQUAL(vkslm_model_default_n_ctx(NULL), VKSLM_DEFAULT_N_CTX);

@@ -8,22 +8,11 @@
 #include <string.h>
 
 #include "tests/harness.h"
+#include "tests/util_models.h"
 #include "vkslm.h"
 
 #define N_SEQ 8
 #define MAX_TOK 48
-
-static vkslm_model *load(const char *rel) {
-    char path[1024];
-    vkslm_model_params mp = vkslm_model_default_params();
-    mp.validate = true;
-    vkslm_model *m = NULL;
-    vkslm_status st = vkslm_model_load(test_data_path(path, sizeof path, rel), &mp, &m);
-    if (st != VKSLM_OK)
-        fprintf(stderr, "%s: %s\n", rel, vkslm_last_error());
-    CU_ASSERT_FATAL(st == VKSLM_OK);
-    return m;
-}
 
 static vkslm_session *session(vkslm_model *m, uint32_t n_seq, uint32_t n_batch) {
     vkslm_session_params sp = vkslm_session_default_params();
@@ -85,7 +74,7 @@ static void compare_row(const float *got, const float *want, int32_t nv, tally *
  * others' single tokens, entries of different sequences interleaved; every output is compared with the
  * sequence decoded alone. */
 static void batched_equals_alone(const char *rel, uint32_t n_seq) {
-    vkslm_model *m = load(rel);
+    vkslm_model *m = test_model_load(rel);
     const int32_t nv = vkslm_model_n_vocab(m);
     vkslm_rng rng;
     test_rng(&rng, n_seq * 977u + strlen(rel));
@@ -199,7 +188,7 @@ static const float *feed(vkslm_session *s, vkslm_batch *b, int32_t seq, const in
 /* remove a tail, copy a prefix, clear: the next logits equal a cold recompute of what the sequence holds */
 static void test_seq_ops_equal_cold(void) {
     TEST_REQUIRE_DATA();
-    vkslm_model *m = load("models/stories260K.gguf");
+    vkslm_model *m = test_model_load("models/stories260K.gguf");
     const int32_t nv = vkslm_model_n_vocab(m);
     int32_t a[40], c[40];
     for (int i = 0; i < 40; i++) {
@@ -256,7 +245,7 @@ static void test_seq_ops_equal_cold(void) {
 /* Invalid batches are refused whole; decode_top agrees with the logits; entries without logits have none. */
 static void test_batch_refusals_and_top(void) {
     TEST_REQUIRE_DATA();
-    vkslm_model *m = load("models/stories260K.gguf");
+    vkslm_model *m = test_model_load("models/stories260K.gguf");
     const int32_t nv = vkslm_model_n_vocab(m);
     vkslm_session *s = session(m, 2, 16);
     vkslm_batch *b = vkslm_batch_init(4);

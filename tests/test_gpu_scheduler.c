@@ -7,19 +7,11 @@
 #include <string.h>
 
 #include "tests/harness.h"
+#include "tests/util_models.h"
 #include "vkslm.h"
 
 #define N_REQ 8
 #define N_GEN 16
-
-static vkslm_model *load(const char *rel) {
-    char path[1024];
-    vkslm_model_params mp = vkslm_model_default_params();
-    mp.validate = true;
-    vkslm_model *m = NULL;
-    CU_ASSERT_FATAL(vkslm_model_load(test_data_path(path, sizeof path, rel), &mp, &m) == VKSLM_OK);
-    return m;
-}
 
 static vkslm_scheduler *scheduler(vkslm_model *m, uint32_t n_seq, uint32_t n_ctx, uint32_t n_batch,
                                   uint32_t max_prefill) {
@@ -104,7 +96,7 @@ static void make_prompt(request *r, int32_t nv, uint32_t salt, size_t n) {
 /* 8 concurrent requests with prompts of different lengths; one prefilled in chunks of 8 */
 static void test_concurrent_equals_alone(void) {
     TEST_REQUIRE_DATA();
-    vkslm_model *m = load("models/stories260K.gguf");
+    vkslm_model *m = test_model_load("models/stories260K.gguf");
     int32_t nv = vkslm_model_n_vocab(m);
     vkslm_scheduler *sch = scheduler(m, N_REQ, 256, 32, 8);
     static request req[N_REQ];
@@ -141,7 +133,7 @@ static void test_concurrent_equals_alone(void) {
 /* the next turn of a conversation reuses the cache; a shared prefix too; results equal a cold prefill */
 static void test_prefix_reuse(void) {
     TEST_REQUIRE_DATA();
-    vkslm_model *m = load("models/stories260K.gguf");
+    vkslm_model *m = test_model_load("models/stories260K.gguf");
     int32_t nv = vkslm_model_n_vocab(m);
     vkslm_scheduler *sch = scheduler(m, 2, 256, 32, 0);
     request a = {.sch = sch, .max_tokens = 10};
@@ -191,7 +183,7 @@ static void test_prefix_reuse(void) {
 /* a request stopped by its callback leaves; a full context stops with VKSLM_STOP_CONTEXT; all lent: busy */
 static void test_stop_context_busy(void) {
     TEST_REQUIRE_DATA();
-    vkslm_model *m = load("models/stories260K.gguf");
+    vkslm_model *m = test_model_load("models/stories260K.gguf");
     int32_t nv = vkslm_model_n_vocab(m);
     vkslm_scheduler *sch = scheduler(m, 2, 40, 16, 0);
     CU_ASSERT_EQUAL(vkslm_scheduler_n_seq(sch), 2);
