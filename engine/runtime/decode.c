@@ -229,7 +229,6 @@ static vkslm_status run_steps(vkslm_session *s, const vkslm_batch *b, uint32_t k
         }
         first += cnt;
     }
-    d->logits_valid = 0; /* vkslm_session_logits is eval's */
     return VKSLM_OK;
 }
 

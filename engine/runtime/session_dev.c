@@ -99,7 +99,6 @@ static void accumulate(vkslm_session_dev *s) {
 }
 
 vkslm_status vkslm_session_dev_step(vkslm_session_dev *s, const vkslm_graph_step *st, int logits) {
-    s->logits_valid = 0;
     s->n_rows = 0;
     VKSLM_TRY(vkslm_step_bufs_reserve_out(s->vk, s->m, &s->b, st->n_out));
     VKSLM_TRY(reserve_host(s, st->n_out));
@@ -117,10 +116,8 @@ vkslm_status vkslm_session_dev_step(vkslm_session_dev *s, const vkslm_graph_step
         VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.top, vkslm_step_top_values_offset(&s->b), s->top_vals,
                                     st->n_out * k * 4));
     }
-    if (st->n_out && logits) {
+    if (st->n_out && logits)
         VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.logits, 0, s->logits, nv * st->n_out * 4));
-        s->logits_valid = 1;
-    }
     s->n_rows = st->n_out;
     s->top_k = (uint32_t)k;
     return VKSLM_OK;
@@ -175,7 +172,6 @@ vkslm_status vkslm_session_dev_eval_all(vkslm_session_dev *s, const int32_t *tok
             st = fn(s->logits, done, k, user);
         done += k;
     }
-    s->logits_valid = 0; /* the rows are not "the last token's logits" of eval */
     VKSLM_FREE(rows);
     return st;
 }
@@ -185,7 +181,6 @@ vkslm_status vkslm_session_dev_rewind(vkslm_session_dev *s, uint32_t pos) {
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "rewind: position %u is past the %u tokens in the cache", pos,
                           s->seq_len[0]);
     s->seq_len[0] = pos;
-    s->logits_valid = 0;
     return VKSLM_OK;
 }
 

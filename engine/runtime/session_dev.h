@@ -32,7 +32,6 @@ typedef struct vkslm_session_dev {
     float *top_vals;
     uint32_t host_rows; /* rows the host copies hold */
     uint32_t n_rows, top_k; /* of the last step */
-    int logits_valid;   /* logits holds the last step's rows */
     double gpu_ms;      /* GPU time of the last eval (with profiling) */
     double record_ms;   /* CPU time (this thread's) spent recording the last eval's steps, submits excluded */
     vkslm_profile profile; /* accumulated until reset (memset to 0) */
