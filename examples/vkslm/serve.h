@@ -4,7 +4,10 @@
  *   serve_json.c      strict request JSON: duplicate keys refused; valid UTF-8 in every message we send
  *   serve_job.c       a request's work on its own thread while its connection is suspended: whole answers,
  *                     server-sent event streams, disconnect checks, draining at shutdown
+ *   serve_request.c   the chat and completions request bodies: every key OpenAI knows, implemented, metadata
+ *                     or refused (serve_request.h)
  *   serve_complete.c  /v1/chat/completions and /v1/completions, streamed (SSE) or whole
+ *   serve_auth.c      API keys (Authorization: Bearer), compared in constant time
  *   serve_metrics.c   counters and histograms, /metrics in Prometheus text, cost projection */
 #ifndef VKSLM_CLI_SERVE_H
 #define VKSLM_CLI_SERVE_H
@@ -18,6 +21,12 @@
 
 struct cJSON;
 struct MHD_Connection;
+
+/* Per-request limits: more is refused with 400 before any work. */
+#define SERVE_MAX_MESSAGES 4096      /* messages of a chat */
+#define SERVE_MAX_STOP 16            /* stop strings */
+#define SERVE_MAX_TOOLS 128          /* tools (and functions) of a request */
+#define SERVE_MAX_SCHEMA_BYTES 65536 /* a JSON schema (response_format, a tool's parameters), as compact JSON */
 struct MHD_Daemon;
 
 typedef struct serve_expert {
