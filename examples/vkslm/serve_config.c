@@ -209,14 +209,14 @@ static void read_expert(reader *r, const cJSON *x, size_t i, const char *dir) {
         fail(r, "%s must be an object", where);
         return;
     }
-    known_keys(r, x, expert_keys, where);
     vkslm_expert_desc *d = &c->experts[i];
     serve_expert *e = &c->extra[i];
     d->name = str_at(r, x, "name", where);
+    if (d->name) /* messages name the expert from here on */
+        snprintf(where, sizeof where, "expert %.80s", d->name);
+    known_keys(r, x, expert_keys, where);
     if (!d->name && !r->failed)
         fail(r, "%s: \"name\" is required", where);
-    if (d->name)
-        snprintf(where, sizeof where, "expert %s", d->name);
     const char *model = str_at(r, x, "model", where);
     if (!model && !r->failed)
         fail(r, "%s: \"model\" (a GGUF path) is required", where);
