@@ -325,6 +325,8 @@ static void test_config_errors(void) {
          "\"api_keys\" must be an array of strings"},
         {"{\"api_keys\": [\"short\"], \"experts\": [{\"name\": \"a\", \"model\": \"%s/models/stories260K.gguf\"}]}",
          "8 to 512 printable"},
+        {"{\"public_paths\": [\"health\"], \"experts\": [{\"name\": \"a\", \"model\": \"%s/models/stories260K.gguf\"}]}",
+         "\"health\" is not a path"},
         {"{\"api_key_file\": \"no-such-keys.txt\", \"experts\": [{\"name\": \"a\", \"model\": \"%s/models/stories260K.gguf\"}]}",
          "\"api_key_file\": cannot read"},
         {"{\"experts\": [{\"name\": \"a\", \"model\": \"%s/models/stories260K.gguf\"}, {\"name\": \"a\", \"model\": "

@@ -347,6 +347,9 @@ static void read_root(reader *r, const char *dir) {
     static const char *const health_only[] = {"/health"};
     if (cJSON_GetObjectItemCaseSensitive(root, "public_paths")) {
         c->public_paths = strings_at(r, root, "public_paths", &c->n_public_paths, "config");
+        for (size_t i = 0; i < c->n_public_paths && !r->failed; i++)
+            if (c->public_paths[i][0] != '/')
+                fail(r, "config: \"public_paths\": \"%s\" is not a path (one starting with /)", c->public_paths[i]);
     } else {
         c->public_paths = health_only;
         c->n_public_paths = 1;
