@@ -114,3 +114,10 @@ test('an unknown model is a 404', async () => {
         client.chat.completions.create({ model: 'no-such-expert', messages: [{ role: 'user', content: 'hi' }] }),
         (e) => e instanceof OpenAI.NotFoundError && e.status === 404);
 });
+
+test('an unsupported key is a 400 naming it, not ignored', async () => {
+    await assert.rejects(
+        client.chat.completions.create({ model: 'stories', messages: [{ role: 'user', content: 'hi' }],
+                                         audio: { voice: 'alloy', format: 'mp3' } }),
+        (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'audio');
+});
