@@ -603,7 +603,9 @@ VKSLM_API vkslm_status vkslm_generate_tokens(vkslm_session *session, const int32
  * sequences for at most one step of max_prefill tokens at a time. Prompts are matched against what free
  * sequences still hold (a chat's earlier turns, a shared system prompt): the longest common prefix is kept
  * and only the rest is computed (vkslm_generate_result.n_cached_tokens); the least recently used free
- * sequence is overwritten first. Greedy output does not depend on what else runs in the step. */
+ * sequence is overwritten first. A prompt that begins like what a running request's sequence holds, for
+ * longer than any free sequence's match, gets that prefix by a device copy of its KV (vkslm_seq_cp) instead
+ * of computing it (vkslm_sequence_prefill). Greedy output does not depend on what else runs in the step. */
 typedef struct vkslm_scheduler vkslm_scheduler;
 typedef struct vkslm_sequence vkslm_sequence; /* one request's handle: a sequence lent by the scheduler */
 
