@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/harness.h"
 #include "tests/util_models.h"
@@ -240,6 +241,44 @@ static void test_n_choices(void) {
     cJSON_Delete(again);
 }
 
+/* three n = 2 requests at once on an expert of parallel 2: each gets its two choices (requests that each
+ * held one sequence while waiting for a second would wait for each other until the queue timed out) */
+static void test_concurrent_n(void) {
+    TEST_REQUIRE_DATA();
+    char file[128], cmd[2048];
+    snprintf(file, sizeof file, "/tmp/vkslm-test-n-%d", (int)getpid());
+    snprintf(cmd, sizeof cmd, "%s.json", file);
+    FILE *f = fopen(cmd, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("{\"prompt\": \"Once upon a time\", \"n\": 2, \"seed\": 5, \"temperature\": 1, \"max_tokens\": 24}", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "for i in 1 2 3; do " CURL " -s --max-time 300 -H 'Content-Type: application/json' --data-binary @%s.json "
+             "http://127.0.0.1:%d/v1/completions > %s.$i & done; wait; cat %s.1; echo; cat %s.2; echo; cat %s.3; "
+             "rm -f %s.json %s.1 %s.2 %s.3",
+             file, sv.port, file, file, file, file, file, file, file, file);
+    CU_ASSERT_EQUAL_FATAL(test_run_command(cmd, buf, sizeof buf), 0);
+    const char *at = buf;
+    const char *first = NULL;
+    for (int i = 0; i < 3; i++) {
+        const char *end = NULL;
+        cJSON *r = cJSON_ParseWithOpts(at, &end, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+        CU_ASSERT_EQUAL(cJSON_GetArraySize(serve_get(r, "choices", NULL)), 2);
+        CU_ASSERT_EQUAL(serve_get(r, "usage", "completion_tokens")->valueint, 48);
+        /* the same request: the same choices */
+        const char *t = text_of(r, 1);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        if (!first)
+            first = strdup(t);
+        else
+            CU_ASSERT_STRING_EQUAL(t, first);
+        cJSON_Delete(r);
+        at = end;
+    }
+    free((char *)first);
+}
+
 /* logit_bias: -100 bans the greedy token, +100 forces another; echo leads with the prompt */
 static void test_bias_and_echo(void) {
     TEST_REQUIRE_DATA();
@@ -320,6 +359,7 @@ int main(void) {
         {"completions logprobs match the model's log-softmax, whole and streamed", test_completion_logprobs},
         {"chat logprobs: entries, bytes, top_logprobs, whole and streamed", test_chat_logprobs},
         {"n = 2 with a seed: reproducible choices, streamed with indexes and include_usage", test_n_choices},
+        {"three n = 2 requests at once on parallel 2 each get two choices", test_concurrent_n},
         {"logit_bias bans and forces; echo", test_bias_and_echo},
         {"bad sampling values get 400 naming the key", test_bad_values},
         {"server stops cleanly", test_stop},
