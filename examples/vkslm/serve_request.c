@@ -46,6 +46,7 @@ void serve_request_free(request *q) {
     free(q->owned);
     free(q->msgs);
     free(q->route_text);
+    serve_sampling_free(&q->ss);
 }
 
 /* A number in [lo, hi], whole when integral. */
@@ -114,9 +115,11 @@ static const char *parse_stop(const char *key, const cJSON *v, request *q) {
     return NULL;
 }
 
-static const char *parse_n(const char *key, const cJSON *v, request *q) {
-    (void)key, (void)q;
-    return num_ok(v, 1, 1, 1) ? NULL : "only \"n\": 1 is supported";
+/* n, logprobs, top_logprobs, logit_bias, stream_options, echo, best_of, suffix: read together (they
+ * depend on each other and on stream) by serve_sampling_parse once every key has passed the table. */
+static const char *parse_sampling(const char *key, const cJSON *v, request *q) {
+    (void)key, (void)v, (void)q;
+    return NULL;
 }
 
 static const char *parse_prompt(const char *key, const cJSON *v, request *q) {
@@ -212,20 +215,20 @@ const serve_request_key serve_request_keys[] = {
     {"repetition_penalty", IMPL, IMPL, parse_knob, NULL},
     {"seed", IMPL, IMPL, parse_seed, NULL},
     {"stop", IMPL, IMPL, parse_stop, NULL},
-    {"n", IMPL, IMPL, parse_n, NULL},
+    {"n", IMPL, IMPL, parse_sampling, NULL},
     {"user", META, META, parse_user, NULL},
     {"metadata", META, META, parse_metadata, NULL},
     {"store", META, META, parse_store, NULL},
     {"service_tier", META, META, parse_service_tier, NULL},
     {"modalities", META, NO, parse_modalities, NULL},
-    /* the sampling helper's */
-    {"stream_options", NO, NO, NULL, NULL},
-    {"logprobs", NO, NO, NULL, "false"},
-    {"top_logprobs", NO, NO, NULL, "0"},
-    {"logit_bias", NO, NO, NULL, "{}"},
-    {"echo", NO, NO, NULL, "false"},
-    {"best_of", NO, NO, NULL, "1"},
-    {"suffix", NO, NO, NULL, NULL},
+    /* read by serve_sampling_parse (serve_sampling.c) */
+    {"stream_options", IMPL, IMPL, parse_sampling, NULL},
+    {"logprobs", IMPL, IMPL, parse_sampling, NULL},
+    {"top_logprobs", IMPL, NO, parse_sampling, "0"}, /* completions: "logprobs": N */
+    {"logit_bias", IMPL, IMPL, parse_sampling, NULL},
+    {"echo", NO, IMPL, parse_sampling, "false"},
+    {"best_of", NO, IMPL, parse_sampling, "1"},
+    {"suffix", NO, IMPL, parse_sampling, "\"\""},
     /* the grammar helper's */
     {"response_format", NO, NO, NULL, "{\"type\": \"text\"}"},
     /* the tools helper's */
@@ -426,6 +429,10 @@ const char *serve_request_parse(const cJSON *root, request *q) {
         if (bad)
             return bad;
     }
+    const char *bad = serve_sampling_parse(root, q->chat, q->stream, &q->ss, &q->param);
+    if (bad)
+        return bad;
+    serve_sampling_apply(&q->ss, &q->gp);
     q->param = q->chat ? "messages" : "prompt";
     if (q->chat && !q->msgs)
         return "\"messages\" must be a non-empty array";
