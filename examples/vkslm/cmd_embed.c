@@ -90,7 +90,8 @@ int cmd_embed(int argc, char **argv) {
                 goto out;
             }
             if (is_file) {
-                char *text = cli_read_file("embed", v, NULL);
+                size_t len;
+                char *text = cli_read_file("embed", v, &len);
                 if (!text)
                     goto out;
                 owned[n_owned++] = text;
