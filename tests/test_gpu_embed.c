@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/cpu/forward.h"
 #include "tests/harness.h"
 #include "tests/util_models.h"
+#include "loaders/gguf_write.h"
 #include "vkslm.h"
 
 #define MODEL "models/stories260K.gguf"
@@ -162,6 +164,65 @@ static void test_refusals(void) {
     vkslm_model_free(m);
 }
 
+/* stories260K with "llama.pooling_type" = value added, at dst. */
+static void with_pooling_type(const char *dst, uint32_t value) {
+    char src[1024];
+    vkslm_gguf *g;
+    vkslm_gguf_writer *w;
+    CU_ASSERT_FATAL(vkslm_gguf_open_file(test_data_path(src, sizeof src, MODEL), &g) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_gguf_writer_open(dst, 32, &w) == VKSLM_OK);
+    vkslm_status st = VKSLM_OK;
+    for (uint64_t i = 0; i < vkslm_gguf_kv_count(g) && st == VKSLM_OK; i++)
+        st = vkslm_gguf_writer_copy_kv(w, g, i);
+    if (st == VKSLM_OK)
+        st = vkslm_gguf_write_u32(w, "llama.pooling_type", value);
+    for (uint64_t i = 0; i < vkslm_gguf_tensor_count(g) && st == VKSLM_OK; i++) {
+        const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(g, i);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        st = vkslm_gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne);
+    }
+    if (st == VKSLM_OK)
+        st = vkslm_gguf_writer_begin_data(w);
+    for (uint64_t i = 0; i < vkslm_gguf_tensor_count(g) && st == VKSLM_OK; i++)
+        st = vkslm_gguf_writer_write(w, vkslm_gguf_tensor_at(g, i)->data, vkslm_gguf_tensor_at(g, i)->size);
+    if (st == VKSLM_OK)
+        st = vkslm_gguf_writer_close(w);
+    else
+        vkslm_gguf_writer_abort(w);
+    CU_ASSERT_FATAL(st == VKSLM_OK);
+    vkslm_gguf_close(g);
+}
+
+/* A file whose pooling_type says last pools by the last token by default; one that says CLS is refused. */
+static void test_pooling_type(void) {
+    TEST_REQUIRE_DATA();
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/vkslm-test-embed-pool-%d.gguf", (int)getpid());
+    with_pooling_type(path, 3);
+    vkslm_model_params mp = vkslm_model_default_params();
+    mp.validate = true;
+    vkslm_model *last_model = NULL, *m = test_model_load(MODEL);
+    CU_ASSERT_FATAL(vkslm_model_load(path, &mp, &last_model) == VKSLM_OK);
+    CU_ASSERT_EQUAL(vkslm_model_pooling(last_model), VKSLM_POOLING_LAST);
+    int32_t ids[N_IDS];
+    make_ids(ids, N_IDS, 7, vkslm_model_n_vocab(m));
+    vkslm_session *s1 = session(last_model, 1, 32, 8), *s2 = session(m, 1, 32, 8);
+    float by_default[64], last[64];
+    CU_ASSERT_EQUAL(vkslm_embed_tokens(s1, 0, ids, N_IDS, VKSLM_POOLING_DEFAULT, by_default), VKSLM_OK);
+    CU_ASSERT_EQUAL(vkslm_embed_tokens(s2, 0, ids, N_IDS, VKSLM_POOLING_LAST, last), VKSLM_OK);
+    CU_ASSERT(memcmp(by_default, last, sizeof last) == 0);
+    vkslm_session_free(s1);
+    vkslm_session_free(s2);
+    vkslm_model_free(last_model);
+    vkslm_model_free(m);
+    with_pooling_type(path, 2);
+    vkslm_model *cls = NULL;
+    CU_ASSERT_EQUAL(vkslm_model_load(path, &mp, &cls), VKSLM_ERR_UNSUPPORTED);
+    CU_ASSERT(strstr(vkslm_last_error(), "pooling_type") != NULL);
+    remove(path);
+}
+
 /* ---- the scheduler -------------------------------------------------------------------------------- */
 typedef struct job {
     vkslm_scheduler *sch;
@@ -297,6 +358,7 @@ int main(void) {
     static const vkslm_test tests[] = {
         {"session: unit norm, same input same vector, = CPU reference (mean, last), text", test_session_against_cpu},
         {"refusals: too long, empty, bad sequence, pooling, token", test_refusals},
+        {"pooling_type 3: last by default; 2 (CLS): refused", test_pooling_type},
         {"scheduler: beside a generating sequence, = session, cache kept consistent", test_scheduler},
         {NULL, NULL},
     };
