@@ -340,7 +340,8 @@ int serve_embeddings(struct MHD_Connection *c, server *sv, const char *body, siz
                      "dimensions, user)", param);
         else
             snprintf(msg, sizeof msg, "%s", bad);
-        int ok = serve_send_json(c, sv, ep, 400, serve_error_object(400, "invalid_request", param, msg), NULL);
+        const char *code = bad == unknown_key ? "unknown_parameter" : "invalid_request"; /* as serve_request.c */
+        int ok = serve_send_json(c, sv, ep, 400, serve_error_object(400, code, param, msg), NULL);
         embed_job_free(p);
         return ok;
     }
