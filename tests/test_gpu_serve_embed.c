@@ -247,6 +247,11 @@ static void test_bad_requests(void) {
         CU_ASSERT(ok);
         cJSON_Delete(r);
     }
+    cJSON *unknown;
+    CU_ASSERT_EQUAL(post("{\"input\": \"a\", \"temperature\": 0}", &unknown), 400);
+    CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(serve_get(unknown, "error", NULL), "code", NULL)),
+                           "unknown_parameter");
+    cJSON_Delete(unknown);
     CU_ASSERT_EQUAL(serve_curl(&main_srv, "-i", "/v1/embeddings", buf, sizeof buf), 0); /* GET */
     int status = 0;
     sscanf(buf, "HTTP/1.1 %d", &status);
@@ -261,6 +266,28 @@ static void test_bad_requests(void) {
 
 static void test_stop(void) { CU_ASSERT_EQUAL(serve_stop(&main_srv), 0); }
 
+/* With an API key (and `serve -m`, no config): the endpoint needs the key, as the others do. */
+static void test_api_key(void) {
+    srv s;
+    char model[1024];
+    const char *extra[] = {"-m", test_data_path(model, sizeof model, "models/stories260K.gguf"), "--api-key",
+                           "embed-test-key-0123456789", NULL};
+    CU_ASSERT_FATAL(serve_start_args(&s, NULL, 2, extra) > 0);
+    static const char body[] = "-H 'Content-Type: application/json' --data-binary '{\"input\": \"a cat\"}'";
+    char args[512];
+    int status = 0;
+    snprintf(args, sizeof args, "-i %s", body);
+    CU_ASSERT_EQUAL(serve_curl(&s, args, "/v1/embeddings", buf, sizeof buf), 0);
+    sscanf(buf, "HTTP/1.1 %d", &status);
+    CU_ASSERT_EQUAL(status, 401);
+    snprintf(args, sizeof args, "-i -H 'Authorization: Bearer embed-test-key-0123456789' %s", body);
+    CU_ASSERT_EQUAL(serve_curl(&s, args, "/v1/embeddings", buf, sizeof buf), 0);
+    sscanf(buf, "HTTP/1.1 %d", &status);
+    CU_ASSERT_EQUAL(status, 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"model\":\"stories260K\""));
+    CU_ASSERT_EQUAL(serve_stop(&s), 0);
+}
+
 int main(void) {
     int unavailable = serve_tests_unavailable();
     if (unavailable >= 0)
@@ -272,6 +299,7 @@ int main(void) {
         {"another expert by name", test_other_expert},
         {"bad requests: 400 naming the key, 404, 405", test_bad_requests},
         {"server stops cleanly", test_stop},
+        {"an API key is needed when set (serve -m)", test_api_key},
         {NULL, NULL},
     };
     return test_run_suite("gpu_serve_embed", tests);
