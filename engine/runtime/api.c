@@ -309,6 +309,8 @@ void vkslm_session_free(vkslm_session *s) {
     vkslm_batch_free(s->feed);
     VKSLM_FREE(s->out.row_of);
     VKSLM_FREE(s->out.entry_of);
+    VKSLM_FREE(s->out.embd_of);
+    VKSLM_FREE(s->out.embd);
     VKSLM_FREE(s->out.logits);
     VKSLM_FREE(s->out.top_ids);
     VKSLM_FREE(s->out.top_vals);
