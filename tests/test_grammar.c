@@ -275,39 +275,21 @@ static int noise_run(vkslm_model *m, const char *grammar, uint64_t seed, int max
     return ended;
 }
 
-/* Schemas whose outputs are short whatever the logits (bounded strings, counts and ranges). */
-static const char *const NOISE_SCHEMAS[] = {
-    "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}},\"required\":[\"ok\"],\"additionalProperties\":false}",
-    "{\"type\":\"integer\",\"minimum\":-50,\"maximum\":300}",
-    "{\"enum\":[\"alpha\",\"beta\",42,null,{\"x\":[]}]}",
-    "{\"type\":\"string\",\"minLength\":2,\"maxLength\":6}",
-    "{\"type\":\"array\",\"items\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":9},\"minItems\":2,\"maxItems\":4}",
-    "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"maxLength\":4},\"n\":{\"type\":\"integer\",\"minimum\""
-    ":1,\"maximum\":3},\"tag\":{\"enum\":[\"a\",\"b\"]}},\"required\":[\"n\"],\"additionalProperties\":false}",
-    "{\"type\":[\"boolean\",\"null\"]}",
-    "{\"anyOf\":[{\"type\":\"integer\",\"minimum\":0,\"maximum\":99},{\"type\":\"string\",\"pattern\":\"^[a-c]{1,3}$\"}]}",
-    "{\"type\":\"string\",\"pattern\":\"^(yes|no)-[0-9]{2}$\"}",
-    "{\"type\":\"number\",\"minimum\":0,\"maximum\":10}",
-    "{\"$defs\":{\"p\":{\"type\":\"array\",\"items\":{\"type\":\"boolean\"},\"maxItems\":2}},\"type\":\"object\","
-    "\"properties\":{\"a\":{\"$ref\":\"#/$defs/p\"},\"b\":{\"$ref\":\"#/$defs/p\"}},\"required\":[\"a\",\"b\"]}",
-    "{\"const\":\"fixed \\u00e9 text\"}",
-};
-
 static void noise_schemas(const char *rel, int seeds) {
     TEST_REQUIRE_DATA();
     vkslm_model *m = vocab_model(rel);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     double worst = 0;
-    for (size_t i = 0; i < sizeof NOISE_SCHEMAS / sizeof NOISE_SCHEMAS[0]; i++) {
+    for (size_t i = 0; test_bounded_schemas[i]; i++) {
         char *g = NULL;
-        CU_ASSERT_EQUAL_FATAL(vkslm_json_schema_to_grammar(NOISE_SCHEMAS[i], strlen(NOISE_SCHEMAS[i]), &g), VKSLM_OK);
+        CU_ASSERT_EQUAL_FATAL(vkslm_json_schema_to_grammar(test_bounded_schemas[i], strlen(test_bounded_schemas[i]), &g), VKSLM_OK);
         for (int seed = 1; seed <= seeds; seed++) {
             char text[4096], why[256];
             double ms;
             int ended = noise_run(m, g, (uint64_t)seed, 200, text, sizeof text, &ms);
             worst = ms > worst ? ms : worst;
             CU_ASSERT_TRUE(ended);
-            int ok = test_schema_valid_text(NOISE_SCHEMAS[i], text, why, sizeof why);
+            int ok = test_schema_valid_text(test_bounded_schemas[i], text, why, sizeof why);
             if (!ok || !ended)
                 printf("%s schema %zu seed %d: %s (%s)\n", rel, i, seed, text, ended ? why : "not ended");
             CU_ASSERT_EQUAL(ok, 1);

@@ -164,3 +164,23 @@ int test_schema_valid_text(const char *schema, const char *text, char *why, size
     cJSON_Delete(v);
     return ok;
 }
+
+/* Schemas whose outputs are short whatever the logits (bounded strings, counts and ranges). */
+const char *const test_bounded_schemas[] = {
+    "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}},\"required\":[\"ok\"],\"additionalProperties\":false}",
+    "{\"type\":\"integer\",\"minimum\":-50,\"maximum\":300}",
+    "{\"enum\":[\"alpha\",\"beta\",42,null,{\"x\":[]}]}",
+    "{\"type\":\"string\",\"minLength\":2,\"maxLength\":6}",
+    "{\"type\":\"array\",\"items\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":9},\"minItems\":2,\"maxItems\":4}",
+    "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"maxLength\":4},\"n\":{\"type\":\"integer\",\"minimum\""
+    ":1,\"maximum\":3},\"tag\":{\"enum\":[\"a\",\"b\"]}},\"required\":[\"n\"],\"additionalProperties\":false}",
+    "{\"type\":[\"boolean\",\"null\"]}",
+    "{\"anyOf\":[{\"type\":\"integer\",\"minimum\":0,\"maximum\":99},{\"type\":\"string\",\"pattern\":\"^[a-c]{1,3}$\"}]}",
+    "{\"type\":\"string\",\"pattern\":\"^(yes|no)-[0-9]{2}$\"}",
+    "{\"type\":\"number\",\"minimum\":0,\"maximum\":10}",
+    "{\"$defs\":{\"p\":{\"type\":\"array\",\"items\":{\"type\":\"boolean\"},\"maxItems\":2}},\"type\":\"object\","
+    "\"properties\":{\"a\":{\"$ref\":\"#/$defs/p\"},\"b\":{\"$ref\":\"#/$defs/p\"}},\"required\":[\"a\",\"b\"]}",
+    "{\"const\":\"fixed \\u00e9 text\"}",
+    NULL,
+};
+

@@ -12,4 +12,7 @@ int test_schema_valid(const cJSON *root, const cJSON *schema, const cJSON *v, ch
 /* Parses text and validates it against the schema text: 1 valid, 0 not (why says which, or that it did not
  * parse). */
 int test_schema_valid_text(const char *schema, const char *text, char *why, size_t cap);
+/* Schemas (NULL-terminated) whose every valid output is short, whatever the model: bounded strings, counts
+ * and ranges, so that noise logits under the grammar finish within a few dozen tokens. */
+extern const char *const test_bounded_schemas[];
 #endif

@@ -5,6 +5,7 @@
  *   serve_job.c       a request's work on its own thread while its connection is suspended: whole answers,
  *                     server-sent event streams, disconnect checks, draining at shutdown
  *   serve_complete.c  /v1/chat/completions and /v1/completions, streamed (SSE) or whole
+ *   serve_format.c    their "response_format": JSON mode and JSON schemas as a grammar
  *   serve_metrics.c   counters and histograms, /metrics in Prometheus text, cost projection */
 #ifndef VKSLM_CLI_SERVE_H
 #define VKSLM_CLI_SERVE_H
@@ -168,6 +169,10 @@ int serve_send_error(struct MHD_Connection *c, server *sv, int endpoint, unsigne
  * checked here; its work runs as a job, and *job gets it (NULL when the answer was queued at once). */
 int serve_completion(struct MHD_Connection *c, server *sv, const char *body, size_t len, int chat, serve_job **job);
 uint64_t serve_next_id(server *sv);
+/* The request's "response_format" (serve_format.c): 0 with *grammar the grammar that constrains the output
+ * (malloc'd: free it), or NULL for none (absent, null, "text"); -1 with the reason in err (a 400 about
+ * "response_format": a bad value, or a schema outside the supported subset). */
+int serve_response_format(const struct cJSON *root, char **grammar, char *err, size_t cap);
 /* Starts the daemon on host:port (port 0: any free port; *bound gets the port). NULL after a message. */
 struct MHD_Daemon *serve_http_start(server *sv, const char *host, int port, int *bound);
 #endif

@@ -30,6 +30,8 @@ typedef struct request {
     unsigned set;                /* bit k: knobs[k] was in the request (the others take the expert's) */
     const char *stop[MAX_STOP];
     const char *param;           /* the key a 400 is about */
+    char *grammar;               /* of response_format (serve_format.c), or NULL */
+    char why[512];               /* a 400's message when it is not a constant */
 } request;
 
 /* The sampling keys a request may set, each a field of vkslm_generate_params (the request's, and the
@@ -76,6 +78,7 @@ static void request_free(request *q) {
     free(q->owned);
     free(q->msgs);
     free(q->route_text);
+    free(q->grammar);
 }
 
 /* 1: a number in [lo, hi] at key (in *v), whole when integral; 0: absent; -1: present and wrong. */
@@ -255,6 +258,10 @@ static const char *parse_request(const cJSON *root, request *q) {
         return "\"stop\" must be a string or an array of strings";
     }
     gp->stop = q->stop;
+    q->param = "response_format";
+    if (serve_response_format(root, &q->grammar, q->why, sizeof q->why) < 0)
+        return q->why;
+    gp->grammar = q->grammar;
     q->param = NULL;
     return NULL;
 }
