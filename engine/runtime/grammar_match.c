@@ -53,7 +53,7 @@ static bool add_stack(vkslm_gmatch *m, const uint32_t *st, uint32_t len) {
     for (uint32_t i = 0; i < len; i++)
         h = (h ^ st[i]) * 16777619u;
     for (size_t i = m->set_begin; i < m->n_s; i++)
-        if (m->s[i].hash == h && m->s[i].len == len && memcmp(m->w + m->s[i].off, st, len * sizeof *st) == 0)
+        if (m->s[i].hash == h && m->s[i].len == len && (!len || memcmp(m->w + m->s[i].off, st, len * sizeof *st) == 0))
             return true;
     if (m->n_s - m->set_begin >= VKSLM_GRAMMAR_MAX_STACKS)
         return fail(m, vkslm_fail(VKSLM_ERR_TOO_COMPLEX, "grammar: more than %d ways to go on at one point (an "
@@ -231,6 +231,13 @@ vkslm_status vkslm_gmatch_create(const vkslm_grammar *g, vkslm_gmatch **out) {
     if (!m)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "grammar: out of host memory");
     m->g = g;
+    /* never NULL, so that empty copies and offsets stay defined */
+    if (vkslm_grow((void **)&m->w, &m->cap_w, 64, sizeof *m->w) != VKSLM_OK ||
+        vkslm_grow((void **)&m->s, &m->cap_s, 16, sizeof *m->s) != VKSLM_OK ||
+        vkslm_grow((void **)&m->scr, &m->scr_cap, 64, sizeof *m->scr) != VKSLM_OK) {
+        vkslm_gmatch_free(m);
+        return VKSLM_ERR_OUT_OF_HOST_MEMORY;
+    }
     vkslm_gmatch_reset(m);
     if (m->err != VKSLM_OK) {
         vkslm_status st = m->err;

@@ -241,7 +241,8 @@ static bool repeat(gp *p, uint32_t r, size_t sym, uint32_t min, uint32_t max, si
     vkslm_gel *copy = VKSLM_MALLOC((n ? n : 1) * sizeof *copy);
     if (!copy)
         return oom(p, vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "grammar: out of host memory")), false;
-    memcpy(copy, p->rules[r].el + sym, n * sizeof *copy);
+    if (n)
+        memcpy(copy, p->rules[r].el + sym, n * sizeof *copy);
     p->rules[r].n = sym;
     p->total_el -= n;
     bool ok = true;
