@@ -142,8 +142,9 @@ static const schema_case CASES[] = {
     {"{\"type\":\"string\",\"pattern\":\"^[a-z]{2,3}-(x|yy)[0-9]?$\"}", {"\"ab-x\"", "\"abc-yy7\""},
      {"\"a-x\"", "\"ab-y\"", "\"ab-x77\"", "\"Ab-x\""}},
     {"{\"type\":\"string\",\"pattern\":\"q\\\"\\\\\\\\\"}", {"\"q\\\"\\\\\"", "\"zzq\\\"\\\\zz\""}, {"\"q\\\"\"", "\"q\""}},
-    {"{\"type\":[\"string\",\"null\"],\"minLength\":2,\"maxLength\":2}", {"null", "\"ab\"", "\"\\u00e9\\n\""},
-     {"\"a\"", "\"abc\"", "1"}},
+    {"{\"type\":[\"string\",\"null\"],\"minLength\":2,\"maxLength\":2}",
+     {"null", "\"ab\"", "\"\\u00e9\\n\"", "\"\\ud83d\\ude00x\""},
+     {"\"a\"", "\"abc\"", "1", "\"\\ud800x\"", "\"\\u0000x\"", "\"\\ude00x\""}},
     {"{\"anyOf\":[{\"type\":\"boolean\"},{\"const\":{\"k\":[1,2]}}]}", {"true", "false", "{\"k\":[1,2]}"},
      {"{\"k\":[1]}", "null"}},
     {"{\"$defs\":{\"node\":{\"type\":\"object\",\"properties\":{\"v\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":9},"

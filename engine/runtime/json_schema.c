@@ -1,7 +1,7 @@
 /* JSON schema -> grammar (vkslm_json_schema_to_grammar; the subset is in docs/grammar.md). Every schema node
  * becomes a rule ("sN"); the JSON building blocks (value, object, string, number, ...) are fixed rules at the
  * end. A keyword outside the subset is refused by name, never skipped; only the metadata keywords below are
- * ignored. Whitespace between tokens is one optional space or newline (ws), so that output cannot pad. */
+ * ignored. A \u escape is never U+0000 nor half of a surrogate pair (JSON parsers refuse or truncate those). Whitespace between tokens is one optional space or newline (ws), so that output cannot pad. */
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
@@ -33,7 +33,10 @@ static const char BASE[] =
     "member ::= string ws \":\" ws value\n"
     "array ::= \"[\" ws ( value ( ws \",\" ws value )* ws )? \"]\"\n"
     "string ::= \"\\\"\" char* \"\\\"\"\n"
-    "char ::= [^\"\\\\\\x00-\\x1f] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} )\n"
+    "char ::= [^\"\\\\\\x00-\\x1f] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" uesc )\n"
+    "uesc ::= [1-9a-cA-CefEF] hex{3} | \"0\" ( [1-9a-fA-F] hex{2} | \"0\" ( [1-9a-fA-F] hex | \"0\" [1-9a-fA-F] ) )\n"
+    "  | [dD] [0-7] hex{2} | [dD] [89abAB] hex{2} \"\\\\u\" [dD] [c-fC-F] hex{2}\n"
+    "hex ::= [0-9a-fA-F]\n"
     "pchar ::= [^\"\\\\\\x00-\\x1f]\n"
     "number ::= \"-\"? ( \"0\" | [1-9] [0-9]{0,15} ) ( \".\" [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?\n"
     "integer ::= \"-\"? ( \"0\" | [1-9] [0-9]{0,15} )\n"
