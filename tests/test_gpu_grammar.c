@@ -3,7 +3,7 @@
  * validates against its schema (tests/util_schema.c, independent of the compiler); JSON mode gives an
  * object whenever the model ends, and a prefix of one when max_tokens cuts it (stop reason length); greedy
  * with a grammar is reproducible; grammar_root picks the start rule; a bad grammar fails the call with its
- * line:column and leaves the session working; and the CLI's --grammar and --json-schema. */
+ * line:column and leaves the session working; and the CLI's --grammar and --json-schema (run and chat). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +199,22 @@ static void t_cli(void) {
     CU_ASSERT_TRUE_FATAL(cJSON_IsString(t));
     CU_ASSERT_EQUAL(test_schema_valid_text(schema, t->valuestring, why, sizeof why), 1);
     cJSON_Delete(j);
+    /* chat: every reply follows the grammar (chat ends each reply with a newline) */
+    f = fopen(gpath, "w");
+    fputs("root ::= [a-z]{1,5} \".\"\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "printf 'hi\\nagain\\nonce more\\n' | " VKSLM_CLI " chat -m %s/models/tiny-qwen2-random.gguf "
+             "--template chatml --seed 5 --grammar %s 2>/dev/null", test_data_dir(), gpath);
+    CU_ASSERT_EQUAL(test_run_command(cmd, out, sizeof out), 0);
+    int replies = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        size_t n = strlen(line), k = 0;
+        while (k < n && line[k] >= 'a' && line[k] <= 'z')
+            k++;
+        CU_ASSERT_TRUE(k >= 1 && k <= 5 && k + 1 == n && line[k] == '.');
+        replies++;
+    }
+    CU_ASSERT_EQUAL(replies, 3);
     /* refusals: an unsupported schema keyword, a bad grammar, both options */
     f = fopen(spath, "w");
     fputs("{\"type\":\"string\",\"format\":\"email\"}", f);
