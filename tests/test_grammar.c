@@ -111,6 +111,20 @@ static void t_errors(void) {
     expect_error("root ::= \"\\q\"\n", NULL, "grammar 1:11:", "unknown escape");
     expect_error("root ::= @\n", NULL, "grammar 1:10:", "unexpected '@'");
     expect_error("root ::= \"a\" )\n", NULL, "grammar 1:14:", "')' without");
+    /* an ambiguous grammar whose ways to go on double with every "(": refused past the bound, not slow */
+    vkslm_grammar *amb;
+    CU_ASSERT_EQUAL_FATAL(vkslm_grammar_parse("root ::= \"(\" root \")\" | \"(\" root \"]\" | \"\"\n", NULL, &amb),
+                          VKSLM_OK);
+    vkslm_gmatch *am;
+    CU_ASSERT_EQUAL_FATAL(vkslm_gmatch_create(amb, &am), VKSLM_OK);
+    CU_ASSERT_TRUE(vkslm_gmatch_accept(am, "((((((((", 8)); /* 256 ways */
+    CU_ASSERT_FALSE(vkslm_gmatch_accept(am, "((((", 4));    /* 4096 */
+    CU_ASSERT_EQUAL(vkslm_gmatch_error(am), VKSLM_ERR_TOO_COMPLEX);
+    CU_ASSERT_FALSE(vkslm_gmatch_accept(am, ")", 1));
+    vkslm_gmatch_reset(am);
+    CU_ASSERT_TRUE(vkslm_gmatch_accept(am, "(()]", 4) && vkslm_gmatch_complete(am));
+    vkslm_gmatch_free(am);
+    vkslm_grammar_free(amb);
     /* a chosen start rule */
     vkslm_grammar *g;
     CU_ASSERT_EQUAL(vkslm_grammar_parse("a ::= \"x\"\nb ::= a \"y\"\n", "b", &g), VKSLM_OK);
