@@ -4,8 +4,11 @@
  *   serve_json.c      strict request JSON: duplicate keys refused; valid UTF-8 in every message we send
  *   serve_job.c       a request's work on its own thread while its connection is suspended: whole answers,
  *                     server-sent event streams, disconnect checks, draining at shutdown
+ *   serve_request.c   the chat and completions request bodies: every key OpenAI knows, implemented, metadata
+ *                     or refused (serve_request.h)
  *   serve_complete.c  /v1/chat/completions and /v1/completions, streamed (SSE) or whole
  *   serve_format.c    their "response_format": JSON mode and JSON schemas as a grammar
+ *   serve_auth.c      API keys (Authorization: Bearer), compared in constant time
  *   serve_metrics.c   counters and histograms, /metrics in Prometheus text, cost projection */
 #ifndef VKSLM_CLI_SERVE_H
 #define VKSLM_CLI_SERVE_H
@@ -19,6 +22,12 @@
 
 struct cJSON;
 struct MHD_Connection;
+
+/* Per-request limits: more is refused with 400 before any work. */
+#define SERVE_MAX_MESSAGES 4096      /* messages of a chat */
+#define SERVE_MAX_STOP 16            /* stop strings */
+#define SERVE_MAX_TOOLS 128          /* tools (and functions) of a request */
+#define SERVE_MAX_SCHEMA_BYTES 65536 /* a JSON schema (response_format, a tool's parameters), as compact JSON */
 struct MHD_Daemon;
 
 typedef struct serve_expert {
@@ -41,6 +50,11 @@ typedef struct serve_config {
     const char *const *allowed_hosts; /* Host names the server answers to ("*": any); NULL: loopback + host */
     size_t n_allowed_hosts;
     bool parse_special_in_content; /* control tokens typed in message contents are parsed (default: text) */
+    const char **api_keys;      /* keys a request must bear (Authorization: Bearer KEY); none: no check */
+    size_t n_api_keys;
+    const char *const *public_paths; /* paths that need no key (default: /health) */
+    size_t n_public_paths;
+    bool single_models;         /* made from -m files, not a config */
     double price_per_hour;      /* price of one device-hour, for the cost projection */
     const char *currency;
     vkslm_expert_desc experts[VKSLM_MAX_EXPERTS];
@@ -55,6 +69,13 @@ typedef struct serve_config {
 /* Reads the config; relative model paths are taken from the config file's folder. 0 on success, else -1
  * with a message in err. */
 int serve_config_load(const char *path, serve_config *c, char *err, size_t cap);
+/* The config of `serve -m A.gguf -m B.gguf`: each file an expert named after its stem, routing explicit
+ * ("auto" goes to the first); n_ctx and parallel < 0: the defaults. 0, or -1 with a message in err. */
+int serve_config_models(const char *const *paths, size_t n, long n_ctx, long parallel, serve_config *c, char *err,
+                        size_t cap);
+/* Adds an API key (kept as a pointer: it must outlive c); source names where it came from for the error
+ * message of a malformed key. 0, or -1 with a message in err. */
+int serve_config_add_key(serve_config *c, const char *key, const char *source, char *err, size_t cap);
 void serve_config_free(serve_config *c);
 
 /* ---- metrics ---- */
@@ -108,6 +129,7 @@ typedef struct server {
     size_t n_running;           /* jobs whose worker has not finished */
     size_t n_live;              /* jobs not yet freed (their answer may still be on the wire) */
     int draining;               /* SIGTERM came: new work is refused */
+    long started_at;            /* Unix time of the start (the "created" of the model "auto") */
 } server;
 
 /* ---- jobs (serve_job.c) ---- */
@@ -153,6 +175,13 @@ void serve_text_clean(const char *s, char *out, size_t cap);
 /* An OpenAI error object {"error": {...}}; the type follows the status. */
 struct cJSON *serve_error_object(unsigned status, const char *code, const char *param, const char *message);
 
+/* ---- API keys (serve_auth.c) ---- */
+/* 1 when no key is configured, or the Authorization header (NULL: none) is "Bearer KEY" with a configured
+ * key (compared in constant time). */
+int serve_auth_ok(const server *sv, const char *authorization);
+/* 1 when the path is in public_paths (it needs no key). */
+int serve_auth_public(const server *sv, const char *path);
+
 /* The Prometheus text of /metrics (malloc'd). */
 char *serve_metrics_text(server *sv);
 
@@ -169,10 +198,10 @@ int serve_send_error(struct MHD_Connection *c, server *sv, int endpoint, unsigne
  * checked here; its work runs as a job, and *job gets it (NULL when the answer was queued at once). */
 int serve_completion(struct MHD_Connection *c, server *sv, const char *body, size_t len, int chat, serve_job **job);
 uint64_t serve_next_id(server *sv);
-/* The request's "response_format" (serve_format.c): 0 with *grammar the grammar that constrains the output
- * (malloc'd: free it), or NULL for none (absent, null, "text"); -1 with the reason in err (a 400 about
+/* A request's "response_format" value (serve_format.c): 0 with *grammar the grammar that constrains the
+ * output (malloc'd: free it), or NULL for none (NULL, null, "text"); -1 with the reason in err (a 400 about
  * "response_format": a bad value, or a schema outside the supported subset). */
-int serve_response_format(const struct cJSON *root, char **grammar, char *err, size_t cap);
+int serve_response_format(const struct cJSON *value, char **grammar, char *err, size_t cap);
 /* Starts the daemon on host:port (port 0: any free port; *bound gets the port). NULL after a message. */
 struct MHD_Daemon *serve_http_start(server *sv, const char *host, int port, int *bound);
 #endif

@@ -1,5 +1,5 @@
-/* vkslm serve: the "response_format" key of the completion endpoints, compiled to the grammar that
- * constrains the output (vkslm_json_schema_to_grammar; docs/grammar.md):
+/* vkslm serve: the "response_format" key of the completion endpoints (its parse hook in serve_request.c),
+ * compiled to the grammar that constrains the output (vkslm_json_schema_to_grammar; docs/grammar.md):
  *   {"type": "text"}                                   no constraint
  *   {"type": "json_object"}                            any JSON object (the schema {"type": "object"})
  *   {"type": "json_schema", "json_schema": {"name": ..., "description": ..., "schema": {...}, "strict": ...}}
@@ -34,9 +34,8 @@ static const char *unknown_key(const cJSON *obj, const char *const *keys) {
     return NULL;
 }
 
-int serve_response_format(const struct cJSON *root, char **grammar, char *err, size_t cap) {
+int serve_response_format(const struct cJSON *rf, char **grammar, char *err, size_t cap) {
     *grammar = NULL;
-    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "response_format");
     if (!rf || cJSON_IsNull(rf))
         return 0;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(rf, "type");
