@@ -520,6 +520,23 @@ VKSLM_API int32_t vkslm_sampler_sample_logits(vkslm_sampler *sampler, const floa
  * entry has no logits. */
 VKSLM_API int32_t vkslm_sampler_sample(vkslm_sampler *sampler, vkslm_session *session, int32_t i);
 
+/* ---- grammars and JSON schemas (docs/grammar.md) --------------------------------------------------- */
+/* A stage that leaves only tokens continuing the grammar (docs/grammar.md); root NULL: "root". NULL with
+ * vkslm_last_error (line:column) for a bad grammar. The stage sets the logit of every token whose text
+ * cannot continue a string the grammar accepts to -INFINITY; end-of-generation tokens stay only while the
+ * root rule is complete, and control tokens without text never stay. Accepting a token advances the
+ * grammar (an end-of-generation token ends it); reset starts it again. Put it first in a chain so that
+ * the later stages see only allowed tokens. The model must outlive the stage. */
+VKSLM_API vkslm_sampler *vkslm_sampler_init_grammar(const vkslm_model *model, const char *grammar, const char *root);
+/* JSON schema (text, len bytes) -> grammar text (docs/grammar.md, "JSON schemas") in *out, malloc'd: free it
+ * with vkslm_string_free (or free). The grammar's root rule is "root"; it bounds whitespace between JSON
+ * tokens to one space or newline. Errors (*out NULL): VKSLM_ERR_UNSUPPORTED naming the keyword for a
+ * feature outside the documented subset, VKSLM_ERR_INVALID_ARG for bad JSON or a bad schema. The schema
+ * {"type":"object"} gives any JSON object (JSON mode). */
+VKSLM_API vkslm_status vkslm_json_schema_to_grammar(const char *schema, size_t len, char **out);
+/* Frees a string the library returned (vkslm_json_schema_to_grammar's); NULL is a no-op. */
+VKSLM_API void vkslm_string_free(char *s);
+
 /* ---- generation -------------------------------------------------------------------------------- */
 typedef enum vkslm_stop_reason {
     VKSLM_STOP_NONE = 0,
@@ -591,6 +608,9 @@ typedef struct vkslm_generate_params {
     size_t n_logit_bias;
     /* When set, called instead of on_token (with user_data), the pieces' tokens and logprobs beside them. */
     vkslm_on_tokens_fn on_tokens;
+    const char *grammar;      /* grammar text (docs/grammar.md); NULL: unconstrained. A bad one: generate fails
+                               * with VKSLM_ERR_INVALID_ARG and its message. Its stage comes first in the chain */
+    const char *grammar_root; /* the grammar's start rule; NULL: "root" */
 } vkslm_generate_params;
 
 /* Greedy (temperature 0), no penalties, max_tokens 128, add_bos -1. */

@@ -146,7 +146,6 @@ static void test_refused_keys(void) {
         {"echo", "true", 1},
         {"best_of", "2", 1},
         {"suffix", "\"end\"", 1},
-        {"response_format", "{\"type\": \"json_object\"}", 0},
         {"tools", "[{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]", 0},
         {"tool_choice", "\"auto\"", 0},
         {"parallel_tool_calls", "false", 0},

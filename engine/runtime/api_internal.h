@@ -2,6 +2,8 @@
 #ifndef VKSLM_RUNTIME_API_INTERNAL_H
 #define VKSLM_RUNTIME_API_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "engine/runtime/sampler.h"
 #include "engine/runtime/session_dev.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -14,6 +16,7 @@ struct vkslm_model {
     char arch[32];
     uint32_t n_vocab, n_ctx_train; /* the file's token count and trained context (0 when absent) */
     vkslm_str chat_template; /* tokenizer.chat_template in the mapped file (ptr NULL when absent) */
+    _Atomic(struct vkslm_gvocab *) gvocab; /* grammars' trie of the token texts (grammar.h), built on first use */
 };
 
 /* What vkslm_generate runs on (engine/runtime/generate.c): sequence 0 of a session, or a scheduler's

@@ -8,6 +8,7 @@
  *                     or refused (serve_request.h)
  *   serve_complete.c  /v1/chat/completions and /v1/completions, streamed (SSE) or whole
  *   serve_embed.c     /v1/embeddings
+ *   serve_format.c    their "response_format": JSON mode and JSON schemas as a grammar
  *   serve_auth.c      API keys (Authorization: Bearer), compared in constant time
  *   serve_metrics.c   counters and histograms, /metrics in Prometheus text, cost projection */
 #ifndef VKSLM_CLI_SERVE_H
@@ -200,6 +201,10 @@ int serve_completion(struct MHD_Connection *c, server *sv, const char *body, siz
 /* POST /v1/embeddings (serve_embed.c): checked here, run as a job as completions are. */
 int serve_embeddings(struct MHD_Connection *c, server *sv, const char *body, size_t len, serve_job **job);
 uint64_t serve_next_id(server *sv);
+/* A request's "response_format" value (serve_format.c): 0 with *grammar the grammar that constrains the
+ * output (malloc'd: free it), or NULL for none (NULL, null, "text"); -1 with the reason in err (a 400 about
+ * "response_format": a bad value, or a schema outside the supported subset). */
+int serve_response_format(const struct cJSON *value, char **grammar, char *err, size_t cap);
 /* Starts the daemon on host:port (port 0: any free port; *bound gets the port). NULL after a message. */
 struct MHD_Daemon *serve_http_start(server *sv, const char *host, int port, int *bound);
 #endif

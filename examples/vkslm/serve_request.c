@@ -47,6 +47,7 @@ void serve_request_free(request *q) {
     free(q->msgs);
     free(q->route_text);
     serve_sampling_free(&q->ss);
+    free(q->grammar);
 }
 
 /* A number in [lo, hi], whole when integral. */
@@ -119,6 +120,16 @@ static const char *parse_stop(const char *key, const cJSON *v, request *q) {
  * depend on each other and on stream) by serve_sampling_parse once every key has passed the table. */
 static const char *parse_sampling(const char *key, const cJSON *v, request *q) {
     (void)key, (void)v, (void)q;
+    return NULL;
+}
+
+static const char *parse_response_format(const char *key, const cJSON *v, request *q) {
+    (void)key;
+    free(q->grammar);
+    q->grammar = NULL;
+    if (serve_response_format(v, &q->grammar, q->why, sizeof q->why) < 0)
+        return q->why;
+    q->gp.grammar = q->grammar;
     return NULL;
 }
 
@@ -229,8 +240,7 @@ const serve_request_key serve_request_keys[] = {
     {"echo", NO, IMPL, parse_sampling, "false"},
     {"best_of", NO, IMPL, parse_sampling, "1"},
     {"suffix", NO, IMPL, parse_sampling, "\"\""},
-    /* the grammar helper's */
-    {"response_format", NO, NO, NULL, "{\"type\": \"text\"}"},
+    {"response_format", IMPL, IMPL, parse_response_format, NULL},
     /* the tools helper's */
     {"tools", NO, NO, NULL, "[]"},
     {"tool_choice", NO, NO, NULL, "\"none\""},

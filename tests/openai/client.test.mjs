@@ -166,3 +166,27 @@ test('embeddings: the client\'s default (base64, decoded by it) equals float; un
     await assert.rejects(client.embeddings.create({ model: 'stories', input: 'x', dimensions: 3 }),
         (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'dimensions');
 });
+
+test('response_format json_schema: the answer parses and fits the schema; an unsupported keyword is a 400', async () => {
+    const schema = {
+        type: 'object', additionalProperties: false, required: ['ok', 'n'],
+        properties: { ok: { type: 'boolean' }, n: { type: 'integer', minimum: 1, maximum: 3 } },
+    };
+    for (const seed of [1, 2, 3]) {
+        const r = await client.chat.completions.create({
+            model: 'qwen', messages: [{ role: 'user', content: 'JSON please' }], temperature: 1, seed, max_tokens: 48,
+            response_format: { type: 'json_schema', json_schema: { name: 'answer', strict: true, schema } },
+        });
+        assert.equal(r.choices[0].finish_reason, 'stop');
+        const v = JSON.parse(r.choices[0].message.content);
+        assert.deepEqual(Object.keys(v), ['ok', 'n']);
+        assert.equal(typeof v.ok, 'boolean');
+        assert.ok(Number.isInteger(v.n) && v.n >= 1 && v.n <= 3, `n = ${v.n}`);
+    }
+    await assert.rejects(
+        client.chat.completions.create({
+            model: 'qwen', messages: [{ role: 'user', content: 'hi' }],
+            response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', format: 'uri' } } },
+        }),
+        (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format' && /'format'/.test(e.message));
+});
