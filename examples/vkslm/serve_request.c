@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "serve_request.h"
 
@@ -419,6 +421,18 @@ static const char *parse_messages(const char *key, const cJSON *msgs, request *q
     return q->route_text ? NULL : "out of memory";
 }
 
+/* A request without "seed" samples with a fresh one, as OpenAI's API: the same request may get another
+ * answer (greedy ones excepted). 53 bits, so that it reads back exactly as a JSON number. */
+static uint64_t fresh_seed(void) {
+    uint64_t x = 0;
+    if (getrandom(&x, sizeof x, GRND_NONBLOCK) != (ssize_t)sizeof x) { /* no entropy yet: the clock */
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        x = (uint64_t)t.tv_sec * 1000000007u ^ (uint64_t)t.tv_nsec * 0x9e3779b97f4a7c15u;
+    }
+    return x & ((1ull << 53) - 1);
+}
+
 const char *serve_request_parse(const cJSON *root, request *q) {
     static _Thread_local char msg[256];
     q->param = NULL;
@@ -427,6 +441,7 @@ const char *serve_request_parse(const cJSON *root, request *q) {
     if (!cJSON_IsObject(root))
         return "the body is not a JSON object";
     q->gp = vkslm_generate_default_params();
+    q->gp.seed = fresh_seed(); /* "seed" replaces it */
     const cJSON *v;
     cJSON_ArrayForEach(v, root) { /* unknown and refused keys first, in the body's order */
         const char *bad = check_key(serve_request_keys, v, q, v->string, "", msg, sizeof msg, 0);

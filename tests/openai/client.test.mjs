@@ -190,3 +190,14 @@ test('response_format json_schema: the answer parses and fits the schema; an uns
         }),
         (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format' && /'format'/.test(e.message));
 });
+
+test('without a seed each request samples afresh; with one it repeats', async () => {
+    const body = { model: 'stories', messages: [{ role: 'user', content: 'Once upon a time' }], temperature: 1.5,
+                   max_tokens: 16 };
+    const texts = new Set();
+    for (let i = 0; i < 4; i++) texts.add((await client.chat.completions.create(body)).choices[0].message.content);
+    assert.ok(texts.size >= 2, `4 unseeded answers, all the same: ${[...texts]}`);
+    const a = await client.chat.completions.create({ ...body, seed: 5 });
+    const b = await client.chat.completions.create({ ...body, seed: 5 });
+    assert.equal(a.choices[0].message.content, b.choices[0].message.content);
+});
