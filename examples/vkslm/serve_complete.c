@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "serve.h"
+#include "serve_tools.h"
 
 #define MAX_STOP 16
 
@@ -30,6 +31,8 @@ typedef struct request {
     unsigned set;                /* bit k: knobs[k] was in the request (the others take the expert's) */
     const char *stop[MAX_STOP];
     const char *param;           /* the key a 400 is about */
+    serve_tools *tools;          /* tool calling (serve_tools.c); NULL: the request uses none */
+    char *grammar;               /* the grammar that forces a tool call; NULL: none */
 } request;
 
 /* The sampling keys a request may set, each a field of vkslm_generate_params (the request's, and the
@@ -76,6 +79,8 @@ static void request_free(request *q) {
     free(q->owned);
     free(q->msgs);
     free(q->route_text);
+    serve_tools_free(q->tools);
+    free(q->grammar);
 }
 
 /* 1: a number in [lo, hi] at key (in *v), whole when integral; 0: absent; -1: present and wrong. */
@@ -167,11 +172,15 @@ static const char *parse_messages(const cJSON *root, request *q) {
         if (!role_ok(role->valuestring))
             return "a message's \"role\" must be a name such as system, user or assistant";
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(x, "content");
-        if (!content || cJSON_IsNull(content))
+        bool content_optional; /* an assistant's tool calls */
+        const char *tool_bad = serve_tools_check_message(x, &content_optional);
+        if (tool_bad)
+            return tool_bad;
+        if ((!content || cJSON_IsNull(content)) && !content_optional)
             return "every message needs a \"content\" (a string or an array of text parts)";
         int bad = 0;
         q->msgs[q->n_msgs].role = role->valuestring;
-        q->msgs[q->n_msgs].content = content_text(q, content, &bad);
+        q->msgs[q->n_msgs].content = content && !cJSON_IsNull(content) ? content_text(q, content, &bad) : NULL;
         if (bad)
             return "a message's \"content\" must be a string or an array of text parts";
         q->n_msgs++;
@@ -214,6 +223,9 @@ static const char *parse_request(const cJSON *root, request *q) {
         q->prompt = p->valuestring;
         q->route_text = strdup(q->prompt);
     }
+    const char *tools_bad = serve_tools_parse(root, q->chat, &q->tools, &q->param);
+    if (tools_bad)
+        return tools_bad;
     q->param = NULL;
     if (!q->route_text)
         return "out of memory";
@@ -363,8 +375,23 @@ static vkslm_status prompt_tokens(completion *p, const vkslm_model *model, size_
     n += q->n_msgs;
     size_t tlen;
     const char *tmpl = x->template_name ? x->template_name : vkslm_model_chat_template(model, &tlen) ? NULL : "chatml";
-    vkslm_status st = vkslm_chat_tokenize(model, tmpl, msgs, n, true, p->sv->cfg.parse_special_in_content, p->ids, cap,
-                                          &p->n_ids);
+    vkslm_status st;
+    if (q->tools) { /* tools, calls or results: the conversation goes to the template as JSON */
+        const char *text = tmpl ? tmpl : vkslm_model_chat_template(model, &tlen);
+        char *msgs_json, *tools_json;
+        if (serve_tools_template_json(q->tools, cJSON_GetObjectItemCaseSensitive(p->body, "messages"), msgs, n,
+                                      n - q->n_msgs, text, tmpl ? strlen(tmpl) : tlen, &msgs_json, &tools_json) < 0) {
+            free(msgs);
+            return VKSLM_ERR_OUT_OF_HOST_MEMORY;
+        }
+        st = vkslm_chat_tokenize_json(model, tmpl, msgs_json, tools_json, true, p->sv->cfg.parse_special_in_content,
+                                      p->ids, cap, &p->n_ids);
+        free(msgs_json);
+        free(tools_json);
+    } else {
+        st = vkslm_chat_tokenize(model, tmpl, msgs, n, true, p->sv->cfg.parse_special_in_content, p->ids, cap,
+                                 &p->n_ids);
+    }
     free(msgs);
     return st;
 }
@@ -400,8 +427,49 @@ static cJSON *chunk(completion *p, const char *piece, const char *finish, int fi
 
 static bool on_piece(const char *piece, void *user) {
     completion *p = user;
-    serve_job_stream_event(p->job, chunk(p, piece, NULL, 0));
+    char *text = serve_tools_active(p->q.tools) ? serve_tools_stream_feed(p->q.tools, piece) : NULL;
+    if (!text || *text) /* with tools, what may begin a call is held back */
+        serve_job_stream_event(p->job, chunk(p, text ? text : piece, NULL, 0));
+    free(text);
     return !serve_job_cancelled(p->job);
+}
+
+/* The end of a stream with tools: the held-back text, or the calls as OpenAI streams them (a chunk with
+ * each call's id, type and name, then one with its arguments). The finish reason to send. */
+static const char *stream_tool_calls(completion *p, const char *finish) {
+    char *rest = NULL;
+    cJSON *calls = serve_tools_stream_finish(p->q.tools, &rest);
+    if (rest && *rest)
+        serve_job_stream_event(p->job, chunk(p, rest, NULL, 0));
+    free(rest);
+    if (!calls)
+        return finish;
+    int index = 0;
+    cJSON *call;
+    cJSON_ArrayForEach(call, calls) {
+        for (int part = 0; part < 2; part++) {
+            cJSON *c = chunk(p, NULL, NULL, 0);
+            cJSON *delta = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c,
+                                                            "choices"), 0), "delta");
+            cJSON *d = cJSON_CreateObject(), *fn = cJSON_AddObjectToObject(d, "function");
+            cJSON_AddNumberToObject(d, "index", index);
+            const cJSON *f = cJSON_GetObjectItemCaseSensitive(call, "function");
+            if (part == 0) {
+                cJSON_AddItemToObject(d, "id", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(call, "id"), 0));
+                cJSON_AddStringToObject(d, "type", "function");
+                cJSON_AddItemToObject(fn, "name", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(f, "name"), 0));
+                cJSON_AddStringToObject(fn, "arguments", "");
+            } else {
+                cJSON_AddItemToObject(fn, "arguments",
+                                      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(f, "arguments"), 0));
+            }
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"), d);
+            serve_job_stream_event(p->job, c);
+        }
+        index++;
+    }
+    cJSON_Delete(calls);
+    return "tool_calls";
 }
 
 static const char shutdown_msg[] = "the server is shutting down; the request was cut short";
@@ -410,6 +478,9 @@ static const char shutdown_msg[] = "the server is shutting down; the request was
 static vkslm_status generate(completion *p, vkslm_on_token_fn fn, vkslm_generate_result *r) {
     p->q.gp.on_token = fn;
     p->q.gp.user_data = p;
+#ifdef VKSLM_HAS_GRAMMAR
+    p->q.gp.grammar = p->q.grammar; /* a forced tool call */
+#endif
     memset(r, 0, sizeof *r);
     vkslm_status st = vkslm_sequence_generate(p->seq, p->ids, p->n_ids, &p->q.gp, r);
     serve_metrics_end(&p->sv->metrics, (int)p->expert, (cli_now_ms() - p->t0) / 1e3, r->n_prompt_tokens, r->n_tokens,
@@ -426,7 +497,10 @@ static void generate_stream(completion *p) {
     vkslm_status st = generate(p, on_piece, &r);
     int why = serve_job_cancelled(j);
     if (st == VKSLM_OK && why != SERVE_CANCEL_SHUTDOWN) {
-        cJSON *last = chunk(p, NULL, finish_reason(r.stop_reason), 0);
+        const char *finish = finish_reason(r.stop_reason);
+        if (serve_tools_active(p->q.tools))
+            finish = stream_tool_calls(p, finish);
+        cJSON *last = chunk(p, NULL, finish, 0);
         add_usage(last, &r);
         add_extension(last, p->sv, &p->route, &r);
         serve_job_stream_event(j, last);
@@ -458,14 +532,22 @@ static void generate_whole(completion *p) {
     cJSON *choices = cJSON_AddArrayToObject(resp, "choices");
     cJSON *ch = cJSON_CreateObject();
     cJSON_AddNumberToObject(ch, "index", 0);
+    char *content = NULL;
+    cJSON *calls = serve_tools_parse_output(p->q.tools, r.text, &content); /* NULL: the output is text */
     if (p->q.chat) {
         cJSON *msg = cJSON_AddObjectToObject(ch, "message");
         cJSON_AddStringToObject(msg, "role", "assistant");
-        cJSON_AddStringToObject(msg, "content", r.text);
+        if (calls && !content)
+            cJSON_AddNullToObject(msg, "content");
+        else
+            cJSON_AddStringToObject(msg, "content", calls ? content : r.text);
+        if (calls)
+            cJSON_AddItemToObject(msg, "tool_calls", calls);
     } else {
         cJSON_AddStringToObject(ch, "text", r.text);
     }
-    cJSON_AddStringToObject(ch, "finish_reason", finish_reason(r.stop_reason));
+    free(content);
+    cJSON_AddStringToObject(ch, "finish_reason", calls ? "tool_calls" : finish_reason(r.stop_reason));
     cJSON_AddItemToArray(choices, ch);
     add_usage(resp, &r);
     add_extension(resp, p->sv, &p->route, &r);
@@ -497,6 +579,7 @@ static void completion_run(serve_job *j, void *arg) {
     const vkslm_model *model = vkslm_sequence_model(p->seq);
     uint32_t n_ctx = vkslm_sequence_n_ctx(p->seq);
     int why;
+    char tool_err[512];
     st = prompt_tokens(p, model, n_ctx);
     if (st == VKSLM_ERR_LIMIT || (st == VKSLM_OK && p->n_ids >= n_ctx)) { /* room for one token to come */
         serve_job_error(j, 400, "context_length_exceeded", "the prompt has %zu tokens; expert %s holds %u tokens of context",
@@ -506,6 +589,8 @@ static void completion_run(serve_job *j, void *arg) {
         serve_job_error(j, code, code == 400 ? "template_refused" : NULL, "expert %s: %s", p->name, vkslm_last_error());
     } else if (p->n_ids == 0) {
         serve_job_error(j, 400, "empty_prompt", "the prompt has no tokens (expert %s adds no BOS)", p->name);
+    } else if (!(p->q.grammar = serve_tools_grammar(p->q.tools, tool_err, sizeof tool_err)) && tool_err[0]) {
+        serve_job_error(j, 400, "invalid_request", "%s", tool_err);
     } else if ((why = serve_job_cancelled(j)) == SERVE_CANCEL_SHUTDOWN) {
         serve_job_error(j, 503, "shutting_down", "%s", shutdown_msg);
     } else if (!why) { /* a client that left gets nothing */
