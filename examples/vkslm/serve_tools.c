@@ -301,8 +301,8 @@ int serve_tools_template_json(serve_tools *t, const cJSON *request_msgs, const v
             if (!v || cJSON_IsNull(v))
                 continue; /* left out, not null: Llama 3's template asks 'tool_calls' in message */
             cJSON *copy = cJSON_Duplicate(v, 1);
-            cJSON *c;
-            cJSON_ArrayForEach(c, k == 0 && args_as_objects ? copy : NULL) {
+            cJSON *c, *call_list = k == 0 && args_as_objects ? copy : NULL;
+            cJSON_ArrayForEach(c, call_list) {
                 cJSON *fn = cJSON_GetObjectItemCaseSensitive(c, "function");
                 cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
                 cJSON *obj = cJSON_IsString(args) ? cJSON_Parse(args->valuestring) : NULL;
