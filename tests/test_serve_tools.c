@@ -251,7 +251,7 @@ static void test_format_by_template(void) {
 }
 
 /* the messages JSON for the template: tool keys copied, arguments made objects for tojson templates, absent
- * keys left out */
+ * keys left out, a calls-only turn's content "" unless the template tests it for none */
 static void test_template_json(void) {
     cJSON *root = request("{\"tools\": " TOOLS ", \"messages\": [{\"role\": \"user\", \"content\": \"q\"}, "
                           "{\"role\": \"assistant\", \"content\": null, \"tool_calls\": [{\"id\": \"call0A1b2\", \"type\": "
@@ -262,13 +262,13 @@ static void test_template_json(void) {
     CU_ASSERT_PTR_NULL_FATAL(serve_tools_parse(root, 1, &t, &param));
     vkslm_chat_message msgs[] = {{"system", "S"}, {"user", "q"}, {"assistant", NULL}, {"tool", "r"}};
     for (int tojson = 0; tojson < 2; tojson++) {
-        const char *tmpl = tojson ? "<tool_call>{{ x | tojson }}" : "{{ tools }}";
+        const char *tmpl = tojson ? "<tool_call>{{ x | tojson }}" : "{% if m.content is none %}{{ tools }}{% endif %}";
         char *mj, *tj;
         CU_ASSERT_EQUAL_FATAL(serve_tools_template_json(t, cJSON_GetObjectItemCaseSensitive(root, "messages"), msgs, 4, 1,
                                                         tmpl, strlen(tmpl), &mj, &tj), 0);
         const char *want =
             tojson ? "[{\"role\":\"system\",\"content\":\"S\"},{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\","
-                     "\"content\":null,\"tool_calls\":[{\"id\":\"call0A1b2\",\"type\":\"function\",\"function\":{\"name\":"
+                     "\"content\":\"\",\"tool_calls\":[{\"id\":\"call0A1b2\",\"type\":\"function\",\"function\":{\"name\":"
                      "\"search\",\"arguments\":{\"query\":\"x\"}}}]},{\"role\":\"tool\",\"content\":\"r\",\"tool_call_id\":"
                      "\"call0A1b2\",\"name\":\"search\"}]"
                    : "[{\"role\":\"system\",\"content\":\"S\"},{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\","

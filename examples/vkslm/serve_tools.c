@@ -11,7 +11,9 @@
  * - Call ids: "call_" and 24 letters and digits; for Mistral nine letters and digits, the only ids its
  *   template takes back.
  * - Arguments of past calls (OpenAI sends a JSON string) are passed to templates that write them with
- *   tojson as the object they hold, as transformers passes them; other templates get the string. */
+ *   tojson as the object they hold, as transformers passes them; other templates get the string.
+ * - The content of an assistant turn that holds only calls is "" unless the template tests content for none
+ *   (DeepSeek's branches on it); Qwen 3's template adds the content to strings, which none would break. */
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -283,14 +285,18 @@ int serve_tools_template_json(serve_tools *t, const cJSON *request_msgs, const v
     *messages_json = *tools_json = NULL;
     t->format = serve_tools_format(tmpl, tmpl_len);
     bool args_as_objects = tmpl && contains(tmpl, tmpl_len, "tojson");
+    /* An assistant turn with calls and no content: templates that test for none (DeepSeek's) get null, the
+     * others "" (Qwen 3's concatenates the content, which none would make an error, as in transformers). */
+    bool keep_null = tmpl && (contains(tmpl, tmpl_len, "content is none") || contains(tmpl, tmpl_len, "content'] is none") ||
+                              contains(tmpl, tmpl_len, "content\"] is none"));
     cJSON *arr = cJSON_CreateArray();
     const cJSON *rm = request_msgs ? request_msgs->child : NULL;
     for (size_t i = 0; arr && i < n_msgs; i++) {
         cJSON *m = cJSON_CreateObject();
         cJSON_AddItemToArray(arr, m);
         cJSON_AddStringToObject(m, "role", msgs[i].role);
-        if (msgs[i].content)
-            cJSON_AddStringToObject(m, "content", msgs[i].content);
+        if (msgs[i].content || !keep_null)
+            cJSON_AddStringToObject(m, "content", msgs[i].content ? msgs[i].content : "");
         else
             cJSON_AddNullToObject(m, "content");
         if (i < n_extra || !rm)

@@ -1,0 +1,314 @@
+/* vkslm serve's tool calling over real HTTP, with the random-weight qwen2 model and its own chat template
+ * (Qwen 3's, Hermes <tool_call> syntax): the tools reach the prompt (the server's prompt has the tokens of the template rendered with
+ * them, counted in-process), tool calls and tool results in the conversation are accepted and rendered,
+ * tool_choice required and a named function give tool_calls whose arguments parse and validate against the
+ * function's parameters in whole and streamed answers (grammar-constrained: the random model's own output is
+ * noise), and what cannot work is refused with 400: tools for a template that does not read them (stories,
+ * chatml), the deprecated functions / function_call, tools on /v1/completions, bad tool_choice, too many
+ * tools. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/harness.h"
+#include "tests/util_serve.h"
+#include "vkslm.h"
+
+static char buf[1 << 20];
+static srv main_srv;
+
+#define TOOLS                                                                                                          \
+    "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Weather in a city\","           \
+    "\"parameters\":{\"type\":\"object\",\"properties\":{\"location\":{\"type\":\"string\",\"maxLength\":12},"      \
+    "\"days\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":7},\"unit\":{\"enum\":[\"c\",\"f\"]}},"                \
+    "\"required\":[\"location\",\"days\"],\"additionalProperties\":false}}},"                                       \
+    "{\"type\":\"function\",\"function\":{\"name\":\"search\",\"parameters\":{\"type\":\"object\",\"properties\":"     \
+    "{\"query\":{\"type\":\"string\",\"maxLength\":16},\"safe\":{\"type\":\"boolean\"}},\"required\":[\"query\"],"    \
+    "\"additionalProperties\":false}}}]"
+
+static void test_start(void) {
+    char c[2048];
+    snprintf(c, sizeof c,
+             "{\"host\": \"127.0.0.1\", \"experts\": [\n"
+             "  {\"name\": \"qwen\", \"model\": \"%s/models/tiny-qwen2-random.gguf\", \"context\": 1024,\n"
+             "   \"sampling\": {\"max_tokens\": 4}},\n"
+             "  {\"name\": \"stories\", \"model\": \"%s/models/stories260K.gguf\", \"context\": 256,\n"
+             "   \"sampling\": {\"max_tokens\": 4}}]}\n",
+             test_data_dir(), test_data_dir());
+    CU_ASSERT_FATAL(serve_start(&main_srv, c, 1) > 0);
+}
+
+static int post(const char *body, cJSON **out) {
+    char *json;
+    int status = serve_post(&main_srv, "/v1/chat/completions", body, buf, sizeof buf, &json);
+    *out = cJSON_Parse(json);
+    return status;
+}
+
+static int prompt_tokens(const cJSON *resp) {
+    return (int)cJSON_GetNumberValue(serve_get((cJSON *)resp, "usage", "prompt_tokens"));
+}
+
+/* The tokens of the qwen model's own template rendered for messages and tools, in-process. */
+static size_t expected_tokens(const char *messages_json, const char *tools_json) {
+    char path[512];
+    vkslm_model_params mp = vkslm_model_default_params();
+    mp.vocab_only = true;
+    vkslm_model *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(vkslm_model_load(test_data_path(path, sizeof path, "models/tiny-qwen2-random.gguf"), &mp, &m),
+                          VKSLM_OK);
+    size_t n = 0;
+    CU_ASSERT_EQUAL(vkslm_chat_tokenize_json(m, NULL, messages_json, tools_json, true, false, NULL, 0, &n),
+                    VKSLM_ERR_LIMIT);
+    vkslm_model_free(m);
+    return n;
+}
+
+/* The tools are rendered: the prompt has exactly the template's tokens with them (many more than without). */
+static void test_tools_reach_the_prompt(void) {
+    const char *msgs = "[{\"role\":\"user\",\"content\":\"Weather in Paris?\"}]";
+    char body[4096];
+    cJSON *with, *without;
+    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": %s, \"tools\": %s}", msgs, TOOLS);
+    CU_ASSERT_EQUAL_FATAL(post(body, &with), 200);
+    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": %s}", msgs);
+    CU_ASSERT_EQUAL_FATAL(post(body, &without), 200);
+    printf("\n  prompt tokens: %d with the tools, %d without\n", prompt_tokens(with), prompt_tokens(without));
+    CU_ASSERT_EQUAL((size_t)prompt_tokens(with), expected_tokens(msgs, TOOLS));
+    CU_ASSERT_TRUE(prompt_tokens(with) > prompt_tokens(without) + 100);
+    /* auto: the random model writes no call, so the answer is text */
+    cJSON *msg = serve_get(cJSON_GetArrayItem(serve_get(with, "choices", NULL), 0), "message", NULL);
+    CU_ASSERT_TRUE(cJSON_IsString(serve_get(msg, "content", NULL)));
+    /* tool_choice none: the tools are not rendered */
+    cJSON *none;
+    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": %s, \"tools\": %s, \"tool_choice\": \"none\"}",
+             msgs, TOOLS);
+    CU_ASSERT_EQUAL_FATAL(post(body, &none), 200);
+    CU_ASSERT_EQUAL(prompt_tokens(none), prompt_tokens(without));
+    cJSON_Delete(with);
+    cJSON_Delete(without);
+    cJSON_Delete(none);
+}
+
+/* A call and its result go back through the template (the model's is Qwen 3's): OpenAI's string arguments
+ * become the object the template writes with tojson, and the calls-only turn's null content "". */
+static void test_tool_results_rendered(void) {
+    const char *request_msgs =
+        "[{\"role\":\"user\",\"content\":\"Weather in Paris?\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
+        "\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"location\\\":\\\"Paris\\\",\\\"days\\\":1}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"sunny, 21 C\"}]";
+    const char *template_msgs =
+        "[{\"role\":\"user\",\"content\":\"Weather in Paris?\"},"
+        "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
+        "\"function\":{\"name\":\"get_weather\",\"arguments\":{\"location\":\"Paris\",\"days\":1}}}]},"
+        "{\"role\":\"tool\",\"content\":\"sunny, 21 C\",\"tool_call_id\":\"call_1\"}]";
+    char body[8192];
+    for (int with_tools = 0; with_tools < 2; with_tools++) {
+        cJSON *r;
+        snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": %s%s%s}", request_msgs,
+                 with_tools ? ", \"tools\": " : "", with_tools ? TOOLS : "");
+        int status = post(body, &r);
+        if (status != 200)
+            printf("\n  %s\n", buf);
+        CU_ASSERT_EQUAL_FATAL(status, 200);
+        CU_ASSERT_EQUAL((size_t)prompt_tokens(r), expected_tokens(template_msgs, with_tools ? TOOLS : NULL));
+        cJSON_Delete(r);
+    }
+}
+
+static void expect_400(const char *body, const char *path, const char *param, const char *why) {
+    char *json;
+    int status = serve_post(&main_srv, path, body, buf, sizeof buf, &json);
+    CU_ASSERT_EQUAL(status, 400);
+    cJSON *r = cJSON_Parse(json);
+    const char *msg = cJSON_GetStringValue(serve_get(serve_get(r, "error", NULL), "message", NULL));
+    const char *p = cJSON_GetStringValue(serve_get(serve_get(r, "error", NULL), "param", NULL));
+    if (!msg || !strstr(msg, why))
+        printf("\n  %s: %s\n", body, json);
+    CU_ASSERT_PTR_NOT_NULL(msg ? strstr(msg, why) : NULL);
+    if (param)
+        CU_ASSERT_STRING_EQUAL(p ? p : "(null)", param);
+    cJSON_Delete(r);
+}
+
+static void test_refusals(void) {
+    char body[8192];
+    snprintf(body, sizeof body, "{\"model\": \"stories\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], "
+             "\"tools\": %s}", TOOLS);
+    expect_400(body, "/v1/chat/completions", NULL, "does not take tools");
+    expect_400("{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"functions\": []}",
+               "/v1/chat/completions", "functions", "deprecated");
+    expect_400("{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"function_call\": \"auto\"}",
+               "/v1/chat/completions", "function_call", "deprecated");
+    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"prompt\": \"x\", \"tools\": %s}", TOOLS);
+    expect_400(body, "/v1/completions", "tools", "/v1/chat/completions");
+    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], "
+             "\"tools\": %s, \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"nope\"}}}", TOOLS);
+    expect_400(body, "/v1/chat/completions", "tool_choice", "not in \"tools\"");
+    expect_400("{\"model\": \"qwen\", \"messages\": [{\"role\":\"tool\",\"content\":\"x\"}]}", "/v1/chat/completions",
+               "messages", "tool_call_id");
+    /* 129 tools */
+    size_t n = (size_t)snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":"
+                                "\"x\"}], \"tools\": [");
+    for (int i = 0; i < 129; i++)
+        n += (size_t)snprintf(body + n, sizeof body - n, "%s{\"type\":\"function\",\"function\":{\"name\":\"f%d\"}}",
+                              i ? "," : "", i);
+    snprintf(body + n, sizeof body - n, "]}");
+    expect_400(body, "/v1/chat/completions", "tools", "more than 128");
+}
+
+#ifdef VKSLM_HAS_GRAMMAR
+/* The arguments of a get_weather or search call validate against its parameters. */
+static bool valid_args(const char *name, const char *args) {
+    cJSON *a = cJSON_Parse(args);
+    bool ok = cJSON_IsObject(a);
+    const cJSON *x;
+    if (ok && strcmp(name, "get_weather") == 0) {
+        const cJSON *loc = cJSON_GetObjectItemCaseSensitive(a, "location");
+        const cJSON *days = cJSON_GetObjectItemCaseSensitive(a, "days");
+        ok = cJSON_IsString(loc) && strlen(loc->valuestring) <= 48 && cJSON_IsNumber(days) &&
+             days->valuedouble == (double)(int)days->valuedouble && days->valuedouble >= 1 && days->valuedouble <= 7;
+        cJSON_ArrayForEach(x, a) {
+            if (strcmp(x->string, "unit") == 0)
+                ok &= cJSON_IsString(x) && (strcmp(x->valuestring, "c") == 0 || strcmp(x->valuestring, "f") == 0);
+            else
+                ok &= strcmp(x->string, "location") == 0 || strcmp(x->string, "days") == 0;
+        }
+    } else if (ok && strcmp(name, "search") == 0) {
+        ok = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(a, "query"));
+        cJSON_ArrayForEach(x, a) ok &= (strcmp(x->string, "query") == 0 && cJSON_IsString(x)) ||
+                                       (strcmp(x->string, "safe") == 0 && cJSON_IsBool(x));
+    } else {
+        ok = false;
+    }
+    if (!ok)
+        printf("\n  %s(%s) does not validate\n", name, args);
+    cJSON_Delete(a);
+    return ok;
+}
+
+/* tool_choice required and a named function: each answer is a call whose arguments validate, whole and
+ * streamed (the deltas joined), over several seeds. */
+static void test_forced_calls(void) {
+    int calls = 0, valid = 0;
+    for (int seed = 1; seed <= 4; seed++) {
+        for (int stream = 0; stream < 2; stream++) {
+            const char *choice = seed % 2 ? "\"required\""
+                                          : "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\"}}";
+            char body[8192], *json;
+            snprintf(body, sizeof body,
+                     "{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"Weather in Paris?\"}], "
+                     "\"tools\": %s, \"tool_choice\": %s, \"temperature\": 1, \"seed\": %d, \"max_tokens\": 200, "
+                     "\"parallel_tool_calls\": false, \"stream\": %s}",
+                     TOOLS, choice, seed, stream ? "true" : "false");
+            CU_ASSERT_EQUAL_FATAL(serve_post(&main_srv, "/v1/chat/completions", body, buf, sizeof buf, &json), 200);
+            char name[128] = "", args[4096] = "", id[64] = "";
+            const char *finish = NULL;
+            cJSON *last = NULL;
+            if (!stream) {
+                cJSON *r = cJSON_Parse(json);
+                cJSON *c0 = cJSON_GetArrayItem(serve_get(r, "choices", NULL), 0);
+                cJSON *call = cJSON_GetArrayItem(serve_get(c0, "message", "tool_calls"), 0);
+                CU_ASSERT_TRUE(cJSON_IsNull(serve_get(c0, "message", "content")));
+                snprintf(name, sizeof name, "%s", cJSON_GetStringValue(serve_get(call, "function", "name")) ?: "");
+                snprintf(args, sizeof args, "%s", cJSON_GetStringValue(serve_get(call, "function", "arguments")) ?: "");
+                snprintf(id, sizeof id, "%s", cJSON_GetStringValue(serve_get(call, "id", NULL)) ?: "");
+                CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(serve_get(call, "type", NULL)) ?: "", "function");
+                CU_ASSERT_EQUAL(cJSON_GetArraySize(serve_get(c0, "message", "tool_calls")), 1);
+                last = r;
+                finish = cJSON_GetStringValue(serve_get(c0, "finish_reason", NULL));
+            } else { /* the deltas of call 0: id, type and name first, arguments in pieces */
+                for (const char *p = json; (p = strstr(p, "data: ")); p += 6) {
+                    const char *end = strstr(p, "\n\n");
+                    if (!end || strncmp(p + 6, "[DONE]", 6) == 0)
+                        break;
+                    cJSON *ev = cJSON_ParseWithLength(p + 6, (size_t)(end - p - 6));
+                    cJSON *c0 = cJSON_GetArrayItem(serve_get(ev, "choices", NULL), 0);
+                    cJSON *d = cJSON_GetArrayItem(serve_get(c0, "delta", "tool_calls"), 0);
+                    if (d) {
+                        CU_ASSERT_EQUAL((int)cJSON_GetNumberValue(serve_get(d, "index", NULL)), 0);
+                        const char *s;
+                        if ((s = cJSON_GetStringValue(serve_get(d, "id", NULL))))
+                            snprintf(id, sizeof id, "%s", s);
+                        if ((s = cJSON_GetStringValue(serve_get(d, "function", "name"))))
+                            snprintf(name, sizeof name, "%s", s);
+                        if ((s = cJSON_GetStringValue(serve_get(d, "function", "arguments"))))
+                            strncat(args, s, sizeof args - strlen(args) - 1);
+                    }
+                    CU_ASSERT_FALSE(cJSON_IsString(serve_get(c0, "delta", "content")) &&
+                                    *cJSON_GetStringValue(serve_get(c0, "delta", "content")));
+                    cJSON_Delete(last);
+                    last = ev;
+                }
+                cJSON *c0 = cJSON_GetArrayItem(serve_get(last, "choices", NULL), 0);
+                finish = cJSON_GetStringValue(serve_get(c0, "finish_reason", NULL));
+            }
+            CU_ASSERT_STRING_EQUAL(finish ? finish : "(null)", "tool_calls");
+            CU_ASSERT_EQUAL(strncmp(id, "call_", 5), 0);
+            if (seed % 2 == 0)
+                CU_ASSERT_STRING_EQUAL(name, "get_weather");
+            calls++;
+            valid += valid_args(name, args);
+            cJSON_Delete(last);
+        }
+    }
+    printf("\n  forced calls: %d of %d have arguments that validate\n", valid, calls);
+    CU_ASSERT_EQUAL(valid, calls);
+}
+#else
+static void test_forced_calls(void) {
+    char body[8192];
+    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], "
+             "\"tools\": %s, \"tool_choice\": \"required\"}", TOOLS);
+    expect_400(body, "/v1/chat/completions", NULL, "grammar-constrained sampling");
+}
+#endif
+
+/* Streamed auto answers: text pieces only (the random model writes no call), ending as the whole answer. */
+static void test_stream_auto(void) {
+    char body[8192], *json;
+    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"Hi\"}], "
+             "\"tools\": %s, \"max_tokens\": 12, \"stream\": %s}", TOOLS, "false");
+    CU_ASSERT_EQUAL_FATAL(serve_post(&main_srv, "/v1/chat/completions", body, buf, sizeof buf, &json), 200);
+    cJSON *whole = cJSON_Parse(json);
+    const char *want = cJSON_GetStringValue(
+        serve_get(cJSON_GetArrayItem(serve_get(whole, "choices", NULL), 0), "message", "content"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"Hi\"}], "
+             "\"tools\": %s, \"max_tokens\": 12, \"stream\": %s}", TOOLS, "true");
+    CU_ASSERT_EQUAL_FATAL(serve_post(&main_srv, "/v1/chat/completions", body, buf, sizeof buf, &json), 200);
+    char text[4096] = "";
+    for (const char *p = json; (p = strstr(p, "data: ")); p += 6) {
+        const char *end = strstr(p, "\n\n");
+        if (!end || strncmp(p + 6, "[DONE]", 6) == 0)
+            break;
+        cJSON *ev = cJSON_ParseWithLength(p + 6, (size_t)(end - p - 6));
+        const char *s = cJSON_GetStringValue(serve_get(cJSON_GetArrayItem(serve_get(ev, "choices", NULL), 0), "delta",
+                                                       "content"));
+        if (s)
+            strncat(text, s, sizeof text - strlen(text) - 1);
+        cJSON_Delete(ev);
+    }
+    CU_ASSERT_STRING_EQUAL(text, want);
+    cJSON_Delete(whole);
+}
+
+static void test_stop(void) { CU_ASSERT_EQUAL(serve_stop(&main_srv), 0); }
+
+int main(void) {
+    int unavailable = serve_tests_unavailable();
+    if (unavailable >= 0)
+        return unavailable;
+    static const vkslm_test tests[] = {
+        {"start", test_start},
+        {"tools reach the prompt (token count as rendered in-process); none renders none", test_tools_reach_the_prompt},
+        {"tool calls and results rendered", test_tool_results_rendered},
+        {"refusals: 400 with the key", test_refusals},
+        {"required / named function: calls that validate, whole and streamed", test_forced_calls},
+        {"streamed auto answers join to the whole", test_stream_auto},
+        {"stop", test_stop},
+        {NULL, NULL}};
+    return test_run_suite("serve_tools", tests);
+}
