@@ -1,5 +1,6 @@
-/* vkslm serve's tool calling over real HTTP, with the random-weight qwen2 model and its own chat template
- * (Qwen 3's, Hermes <tool_call> syntax): the tools reach the prompt (the server's prompt has the tokens of the template rendered with
+/* vkslm serve's tool calling over real HTTP, with random-weight models and the three call syntaxes: the
+ * qwen2 model with its own chat template (Qwen 3's, Hermes <tool_call>), the llama3 model with the published
+ * Llama 3.2 template and the mistral-style model with Mistral Nemo's: the tools reach the prompt (the server's prompt has the tokens of the template rendered with
  * them, counted in-process), tool calls and tool results in the conversation are accepted and rendered,
  * tool_choice required and a named function give tool_calls whose arguments parse and validate against the
  * function's parameters in whole and streamed answers (grammar-constrained: the random model's own output is
@@ -27,16 +28,55 @@ static srv main_srv;
     "{\"query\":{\"type\":\"string\",\"maxLength\":16},\"safe\":{\"type\":\"boolean\"}},\"required\":[\"query\"],"    \
     "\"additionalProperties\":false}}}]"
 
+/* The experts: the qwen2 model with its own template, and random models given the published Llama 3.2 and
+ * Mistral Nemo templates (the config's "template" text), one for each call syntax. */
+static const struct {
+    const char *name, *model, *tmpl; /* tmpl: a template of ../shared/testdata/chat, NULL: the model's own */
+} experts[] = {
+    {"qwen", "tiny-qwen2-random", NULL},
+    {"llama", "tiny-llama3-random", "meta-llama-Llama-3.2-3B-Instruct"},
+    {"mistral", "tiny-mistral-style-random", "mistralai-Mistral-Nemo-Instruct-2407"},
+};
+#define N_EXPERTS (sizeof experts / sizeof experts[0])
+static char *templates[N_EXPERTS];
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    static char tmp[1 << 16];
+    size_t n = fread(tmp, 1, sizeof tmp - 1, f);
+    fclose(f);
+    tmp[n] = 0;
+    return strdup(tmp);
+}
+
 static void test_start(void) {
-    char c[2048];
-    snprintf(c, sizeof c,
-             "{\"host\": \"127.0.0.1\", \"experts\": [\n"
-             "  {\"name\": \"qwen\", \"model\": \"%s/models/tiny-qwen2-random.gguf\", \"context\": 1024,\n"
-             "   \"sampling\": {\"max_tokens\": 4}},\n"
-             "  {\"name\": \"stories\", \"model\": \"%s/models/stories260K.gguf\", \"context\": 256,\n"
-             "   \"sampling\": {\"max_tokens\": 4}}]}\n",
-             test_data_dir(), test_data_dir());
-    CU_ASSERT_FATAL(serve_start(&main_srv, c, 1) > 0);
+    cJSON *cfg = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(cfg, "experts");
+    cJSON_AddStringToObject(cfg, "host", "127.0.0.1");
+    char path[512], rel[256];
+    for (size_t i = 0; i < N_EXPERTS; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", experts[i].name);
+        snprintf(rel, sizeof rel, "models/%s.gguf", experts[i].model);
+        cJSON_AddStringToObject(e, "model", test_data_path(path, sizeof path, rel));
+        cJSON_AddNumberToObject(e, "context", 1024);
+        if (experts[i].tmpl) {
+            snprintf(rel, sizeof rel, "chat/%s.jinja", experts[i].tmpl);
+            templates[i] = slurp(test_data_path(path, sizeof path, rel));
+            cJSON_AddStringToObject(e, "template", templates[i]);
+        }
+        cJSON_AddNumberToObject(cJSON_AddObjectToObject(e, "sampling"), "max_tokens", 4);
+        cJSON_AddItemToArray(list, e);
+    }
+    cJSON *st = cJSON_CreateObject();
+    cJSON_AddStringToObject(st, "name", "stories");
+    cJSON_AddStringToObject(st, "model", test_data_path(path, sizeof path, "models/stories260K.gguf"));
+    cJSON_AddNumberToObject(st, "context", 256);
+    cJSON_AddItemToArray(list, st);
+    char *text = cJSON_Print(cfg);
+    CU_ASSERT_FATAL(serve_start(&main_srv, text, 1) > 0);
+    free(text);
+    cJSON_Delete(cfg);
 }
 
 static int post(const char *body, cJSON **out) {
@@ -50,16 +90,16 @@ static int prompt_tokens(const cJSON *resp) {
     return (int)cJSON_GetNumberValue(serve_get((cJSON *)resp, "usage", "prompt_tokens"));
 }
 
-/* The tokens of the qwen model's own template rendered for messages and tools, in-process. */
-static size_t expected_tokens(const char *messages_json, const char *tools_json) {
-    char path[512];
+/* The tokens of expert e's template rendered for messages and tools, in-process. */
+static size_t expected_tokens(size_t e, const char *messages_json, const char *tools_json) {
+    char path[512], rel[256];
     vkslm_model_params mp = vkslm_model_default_params();
     mp.vocab_only = true;
     vkslm_model *m = NULL;
-    CU_ASSERT_EQUAL_FATAL(vkslm_model_load(test_data_path(path, sizeof path, "models/tiny-qwen2-random.gguf"), &mp, &m),
-                          VKSLM_OK);
+    snprintf(rel, sizeof rel, "models/%s.gguf", experts[e].model);
+    CU_ASSERT_EQUAL_FATAL(vkslm_model_load(test_data_path(path, sizeof path, rel), &mp, &m), VKSLM_OK);
     size_t n = 0;
-    CU_ASSERT_EQUAL(vkslm_chat_tokenize_json(m, NULL, messages_json, tools_json, true, false, NULL, 0, &n),
+    CU_ASSERT_EQUAL(vkslm_chat_tokenize_json(m, templates[e], messages_json, tools_json, true, false, NULL, 0, &n),
                     VKSLM_ERR_LIMIT);
     vkslm_model_free(m);
     return n;
@@ -68,27 +108,33 @@ static size_t expected_tokens(const char *messages_json, const char *tools_json)
 /* The tools are rendered: the prompt has exactly the template's tokens with them (many more than without). */
 static void test_tools_reach_the_prompt(void) {
     const char *msgs = "[{\"role\":\"user\",\"content\":\"Weather in Paris?\"}]";
-    char body[4096];
-    cJSON *with, *without;
-    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": %s, \"tools\": %s}", msgs, TOOLS);
-    CU_ASSERT_EQUAL_FATAL(post(body, &with), 200);
-    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": %s}", msgs);
-    CU_ASSERT_EQUAL_FATAL(post(body, &without), 200);
-    printf("\n  prompt tokens: %d with the tools, %d without\n", prompt_tokens(with), prompt_tokens(without));
-    CU_ASSERT_EQUAL((size_t)prompt_tokens(with), expected_tokens(msgs, TOOLS));
-    CU_ASSERT_TRUE(prompt_tokens(with) > prompt_tokens(without) + 100);
-    /* auto: the random model writes no call, so the answer is text */
-    cJSON *msg = serve_get(cJSON_GetArrayItem(serve_get(with, "choices", NULL), 0), "message", NULL);
-    CU_ASSERT_TRUE(cJSON_IsString(serve_get(msg, "content", NULL)));
-    /* tool_choice none: the tools are not rendered */
-    cJSON *none;
-    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": %s, \"tools\": %s, \"tool_choice\": \"none\"}",
-             msgs, TOOLS);
-    CU_ASSERT_EQUAL_FATAL(post(body, &none), 200);
-    CU_ASSERT_EQUAL(prompt_tokens(none), prompt_tokens(without));
-    cJSON_Delete(with);
-    cJSON_Delete(without);
-    cJSON_Delete(none);
+    for (size_t e = 0; e < N_EXPERTS; e++) {
+        char body[4096];
+        cJSON *with, *without;
+        snprintf(body, sizeof body, "{\"model\": \"%s\", \"messages\": %s, \"tools\": %s}", experts[e].name, msgs,
+                 TOOLS);
+        CU_ASSERT_EQUAL_FATAL(post(body, &with), 200);
+        snprintf(body, sizeof body, "{\"model\": \"%s\", \"messages\": %s}", experts[e].name, msgs);
+        CU_ASSERT_EQUAL_FATAL(post(body, &without), 200);
+        printf("\n  %s: prompt tokens: %d with the tools, %d without", experts[e].name, prompt_tokens(with),
+               prompt_tokens(without));
+        CU_ASSERT_EQUAL((size_t)prompt_tokens(with), expected_tokens(e, msgs, TOOLS));
+        CU_ASSERT_TRUE(prompt_tokens(with) > prompt_tokens(without) + 100);
+        /* auto: the random model writes no call, so the answer is text */
+        cJSON *msg = serve_get(cJSON_GetArrayItem(serve_get(with, "choices", NULL), 0), "message", NULL);
+        CU_ASSERT_TRUE(cJSON_IsString(serve_get(msg, "content", NULL)));
+        /* tool_choice none: the tools are not rendered */
+        cJSON *none;
+        snprintf(body, sizeof body,
+                 "{\"model\": \"%s\", \"messages\": %s, \"tools\": %s, \"tool_choice\": \"none\"}", experts[e].name,
+                 msgs, TOOLS);
+        CU_ASSERT_EQUAL_FATAL(post(body, &none), 200);
+        CU_ASSERT_EQUAL(prompt_tokens(none), prompt_tokens(without));
+        cJSON_Delete(with);
+        cJSON_Delete(without);
+        cJSON_Delete(none);
+    }
+    printf("\n");
 }
 
 /* A call and its result go back through the template (the model's is Qwen 3's): OpenAI's string arguments
@@ -113,7 +159,25 @@ static void test_tool_results_rendered(void) {
         if (status != 200)
             printf("\n  %s\n", buf);
         CU_ASSERT_EQUAL_FATAL(status, 200);
-        CU_ASSERT_EQUAL((size_t)prompt_tokens(r), expected_tokens(template_msgs, with_tools ? TOOLS : NULL));
+        CU_ASSERT_EQUAL((size_t)prompt_tokens(r), expected_tokens(0, template_msgs, with_tools ? TOOLS : NULL));
+        cJSON_Delete(r);
+    }
+    /* Mistral's template takes back calls with its nine-character ids only; others are its refusal, a 400 */
+    static const char *const ids[] = {"a1B2c3D4e", "call_1"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(body, sizeof body,
+                 "{\"model\": \"mistral\", \"tools\": %s, \"messages\": [{\"role\":\"user\",\"content\":\"Paris?\"},"
+                 "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"%s\",\"type\":\"function\",\"function\":{\"name\":"
+                 "\"get_weather\",\"arguments\":\"{\\\"location\\\":\\\"Paris\\\",\\\"days\\\":1}\"}}]},"
+                 "{\"role\":\"tool\",\"tool_call_id\":\"%s\",\"content\":\"sunny\"}]}",
+                 TOOLS, ids[k], ids[k]);
+        cJSON *r;
+        int status = post(body, &r);
+        CU_ASSERT_EQUAL(status, k == 0 ? 200 : 400);
+        if (k == 1) {
+            const char *msg = cJSON_GetStringValue(serve_get(serve_get(r, "error", NULL), "message", NULL));
+            CU_ASSERT_PTR_NOT_NULL(msg ? strstr(msg, "length 9") : NULL);
+        }
         cJSON_Delete(r);
     }
 }
@@ -193,16 +257,17 @@ static bool valid_args(const char *name, const char *args) {
  * streamed (the deltas joined), over several seeds. */
 static void test_forced_calls(void) {
     int calls = 0, valid = 0;
-    for (int seed = 1; seed <= 4; seed++) {
+    for (size_t e = 0; e < N_EXPERTS; e++)
+    for (int seed = 1; seed <= 2; seed++) {
         for (int stream = 0; stream < 2; stream++) {
             const char *choice = seed % 2 ? "\"required\""
                                           : "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\"}}";
             char body[8192], *json;
             snprintf(body, sizeof body,
-                     "{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"Weather in Paris?\"}], "
+                     "{\"model\": \"%s\", \"messages\": [{\"role\":\"user\",\"content\":\"Weather in Paris?\"}], "
                      "\"tools\": %s, \"tool_choice\": %s, \"temperature\": 1, \"seed\": %d, \"max_tokens\": 200, "
                      "\"parallel_tool_calls\": false, \"stream\": %s}",
-                     TOOLS, choice, seed, stream ? "true" : "false");
+                     experts[e].name, TOOLS, choice, seed, stream ? "true" : "false");
             CU_ASSERT_EQUAL_FATAL(serve_post(&main_srv, "/v1/chat/completions", body, buf, sizeof buf, &json), 200);
             char name[128] = "", args[4096] = "", id[64] = "";
             const char *finish = NULL;
@@ -246,7 +311,10 @@ static void test_forced_calls(void) {
                 finish = cJSON_GetStringValue(serve_get(c0, "finish_reason", NULL));
             }
             CU_ASSERT_STRING_EQUAL(finish ? finish : "(null)", "tool_calls");
-            CU_ASSERT_EQUAL(strncmp(id, "call_", 5), 0);
+            if (strcmp(experts[e].name, "mistral") == 0) /* the only ids Mistral's template takes back */
+                CU_ASSERT_EQUAL(strlen(id), 9);
+            else
+                CU_ASSERT_EQUAL(strncmp(id, "call_", 5), 0);
             if (seed % 2 == 0)
                 CU_ASSERT_STRING_EQUAL(name, "get_weather");
             calls++;
@@ -295,7 +363,11 @@ static void test_stream_auto(void) {
     cJSON_Delete(whole);
 }
 
-static void test_stop(void) { CU_ASSERT_EQUAL(serve_stop(&main_srv), 0); }
+static void test_stop(void) {
+    CU_ASSERT_EQUAL(serve_stop(&main_srv), 0);
+    for (size_t i = 0; i < N_EXPERTS; i++)
+        free(templates[i]);
+}
 
 int main(void) {
     int unavailable = serve_tests_unavailable();

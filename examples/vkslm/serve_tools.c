@@ -135,6 +135,7 @@ static bool messages_use_tools(const cJSON *root) {
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(root, "messages")) {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
         if (cJSON_GetObjectItemCaseSensitive(m, "tool_calls") || cJSON_GetObjectItemCaseSensitive(m, "tool_call_id") ||
+            cJSON_GetObjectItemCaseSensitive(m, "name") ||
             (cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0))
             return true;
     }
