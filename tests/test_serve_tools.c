@@ -348,7 +348,7 @@ static void test_compose_grammar(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(g);
     CU_ASSERT_PTR_NOT_NULL(strstr(g, "tool-call ::= \"<tool_call>\\n{\\\"name\\\": \\\"get_weather\\\", "
                                      "\\\"arguments\\\": \" f0-root \"}\\n</tool_call>\"\n"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(g, "tools-root ::= tool-call\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(g, "\nroot ::= tool-call\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(g, "f0-root ::= \"{\" f0-ws f0-obj \"}\" \n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(g, "f0-ws ::= [ \\t\\]x]?\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(g, "f0-obj ::= \"x-y \\\"q\\\"\"{1,3} f0-obj2\n"));
@@ -358,14 +358,14 @@ static void test_compose_grammar(void) {
     const char *both[] = {"root ::= \"1\"", "root ::= \"2\""};
     g = serve_tools_compose_grammar(SERVE_TOOLS_MISTRAL, names, both, 2, true);
     CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-    CU_ASSERT_PTR_NOT_NULL(strstr(g, "tools-root ::= \"[\" tool-call (\", \" tool-call)* \"]\"\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(g, "\nroot ::= \"[\" tool-call (\", \" tool-call)* \"]\"\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(g, " | \"{\\\"name\\\": \\\"search\\\", \\\"arguments\\\": \" f1-root \"}\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(g, "f1-root ::= \"2\""));
     free(g);
     g = serve_tools_compose_grammar(SERVE_TOOLS_LLAMA3, names, both, 1, true);
     CU_ASSERT_PTR_NOT_NULL_FATAL(g);
     CU_ASSERT_PTR_NOT_NULL(strstr(g, "\\\"parameters\\\": \" f0-root \"}\""));
-    CU_ASSERT_PTR_NOT_NULL(strstr(g, "tools-root ::= tool-call\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(g, "\nroot ::= tool-call\n"));
     free(g);
     const char *none[] = {NULL, NULL};
     CU_ASSERT_PTR_NULL(serve_tools_compose_grammar(SERVE_TOOLS_HERMES, names, none, 2, true));

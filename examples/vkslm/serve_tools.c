@@ -426,12 +426,12 @@ char *serve_tools_compose_grammar(serve_tool_format format, const char *const *n
     sb_str(&b, "\n");
     /* the answer: one call, or with parallel calls one or more (Llama 3's form holds one) */
     if (format == SERVE_TOOLS_MISTRAL) /* [TOOL_CALLS] is a control token without text: the grammar starts at [ */
-        sb_str(&b, parallel ? "tools-root ::= \"[\" tool-call (\", \" tool-call)* \"]\"\n"
-                            : "tools-root ::= \"[\" tool-call \"]\"\n");
+        sb_str(&b, parallel ? "root ::= \"[\" tool-call (\", \" tool-call)* \"]\"\n"
+                            : "root ::= \"[\" tool-call \"]\"\n");
     else if (format == SERVE_TOOLS_HERMES && parallel)
-        sb_str(&b, "tools-root ::= tool-call (\"\\n\" tool-call)*\n");
+        sb_str(&b, "root ::= tool-call (\"\\n\" tool-call)*\n");
     else
-        sb_str(&b, "tools-root ::= tool-call\n");
+        sb_str(&b, "root ::= tool-call\n");
     for (size_t i = 0; i < n; i++) {
         if (!schema_grammars[i])
             continue;

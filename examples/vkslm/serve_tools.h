@@ -50,7 +50,8 @@ int serve_tools_template_json(serve_tools *t, const struct cJSON *request_msgs, 
                               char **tools_json);
 
 /* The grammar that forces the call syntax around the function's parameter schema for tool_choice required
- * or a named function (malloc'd), NULL when the output is not constrained (auto, none). On an error, NULL
+ * or a named function (malloc'd; its start rule is "root", each function's schema rules are renamed fI-...),
+ * NULL when the output is not constrained (auto, none). On an error, NULL
  * with *err set (a schema the grammar compiler refuses: a 400). */
 char *serve_tools_grammar(const serve_tools *t, char *err, size_t cap);
 /* As serve_tools_grammar, from schema grammars already compiled (schema_grammars[i]: the grammar of
