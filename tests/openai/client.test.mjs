@@ -1,0 +1,116 @@
+// vkslm serve through OpenAI's official Node client (the npm `openai` package, pinned in package.json):
+// what a real client sends and parses, over real HTTP on 127.0.0.1. Run by tests/openai/run.sh (ctest
+// test_server_openai_client), which installs nothing: scripts/install-deps.sh does.
+// Environment: VKSLM (the CLI), VKSLM_TESTDATA (the shared test data folder), VKSLM_PROBE_SERVER_PRELOAD
+// (LD_PRELOAD for the server alone: the ASan pass preloads libasan, which node must not get).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+
+const vkslm = process.env.VKSLM;
+const data = process.env.VKSLM_TESTDATA;
+assert.ok(vkslm && data, 'VKSLM and VKSLM_TESTDATA must be set');
+
+let server, stderr = '', client, dir;
+
+function startServer(args) {
+    return new Promise((resolve, reject) => {
+        const env = { ...process.env };
+        delete env.LD_PRELOAD;
+        if (process.env.VKSLM_PROBE_SERVER_PRELOAD) env.LD_PRELOAD = process.env.VKSLM_PROBE_SERVER_PRELOAD;
+        const p = spawn(vkslm, ['serve', ...args, '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        const timer = setTimeout(() => reject(new Error('no "listening on" line within 120 s:\n' + stderr)), 120000);
+        p.stdout.on('data', (b) => {
+            out += b;
+            const m = /listening on http:\/\/([^:\s]+):(\d+)/.exec(out);
+            if (m) {
+                clearTimeout(timer);
+                resolve({ proc: p, base: `http://${m[1]}:${m[2]}` });
+            }
+        });
+        p.stderr.on('data', (b) => { stderr += b; });
+        p.on('exit', (code) => { clearTimeout(timer); reject(new Error(`vkslm serve exited (${code}):\n${stderr}`)); });
+    });
+}
+
+before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vkslm-openai-'));
+    const config = {
+        host: '127.0.0.1',
+        router: { rules: false, fallback: 'stories' },
+        experts: [
+            { name: 'stories', model: join(data, 'models/stories260K.gguf'), template: 'chatml', context: 256,
+              parallel: 4, role: 'short stories', sampling: { temperature: 0, max_tokens: 16 } },
+            { name: 'qwen', model: join(data, 'models/tiny-qwen2-random.gguf'), context: 512, parallel: 2,
+              role: 'code', sampling: { temperature: 0, max_tokens: 16 } },
+        ],
+    };
+    writeFileSync(join(dir, 'orchestra.json'), JSON.stringify(config));
+    server = await startServer(['--config', join(dir, 'orchestra.json')]);
+    client = new OpenAI({ baseURL: server.base + '/v1', apiKey: 'unused', maxRetries: 0, timeout: 120000 });
+});
+
+after(async () => {
+    if (server) {
+        const exited = new Promise((resolve) => server.proc.once('exit', (code, sig) => resolve({ code, sig })));
+        server.proc.removeAllListeners('exit');
+        server.proc.kill('SIGTERM');
+        const { code, sig } = await exited;
+        assert.equal(sig, null, 'the server died of a signal:\n' + stderr);
+        assert.equal(code, 0, 'the server exited ' + code + ':\n' + stderr);
+        assert.doesNotMatch(stderr, /Sanitizer|runtime error:/, 'a sanitizer report:\n' + stderr);
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('models.list names every expert', async () => {
+    const ids = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    for (const want of ['stories', 'qwen']) assert.ok(ids.includes(want), `${want} in ${ids}`);
+});
+
+test('chat completion, whole: a message, usage and a finish reason', async () => {
+    const r = await client.chat.completions.create({
+        model: 'stories', messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 8,
+    });
+    assert.equal(r.object, 'chat.completion');
+    assert.equal(r.choices.length, 1);
+    assert.equal(r.choices[0].message.role, 'assistant');
+    assert.equal(typeof r.choices[0].message.content, 'string');
+    assert.ok(['stop', 'length'].includes(r.choices[0].finish_reason));
+    assert.ok(r.usage.prompt_tokens > 0);
+    assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
+});
+
+test('chat completion, streamed: the pieces join to the whole answer (greedy)', async () => {
+    const body = { model: 'stories', messages: [{ role: 'user', content: 'Lily had a dog' }], max_tokens: 12 };
+    const whole = await client.chat.completions.create(body);
+    const stream = await client.chat.completions.create({ ...body, stream: true });
+    let text = '', finish = null;
+    for await (const chunk of stream) {
+        assert.equal(chunk.object, 'chat.completion.chunk');
+        const c = chunk.choices[0];
+        if (c?.delta?.content) text += c.delta.content;
+        if (c?.finish_reason) finish = c.finish_reason;
+    }
+    assert.equal(text, whole.choices[0].message.content);
+    assert.equal(finish, whole.choices[0].finish_reason);
+});
+
+test('text completion', async () => {
+    const r = await client.completions.create({ model: 'stories', prompt: 'The cat', max_tokens: 6 });
+    assert.equal(r.object, 'text_completion');
+    assert.equal(typeof r.choices[0].text, 'string');
+    assert.ok(r.usage.completion_tokens <= 6);
+});
+
+test('an unknown model is a 404', async () => {
+    await assert.rejects(
+        client.chat.completions.create({ model: 'no-such-expert', messages: [{ role: 'user', content: 'hi' }] }),
+        (e) => e instanceof OpenAI.NotFoundError && e.status === 404);
+});
