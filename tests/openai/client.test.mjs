@@ -114,3 +114,39 @@ test('an unknown model is a 404', async () => {
         client.chat.completions.create({ model: 'no-such-expert', messages: [{ role: 'user', content: 'hi' }] }),
         (e) => e instanceof OpenAI.NotFoundError && e.status === 404);
 });
+
+const weatherTool = {
+    type: 'function',
+    function: {
+        name: 'get_weather', description: 'Weather in a city',
+        parameters: {
+            type: 'object', additionalProperties: false, required: ['location'],
+            properties: { location: { type: 'string', maxLength: 12 }, days: { type: 'integer', minimum: 1, maximum: 7 } },
+        },
+    },
+};
+
+test('tools: a call and its result go back through the template', async () => {
+    const r = await client.chat.completions.create({
+        model: 'qwen', tools: [weatherTool], max_tokens: 4,
+        messages: [
+            { role: 'user', content: 'Weather in Paris?' },
+            { role: 'assistant', content: null, tool_calls: [
+                { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris"}' } }] },
+            { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+        ],
+    });
+    assert.equal(r.choices[0].message.role, 'assistant');
+    assert.ok(r.usage.prompt_tokens > 100, 'the tools are in the prompt');
+});
+
+test('tools: deprecated functions, and tools for a template without them, are 400s naming the key', async () => {
+    await assert.rejects(
+        client.chat.completions.create({ model: 'qwen', messages: [{ role: 'user', content: 'hi' }],
+            functions: [weatherTool.function] }),
+        (e) => e instanceof OpenAI.BadRequestError && e.param === 'functions');
+    await assert.rejects(
+        client.chat.completions.create({ model: 'stories', messages: [{ role: 'user', content: 'hi' }],
+            tools: [weatherTool] }),
+        (e) => e instanceof OpenAI.BadRequestError && /does not take tools/.test(e.message));
+});
