@@ -140,7 +140,9 @@ static void test_request_checks(void) {
         {"{\"tools\": [{\"type\": \"code\"}]}", 1, "tools", "every tool"},
         {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a b\"}}]}", 1, "tools", "\"name\""},
         {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\", \"strict\": true}}]}", 1, "tools",
-         "\"strict\""},
+         "\"strict\": true is not supported"},
+        {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\", \"examples\": []}}]}", 1, "tools",
+         "\"examples\", which is not supported"},
         {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\"}}, {\"type\": \"function\", \"function\": "
          "{\"name\": \"a\"}}]}", 1, "tools", "twice"},
         {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\", \"parameters\": 3}}]}", 1, "tools",
@@ -195,6 +197,7 @@ static void test_request_checks(void) {
         {"{\"tools\": " TOOLS "}", true, true},
         {"{\"tools\": " TOOLS ", \"tool_choice\": \"none\"}", true, false},
         {"{\"tools\": []}", true, false},
+        {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\", \"strict\": false}}]}", true, true},
         {"{\"messages\": [{\"role\": \"tool\", \"tool_call_id\": \"c\", \"content\": \"r\"}]}", true, false},
         {"{\"tools\": " TOOLS ", \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"search\"}}, "
          "\"parallel_tool_calls\": false}", true, true},

@@ -67,7 +67,7 @@ static const char *check_tools(const cJSON *tools, size_t *n_out, char *why, siz
     const cJSON *t;
     cJSON_ArrayForEach(t, tools) {
         static const char *const tool_keys[] = {"type", "function", NULL};
-        static const char *const fn_keys[] = {"name", "description", "parameters", NULL};
+        static const char *const fn_keys[] = {"name", "description", "parameters", "strict", NULL};
         if (++n > SERVE_MAX_TOOLS) {
             snprintf(why, cap, "\"tools\" holds more than %d tools", SERVE_MAX_TOOLS);
             return why;
@@ -82,9 +82,13 @@ static const char *check_tools(const cJSON *tools, size_t *n_out, char *why, siz
             extra = only_keys(fn, fn_keys);
         if (extra) {
             snprintf(why, cap, "a tool holds \"%.64s\", which is not supported (a tool has type and function; a "
-                     "function name, description and parameters)", extra);
+                     "function name, description, parameters and strict false)", extra);
             return why;
         }
+        const cJSON *strict = cJSON_GetObjectItemCaseSensitive(fn, "strict");
+        if (strict && !cJSON_IsFalse(strict) && !cJSON_IsNull(strict))
+            return "a function's \"strict\": true is not supported: only tool_choice \"required\" or a named function "
+                   "constrains the arguments to the schema";
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
         if (!cJSON_IsString(name) || !name_ok(name->valuestring))
             return "every function needs a \"name\" of at most 64 letters, digits, _ and -";
