@@ -453,8 +453,12 @@ static void test_bad_config(void) {
     CU_ASSERT_NOT_EQUAL(test_run_command(buf, out, sizeof out), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "/nonexistent.json"));
     snprintf(s.config, sizeof s.config, "/tmp/vkslm-test-badcfg-%d.json", (int)getpid());
+    static char pattern[512];
+    snprintf(pattern, sizeof pattern,
+             "{\"experts\": [{\"name\": \"a\", \"model\": \"%s/models/stories260K.gguf\", \"pattern\": \"(\"}]}",
+             test_data_dir());
     const char *bad[] = {"{\"experts\": []}", "{\"experts\": [{\"name\": \"a\"}]}", "{\"experts\": [{\"model\": 3}]}",
-                         "not json", "{\"experts\": [{\"name\": \"a\", \"model\": \"x.gguf\", \"pattern\": \"(\"}]}",
+                         "not json", pattern,
                          "{\"experts\": [{\"name\": \"a\", \"model\": \"x.gguf\"}], \"max_conections\": 5}",
                          "{\"experts\": [{\"name\": \"a\", \"model\": \"x.gguf\", \"sampling\": {\"temprature\": 1}}]}",
                          "{\"experts\": [{\"name\": \"a\", \"model\": \"x.gguf\", \"template\": \"{{ 1 + }}\"}]}",

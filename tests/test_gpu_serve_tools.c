@@ -202,12 +202,12 @@ static void test_refusals(void) {
     snprintf(body, sizeof body, "{\"model\": \"stories\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], "
              "\"tools\": %s}", TOOLS);
     expect_400(body, "/v1/chat/completions", NULL, "does not take tools");
-    expect_400("{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"functions\": []}",
-               "/v1/chat/completions", "functions", "deprecated");
+    expect_400("{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"functions\": [{\"name\": \"f\"}]}",
+               "/v1/chat/completions", "functions", "not supported");
     expect_400("{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"function_call\": \"auto\"}",
-               "/v1/chat/completions", "function_call", "deprecated");
+               "/v1/chat/completions", "function_call", "not supported");
     snprintf(body, sizeof body, "{\"model\": \"qwen\", \"prompt\": \"x\", \"tools\": %s}", TOOLS);
-    expect_400(body, "/v1/completions", "tools", "/v1/chat/completions");
+    expect_400(body, "/v1/completions", "tools", "not supported by /v1/completions");
     snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], "
              "\"tools\": %s, \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"nope\"}}}", TOOLS);
     expect_400(body, "/v1/chat/completions", "tool_choice", "not in \"tools\"");

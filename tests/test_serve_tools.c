@@ -1,7 +1,7 @@
 /* The server's tool calling on strings (examples/vkslm/serve_tools.c, compiled into this test): the model's
  * output parsed into OpenAI's tool_calls for the three call syntaxes (Hermes/Qwen <tool_call>, Llama 3 JSON,
  * Mistral [TOOL_CALLS]), text that is not a call left as text, streaming that holds back exactly what may
- * begin a call, the request checks (limits, tool_choice, deprecated keys), the syntax chosen by the
+ * begin a call, the request checks (limits, tool_choice), the syntax chosen by the
  * template's text, and the grammar that wraps each function's schema grammar in its call syntax. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -132,32 +132,29 @@ static cJSON *request(const char *json) {
               "{\"type\": \"function\", \"function\": {\"name\": \"search\", \"description\": \"d\"}}]"
 
 static void test_request_checks(void) {
-    static const struct { const char *body; int chat; const char *param, *why; } bad[] = {
-        {"{\"functions\": []}", 1, "functions", "deprecated"},
-        {"{\"function_call\": \"auto\"}", 1, "function_call", "deprecated"},
-        {"{\"tools\": " TOOLS "}", 0, "tools", "/v1/chat/completions"},
-        {"{\"tools\": {}}", 1, "tools", "must be an array"},
-        {"{\"tools\": [{\"type\": \"code\"}]}", 1, "tools", "every tool"},
-        {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a b\"}}]}", 1, "tools", "\"name\""},
-        {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\", \"strict\": true}}]}", 1, "tools",
+    static const struct { const char *body; const char *param, *why; } bad[] = {
+        {"{\"tools\": {}}", "tools", "must be an array"},
+        {"{\"tools\": [{\"type\": \"code\"}]}", "tools", "every tool"},
+        {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a b\"}}]}", "tools", "\"name\""},
+        {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\", \"strict\": true}}]}", "tools",
          "\"strict\": true is not supported"},
-        {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\", \"examples\": []}}]}", 1, "tools",
+        {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\", \"examples\": []}}]}", "tools",
          "\"examples\", which is not supported"},
         {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\"}}, {\"type\": \"function\", \"function\": "
-         "{\"name\": \"a\"}}]}", 1, "tools", "twice"},
-        {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\", \"parameters\": 3}}]}", 1, "tools",
+         "{\"name\": \"a\"}}]}", "tools", "twice"},
+        {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\", \"parameters\": 3}}]}", "tools",
          "parameters"},
-        {"{\"tools\": " TOOLS ", \"tool_choice\": \"always\"}", 1, "tool_choice", "must be"},
-        {"{\"tools\": " TOOLS ", \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"nope\"}}}", 1,
+        {"{\"tools\": " TOOLS ", \"tool_choice\": \"always\"}", "tool_choice", "must be"},
+        {"{\"tools\": " TOOLS ", \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"nope\"}}}",
          "tool_choice", "not in \"tools\""},
-        {"{\"tool_choice\": \"required\"}", 1, "tool_choice", "needs \"tools\""},
-        {"{\"tools\": " TOOLS ", \"parallel_tool_calls\": 1}", 1, "parallel_tool_calls", "true or false"},
+        {"{\"tool_choice\": \"required\"}", "tool_choice", "needs \"tools\""},
+        {"{\"tools\": " TOOLS ", \"parallel_tool_calls\": 1}", "parallel_tool_calls", "true or false"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cJSON *root = request(bad[i].body);
         serve_tools *t = NULL;
         const char *param = NULL;
-        const char *why = serve_tools_parse(root, bad[i].chat, &t, &param);
+        const char *why = serve_tools_parse(root, &t, &param);
         CU_ASSERT_PTR_NOT_NULL(why);
         if (why) {
             CU_ASSERT_PTR_NOT_NULL(strstr(why, bad[i].why));
@@ -186,7 +183,7 @@ static void test_request_checks(void) {
             cJSON_AddItemToArray(tools, tool);
         }
         serve_tools *t = NULL;
-        const char *param = NULL, *why = serve_tools_parse(root, 1, &t, &param);
+        const char *param = NULL, *why = serve_tools_parse(root, &t, &param);
         CU_ASSERT_PTR_NOT_NULL(why ? strstr(why, lim ? "64 KiB" : "more than 128") : NULL);
         serve_tools_free(t);
         cJSON_Delete(root);
@@ -206,7 +203,7 @@ static void test_request_checks(void) {
         cJSON *root = request(good[i].body);
         serve_tools *t = NULL;
         const char *param = NULL;
-        CU_ASSERT_PTR_NULL(serve_tools_parse(root, 1, &t, &param));
+        CU_ASSERT_PTR_NULL(serve_tools_parse(root, &t, &param));
         CU_ASSERT_EQUAL(t != NULL, good[i].state);
         CU_ASSERT_EQUAL(serve_tools_active(t), good[i].active);
         serve_tools_free(t);
@@ -262,7 +259,7 @@ static void test_template_json(void) {
                           "{\"role\": \"tool\", \"tool_call_id\": \"call0A1b2\", \"name\": \"search\", \"content\": \"r\"}]}");
     serve_tools *t = NULL;
     const char *param;
-    CU_ASSERT_PTR_NULL_FATAL(serve_tools_parse(root, 1, &t, &param));
+    CU_ASSERT_PTR_NULL_FATAL(serve_tools_parse(root, &t, &param));
     vkslm_chat_message msgs[] = {{"system", "S"}, {"user", "q"}, {"assistant", NULL}, {"tool", "r"}};
     for (int tojson = 0; tojson < 2; tojson++) {
         const char *tmpl = tojson ? "<tool_call>{{ x | tojson }}" : "{% if m.content is none %}{{ tools }}{% endif %}";
@@ -294,7 +291,7 @@ static void stream_case(const char *tmpl, const char *text, size_t piece, const 
     cJSON *root = request("{\"tools\": " TOOLS "}");
     serve_tools *t = NULL;
     const char *param;
-    CU_ASSERT_PTR_NULL_FATAL(serve_tools_parse(root, 1, &t, &param));
+    CU_ASSERT_PTR_NULL_FATAL(serve_tools_parse(root, &t, &param));
     vkslm_chat_message m = {"user", "q"};
     char *mj, *tj;
     CU_ASSERT_EQUAL_FATAL(serve_tools_template_json(t, NULL, &m, 1, 1, tmpl, strlen(tmpl), &mj, &tj), 0);
@@ -377,7 +374,7 @@ static void test_compose_grammar(void) {
 int main(void) {
     static const vkslm_test tests[] = {
         {"output parsed into tool_calls: Hermes, Llama 3, Mistral; text stays text", test_parse_forms},
-        {"request checks: limits, tool_choice, deprecated keys", test_request_checks},
+        {"request checks: limits, tool_choice", test_request_checks},
         {"message checks: tool_calls, tool_call_id, name", test_message_checks},
         {"call syntax chosen by the template text", test_format_by_template},
         {"the template's messages JSON", test_template_json},

@@ -55,10 +55,12 @@ int serve_start(srv *s, const char *config_text, int tag) { return serve_start_a
 int serve_start_args(srv *s, const char *config_text, int tag, const char *const *extra) {
     snprintf(s->config, sizeof s->config, "/tmp/vkslm-test-serve-%d-%d.json", (int)getpid(), tag);
     snprintf(s->log, sizeof s->log, "/tmp/vkslm-test-serve-%d-%d.log", (int)getpid(), tag);
-    FILE *f = fopen(s->config, "w");
-    CU_ASSERT_FATAL(f != NULL);
-    fputs(config_text, f);
-    fclose(f);
+    if (config_text) {
+        FILE *f = fopen(s->config, "w");
+        CU_ASSERT_FATAL(f != NULL);
+        fputs(config_text, f);
+        fclose(f);
+    }
     int fd[2];
     CU_ASSERT_FATAL(pipe(fd) == 0);
     s->pid = fork();
@@ -68,8 +70,8 @@ int serve_start_args(srv *s, const char *config_text, int tag, const char *const
         FILE *lf = freopen(s->log, "w", stderr);
         (void)lf;
         close(fd[0]);
-        const char *argv[32] = {"vkslm", "serve", "--config", s->config, "--port", "0"};
-        size_t n = 6;
+        const char *argv[32] = {"vkslm", "serve", "--port", "0", "--config", s->config};
+        size_t n = config_text ? 6 : 4;
         for (size_t i = 0; extra && extra[i] && n < 31; i++)
             argv[n++] = extra[i];
         argv[n] = NULL;

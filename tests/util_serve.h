@@ -19,7 +19,8 @@ typedef struct srv {
  * each (from, to) pair of repl applied (malloc'd). */
 char *serve_example_config(const char *const *repl, size_t n_repl);
 /* Starts `vkslm serve` on the config text (port 0) with any extra arguments (NULL-terminated, may be
- * NULL); the port, or 0 after a message. tag keeps the temporary files of servers apart. */
+ * NULL); the port, or 0 after a message. tag keeps the temporary files of servers apart. config_text NULL:
+ * no --config (the extra arguments name the models with -m). */
 int serve_start_args(srv *s, const char *config_text, int tag, const char *const *extra);
 int serve_start(srv *s, const char *config_text, int tag);
 /* SIGTERM, then the exit status (0: a clean shutdown, and no leak under ASan). */

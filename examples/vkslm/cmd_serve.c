@@ -1,4 +1,5 @@
-/* vkslm serve --config orchestra.json [--host H] [--port P] [--grace-ms MS]: the orchestra over HTTP until
+/* vkslm serve --config orchestra.json [--host H] [--port P] [--grace-ms MS] [--api-key KEY]..., or
+ * vkslm serve -m A.gguf [-m B.gguf ...] [--ctx N] [--parallel N] ...: the orchestra over HTTP until
  * SIGINT or SIGTERM. Prints "vkslm serve: listening on http://HOST:PORT" on stdout once it accepts
  * requests. On the first signal it drains: new completions get 503, /health says "draining", requests in
  * flight may finish for the grace period, then those left are cut short with an error and the server
@@ -25,11 +26,14 @@ uint64_t serve_next_id(server *sv) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vkslm serve --config ORCHESTRA.json [--host 127.0.0.1] [--port 8080] [--device D]\n"
-               "                   [--grace-ms 30000]\n"
+               "                   [--grace-ms 30000] [--api-key KEY]...\n"
+               "       vkslm serve -m A.gguf [-m B.gguf]... [--ctx N] [--parallel N] [same options]\n"
                "  several expert models behind one OpenAI-compatible endpoint, with a router:\n"
                "  POST /v1/chat/completions, POST /v1/completions (\"stream\": true for SSE), GET /v1/models,\n"
-               "  GET /health, GET /metrics. \"model\": \"auto\" routes; a name picks that expert.\n"
-               "  --port 0 takes any free port. examples/orchestra/README.md documents the config.\n"
+               "  GET /v1/models/ID, GET /health, GET /metrics. \"model\": \"auto\" routes; a name picks that expert.\n"
+               "  -m: each file is an expert named after its stem (no config); \"auto\" goes to the first.\n"
+               "  --api-key (repeatable; also env VKSLM_API_KEY): requests need Authorization: Bearer KEY.\n"
+               "  --port 0 takes any free port. docs/cli.md and examples/orchestra/README.md document the config.\n"
                "  SIGTERM/SIGINT drains: requests in flight get --grace-ms to finish; a second signal exits now.\n");
 }
 
@@ -78,8 +82,14 @@ static int drain(server *sv, struct MHD_Daemon *d, const sigset_t *set, int sig)
     return 0;
 }
 
+/* Loopback addresses: 127.0.0.0/8. Anything else can be reached from other machines. */
+static int loopback(const char *host) { return strncmp(host, "127.", 4) == 0; }
+
 int cmd_serve(int argc, char **argv) {
     const char *config = NULL, *host = NULL, *port_s = NULL, *device = NULL, *grace_s = NULL, *v;
+    const char *ctx_s = NULL, *parallel_s = NULL;
+    const char *models[VKSLM_MAX_EXPERTS + 1], *keys[64];
+    size_t n_models = 0, n_keys = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv[i], "--help") || cli_flag(argv[i], "-h")) {
             usage(stdout);
@@ -94,25 +104,61 @@ int cmd_serve(int argc, char **argv) {
             device = v;
         } else if ((v = cli_value(argc, argv, &i, "--grace-ms"))) {
             grace_s = v;
+        } else if ((v = cli_value(argc, argv, &i, "-m")) || (v = cli_value(argc, argv, &i, "--model"))) {
+            if (n_models > VKSLM_MAX_EXPERTS) {
+                fprintf(stderr, "vkslm serve: at most %d models (-m)\n", VKSLM_MAX_EXPERTS);
+                return 2;
+            }
+            models[n_models++] = v;
+        } else if ((v = cli_value(argc, argv, &i, "--ctx"))) {
+            ctx_s = v;
+        } else if ((v = cli_value(argc, argv, &i, "--parallel"))) {
+            parallel_s = v;
+        } else if ((v = cli_value(argc, argv, &i, "--api-key"))) {
+            if (n_keys == sizeof keys / sizeof *keys) {
+                fprintf(stderr, "vkslm serve: at most %zu --api-key options (use api_key_file)\n", n_keys);
+                return 2;
+            }
+            keys[n_keys++] = v;
         } else {
             fprintf(stderr, "vkslm serve: unknown option %s\n", argv[i]);
             usage(stderr);
             return 2;
         }
     }
-    if (!config) {
-        fprintf(stderr, "vkslm serve: --config is required\n");
+    if (!config == !n_models) {
+        fprintf(stderr, "vkslm serve: %s\n", config ? "--config and -m do not go together: name the models in the "
+                                                         "config" : "--config or -m MODEL.gguf is required");
         usage(stderr);
         return 2;
     }
+    if (config && (ctx_s || parallel_s)) {
+        fprintf(stderr, "vkslm serve: --ctx and --parallel go with -m; a config sets each expert's context and parallel\n");
+        return 2;
+    }
+    long n_ctx = -1, parallel = -1;
+    if ((ctx_s && !cli_parse_long("serve", "--ctx", ctx_s, 1, 1 << 24, &n_ctx)) ||
+        (parallel_s && !cli_parse_long("serve", "--parallel", parallel_s, 1, 256, &parallel)))
+        return 2;
     server *sv = calloc(1, sizeof *sv);
     if (!sv)
         return 1;
-    char err[512];
-    if (serve_config_load(config, &sv->cfg, err, sizeof err) != 0) {
+    char err[1024];
+    const char *env_key = getenv("VKSLM_API_KEY");
+    if ((config ? serve_config_load(config, &sv->cfg, err, sizeof err)
+                : serve_config_models(models, n_models, n_ctx, parallel, &sv->cfg, err, sizeof err)) != 0) {
         fprintf(stderr, "vkslm serve: %s\n", err);
         free(sv);
         return 1;
+    }
+    int bad_key = env_key && *env_key && serve_config_add_key(&sv->cfg, env_key, "VKSLM_API_KEY", err, sizeof err);
+    for (size_t i = 0; i < n_keys && !bad_key; i++)
+        bad_key = serve_config_add_key(&sv->cfg, keys[i], "--api-key", err, sizeof err);
+    if (bad_key) {
+        fprintf(stderr, "vkslm serve: %s\n", err);
+        serve_config_free(&sv->cfg);
+        free(sv);
+        return 2;
     }
     long port = sv->cfg.port, grace = sv->cfg.grace_ms;
     if ((port_s && !cli_parse_long("serve", "--port", port_s, 0, 65535, &port)) ||
@@ -126,6 +172,7 @@ int cmd_serve(int argc, char **argv) {
     if (device)
         sv->cfg.orch.model.device = device;
     sv->cfg.grace_ms = (unsigned)grace;
+    sv->started_at = (long)time(NULL);
     vkslm_set_log(on_log, 1, NULL);
     serve_metrics_init(&sv->metrics);
     pthread_mutex_init(&sv->id_lock, NULL);
@@ -151,6 +198,10 @@ int cmd_serve(int argc, char **argv) {
         int bound = 0;
         struct MHD_Daemon *d = serve_http_start(sv, sv->cfg.host, (int)port, &bound);
         if (d) {
+            if (!loopback(sv->cfg.host) && !sv->cfg.n_api_keys)
+                fprintf(stderr, "\n*** vkslm serve: WARNING: listening on %s, beyond loopback, WITHOUT API KEYS: anyone who "
+                                "can reach this address can use the models. Set --api-key, VKSLM_API_KEY or the config's "
+                                "api_keys. ***\n\n", sv->cfg.host);
             printf("vkslm serve: listening on http://%s:%d (%zu experts)\n", sv->cfg.host, bound, sv->cfg.n_experts);
             fflush(stdout);
             int sig = 0;

@@ -4,7 +4,10 @@
  *   serve_json.c      strict request JSON: duplicate keys refused; valid UTF-8 in every message we send
  *   serve_job.c       a request's work on its own thread while its connection is suspended: whole answers,
  *                     server-sent event streams, disconnect checks, draining at shutdown
+ *   serve_request.c   the chat and completions request bodies: every key OpenAI knows, implemented, metadata
+ *                     or refused (serve_request.h)
  *   serve_complete.c  /v1/chat/completions and /v1/completions, streamed (SSE) or whole
+ *   serve_auth.c      API keys (Authorization: Bearer), compared in constant time
  *   serve_metrics.c   counters and histograms, /metrics in Prometheus text, cost projection */
 #ifndef VKSLM_CLI_SERVE_H
 #define VKSLM_CLI_SERVE_H
@@ -18,6 +21,12 @@
 
 struct cJSON;
 struct MHD_Connection;
+
+/* Per-request limits: more is refused with 400 before any work. */
+#define SERVE_MAX_MESSAGES 4096      /* messages of a chat */
+#define SERVE_MAX_STOP 16            /* stop strings */
+#define SERVE_MAX_TOOLS 128          /* tools (and functions) of a request */
+#define SERVE_MAX_SCHEMA_BYTES 65536 /* a JSON schema (response_format, a tool's parameters), as compact JSON */
 struct MHD_Daemon;
 
 typedef struct serve_expert {
@@ -40,6 +49,11 @@ typedef struct serve_config {
     const char *const *allowed_hosts; /* Host names the server answers to ("*": any); NULL: loopback + host */
     size_t n_allowed_hosts;
     bool parse_special_in_content; /* control tokens typed in message contents are parsed (default: text) */
+    const char **api_keys;      /* keys a request must bear (Authorization: Bearer KEY); none: no check */
+    size_t n_api_keys;
+    const char *const *public_paths; /* paths that need no key (default: /health) */
+    size_t n_public_paths;
+    bool single_models;         /* made from -m files, not a config */
     double price_per_hour;      /* price of one device-hour, for the cost projection */
     const char *currency;
     vkslm_expert_desc experts[VKSLM_MAX_EXPERTS];
@@ -54,6 +68,13 @@ typedef struct serve_config {
 /* Reads the config; relative model paths are taken from the config file's folder. 0 on success, else -1
  * with a message in err. */
 int serve_config_load(const char *path, serve_config *c, char *err, size_t cap);
+/* The config of `serve -m A.gguf -m B.gguf`: each file an expert named after its stem, routing explicit
+ * ("auto" goes to the first); n_ctx and parallel < 0: the defaults. 0, or -1 with a message in err. */
+int serve_config_models(const char *const *paths, size_t n, long n_ctx, long parallel, serve_config *c, char *err,
+                        size_t cap);
+/* Adds an API key (kept as a pointer: it must outlive c); source names where it came from for the error
+ * message of a malformed key. 0, or -1 with a message in err. */
+int serve_config_add_key(serve_config *c, const char *key, const char *source, char *err, size_t cap);
 void serve_config_free(serve_config *c);
 
 /* ---- metrics ---- */
@@ -107,6 +128,7 @@ typedef struct server {
     size_t n_running;           /* jobs whose worker has not finished */
     size_t n_live;              /* jobs not yet freed (their answer may still be on the wire) */
     int draining;               /* SIGTERM came: new work is refused */
+    long started_at;            /* Unix time of the start (the "created" of the model "auto") */
 } server;
 
 /* ---- jobs (serve_job.c) ---- */
@@ -151,6 +173,13 @@ struct cJSON *serve_json_parse(const char *body, size_t len, char *err, size_t c
 void serve_text_clean(const char *s, char *out, size_t cap);
 /* An OpenAI error object {"error": {...}}; the type follows the status. */
 struct cJSON *serve_error_object(unsigned status, const char *code, const char *param, const char *message);
+
+/* ---- API keys (serve_auth.c) ---- */
+/* 1 when no key is configured, or the Authorization header (NULL: none) is "Bearer KEY" with a configured
+ * key (compared in constant time). */
+int serve_auth_ok(const server *sv, const char *authorization);
+/* 1 when the path is in public_paths (it needs no key). */
+int serve_auth_public(const server *sv, const char *path);
 
 /* The Prometheus text of /metrics (malloc'd). */
 char *serve_metrics_text(server *sv);

@@ -4,7 +4,6 @@
  * server-sent events in OpenAI's chunk format. Generation stops when the client leaves; at shutdown it is
  * cut short with an error. */
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <microhttpd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,262 +13,8 @@
 
 #include "cli.h"
 #include "serve.h"
+#include "serve_request.h"
 #include "serve_tools.h"
-
-#define MAX_STOP 16
-
-typedef struct request {
-    int chat;
-    const char *model;           /* requested expert or "auto" */
-    int stream;
-    vkslm_chat_message *msgs;    /* chat */
-    char **owned;                /* message texts joined from content parts */
-    size_t n_msgs, n_owned;
-    const char *prompt;          /* completions */
-    char *route_text;            /* what the router reads */
-    vkslm_generate_params gp;
-    unsigned set;                /* bit k: knobs[k] was in the request (the others take the expert's) */
-    const char *stop[MAX_STOP];
-    const char *param;           /* the key a 400 is about */
-    serve_tools *tools;          /* tool calling (serve_tools.c); NULL: the request uses none */
-    char *grammar;               /* the grammar that forces a tool call; NULL: none */
-} request;
-
-/* The sampling keys a request may set, each a field of vkslm_generate_params (the request's, and the
- * expert's defaults). */
-static const struct {
-    const char *key, *alias; /* alias: a key read first, that wins when present */
-    double lo, hi;
-    size_t gp_off;          /* offset of the field in vkslm_generate_params */
-    int is_int;             /* an int32_t field (else float) */
-    const char *why;
-} knobs[] = {
-#define GP(field) offsetof(vkslm_generate_params, field)
-    {"max_tokens", "max_completion_tokens", 1, 1e7, GP(max_tokens), 1,
-     "\"max_tokens\" must be a positive whole number of tokens"},
-    {"temperature", NULL, 0, 10, GP(temperature), 0, "\"temperature\" must be a number in [0, 10]"},
-    {"top_p", NULL, 0, 1, GP(top_p), 0, "\"top_p\" must be a number in [0, 1]"},
-    {"min_p", NULL, 0, 1, GP(min_p), 0, "\"min_p\" must be a number in [0, 1]"},
-    {"top_k", NULL, 0, 1e6, GP(top_k), 1, "\"top_k\" must be a non-negative whole number"},
-    {"frequency_penalty", NULL, -2, 2, GP(frequency_penalty), 0, "\"frequency_penalty\" must be a number in [-2, 2]"},
-    {"presence_penalty", NULL, -2, 2, GP(presence_penalty), 0, "\"presence_penalty\" must be a number in [-2, 2]"},
-    {"repetition_penalty", NULL, 0, 10, GP(repeat_penalty), 0, "\"repetition_penalty\" must be a number in [0, 10]"},
-#undef GP
-};
-#define N_KNOBS (sizeof knobs / sizeof *knobs)
-
-static void set_knob(vkslm_generate_params *gp, size_t k, double v) {
-    char *f = (char *)gp + knobs[k].gp_off;
-    if (knobs[k].is_int)
-        *(int32_t *)f = (int32_t)v;
-    else
-        *(float *)f = (float)v;
-}
-
-/* The expert's defaults for the sampling keys the request left out. */
-static void apply_defaults(request *q, const vkslm_generate_params *def) {
-    for (size_t k = 0; k < N_KNOBS; k++)
-        if (!(q->set & (1u << k)))
-            memcpy((char *)&q->gp + knobs[k].gp_off, (const char *)def + knobs[k].gp_off, 4); /* int32 or float */
-}
-
-static void request_free(request *q) {
-    for (size_t i = 0; i < q->n_owned; i++)
-        free(q->owned[i]);
-    free(q->owned);
-    free(q->msgs);
-    free(q->route_text);
-    serve_tools_free(q->tools);
-    free(q->grammar);
-}
-
-/* 1: a number in [lo, hi] at key (in *v), whole when integral; 0: absent; -1: present and wrong. */
-static int num_field(const cJSON *o, const char *key, double lo, double hi, int integral, double *v) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!x || cJSON_IsNull(x))
-        return 0;
-    if (!cJSON_IsNumber(x) || !(x->valuedouble >= lo && x->valuedouble <= hi) ||
-        (integral && x->valuedouble != floor(x->valuedouble)))
-        return -1;
-    *v = x->valuedouble;
-    return 1;
-}
-
-/* The text of a message's content: a string, or an array of {"type": "text", "text": ...} parts. */
-static const char *content_text(request *q, const cJSON *content, int *bad) {
-    if (cJSON_IsString(content))
-        return content->valuestring;
-    if (!cJSON_IsArray(content)) {
-        *bad = 1;
-        return NULL;
-    }
-    size_t len = 1;
-    const cJSON *part;
-    cJSON_ArrayForEach(part, content) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (!cJSON_IsString(t)) {
-            *bad = 1;
-            return NULL;
-        }
-        len += strlen(t->valuestring);
-    }
-    char *s = malloc(len), **o = realloc(q->owned, (q->n_owned + 1) * sizeof *o);
-    if (o)
-        q->owned = o;
-    if (!s || !o) {
-        free(s);
-        *bad = 1;
-        return NULL;
-    }
-    q->owned[q->n_owned++] = s;
-    s[0] = 0;
-    cJSON_ArrayForEach(part, content) strcat(s, cJSON_GetObjectItemCaseSensitive(part, "text")->valuestring);
-    return s;
-}
-
-static char *join_user_text(const request *q) {
-    size_t len = 1;
-    for (size_t i = 0; i < q->n_msgs; i++)
-        if (strcmp(q->msgs[i].role, "user") == 0)
-            len += strlen(q->msgs[i].content) + 1;
-    char *s = malloc(len);
-    if (!s)
-        return NULL;
-    s[0] = 0;
-    for (size_t i = 0; i < q->n_msgs; i++)
-        if (strcmp(q->msgs[i].role, "user") == 0) {
-            strcat(s, q->msgs[i].content);
-            strcat(s, "\n");
-        }
-    return s;
-}
-
-/* Roles are rendered as template text, so they must not carry markup: a name of letters, digits, _ and -. */
-static int role_ok(const char *r) {
-    size_t n = 0;
-    for (; r[n]; n++)
-        if (n >= 32 || !((r[n] >= 'a' && r[n] <= 'z') || (r[n] >= 'A' && r[n] <= 'Z') || r[n] == '_' ||
-                         (n && ((r[n] >= '0' && r[n] <= '9') || r[n] == '-'))))
-            return 0;
-    return n > 0;
-}
-
-static const char *parse_messages(const cJSON *root, request *q) {
-    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
-    q->param = "messages";
-    if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0)
-        return "\"messages\" must be a non-empty array";
-    q->msgs = calloc((size_t)cJSON_GetArraySize(msgs), sizeof *q->msgs);
-    if (!q->msgs)
-        return "out of memory";
-    const cJSON *x;
-    cJSON_ArrayForEach(x, msgs) {
-        if (!cJSON_IsObject(x))
-            return "every message must be an object";
-        const cJSON *role = cJSON_GetObjectItemCaseSensitive(x, "role");
-        if (!cJSON_IsString(role))
-            return "every message needs a \"role\" string";
-        if (!role_ok(role->valuestring))
-            return "a message's \"role\" must be a name such as system, user or assistant";
-        const cJSON *content = cJSON_GetObjectItemCaseSensitive(x, "content");
-        bool content_optional; /* an assistant's tool calls */
-        const char *tool_bad = serve_tools_check_message(x, &content_optional);
-        if (tool_bad)
-            return tool_bad;
-        if ((!content || cJSON_IsNull(content)) && !content_optional)
-            return "every message needs a \"content\" (a string or an array of text parts)";
-        int bad = 0;
-        q->msgs[q->n_msgs].role = role->valuestring;
-        q->msgs[q->n_msgs].content = content && !cJSON_IsNull(content) ? content_text(q, content, &bad) : NULL;
-        if (bad)
-            return "a message's \"content\" must be a string or an array of text parts";
-        q->n_msgs++;
-    }
-    q->route_text = join_user_text(q);
-    return NULL;
-}
-
-/* Parses the body into q; NULL on success, else what is wrong (for a 400; q->param names the key).
- * Sampling keys the request leaves out are not set here (apply_defaults, once the expert is known). */
-static const char *parse_request(const cJSON *root, request *q) {
-    q->param = NULL;
-    if (!cJSON_IsObject(root))
-        return "the body is not a JSON object";
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
-    q->param = "model";
-    if (m && !cJSON_IsString(m) && !cJSON_IsNull(m))
-        return "\"model\" must be a string";
-    q->model = cJSON_IsString(m) ? m->valuestring : "auto";
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "stream");
-    q->param = "stream";
-    if (st && !cJSON_IsBool(st) && !cJSON_IsNull(st))
-        return "\"stream\" must be true or false";
-    q->stream = cJSON_IsTrue(st);
-    double v;
-    q->param = "n";
-    if (num_field(root, "n", 1, 1, 1, &v) < 0)
-        return "only \"n\": 1 is supported";
-    if (q->chat) {
-        const char *bad = parse_messages(root, q);
-        if (bad)
-            return bad;
-    } else {
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "prompt");
-        q->param = "prompt";
-        if (cJSON_IsArray(p) && cJSON_GetArraySize(p) == 1)
-            p = cJSON_GetArrayItem(p, 0);
-        if (!cJSON_IsString(p))
-            return "\"prompt\" must be a string";
-        q->prompt = p->valuestring;
-        q->route_text = strdup(q->prompt);
-    }
-    const char *tools_bad = serve_tools_parse(root, q->chat, &q->tools, &q->param);
-    if (tools_bad)
-        return tools_bad;
-    q->param = NULL;
-    if (!q->route_text)
-        return "out of memory";
-    vkslm_generate_params *gp = &q->gp;
-    *gp = vkslm_generate_default_params();
-    int r;
-    for (size_t k = 0; k < N_KNOBS; k++) {
-        q->param = knobs[k].alias;
-        r = knobs[k].alias ? num_field(root, knobs[k].alias, knobs[k].lo, knobs[k].hi, knobs[k].is_int, &v) : 0;
-        if (r == 0) {
-            q->param = knobs[k].key;
-            r = num_field(root, knobs[k].key, knobs[k].lo, knobs[k].hi, knobs[k].is_int, &v);
-        }
-        if (r < 0)
-            return knobs[k].why;
-        if (r > 0) {
-            set_knob(gp, k, v);
-            q->set |= 1u << k;
-        }
-    }
-    q->param = "seed";
-    if ((r = num_field(root, "seed", 0, 9007199254740991.0, 1, &v)) != 0) {
-        if (r < 0)
-            return "\"seed\" must be a non-negative integer";
-        gp->seed = (uint64_t)v;
-    }
-    q->param = "stop";
-    const cJSON *stop = cJSON_GetObjectItemCaseSensitive(root, "stop");
-    if (cJSON_IsString(stop)) {
-        q->stop[gp->n_stop++] = stop->valuestring;
-    } else if (cJSON_IsArray(stop)) {
-        const cJSON *x;
-        cJSON_ArrayForEach(x, stop) {
-            if (!cJSON_IsString(x) || gp->n_stop >= MAX_STOP)
-                return "\"stop\" must be a string or an array of at most 16 strings";
-            q->stop[gp->n_stop++] = x->valuestring;
-        }
-    } else if (stop && !cJSON_IsNull(stop)) {
-        return "\"stop\" must be a string or an array of strings";
-    }
-    gp->stop = q->stop;
-    q->param = NULL;
-    return NULL;
-}
 
 static const char *finish_reason(vkslm_stop_reason r) {
     return r == VKSLM_STOP_LENGTH || r == VKSLM_STOP_CONTEXT ? "length" : "stop";
@@ -335,7 +80,7 @@ typedef struct completion {
 
 static void completion_free(void *arg) {
     completion *p = arg;
-    request_free(&p->q);
+    serve_request_free(&p->q);
     cJSON_Delete(p->body);
     free(p->ids);
     free(p);
@@ -479,7 +224,7 @@ static vkslm_status generate(completion *p, vkslm_on_token_fn fn, vkslm_generate
     p->q.gp.on_token = fn;
     p->q.gp.user_data = p;
 #ifdef VKSLM_HAS_GRAMMAR
-    p->q.gp.grammar = p->q.grammar; /* a forced tool call */
+    p->q.gp.grammar = p->q.tool_grammar; /* a forced tool call */
 #endif
     memset(r, 0, sizeof *r);
     vkslm_status st = vkslm_sequence_generate(p->seq, p->ids, p->n_ids, &p->q.gp, r);
@@ -568,7 +313,7 @@ static void completion_run(serve_job *j, void *arg) {
     serve_metrics_route(&sv->metrics, &p->route);
     p->expert = (size_t)p->route.expert;
     p->name = vkslm_orchestra_expert_name(sv->orch, p->expert);
-    apply_defaults(&p->q, &sv->cfg.extra[p->expert].sampling); /* the sampling defaults are the expert's */
+    serve_request_apply_defaults(&p->q, &sv->cfg.extra[p->expert].sampling); /* the sampling defaults are the expert's */
     st = vkslm_orchestra_acquire(sv->orch, p->expert, &p->seq);
     if (st != VKSLM_OK) {
         unsigned code = status_of(st);
@@ -589,7 +334,7 @@ static void completion_run(serve_job *j, void *arg) {
         serve_job_error(j, code, code == 400 ? "template_refused" : NULL, "expert %s: %s", p->name, vkslm_last_error());
     } else if (p->n_ids == 0) {
         serve_job_error(j, 400, "empty_prompt", "the prompt has no tokens (expert %s adds no BOS)", p->name);
-    } else if (!(p->q.grammar = serve_tools_grammar(p->q.tools, tool_err, sizeof tool_err)) && tool_err[0]) {
+    } else if (!(p->q.tool_grammar = serve_tools_grammar(p->q.tools, tool_err, sizeof tool_err)) && tool_err[0]) {
         serve_job_error(j, 400, "invalid_request", "%s", tool_err);
     } else if ((why = serve_job_cancelled(j)) == SERVE_CANCEL_SHUTDOWN) {
         serve_job_error(j, 503, "shutting_down", "%s", shutdown_msg);
@@ -624,9 +369,9 @@ int serve_completion(struct MHD_Connection *c, server *sv, const char *body, siz
     p->body = root;
     p->q.chat = chat;
     p->t0 = cli_now_ms();
-    const char *bad = parse_request(root, &p->q);
+    const char *bad = serve_request_parse(root, &p->q);
     if (bad) {
-        int ok = serve_send_json(c, sv, ep, 400, serve_error_object(400, "invalid_request", p->q.param, bad), NULL);
+        int ok = serve_send_json(c, sv, ep, 400, serve_error_object(400, p->q.code, p->q.param, bad), NULL);
         completion_free(p);
         return ok;
     }

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "serve.h"
 
@@ -27,8 +29,9 @@ typedef struct upload {
 
 static int origin_allowed(const server *sv, const char *origin);
 
-int serve_send_json(struct MHD_Connection *c, server *sv, int endpoint, unsigned status, cJSON *body,
-                    const char *expert) {
+/* serve_send_json with one more header (name NULL: none). */
+static int send_json_with(struct MHD_Connection *c, server *sv, int endpoint, unsigned status, cJSON *body,
+                          const char *expert, const char *name, const char *value) {
     char *text = body ? cJSON_PrintUnformatted(body) : NULL;
     cJSON_Delete(body);
     if (!text)
@@ -45,10 +48,17 @@ int serve_send_json(struct MHD_Connection *c, server *sv, int endpoint, unsigned
         MHD_add_response_header(r, "Connection", "close");
     if (expert)
         MHD_add_response_header(r, "X-Vkslm-Expert", expert);
+    if (name)
+        MHD_add_response_header(r, name, value);
     int ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     serve_metrics_request(&sv->metrics, endpoint, (int)status);
     return ok;
+}
+
+int serve_send_json(struct MHD_Connection *c, server *sv, int endpoint, unsigned status, cJSON *body,
+                    const char *expert) {
+    return send_json_with(c, sv, endpoint, status, body, expert, NULL, NULL);
 }
 
 int serve_send_error(struct MHD_Connection *c, server *sv, int endpoint, unsigned status, const char *code,
@@ -61,27 +71,48 @@ int serve_send_error(struct MHD_Connection *c, server *sv, int endpoint, unsigne
     return serve_send_json(c, sv, endpoint, status, serve_error_object(status, code, NULL, msg), NULL);
 }
 
-static int send_models(struct MHD_Connection *c, server *sv) {
+/* The modification time of the expert's model file, as OpenAI's "created" (0 when it cannot be read). */
+static long model_time(const server *sv, size_t i) {
+    struct stat st;
+    return stat(sv->cfg.experts[i].model_path, &st) == 0 ? (long)st.st_mtime : 0;
+}
+
+/* One entry of /v1/models: expert i, or "auto" for i == n. */
+static cJSON *model_object(server *sv, size_t i) {
+    size_t n = vkslm_orchestra_n_experts(sv->orch);
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "id", i < n ? vkslm_orchestra_expert_name(sv->orch, i) : "auto");
+    cJSON_AddStringToObject(m, "object", "model");
+    cJSON_AddNumberToObject(m, "created", (double)(i < n ? model_time(sv, i) : sv->started_at));
+    cJSON_AddStringToObject(m, "owned_by", "vkslm");
+    if (i < n) {
+        cJSON_AddStringToObject(m, "role", sv->cfg.experts[i].role ? sv->cfg.experts[i].role : "");
+        vkslm_expert_stats st;
+        if (vkslm_orchestra_expert_stats(sv->orch, i, &st) == VKSLM_OK)
+            cJSON_AddBoolToObject(m, "loaded", st.loaded);
+    } else {
+        cJSON_AddStringToObject(m, "role", sv->cfg.single_models ? "the first model"
+                                                                 : "routes each request to the expert that fits it");
+    }
+    return m;
+}
+
+static const char models_path[] = "/v1/models";
+
+static int send_models(struct MHD_Connection *c, server *sv, const char *url) {
+    size_t n = vkslm_orchestra_n_experts(sv->orch);
+    if (url[sizeof models_path - 1] == '/') { /* /v1/models/{id} */
+        const char *id = url + sizeof models_path;
+        int i = strcmp(id, "auto") == 0 ? (int)n : vkslm_orchestra_find(sv->orch, id);
+        if (i < 0)
+            return serve_send_error(c, sv, SERVE_EP_MODELS, 404, "model_not_found", "no model is named '%s'", id);
+        return serve_send_json(c, sv, SERVE_EP_MODELS, 200, model_object(sv, (size_t)i), NULL);
+    }
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "object", "list");
     cJSON *data = cJSON_AddArrayToObject(root, "data");
-    size_t n = vkslm_orchestra_n_experts(sv->orch);
-    for (size_t i = 0; i <= n; i++) {
-        cJSON *m = cJSON_CreateObject();
-        cJSON_AddStringToObject(m, "id", i < n ? vkslm_orchestra_expert_name(sv->orch, i) : "auto");
-        cJSON_AddStringToObject(m, "object", "model");
-        cJSON_AddNumberToObject(m, "created", 0);
-        cJSON_AddStringToObject(m, "owned_by", "vkslm");
-        if (i < n) {
-            cJSON_AddStringToObject(m, "role", sv->cfg.experts[i].role ? sv->cfg.experts[i].role : "");
-            vkslm_expert_stats st;
-            if (vkslm_orchestra_expert_stats(sv->orch, i, &st) == VKSLM_OK)
-                cJSON_AddBoolToObject(m, "loaded", st.loaded);
-        } else {
-            cJSON_AddStringToObject(m, "role", "routes each request to the expert that fits it");
-        }
-        cJSON_AddItemToArray(data, m);
-    }
+    for (size_t i = 0; i <= n; i++)
+        cJSON_AddItemToArray(data, model_object(sv, i));
     return serve_send_json(c, sv, SERVE_EP_MODELS, 200, root, NULL);
 }
 
@@ -90,14 +121,28 @@ static int send_health(struct MHD_Connection *c, server *sv) {
     int draining = sv->draining;
     cJSON_AddStringToObject(root, "status", draining ? "draining" : "ok");
     size_t n = vkslm_orchestra_n_experts(sv->orch), loaded = 0;
+    cJSON *experts = cJSON_AddArrayToObject(root, "experts");
     for (size_t i = 0; i < n; i++) {
         vkslm_expert_stats st;
-        if (vkslm_orchestra_expert_stats(sv->orch, i, &st) == VKSLM_OK && st.loaded)
-            loaded++;
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddItemToArray(experts, x);
+        cJSON_AddStringToObject(x, "name", vkslm_orchestra_expert_name(sv->orch, i));
+        if (vkslm_orchestra_expert_stats(sv->orch, i, &st) != VKSLM_OK) {
+            cJSON_AddStringToObject(x, "state", "unknown");
+            continue;
+        }
+        loaded += st.loaded;
+        uint32_t parallel = sv->cfg.experts[i].max_sessions ? sv->cfg.experts[i].max_sessions : 4;
+        cJSON_AddStringToObject(x, "state", st.loaded ? "loaded" : "not_loaded"); /* it loads on its first request */
+        cJSON_AddNumberToObject(x, "parallel", st.loaded && st.sessions ? st.sessions : parallel);
+        cJSON_AddNumberToObject(x, "active", st.active);
+        cJSON_AddNumberToObject(x, "waiting", st.waiting);
+        cJSON_AddNumberToObject(x, "context", st.n_ctx);
+        cJSON_AddNumberToObject(x, "loads", st.loads);
+        cJSON_AddNumberToObject(x, "evictions", st.evictions);
     }
     uint64_t used = 0, budget = 0;
     vkslm_orchestra_memory(sv->orch, &used, &budget);
-    cJSON_AddNumberToObject(root, "experts", (double)n);
     cJSON_AddNumberToObject(root, "loaded", (double)loaded);
     cJSON_AddNumberToObject(root, "device_memory_bytes", (double)used);
     cJSON_AddNumberToObject(root, "device_memory_budget_bytes", (double)budget);
@@ -127,7 +172,8 @@ static int endpoint_of(const char *url) {
         return SERVE_EP_CHAT;
     if (strcmp(url, "/v1/completions") == 0)
         return SERVE_EP_COMPLETIONS;
-    if (strcmp(url, "/v1/models") == 0)
+    if (strcmp(url, models_path) == 0 || (strncmp(url, models_path, sizeof models_path - 1) == 0 &&
+                                          url[sizeof models_path - 1] == '/' && url[sizeof models_path]))
         return SERVE_EP_MODELS;
     if (strcmp(url, "/health") == 0)
         return SERVE_EP_HEALTH;
@@ -276,7 +322,8 @@ static int send_too_large(struct MHD_Connection *c, server *sv, int ep) {
 
 /* Checks what the request line and headers say, before any body is read: MHD_YES to go on (*answered
  * 0), else the answer was queued (*answered 1; the connection closes after it). */
-static int check_head(struct MHD_Connection *c, server *sv, const char *url, const char *version, int *answered) {
+static int check_head(struct MHD_Connection *c, server *sv, const char *url, const char *method, const char *version,
+                      int *answered) {
     int ep = endpoint_of(url);
     *answered = 1;
     header_scan h = {0};
@@ -293,6 +340,18 @@ static int check_head(struct MHD_Connection *c, server *sv, const char *url, con
     if (origin && !origin_allowed(sv, origin))
         return serve_send_error(c, sv, ep, 403, "origin_not_allowed",
                                 "requests from the origin %s are not allowed (the config's cors_origins)", origin);
+    /* a browser's preflight carries no credentials; the request it clears does */
+    int preflight = origin && strcmp(method, "OPTIONS") == 0;
+    if (!preflight && !serve_auth_public(sv, url) &&
+        !serve_auth_ok(sv, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
+        const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        return send_json_with(c, sv, ep, 401,
+                              serve_error_object(401, "invalid_api_key", NULL,
+                                                 given ? "Incorrect API key provided"
+                                                       : "You didn't provide an API key: send it in an Authorization "
+                                                         "header (Authorization: Bearer YOUR_KEY)"),
+                              NULL, "WWW-Authenticate", "Bearer");
+    }
     *answered = 0;
     return MHD_YES;
 }
@@ -316,7 +375,7 @@ static int dispatch(struct MHD_Connection *c, server *sv, upload *u, const char 
     case SERVE_EP_METRICS:
         if (!is_get)
             return serve_send_error(c, sv, ep, 405, "method_not_allowed", "%s needs GET", url);
-        return ep == SERVE_EP_MODELS ? send_models(c, sv) : ep == SERVE_EP_HEALTH ? send_health(c, sv) : send_metrics(c, sv);
+        return ep == SERVE_EP_MODELS ? send_models(c, sv, url) : ep == SERVE_EP_HEALTH ? send_health(c, sv) : send_metrics(c, sv);
     default:
         return serve_send_error(c, sv, ep, 404, "not_found", "no endpoint %s %s", method, url);
     }
@@ -331,7 +390,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         *con_cls = u;
         int answered;
-        int ok = check_head(c, sv, url, version, &answered);
+        int ok = check_head(c, sv, url, method, version, &answered);
         u->answered = answered;
         return ok == MHD_YES ? MHD_YES : MHD_NO;
     }

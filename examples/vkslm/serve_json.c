@@ -278,8 +278,10 @@ cJSON *serve_error_object(unsigned status, const char *code, const char *param, 
     cJSON *e = cJSON_AddObjectToObject(root, "error");
     cJSON_AddStringToObject(e, "message", clean);
     cJSON_AddStringToObject(e, "type", status >= 500 ? "server_error" : "invalid_request_error");
-    if (param)
-        cJSON_AddStringToObject(e, "param", param);
+    if (param) { /* it may name a key the request spelt in invalid UTF-8 */
+        serve_text_clean(param, clean, sizeof clean);
+        cJSON_AddStringToObject(e, "param", clean);
+    }
     else
         cJSON_AddNullToObject(e, "param");
     if (code)

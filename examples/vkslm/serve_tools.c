@@ -104,8 +104,8 @@ static const char *check_tools(const cJSON *tools, size_t *n_out, char *why, siz
                 return "out of memory";
             schema_bytes += strlen(s);
             free(s);
-            if (schema_bytes > SERVE_MAX_TOOL_SCHEMA) {
-                snprintf(why, cap, "the tools' parameter schemas exceed %u KiB", SERVE_MAX_TOOL_SCHEMA >> 10);
+            if (schema_bytes > SERVE_MAX_SCHEMA_BYTES) {
+                snprintf(why, cap, "the tools' parameter schemas exceed %u KiB", SERVE_MAX_SCHEMA_BYTES >> 10);
                 return why;
             }
         }
@@ -139,24 +139,15 @@ static bool messages_use_tools(const cJSON *root) {
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(root, "messages")) {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
         if (cJSON_GetObjectItemCaseSensitive(m, "tool_calls") || cJSON_GetObjectItemCaseSensitive(m, "tool_call_id") ||
-            cJSON_GetObjectItemCaseSensitive(m, "name") ||
             (cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0))
             return true;
     }
     return false;
 }
 
-const char *serve_tools_parse(const cJSON *root, int chat, serve_tools **out, const char **param) {
+const char *serve_tools_parse(const cJSON *root, serve_tools **out, const char **param) {
     static __thread char why[256];
     *out = NULL;
-    static const char *const legacy[] = {"functions", "function_call"};
-    for (size_t i = 0; i < 2; i++)
-        if (cJSON_GetObjectItemCaseSensitive(root, legacy[i])) {
-            *param = legacy[i];
-            return i == 0 ? "\"functions\" is deprecated by OpenAI and not supported: pass \"tools\" "
-                            "([{\"type\": \"function\", \"function\": {...}}])"
-                          : "\"function_call\" is deprecated by OpenAI and not supported: use \"tool_choice\"";
-        }
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
     const cJSON *choice = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
     const cJSON *par = cJSON_GetObjectItemCaseSensitive(root, "parallel_tool_calls");
@@ -166,11 +157,7 @@ const char *serve_tools_parse(const cJSON *root, int chat, serve_tools **out, co
         choice = NULL;
     if (cJSON_IsNull(par))
         par = NULL;
-    if (!chat && (tools || choice || par)) {
-        *param = tools ? "tools" : choice ? "tool_choice" : "parallel_tool_calls";
-        return "tools are for /v1/chat/completions";
-    }
-    if (!chat || (!tools && !choice && !par && !messages_use_tools(root)))
+    if (!tools && !choice && !par && !messages_use_tools(root))
         return NULL;
     serve_tools *t = calloc(1, sizeof *t);
     if (!t)

@@ -9,12 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vkslm.h"
+#include "serve.h" /* SERVE_MAX_TOOLS, SERVE_MAX_SCHEMA_BYTES (of all the tools' schemas together) */
 
 struct cJSON;
-
-#define SERVE_MAX_TOOLS 128
-#define SERVE_MAX_TOOL_SCHEMA (64u << 10) /* bytes of parameter schemas (as compact JSON) in one request */
 
 /* The call syntaxes, chosen by the template's text (serve_tools_format). */
 typedef enum serve_tool_format {
@@ -28,10 +25,11 @@ enum { SERVE_TOOL_CHOICE_AUTO, SERVE_TOOL_CHOICE_NONE, SERVE_TOOL_CHOICE_REQUIRE
 
 typedef struct serve_tools serve_tools;
 
-/* Reads tools, tool_choice, parallel_tool_calls, and refuses functions / function_call (OpenAI's deprecated
- * form). *out: NULL when the request uses no tools and no message carries tool calls or results (the plain
- * path), else the state (serve_tools_free). NULL on success, else the message of a 400 with *param the key. */
-const char *serve_tools_parse(const struct cJSON *root, int chat, serve_tools **out, const char **param);
+/* Reads a chat request's tools, tool_choice and parallel_tool_calls (serve_request.c's table refuses them on
+ * /v1/completions, and functions / function_call, OpenAI's deprecated form, everywhere). *out: NULL when the
+ * request uses no tools and no message carries tool calls or results (the plain path), else the state
+ * (serve_tools_free). NULL on success, else the message of a 400 with *param the key. */
+const char *serve_tools_parse(const struct cJSON *root, serve_tools **out, const char **param);
 void serve_tools_free(serve_tools *t);
 /* A message's tool keys: an assistant's tool_calls, a tool result's tool_call_id, a name. NULL when they are
  * right, else the message of a 400; *content_optional: the message may leave out content (it has calls). */
