@@ -7,6 +7,7 @@
  *   serve_request.c   the chat and completions request bodies: every key OpenAI knows, implemented, metadata
  *                     or refused (serve_request.h)
  *   serve_complete.c  /v1/chat/completions and /v1/completions, streamed (SSE) or whole
+ *   serve_tools.c     tool calling: tools to the template, the model's calls parsed, forced-call grammars
  *   serve_auth.c      API keys (Authorization: Bearer), compared in constant time
  *   serve_metrics.c   counters and histograms, /metrics in Prometheus text, cost projection */
 #ifndef VKSLM_CLI_SERVE_H
