@@ -115,6 +115,13 @@ test('an unknown model is a 404', async () => {
         (e) => e instanceof OpenAI.NotFoundError && e.status === 404);
 });
 
+test('an unsupported key is a 400 naming it, not ignored', async () => {
+    await assert.rejects(
+        client.chat.completions.create({ model: 'stories', messages: [{ role: 'user', content: 'hi' }],
+                                         audio: { voice: 'alloy', format: 'mp3' } }),
+        (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'audio');
+});
+
 const weatherTool = {
     type: 'function',
     function: {
