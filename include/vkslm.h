@@ -529,9 +529,32 @@ VKSLM_API const char *vkslm_stop_reason_str(vkslm_stop_reason reason); /* "eog",
  * stop. Stop strings are matched against this text. */
 typedef bool (*vkslm_on_token_fn)(const char *piece, void *user_data);
 
-/* Generation settings. temperature .. seed are the sampler's, applied in llama.cpp's order: penalties,
- * top-k, top-p, min-p, temperature, then a seeded draw (greedy: the argmax after penalties, ties to the
- * lowest id). */
+/* A generated token's log-probability and its most likely alternatives (vkslm_generate_params.logprobs).
+ * Log-probabilities are the log-softmax of the model's raw logits at that step, before any sampler stage
+ * (logit bias, penalties, top-k/p, min-p, temperature): what the model predicts, not the distribution the
+ * token was drawn from. NaN logits count as -inf; a token whose logit is -inf has logprob -INFINITY. */
+#define VKSLM_MAX_TOP_LOGPROBS 20
+typedef struct vkslm_token_logprobs {
+    int32_t token;                                /* the generated token */
+    float logprob;                                /* its log-probability (<= 0) */
+    int32_t n_top;                                /* entries in top_ids (top_logprobs, fewer when fewer tokens
+                                                   * have a logit above -inf) */
+    int32_t top_ids[VKSLM_MAX_TOP_LOGPROBS];      /* the most likely tokens, best first (ties: lower id) */
+    float top_logprobs[VKSLM_MAX_TOP_LOGPROBS];
+} vkslm_token_logprobs;
+
+/* As vkslm_on_token_fn, with the tokens generated since the previous call: ids[0..n) and, when
+ * vkslm_generate_params.logprobs is set, their entries (else logprobs is NULL). A piece may come with no
+ * token (text held back by a stop string or an unfinished character, released later) and tokens with an
+ * empty piece: after the last piece, tokens not yet handed over (the one that completed a stop string, say)
+ * come in one more call with piece "", whose return value is then ignored. Every generated token
+ * (vkslm_generate_result.tokens) is handed over exactly once, in order. */
+typedef bool (*vkslm_on_tokens_fn)(const char *piece, const int32_t *ids, const vkslm_token_logprobs *logprobs,
+                                   size_t n, void *user_data);
+
+/* Generation settings. temperature .. seed and logit_bias are the sampler's, applied in llama.cpp's order:
+ * logit bias, penalties, top-k, top-p, min-p, temperature, then a seeded draw (greedy: the argmax after
+ * bias and penalties, ties to the lowest id). */
 typedef struct vkslm_generate_params {
     int32_t max_tokens;       /* 0: until the context is full */
     float temperature;        /* <= 0: greedy */
@@ -549,13 +572,26 @@ typedef struct vkslm_generate_params {
     bool parse_special;       /* recognise control tokens in the prompt */
     vkslm_on_token_fn on_token;
     void *user_data;
+    /* Record each generated token's log-probability (vkslm_generate_result.logprobs), with its top_logprobs
+     * (0 .. VKSLM_MAX_TOP_LOGPROBS) most likely alternatives. Costs a pass over the logits per token, and
+     * greedy decoding then reads the logits back instead of the device's argmax. */
+    bool logprobs;
+    int32_t top_logprobs;
+    /* Added to the logits before every other sampler stage (a token listed twice gets the sum; -INFINITY
+     * bans a token); each token must be inside the vocabulary (else VKSLM_ERR_INVALID_ARG). Borrowed for
+     * the call. */
+    const vkslm_logit_bias *logit_bias;
+    size_t n_logit_bias;
+    /* When set, called instead of on_token (with user_data), the pieces' tokens and logprobs beside them. */
+    vkslm_on_tokens_fn on_tokens;
 } vkslm_generate_params;
 
 /* Greedy (temperature 0), no penalties, max_tokens 128, add_bos -1. */
 VKSLM_API vkslm_generate_params vkslm_generate_default_params(void);
-/* The chain vkslm_generate uses for these settings (penalties, top-k, top-p, min-p, temperature, then
- * dist; penalties then greedy when temperature <= 0; stages that are off are left out). params NULL: the
- * defaults. NULL (with vkslm_last_error) for a NaN setting or temperature +inf. */
+/* The chain vkslm_generate uses for these settings (logit bias, penalties, top-k, top-p, min-p, temperature,
+ * then dist; bias and penalties then greedy when temperature <= 0; stages that are off are left out). params
+ * NULL: the defaults. NULL (with vkslm_last_error) for a NaN setting, temperature +inf, or a bad logit bias
+ * (as vkslm_sampler_init_logit_bias). */
 VKSLM_API vkslm_sampler *vkslm_sampler_init_from_params(const vkslm_generate_params *params);
 
 typedef struct vkslm_generate_result {
@@ -569,6 +605,9 @@ typedef struct vkslm_generate_result {
     size_t text_len;
     double prefill_ms, decode_ms; /* wall time of the prompt and of the generated tokens */
     double pp_tps, tg_tps;        /* prompt tokens per second, generated tokens per second */
+    /* With params.logprobs: n_tokens entries, one per generated token (the one that completed a stop
+     * string included, as in tokens), valid until the next call on the session; else NULL. */
+    const vkslm_token_logprobs *logprobs;
 } vkslm_generate_result;
 
 /* Tokenizes the prompt, feeds it after what the session holds, and generates. result may be NULL. */
@@ -588,7 +627,9 @@ VKSLM_API vkslm_status vkslm_generate_tokens(vkslm_session *session, const int32
  * sequences for at most one step of max_prefill tokens at a time. Prompts are matched against what free
  * sequences still hold (a chat's earlier turns, a shared system prompt): the longest common prefix is kept
  * and only the rest is computed (vkslm_generate_result.n_cached_tokens); the least recently used free
- * sequence is overwritten first. Greedy output does not depend on what else runs in the step. */
+ * sequence is overwritten first. A prompt that begins like what a running request's sequence holds, for
+ * longer than any free sequence's match, gets that prefix by a device copy of its KV (vkslm_seq_cp) instead
+ * of computing it (vkslm_sequence_prefill). Greedy output does not depend on what else runs in the step. */
 typedef struct vkslm_scheduler vkslm_scheduler;
 typedef struct vkslm_sequence vkslm_sequence; /* one request's handle: a sequence lent by the scheduler */
 
@@ -632,6 +673,14 @@ VKSLM_API uint32_t vkslm_sequence_n_ctx(const vkslm_sequence *seq);
  * valid until the next call on seq or its release. One thread at a time per sequence. */
 VKSLM_API vkslm_status vkslm_sequence_generate(vkslm_sequence *seq, const int32_t *ids, size_t n,
                                               const vkslm_generate_params *params, vkslm_generate_result *result);
+/* Computes ids[0..n-1) into the cache of one of the scheduler's slots (all but the last token, which every
+ * generate computes for its logits) and generates nothing; blocks until done. For several generations from
+ * one prompt (n choices): prefill once, then run vkslm_sequence_generate on each sequence with the same ids,
+ * at once: the first takes the prefilled slot, and the others, finding the prefix in a slot a running
+ * request holds, get a device copy of its KV instead of computing it (vkslm_generate_result.n_cached_tokens
+ * counts it). n < 2: nothing to do. *n_cached (may be NULL) gets the tokens of the prefix that were found in
+ * the cache already (not computed). */
+VKSLM_API vkslm_status vkslm_sequence_prefill(vkslm_sequence *seq, const int32_t *ids, size_t n, size_t *n_cached);
 
 /* ---- the orchestra: expert models behind one router -------------------------------------------- */
 /* Several specialised models ("experts") on one device under a memory budget. Each request is routed

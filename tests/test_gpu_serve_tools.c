@@ -221,6 +221,9 @@ static void test_refusals(void) {
                               i ? "," : "", i);
     snprintf(body + n, sizeof body - n, "]}");
     expect_400(body, "/v1/chat/completions", "tools", "more than 128");
+    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], "
+             "\"tools\": %s, \"n\": 2, \"stream\": true}", TOOLS);
+    expect_400(body, "/v1/chat/completions", "n", "answered whole only");
 }
 
 #ifdef VKSLM_HAS_GRAMMAR

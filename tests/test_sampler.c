@@ -936,6 +936,38 @@ static void test_from_params_equals_old(void) {
     free(l);
 }
 
+/* the generate params' logit bias comes first in the chain: penalties see the biased logits, greedy picks
+ * after it; the chain is no longer plain greedy; a bad bias is refused */
+static void test_from_params_bias(void) {
+    float l[6] = {1, 5, 2, 4, 0, 3};
+    vkslm_logit_bias ban = {1, -INFINITY}, lift = {4, 4.5f};
+    vkslm_generate_params p = vkslm_generate_default_params();
+    p.logit_bias = &ban;
+    p.n_logit_bias = 1;
+    vkslm_sampler *s = vkslm_sampler_init_from_params(&p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(vkslm_sampler_chain_n(s), 2);
+    CU_ASSERT_FALSE(vkslm_sampler_is_plain_greedy(s));
+    CU_ASSERT_EQUAL(vkslm_sampler_sample_logits(s, l, 6), 3);
+    vkslm_sampler_free(s);
+    /* a repetition penalty of 2 on token 4 (seen once) after the bias: (0 + 4.5) / 2 = 2.25 loses to token 1's
+     * 3 (the penalty first would leave 0 * 2 + 4.5, the winner) */
+    float l2[6] = {1, 3, 2, 2.5f, 0, 2};
+    p.logit_bias = &lift;
+    p.repeat_penalty = 2.0f;
+    s = vkslm_sampler_init_from_params(&p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(vkslm_sampler_chain_n(s), 3);
+    vkslm_sampler_accept(s, 4);
+    CU_ASSERT_EQUAL(vkslm_sampler_sample_logits(s, l2, 6), 1);
+    vkslm_sampler_free(s);
+    vkslm_logit_bias bad = {2, NAN};
+    p.logit_bias = &bad;
+    expect_refused(vkslm_sampler_init_from_params(&p), "params logit bias NaN");
+    p.logit_bias = NULL;
+    expect_refused(vkslm_sampler_init_from_params(&p), "params logit_bias NULL with n 1");
+}
+
 int main(void) {
     static const vkslm_test tests[] = {
         {"greedy: the largest, ties to the lowest id, NaN ignored, none: -1", test_greedy},
@@ -953,6 +985,7 @@ int main(void) {
         {"bad arguments are refused with a message", test_bad_args},
         {"chains own their stages; self, shared and cyclic adds refused; plain greedy", test_chain_ownership},
         {"the chain of generate params picks what the old sampler picked", test_from_params_equals_old},
+        {"the chain of generate params starts with its logit bias", test_from_params_bias},
         {NULL, NULL},
     };
     return test_run_suite("sampler", tests);

@@ -34,11 +34,17 @@ struct vkslm_gen {
     const float *(*logits)(vkslm_gen *g); /* the last fed token's logits (after a LOGITS feed), or NULL */
     uint32_t (*n_past)(const vkslm_gen *g); /* tokens held, the pending one included */
     uint32_t n_ctx;
+    vkslm_token_logprobs *lp; /* [lp_cap] the generated tokens' log-probabilities (params.logprobs) */
+    size_t lp_cap;
 };
 /* Generates from g->prompt_ids[0..n_prompt) (fed after what g holds). */
 vkslm_status vkslm_gen_run(vkslm_gen *g, size_t n_prompt, const vkslm_generate_params *params,
                            vkslm_generate_result *result);
 void vkslm_gen_free_buffers(vkslm_gen *g);
+/* The log-softmax of logits[0..n_vocab) (NaN as -inf) at token, and its n_top (at most
+ * VKSLM_MAX_TOP_LOGPROBS) best tokens, into *out (engine/runtime/logprobs.c). */
+void vkslm_logprobs_fill(const float *logits, uint32_t n_vocab, int32_t token, int32_t n_top,
+                         vkslm_token_logprobs *out);
 /* The prompt into g->prompt_ids: tokenized (BOS only when g holds nothing yet), or copied from ids (checked
  * against the vocabulary; ids may be g->prompt_ids itself). */
 vkslm_status vkslm_gen_tokenize(vkslm_gen *g, const char *prompt, const vkslm_generate_params *p, size_t *n);

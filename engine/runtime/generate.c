@@ -38,17 +38,29 @@ typedef struct streamer {
     const vkslm_generate_params *p;
     size_t emitted;
     size_t max_stop;
+    const size_t *n_gen;  /* tokens generated so far */
+    size_t tokens_sent;   /* of them, those on_tokens has had */
 } streamer;
+
+/* Hands piece (NUL-terminated) to the caller's callback with the tokens not yet handed over. */
+static int deliver(streamer *st, const char *piece) {
+    const vkslm_generate_params *p = st->p;
+    if (!p->on_tokens)
+        return p->on_token ? p->on_token(piece, p->user_data) : 1;
+    size_t from = st->tokens_sent, n = *st->n_gen - from;
+    st->tokens_sent = *st->n_gen;
+    return p->on_tokens(piece, st->s->gen_ids + from, p->logprobs && n ? st->s->lp + from : NULL, n, p->user_data);
+}
 
 static int emit(streamer *st, size_t upto) {
     if (upto <= st->emitted)
         return 1;
     int go = 1;
-    if (st->p->on_token) {
+    if (st->p->on_token || st->p->on_tokens) {
         char *t = st->s->text;
         char saved = t[upto];
         t[upto] = 0; /* the callback gets a NUL-terminated piece */
-        go = st->p->on_token(t + st->emitted, st->p->user_data);
+        go = deliver(st, t + st->emitted);
         t[upto] = saved;
     }
     st->emitted = upto;
@@ -119,11 +131,20 @@ vkslm_status vkslm_gen_run(vkslm_gen *s, size_t n_prompt, const vkslm_generate_p
         return vkslm_fail(VKSLM_ERR_LIMIT, "generate: the prompt (%zu tokens) does not fit the context (%u of %u used)",
                           n_prompt, s->n_past(s), n_ctx);
 
+    if (p.logprobs && (p.top_logprobs < 0 || p.top_logprobs > VKSLM_MAX_TOP_LOGPROBS))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "generate: top_logprobs %d (0 .. %d)", p.top_logprobs,
+                          VKSLM_MAX_TOP_LOGPROBS);
+    for (size_t i = 0; i < p.n_logit_bias; i++)
+        if (p.logit_bias && p.logit_bias[i].token >= 0 && (uint32_t)p.logit_bias[i].token >= n_vocab)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "generate: logit bias %zu names token %d, outside the vocabulary "
+                              "of %u", i, p.logit_bias[i].token, n_vocab);
     vkslm_sampler *sampler;
     VKSLM_TRY(vkslm_sampler_from_params(&p, &sampler));
     for (size_t i = 0; i < n_prompt; i++)
         vkslm_sampler_accept(sampler, s->prompt_ids[i]);
-    vkslm_graph_out out = vkslm_sampler_is_plain_greedy(sampler) ? VKSLM_GRAPH_ARGMAX : VKSLM_GRAPH_LOGITS;
+    /* logprobs need the row of logits even where the device's argmax would pick the same token */
+    vkslm_graph_out out = vkslm_sampler_is_plain_greedy(sampler) && !p.logprobs ? VKSLM_GRAPH_ARGMAX
+                                                                                 : VKSLM_GRAPH_LOGITS;
     vkslm_detok *detok = NULL;
     vkslm_status st = vkslm_detok_create(m->tok, 0, &detok);
     s->text_len = 0;
@@ -133,7 +154,7 @@ vkslm_status vkslm_gen_run(vkslm_gen *s, size_t n_prompt, const vkslm_generate_p
         s->text[0] = 0;
     size_t n_gen = 0, n_forward = 0;
     vkslm_stop_reason stop = VKSLM_STOP_NONE;
-    streamer str = {s, &p, 0, 0};
+    streamer str = {s, &p, 0, 0, &n_gen, 0};
     int32_t next = -1;
 
     double t0 = vkslm_now_ms();
@@ -164,6 +185,11 @@ vkslm_status vkslm_gen_run(vkslm_gen *s, size_t n_prompt, const vkslm_generate_p
         }
         if ((st = vkslm_grow((void **)&s->gen_ids, &s->gen_cap, n_gen + 1, sizeof(int32_t))) != VKSLM_OK)
             break;
+        if (p.logprobs) {
+            if ((st = vkslm_grow((void **)&s->lp, &s->lp_cap, n_gen + 1, sizeof *s->lp)) != VKSLM_OK)
+                break;
+            vkslm_logprobs_fill(s->logits(s), n_vocab, next, p.top_logprobs, &s->lp[n_gen]);
+        }
         s->gen_ids[n_gen++] = next;
         vkslm_sampler_accept(sampler, next);
         const char *piece;
@@ -198,6 +224,8 @@ vkslm_status vkslm_gen_run(vkslm_gen *s, size_t n_prompt, const vkslm_generate_p
         if (st == VKSLM_OK && stop != VKSLM_STOP_STRING)
             emit(&str, s->text_len); /* held-back text that never became a stop string */
     }
+    if (st == VKSLM_OK && p.on_tokens && str.tokens_sent < n_gen)
+        deliver(&str, ""); /* tokens whose text never became a piece (a stop string's, say) */
     double t2 = vkslm_now_ms();
     vkslm_detok_free(detok);
     vkslm_sampler_free(sampler);
@@ -210,6 +238,7 @@ vkslm_status vkslm_gen_run(vkslm_gen *s, size_t n_prompt, const vkslm_generate_p
     r.n_tokens = n_gen;
     r.text = s->text ? s->text : "";
     r.text_len = s->text_len;
+    r.logprobs = p.logprobs ? s->lp : NULL;
     r.decode_ms = t2 - t1;
     r.pp_tps = r.prefill_ms > 0 ? n_prompt / (r.prefill_ms * 1e-3) : 0;
     r.tg_tps = r.decode_ms > 0 && n_forward ? n_forward / (r.decode_ms * 1e-3) : 0;
@@ -222,6 +251,9 @@ void vkslm_gen_free_buffers(vkslm_gen *g) {
     VKSLM_FREE(g->prompt_ids);
     VKSLM_FREE(g->gen_ids);
     VKSLM_FREE(g->text);
+    VKSLM_FREE(g->lp);
+    g->lp = NULL;
+    g->lp_cap = 0;
     g->prompt_ids = g->gen_ids = NULL;
     g->text = NULL;
     g->prompt_cap = g->gen_cap = g->text_cap = g->text_len = 0;

@@ -756,10 +756,19 @@ vkslm_status vkslm_sampler_from_params(const vkslm_generate_params *params, vksl
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "sampler: a NaN setting, or temperature +inf (temperature %g, top_p %g, "
                           "min_p %g, penalties %g %g %g)", (double)p.temperature, (double)p.top_p, (double)p.min_p,
                           (double)p.repeat_penalty, (double)p.frequency_penalty, (double)p.presence_penalty);
+    if (p.n_logit_bias && !p.logit_bias)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "sampler: NULL logit_bias with n_logit_bias %zu", p.n_logit_bias);
+    for (size_t i = 0; i < p.n_logit_bias; i++)
+        if (p.logit_bias[i].token < 0 || isnan(p.logit_bias[i].bias) || p.logit_bias[i].bias == INFINITY)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "sampler: logit bias %zu (token %d, bias %g): a token below 0, "
+                              "or a NaN or +inf bias", i, p.logit_bias[i].token, (double)p.logit_bias[i].bias);
     vkslm_sampler *c = vkslm_sampler_chain_init();
     if (!c)
         return VKSLM_ERR_OUT_OF_HOST_MEMORY;
     vkslm_status st = VKSLM_OK;
+    if (p.n_logit_bias) { /* first, as llama.cpp's common sampler puts it: penalties see the biased logits */
+        st = add_new(c, vkslm_sampler_init_logit_bias(p.n_logit_bias, p.logit_bias));
+    }
     bool repeat = p.repeat_penalty > 0 && p.repeat_penalty != 1.0f;
     if (p.penalty_last_n != 0 && (repeat || p.frequency_penalty != 0 || p.presence_penalty != 0))
         st = add_new(c, vkslm_sampler_init_penalties(p.penalty_last_n < 0 ? -1 : p.penalty_last_n,

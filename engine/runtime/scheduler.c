@@ -6,7 +6,10 @@
  * full), builds one batch (all single-token feeds, then prompt chunks up to max_prefill tokens in arrival
  * order), runs it, and wakes the feeds it completed. A feed longer than what a step takes stays queued
  * for the next steps (chunked prefill). Sequences (KV slots) are bound to a request when it starts: the
- * free slot whose history shares the longest prefix with the prompt (ties: least recently used). */
+ * free slot whose history shares the longest prefix with the prompt (ties: least recently used). When a slot
+ * that a running request holds shares a longer prefix, the stepping thread copies that prefix's KV into the
+ * new request's slot (vkslm_seq_cp) before it starts: requests that begin alike at the same time (the n
+ * choices of one prompt after vkslm_sequence_prefill) compute the common prompt once. */
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -44,6 +47,9 @@ struct vkslm_sequence {
     int32_t argmax;
     float *logits;          /* [n_vocab] host copy of the last fed token's logits */
     int logits_valid;
+    /* a prefix copy the request waits for before it starts (guarded by the scheduler's lock) */
+    int copy_pending, copy_src;
+    uint32_t copy_len;      /* tokens to copy; 0 after a copy that could not be made */
     pthread_cond_t done;
 };
 
@@ -61,6 +67,7 @@ struct vkslm_scheduler {
     pthread_mutex_t lock;
     pthread_cond_t work;    /* a feed was queued, a request started or ended, or stop */
     uint64_t clock;
+    uint32_t copies;        /* requests waiting for a prefix copy */
     vkslm_scheduler_stats stats;
 };
 
@@ -124,18 +131,27 @@ static uint32_t seq_n_past(const vkslm_gen *g) {
     return q->n_past + (uint32_t)g->has_pending;
 }
 
-/* Binds the free slot that best matches the prompt (lock held); returns the tokens it already holds. */
+static uint32_t common_prefix(const slot *s, const int32_t *ids, uint32_t n) {
+    uint32_t m = 0;
+    while (m < s->len && m < n && s->hist[m] == ids[m])
+        m++;
+    return m;
+}
+
+/* Binds the free slot that best matches the prompt (lock held); returns the tokens it already holds. When
+ * a bound slot matches more, waits for the stepping thread to copy that prefix into the new slot. */
 static uint32_t bind_slot(vkslm_scheduler *sch, vkslm_sequence *q, const int32_t *ids, uint32_t n) {
-    int best = -1;
-    uint32_t best_len = 0;
+    int best = -1, src = -1;
+    uint32_t best_len = 0, src_len = 0;
     for (uint32_t i = 0; i < sch->n_seq; i++) {
         const slot *s = &sch->slots[i];
-        if (s->bound)
-            continue;
-        uint32_t m = 0;
-        while (m < s->len && m < n && s->hist[m] == ids[m])
-            m++;
-        if (best < 0 || m > best_len || (m == best_len && s->used < sch->slots[best].used)) {
+        uint32_t m = common_prefix(s, ids, n);
+        if (s->bound) {
+            if (m > src_len) {
+                src = (int)i;
+                src_len = m;
+            }
+        } else if (best < 0 || m > best_len || (m == best_len && s->used < sch->slots[best].used)) {
             best = (int)i;
             best_len = m;
         }
@@ -145,8 +161,62 @@ static uint32_t bind_slot(vkslm_scheduler *sch, vkslm_sequence *q, const int32_t
     q->slot = best;
     if (best_len >= n) /* one token at least runs, for the logits */
         best_len = n - 1;
+    if (src_len >= n)
+        src_len = n - 1;
+    if (src >= 0 && src_len > best_len) {
+        sch->slots[best].len = 0; /* nothing of it is kept: it holds the copy once made */
+        q->copy_src = src;
+        q->copy_len = src_len;
+        q->copy_pending = 1;
+        sch->copies++;
+        pthread_cond_signal(&sch->work);
+        while (q->copy_pending)
+            pthread_cond_wait(&q->done, &sch->lock);
+        return q->copy_len;
+    }
     sch->slots[best].len = best_len; /* the rest is forgotten (the stepping thread trims the cache) */
     return best_len;
+}
+
+/* Gives the request's slot back (its history stays for later prompts). */
+static void unbind(vkslm_sequence *q) {
+    vkslm_scheduler *sch = q->sch;
+    pthread_mutex_lock(&sch->lock);
+    q->generating = 0;
+    slot *s = &sch->slots[q->slot];
+    s->bound = 0;
+    s->used = ++sch->clock;
+    q->slot = -1;
+    pthread_cond_signal(&sch->work); /* one fewer sequence to wait for */
+    pthread_mutex_unlock(&sch->lock);
+}
+
+vkslm_status vkslm_sequence_prefill(vkslm_sequence *q, const int32_t *ids, size_t n, size_t *n_cached) {
+    if (n_cached)
+        *n_cached = 0;
+    if (!q || (!ids && n))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_sequence_prefill: NULL sequence or ids");
+    vkslm_scheduler *sch = q->sch;
+    if (n > sch->n_ctx)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "prefill: the prompt (%zu tokens) does not fit the context (%u)", n,
+                          sch->n_ctx);
+    if (n < 2)
+        return VKSLM_OK; /* generate computes the last token itself */
+    VKSLM_TRY(vkslm_gen_set_prompt(&q->gen, ids, n));
+    uint32_t m = (uint32_t)n - 1;
+    pthread_mutex_lock(&sch->lock);
+    uint32_t cached = bind_slot(sch, q, q->gen.prompt_ids, m + 1);
+    q->generating = 1;
+    sch->stats.cached_tokens += cached;
+    pthread_mutex_unlock(&sch->lock);
+    if (n_cached)
+        *n_cached = cached;
+    q->gen.has_pending = 0;
+    q->n_past = cached;
+    q->skip = cached;
+    vkslm_status st = cached < m ? seq_feed(&q->gen, q->gen.prompt_ids, m, VKSLM_GRAPH_NONE, NULL) : VKSLM_OK;
+    unbind(q);
+    return st;
 }
 
 vkslm_status vkslm_sequence_generate(vkslm_sequence *q, const int32_t *ids, size_t n,
@@ -171,14 +241,7 @@ vkslm_status vkslm_sequence_generate(vkslm_sequence *q, const int32_t *ids, size
     q->skip = cached;
     q->logits_valid = 0;
     vkslm_status st = vkslm_gen_run(&q->gen, n, params, result);
-    pthread_mutex_lock(&sch->lock);
-    q->generating = 0;
-    slot *s = &sch->slots[q->slot];
-    s->bound = 0;
-    s->used = ++sch->clock;
-    q->slot = -1;
-    pthread_cond_signal(&sch->work); /* one fewer sequence to wait for */
-    pthread_mutex_unlock(&sch->lock);
+    unbind(q);
     return st;
 }
 
@@ -213,6 +276,29 @@ static vkslm_status remember(vkslm_scheduler *sch, vkslm_sequence *q, const int3
     memcpy(s->hist + s->len, t, (size_t)n * sizeof *t);
     s->len += n;
     return VKSLM_OK;
+}
+
+/* The stepping thread (lock held, no step running): the prefix copies bind_slot asked for. The source still
+ * holds the prefix: a bound slot only grows, and one released since then is trimmed on the device only by
+ * a later step (its history is checked all the same). */
+static void make_copies(vkslm_scheduler *sch) {
+    for (uint32_t i = 0; i < sch->n_seq; i++) {
+        vkslm_sequence *q = &sch->seqs[i];
+        if (!q->copy_pending)
+            continue;
+        const slot *from = &sch->slots[q->copy_src];
+        uint32_t len = q->copy_len;
+        int ok = common_prefix(from, q->gen.prompt_ids, len) == len &&
+                 vkslm_seq_cp(sch->sess, q->copy_src, q->slot, 0, (int32_t)len) == VKSLM_OK;
+        sch->slots[q->slot].len = 0;
+        if (!ok || remember(sch, q, q->gen.prompt_ids, len) != VKSLM_OK) {
+            q->copy_len = 0; /* the request computes its whole prompt */
+            sch->slots[q->slot].len = 0;
+        }
+        q->copy_pending = 0;
+        sch->copies--;
+        pthread_cond_signal(&q->done);
+    }
 }
 
 /* Builds the next batch from the queued feeds (lock held); returns its size. */
@@ -262,10 +348,13 @@ static void *step_loop(void *arg) {
     vkslm_scheduler *sch = arg;
     pthread_mutex_lock(&sch->lock);
     while (!sch->stop) {
+        if (sch->copies)
+            make_copies(sch);
         uint32_t generating;
         int queued = count_queued(sch, &generating);
         if (!queued) {
-            pthread_cond_wait(&sch->work, &sch->lock);
+            if (!sch->copies)
+                pthread_cond_wait(&sch->work, &sch->lock);
             continue;
         }
         /* a moment for the other generating sequences to queue their next token */

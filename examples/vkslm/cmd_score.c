@@ -1,6 +1,8 @@
-/* vkslm score -m MODEL --tokens "ID ID ..." [--top K] [--json]: runs the ids as one prompt (nothing added)
- * and prints, for every position, the K best next-token ids with their logits. */
+/* vkslm score -m MODEL --tokens "ID ID ..." [--top K] [--json] [--logprobs]: runs the ids as one prompt
+ * (nothing added) and prints, for every position, the K best next-token ids with their logits, or with
+ * their log-probabilities (the log-softmax of the row, in double; NaN counts as -inf). */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +14,23 @@
 
 typedef struct score_ctx {
     int32_t n_vocab, top;
-    int json;
+    int json, logprobs;
     size_t printed;
 } score_ctx;
+
+/* log(sum(exp(l))) over the row: what a logit less is its log-probability. */
+static double log_sum_exp(const float *l, int32_t n) {
+    double max = -INFINITY, sum = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (l[i] > max)
+            max = l[i];
+    if (max == -INFINITY)
+        return INFINITY; /* no token is possible: every log-probability is -inf */
+    for (int32_t i = 0; i < n; i++)
+        if (l[i] > -INFINITY)
+            sum += exp((double)l[i] - max);
+    return max + log(sum);
+}
 
 static bool on_logits(const float *logits, size_t first, size_t n, void *user) {
     score_ctx *c = user;
@@ -32,15 +48,21 @@ static bool on_logits(const float *logits, size_t first, size_t n, void *user) {
             }
             ids[j] = i;
         }
+        double sub = c->logprobs ? log_sum_exp(l, c->n_vocab) : 0;
         if (c->json) {
             printf("%s[", c->printed++ ? ", " : "");
-            for (int j = 0; j < k; j++)
-                printf("%s[%d, %.6g]", j ? ", " : "", ids[j], l[ids[j]]);
+            for (int j = 0; j < k; j++) {
+                double v = l[ids[j]] - sub;
+                if (isfinite(v))
+                    printf("%s[%d, %.6g]", j ? ", " : "", ids[j], v);
+                else /* JSON has no infinities */
+                    printf("%s[%d, null]", j ? ", " : "", ids[j]);
+            }
             printf("]");
         } else {
             printf("%6zu ", first + r);
             for (int j = 0; j < k; j++)
-                printf(" %7d:%-10.4f", ids[j], l[ids[j]]);
+                printf(" %7d:%-10.4f", ids[j], l[ids[j]] - sub);
             printf("\n");
         }
     }
@@ -50,12 +72,14 @@ static bool on_logits(const float *logits, size_t first, size_t n, void *user) {
 int cmd_score(int argc, char **argv) {
     const char *model_path = NULL, *tokens = NULL, *device = NULL, *v;
     long top = 5;
-    int json = 0;
+    int json = 0, logprobs = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv[i], "-h") || cli_flag(argv[i], "--help")) {
-            printf("usage: vkslm score -m MODEL.gguf --tokens \"ID ID ...\" [--top K] [--json] [--device D]\n"
+            printf("usage: vkslm score -m MODEL.gguf --tokens \"ID ID ...\" [--top K] [--json] [--logprobs] "
+                   "[--device D]\n"
                    "Runs the ids exactly as given (nothing added; separated by spaces or commas, or a JSON array)\n"
-                   "and prints the top-K (default 5) next-token ids and logits at every position.\n");
+                   "and prints the top-K (default 5) next-token ids and logits at every position; with --logprobs,\n"
+                   "their log-probabilities (the log-softmax of the logits) instead.\n");
             return 0;
         } else if ((v = cli_value(argc, argv, &i, "-m")) || (v = cli_value(argc, argv, &i, "--model")))
             model_path = v;
@@ -68,13 +92,15 @@ int cmd_score(int argc, char **argv) {
             device = v;
         else if (cli_flag(argv[i], "--json"))
             json = 1;
+        else if (cli_flag(argv[i], "--logprobs"))
+            logprobs = 1;
         else {
             fprintf(stderr, "vkslm score: unknown option '%s'\n", argv[i]);
             return 2;
         }
     }
     if (!model_path || !tokens) {
-        fprintf(stderr, "usage: vkslm score -m MODEL.gguf --tokens \"ID ID ...\" [--top K] [--json]\n");
+        fprintf(stderr, "usage: vkslm score -m MODEL.gguf --tokens \"ID ID ...\" [--top K] [--json] [--logprobs]\n");
         return 2;
     }
     size_t cap = strlen(tokens) / 2 + 2, n = 0;
@@ -110,7 +136,7 @@ int cmd_score(int argc, char **argv) {
     vkslm_status st = vkslm_model_load(model_path, &mp, &model);
     if (st == VKSLM_OK)
         st = vkslm_session_create(model, &sp, &s);
-    score_ctx c = {model ? vkslm_model_n_vocab(model) : 0, (int32_t)top, json, 0};
+    score_ctx c = {model ? vkslm_model_n_vocab(model) : 0, (int32_t)top, json, logprobs, 0};
     if (st == VKSLM_OK) {
         if (c.top > c.n_vocab)
             c.top = c.n_vocab;

@@ -5,6 +5,7 @@
  * cut short with an error. */
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "cli.h"
 #include "serve.h"
 #include "serve_request.h"
+#include "serve_sampling.h"
 #include "serve_tools.h"
 
 static const char *finish_reason(vkslm_stop_reason r) {
@@ -69,7 +71,18 @@ typedef struct completion {
     cJSON *body;               /* the parsed request (q points into it) */
     size_t expert;
     const char *name;          /* the expert's */
-    vkslm_sequence *seq;
+    vkslm_sequence *seqs[SERVE_MAX_N]; /* one per choice */
+    size_t n_seqs;
+    struct choice {
+        struct completion *p;
+        int index;
+        vkslm_generate_params gp; /* the request's, with seed + index */
+        vkslm_generate_result r;
+        vkslm_status st;
+        char err[512];
+        size_t offset;            /* completions: text_offset of the next token */
+    } ch[SERVE_MAX_N];
+    size_t n_cached;              /* prompt tokens found in the cache (n > 1: when prefilled) */
     vkslm_route_decision route;
     int32_t *ids;              /* the prompt's tokens */
     size_t n_ids;
@@ -141,18 +154,21 @@ static vkslm_status prompt_tokens(completion *p, const vkslm_model *model, size_
     return st;
 }
 
+typedef struct choice choice;
+
 static bool keep_going(const char *piece, void *user) {
     (void)piece;
-    completion *p = user;
-    return !serve_job_cancelled(p->job);
+    choice *c = user;
+    return !serve_job_cancelled(c->p->job);
 }
 
-/* A chunk with one choice: delta content (chat) or text (completions), and a finish reason or null. */
-static cJSON *chunk(completion *p, const char *piece, const char *finish, int first) {
+/* A chunk with one choice: delta content (chat) or text (completions), its logprobs (taken; may be NULL),
+ * and a finish reason or null. */
+static cJSON *chunk(completion *p, int index, const char *piece, const char *finish, int first, cJSON *logprobs) {
     cJSON *root = response_head(p->q.chat, 1, p->id, p->created, p->name);
     cJSON *choices = cJSON_AddArrayToObject(root, "choices");
     cJSON *c = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON_AddNumberToObject(c, "index", index);
     if (p->q.chat) {
         cJSON *delta = cJSON_AddObjectToObject(c, "delta");
         if (first)
@@ -162,6 +178,8 @@ static cJSON *chunk(completion *p, const char *piece, const char *finish, int fi
     } else {
         cJSON_AddStringToObject(c, "text", piece ? piece : "");
     }
+    if (logprobs)
+        cJSON_AddItemToObject(c, "logprobs", logprobs);
     if (finish)
         cJSON_AddStringToObject(c, "finish_reason", finish);
     else
@@ -170,11 +188,16 @@ static cJSON *chunk(completion *p, const char *piece, const char *finish, int fi
     return root;
 }
 
-static bool on_piece(const char *piece, void *user) {
-    completion *p = user;
+static bool on_piece(const char *piece, const int32_t *ids, const vkslm_token_logprobs *lp, size_t n, void *user) {
+    (void)ids;
+    choice *c = user;
+    completion *p = c->p;
+    cJSON *lpj = lp && n ? serve_logprobs_json(vkslm_sequence_model(p->seqs[c->index]), p->q.chat, lp, n, &c->offset)
+                         : NULL;
     char *text = serve_tools_active(p->q.tools) ? serve_tools_stream_feed(p->q.tools, piece) : NULL;
-    if (!text || *text) /* with tools, what may begin a call is held back */
-        serve_job_stream_event(p->job, chunk(p, text ? text : piece, NULL, 0));
+    const char *send = text ? text : piece; /* with tools, what may begin a call is held back (n is 1) */
+    if (*send || lpj)
+        serve_job_stream_event(p->job, chunk(p, c->index, send, NULL, 0, lpj));
     free(text);
     return !serve_job_cancelled(p->job);
 }
@@ -185,7 +208,7 @@ static const char *stream_tool_calls(completion *p, const char *finish) {
     char *rest = NULL;
     cJSON *calls = serve_tools_stream_finish(p->q.tools, &rest);
     if (rest && *rest)
-        serve_job_stream_event(p->job, chunk(p, rest, NULL, 0));
+        serve_job_stream_event(p->job, chunk(p, 0, rest, NULL, 0, NULL));
     free(rest);
     if (!calls)
         return finish;
@@ -193,7 +216,7 @@ static const char *stream_tool_calls(completion *p, const char *finish) {
     cJSON *call;
     cJSON_ArrayForEach(call, calls) {
         for (int part = 0; part < 2; part++) {
-            cJSON *c = chunk(p, NULL, NULL, 0);
+            cJSON *c = chunk(p, 0, NULL, NULL, 0, NULL);
             cJSON *delta = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c,
                                                             "choices"), 0), "delta");
             cJSON *d = cJSON_CreateObject(), *fn = cJSON_AddObjectToObject(d, "function");
@@ -219,84 +242,191 @@ static const char *stream_tool_calls(completion *p, const char *finish) {
 
 static const char shutdown_msg[] = "the server is shutting down; the request was cut short";
 
-/* Generates from the prompt's ids, with fn seeing each piece; the request's metrics end here. */
-static vkslm_status generate(completion *p, vkslm_on_token_fn fn, vkslm_generate_result *r) {
-    p->q.gp.on_token = fn;
-    p->q.gp.user_data = p;
+static void *run_choice(void *arg) {
+    choice *c = arg;
+    completion *p = c->p;
+    c->st = vkslm_sequence_generate(p->seqs[c->index], p->ids, p->n_ids, &c->gp, &c->r);
+    if (c->st != VKSLM_OK)
+        snprintf(c->err, sizeof c->err, "%s", vkslm_last_error());
+    return NULL;
+}
+
+/* Generates the n choices from the prompt's ids, choice i with seed + i, each on its own sequence and all at
+ * once (n > 1: the prompt is prefilled first and its KV copied, not computed n times); the request's
+ * metrics end here. *usage gets the totals: the prompt once, the tokens of every choice. Returns the first
+ * failing choice, or NULL. */
+static choice *generate(completion *p, int stream, vkslm_generate_result *usage) {
+    int n = p->q.ss.n;
+    choice *bad = NULL;
+    p->n_cached = 0;
+    vkslm_status st = n > 1 ? vkslm_sequence_prefill(p->seqs[0], p->ids, p->n_ids, &p->n_cached) : VKSLM_OK;
+    if (st != VKSLM_OK) {
+        bad = &p->ch[0];
+        bad->st = st;
+        snprintf(bad->err, sizeof bad->err, "%s", vkslm_last_error());
+        memset(usage, 0, sizeof *usage);
+        serve_metrics_end(&p->sv->metrics, (int)p->expert, (cli_now_ms() - p->t0) / 1e3, 0, 0, 0);
+        return bad;
+    }
 #ifdef VKSLM_HAS_GRAMMAR
-    p->q.gp.grammar = p->q.tool_grammar; /* a forced tool call */
+    if (p->q.tool_grammar)
+        p->q.gp.grammar = p->q.tool_grammar; /* a forced tool call */
 #endif
-    memset(r, 0, sizeof *r);
-    vkslm_status st = vkslm_sequence_generate(p->seq, p->ids, p->n_ids, &p->q.gp, r);
-    serve_metrics_end(&p->sv->metrics, (int)p->expert, (cli_now_ms() - p->t0) / 1e3, r->n_prompt_tokens, r->n_tokens,
-                      r->decode_ms);
-    return st;
+    for (int i = 0; i < n; i++) {
+        choice *c = &p->ch[i];
+        memset(c, 0, sizeof *c);
+        c->p = p;
+        c->index = i;
+        c->gp = p->q.gp;
+        c->gp.seed = p->q.gp.seed + (uint64_t)i;
+        c->gp.user_data = c;
+        c->gp.on_token = stream ? NULL : keep_going;
+        c->gp.on_tokens = stream ? on_piece : NULL;
+        c->offset = p->q.ss.echo ? strlen(p->q.prompt) : 0;
+    }
+    pthread_t th[SERVE_MAX_N];
+    int started[SERVE_MAX_N] = {0};
+    for (int i = 1; i < n; i++)
+        started[i] = pthread_create(&th[i], NULL, run_choice, &p->ch[i]) == 0;
+    run_choice(&p->ch[0]);
+    for (int i = 1; i < n; i++)
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            run_choice(&p->ch[i]); /* no thread: after the others */
+    *usage = p->ch[0].r;
+    usage->n_tokens = 0;
+    double decode_ms = 0;
+    for (int i = 0; i < n; i++) {
+        usage->n_tokens += p->ch[i].r.n_tokens;
+        decode_ms += p->ch[i].r.decode_ms;
+        if (p->ch[i].st != VKSLM_OK && !bad)
+            bad = &p->ch[i];
+    }
+    if (n > 1)
+        usage->n_cached_tokens = p->n_cached;
+    serve_metrics_end(&p->sv->metrics, (int)p->expert, (cli_now_ms() - p->t0) / 1e3, usage->n_prompt_tokens,
+                      usage->n_tokens, decode_ms);
+    return bad;
 }
 
 static void generate_stream(completion *p) {
     serve_job *j = p->job;
+    int n = p->q.ss.n;
     serve_job_stream_begin(j, p->name);
-    if (p->q.chat)
-        serve_job_stream_event(j, chunk(p, "", NULL, 1));
-    vkslm_generate_result r;
-    vkslm_status st = generate(p, on_piece, &r);
+    for (int i = 0; i < n; i++)
+        if (p->q.chat || p->q.ss.echo)
+            serve_job_stream_event(j, chunk(p, i, p->q.chat ? "" : p->q.prompt, NULL, p->q.chat, NULL));
+    vkslm_generate_result u;
+    choice *bad = generate(p, 1, &u);
     int why = serve_job_cancelled(j);
-    if (st == VKSLM_OK && why != SERVE_CANCEL_SHUTDOWN) {
-        const char *finish = finish_reason(r.stop_reason);
-        if (serve_tools_active(p->q.tools))
-            finish = stream_tool_calls(p, finish);
-        cJSON *last = chunk(p, NULL, finish, 0);
-        add_usage(last, &r);
-        add_extension(last, p->sv, &p->route, &r);
-        serve_job_stream_event(j, last);
+    if (!bad && why != SERVE_CANCEL_SHUTDOWN) {
+        for (int i = 0; i < n; i++) {
+            const char *finish = finish_reason(p->ch[i].r.stop_reason);
+            if (serve_tools_active(p->q.tools)) /* n is 1 */
+                finish = stream_tool_calls(p, finish);
+            cJSON *last = chunk(p, i, NULL, finish, 0, NULL);
+            if (n == 1) { /* usage and the extension in the last chunk, as before include_usage */
+                add_usage(last, &u);
+                add_extension(last, p->sv, &p->route, &p->ch[i].r);
+            }
+            serve_job_stream_event(j, last);
+        }
+        if (p->q.ss.include_usage) { /* as OpenAI: a last chunk with no choices and the usage */
+            cJSON *last = response_head(p->q.chat, 1, p->id, p->created, p->name);
+            cJSON_AddArrayToObject(last, "choices");
+            add_usage(last, &u);
+            serve_job_stream_event(j, last);
+        }
     } else {
-        char msg[512];
-        snprintf(msg, sizeof msg, "expert %s: %s", p->name, st == VKSLM_OK ? shutdown_msg : vkslm_last_error());
-        unsigned code = st == VKSLM_OK ? 503 : status_of(st);
-        serve_job_stream_event(j, serve_error_object(code, st == VKSLM_OK ? "shutting_down" : NULL, NULL, msg));
+        char msg[640];
+        snprintf(msg, sizeof msg, "expert %s: %s", p->name, !bad ? shutdown_msg : bad->err);
+        unsigned code = !bad ? 503 : status_of(bad->st);
+        serve_job_stream_event(j, serve_error_object(code, !bad ? "shutting_down" : NULL, NULL, msg));
     }
     serve_job_stream_end(j);
 }
 
 static void generate_whole(completion *p) {
     serve_job *j = p->job;
-    vkslm_generate_result r;
-    vkslm_status st = generate(p, keep_going, &r);
+    vkslm_generate_result u;
+    choice *bad = generate(p, 0, &u);
     int why = serve_job_cancelled(j);
     if (why == SERVE_CANCEL_CLIENT)
         return; /* nobody to answer */
-    if (st != VKSLM_OK) {
-        serve_job_error(j, status_of(st), NULL, "expert %s: %s", p->name, vkslm_last_error());
+    if (bad) {
+        serve_job_error(j, status_of(bad->st), NULL, "expert %s: %s", p->name, bad->err);
         return;
     }
     if (why == SERVE_CANCEL_SHUTDOWN) {
         serve_job_error(j, 503, "shutting_down", "expert %s: %s", p->name, shutdown_msg);
         return;
     }
+    const vkslm_model *model = vkslm_sequence_model(p->seqs[0]);
     cJSON *resp = response_head(p->q.chat, 0, p->id, p->created, p->name);
     cJSON *choices = cJSON_AddArrayToObject(resp, "choices");
-    cJSON *ch = cJSON_CreateObject();
-    cJSON_AddNumberToObject(ch, "index", 0);
-    char *content = NULL;
-    cJSON *calls = serve_tools_parse_output(p->q.tools, r.text, &content); /* NULL: the output is text */
-    if (p->q.chat) {
-        cJSON *msg = cJSON_AddObjectToObject(ch, "message");
-        cJSON_AddStringToObject(msg, "role", "assistant");
-        if (calls && !content)
-            cJSON_AddNullToObject(msg, "content");
+    for (int i = 0; i < p->q.ss.n; i++) {
+        const vkslm_generate_result *r = &p->ch[i].r;
+        cJSON *ch = cJSON_CreateObject();
+        cJSON_AddNumberToObject(ch, "index", i);
+        char *content = NULL;
+        cJSON *calls = serve_tools_parse_output(p->q.tools, r->text, &content); /* NULL: the output is text */
+        if (p->q.chat) {
+            cJSON *msg = cJSON_AddObjectToObject(ch, "message");
+            cJSON_AddStringToObject(msg, "role", "assistant");
+            if (calls && !content)
+                cJSON_AddNullToObject(msg, "content");
+            else
+                cJSON_AddStringToObject(msg, "content", calls ? content : r->text);
+            if (calls)
+                cJSON_AddItemToObject(msg, "tool_calls", calls);
+        } else if (p->q.ss.echo) {
+            size_t pl = strlen(p->q.prompt);
+            char *t = malloc(pl + r->text_len + 1);
+            if (t) {
+                memcpy(t, p->q.prompt, pl);
+                memcpy(t + pl, r->text, r->text_len + 1);
+            }
+            cJSON_AddItemToObject(ch, "text", t ? cJSON_CreateString(t) : cJSON_CreateNull());
+            free(t);
+        } else {
+            cJSON_AddStringToObject(ch, "text", r->text);
+        }
+        if (p->q.ss.logprobs)
+            cJSON_AddItemToObject(ch, "logprobs",
+                                  serve_logprobs_json(model, p->q.chat, r->logprobs, r->n_tokens, &p->ch[i].offset));
         else
-            cJSON_AddStringToObject(msg, "content", calls ? content : r.text);
-        if (calls)
-            cJSON_AddItemToObject(msg, "tool_calls", calls);
-    } else {
-        cJSON_AddStringToObject(ch, "text", r.text);
+            cJSON_AddNullToObject(ch, "logprobs");
+        free(content);
+        cJSON_AddStringToObject(ch, "finish_reason", calls ? "tool_calls" : finish_reason(r->stop_reason));
+        cJSON_AddItemToArray(choices, ch);
     }
-    free(content);
-    cJSON_AddStringToObject(ch, "finish_reason", calls ? "tool_calls" : finish_reason(r.stop_reason));
-    cJSON_AddItemToArray(choices, ch);
-    add_usage(resp, &r);
-    add_extension(resp, p->sv, &p->route, &r);
+    add_usage(resp, &u);
+    add_extension(resp, p->sv, &p->route, &p->ch[0].r); /* n > 1: the extension's tokens are choice 0's */
     serve_job_reply(j, 200, resp, p->name);
+}
+
+/* One request at a time gathers n > 1 sequences: two that each held some while waiting for more could wait
+ * for each other until the queue times out. Requests for one sequence never wait on this. */
+static pthread_mutex_t gather_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static vkslm_status acquire_seqs(completion *p) {
+    int n = p->q.ss.n;
+    vkslm_status st = VKSLM_OK;
+    if (n > 1)
+        pthread_mutex_lock(&gather_lock);
+    for (int i = 0; i < n && st == VKSLM_OK; i++)
+        if ((st = vkslm_orchestra_acquire(p->sv->orch, p->expert, &p->seqs[i])) == VKSLM_OK)
+            p->n_seqs++;
+    if (n > 1)
+        pthread_mutex_unlock(&gather_lock);
+    return st;
+}
+
+static void release_seqs(completion *p) {
+    for (size_t i = 0; i < p->n_seqs; i++)
+        vkslm_orchestra_release(p->sv->orch, p->expert, p->seqs[i]);
+    p->n_seqs = 0;
 }
 
 /* The job: route, borrow a session, tokenize and check the prompt, generate. */
@@ -314,19 +444,29 @@ static void completion_run(serve_job *j, void *arg) {
     p->expert = (size_t)p->route.expert;
     p->name = vkslm_orchestra_expert_name(sv->orch, p->expert);
     serve_request_apply_defaults(&p->q, &sv->cfg.extra[p->expert].sampling); /* the sampling defaults are the expert's */
-    st = vkslm_orchestra_acquire(sv->orch, p->expert, &p->seq);
+    uint32_t parallel = sv->cfg.experts[p->expert].max_sessions ? sv->cfg.experts[p->expert].max_sessions : 4;
+    char msg[256];
+    const char *param = NULL, *why_bad = serve_sampling_check(&p->q.ss, parallel, INT32_MAX, &param, msg, sizeof msg);
+    if (why_bad) {
+        serve_job_reply(j, 400, serve_error_object(400, "invalid_request", param, why_bad), NULL);
+        return;
+    }
+    st = acquire_seqs(p);
     if (st != VKSLM_OK) {
+        release_seqs(p);
         unsigned code = status_of(st);
         serve_job_error(j, code, code == 503 ? (sv->draining ? "shutting_down" : "overloaded") : NULL, "%s",
                         vkslm_last_error());
         return;
     }
-    const vkslm_model *model = vkslm_sequence_model(p->seq);
-    uint32_t n_ctx = vkslm_sequence_n_ctx(p->seq);
+    const vkslm_model *model = vkslm_sequence_model(p->seqs[0]);
+    uint32_t n_ctx = vkslm_sequence_n_ctx(p->seqs[0]);
     int why;
     char tool_err[512];
     st = prompt_tokens(p, model, n_ctx);
-    if (st == VKSLM_ERR_LIMIT || (st == VKSLM_OK && p->n_ids >= n_ctx)) { /* room for one token to come */
+    if ((why_bad = serve_sampling_check(&p->q.ss, parallel, vkslm_model_n_vocab(model), &param, msg, sizeof msg))) {
+        serve_job_reply(j, 400, serve_error_object(400, "invalid_request", param, why_bad), NULL);
+    } else if (st == VKSLM_ERR_LIMIT || (st == VKSLM_OK && p->n_ids >= n_ctx)) { /* room for one token to come */
         serve_job_error(j, 400, "context_length_exceeded", "the prompt has %zu tokens; expert %s holds %u tokens of context",
                         p->n_ids, p->name, n_ctx);
     } else if (st != VKSLM_OK) {
@@ -347,8 +487,7 @@ static void completion_run(serve_job *j, void *arg) {
         else
             generate_whole(p);
     }
-    vkslm_orchestra_release(sv->orch, p->expert, p->seq);
-    p->seq = NULL;
+    release_seqs(p);
 }
 
 int serve_completion(struct MHD_Connection *c, server *sv, const char *body, size_t len, int chat, serve_job **job) {

@@ -46,6 +46,7 @@ void serve_request_free(request *q) {
     free(q->owned);
     free(q->msgs);
     free(q->route_text);
+    serve_sampling_free(&q->ss);
     serve_tools_free(q->tools);
     free(q->tool_grammar);
 }
@@ -116,9 +117,11 @@ static const char *parse_stop(const char *key, const cJSON *v, request *q) {
     return NULL;
 }
 
-static const char *parse_n(const char *key, const cJSON *v, request *q) {
-    (void)key, (void)q;
-    return num_ok(v, 1, 1, 1) ? NULL : "only \"n\": 1 is supported";
+/* n, logprobs, top_logprobs, logit_bias, stream_options, echo, best_of, suffix: read together (they
+ * depend on each other and on stream) by serve_sampling_parse once every key has passed the table. */
+static const char *parse_sampling(const char *key, const cJSON *v, request *q) {
+    (void)key, (void)v, (void)q;
+    return NULL;
 }
 
 static const char *parse_prompt(const char *key, const cJSON *v, request *q) {
@@ -214,20 +217,20 @@ const serve_request_key serve_request_keys[] = {
     {"repetition_penalty", IMPL, IMPL, parse_knob, NULL},
     {"seed", IMPL, IMPL, parse_seed, NULL},
     {"stop", IMPL, IMPL, parse_stop, NULL},
-    {"n", IMPL, IMPL, parse_n, NULL},
+    {"n", IMPL, IMPL, parse_sampling, NULL},
     {"user", META, META, parse_user, NULL},
     {"metadata", META, META, parse_metadata, NULL},
     {"store", META, META, parse_store, NULL},
     {"service_tier", META, META, parse_service_tier, NULL},
     {"modalities", META, NO, parse_modalities, NULL},
-    /* the sampling helper's */
-    {"stream_options", NO, NO, NULL, NULL},
-    {"logprobs", NO, NO, NULL, "false"},
-    {"top_logprobs", NO, NO, NULL, "0"},
-    {"logit_bias", NO, NO, NULL, "{}"},
-    {"echo", NO, NO, NULL, "false"},
-    {"best_of", NO, NO, NULL, "1"},
-    {"suffix", NO, NO, NULL, NULL},
+    /* read by serve_sampling_parse (serve_sampling.c) */
+    {"stream_options", IMPL, IMPL, parse_sampling, NULL},
+    {"logprobs", IMPL, IMPL, parse_sampling, NULL},
+    {"top_logprobs", IMPL, NO, parse_sampling, "0"}, /* completions: "logprobs": N */
+    {"logit_bias", IMPL, IMPL, parse_sampling, NULL},
+    {"echo", NO, IMPL, parse_sampling, "false"},
+    {"best_of", NO, IMPL, parse_sampling, "1"},
+    {"suffix", NO, IMPL, parse_sampling, "\"\""},
     /* the grammar helper's */
     {"response_format", NO, NO, NULL, "{\"type\": \"text\"}"},
     /* tool calling: read together by serve_tools_parse once the table is done (tool_choice needs tools);
@@ -435,11 +438,15 @@ const char *serve_request_parse(const cJSON *root, request *q) {
         if (bad)
             return bad;
     }
-    if (q->chat) {
-        const char *bad = serve_tools_parse(root, &q->tools, &q->param);
-        if (bad)
-            return bad;
-    }
+    const char *bad = serve_sampling_parse(root, q->chat, q->stream, &q->ss, &q->param);
+    if (bad)
+        return bad;
+    serve_sampling_apply(&q->ss, &q->gp);
+    if (q->chat && (bad = serve_tools_parse(root, &q->tools, &q->param)))
+        return bad;
+    q->param = "n";
+    if (q->stream && q->ss.n > 1 && serve_tools_active(q->tools))
+        return "\"n\" above 1 with tools is answered whole only (\"stream\": false)";
     q->param = q->chat ? "messages" : "prompt";
     if (q->chat && !q->msgs)
         return "\"messages\" must be a non-empty array";

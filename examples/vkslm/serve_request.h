@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "serve.h"
+#include "serve_sampling.h"
 #include "serve_tools.h"
 
 struct cJSON;
@@ -27,6 +28,7 @@ typedef struct request {
     const char *stop[SERVE_MAX_STOP];
     const char *param;           /* the key a 400 is about */
     const char *code;            /* the error code of a 400 ("invalid_request" unless a hook says otherwise) */
+    serve_sampling ss;           /* n, logprobs, logit_bias, stream_options, echo (serve_sampling.c) */
     serve_tools *tools;          /* tool calling (serve_tools.c); NULL: the request uses none */
     char *tool_grammar;          /* the grammar that forces a tool call; NULL: none */
 } request;

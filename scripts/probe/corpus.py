@@ -265,7 +265,7 @@ WRONG_TYPES = [
     ("frequency_penalty", ["x", 3, -3]),
     ("presence_penalty", ["x", 3, -3]),
     ("repetition_penalty", ["x", -1, 11]),
-    ("n", [2, 0, "1", 1.5, -1]),
+    ("n", [17, 0, "1", 1.5, -1]),
 ]
 
 

@@ -122,6 +122,29 @@ test('an unsupported key is a 400 naming it, not ignored', async () => {
         (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'audio');
 });
 
+test('logprobs: the chosen token is among the top ones, every value <= 0', async () => {
+    const r = await client.chat.completions.create({
+        model: 'stories', messages: [{ role: 'user', content: 'Once upon' }], max_tokens: 4, logprobs: true,
+        top_logprobs: 3,
+    });
+    const content = r.choices[0].logprobs.content;
+    assert.ok(content.length > 0);
+    for (const t of content) {
+        assert.ok(t.logprob <= 0);
+        assert.equal(t.top_logprobs.length, 3);
+        assert.ok(t.top_logprobs.some((x) => x.token === t.token && Math.abs(x.logprob - t.logprob) < 1e-5));
+    }
+});
+
+test('n = 2 with a seed: two choices, the same again on a second call', async () => {
+    const body = { model: 'stories', messages: [{ role: 'user', content: 'Tom saw a' }], n: 2, seed: 42,
+                   temperature: 1, max_tokens: 8 };
+    const a = await client.chat.completions.create(body), b = await client.chat.completions.create(body);
+    assert.equal(a.choices.length, 2);
+    assert.deepEqual(a.choices.map((c) => c.index).sort(), [0, 1]);
+    assert.deepEqual(a.choices.map((c) => c.message.content), b.choices.map((c) => c.message.content));
+});
+
 const weatherTool = {
     type: 'function',
     function: {
