@@ -427,6 +427,37 @@ VKSLM_API vkslm_status vkslm_seq_cp(vkslm_session *session, int32_t src, int32_t
 /* Empties seq (seq < 0: every sequence). */
 VKSLM_API vkslm_status vkslm_seq_clear(vkslm_session *session, int32_t seq);
 
+/* ---- embeddings -------------------------------------------------------------------------------- */
+/* An embedding is the model's final hidden states (after the output norm, where the logits would be
+ * projected from: n_embd floats per token) pooled over the input's tokens and L2-normalised (an input
+ * whose pooled vector is all zeros stays zero). Attention is the model's own (causal), so token t's state
+ * sees tokens 0 .. t. */
+typedef enum vkslm_pooling {
+    VKSLM_POOLING_DEFAULT = 0, /* the model's (vkslm_model_pooling) */
+    VKSLM_POOLING_MEAN = 1,    /* the mean of every token's hidden state */
+    VKSLM_POOLING_LAST = 2     /* the last token's hidden state (decoder models trained for it) */
+} vkslm_pooling;
+/* "default", "mean" or "last"; "unknown" for other values. */
+VKSLM_API const char *vkslm_pooling_str(vkslm_pooling pooling);
+/* The width of the model's hidden states (the length of its embeddings); 0 for a vocabulary-only model. */
+VKSLM_API int32_t vkslm_model_n_embd(const vkslm_model *model);
+/* The pooling VKSLM_POOLING_DEFAULT stands for: the GGUF key "<arch>.pooling_type" when the file has it
+ * with mean (1) or last (3), else VKSLM_POOLING_MEAN. (Files asking for other poolings do not load.) */
+VKSLM_API vkslm_pooling vkslm_model_pooling(const vkslm_model *model);
+/* Embeds ids[0..n) as a sequence of its own in sequence seq of the session: seq is emptied first and again
+ * after (its earlier content is lost; the session's other sequences are untouched), the tokens run in
+ * steps of n_batch, and out gets vkslm_model_n_embd floats, L2-normalised. Mean pooling reads back every
+ * token's hidden state, last-token pooling only the last one's; no logits are computed.
+ * VKSLM_ERR_INVALID_ARG: NULL arguments, n 0, an unknown sequence or pooling, a token outside the
+ * vocabulary; VKSLM_ERR_LIMIT: n is larger than the session's context (nothing runs). */
+VKSLM_API vkslm_status vkslm_embed_tokens(vkslm_session *session, int32_t seq, const int32_t *ids, size_t n,
+                                         vkslm_pooling pooling, float *out);
+/* As vkslm_embed_tokens, from text tokenized with the vocabulary's own start and end tokens
+ * (vkslm_model_tokenize_special with add_special, control tokens not parsed); *n_tokens (may be NULL) gets
+ * the token count. VKSLM_ERR_INVALID_ARG when the text gives no token. */
+VKSLM_API vkslm_status vkslm_embed(vkslm_session *session, int32_t seq, const char *text, vkslm_pooling pooling,
+                                  float *out, size_t *n_tokens);
+
 /* ---- sampler chains (as llama.h's llama_sampler_chain_*) ----------------------------------------- */
 /* A chain is a sampler made of stages applied in order to the candidates (every token of a row of
  * logits); its last stage picks (greedy or dist). Build one as
@@ -513,6 +544,23 @@ VKSLM_API int32_t vkslm_sampler_sample_logits(vkslm_sampler *sampler, const floa
  * entry has no logits. */
 VKSLM_API int32_t vkslm_sampler_sample(vkslm_sampler *sampler, vkslm_session *session, int32_t i);
 
+/* ---- grammars and JSON schemas (docs/grammar.md) --------------------------------------------------- */
+/* A stage that leaves only tokens continuing the grammar (docs/grammar.md); root NULL: "root". NULL with
+ * vkslm_last_error (line:column) for a bad grammar. The stage sets the logit of every token whose text
+ * cannot continue a string the grammar accepts to -INFINITY; end-of-generation tokens stay only while the
+ * root rule is complete, and control tokens without text never stay. Accepting a token advances the
+ * grammar (an end-of-generation token ends it); reset starts it again. Put it first in a chain so that
+ * the later stages see only allowed tokens. The model must outlive the stage. */
+VKSLM_API vkslm_sampler *vkslm_sampler_init_grammar(const vkslm_model *model, const char *grammar, const char *root);
+/* JSON schema (text, len bytes) -> grammar text (docs/grammar.md, "JSON schemas") in *out, malloc'd: free it
+ * with vkslm_string_free (or free). The grammar's root rule is "root"; it bounds whitespace between JSON
+ * tokens to one space or newline. Errors (*out NULL): VKSLM_ERR_UNSUPPORTED naming the keyword for a
+ * feature outside the documented subset, VKSLM_ERR_INVALID_ARG for bad JSON or a bad schema. The schema
+ * {"type":"object"} gives any JSON object (JSON mode). */
+VKSLM_API vkslm_status vkslm_json_schema_to_grammar(const char *schema, size_t len, char **out);
+/* Frees a string the library returned (vkslm_json_schema_to_grammar's); NULL is a no-op. */
+VKSLM_API void vkslm_string_free(char *s);
+
 /* ---- generation -------------------------------------------------------------------------------- */
 typedef enum vkslm_stop_reason {
     VKSLM_STOP_NONE = 0,
@@ -584,6 +632,9 @@ typedef struct vkslm_generate_params {
     size_t n_logit_bias;
     /* When set, called instead of on_token (with user_data), the pieces' tokens and logprobs beside them. */
     vkslm_on_tokens_fn on_tokens;
+    const char *grammar;      /* grammar text (docs/grammar.md); NULL: unconstrained. A bad one: generate fails
+                               * with VKSLM_ERR_INVALID_ARG and its message. Its stage comes first in the chain */
+    const char *grammar_root; /* the grammar's start rule; NULL: "root" */
 } vkslm_generate_params;
 
 /* Greedy (temperature 0), no penalties, max_tokens 128, add_bos -1. */
@@ -681,6 +732,14 @@ VKSLM_API vkslm_status vkslm_sequence_generate(vkslm_sequence *seq, const int32_
  * counts it). n < 2: nothing to do. *n_cached (may be NULL) gets the tokens of the prefix that were found in
  * the cache already (not computed). */
 VKSLM_API vkslm_status vkslm_sequence_prefill(vkslm_sequence *seq, const int32_t *ids, size_t n, size_t *n_cached);
+
+/* As vkslm_embed_tokens, run by the scheduler's stepping thread beside the other sequences' requests (the
+ * embedding's tokens join the steps as a prompt does, up to max_prefill per step); blocks until done.
+ * Other sequences' results do not change. The tokens' KV cache is kept as a prompt's would be, so a later
+ * prompt that begins with the same ids may reuse it. VKSLM_ERR_LIMIT when n exceeds the context. One thread
+ * at a time per sequence. */
+VKSLM_API vkslm_status vkslm_sequence_embed(vkslm_sequence *seq, const int32_t *ids, size_t n, vkslm_pooling pooling,
+                                           float *out);
 
 /* ---- the orchestra: expert models behind one router -------------------------------------------- */
 /* Several specialised models ("experts") on one device under a memory budget. Each request is routed

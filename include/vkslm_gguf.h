@@ -274,6 +274,8 @@ typedef struct vkslm_hparams {
     uint32_t n_swa;         /* attention.sliding_window, tokens; 0 = none (gemma2 default 4096) */
     float attn_softcap;     /* attn_logit_softcapping; 0 = none (gemma2 default 50) */
     float final_softcap;    /* final_logit_softcapping; 0 = none (gemma2 default 30) */
+    uint32_t pooling_type;  /* pooling_type, how the model's embeddings pool tokens (llama.cpp's numbering):
+                             * 0 none (absent), 1 mean, 2 cls, 3 last, 4 rank; vkslm runs 0, 1 and 3 */
 
     /* Tokenizer (tokenizer.ggml.*): present in model and vocab-only files. */
     vkslm_str tok_model;    /* tokenizer.ggml.model: "llama" (SentencePiece), "gpt2" (byte-level BPE), ... */

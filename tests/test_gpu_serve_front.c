@@ -146,7 +146,6 @@ static void test_refused_keys(void) {
         {"echo", "true", 1},
         {"best_of", "2", 1},
         {"suffix", "\"end\"", 1},
-        {"response_format", "{\"type\": \"json_object\"}", 0},
         {"tools", "[{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]", 2}, /* chat: test_gpu_serve_tools */
         {"tool_choice", "\"auto\"", 2},
         {"parallel_tool_calls", "false", 2},

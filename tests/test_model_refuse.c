@@ -168,7 +168,9 @@ static void test_keys_refused_everywhere(void) {
         {{"expert_count", V_U32, 8}, {"expert_count", V_U32, 0}},
         {{"expert_used_count", V_U32, 2}, {"expert_used_count", V_U32, 0}},
         {{"nextn_predict_layers", V_U32, 1}, {"nextn_predict_layers", V_U32, 0}},
-        {{"pooling_type", V_U32, 1}, {"pooling_type", V_U32, 0}},
+        {{"pooling_type", V_U32, 2}, {"pooling_type", V_U32, 0}}, /* CLS: refused; mean and last load */
+        {{"pooling_type", V_U32, 4}, {"pooling_type", V_U32, 1}},
+        {{"pooling_type", V_U32, 7}, {"pooling_type", V_U32, 3}},
         {{"use_parallel_residual", V_BOOL, 1}, {"use_parallel_residual", V_BOOL, 0}},
         {{"attention.causal", V_BOOL, 0}, {"attention.causal", V_BOOL, 1}},
         {{"rope.dimension_sections", V_I32_ARR, 2}, {"rope.dimension_sections", V_I32_ARR, 0}},

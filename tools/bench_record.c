@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
         return 1;
     vkslm_graph_run run = {0, 0, 1, p0};
     uint32_t row = 0;
-    vkslm_graph_step step = {&token, 1, &run, 1, &row, 1, 1};
+    vkslm_graph_step step = {&token, 1, &run, 1, &row, 1, 1, NULL, 0};
     for (int i = 0; i < reps; i++) {
         double t0 = vkslm_thread_cpu_ms();
         if (vkslm_cmd_begin(s->cmd) != VKSLM_OK || vkslm_graph_record(s->cmd, m->dev, &s->b, &step) != VKSLM_OK) {

@@ -101,8 +101,8 @@ static vkslm_status norm(vkslm_wt wt, const float *x, float *y, uint32_t n, uint
     return VKSLM_OK;
 }
 
-vkslm_status vkslm_cpu_forward_run(vkslm_cpu_forward *f, const int32_t *tokens, uint32_t n, uint32_t p0,
-                                   float *logits) {
+vkslm_status vkslm_cpu_forward_run_ex(vkslm_cpu_forward *f, const int32_t *tokens, uint32_t n, uint32_t p0,
+                                      float *logits, float *hidden) {
     const vkslm_hparams *hp = f->hp;
     const vkslm_model_weights *w = f->w;
     const vkslm_arch_rules *R = &f->rules;
@@ -202,6 +202,10 @@ vkslm_status vkslm_cpu_forward_run(vkslm_cpu_forward *f, const int32_t *tokens, 
             break;
         vkslm_cpu_add(x, x, h, n * E, n * E);
     }
+    if (st == VKSLM_OK && hidden)
+        st = norm(w->output_norm, x, hidden, n, E, hp->norm_rms_eps);
+    if (!logits)
+        goto done;
     if (st == VKSLM_OK)
         st = norm(w->output_norm, x + (uint64_t)(n - 1) * E, h, 1, E, hp->norm_rms_eps);
     if (st == VKSLM_OK)
@@ -220,4 +224,9 @@ done:
     VKSLM_FREE(u);
     VKSLM_FREE(pos);
     return st;
+}
+
+vkslm_status vkslm_cpu_forward_run(vkslm_cpu_forward *f, const int32_t *tokens, uint32_t n, uint32_t p0,
+                                   float *logits) {
+    return vkslm_cpu_forward_run_ex(f, tokens, n, p0, logits, NULL);
 }

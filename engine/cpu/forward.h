@@ -17,4 +17,8 @@ void vkslm_cpu_forward_free(vkslm_cpu_forward *f);
  * the logits of the last one (n_vocab floats). */
 vkslm_status vkslm_cpu_forward_run(vkslm_cpu_forward *f, const int32_t *tokens, uint32_t n, uint32_t p0,
                                    float *logits);
+/* As run; logits may be NULL (none computed), and hidden (when not NULL) gets every token's final hidden
+ * state, the output norm's result that the logits are projected from (n rows of n_embd floats). */
+vkslm_status vkslm_cpu_forward_run_ex(vkslm_cpu_forward *f, const int32_t *tokens, uint32_t n, uint32_t p0,
+                                      float *logits, float *hidden);
 #endif

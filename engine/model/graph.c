@@ -46,7 +46,7 @@ typedef struct buf_want {
     vkslm_buf *buf;
     uint64_t bytes;
 } buf_want;
-#define STEP_WANTS 16
+#define STEP_WANTS 17
 #define OUT_WANTS 3 /* the last three: logits, top, top_scratch */
 
 /* Bytes of the output buffers for `rows` rows. */
@@ -73,7 +73,7 @@ static vkslm_status step_bufs_plan(const vkslm_model_dev *m, uint32_t n_ctx, uin
     buf_want w[STEP_WANTS] = {
         {&b->ids, T * 4},
         {&b->pos, T * 4},
-        {&b->out_ids, T * 4},
+        {&b->out_ids, 2 * T * 4},
         {&b->x, T * E * 4},
         {&b->h, T * max3(E, QK, 1) * 4},
         {&b->q, T * QK * 4},
@@ -84,6 +84,7 @@ static vkslm_status step_bufs_plan(const vkslm_model_dev *m, uint32_t n_ctx, uin
         {&b->g, T * F * 4},
         {&b->u, T * 2 * F * 4},
         {&b->attn_scratch, vkslm_attn_scratch_bytes(max_tokens, hp->n_head, (uint32_t)HD, VKSLM_ATTN_DEFAULT_SPLITS)},
+        {&b->embd, T * E * 4},
         {&b->logits, out[0]},
         {&b->top, out[1]},
         {&b->top_scratch, out[2]},
@@ -180,7 +181,8 @@ vkslm_status vkslm_graph_resolve(vkslm_vk *vk, const vkslm_model_dev *m, uint32_
         st = vkslm_cmd_begin(c);
     /* a decode step deep into the context (where keys split), and a full prefill chunk with every logit */
     vkslm_graph_run decode = {0, 0, 1, n_ctx - 1}, chunk = {0, 0, max_tokens, 0};
-    vkslm_graph_step one = {tokens, 1, &decode, 1, rows, 1, 1}, all = {tokens, max_tokens, &chunk, 1, rows, max_tokens, 0};
+    vkslm_graph_step one = {tokens, 1, &decode, 1, rows, 1, 1, NULL, 0};
+    vkslm_graph_step all = {tokens, max_tokens, &chunk, 1, rows, max_tokens, 0, NULL, 0};
     if (st == VKSLM_OK)
         st = vkslm_graph_record(c, m, &b, &one);
     if (st == VKSLM_OK)
@@ -247,6 +249,8 @@ static vkslm_status upload_step(vkslm_cmd *c, vkslm_step_bufs *b, const vkslm_gr
     }
     if (st->n_out && st->out_rows[st->n_out - 1] - st->out_rows[0] + 1 != st->n_out) /* not one range: gather */
         VKSLM_TRY(vkslm_cmd_update(c, &b->out_ids, 0, st->out_rows, st->n_out * 4ull));
+    if (st->n_embd && st->embd_rows[st->n_embd - 1] - st->embd_rows[0] + 1 != st->n_embd)
+        VKSLM_TRY(vkslm_cmd_update(c, &b->out_ids, b->max_tokens * 4ull, st->embd_rows, st->n_embd * 4ull));
     return VKSLM_OK;
 }
 
@@ -275,6 +279,11 @@ static vkslm_status check_step(const vkslm_model_dev *m, const vkslm_step_bufs *
     for (uint32_t i = 0; i < st->n_out; i++)
         if (st->out_rows[i] >= st->n || (i && st->out_rows[i] <= st->out_rows[i - 1]))
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: output rows must ascend within the step");
+    if (st->n_embd > st->n)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: %u hidden-state rows in a step of %u", st->n_embd, st->n);
+    for (uint32_t i = 0; i < st->n_embd; i++)
+        if (st->embd_rows[i] >= st->n || (i && st->embd_rows[i] <= st->embd_rows[i - 1]))
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "graph: hidden-state rows must ascend within the step");
     return VKSLM_OK;
 }
 
@@ -375,6 +384,19 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     }
     if (pending) /* the last block's output: the stream is what the KV cache and the logits need */
         VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
+    /* hidden states = norm(x) of the embd rows (embeddings: no lm_head product), a view of x or gathered */
+    if (st->n_embd) {
+        const uint32_t er = st->n_embd, e0 = st->embd_rows[0];
+        vkslm_tensor en = act2(&b->embd, 0, E, er);
+        if (st->embd_rows[er - 1] - e0 + 1 == er) {
+            vkslm_tensor xe = act2(&b->x, (uint64_t)e0 * E * 4, E, er);
+            VKSLM_TRY(vkslm_op_rms_norm(c, &en, &xe, &m->output_norm, eps));
+        } else {
+            vkslm_tensor embd_ids = {&b->out_ids, b->max_tokens * 4ull, VKSLM_TYPE_I32, {er, 1, 1, 1}};
+            VKSLM_TRY(vkslm_op_get_rows(c, &en, &x, &embd_ids));
+            VKSLM_TRY(vkslm_op_rms_norm(c, &en, &en, &m->output_norm, eps));
+        }
+    }
     if (st->n_out == 0)
         return VKSLM_OK;
 

@@ -14,7 +14,7 @@
 #define VKSLM_STEP_BUFS(X)                                                                                     \
     X(ids)            /* I32 [max_tokens]: token ids */                                                      \
     X(pos)            /* I32 [max_tokens]: their positions */                                                \
-    X(out_ids)        /* I32 [max_tokens]: the rows whose logits are wanted */                               \
+    X(out_ids)        /* I32 [2][max_tokens]: the rows whose logits are wanted, then those whose hidden states */ \
     X(x)              /* F32 [max_tokens][n_embd]: the residual stream */                                    \
     X(h)              /* F32 [max_tokens][max(n_embd, n_head*head_v)]: normed input / projections */          \
     X(q)              /* F32 [max_tokens][n_head*head_k] */                                                  \
@@ -27,7 +27,8 @@
     X(attn_scratch)   /* F32 split-key partials for attention (VKSLM_ATTN_DEFAULT_SPLITS splits per row) */ \
     X(logits)         /* F32 [max_out][n_vocab] */                                                           \
     X(top)            /* I32 ids [max_out][VKSLM_TOPK_MAX], then F32 values [max_out][VKSLM_TOPK_MAX] */    \
-    X(top_scratch)    /* the top-k reduction's scratch for max_out rows */
+    X(top_scratch)    /* the top-k reduction's scratch for max_out rows */                                   \
+    X(embd)           /* F32 [max_tokens][n_embd]: hidden states (after the output norm) of the embd rows */
 
 /* The buffers of a step, sized for up to max_tokens tokens and max_out rows of logits (a session owns
  * them), and the KV caches of its n_seq sequences. */
@@ -60,8 +61,10 @@ typedef struct vkslm_graph_run {
     uint32_t seq, first, n, p0;
 } vkslm_graph_run;
 
-/* One step: tokens grouped in runs of one sequence each (the runs cover rows 0 .. n - 1 in order), and
- * the rows whose logits are computed (ascending, at most b->max_out) into b->logits row by row. */
+/* One step: tokens grouped in runs of one sequence each (the runs cover rows 0 .. n - 1 in order), the
+ * rows whose logits are computed (ascending, at most b->max_out) into b->logits row by row, and the rows
+ * whose final hidden states (the output norm's result, the lm_head's input: n_embd floats) go into b->embd
+ * row by row (ascending; a row may be in both lists). */
 typedef struct vkslm_graph_step {
     const int32_t *tokens;
     uint32_t n;
@@ -70,6 +73,8 @@ typedef struct vkslm_graph_step {
     const uint32_t *out_rows;
     uint32_t n_out;
     uint32_t top_k; /* 0: logits only; 1..VKSLM_TOPK_MAX: also each out row's top k into b->top */
+    const uint32_t *embd_rows;
+    uint32_t n_embd;
 } vkslm_graph_step;
 
 /* Records the step (n <= max_tokens, every position < n_ctx). Weight products take all rows at once;

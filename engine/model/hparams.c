@@ -247,6 +247,7 @@ vkslm_status vkslm_hparams_load(const vkslm_gguf *g, vkslm_hparams *hp) {
     VKSLM_TRY(get_uint(&r, arch_key(&r, "attention.sliding_window"), 0, &hp->n_swa));
     VKSLM_TRY(get_float(&r, arch_key(&r, "attn_logit_softcapping"), 0, &hp->attn_softcap));
     VKSLM_TRY(get_float(&r, arch_key(&r, "final_logit_softcapping"), 0, &hp->final_softcap));
+    VKSLM_TRY(get_uint(&r, arch_key(&r, "pooling_type"), 0, &hp->pooling_type));
     return r.strict ? check_shapes(&r, hp) : VKSLM_OK;
 }
 
@@ -261,7 +262,8 @@ typedef enum key_rule {
     KEY_ZERO,  /* accepted when 0 / false (every element of an array) */
     KEY_UNIT,  /* a scale: accepted when 0 (unset) or 1 */
     KEY_SAME,  /* accepted when it equals what vkslm computes anyway (same_value) */
-    KEY_SAME0  /* as KEY_SAME, or 0 (unset) */
+    KEY_SAME0, /* as KEY_SAME, or 0 (unset) */
+    KEY_POOL   /* pooling_type: none (0), mean (1) and last (3) are what vkslm_embed computes */
 } key_rule;
 
 #define ALL_ARCHS 0xffu
@@ -323,7 +325,7 @@ static const struct known_key {
     {"nextn_predict_layers", KEY_ZERO, 0, "multi-token prediction layers"},
     {"embedding_length_per_layer_input", KEY_ZERO, 0, "per-layer input embeddings"},
     {"use_parallel_residual", KEY_ZERO, 0, "parallel attention and feed-forward residuals"},
-    {"pooling_type", KEY_ZERO, 0, "pooled embeddings instead of next-token logits"},
+    {"pooling_type", KEY_POOL, 0, "CLS or rank pooling (vkslm pools by mean or last token)"},
     {"router_logit_softcapping", KEY_ZERO, 0, "router logit soft-capping"},
     {"swin_norm", KEY_ZERO, 0, "Swin-style norms"},
     {"attention.max_alibi_bias", KEY_ZERO, 0, "ALiBi position biases"},
@@ -387,6 +389,7 @@ static int key_is_off(const vkslm_gguf *g, uint64_t i, const struct known_key *k
         int off = k->rule == KEY_SAME    ? near(v, same_value(k->suffix, hp))
                   : k->rule == KEY_SAME0 ? v == 0 || near(v, same_value(k->suffix, hp))
                   : k->rule == KEY_UNIT  ? v == 0 || v == 1
+                  : k->rule == KEY_POOL  ? v == 0 || v == 1 || v == 3
                                          : v == 0;
         if (!off)
             return 0;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/runtime/api_internal.h"
+#include "engine/runtime/grammar.h"
 #include "engine/util/alloc.h"
 #include "engine/util/error.h"
 
@@ -24,6 +25,7 @@ vkslm_session_params vkslm_session_default_params(void) {
 void vkslm_model_free(vkslm_model *m) {
     if (!m)
         return;
+    vkslm_gvocab_free(atomic_load(&m->gvocab));
     vkslm_tokenizer_free(m->tok);
     vkslm_model_dev_free(m->dev);
     vkslm_gguf_close(m->vocab_gguf);
@@ -309,6 +311,8 @@ void vkslm_session_free(vkslm_session *s) {
     vkslm_batch_free(s->feed);
     VKSLM_FREE(s->out.row_of);
     VKSLM_FREE(s->out.entry_of);
+    VKSLM_FREE(s->out.embd_of);
+    VKSLM_FREE(s->out.embd);
     VKSLM_FREE(s->out.logits);
     VKSLM_FREE(s->out.top_ids);
     VKSLM_FREE(s->out.top_vals);

@@ -2,6 +2,8 @@
 #ifndef VKSLM_RUNTIME_API_INTERNAL_H
 #define VKSLM_RUNTIME_API_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "engine/runtime/sampler.h"
 #include "engine/runtime/session_dev.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -14,6 +16,7 @@ struct vkslm_model {
     char arch[32];
     uint32_t n_vocab, n_ctx_train; /* the file's token count and trained context (0 when absent) */
     vkslm_str chat_template; /* tokenizer.chat_template in the mapped file (ptr NULL when absent) */
+    _Atomic(struct vkslm_gvocab *) gvocab; /* grammars' trie of the token texts (grammar.h), built on first use */
 };
 
 /* What vkslm_generate runs on (engine/runtime/generate.c): sequence 0 of a session, or a scheduler's
@@ -58,11 +61,13 @@ struct vkslm_session {
     struct vkslm_decode_out {
         int32_t *row_of;      /* [n_entries] output index of each entry, or -1 */
         int32_t *entry_of;    /* [n_out] the entry of each output (batch order) */
+        int32_t *embd_of;     /* [n_entries] index of each entry's hidden state in embd, or -1 */
+        float *embd;          /* [n_embd][model n_embd] hidden states (after the output norm) */
         float *logits;        /* [n_out][n_vocab] when has_logits */
         int32_t *top_ids;     /* [n_out][k] */
         float *top_vals;
-        uint32_t n_entries, n_out, k;
-        size_t entries_cap, logits_cap, top_cap; /* elements */
+        uint32_t n_entries, n_out, k, n_embd;
+        size_t entries_cap, logits_cap, top_cap, embd_cap; /* elements */
         int has_logits;
     } out;
     vkslm_batch *feed;      /* the batch that eval and generate feed sequence 0 through */
@@ -85,4 +90,15 @@ vkslm_status vkslm_decode_ex(vkslm_session *s, const vkslm_batch *b, uint32_t k,
 /* Forgets the last decode's outputs (the cache they came from changed). */
 void vkslm_decode_forget(vkslm_session *s);
 uint32_t vkslm_batch_capacity(const vkslm_batch *b);
+/* vkslm_batch_add, and whether the entry's final hidden state (after the output norm, before the output
+ * projection: n_embd floats) is wanted from the next decode (vkslm_embd_ith). */
+vkslm_status vkslm_batch_add_embd(vkslm_batch *b, int32_t token, uint32_t pos, int32_t seq, bool logits, bool embd);
+/* The hidden state of entry i (batch order, i >= 0) of the last decode, or NULL when it asked for none. */
+const float *vkslm_embd_ith(vkslm_session *s, int32_t i);
+/* Embeddings (engine/runtime/embed.c): checks an input of n ids against the model and a context of n_ctx,
+ * and resolves *pooling (DEFAULT becomes the model's); errors name `call`. */
+vkslm_status vkslm_embd_check(const vkslm_model *m, const int32_t *ids, size_t n, uint32_t n_ctx,
+                              vkslm_pooling *pooling, const char *call);
+/* out = sum / rows, L2-normalised (zeros when the mean is zero). */
+void vkslm_embd_finish(const double *sum, uint32_t rows, uint32_t n_embd, float *out);
 #endif

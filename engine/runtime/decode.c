@@ -13,6 +13,7 @@ struct vkslm_batch {
     int32_t *token, *seq;
     uint32_t *pos;
     bool *logits;
+    bool *embd; /* the entry's hidden state is wanted (vkslm_batch_add_embd) */
 };
 
 vkslm_batch *vkslm_batch_init(uint32_t capacity) {
@@ -27,8 +28,9 @@ vkslm_batch *vkslm_batch_init(uint32_t capacity) {
         b->seq = VKSLM_MALLOC((size_t)capacity * sizeof *b->seq);
         b->pos = VKSLM_MALLOC((size_t)capacity * sizeof *b->pos);
         b->logits = VKSLM_MALLOC((size_t)capacity * sizeof *b->logits);
+        b->embd = VKSLM_MALLOC((size_t)capacity * sizeof *b->embd);
     }
-    if (!b || !b->token || !b->seq || !b->pos || !b->logits) {
+    if (!b || !b->token || !b->seq || !b->pos || !b->logits || !b->embd) {
         vkslm_batch_free(b);
         vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "vkslm_batch_init: out of host memory for %u entries", capacity);
         return NULL;
@@ -43,6 +45,7 @@ void vkslm_batch_free(vkslm_batch *b) {
     VKSLM_FREE(b->seq);
     VKSLM_FREE(b->pos);
     VKSLM_FREE(b->logits);
+    VKSLM_FREE(b->embd);
     VKSLM_FREE(b);
 }
 
@@ -51,7 +54,7 @@ void vkslm_batch_clear(vkslm_batch *b) {
         b->n = 0;
 }
 
-vkslm_status vkslm_batch_add(vkslm_batch *b, int32_t token, uint32_t pos, int32_t seq, bool logits) {
+vkslm_status vkslm_batch_add_embd(vkslm_batch *b, int32_t token, uint32_t pos, int32_t seq, bool logits, bool embd) {
     if (!b)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_batch_add: NULL batch");
     if (b->n == b->cap)
@@ -60,15 +63,20 @@ vkslm_status vkslm_batch_add(vkslm_batch *b, int32_t token, uint32_t pos, int32_
     b->pos[b->n] = pos;
     b->seq[b->n] = seq;
     b->logits[b->n] = logits;
+    b->embd[b->n] = embd;
     b->n++;
     return VKSLM_OK;
+}
+
+vkslm_status vkslm_batch_add(vkslm_batch *b, int32_t token, uint32_t pos, int32_t seq, bool logits) {
+    return vkslm_batch_add_embd(b, token, pos, seq, logits, false);
 }
 
 uint32_t vkslm_batch_size(const vkslm_batch *b) { return b ? b->n : 0; }
 uint32_t vkslm_batch_capacity(const vkslm_batch *b) { return b ? b->cap : 0; }
 
 void vkslm_decode_forget(vkslm_session *s) {
-    s->out.n_entries = s->out.n_out = s->out.k = 0;
+    s->out.n_entries = s->out.n_out = s->out.k = s->out.n_embd = 0;
     s->out.has_logits = 0;
 }
 
@@ -89,7 +97,7 @@ static vkslm_status plan(vkslm_session *s, const vkslm_batch *b) {
         int32_t *t = o ? VKSLM_REALLOC(s->tokens, (size_t)n * sizeof *t) : NULL;
         if (t)
             s->tokens = t;
-        uint32_t *rw = t ? VKSLM_REALLOC(s->rows, (size_t)n * sizeof *rw) : NULL;
+        uint32_t *rw = t ? VKSLM_REALLOC(s->rows, (size_t)2 * n * sizeof *rw) : NULL;
         if (rw)
             s->rows = rw;
         vkslm_graph_run *ru = rw ? VKSLM_REALLOC(s->runs, (size_t)2 * n * sizeof *ru) : NULL;
@@ -146,7 +154,8 @@ static vkslm_status plan(vkslm_session *s, const vkslm_batch *b) {
     return VKSLM_OK;
 }
 
-static vkslm_status reserve_out(vkslm_session *s, uint32_t n_entries, uint32_t n_out, uint32_t k, int logits) {
+static vkslm_status reserve_out(vkslm_session *s, uint32_t n_entries, uint32_t n_out, uint32_t k, int logits,
+                                uint32_t n_embd) {
     struct vkslm_decode_out *o = &s->out;
     uint64_t nv = s->model->dev->hp.n_vocab;
     if (n_entries > o->entries_cap) {
@@ -154,7 +163,17 @@ static vkslm_status reserve_out(vkslm_session *s, uint32_t n_entries, uint32_t n
         VKSLM_TRY(vkslm_grow((void **)&o->row_of, &cap, n_entries, sizeof *o->row_of));
         cap = o->entries_cap;
         VKSLM_TRY(vkslm_grow((void **)&o->entry_of, &cap, n_entries, sizeof *o->entry_of));
+        cap = o->entries_cap;
+        VKSLM_TRY(vkslm_grow((void **)&o->embd_of, &cap, n_entries, sizeof *o->embd_of));
         o->entries_cap = cap;
+    }
+    size_t need_embd = (size_t)n_embd * s->model->dev->hp.n_embd;
+    if (need_embd > o->embd_cap) {
+        float *e = VKSLM_REALLOC(o->embd, need_embd * sizeof(float));
+        if (!e)
+            return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "decode: out of host memory for %u hidden states", n_embd);
+        o->embd = e;
+        o->embd_cap = need_embd;
     }
     size_t need = logits ? (size_t)(nv * n_out) : 0, need_top = (size_t)n_out * k;
     if (need > o->logits_cap) {
@@ -182,18 +201,22 @@ static vkslm_status run_steps(vkslm_session *s, const vkslm_batch *b, uint32_t k
     vkslm_session_dev *d = s->dev;
     struct vkslm_decode_out *o = &s->out;
     const uint32_t n = b->n, T = d->b.max_tokens;
-    const uint64_t nv = s->model->dev->hp.n_vocab;
-    /* output index of every entry, in batch order */
-    uint32_t n_out = 0;
-    for (uint32_t i = 0; i < n; i++)
+    const uint64_t nv = s->model->dev->hp.n_vocab, E = s->model->dev->hp.n_embd;
+    /* output index of every entry, in batch order (logits and hidden states apart) */
+    uint32_t n_out = 0, n_embd = 0;
+    for (uint32_t i = 0; i < n; i++) {
         if (b->logits[i]) {
             o->entry_of[n_out] = (int32_t)i;
             o->row_of[i] = (int32_t)n_out++;
         } else {
             o->row_of[i] = -1;
         }
+        o->embd_of[i] = b->embd[i] ? (int32_t)n_embd++ : -1;
+    }
     o->n_entries = n;
     o->n_out = n_out;
+    o->n_embd = n_embd;
+    uint32_t *erows = s->rows + n; /* a step's hidden-state rows: the second half of the scratch */
     o->k = k;
     o->has_logits = logits;
     vkslm_graph_run *runs = s->runs + n; /* a step's runs: the second half of the scratch */
@@ -212,12 +235,19 @@ static vkslm_status run_steps(vkslm_session *s, const vkslm_batch *b, uint32_t k
                 used = 0;
             }
         }
-        uint32_t no = 0;
-        for (uint32_t i = 0; i < cnt; i++)
+        uint32_t no = 0, ne = 0;
+        for (uint32_t i = 0; i < cnt; i++) {
             if (b->logits[s->order[first + i]])
                 s->rows[no++] = i;
-        vkslm_graph_step st = {s->tokens + first, cnt, runs, nr, s->rows, no, k};
+            if (b->embd[s->order[first + i]])
+                erows[ne++] = i;
+        }
+        vkslm_graph_step st = {s->tokens + first, cnt, runs, nr, s->rows, no, k, erows, ne};
         VKSLM_TRY(vkslm_session_dev_step(d, &st, logits));
+        for (uint32_t j = 0; j < ne; j++) {
+            uint32_t out = (uint32_t)o->embd_of[s->order[first + erows[j]]];
+            memcpy(o->embd + out * E, d->embd + j * E, E * sizeof(float));
+        }
         for (uint32_t j = 0; j < no; j++) {
             uint32_t out = (uint32_t)o->row_of[s->order[first + s->rows[j]]];
             if (logits)
@@ -241,11 +271,13 @@ vkslm_status vkslm_decode_ex(vkslm_session *s, const vkslm_batch *b, uint32_t k,
     if (k > VKSLM_TOP_K_MAX || k > s->model->dev->hp.n_vocab)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_decode_top: k %u (1 .. %u)", k, VKSLM_TOP_K_MAX);
     VKSLM_TRY(settle(s));
-    uint32_t n_out = 0;
+    uint32_t n_out = 0, n_embd = 0;
     VKSLM_TRY(plan(s, b));
-    for (uint32_t i = 0; i < b->n; i++)
+    for (uint32_t i = 0; i < b->n; i++) {
         n_out += b->logits[i];
-    VKSLM_TRY(reserve_out(s, b->n, n_out, k, logits));
+        n_embd += b->embd[i];
+    }
+    VKSLM_TRY(reserve_out(s, b->n, n_out, k, logits, n_embd));
     s->dev->gpu_ms = s->dev->record_ms = 0;
     return run_steps(s, b, k, logits);
 }
@@ -270,6 +302,12 @@ const float *vkslm_logits_ith(vkslm_session *s, int32_t i) {
         return NULL;
     int32_t o = out_index(s, i);
     return o < 0 ? NULL : s->out.logits + (size_t)o * s->model->dev->hp.n_vocab;
+}
+
+const float *vkslm_embd_ith(vkslm_session *s, int32_t i) {
+    if (!s || i < 0 || (uint32_t)i >= s->out.n_entries || s->out.embd_of[i] < 0)
+        return NULL;
+    return s->out.embd + (size_t)s->out.embd_of[i] * s->model->dev->hp.n_embd;
 }
 
 uint32_t vkslm_top_ith(vkslm_session *s, int32_t i, const int32_t **ids, const float **logits) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/runtime/api_internal.h"
+#include "engine/runtime/grammar.h"
 #include "engine/util/alloc.h"
 #include "engine/util/error.h"
 #include "engine/util/clock.h"
@@ -117,6 +118,22 @@ static vkslm_status append(streamer *st, const char *bytes, size_t n, vkslm_stop
     return VKSLM_OK;
 }
 
+/* Why a grammar left no token to pick at generated token n. */
+static vkslm_status grammar_failed(const vkslm_gmatch *gm, size_t n) {
+    switch (vkslm_gmatch_error(gm)) {
+    case VKSLM_OK:
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "generate: no token of the vocabulary continues the grammar at "
+                          "generated token %zu", n);
+    case VKSLM_ERR_TOO_COMPLEX:
+        return vkslm_fail(VKSLM_ERR_TOO_COMPLEX, "generate: the grammar is too ambiguous at generated token %zu "
+                          "(more than %d ways to go on)", n, VKSLM_GRAMMAR_MAX_STACKS);
+    case VKSLM_ERR_OUT_OF_HOST_MEMORY:
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "generate: out of host memory in the grammar");
+    default:
+        return vkslm_fail(vkslm_gmatch_error(gm), "generate: the grammar failed at generated token %zu", n);
+    }
+}
+
 /* Feeds s->prompt_ids[0..n_prompt) after what the session holds and generates (result already zeroed). */
 vkslm_status vkslm_gen_run(vkslm_gen *s, size_t n_prompt, const vkslm_generate_params *params,
                            vkslm_generate_result *result) {
@@ -138,10 +155,22 @@ vkslm_status vkslm_gen_run(vkslm_gen *s, size_t n_prompt, const vkslm_generate_p
         if (p.logit_bias && p.logit_bias[i].token >= 0 && (uint32_t)p.logit_bias[i].token >= n_vocab)
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "generate: logit bias %zu names token %d, outside the vocabulary "
                               "of %u", i, p.logit_bias[i].token, n_vocab);
-    vkslm_sampler *sampler;
-    VKSLM_TRY(vkslm_sampler_from_params(&p, &sampler));
+    vkslm_sampler *sampler, *gstage = NULL;
+    vkslm_gmatch *gm = NULL; /* the grammar's matcher (owned by its stage) */
+    if (p.grammar)
+        VKSLM_TRY(vkslm_grammar_stage(m, p.grammar, p.grammar_root, &gstage, &gm));
+    vkslm_status sst = vkslm_sampler_from_params(&p, &sampler);
+    if (sst != VKSLM_OK) {
+        vkslm_sampler_free(gstage);
+        return sst;
+    }
     for (size_t i = 0; i < n_prompt; i++)
         vkslm_sampler_accept(sampler, s->prompt_ids[i]);
+    if (gstage && (sst = vkslm_sampler_chain_push_front(sampler, gstage)) != VKSLM_OK) { /* after the prompt */
+        vkslm_sampler_free(gstage);
+        vkslm_sampler_free(sampler);
+        return sst;
+    }
     /* logprobs need the row of logits even where the device's argmax would pick the same token */
     vkslm_graph_out out = vkslm_sampler_is_plain_greedy(sampler) && !p.logprobs ? VKSLM_GRAPH_ARGMAX
                                                                                  : VKSLM_GRAPH_LOGITS;
@@ -170,8 +199,16 @@ vkslm_status vkslm_gen_run(vkslm_gen *s, size_t n_prompt, const vkslm_generate_p
             stop = VKSLM_STOP_LENGTH;
             break;
         }
+        if (gm && vkslm_gmatch_done(gm)) {
+            stop = VKSLM_STOP_EOG; /* nothing can follow: as if the model ended it */
+            break;
+        }
         if (out == VKSLM_GRAPH_LOGITS)
             next = vkslm_sampler_pick(sampler, s->logits(s), (int32_t)n_vocab);
+        if (gm && (next < 0 || vkslm_gmatch_error(gm) != VKSLM_OK)) {
+            st = grammar_failed(gm, n_gen + 1);
+            break;
+        }
         if (next < 0 || (uint32_t)next >= n_vocab) { /* the sampler and the device argmax alike give -1 */
             st = vkslm_fail(VKSLM_ERR_FORMAT,
                             "generate: the logits of generated token %zu are all NaN or -inf (broken weights or "
@@ -192,6 +229,10 @@ vkslm_status vkslm_gen_run(vkslm_gen *s, size_t n_prompt, const vkslm_generate_p
         }
         s->gen_ids[n_gen++] = next;
         vkslm_sampler_accept(sampler, next);
+        if (gm && vkslm_gmatch_error(gm) != VKSLM_OK) {
+            st = grammar_failed(gm, n_gen);
+            break;
+        }
         const char *piece;
         size_t plen;
         if ((st = vkslm_detok_push(detok, next, &piece, &plen)) != VKSLM_OK)

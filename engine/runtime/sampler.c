@@ -477,6 +477,14 @@ vkslm_status vkslm_sampler_chain_add(vkslm_sampler *chain, vkslm_sampler *stage)
     return VKSLM_OK;
 }
 
+vkslm_status vkslm_sampler_chain_push_front(vkslm_sampler *chain, vkslm_sampler *stage) {
+    VKSLM_TRY(vkslm_sampler_chain_add(chain, stage));
+    vkslm_sampler **st = chain->u.chain.stages;
+    memmove(st + 1, st, (chain->u.chain.n - 1) * sizeof *st);
+    st[0] = stage;
+    return VKSLM_OK;
+}
+
 size_t vkslm_sampler_chain_n(const vkslm_sampler *chain) {
     return chain && chain->kind == STAGE_CHAIN ? chain->u.chain.n : 0;
 }

@@ -12,6 +12,9 @@
  * VKSLM_ERR_INVALID_ARG; out of memory: VKSLM_ERR_OUT_OF_HOST_MEMORY). params NULL: the defaults. */
 vkslm_status vkslm_sampler_from_params(const vkslm_generate_params *params, vkslm_sampler **out);
 
+/* vkslm_sampler_chain_add, putting the stage first (a grammar, before the stages that pick). */
+vkslm_status vkslm_sampler_chain_push_front(vkslm_sampler *chain, vkslm_sampler *stage);
+
 /* Picks a token from a row of n_vocab logits as vkslm_sampler_sample_logits does, without accepting it
  * (the caller accepts it when it keeps it). logits NULL: -1 (an entry without logits). The candidates
  * array lives in a buffer the sampler owns, grown only when n_vocab grows. */

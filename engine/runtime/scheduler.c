@@ -41,6 +41,9 @@ struct vkslm_sequence {
     uint32_t feed_n, feed_done, feed_cap;
     int queued;
     int want_logits;        /* the last token's logits (else its argmax) */
+    vkslm_pooling embd;     /* the feed is an embedding's (MEAN: every row's hidden state, LAST: the last's); 0 not */
+    double *embd_sum;       /* [n_embd] the sum of the hidden states read so far */
+    uint32_t embd_rows;
     int in_step;            /* while a batch is built: its tokens are in it */
     uint64_t arrival;
     vkslm_status status;
@@ -57,7 +60,7 @@ struct vkslm_scheduler {
     vkslm_model *model;
     vkslm_session *sess;
     vkslm_scheduler_params p;
-    uint32_t n_seq, n_ctx, n_vocab;
+    uint32_t n_seq, n_ctx, n_vocab, n_embd;
     slot *slots;
     vkslm_sequence *seqs;
     vkslm_batch *batch;
@@ -139,13 +142,14 @@ static uint32_t common_prefix(const slot *s, const int32_t *ids, uint32_t n) {
 }
 
 /* Binds the free slot that best matches the prompt (lock held); returns the tokens it already holds. When
- * a bound slot matches more, waits for the stepping thread to copy that prefix into the new slot. */
-static uint32_t bind_slot(vkslm_scheduler *sch, vkslm_sequence *q, const int32_t *ids, uint32_t n) {
+ * a bound slot matches more, waits for the stepping thread to copy that prefix into the new slot. Without
+ * `reuse` (every token must run) the least recently used free slot, emptied. */
+static uint32_t bind_slot(vkslm_scheduler *sch, vkslm_sequence *q, const int32_t *ids, uint32_t n, int reuse) {
     int best = -1, src = -1;
     uint32_t best_len = 0, src_len = 0;
     for (uint32_t i = 0; i < sch->n_seq; i++) {
         const slot *s = &sch->slots[i];
-        uint32_t m = common_prefix(s, ids, n);
+        uint32_t m = reuse ? common_prefix(s, ids, n) : 0;
         if (s->bound) {
             if (m > src_len) {
                 src = (int)i;
@@ -205,7 +209,7 @@ vkslm_status vkslm_sequence_prefill(vkslm_sequence *q, const int32_t *ids, size_
     VKSLM_TRY(vkslm_gen_set_prompt(&q->gen, ids, n));
     uint32_t m = (uint32_t)n - 1;
     pthread_mutex_lock(&sch->lock);
-    uint32_t cached = bind_slot(sch, q, q->gen.prompt_ids, m + 1);
+    uint32_t cached = bind_slot(sch, q, q->gen.prompt_ids, m + 1, 1);
     q->generating = 1;
     sch->stats.cached_tokens += cached;
     pthread_mutex_unlock(&sch->lock);
@@ -231,7 +235,7 @@ vkslm_status vkslm_sequence_generate(vkslm_sequence *q, const int32_t *ids, size
                           sch->n_ctx);
     VKSLM_TRY(vkslm_gen_set_prompt(&q->gen, ids, n));
     pthread_mutex_lock(&sch->lock);
-    uint32_t cached = bind_slot(sch, q, q->gen.prompt_ids, (uint32_t)n);
+    uint32_t cached = bind_slot(sch, q, q->gen.prompt_ids, (uint32_t)n, 1);
     q->generating = 1;
     sch->stats.cached_tokens += cached;
     pthread_mutex_unlock(&sch->lock);
@@ -243,6 +247,52 @@ vkslm_status vkslm_sequence_generate(vkslm_sequence *q, const int32_t *ids, size
     vkslm_status st = vkslm_gen_run(&q->gen, n, params, result);
     unbind(q);
     return st;
+}
+
+vkslm_status vkslm_sequence_embed(vkslm_sequence *q, const int32_t *ids, size_t n, vkslm_pooling pooling,
+                                  float *out) {
+    if (!q || !ids || !out)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_sequence_embed: NULL argument");
+    vkslm_scheduler *sch = q->sch;
+    VKSLM_TRY(vkslm_embd_check(sch->model, ids, n, sch->n_ctx, &pooling, "vkslm_sequence_embed"));
+    const uint32_t E = (uint32_t)vkslm_model_n_embd(sch->model);
+    if (n > q->feed_cap) {
+        size_t cap = q->feed_cap;
+        VKSLM_TRY(vkslm_grow((void **)&q->feed, &cap, n, sizeof *q->feed));
+        q->feed_cap = (uint32_t)cap;
+    }
+    if (!q->embd_sum && !(q->embd_sum = VKSLM_MALLOC((size_t)E * sizeof *q->embd_sum)))
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    memset(q->embd_sum, 0, (size_t)E * sizeof *q->embd_sum);
+    q->embd_rows = 0;
+    pthread_mutex_lock(&sch->lock);
+    /* last-token pooling needs only the last row: a cached prefix of the input is kept as a prompt's is. Mean
+     * pooling needs every row, so it takes the least recently used free slot and computes it all */
+    uint32_t cached = bind_slot(sch, q, ids, (uint32_t)n, pooling == VKSLM_POOLING_LAST);
+    sch->stats.cached_tokens += cached;
+    memcpy(q->feed, ids + cached, (n - cached) * sizeof *ids);
+    q->feed_n = (uint32_t)n - cached;
+    q->feed_done = 0;
+    q->want_logits = 0;
+    q->embd = pooling;
+    q->status = VKSLM_OK;
+    q->arrival = ++sch->clock;
+    q->queued = 1;
+    pthread_cond_signal(&sch->work);
+    while (q->queued)
+        pthread_cond_wait(&q->done, &sch->lock);
+    vkslm_status st = q->status;
+    q->embd = 0;
+    slot *s = &sch->slots[q->slot];
+    s->bound = 0;
+    s->used = ++sch->clock;
+    q->slot = -1;
+    pthread_cond_signal(&sch->work);
+    pthread_mutex_unlock(&sch->lock);
+    if (st != VKSLM_OK)
+        return vkslm_fail(st, "embed: %s", vkslm_status_str(st));
+    vkslm_embd_finish(q->embd_sum, q->embd_rows, E, out);
+    return VKSLM_OK;
 }
 
 /* ---- the stepping thread ---------------------------------------------------------------------- */
@@ -326,7 +376,10 @@ static uint32_t build_batch(vkslm_scheduler *sch, int *any_logits) {
             const slot *s = &sch->slots[pick->slot];
             for (uint32_t j = 0; j < take; j++) {
                 int last = pick->feed_done + j + 1 == pick->feed_n;
-                vkslm_batch_add(sch->batch, pick->feed[pick->feed_done + j], s->len + j, pick->slot, last);
+                /* an embedding wants hidden states (every row's or the last's), never logits */
+                bool embd = pick->embd == VKSLM_POOLING_MEAN || (pick->embd && last);
+                vkslm_batch_add_embd(sch->batch, pick->feed[pick->feed_done + j], s->len + j, pick->slot,
+                                     last && !pick->embd, embd);
                 sch->batch_seq[rows + j] = (int32_t)(pick - sch->seqs);
                 *any_logits |= last && pick->want_logits;
             }
@@ -389,10 +442,18 @@ static void *step_loop(void *arg) {
                 k++;
             if (st == VKSLM_OK)
                 st = remember(sch, q, q->feed + q->feed_done, k);
+            for (uint32_t j = 0; st == VKSLM_OK && q->embd && j < k; j++) {
+                const float *h = vkslm_embd_ith(sch->sess, (int32_t)(e + j));
+                for (uint32_t c = 0; h && c < sch->n_embd; c++)
+                    q->embd_sum[c] += h[c];
+                q->embd_rows += h != NULL;
+            }
             q->feed_done += k;
             if (st != VKSLM_OK || q->feed_done == q->feed_n) {
                 q->status = st;
-                if (st == VKSLM_OK) {
+                if (st == VKSLM_OK && q->embd) {
+                    /* an embedding's hidden states were summed above */
+                } else if (st == VKSLM_OK) {
                     const int32_t *ids;
                     const float *vals;
                     vkslm_top_ith(sch->sess, (int32_t)(e + k - 1), &ids, &vals);
@@ -444,6 +505,7 @@ vkslm_status vkslm_scheduler_create(vkslm_model *model, const vkslm_scheduler_pa
         sch->n_seq = p.n_seq;
         sch->n_ctx = vkslm_session_n_ctx(sch->sess);
         sch->n_vocab = (uint32_t)vkslm_model_n_vocab(model);
+        sch->n_embd = (uint32_t)vkslm_model_n_embd(model);
         p.n_batch = sch->sess->dev->b.max_tokens;
         if (p.max_prefill == 0 || p.max_prefill > p.n_batch)
             p.max_prefill = p.n_batch;
@@ -498,6 +560,7 @@ void vkslm_scheduler_free(vkslm_scheduler *sch) {
             vkslm_gen_free_buffers(&q->gen);
             VKSLM_FREE(q->feed);
             VKSLM_FREE(q->logits);
+            VKSLM_FREE(q->embd_sum);
             pthread_cond_destroy(&q->done);
         }
     }

@@ -16,6 +16,7 @@ void vkslm_session_dev_free(vkslm_session_dev *s) {
     VKSLM_FREE(s->logits);
     VKSLM_FREE(s->top_ids);
     VKSLM_FREE(s->top_vals);
+    VKSLM_FREE(s->embd);
     VKSLM_FREE(s);
 }
 
@@ -99,9 +100,17 @@ static void accumulate(vkslm_session_dev *s) {
 }
 
 vkslm_status vkslm_session_dev_step(vkslm_session_dev *s, const vkslm_graph_step *st, int logits) {
-    s->n_rows = 0;
+    s->n_rows = s->n_embd_rows = 0;
     VKSLM_TRY(vkslm_step_bufs_reserve_out(s->vk, s->m, &s->b, st->n_out));
     VKSLM_TRY(reserve_host(s, st->n_out));
+    const uint64_t E = s->m->hp.n_embd;
+    if (st->n_embd > s->embd_host_rows) {
+        float *e = VKSLM_REALLOC(s->embd, E * st->n_embd * sizeof(float));
+        if (!e)
+            return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory for %u hidden states", st->n_embd);
+        s->embd = e;
+        s->embd_host_rows = st->n_embd;
+    }
     double t0 = vkslm_thread_cpu_ms();
     VKSLM_TRY(vkslm_cmd_begin(s->cmd));
     VKSLM_TRY(vkslm_graph_record(s->cmd, s->m, &s->b, st));
@@ -118,6 +127,9 @@ vkslm_status vkslm_session_dev_step(vkslm_session_dev *s, const vkslm_graph_step
     }
     if (st->n_out && logits)
         VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.logits, 0, s->logits, nv * st->n_out * 4));
+    if (st->n_embd)
+        VKSLM_TRY(vkslm_vk_download(s->vk, &s->b.embd, 0, s->embd, E * st->n_embd * 4));
+    s->n_embd_rows = st->n_embd;
     s->n_rows = st->n_out;
     s->top_k = (uint32_t)k;
     return VKSLM_OK;
@@ -128,7 +140,7 @@ static vkslm_status step0(vkslm_session_dev *s, const int32_t *tokens, uint32_t 
                           int logits) {
     vkslm_graph_run run = {0, 0, n, s->seq_len[0]};
     uint32_t last = n - 1;
-    vkslm_graph_step st = {tokens, n, &run, 1, &last, out_last ? 1 : 0, out_last ? top_k : 0};
+    vkslm_graph_step st = {tokens, n, &run, 1, &last, out_last ? 1 : 0, out_last ? top_k : 0, NULL, 0};
     return vkslm_session_dev_step(s, &st, logits);
 }
 
@@ -166,7 +178,7 @@ vkslm_status vkslm_session_dev_eval_all(vkslm_session_dev *s, const int32_t *tok
     for (uint32_t done = 0; st == VKSLM_OK && done < n;) {
         uint32_t k = n - done < s->b.max_tokens ? n - done : s->b.max_tokens;
         vkslm_graph_run run = {0, 0, k, s->seq_len[0]};
-        vkslm_graph_step step = {tokens + done, k, &run, 1, rows, k, 0};
+        vkslm_graph_step step = {tokens + done, k, &run, 1, rows, k, 0, NULL, 0};
         st = vkslm_session_dev_step(s, &step, 1);
         if (st == VKSLM_OK)
             st = fn(s->logits, done, k, user);

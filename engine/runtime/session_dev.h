@@ -31,6 +31,8 @@ typedef struct vkslm_session_dev {
     int32_t *top_ids;   /* host copy of their top k [n_rows][top_k] */
     float *top_vals;
     uint32_t host_rows; /* rows the host copies hold */
+    float *embd;        /* host copy of the last step's hidden-state rows [n_embd_rows][n_embd] */
+    uint32_t embd_host_rows, n_embd_rows;
     uint32_t n_rows, top_k; /* of the last step */
     double gpu_ms;      /* GPU time of the last eval (with profiling) */
     double record_ms;   /* CPU time (this thread's) spent recording the last eval's steps, submits excluded */
@@ -54,7 +56,8 @@ vkslm_status vkslm_session_dev_create(vkslm_vk *vk, const vkslm_model_dev *m, ui
 void vkslm_session_dev_free(vkslm_session_dev *s);
 /* Runs one step (st->n <= max_batch; positions and sequences already checked by the caller or by the
  * graph) and reads back its output rows: their logits into s->logits when `logits`, their top st->top_k
- * into s->top_ids/top_vals. Sequence lengths become the end of each run. */
+ * into s->top_ids/top_vals, and the hidden states of its embd rows into s->embd. Sequence lengths become
+ * the end of each run. */
 vkslm_status vkslm_session_dev_step(vkslm_session_dev *s, const vkslm_graph_step *st, int logits);
 /* Feeds tokens after sequence 0's cache (prefill in steps of max_batch, one submit each). out LOGITS reads
  * the last token's logits back into s->logits; ARGMAX reads back only their argmax into *argmax (no logits

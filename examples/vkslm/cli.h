@@ -9,6 +9,7 @@ int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_mkmodel(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
@@ -27,6 +28,10 @@ char *cli_read_file(const char *cmd, const char *path, size_t *len);
 /* Parses a number in [lo, hi]; 0 after a message on stderr. */
 int cli_parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_parse_float(const char *cmd, const char *opt, const char *s, float lo, float hi, float *out);
+/* The grammar of --grammar FILE or --json-schema FILE (run, chat; at most one of them: both is an error):
+ * *out gets the grammar text (a schema compiled to its grammar), malloc'd, or NULL when neither was given.
+ * False after a message on stderr (an unreadable file, a schema outside the supported subset). */
+bool cli_load_grammar(const char *cmd, const char *grammar_file, const char *schema_file, char **out);
 /* Loading progress on stderr when it is a terminal (a vkslm_progress_fn). */
 bool cli_progress(float fraction, void *user);
 /* A monotonic wall clock, in milliseconds (for timings). */

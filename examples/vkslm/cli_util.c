@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "vkslm.h"
 
 char *cli_read_file(const char *cmd, const char *path, size_t *len) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -38,6 +39,34 @@ char *cli_read_file(const char *cmd, const char *path, size_t *len) {
     buf[n] = 0;
     *len = n;
     return buf;
+}
+
+bool cli_load_grammar(const char *cmd, const char *grammar_file, const char *schema_file, char **out) {
+    *out = NULL;
+    if (grammar_file && schema_file) {
+        fprintf(stderr, "vkslm %s: --grammar and --json-schema together: give one\n", cmd);
+        return false;
+    }
+    const char *path = grammar_file ? grammar_file : schema_file;
+    if (!path)
+        return true;
+    size_t len;
+    char *text = cli_read_file(cmd, path, &len);
+    if (!text)
+        return false;
+    if (grammar_file) {
+        *out = text;
+        return true;
+    }
+    char *g = NULL;
+    vkslm_status st = vkslm_json_schema_to_grammar(text, len, &g);
+    free(text);
+    if (st != VKSLM_OK) {
+        fprintf(stderr, "vkslm %s: --json-schema %s: %s\n", cmd, path, vkslm_last_error());
+        return false;
+    }
+    *out = g;
+    return true;
 }
 
 int cli_parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out) {

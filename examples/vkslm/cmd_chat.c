@@ -26,6 +26,8 @@ static void usage(FILE *f) {
             "  --temp T              temperature (default 0.7); --top-k K, --top-p P, --min-p P (default 0.05)\n"
             "  --repeat-penalty R    (default 1: off); --seed S\n"
             "  --ctx N               context length (default min(4096, the model's))\n"
+            "  --grammar FILE        every reply follows a grammar (docs/grammar.md)\n"
+            "  --json-schema FILE    every reply is JSON valid against a schema (docs/grammar.md)\n"
             "  --drop-oldest         when the context is full, drop the oldest turns instead of stopping\n"
             "  --parse-special-in-content  control tokens (<|im_start|>, ...) typed in a message are control\n"
             "                        tokens too (default: plain text; only the template writes them)\n"
@@ -134,8 +136,8 @@ static size_t keep_prefix(vkslm_session *s, size_t *n_held, const int32_t *held,
 }
 
 static int parse_args(int argc, char **argv, const char **model_path, const char **tmpl_arg, const char **system,
-                      bool *drop_oldest, bool *special_in_content, vkslm_model_params *mp, vkslm_session_params *sp,
-                      vkslm_generate_params *gp) {
+                      bool *drop_oldest, bool *special_in_content, const char *grammar_files[2],
+                      vkslm_model_params *mp, vkslm_session_params *sp, vkslm_generate_params *gp) {
     const char *v;
     long lv;
     for (int i = 1; i < argc; i++) {
@@ -182,6 +184,10 @@ static int parse_args(int argc, char **argv, const char **model_path, const char
             sp->n_ctx = (uint32_t)lv;
         } else if ((v = cli_value(argc, argv, &i, "--device")))
             mp->device = v;
+        else if ((v = cli_value(argc, argv, &i, "--grammar")))
+            grammar_files[0] = v;
+        else if ((v = cli_value(argc, argv, &i, "--json-schema")))
+            grammar_files[1] = v;
         else if (cli_flag(a, "--drop-oldest"))
             *drop_oldest = true;
         else if (cli_flag(a, "--parse-special-in-content"))
@@ -211,17 +217,25 @@ int cmd_chat(int argc, char **argv) {
     gp.temperature = 0.7f;
     gp.min_p = 0.05f;
     gp.on_token = stream_piece; /* BOS: the template writes it where the model wants it, as Hugging Face does */
-    int rc = parse_args(argc, argv, &model_path, &tmpl_arg, &system, &drop_oldest, &special_in_content, &mp, &sp, &gp);
+    const char *grammar_files[2] = {NULL, NULL};
+    int rc = parse_args(argc, argv, &model_path, &tmpl_arg, &system, &drop_oldest, &special_in_content, grammar_files,
+                        &mp, &sp, &gp);
     if (rc >= 0)
         return rc;
+    char *grammar = NULL;
+    if (!cli_load_grammar("chat", grammar_files[0], grammar_files[1], &grammar))
+        return 2;
+    gp.grammar = grammar;
 
     /* --template: a built-in name, else a file */
     char *tmpl_text = NULL;
     const char *tmpl = tmpl_arg;
     if (tmpl_arg && access(tmpl_arg, R_OK) == 0) {
         size_t len;
-        if (!(tmpl = tmpl_text = cli_read_file("chat", tmpl_arg, &len)))
+        if (!(tmpl = tmpl_text = cli_read_file("chat", tmpl_arg, &len))) {
+            free(grammar);
             return 1;
+        }
     } else if (tmpl_arg) {
         static const char *const names[] = {"chatml", "llama3", "llama2", "mistral", "phi3", "gemma", "deepseek"};
         bool known = false;
@@ -230,6 +244,7 @@ int cmd_chat(int argc, char **argv) {
         if (!known) {
             fprintf(stderr, "vkslm chat: --template %s: no such file, and not a built-in template (chatml, llama3, "
                             "llama2, mistral, phi3, gemma, deepseek)\n", tmpl_arg);
+            free(grammar);
             return 2;
         }
     }
@@ -374,6 +389,7 @@ done:
     free(ids);
     free(held);
     free(tmpl_text);
+    free(grammar);
     vkslm_session_free(session);
     vkslm_model_free(model);
     return rc;

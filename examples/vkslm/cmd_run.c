@@ -21,6 +21,8 @@ static void usage(FILE *f) {
             "  --repeat-penalty R, --frequency-penalty F, --presence-penalty P, --penalty-last-n N\n"
             "  --seed S              sampling seed (default 0)\n"
             "  --stop TEXT           stop string (repeatable)\n"
+            "  --grammar FILE        constrain the output to a grammar (docs/grammar.md)\n"
+            "  --json-schema FILE    constrain the output to JSON valid against a schema (docs/grammar.md)\n"
             "  --ctx N               context length (default min(4096, the model's))\n"
             "  --batch N             prompt tokens per prefill step (default 64)\n"
             "  --device D            Vulkan device index or name substring\n"
@@ -45,6 +47,7 @@ static void print_ids(const int32_t *ids, size_t n) {
 
 int cmd_run(int argc, char **argv) {
     const char *model_path = NULL, *prompt = NULL, *prompt_file = NULL, *dump = NULL, *v;
+    const char *grammar_file = NULL, *schema_file = NULL;
     const char *stops[MAX_STOP];
     size_t n_stop = 0;
     int json = 0;
@@ -118,6 +121,10 @@ int cmd_run(int argc, char **argv) {
             mp.device = v;
         else if ((v = cli_value(argc, argv, &i, "--dump-logits")))
             dump = v;
+        else if ((v = cli_value(argc, argv, &i, "--grammar")))
+            grammar_file = v;
+        else if ((v = cli_value(argc, argv, &i, "--json-schema")))
+            schema_file = v;
         else if (cli_flag(a, "--json"))
             json = 1;
         else if (cli_flag(a, "--no-bos"))
@@ -136,10 +143,16 @@ int cmd_run(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    char *grammar = NULL;
+    if (!cli_load_grammar("run", grammar_file, schema_file, &grammar))
+        return 2;
     char *file_text = NULL;
     size_t file_len;
-    if (prompt_file && !(prompt = file_text = cli_read_file("run", prompt_file, &file_len)))
+    if (prompt_file && !(prompt = file_text = cli_read_file("run", prompt_file, &file_len))) {
+        free(grammar);
         return 1;
+    }
+    gp.grammar = grammar;
     gp.stop = stops;
     gp.n_stop = n_stop;
     gp.on_token = json ? NULL : stream_piece;
@@ -217,5 +230,6 @@ done:
     vkslm_session_free(session);
     vkslm_model_free(model);
     free(file_text);
+    free(grammar);
     return rc;
 }

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"chat", cmd_chat, "an interactive conversation through the model's chat template"},
     {"score", cmd_score, "top next-token logits at every position of a token sequence"},
     {"perplexity", cmd_perplexity, "perplexity of a text file"},
+    {"embed", cmd_embed, "L2-normalised embeddings of texts (pooled final hidden states)"},
     {"serve", cmd_serve, "expert models behind a router and an OpenAI-compatible HTTP API"},
     {"tokenize", cmd_tokenize, "the token ids of a text (-p TEXT or -f FILE)"},
     {"mkmodel", cmd_mkmodel, "write a synthetic GGUF model (seeded random weights) of a named or custom shape"},

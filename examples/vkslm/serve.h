@@ -8,6 +8,8 @@
  *                     or refused (serve_request.h)
  *   serve_complete.c  /v1/chat/completions and /v1/completions, streamed (SSE) or whole
  *   serve_tools.c     tool calling: tools to the template, the model's calls parsed, forced-call grammars
+ *   serve_embed.c     /v1/embeddings
+ *   serve_format.c    their "response_format": JSON mode and JSON schemas as a grammar
  *   serve_auth.c      API keys (Authorization: Bearer), compared in constant time
  *   serve_metrics.c   counters and histograms, /metrics in Prometheus text, cost projection */
 #ifndef VKSLM_CLI_SERVE_H
@@ -79,8 +81,8 @@ int serve_config_add_key(serve_config *c, const char *key, const char *source, c
 void serve_config_free(serve_config *c);
 
 /* ---- metrics ---- */
-enum { SERVE_EP_CHAT, SERVE_EP_COMPLETIONS, SERVE_EP_MODELS, SERVE_EP_HEALTH, SERVE_EP_METRICS, SERVE_EP_OTHER,
-       SERVE_EP_COUNT };
+enum { SERVE_EP_CHAT, SERVE_EP_COMPLETIONS, SERVE_EP_MODELS, SERVE_EP_HEALTH, SERVE_EP_METRICS, SERVE_EP_EMBEDDINGS,
+       SERVE_EP_OTHER, SERVE_EP_COUNT };
 #define SERVE_CODES 16
 #define SERVE_BUCKETS 12
 
@@ -197,7 +199,13 @@ int serve_send_error(struct MHD_Connection *c, server *sv, int endpoint, unsigne
 /* The completion endpoints (serve_complete.c); chat: 1 for /v1/chat/completions. The request is
  * checked here; its work runs as a job, and *job gets it (NULL when the answer was queued at once). */
 int serve_completion(struct MHD_Connection *c, server *sv, const char *body, size_t len, int chat, serve_job **job);
+/* POST /v1/embeddings (serve_embed.c): checked here, run as a job as completions are. */
+int serve_embeddings(struct MHD_Connection *c, server *sv, const char *body, size_t len, serve_job **job);
 uint64_t serve_next_id(server *sv);
+/* A request's "response_format" value (serve_format.c): 0 with *grammar the grammar that constrains the
+ * output (malloc'd: free it), or NULL for none (NULL, null, "text"); -1 with the reason in err (a 400 about
+ * "response_format": a bad value, or a schema outside the supported subset). */
+int serve_response_format(const struct cJSON *value, char **grammar, char *err, size_t cap);
 /* Starts the daemon on host:port (port 0: any free port; *bound gets the port). NULL after a message. */
 struct MHD_Daemon *serve_http_start(server *sv, const char *host, int port, int *bound);
 #endif

@@ -179,6 +179,8 @@ static int endpoint_of(const char *url) {
         return SERVE_EP_HEALTH;
     if (strcmp(url, "/metrics") == 0)
         return SERVE_EP_METRICS;
+    if (strcmp(url, "/v1/embeddings") == 0)
+        return SERVE_EP_EMBEDDINGS;
     return SERVE_EP_OTHER;
 }
 
@@ -370,6 +372,10 @@ static int dispatch(struct MHD_Connection *c, server *sv, upload *u, const char 
         if (!is_post)
             return serve_send_error(c, sv, ep, 405, "method_not_allowed", "%s needs POST", url);
         return serve_completion(c, sv, u->body ? u->body : "", u->len, ep == SERVE_EP_CHAT, &u->job);
+    case SERVE_EP_EMBEDDINGS:
+        if (!is_post)
+            return serve_send_error(c, sv, ep, 405, "method_not_allowed", "%s needs POST", url);
+        return serve_embeddings(c, sv, u->body ? u->body : "", u->len, &u->job);
     case SERVE_EP_MODELS:
     case SERVE_EP_HEALTH:
     case SERVE_EP_METRICS:

@@ -11,7 +11,7 @@
 
 static const double bucket_le[SERVE_BUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 static const char *const endpoint_name[SERVE_EP_COUNT] = {"/v1/chat/completions", "/v1/completions", "/v1/models",
-                                                           "/health", "/metrics", "other"};
+                                                           "/health", "/metrics", "/v1/embeddings", "other"};
 
 void serve_metrics_init(serve_metrics *m) {
     memset(m, 0, sizeof *m);

@@ -49,6 +49,7 @@ void serve_request_free(request *q) {
     serve_sampling_free(&q->ss);
     serve_tools_free(q->tools);
     free(q->tool_grammar);
+    free(q->grammar);
 }
 
 /* A number in [lo, hi], whole when integral. */
@@ -121,6 +122,16 @@ static const char *parse_stop(const char *key, const cJSON *v, request *q) {
  * depend on each other and on stream) by serve_sampling_parse once every key has passed the table. */
 static const char *parse_sampling(const char *key, const cJSON *v, request *q) {
     (void)key, (void)v, (void)q;
+    return NULL;
+}
+
+static const char *parse_response_format(const char *key, const cJSON *v, request *q) {
+    (void)key;
+    free(q->grammar);
+    q->grammar = NULL;
+    if (serve_response_format(v, &q->grammar, q->why, sizeof q->why) < 0)
+        return q->why;
+    q->gp.grammar = q->grammar;
     return NULL;
 }
 
@@ -231,8 +242,7 @@ const serve_request_key serve_request_keys[] = {
     {"echo", NO, IMPL, parse_sampling, "false"},
     {"best_of", NO, IMPL, parse_sampling, "1"},
     {"suffix", NO, IMPL, parse_sampling, "\"\""},
-    /* the grammar helper's */
-    {"response_format", NO, NO, NULL, "{\"type\": \"text\"}"},
+    {"response_format", IMPL, IMPL, parse_response_format, NULL},
     /* tool calling: read together by serve_tools_parse once the table is done (tool_choice needs tools);
      * functions and function_call are OpenAI's deprecated form of them */
     {"tools", IMPL, NO, NULL, "[]"},

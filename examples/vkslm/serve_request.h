@@ -29,6 +29,8 @@ typedef struct request {
     const char *param;           /* the key a 400 is about */
     const char *code;            /* the error code of a 400 ("invalid_request" unless a hook says otherwise) */
     serve_sampling ss;           /* n, logprobs, logit_bias, stream_options, echo (serve_sampling.c) */
+    char *grammar;               /* of response_format (serve_format.c), or NULL; gp.grammar points at it */
+    char why[512];               /* a hook's 400 message when it is not a constant */
     serve_tools *tools;          /* tool calling (serve_tools.c); NULL: the request uses none */
     char *tool_grammar;          /* the grammar that forces a tool call; NULL: none */
 } request;

@@ -145,6 +145,52 @@ test('n = 2 with a seed: two choices, the same again on a second call', async ()
     assert.deepEqual(a.choices.map((c) => c.message.content), b.choices.map((c) => c.message.content));
 });
 
+test('embeddings: the client\'s default (base64, decoded by it) equals float; unit norm; usage', async () => {
+    const input = ['A cat sat on the mat.', 'A dog ran.', 'A cat sat on the mat.'];
+    const b64 = await client.embeddings.create({ model: 'stories', input });
+    const flt = await client.embeddings.create({ model: 'stories', input, encoding_format: 'float' });
+    assert.equal(b64.object, 'list');
+    assert.equal(b64.model, 'stories');
+    assert.equal(b64.data.length, 3);
+    for (let i = 0; i < 3; i++) {
+        assert.equal(b64.data[i].index, i);
+        assert.equal(b64.data[i].embedding.length, 64);
+        // the vectors are float32: JSON numbers print them to float precision, base64 carries them exactly
+        assert.deepEqual(Array.from(b64.data[i].embedding), flt.data[i].embedding.map(Math.fround));
+        const norm = Math.sqrt(flt.data[i].embedding.reduce((s, x) => s + x * x, 0));
+        assert.ok(Math.abs(norm - 1) < 1e-5, `norm ${norm}`);
+    }
+    assert.deepEqual(flt.data[0].embedding, flt.data[2].embedding);
+    assert.ok(b64.usage.prompt_tokens > 3);
+    assert.equal(b64.usage.total_tokens, b64.usage.prompt_tokens);
+    await assert.rejects(client.embeddings.create({ model: 'stories', input: 'x', dimensions: 3 }),
+        (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'dimensions');
+});
+
+test('response_format json_schema: the answer parses and fits the schema; an unsupported keyword is a 400', async () => {
+    const schema = {
+        type: 'object', additionalProperties: false, required: ['ok', 'n'],
+        properties: { ok: { type: 'boolean' }, n: { type: 'integer', minimum: 1, maximum: 3 } },
+    };
+    for (const seed of [1, 2, 3]) {
+        const r = await client.chat.completions.create({
+            model: 'qwen', messages: [{ role: 'user', content: 'JSON please' }], temperature: 1, seed, max_tokens: 48,
+            response_format: { type: 'json_schema', json_schema: { name: 'answer', strict: true, schema } },
+        });
+        assert.equal(r.choices[0].finish_reason, 'stop');
+        const v = JSON.parse(r.choices[0].message.content);
+        assert.deepEqual(Object.keys(v), ['ok', 'n']);
+        assert.equal(typeof v.ok, 'boolean');
+        assert.ok(Number.isInteger(v.n) && v.n >= 1 && v.n <= 3, `n = ${v.n}`);
+    }
+    await assert.rejects(
+        client.chat.completions.create({
+            model: 'qwen', messages: [{ role: 'user', content: 'hi' }],
+            response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', format: 'uri' } } },
+        }),
+        (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format' && /'format'/.test(e.message));
+});
+
 const weatherTool = {
     type: 'function',
     function: {
