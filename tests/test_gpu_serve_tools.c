@@ -224,9 +224,16 @@ static void test_refusals(void) {
     snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], "
              "\"tools\": %s, \"n\": 2, \"stream\": true}", TOOLS);
     expect_400(body, "/v1/chat/completions", "n", "answered whole only");
+    /* a forced call whose schema the grammar compiler refuses; a forced call beside response_format */
+    expect_400("{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"tool_choice\": "
+               "\"required\", \"tools\": [{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":"
+               "{\"type\":\"object\",\"patternProperties\":{\"^a\":{}}}}}]}",
+               "/v1/chat/completions", NULL, "function \"f\": its parameters");
+    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], "
+             "\"tools\": %s, \"tool_choice\": \"required\", \"response_format\": {\"type\": \"json_object\"}}", TOOLS);
+    expect_400(body, "/v1/chat/completions", "tool_choice", "response_format");
 }
 
-#ifdef VKSLM_HAS_GRAMMAR
 /* The arguments of a get_weather or search call validate against its parameters. */
 static bool valid_args(const char *name, const char *args) {
     cJSON *a = cJSON_Parse(args);
@@ -262,6 +269,7 @@ static void test_forced_calls(void) {
     int calls = 0, valid = 0;
     for (size_t e = 0; e < N_EXPERTS; e++)
     for (int seed = 1; seed <= 2; seed++) {
+        char whole_call[4300] = "";
         for (int stream = 0; stream < 2; stream++) {
             const char *choice = seed % 2 ? "\"required\""
                                           : "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\"}}";
@@ -314,12 +322,22 @@ static void test_forced_calls(void) {
                 finish = cJSON_GetStringValue(serve_get(c0, "finish_reason", NULL));
             }
             CU_ASSERT_STRING_EQUAL(finish ? finish : "(null)", "tool_calls");
-            if (strcmp(experts[e].name, "mistral") == 0) /* the only ids Mistral's template takes back */
+            if (strcmp(experts[e].name, "mistral") == 0) { /* the only ids Mistral's template takes back */
                 CU_ASSERT_EQUAL(strlen(id), 9);
-            else
+            } else {
                 CU_ASSERT_EQUAL(strncmp(id, "call_", 5), 0);
+            }
             if (seed % 2 == 0)
                 CU_ASSERT_STRING_EQUAL(name, "get_weather");
+            char this_call[4300];
+            snprintf(this_call, sizeof this_call, "%s(%s)", name, args);
+            if (stream) { /* the same seed: the streamed deltas join to the whole answer's call */
+                CU_ASSERT_STRING_EQUAL(this_call, whole_call);
+            } else {
+                snprintf(whole_call, sizeof whole_call, "%s", this_call);
+            }
+            if (seed == 1)
+                printf("\n  %s%s: %s %s(%s)", experts[e].name, stream ? " streamed" : "", id, name, args);
             calls++;
             valid += valid_args(name, args);
             cJSON_Delete(last);
@@ -328,14 +346,6 @@ static void test_forced_calls(void) {
     printf("\n  forced calls: %d of %d have arguments that validate\n", valid, calls);
     CU_ASSERT_EQUAL(valid, calls);
 }
-#else
-static void test_forced_calls(void) {
-    char body[8192];
-    snprintf(body, sizeof body, "{\"model\": \"qwen\", \"messages\": [{\"role\":\"user\",\"content\":\"x\"}], "
-             "\"tools\": %s, \"tool_choice\": \"required\"}", TOOLS);
-    expect_400(body, "/v1/chat/completions", NULL, "grammar-constrained sampling");
-}
-#endif
 
 /* Streamed auto answers: text pieces only (the random model writes no call), ending as the whole answer. */
 static void test_stream_auto(void) {

@@ -371,6 +371,46 @@ static void test_compose_grammar(void) {
     CU_ASSERT_PTR_NULL(serve_tools_compose_grammar(SERVE_TOOLS_HERMES, names, none, 2, true));
 }
 
+/* The composed grammars of real schemas (vkslm_json_schema_to_grammar) are grammars the engine takes, for
+ * each syntax, one function or several, with parallel calls or not. */
+static void test_composed_grammar_parses(void) {
+    TEST_REQUIRE_DATA();
+    static const char *const schemas[] = {
+        "{\"type\":\"object\",\"properties\":{\"location\":{\"type\":\"string\"},\"days\":{\"type\":\"integer\","
+        "\"minimum\":1,\"maximum\":7}},\"required\":[\"location\"],\"additionalProperties\":false}",
+        "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"},\"tags\":{\"type\":\"array\","
+        "\"items\":{\"enum\":[\"a\",\"b\"]}}},\"required\":[\"query\"]}"};
+    char *g[2];
+    for (int i = 0; i < 2; i++)
+        CU_ASSERT_EQUAL_FATAL(vkslm_json_schema_to_grammar(schemas[i], strlen(schemas[i]), &g[i]), VKSLM_OK);
+    char path[512];
+    vkslm_model_params mp = vkslm_model_default_params();
+    mp.vocab_only = true;
+    vkslm_model *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(vkslm_model_load(test_data_path(path, sizeof path, "models/tiny-qwen2-random.gguf"), &mp, &m),
+                          VKSLM_OK);
+    int parsed = 0, total = 0;
+    for (int f = SERVE_TOOLS_HERMES; f <= SERVE_TOOLS_MISTRAL; f++)
+        for (int which = 0; which < 3; which++) /* the first, the second, both */
+            for (int parallel = 0; parallel < 2; parallel++) {
+                const char *use[2] = {which != 1 ? g[0] : NULL, which != 0 ? g[1] : NULL};
+                char *text = serve_tools_compose_grammar((serve_tool_format)f, names, use, 2, parallel);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+                vkslm_sampler *s = vkslm_sampler_init_grammar(m, text, NULL);
+                if (!s)
+                    printf("\n  %s\n%s\n", vkslm_last_error(), text);
+                parsed += s != NULL;
+                total++;
+                vkslm_sampler_free(s);
+                free(text);
+            }
+    printf("\n  %d of %d composed grammars parse\n", parsed, total);
+    CU_ASSERT_EQUAL(parsed, total);
+    vkslm_model_free(m);
+    vkslm_string_free(g[0]);
+    vkslm_string_free(g[1]);
+}
+
 int main(void) {
     static const vkslm_test tests[] = {
         {"output parsed into tool_calls: Hermes, Llama 3, Mistral; text stays text", test_parse_forms},
@@ -380,6 +420,7 @@ int main(void) {
         {"the template's messages JSON", test_template_json},
         {"streaming holds back only what may begin a call", test_streaming},
         {"grammar of a forced call", test_compose_grammar},
+        {"composed grammars of real schemas parse", test_composed_grammar_parses},
         {NULL, NULL}};
     return test_run_suite("serve_tools", tests);
 }

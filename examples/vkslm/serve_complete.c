@@ -268,10 +268,8 @@ static choice *generate(completion *p, int stream, vkslm_generate_result *usage)
         serve_metrics_end(&p->sv->metrics, (int)p->expert, (cli_now_ms() - p->t0) / 1e3, 0, 0, 0);
         return bad;
     }
-#ifdef VKSLM_HAS_GRAMMAR
     if (p->q.tool_grammar)
-        p->q.gp.grammar = p->q.tool_grammar; /* a forced tool call */
-#endif
+        p->q.gp.grammar = p->q.tool_grammar; /* a forced tool call (response_format is then absent) */
     for (int i = 0; i < n; i++) {
         choice *c = &p->ch[i];
         memset(c, 0, sizeof *c);

@@ -454,6 +454,10 @@ const char *serve_request_parse(const cJSON *root, request *q) {
     serve_sampling_apply(&q->ss, &q->gp);
     if (q->chat && (bad = serve_tools_parse(root, &q->tools, &q->param)))
         return bad;
+    q->param = "tool_choice";
+    if (q->grammar && serve_tools_forced(q->tools))
+        return "a forced tool call (tool_choice required or a function) and response_format cannot both constrain "
+               "the output";
     q->param = "n";
     if (q->stream && q->ss.n > 1 && serve_tools_active(q->tools))
         return "\"n\" above 1 with tools is answered whole only (\"stream\": false)";

@@ -438,9 +438,8 @@ char *serve_tools_compose_grammar(serve_tool_format format, const char *const *n
 
 char *serve_tools_grammar(const serve_tools *t, char *err, size_t cap) {
     err[0] = 0;
-    if (!t || !t->tools || (t->choice != SERVE_TOOL_CHOICE_REQUIRED && t->choice != SERVE_TOOL_CHOICE_NAMED))
+    if (!serve_tools_forced(t))
         return NULL;
-#ifdef VKSLM_HAS_GRAMMAR
     const char *names[SERVE_MAX_TOOLS] = {0};
     char *grammars[SERVE_MAX_TOOLS] = {0};
     size_t n = 0;
@@ -469,14 +468,13 @@ done:
     for (size_t i = 0; i < n + 1 && i < SERVE_MAX_TOOLS; i++)
         vkslm_string_free(grammars[i]);
     return out;
-#else
-    snprintf(err, cap, "tool_choice \"required\" or a named function needs grammar-constrained sampling, which this "
-             "build lacks");
-    return NULL;
-#endif
 }
 
 /* ---- output ---------------------------------------------------------------------------------------------- */
+bool serve_tools_forced(const serve_tools *t) {
+    return t && t->tools && (t->choice == SERVE_TOOL_CHOICE_REQUIRED || t->choice == SERVE_TOOL_CHOICE_NAMED);
+}
+
 bool serve_tools_active(const serve_tools *t) {
     return t && t->tools && t->choice != SERVE_TOOL_CHOICE_NONE;
 }

@@ -57,6 +57,8 @@ char *serve_tools_grammar(const serve_tools *t, char *err, size_t cap);
 char *serve_tools_compose_grammar(serve_tool_format format, const char *const *names,
                                   const char *const *schema_grammars, size_t n, bool parallel);
 
+/* Whether the output is constrained to a call (tool_choice required or a named function). */
+bool serve_tools_forced(const serve_tools *t);
 /* Whether the model's output is to be parsed for calls (tools given and tool_choice not none). */
 bool serve_tools_active(const serve_tools *t);
 /* The model's whole output -> OpenAI's tool_calls array (NULL: no call: the output is text); *content gets
