@@ -285,6 +285,30 @@ VKSLM_API vkslm_status vkslm_chat_apply_template(const vkslm_model *model, const
 VKSLM_API vkslm_status vkslm_chat_tokenize(const vkslm_model *model, const char *template_override,
                                           const vkslm_chat_message *msgs, size_t n, bool add_generation_prompt,
                                           bool parse_special_in_content, int32_t *ids, size_t cap, size_t *n_ids);
+/* Tool calling: the conversation and the tools as JSON text, rendered and tokenized as
+ * vkslm_chat_apply_template and vkslm_chat_tokenize do (same templates, fallback, errors and buffer rules).
+ * messages_json: an array of message objects in OpenAI's shape, each with a "role" string and whatever else
+ * the template reads: "content" (a string or null), an assistant's "tool_calls" ([{"id", "type":
+ * "function", "function": {"name", "arguments"}}]; templates such as Qwen's and Llama's write "arguments"
+ * with tojson, so pass it as an object, as transformers does, not as OpenAI's JSON string), a tool
+ * result's "tool_call_id" and "name". A key a message lacks is undefined to the template (Llama 3's
+ * template tests 'tool_calls' in message), so leave keys out rather than set them to null. tools_json: the
+ * template's `tools` variable, an array in OpenAI's shape ([{"type": "function", "function": {"name",
+ * "description", "parameters"}}]), or NULL for none (the template sees none, as transformers passes it).
+ * Objects keep their key order; numbers without a fraction or exponent are integers. Every string in the
+ * messages and tools but the roles counts as content: control tokens in it are text unless
+ * parse_special_in_content. Errors: VKSLM_ERR_INVALID_ARG for JSON that does not parse (the message names
+ * the byte), a message without a role, tools given to a template that never reads `tools` (it would drop
+ * them silently: the built-in family templates and, say, Phi-3's), or a template that refuses the
+ * conversation (raise_exception: Llama 3's "only supports single tool-calls", Mistral's nine-character
+ * call ids). */
+VKSLM_API vkslm_status vkslm_chat_apply_template_json(const vkslm_model *model, const char *template_override,
+                                                     const char *messages_json, const char *tools_json,
+                                                     bool add_generation_prompt, char *buf, size_t cap, size_t *len);
+VKSLM_API vkslm_status vkslm_chat_tokenize_json(const vkslm_model *model, const char *template_override,
+                                               const char *messages_json, const char *tools_json,
+                                               bool add_generation_prompt, bool parse_special_in_content,
+                                               int32_t *ids, size_t cap, size_t *n_ids);
 /* The model's own template text (not NUL-terminated: *len bytes, a view valid while the model lives), or
  * NULL when it has none. */
 VKSLM_API const char *vkslm_model_chat_template(const vkslm_model *model, size_t *len);

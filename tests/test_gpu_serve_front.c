@@ -146,9 +146,9 @@ static void test_refused_keys(void) {
         {"echo", "true", 1},
         {"best_of", "2", 1},
         {"suffix", "\"end\"", 1},
-        {"tools", "[{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]", 0},
-        {"tool_choice", "\"auto\"", 0},
-        {"parallel_tool_calls", "false", 0},
+        {"tools", "[{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]", 2}, /* chat: test_gpu_serve_tools */
+        {"tool_choice", "\"auto\"", 2},
+        {"parallel_tool_calls", "false", 2},
         {"functions", "[{\"name\": \"f\"}]", 0},
         {"function_call", "\"auto\"", 0},
         {"audio", "{\"voice\": \"alloy\", \"format\": \"wav\"}", 0},
@@ -205,10 +205,7 @@ static void test_unknown_keys(void) {
     }
     const char *msgs[][2] = {
         {"{\"messages\": [{\"role\": \"user\", \"content\": \"hi\", \"colour\": \"red\"}]}", "messages[0].colour"},
-        {"{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"a\", "
-         "\"tool_calls\": [{\"id\": \"c\", \"type\": \"function\", \"function\": {\"name\": \"f\", \"arguments\": \"{}\"}}]}]}",
-         "messages[1].tool_calls"},
-        {"{\"messages\": [{\"role\": \"tool\", \"content\": \"42\", \"tool_call_id\": \"c\"}]}", "messages[0].tool_call_id"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"hi\", \"function_call\": {}}]}", "messages[0].function_call"},
         {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\", \"image_url\": {\"url\": \"x\"}}]}]}",
          "messages"},
     };

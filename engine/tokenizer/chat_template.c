@@ -39,6 +39,36 @@ static vkslm_status ct_mask_spans(const uint8_t *mask, size_t n, vkslm_chat_span
     return VKSLM_OK;
 }
 
+_Noreturn static void ct_json_refuse(ct_ctx *c, const char *why) {
+    vkslm_fail(VKSLM_ERR_INVALID_ARG, "chat template: %s", why);
+    c->status = VKSLM_ERR_INVALID_ARG;
+    longjmp(c->jmp, 1);
+}
+
+/* Whether the template's code reads a variable of that name (tools: one that never does would drop them). */
+static bool ct_names_variable(const ct_ctx *c, const char *name) {
+    for (size_t i = 0; i < c->n_toks; i++)
+        if (c->toks[i].kind == CT_TOK_NAME && vkslm_ct_str_eq(c->toks[i].s, name))
+            return true;
+    return false;
+}
+
+/* The messages JSON as the `messages` list: an array of objects with a "role" string each. The roles are
+ * template text (not content), as vkslm_chat_message's are. */
+static ct_value ct_json_messages(ct_ctx *c, const char *json) {
+    ct_value list = vkslm_ct_from_json(c, json, "messages", true);
+    if (list.kind != CT_LIST)
+        ct_json_refuse(c, "the messages JSON must be an array");
+    for (size_t i = 0; i < list.u.l->n; i++) {
+        ct_value m = list.u.l->v[i];
+        ct_value *role = m.kind == CT_DICT ? vkslm_ct_dict_get(m.u.d, ct_cstr("role")) : NULL;
+        if (!role || role->kind != CT_STR)
+            ct_json_refuse(c, "every message must be an object with a \"role\" string");
+        role->u.s.m = NULL;
+    }
+    return list;
+}
+
 vkslm_status vkslm_chat_template_render(const char *tmpl, size_t len, const vkslm_chat_message *msgs, size_t n,
                                         const vkslm_chat_render_params *p, char **out, size_t *out_len) {
     return vkslm_chat_template_render_spans(tmpl, len, msgs, n, p, out, out_len, NULL, NULL);
@@ -97,7 +127,9 @@ vkslm_status vkslm_chat_template_render_spans(const char *tmpl, size_t len, cons
     ct_scope *root = vkslm_ct_alloc(c, sizeof *root);
     c->scope = root;
     ct_value list = vkslm_ct_new_list(c);
-    for (size_t i = 0; i < n; i++) {
+    if (p && p->messages_json)
+        list = ct_json_messages(c, p->messages_json);
+    for (size_t i = 0; i < n && !(p && p->messages_json); i++) {
         ct_value msg = vkslm_ct_new_dict(c);
         vkslm_ct_dict_set(c, msg.u.d, ct_cstr("role"), vkslm_ct_string(ct_cstr(msgs[i].role)));
         /* content is tainted byte for byte: the rendering says which of its bytes a message wrote */
@@ -111,7 +143,18 @@ vkslm_status vkslm_chat_template_render_spans(const char *tmpl, size_t len, cons
     vkslm_ct_assign(c, ct_cstr("bos_token"), vkslm_ct_string(ct_cstr(p && p->bos_token ? p->bos_token : "")));
     vkslm_ct_assign(c, ct_cstr("eos_token"), vkslm_ct_string(ct_cstr(p && p->eos_token ? p->eos_token : "")));
     vkslm_ct_assign(c, ct_cstr("add_generation_prompt"), vkslm_ct_bool(p && p->add_generation_prompt));
-    vkslm_ct_assign(c, ct_cstr("tools"), vkslm_ct_none()); /* as transformers passes them without tools */
+    ct_value tools = vkslm_ct_none(); /* as transformers passes them without tools */
+    if (p && p->tools_json) {
+        if (!ct_names_variable(c, "tools")) {
+            vkslm_fail(VKSLM_ERR_INVALID_ARG, "the chat template does not take tools (it never reads `tools`)");
+            c->status = VKSLM_ERR_INVALID_ARG;
+            longjmp(c->jmp, 1);
+        }
+        tools = vkslm_ct_from_json(c, p->tools_json, "tools", true);
+        if (tools.kind != CT_LIST)
+            ct_json_refuse(c, "the tools JSON must be an array");
+    }
+    vkslm_ct_assign(c, ct_cstr("tools"), tools);
     vkslm_ct_assign(c, ct_cstr("documents"), vkslm_ct_none());
     ct_scope *top = vkslm_ct_alloc(c, sizeof *top); /* the template's own variables shadow the context's */
     top->parent = root;
@@ -256,13 +299,16 @@ static const char *ct_token_text(const vkslm_model *model, int32_t id, char *buf
  * family its markers show when the interpreter cannot render it): *text malloc'd, and the content spans
  * when content is not NULL. */
 static vkslm_status ct_render_for_model(const vkslm_model *model, const char *template_override,
-                                        const vkslm_chat_message *msgs, size_t n, bool add_generation_prompt,
-                                        char **text, size_t *text_len, vkslm_chat_span **content, size_t *n_content) {
+                                        const vkslm_chat_message *msgs, size_t n, const char *messages_json,
+                                        const char *tools_json, bool add_generation_prompt, char **text,
+                                        size_t *text_len, vkslm_chat_span **content, size_t *n_content) {
     char bos[256], eos[256];
     vkslm_chat_render_params p = {
         .bos_token = ct_token_text(model, model ? vkslm_token_bos(model->tok) : -1, bos, sizeof bos),
         .eos_token = ct_token_text(model, model ? vkslm_token_eos(model->tok) : -1, eos, sizeof eos),
         .add_generation_prompt = add_generation_prompt,
+        .messages_json = messages_json,
+        .tools_json = tools_json,
     };
     const char *tmpl = template_override;
     size_t tlen = 0;
@@ -299,8 +345,8 @@ VKSLM_API vkslm_status vkslm_chat_apply_template(const vkslm_model *model, const
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_apply_template: NULL argument");
     char *text;
     size_t text_len;
-    vkslm_status st = ct_render_for_model(model, template_override, msgs, n, add_generation_prompt, &text, &text_len,
-                                          NULL, NULL);
+    vkslm_status st = ct_render_for_model(model, template_override, msgs, n, NULL, NULL, add_generation_prompt, &text,
+                                          &text_len, NULL, NULL);
     if (st != VKSLM_OK)
         return st;
     if (len)
@@ -324,7 +370,52 @@ VKSLM_API vkslm_status vkslm_chat_tokenize(const vkslm_model *model, const char 
     char *text;
     size_t text_len, n_content = 0;
     vkslm_chat_span *content = NULL;
-    vkslm_status st = ct_render_for_model(model, template_override, msgs, n, add_generation_prompt, &text, &text_len,
+    vkslm_status st = ct_render_for_model(model, template_override, msgs, n, NULL, NULL, add_generation_prompt, &text,
+                                          &text_len, parse_special_in_content ? NULL : &content, &n_content);
+    if (st != VKSLM_OK)
+        return st;
+    st = vkslm_chat_tokenize_rendering(model->tok, text, text_len, content, n_content, parse_special_in_content, ids,
+                                       cap, n_ids);
+    VKSLM_FREE(content);
+    VKSLM_FREE(text);
+    return st;
+}
+
+VKSLM_API vkslm_status vkslm_chat_apply_template_json(const vkslm_model *model, const char *template_override,
+                                                     const char *messages_json, const char *tools_json,
+                                                     bool add_generation_prompt, char *buf, size_t cap, size_t *len) {
+    if ((!model && !template_override) || !messages_json || (cap && !buf))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_apply_template_json: NULL argument");
+    char *text;
+    size_t text_len;
+    vkslm_status st = ct_render_for_model(model, template_override, NULL, 0, messages_json, tools_json,
+                                          add_generation_prompt, &text, &text_len, NULL, NULL);
+    if (st != VKSLM_OK)
+        return st;
+    if (len)
+        *len = text_len;
+    if (text_len + 1 > cap) {
+        VKSLM_FREE(text);
+        return vkslm_fail(VKSLM_ERR_LIMIT, "the rendered conversation needs %zu bytes, the buffer has %zu",
+                          text_len + 1, cap);
+    }
+    memcpy(buf, text, text_len + 1);
+    VKSLM_FREE(text);
+    return VKSLM_OK;
+}
+
+VKSLM_API vkslm_status vkslm_chat_tokenize_json(const vkslm_model *model, const char *template_override,
+                                               const char *messages_json, const char *tools_json,
+                                               bool add_generation_prompt, bool parse_special_in_content,
+                                               int32_t *ids, size_t cap, size_t *n_ids) {
+    if (!model || !messages_json || (cap && !ids) || !n_ids)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_tokenize_json: NULL argument");
+    *n_ids = 0;
+    char *text;
+    size_t text_len, n_content = 0;
+    vkslm_chat_span *content = NULL;
+    vkslm_status st = ct_render_for_model(model, template_override, NULL, 0, messages_json, tools_json,
+                                          add_generation_prompt, &text, &text_len,
                                           parse_special_in_content ? NULL : &content, &n_content);
     if (st != VKSLM_OK)
         return st;

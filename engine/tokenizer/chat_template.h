@@ -33,6 +33,12 @@ typedef struct vkslm_chat_render_params {
     const char *bos_token, *eos_token; /* NULL: "" */
     bool add_generation_prompt;
     int64_t now; /* seconds since the epoch that strftime_now() formats (local time); 0: the current time */
+    /* Structured data (tool calling), as JSON text: messages_json, when not NULL, is the conversation (an
+     * array of message objects, each with a "role" string; msgs and n are then unused), and tools_json, when
+     * not NULL, the `tools` variable (an array). Every string in them is content (tainted) but the roles.
+     * Tools given to a template that never names `tools` are refused (VKSLM_ERR_INVALID_ARG): it would drop
+     * them without a word. */
+    const char *messages_json, *tools_json;
 } vkslm_chat_render_params;
 
 /* Renders tmpl[0..len) for msgs; *out (malloc'd, NUL-terminated, the caller frees it) and *out_len. */

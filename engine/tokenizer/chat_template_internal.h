@@ -218,6 +218,11 @@ void vkslm_ct_to_json(ct_ctx *c, ct_buf *b, ct_value v, int indent, int level, u
 size_t vkslm_ct_utf8_len(ct_str s);
 size_t vkslm_ct_utf8_offset(ct_str s, size_t i);
 
+/* ---- chat_template_json.c ----------------------------------------------------------------------- */
+/* JSON text (NUL-terminated) -> a value; VKSLM_ERR_INVALID_ARG naming `what` and the byte for bad JSON.
+ * taint: every string and key counts as content. */
+ct_value vkslm_ct_from_json(ct_ctx *c, const char *text, const char *what, bool taint);
+
 /* ---- chat_template_lex.c / _parse.c ------------------------------------------------------------- */
 void vkslm_ct_lex(ct_ctx *c);
 /* Parses the token stream into a body of statements. */

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/tokenizer/chat_template_internal.h"
@@ -320,14 +321,52 @@ static void ct_float_repr(ct_ctx *c, ct_buf *b, double f) {
         vkslm_ct_buf_add(c, b, f < 0 ? "-inf" : "inf", f < 0 ? 4 : 3);
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) { /* the shortest form that reads back, as Python's repr */
-        snprintf(tmp, sizeof tmp, "%.*g", prec, f);
+    /* the shortest digits that read back, laid out as Python's repr: positional for exponents -4 .. 15
+     * (1250.0, 0.0001), else 1.5e+16, 1e-05 */
+    int prec = 1;
+    for (; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, f);
         if (strtod(tmp, NULL) == f)
             break;
     }
-    vkslm_ct_buf_add(c, b, tmp, strlen(tmp));
-    if (!strpbrk(tmp, ".e"))
-        vkslm_ct_buf_add(c, b, ".0", 2);
+    char digits[24], out[64];
+    size_t nd = 0, no = 0;
+    const char *p = tmp;
+    if (*p == '-')
+        out[no++] = *p++;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9')
+            digits[nd++] = *p;
+    int e = atoi(p + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    if (e >= -4 && e < 16) {
+        if (e < 0) {
+            out[no++] = '0';
+            out[no++] = '.';
+            for (int z = 0; z < -e - 1; z++)
+                out[no++] = '0';
+            for (size_t i = 0; i < nd; i++)
+                out[no++] = digits[i];
+        } else {
+            for (int i = 0; i <= e; i++)
+                out[no++] = (size_t)i < nd ? digits[i] : '0';
+            out[no++] = '.';
+            if ((size_t)e + 1 >= nd)
+                out[no++] = '0';
+            for (size_t i = (size_t)e + 1; i < nd; i++)
+                out[no++] = digits[i];
+        }
+    } else {
+        out[no++] = digits[0];
+        if (nd > 1) {
+            out[no++] = '.';
+            for (size_t i = 1; i < nd; i++)
+                out[no++] = digits[i];
+        }
+        no += (size_t)snprintf(out + no, sizeof out - no, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+    }
+    vkslm_ct_buf_add(c, b, out, no);
 }
 
 void vkslm_ct_repr(ct_ctx *c, ct_buf *b, ct_value v) {

@@ -7,6 +7,7 @@
  *   serve_request.c   the chat and completions request bodies: every key OpenAI knows, implemented, metadata
  *                     or refused (serve_request.h)
  *   serve_complete.c  /v1/chat/completions and /v1/completions, streamed (SSE) or whole
+ *   serve_tools.c     tool calling: tools to the template, the model's calls parsed, forced-call grammars
  *   serve_embed.c     /v1/embeddings
  *   serve_format.c    their "response_format": JSON mode and JSON schemas as a grammar
  *   serve_auth.c      API keys (Authorization: Bearer), compared in constant time

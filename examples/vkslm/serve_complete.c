@@ -16,6 +16,7 @@
 #include "serve.h"
 #include "serve_request.h"
 #include "serve_sampling.h"
+#include "serve_tools.h"
 
 static const char *finish_reason(vkslm_stop_reason r) {
     return r == VKSLM_STOP_LENGTH || r == VKSLM_STOP_CONTEXT ? "length" : "stop";
@@ -132,8 +133,23 @@ static vkslm_status prompt_tokens(completion *p, const vkslm_model *model, size_
     n += q->n_msgs;
     size_t tlen;
     const char *tmpl = x->template_name ? x->template_name : vkslm_model_chat_template(model, &tlen) ? NULL : "chatml";
-    vkslm_status st = vkslm_chat_tokenize(model, tmpl, msgs, n, true, p->sv->cfg.parse_special_in_content, p->ids, cap,
-                                          &p->n_ids);
+    vkslm_status st;
+    if (q->tools) { /* tools, calls or results: the conversation goes to the template as JSON */
+        const char *text = tmpl ? tmpl : vkslm_model_chat_template(model, &tlen);
+        char *msgs_json, *tools_json;
+        if (serve_tools_template_json(q->tools, cJSON_GetObjectItemCaseSensitive(p->body, "messages"), msgs, n,
+                                      n - q->n_msgs, text, tmpl ? strlen(tmpl) : tlen, &msgs_json, &tools_json) < 0) {
+            free(msgs);
+            return VKSLM_ERR_OUT_OF_HOST_MEMORY;
+        }
+        st = vkslm_chat_tokenize_json(model, tmpl, msgs_json, tools_json, true, p->sv->cfg.parse_special_in_content,
+                                      p->ids, cap, &p->n_ids);
+        free(msgs_json);
+        free(tools_json);
+    } else {
+        st = vkslm_chat_tokenize(model, tmpl, msgs, n, true, p->sv->cfg.parse_special_in_content, p->ids, cap,
+                                 &p->n_ids);
+    }
     free(msgs);
     return st;
 }
@@ -178,9 +194,50 @@ static bool on_piece(const char *piece, const int32_t *ids, const vkslm_token_lo
     completion *p = c->p;
     cJSON *lpj = lp && n ? serve_logprobs_json(vkslm_sequence_model(p->seqs[c->index]), p->q.chat, lp, n, &c->offset)
                          : NULL;
-    if (*piece || lpj)
-        serve_job_stream_event(p->job, chunk(p, c->index, piece, NULL, 0, lpj));
+    char *text = serve_tools_active(p->q.tools) ? serve_tools_stream_feed(p->q.tools, piece) : NULL;
+    const char *send = text ? text : piece; /* with tools, what may begin a call is held back (n is 1) */
+    if (*send || lpj)
+        serve_job_stream_event(p->job, chunk(p, c->index, send, NULL, 0, lpj));
+    free(text);
     return !serve_job_cancelled(p->job);
+}
+
+/* The end of a stream with tools: the held-back text, or the calls as OpenAI streams them (a chunk with
+ * each call's id, type and name, then one with its arguments). The finish reason to send. */
+static const char *stream_tool_calls(completion *p, const char *finish) {
+    char *rest = NULL;
+    cJSON *calls = serve_tools_stream_finish(p->q.tools, &rest);
+    if (rest && *rest)
+        serve_job_stream_event(p->job, chunk(p, 0, rest, NULL, 0, NULL));
+    free(rest);
+    if (!calls)
+        return finish;
+    int index = 0;
+    cJSON *call;
+    cJSON_ArrayForEach(call, calls) {
+        for (int part = 0; part < 2; part++) {
+            cJSON *c = chunk(p, 0, NULL, NULL, 0, NULL);
+            cJSON *delta = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c,
+                                                            "choices"), 0), "delta");
+            cJSON *d = cJSON_CreateObject(), *fn = cJSON_AddObjectToObject(d, "function");
+            cJSON_AddNumberToObject(d, "index", index);
+            const cJSON *f = cJSON_GetObjectItemCaseSensitive(call, "function");
+            if (part == 0) {
+                cJSON_AddItemToObject(d, "id", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(call, "id"), 0));
+                cJSON_AddStringToObject(d, "type", "function");
+                cJSON_AddItemToObject(fn, "name", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(f, "name"), 0));
+                cJSON_AddStringToObject(fn, "arguments", "");
+            } else {
+                cJSON_AddItemToObject(fn, "arguments",
+                                      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(f, "arguments"), 0));
+            }
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"), d);
+            serve_job_stream_event(p->job, c);
+        }
+        index++;
+    }
+    cJSON_Delete(calls);
+    return "tool_calls";
 }
 
 static const char shutdown_msg[] = "the server is shutting down; the request was cut short";
@@ -211,6 +268,8 @@ static choice *generate(completion *p, int stream, vkslm_generate_result *usage)
         serve_metrics_end(&p->sv->metrics, (int)p->expert, (cli_now_ms() - p->t0) / 1e3, 0, 0, 0);
         return bad;
     }
+    if (p->q.tool_grammar)
+        p->q.gp.grammar = p->q.tool_grammar; /* a forced tool call (response_format is then absent) */
     for (int i = 0; i < n; i++) {
         choice *c = &p->ch[i];
         memset(c, 0, sizeof *c);
@@ -261,7 +320,10 @@ static void generate_stream(completion *p) {
     int why = serve_job_cancelled(j);
     if (!bad && why != SERVE_CANCEL_SHUTDOWN) {
         for (int i = 0; i < n; i++) {
-            cJSON *last = chunk(p, i, NULL, finish_reason(p->ch[i].r.stop_reason), 0, NULL);
+            const char *finish = finish_reason(p->ch[i].r.stop_reason);
+            if (serve_tools_active(p->q.tools)) /* n is 1 */
+                finish = stream_tool_calls(p, finish);
+            cJSON *last = chunk(p, i, NULL, finish, 0, NULL);
             if (n == 1) { /* usage and the extension in the last chunk, as before include_usage */
                 add_usage(last, &u);
                 add_extension(last, p->sv, &p->route, &p->ch[i].r);
@@ -305,10 +367,17 @@ static void generate_whole(completion *p) {
         const vkslm_generate_result *r = &p->ch[i].r;
         cJSON *ch = cJSON_CreateObject();
         cJSON_AddNumberToObject(ch, "index", i);
+        char *content = NULL;
+        cJSON *calls = serve_tools_parse_output(p->q.tools, r->text, &content); /* NULL: the output is text */
         if (p->q.chat) {
             cJSON *msg = cJSON_AddObjectToObject(ch, "message");
             cJSON_AddStringToObject(msg, "role", "assistant");
-            cJSON_AddStringToObject(msg, "content", r->text);
+            if (calls && !content)
+                cJSON_AddNullToObject(msg, "content");
+            else
+                cJSON_AddStringToObject(msg, "content", calls ? content : r->text);
+            if (calls)
+                cJSON_AddItemToObject(msg, "tool_calls", calls);
         } else if (p->q.ss.echo) {
             size_t pl = strlen(p->q.prompt);
             char *t = malloc(pl + r->text_len + 1);
@@ -326,7 +395,8 @@ static void generate_whole(completion *p) {
                                   serve_logprobs_json(model, p->q.chat, r->logprobs, r->n_tokens, &p->ch[i].offset));
         else
             cJSON_AddNullToObject(ch, "logprobs");
-        cJSON_AddStringToObject(ch, "finish_reason", finish_reason(r->stop_reason));
+        free(content);
+        cJSON_AddStringToObject(ch, "finish_reason", calls ? "tool_calls" : finish_reason(r->stop_reason));
         cJSON_AddItemToArray(choices, ch);
     }
     add_usage(resp, &u);
@@ -390,6 +460,7 @@ static void completion_run(serve_job *j, void *arg) {
     const vkslm_model *model = vkslm_sequence_model(p->seqs[0]);
     uint32_t n_ctx = vkslm_sequence_n_ctx(p->seqs[0]);
     int why;
+    char tool_err[512];
     st = prompt_tokens(p, model, n_ctx);
     if ((why_bad = serve_sampling_check(&p->q.ss, parallel, vkslm_model_n_vocab(model), &param, msg, sizeof msg))) {
         serve_job_reply(j, 400, serve_error_object(400, "invalid_request", param, why_bad), NULL);
@@ -401,6 +472,8 @@ static void completion_run(serve_job *j, void *arg) {
         serve_job_error(j, code, code == 400 ? "template_refused" : NULL, "expert %s: %s", p->name, vkslm_last_error());
     } else if (p->n_ids == 0) {
         serve_job_error(j, 400, "empty_prompt", "the prompt has no tokens (expert %s adds no BOS)", p->name);
+    } else if (!(p->q.tool_grammar = serve_tools_grammar(p->q.tools, tool_err, sizeof tool_err)) && tool_err[0]) {
+        serve_job_error(j, 400, "invalid_request", "%s", tool_err);
     } else if ((why = serve_job_cancelled(j)) == SERVE_CANCEL_SHUTDOWN) {
         serve_job_error(j, 503, "shutting_down", "%s", shutdown_msg);
     } else if (!why) { /* a client that left gets nothing */

@@ -49,6 +49,8 @@ void serve_request_free(request *q) {
     free(q->msgs);
     free(q->route_text);
     serve_sampling_free(&q->ss);
+    serve_tools_free(q->tools);
+    free(q->tool_grammar);
     free(q->grammar);
 }
 
@@ -243,10 +245,11 @@ const serve_request_key serve_request_keys[] = {
     {"best_of", NO, IMPL, parse_sampling, "1"},
     {"suffix", NO, IMPL, parse_sampling, "\"\""},
     {"response_format", IMPL, IMPL, parse_response_format, NULL},
-    /* the tools helper's */
-    {"tools", NO, NO, NULL, "[]"},
-    {"tool_choice", NO, NO, NULL, "\"none\""},
-    {"parallel_tool_calls", NO, NO, NULL, NULL},
+    /* tool calling: read together by serve_tools_parse once the table is done (tool_choice needs tools);
+     * functions and function_call are OpenAI's deprecated form of them */
+    {"tools", IMPL, NO, NULL, "[]"},
+    {"tool_choice", IMPL, NO, NULL, "\"none\""},
+    {"parallel_tool_calls", IMPL, NO, NULL, NULL},
     {"functions", NO, NO, NULL, "[]"},
     {"function_call", NO, NO, NULL, "\"none\""},
     /* not planned */
@@ -260,9 +263,11 @@ const serve_request_key serve_request_keys[] = {
 const serve_request_key serve_message_keys[] = {
     {"role", IMPL, NO, NULL, NULL},
     {"content", IMPL, NO, NULL, NULL},
-    {"name", META, NO, parse_name, NULL}, /* the shipped templates have no place for a participant's name */
-    {"tool_calls", NO, NO, NULL, "[]"},
-    {"tool_call_id", NO, NO, NULL, NULL},
+    /* a participant's name: the shipped templates have no place for it; on the tool path (serve_tools.c) it
+     * goes to the template with the rest of the message */
+    {"name", META, NO, parse_name, NULL},
+    {"tool_calls", IMPL, NO, NULL, "[]"}, /* these two: serve_tools_check_message */
+    {"tool_call_id", IMPL, NO, NULL, NULL},
     {"function_call", NO, NO, NULL, NULL},
     {NULL, NO, NO, NULL, NULL},
 };
@@ -400,12 +405,16 @@ static const char *parse_messages(const char *key, const cJSON *msgs, request *q
         if (!role_ok(role->valuestring))
             return "a message's \"role\" must be a name such as system, user or assistant";
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(x, "content");
-        if (!content || cJSON_IsNull(content))
+        bool calls_only; /* an assistant's tool calls need no content */
+        const char *tool_bad = serve_tools_check_message(x, &calls_only);
+        if (tool_bad)
+            return tool_bad;
+        if ((!content || cJSON_IsNull(content)) && !calls_only)
             return "every message needs a \"content\" (a string or an array of text parts)";
         const char *why = NULL;
         q->msgs[q->n_msgs].role = role->valuestring;
-        q->msgs[q->n_msgs].content = content_text(q, content, &why);
-        if (!q->msgs[q->n_msgs].content)
+        q->msgs[q->n_msgs].content = content && !cJSON_IsNull(content) ? content_text(q, content, &why) : NULL;
+        if (!q->msgs[q->n_msgs].content && why)
             return why;
         const cJSON *k;
         cJSON_ArrayForEach(k, x) {
@@ -458,6 +467,15 @@ const char *serve_request_parse(const cJSON *root, request *q) {
     if (bad)
         return bad;
     serve_sampling_apply(&q->ss, &q->gp);
+    if (q->chat && (bad = serve_tools_parse(root, &q->tools, &q->param)))
+        return bad;
+    q->param = "tool_choice";
+    if (q->grammar && serve_tools_forced(q->tools))
+        return "a forced tool call (tool_choice required or a function) and response_format cannot both constrain "
+               "the output";
+    q->param = "n";
+    if (q->stream && q->ss.n > 1 && serve_tools_active(q->tools))
+        return "\"n\" above 1 with tools is answered whole only (\"stream\": false)";
     q->param = q->chat ? "messages" : "prompt";
     if (q->chat && !q->msgs)
         return "\"messages\" must be a non-empty array";

@@ -10,6 +10,7 @@
 
 #include "serve.h"
 #include "serve_sampling.h"
+#include "serve_tools.h"
 
 struct cJSON;
 
@@ -30,6 +31,8 @@ typedef struct request {
     serve_sampling ss;           /* n, logprobs, logit_bias, stream_options, echo (serve_sampling.c) */
     char *grammar;               /* of response_format (serve_format.c), or NULL; gp.grammar points at it */
     char why[512];               /* a hook's 400 message when it is not a constant */
+    serve_tools *tools;          /* tool calling (serve_tools.c); NULL: the request uses none */
+    char *tool_grammar;          /* the grammar that forces a tool call; NULL: none */
 } request;
 
 /* How an endpoint treats a key. */

@@ -2,7 +2,8 @@
  * tokenization of its renderings. An input is: one flag byte, then the template, optionally followed by a
  * NUL byte and the text of one message's content (so that the fuzzer varies what a user writes too).
  * Flag bits: 0 add_generation_prompt; 1-2 how many of the three fixed messages come before the fuzzed
- * one; 3 the fuzzed message's content is none.
+ * one; 3 the fuzzed message's content is none; 4 the fuzzed text is the messages JSON instead (tool
+ * calling's path); 5 it is the tools JSON.
  *
  * Each input is rendered on a thread with a 1 MiB stack (the interpreter's recursion is bounded by
  * VKSLM_CHAT_MAX_DEPTH whatever the template: an unbounded recursion overflows that stack, and ASan
@@ -118,6 +119,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     job a = {.tmpl = tmpl, .len = len, .msgs = msgs, .n = before + 1};
     a.p = (vkslm_chat_render_params){.bos_token = "<|endoftext|>", .eos_token = "<|im_end|>",
                                      .add_generation_prompt = flags & 1, .now = 1795435200};
+    if (flags & 16) /* the fuzzed text as the conversation's JSON (tool calling's path), or as the tools */
+        a.p.messages_json = content ? content : "[{\"role\": \"user\", \"content\": \"x\", \"tool_calls\": [{}]}]";
+    if (flags & 32)
+        a.p.tools_json = content ? content : "[{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]";
     job b = a;
     render_small_stack(&a);
     check(a.st == VKSLM_OK || a.st == VKSLM_ERR_FORMAT || a.st == VKSLM_ERR_UNSUPPORTED ||

@@ -201,3 +201,70 @@ test('without a seed each request samples afresh; with one it repeats', async ()
     const b = await client.chat.completions.create({ ...body, seed: 5 });
     assert.equal(a.choices[0].message.content, b.choices[0].message.content);
 });
+
+const weatherTool = {
+    type: 'function',
+    function: {
+        name: 'get_weather', description: 'Weather in a city',
+        parameters: {
+            type: 'object', additionalProperties: false, required: ['location'],
+            properties: { location: { type: 'string', maxLength: 12 }, days: { type: 'integer', minimum: 1, maximum: 7 } },
+        },
+    },
+};
+
+test('tools: a call and its result go back through the template', async () => {
+    const r = await client.chat.completions.create({
+        model: 'qwen', tools: [weatherTool], max_tokens: 4,
+        messages: [
+            { role: 'user', content: 'Weather in Paris?' },
+            { role: 'assistant', content: null, tool_calls: [
+                { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris"}' } }] },
+            { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+        ],
+    });
+    assert.equal(r.choices[0].message.role, 'assistant');
+    assert.ok(r.usage.prompt_tokens > 100, 'the tools are in the prompt');
+});
+
+test('tools: deprecated functions, and tools for a template without them, are 400s naming the key', async () => {
+    await assert.rejects(
+        client.chat.completions.create({ model: 'qwen', messages: [{ role: 'user', content: 'hi' }],
+            functions: [weatherTool.function] }),
+        (e) => e instanceof OpenAI.BadRequestError && e.param === 'functions');
+    await assert.rejects(
+        client.chat.completions.create({ model: 'stories', messages: [{ role: 'user', content: 'hi' }],
+            tools: [weatherTool] }),
+        (e) => e instanceof OpenAI.BadRequestError && /does not take tools/.test(e.message));
+});
+
+test('tools: tool_choice required gives calls whose arguments parse, whole and streamed', async () => {
+    const body = {
+        model: 'qwen', tools: [weatherTool], tool_choice: 'required', temperature: 1, seed: 3, max_tokens: 160,
+        messages: [{ role: 'user', content: 'Weather in Paris?' }],
+    };
+    const r = await client.chat.completions.create(body);
+    const calls = r.choices[0].message.tool_calls;
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    assert.ok(calls.length >= 1);
+    for (const call of calls) {
+        assert.equal(call.type, 'function');
+        assert.equal(call.function.name, 'get_weather');
+        assert.equal(typeof JSON.parse(call.function.arguments).location, 'string');
+    }
+    // streamed (parallel calls allowed): the deltas of each index join to the whole answer's calls
+    const stream = await client.chat.completions.create({ ...body, stream: true });
+    const got = [];
+    let finish = null;
+    for await (const chunk of stream) {
+        const c = chunk.choices[0];
+        for (const d of c?.delta?.tool_calls ?? []) {
+            got[d.index] ??= { name: '', arguments: '' };
+            if (d.function?.name) got[d.index].name = d.function.name;
+            if (d.function?.arguments) got[d.index].arguments += d.function.arguments;
+        }
+        if (c?.finish_reason) finish = c.finish_reason;
+    }
+    assert.equal(finish, 'tool_calls');
+    assert.deepEqual(got, calls.map((c) => ({ name: c.function.name, arguments: c.function.arguments })));
+});
