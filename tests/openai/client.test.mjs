@@ -57,8 +57,8 @@ before(async () => {
 
 after(async () => {
     if (server) {
+        server.proc.removeAllListeners('exit'); /* startServer's (it rejects), before ours is added */
         const exited = new Promise((resolve) => server.proc.once('exit', (code, sig) => resolve({ code, sig })));
-        server.proc.removeAllListeners('exit');
         server.proc.kill('SIGTERM');
         const { code, sig } = await exited;
         assert.equal(sig, null, 'the server died of a signal:\n' + stderr);
@@ -267,4 +267,25 @@ test('tools: tool_choice required gives calls whose arguments parse, whole and s
     }
     assert.equal(finish, 'tool_calls');
     assert.deepEqual(got, calls.map((c) => ({ name: c.function.name, arguments: c.function.arguments })));
+});
+
+test('serve -m with --api-key: the client\'s key is checked (401 AuthenticationError without the right one)', async () => {
+    const key = 'sk-vkslm-test-0123456789';
+    const second = await startServer(['-m', join(data, 'models/stories260K.gguf'), '--ctx', '128', '--api-key', key]);
+    try {
+        const opts = { baseURL: second.base + '/v1', maxRetries: 0, timeout: 120000 };
+        const ok = new OpenAI({ ...opts, apiKey: key });
+        const ids = [];
+        for await (const m of ok.models.list()) ids.push(m.id);
+        assert.ok(ids.includes('stories260K'), `${ids}`);
+        const r = await ok.completions.create({ model: 'stories260K', prompt: 'Once', max_tokens: 4 });
+        assert.equal(r.model, 'stories260K');
+        await assert.rejects(new OpenAI({ ...opts, apiKey: key + 'x' }).models.list(),
+            (e) => e instanceof OpenAI.AuthenticationError && e.status === 401);
+    } finally {
+        second.proc.removeAllListeners('exit');
+        const exited = new Promise((resolve) => second.proc.once('exit', (code, sig) => resolve({ code, sig })));
+        second.proc.kill('SIGTERM');
+        assert.deepEqual(await exited, { code: 0, sig: null });
+    }
 });
