@@ -187,8 +187,7 @@ group("sanity", [
     E("metadata keys and values that ask for nothing", chat(user="u", metadata={"a": "b"}, store=False,
                                                            logit_bias={}, logprobs=False), 200, check=is_chat),
     E("unknown key refused", chat(foo=1), 400, code="unknown_parameter"),
-    E("unsupported key refused", chat(tools=[{"type": "function", "function": {"name": "f"}}]), 400,
-      code="unsupported_parameter"),
+    E("unsupported key refused", chat(audio={"voice": "alloy", "format": "wav"}), 400, code="unsupported_parameter"),
     E("Expect: 100-continue", chat(headers=["Expect: 100-continue"]), 200, check=is_chat),
     E("keep-alive off: HTTP/1.0 with Host", req("GET", "/health", version=b"HTTP/1.0"), 200),
 ])
