@@ -148,6 +148,12 @@ serve_job *serve_job_start(server *sv, struct MHD_Connection *c, int ep, serve_j
 /* Called from the access handler: queues the job's answer when it is ready, else suspends the connection
  * until the worker has one. MHD_YES or MHD_NO for the handler to return. */
 int serve_job_answer(serve_job *j);
+/* The start of a POST endpoint: the body parsed as a JSON request, or NULL when the request was answered
+ * already (503 while the server drains, 400 for invalid JSON), with *ret what the handler returns. */
+struct cJSON *serve_job_body(struct MHD_Connection *c, server *sv, int ep, const char *body, size_t len, int *ret);
+/* serve_job_start, then serve_job_answer; 503 when no job could start (ctx is then freed). */
+int serve_job_launch(struct MHD_Connection *c, server *sv, int ep, serve_job_fn fn, void *ctx,
+                     void (*free_ctx)(void *), serve_job **job);
 /* The connection's request ended (the client left, or the answer was sent): the job forgets it. */
 void serve_job_detach(serve_job *j);
 /* Worker side. A whole answer (takes body); the connection resumes with it. */

@@ -318,12 +318,10 @@ static void embed_run(serve_job *j, void *arg) {
 int serve_embeddings(struct MHD_Connection *c, server *sv, const char *body, size_t len, serve_job **job) {
     const int ep = SERVE_EP_EMBEDDINGS;
     *job = NULL;
-    if (sv->draining)
-        return serve_send_error(c, sv, ep, 503, "shutting_down", "the server is shutting down");
-    char err[256];
-    cJSON *root = serve_json_parse(body, len, err, sizeof err);
+    int ret;
+    cJSON *root = serve_job_body(c, sv, ep, body, len, &ret);
     if (!root)
-        return serve_send_error(c, sv, ep, 400, "invalid_json", "%s", err);
+        return ret;
     embed_job *p = calloc(1, sizeof *p);
     if (!p) {
         cJSON_Delete(root);
@@ -345,9 +343,5 @@ int serve_embeddings(struct MHD_Connection *c, server *sv, const char *body, siz
         embed_job_free(p);
         return ok;
     }
-    *job = serve_job_start(sv, c, ep, embed_run, p, embed_job_free);
-    if (!*job)
-        return serve_send_error(c, sv, ep, 503, sv->draining ? "shutting_down" : "overloaded",
-                                sv->draining ? "the server is shutting down" : "cannot start a worker thread");
-    return serve_job_answer(*job);
+    return serve_job_launch(c, sv, ep, embed_run, p, embed_job_free, job);
 }

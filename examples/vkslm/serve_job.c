@@ -374,3 +374,24 @@ void serve_jobs_cancel_all(server *sv) {
     }
     pthread_mutex_unlock(&sv->jobs_lock);
 }
+
+cJSON *serve_job_body(struct MHD_Connection *c, server *sv, int ep, const char *body, size_t len, int *ret) {
+    if (sv->draining) {
+        *ret = serve_send_error(c, sv, ep, 503, "shutting_down", "the server is shutting down");
+        return NULL;
+    }
+    char err[256];
+    cJSON *root = serve_json_parse(body, len, err, sizeof err);
+    if (!root)
+        *ret = serve_send_error(c, sv, ep, 400, "invalid_json", "%s", err);
+    return root;
+}
+
+int serve_job_launch(struct MHD_Connection *c, server *sv, int ep, serve_job_fn fn, void *ctx,
+                     void (*free_ctx)(void *), serve_job **job) {
+    *job = serve_job_start(sv, c, ep, fn, ctx, free_ctx);
+    if (!*job)
+        return serve_send_error(c, sv, ep, 503, sv->draining ? "shutting_down" : "overloaded",
+                                sv->draining ? "the server is shutting down" : "cannot start a worker thread");
+    return serve_job_answer(*job);
+}
