@@ -338,57 +338,13 @@ static vkslm_status ct_render_for_model(const vkslm_model *model, const char *te
     return st;
 }
 
-VKSLM_API vkslm_status vkslm_chat_apply_template(const vkslm_model *model, const char *template_override,
-                                                const vkslm_chat_message *msgs, size_t n,
-                                                bool add_generation_prompt, char *buf, size_t cap, size_t *len) {
-    if ((!model && !template_override) || (n && !msgs) || (cap && !buf))
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_apply_template: NULL argument");
+/* The rendering of msgs (or of messages_json and tools_json) into buf, as vkslm_chat_apply_template. */
+static vkslm_status render_into(const vkslm_model *model, const char *template_override, const vkslm_chat_message *msgs,
+                                size_t n, const char *messages_json, const char *tools_json, bool add_generation_prompt,
+                                char *buf, size_t cap, size_t *len) {
     char *text;
     size_t text_len;
-    vkslm_status st = ct_render_for_model(model, template_override, msgs, n, NULL, NULL, add_generation_prompt, &text,
-                                          &text_len, NULL, NULL);
-    if (st != VKSLM_OK)
-        return st;
-    if (len)
-        *len = text_len;
-    if (text_len + 1 > cap) {
-        VKSLM_FREE(text);
-        return vkslm_fail(VKSLM_ERR_LIMIT, "the rendered conversation needs %zu bytes, the buffer has %zu",
-                          text_len + 1, cap);
-    }
-    memcpy(buf, text, text_len + 1);
-    VKSLM_FREE(text);
-    return VKSLM_OK;
-}
-
-VKSLM_API vkslm_status vkslm_chat_tokenize(const vkslm_model *model, const char *template_override,
-                                          const vkslm_chat_message *msgs, size_t n, bool add_generation_prompt,
-                                          bool parse_special_in_content, int32_t *ids, size_t cap, size_t *n_ids) {
-    if (!model || (n && !msgs) || (cap && !ids) || !n_ids)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_tokenize: NULL argument");
-    *n_ids = 0;
-    char *text;
-    size_t text_len, n_content = 0;
-    vkslm_chat_span *content = NULL;
-    vkslm_status st = ct_render_for_model(model, template_override, msgs, n, NULL, NULL, add_generation_prompt, &text,
-                                          &text_len, parse_special_in_content ? NULL : &content, &n_content);
-    if (st != VKSLM_OK)
-        return st;
-    st = vkslm_chat_tokenize_rendering(model->tok, text, text_len, content, n_content, parse_special_in_content, ids,
-                                       cap, n_ids);
-    VKSLM_FREE(content);
-    VKSLM_FREE(text);
-    return st;
-}
-
-VKSLM_API vkslm_status vkslm_chat_apply_template_json(const vkslm_model *model, const char *template_override,
-                                                     const char *messages_json, const char *tools_json,
-                                                     bool add_generation_prompt, char *buf, size_t cap, size_t *len) {
-    if ((!model && !template_override) || !messages_json || (cap && !buf))
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_apply_template_json: NULL argument");
-    char *text;
-    size_t text_len;
-    vkslm_status st = ct_render_for_model(model, template_override, NULL, 0, messages_json, tools_json,
+    vkslm_status st = ct_render_for_model(model, template_override, msgs, n, messages_json, tools_json,
                                           add_generation_prompt, &text, &text_len, NULL, NULL);
     if (st != VKSLM_OK)
         return st;
@@ -404,17 +360,15 @@ VKSLM_API vkslm_status vkslm_chat_apply_template_json(const vkslm_model *model, 
     return VKSLM_OK;
 }
 
-VKSLM_API vkslm_status vkslm_chat_tokenize_json(const vkslm_model *model, const char *template_override,
-                                               const char *messages_json, const char *tools_json,
-                                               bool add_generation_prompt, bool parse_special_in_content,
-                                               int32_t *ids, size_t cap, size_t *n_ids) {
-    if (!model || !messages_json || (cap && !ids) || !n_ids)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_tokenize_json: NULL argument");
-    *n_ids = 0;
+/* The tokens of that rendering, as vkslm_chat_tokenize (*n_ids is set to 0 first by the callers). */
+static vkslm_status tokenize_rendering(const vkslm_model *model, const char *template_override,
+                                       const vkslm_chat_message *msgs, size_t n, const char *messages_json,
+                                       const char *tools_json, bool add_generation_prompt,
+                                       bool parse_special_in_content, int32_t *ids, size_t cap, size_t *n_ids) {
     char *text;
     size_t text_len, n_content = 0;
     vkslm_chat_span *content = NULL;
-    vkslm_status st = ct_render_for_model(model, template_override, NULL, 0, messages_json, tools_json,
+    vkslm_status st = ct_render_for_model(model, template_override, msgs, n, messages_json, tools_json,
                                           add_generation_prompt, &text, &text_len,
                                           parse_special_in_content ? NULL : &content, &n_content);
     if (st != VKSLM_OK)
@@ -424,4 +378,42 @@ VKSLM_API vkslm_status vkslm_chat_tokenize_json(const vkslm_model *model, const 
     VKSLM_FREE(content);
     VKSLM_FREE(text);
     return st;
+}
+
+VKSLM_API vkslm_status vkslm_chat_apply_template(const vkslm_model *model, const char *template_override,
+                                                const vkslm_chat_message *msgs, size_t n,
+                                                bool add_generation_prompt, char *buf, size_t cap, size_t *len) {
+    if ((!model && !template_override) || (n && !msgs) || (cap && !buf))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_apply_template: NULL argument");
+    return render_into(model, template_override, msgs, n, NULL, NULL, add_generation_prompt, buf, cap, len);
+}
+
+VKSLM_API vkslm_status vkslm_chat_tokenize(const vkslm_model *model, const char *template_override,
+                                          const vkslm_chat_message *msgs, size_t n, bool add_generation_prompt,
+                                          bool parse_special_in_content, int32_t *ids, size_t cap, size_t *n_ids) {
+    if (!model || (n && !msgs) || (cap && !ids) || !n_ids)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_tokenize: NULL argument");
+    *n_ids = 0;
+    return tokenize_rendering(model, template_override, msgs, n, NULL, NULL, add_generation_prompt,
+                              parse_special_in_content, ids, cap, n_ids);
+}
+
+VKSLM_API vkslm_status vkslm_chat_apply_template_json(const vkslm_model *model, const char *template_override,
+                                                     const char *messages_json, const char *tools_json,
+                                                     bool add_generation_prompt, char *buf, size_t cap, size_t *len) {
+    if ((!model && !template_override) || !messages_json || (cap && !buf))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_apply_template_json: NULL argument");
+    return render_into(model, template_override, NULL, 0, messages_json, tools_json, add_generation_prompt, buf,
+                       cap, len);
+}
+
+VKSLM_API vkslm_status vkslm_chat_tokenize_json(const vkslm_model *model, const char *template_override,
+                                               const char *messages_json, const char *tools_json,
+                                               bool add_generation_prompt, bool parse_special_in_content,
+                                               int32_t *ids, size_t cap, size_t *n_ids) {
+    if (!model || !messages_json || (cap && !ids) || !n_ids)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_chat_tokenize_json: NULL argument");
+    *n_ids = 0;
+    return tokenize_rendering(model, template_override, NULL, 0, messages_json, tools_json, add_generation_prompt,
+                              parse_special_in_content, ids, cap, n_ids);
 }
