@@ -24,7 +24,9 @@ missing() {
 if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv --system-site-packages "$venv"
 fi
-"$venv/bin/pip" install --quiet --no-index --no-build-isolation --force-reinstall --no-deps "$root/bindings/python"
+# from a copy: setuptools builds in the folder it is given (build/, *.egg-info), which must not be the source tree
+rm -rf "$venv/src" && cp -r "$root/bindings/python" "$venv/src"
+"$venv/bin/pip" install --quiet --no-index --no-build-isolation --force-reinstall --no-deps "$venv/src"
 # from outside the source tree, so that the installed package is the one imported
 cd "$venv"
 VKSLM_LIBRARY="$lib" VKSLM_CLI="$cli" VKSLM_TESTDATA="$testdata" \
