@@ -29,5 +29,5 @@ rm -rf "$venv/src" && cp -r "$root/bindings/python" "$venv/src"
 "$venv/bin/pip" install --quiet --no-index --no-build-isolation --force-reinstall --no-deps "$venv/src"
 # from outside the source tree, so that the installed package is the one imported
 cd "$venv"
-VKSLM_LIBRARY="$lib" VKSLM_CLI="$cli" VKSLM_TESTDATA="$testdata" \
+PYTHONDONTWRITEBYTECODE=1 VKSLM_LIBRARY="$lib" VKSLM_CLI="$cli" VKSLM_TESTDATA="$testdata" \
   exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/bindings/python/tests"
