@@ -126,7 +126,8 @@ class Cluster:
                 p.wait()
 
 
-def request(port: int, method: str, path: str, body: dict | None, headers: dict | None = None) -> dict:
+def request(port: int, method: str, path: str, body: dict | None, headers: dict | None = None,
+            on_headers=None) -> dict:
     """One request through a fresh connection: status, replica, retries, and for a stream whether it ended
     with data: [DONE] (a cut stream raises or ends early: done False)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_TIMEOUT_S)
@@ -141,6 +142,8 @@ def request(port: int, method: str, path: str, body: dict | None, headers: dict 
         out = {"status": resp.status, "replica": resp.getheader("X-Vkslm-Replica"),
                "retries": int((resp.getheader("X-Vkslm-Retries") or "0").lstrip("+") or 0), "done": False,
                "text": ""}
+        if on_headers:
+            on_headers(out)
         if body is not None and body.get("stream") and resp.status == 200:
             while True:
                 line = resp.readline()
@@ -257,8 +260,13 @@ def run(cluster: Cluster, args: argparse.Namespace) -> None:
                 next_job[0] += 1
                 in_flight[job["i"]] = job
             t0 = time.monotonic()
+
+            def started(r: dict, job: dict = job) -> None:  # which replica a stream under way comes from
+                with lock:
+                    job["replica"] = r["replica"]
+
             try:
-                r = request(lb, "POST", job["path"], job["body"], job["headers"])
+                r = request(lb, "POST", job["path"], job["body"], job["headers"], started)
             except (OSError, http.client.HTTPException) as e:  # a cut connection: a clean failure
                 r = {"status": 0, "replica": None, "retries": 0, "done": False, "exception": repr(e)}
             r.update(job=job, ms=(time.monotonic() - t0) * 1000, stream=job["body"]["stream"])
@@ -276,13 +284,20 @@ def run(cluster: Cluster, args: argparse.Namespace) -> None:
         with lock:
             done = len(results)
         if killed is None and done >= len(jobs) // 4:
-            # SIGKILL the replica that serves the most requests now (by the last answers seen): it has streams
-            # under way with high probability
-            counts: dict[str, int] = {}
-            for r in results[-8:]:
-                if r["replica"]:
-                    counts[r["replica"]] = counts.get(r["replica"], 0) + 1
-            killed = max(counts, key=counts.get) if counts else "r1"
+            # SIGKILL the replica of a stream under way, so that the test sees a stream cut; when none is under
+            # way by half of the requests, the replica that answered the most of the last ones
+            with lock:
+                streaming = [j["replica"] for j in in_flight.values() if j["body"]["stream"] and j.get("replica")]
+            if streaming:
+                killed = streaming[0]
+            elif done >= len(jobs) // 2:
+                counts: dict[str, int] = {}
+                for r in results[-8:]:
+                    if r["replica"]:
+                        counts[r["replica"]] = counts.get(r["replica"], 0) + 1
+                killed = max(counts, key=counts.get) if counts else "r1"
+            else:
+                continue
             cluster.replica(killed)["proc"].kill()
             events["kill_at"] = done
             print(f"SIGKILL {killed} after {done} requests", flush=True)
