@@ -19,7 +19,7 @@ missing() {
 [ -n "$python" ] || missing "no python3 (scripts/install-deps.sh installs it)"
 "$python" -c 'import venv, ensurepip' 2>/dev/null || missing "no python3-venv (scripts/install-deps.sh installs it)"
 "$python" -c 'import pytest' 2>/dev/null || missing "no python3-pytest (scripts/install-deps.sh installs it)"
-[ -f "$lib" ] || missing "no library $lib (build it first; a sanitized build uses the normal build's, see tests/CMakeLists.txt)"
+[ -f "$lib" ] || missing "no library $lib (build it first; a sanitized build uses the normal build's: tests/CMakeLists.txt)"
 [ -x "$cli" ] || missing "no vkslm CLI $cli"
 if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv --system-site-packages "$venv"
