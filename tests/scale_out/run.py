@@ -171,6 +171,17 @@ def request(port: int, method: str, path: str, body: dict | None, headers: dict 
         conn.close()
 
 
+def raw_get(port: int, path: str) -> tuple[int, str]:
+    """GET path from one replica directly: (status, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_TIMEOUT_S)
+    try:
+        conn.request("GET", path, headers={"Host": HOST})
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
+
+
 def workload(n: int) -> list[dict]:
     """n requests: completions and chats, a third of them streamed; a third name the expert in the body, a
     third in the X-Vkslm-Expert header, the rest are routed ("auto")."""
@@ -306,6 +317,23 @@ def run(cluster: Cluster, args: argparse.Namespace) -> None:
             cluster.replica(drained)["proc"].send_signal(signal.SIGTERM)
             events["drain_at"] = done
             print(f"SIGTERM {drained} (drain) after {done} requests", flush=True)
+            # once its signal thread has taken the SIGTERM, its own /health says 503 "draining" (what takes it out
+            # of HAProxy's rotation) until it stops; it may have finished and stopped already, which is no failure
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    health = raw_get(cluster.replica(drained)["port"], "/health")
+                except OSError as e:
+                    events["drain_health"] = repr(e)
+                    break
+                events["drain_health"] = health
+                if health[0] == 503:
+                    if '"status":"draining"' not in health[1]:
+                        fail(f"/health of the draining replica: {health}")
+                    break
+                if health[0] != 200 or time.monotonic() > deadline:
+                    fail(f"/health of the replica that got SIGTERM: {health}")
+                time.sleep(0.01)
     wall = time.monotonic() - t0
     for t in threads:
         t.join()
@@ -341,7 +369,8 @@ def run(cluster: Cluster, args: argparse.Namespace) -> None:
           f"{len(retried)} ({sum(r['retries'] for r in results)} retries)")
     if drained:
         print(f"the drained replica {drained} had {events['drain_in_flight']} requests in flight at SIGTERM, finished "
-              f"them and exited 0; its later requests went elsewhere")
+              f"them and exited 0; its later requests went elsewhere; its /health while draining: "
+              f"{str(events.get('drain_health'))[:60]}")
     print(f"latency of served requests: p50 {percentile(lat, 50):.0f} ms, p99 {percentile(lat, 99):.0f} ms; "
           f"served per replica: {dict(sorted(per_replica.items()))}")
     for r in failed:
