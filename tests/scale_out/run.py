@@ -184,7 +184,7 @@ def raw_get(port: int, path: str) -> tuple[int, str]:
 
 def workload(n: int) -> list[dict]:
     """n requests: completions and chats, a third of them streamed; a third name the expert in the body, a
-    third in the X-Vkslm-Expert header, the rest are routed ("auto")."""
+    third in the X-Vkslm-Expert header and the body, the rest are routed ("auto")."""
     rng = random.Random(18)
     jobs = []
     for i in range(n):
@@ -198,8 +198,8 @@ def workload(n: int) -> list[dict]:
         headers = {}
         if i % 3 == 1:
             body["model"] = rng.choice(["stories", "tales"])
-        elif i % 3 == 2:
-            headers["X-Vkslm-Expert"] = rng.choice(["stories", "tales"])
+        elif i % 3 == 2:  # a client naming the expert for the balancer too (which then need not parse the body)
+            headers["X-Vkslm-Expert"] = body["model"] = rng.choice(["stories", "tales"])
         else:
             body["model"] = "auto"
         jobs.append({"i": i, "path": "/v1/chat/completions" if chat else "/v1/completions", "body": body,
@@ -245,8 +245,9 @@ def run(cluster: Cluster, args: argparse.Namespace) -> None:
     for expert in ("stories", "tales"):
         seen = set()
         for k in range(3):
+            # the header alone (the body's model then only tells the replica), or the body's model alone
             headers = {"X-Vkslm-Expert": expert} if k % 2 else {}
-            body = {"prompt": "Once", "max_tokens": 2} | ({} if k % 2 else {"model": expert})
+            body = {"prompt": "Once", "max_tokens": 2, "model": expert if k % 2 == 0 else "auto"}
             r = request(lb, "POST", "/v1/completions", body, headers)
             if r["status"] != 200:
                 fail(f"expert {expert}: status {r['status']}")
