@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -66,9 +67,12 @@ def test_stream_equals_generate(stories_model: vkslm.Model) -> None:
         assert len(pieces) > 1 and all(isinstance(p, str) and p for p in pieces)
         assert "".join(pieces) == gen.text
     assert gen.finish_reason == "stop" and " park" not in gen.text
-    # a stream closed early stops the generation and frees the model for the next call
+    # a stream closed early stops the generation and frees the model for the next call; a call on the model
+    # from the thread reading its stream is refused (it would wait for itself)
     it = model.stream(PROMPT, max_tokens=200)
     first = next(it)
+    with pytest.raises(vkslm.Error, match="streaming"):
+        model.tokenize("x")
     it.close()
     assert model.generate(PROMPT, max_tokens=4).text.startswith(first)
 
@@ -100,6 +104,10 @@ def test_errors(stories: str, tmp_path) -> None:
             list(model.stream(PROMPT, grammar="root ::= ("))
         with pytest.raises(ValueError):
             model.generate(PROMPT, max_tokens=-1)
+        with pytest.raises(ValueError, match="NUL"):
+            model.generate("Once\0 upon")
+        with pytest.raises(TypeError):
+            model.score("not ids")
         # the model still works after the errors
         assert model.generate(PROMPT, max_tokens=4).tokens
     with pytest.raises(vkslm.Error, match="closed"):
@@ -137,3 +145,22 @@ def test_devices() -> None:
     devs = vkslm.devices()
     assert devs and sum(d["chosen"] for d in devs) == 1
     assert all(d["type"] in ("discrete", "integrated", "virtual", "cpu", "other") and d["name"] for d in devs)
+
+
+def test_gil_released_during_generation(stories_model: vkslm.Model) -> None:
+    """While one thread is inside vkslm_generate, another runs Python: it sees the first thread's frame stopped
+    at the foreign call many times (a call holding the GIL would let it run at no point of the call)."""
+    import sys
+    import vkslm._model as impl
+
+    call_line = next(i for i, line in enumerate(open(impl.__file__), 1) if "lib.vkslm_generate(self._session" in line)
+    worker = threading.Thread(target=stories_model.generate, args=(PROMPT,), kwargs={"max_tokens": 200})
+    seen = 0
+    worker.start()
+    while worker.is_alive():
+        frame = sys._current_frames().get(worker.ident)
+        if frame is not None and frame.f_code.co_name == "_run" and frame.f_lineno == call_line:
+            seen += 1
+        time.sleep(0.001)
+    worker.join()
+    assert seen >= 20, f"the main thread ran {seen} times during generation"

@@ -1,6 +1,7 @@
 """vkslm.Model: a loaded model with one session, and the calls Python code makes on it."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import queue
@@ -71,6 +72,15 @@ def version() -> str:
     return lib.vkslm_version().decode()
 
 
+def _cstr(text: str, what: str) -> bytes:
+    """text as the NUL-terminated UTF-8 the C API reads; ValueError for an embedded NUL (C would stop there)."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a str, not {type(text).__name__}")
+    if "\0" in text:
+        raise ValueError(f"{what} contains a NUL character")
+    return text.encode("utf-8")
+
+
 def _ids_array(ids: Sequence[int]) -> "ctypes.Array[c_int32]":
     if isinstance(ids, (str, bytes)):
         raise TypeError("token ids must be a sequence of integers, not a string")
@@ -96,6 +106,7 @@ class Model:
         self._model = c_void_p()
         self._session = c_void_p()
         self._lock = threading.Lock()
+        self._streaming: Optional[int] = None  # the thread reading a stream, while one runs
         path = os.fspath(path)
         if not isinstance(context, int) or context < 0:
             raise ValueError(f"context must be a whole number >= 0, not {context!r}")
@@ -121,7 +132,7 @@ class Model:
     # ---- lifetime ----------------------------------------------------------------------------------
     def close(self) -> None:
         """Frees the session and the model (idempotent). Later calls raise Error."""
-        with self._lock:
+        with self._locked():
             if self._session:
                 lib.vkslm_session_free(self._session)
                 self._session = c_void_p()
@@ -140,7 +151,19 @@ class Model:
             self.close()
 
     def __repr__(self) -> str:
+        if not self._model:
+            return "vkslm.Model(closed)"
         return f"vkslm.Model({self.path!r}, arch={self.arch!r}, context={self.context}, device={self.device_name!r})"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Holds the model for one call. A call from the thread that is reading a stream of this model would
+        wait for itself: it is refused instead."""
+        if self._streaming == threading.get_ident():
+            raise Error(_lib.ERR_INVALID_ARG, "the model is streaming on this thread: finish or close the stream "
+                                              "before the next call")
+        with self._lock:
+            yield
 
     def _live(self) -> None:
         if not self._model:
@@ -151,7 +174,7 @@ class Model:
         """The token ids of text, with the vocabulary's start and end tokens (BOS, ...) when add_special.
         Control tokens written in the text are read as plain text."""
         raw = text.encode("utf-8")
-        with self._lock:
+        with self._locked():
             self._live()
             cap = len(raw) + 8
             for _ in range(2):
@@ -169,7 +192,7 @@ class Model:
     def detokenize(self, ids: Sequence[int]) -> str:
         """The text of token ids (control tokens left out; bytes that form no character become U+FFFD)."""
         arr = _ids_array(ids)
-        with self._lock:
+        with self._locked():
             self._live()
             cap = 4 * len(arr) + 16
             for _ in range(2):
@@ -183,8 +206,8 @@ class Model:
 
     # ---- generation --------------------------------------------------------------------------------
     def _params(self, max_tokens: int, temperature: float, top_p: float, top_k: int, seed: int,
-                stop: Optional[Union[str, Iterable[str]]], grammar: Optional[str]) -> tuple:
-        """vkslm_generate_params for these settings, and the ctypes objects it points into (kept alive)."""
+                stop: Optional[Union[str, Iterable[str]]], grammar: Optional[str]) -> "_lib.GenerateParams":
+        """vkslm_generate_params for these settings; the stop strings and grammar it points to live with it."""
         if not isinstance(max_tokens, int) or max_tokens < 0:
             raise ValueError(f"max_tokens must be a whole number >= 0, not {max_tokens!r}")
         if not isinstance(seed, int) or not 0 <= seed < 2 ** 64:
@@ -200,22 +223,23 @@ class Model:
             stops = [stop] if isinstance(stop, str) else list(stop)
             if any(not isinstance(s, str) or not s for s in stops):
                 raise ValueError("stop must be a non-empty string or a list of them")
-            arr = (c_char_p * len(stops))(*[s.encode() for s in stops])
+            arr = (c_char_p * len(stops))(*[_cstr(s, "a stop string") for s in stops])
             keep.append(arr)
             p.stop = ctypes.cast(arr, POINTER(c_char_p))
             p.n_stop = len(stops)
         if grammar is not None:
-            g = grammar.encode()
+            g = _cstr(grammar, "grammar")
             keep.append(g)
             p.grammar = g
-        return p, keep
+        p._vkslm_keep = keep  # the C struct holds raw pointers into these
+        return p
 
     def _run(self, prompt: str, p: "_lib.GenerateParams") -> Generation:
         """vkslm_generate from a fresh context (the session is rewound first); the caller holds the lock."""
         self._live()
         _check(lib.vkslm_session_rewind(self._session, 0))
         r = _lib.GenerateResult()
-        _check(lib.vkslm_generate(self._session, prompt.encode("utf-8"), byref(p), byref(r)))
+        _check(lib.vkslm_generate(self._session, _cstr(prompt, "prompt"), byref(p), byref(r)))
         return Generation(text=ctypes.string_at(r.text, r.text_len).decode("utf-8"),
                           tokens=list(r.tokens[:r.n_tokens]),
                           finish_reason=lib.vkslm_stop_reason_str(r.stop_reason).decode(),
@@ -231,8 +255,8 @@ class Model:
         string or strings that end the text (not included). grammar: a GBNF-style grammar (docs/grammar.md)
         the output must follow. Raises Error for settings the library refuses (a NaN temperature, a bad
         grammar, ...)."""
-        p, keep = self._params(max_tokens, temperature, top_p, top_k, seed, stop, grammar)
-        with self._lock:
+        p = self._params(max_tokens, temperature, top_p, top_k, seed, stop, grammar)
+        with self._locked():
             return self._run(prompt, p)
 
     def stream(self, prompt: str, max_tokens: int = 128, temperature: float = 0.0, top_p: float = 1.0,
@@ -242,7 +266,7 @@ class Model:
         that might begin a stop string is held back until it cannot). The pieces join to generate's text.
         Closing the iterator early (break) stops the generation within a token. Errors are raised from the
         iterator."""
-        p, keep = self._params(max_tokens, temperature, top_p, top_k, seed, stop, grammar)
+        p = self._params(max_tokens, temperature, top_p, top_k, seed, stop, grammar)
         pieces: "queue.Queue[object]" = queue.Queue()
         cancel = threading.Event()
         done = object()
@@ -257,7 +281,6 @@ class Model:
 
         def worker() -> None:
             try:
-                assert keep is not None  # the stop strings and grammar p points into live as long as the call
                 self._run(prompt, p)
                 pieces.put(done)
             except BaseException as e:  # handed to the consumer, raised there
@@ -265,9 +288,10 @@ class Model:
 
         def iterate() -> Iterator[str]:
             # nothing runs (and the model stays free) until the first piece is asked for
-            with self._lock:
+            with self._locked():
                 thread = threading.Thread(target=worker, name="vkslm-stream", daemon=True)
                 thread.start()
+                self._streaming = threading.get_ident()
                 try:
                     while True:
                         item = pieces.get()
@@ -279,6 +303,7 @@ class Model:
                 finally:
                     cancel.set()  # a consumer that stopped early: the callback says stop at the next token
                     thread.join()
+                    self._streaming = None
 
         return iterate()
 
@@ -289,11 +314,11 @@ class Model:
         if isinstance(texts, str):
             texts = [texts]
         out = []
-        with self._lock:
+        with self._locked():
             self._live()
             for text in texts:
                 vec = (c_float * self.n_embd)()
-                _check(lib.vkslm_embed(self._session, 0, text.encode("utf-8"), _lib.POOLING_DEFAULT, vec, None))
+                _check(lib.vkslm_embed(self._session, 0, _cstr(text, "text"), _lib.POOLING_DEFAULT, vec, None))
                 out.append(list(vec))
         return out
 
@@ -306,7 +331,7 @@ class Model:
             raise TypeError(f"top must be an integer, not {top!r}")
         if not arr:
             return []
-        with self._lock:
+        with self._locked():
             self._live()
             batch = lib.vkslm_batch_init(len(arr))
             if not batch:
