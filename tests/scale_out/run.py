@@ -280,7 +280,9 @@ def run(cluster: Cluster, args: argparse.Namespace) -> None:
             try:
                 r = request(lb, "POST", job["path"], job["body"], job["headers"], started)
             except (OSError, http.client.HTTPException) as e:  # a cut connection: a clean failure
-                r = {"status": 0, "replica": None, "retries": 0, "done": False, "exception": repr(e)}
+                with lock:  # the replica its headers named, when they came
+                    r = {"status": 0, "replica": job.get("replica"), "retries": 0, "done": False,
+                         "exception": repr(e)}
             r.update(job=job, ms=(time.monotonic() - t0) * 1000, stream=job["body"]["stream"])
             with lock:
                 in_flight.pop(job["i"], None)
