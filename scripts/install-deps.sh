@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs (with apt-get) only the system packages vkslm needs that are not installed yet. Idempotent.
+# Installs (with apt-get) only the system packages vkslm needs that are not installed yet (a JDK for the Java
+# binding's test among them). Idempotent.
 # Then OpenAI's Node client for the server test tests/openai (npm ci there, from its package-lock.json).
 # Usage: scripts/install-deps.sh [--dev]   (--dev adds clang and its sanitizer/fuzzer runtime)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 pkgs=(cmake make gcc pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
       glslang-tools spirv-tools libstb-dev libcunit1-dev libpcre2-dev libmicrohttpd-dev libcjson-dev curl
-      python3)
+      python3 openjdk-17-jdk-headless)
 if [ "${1:-}" = "--dev" ]; then pkgs+=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do
