@@ -45,6 +45,11 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
 }
 
 static void *ptr(jlong handle) { return (void *)(intptr_t)handle; }
+
+static void drop(JNIEnv *env, jobject ref) {
+    if (ref)
+        (*env)->DeleteLocalRef(env, ref);
+}
 static jlong handle_of(const void *p) { return (jlong)(intptr_t)p; }
 
 /* NULL (with an OutOfMemoryError pending) when Java is out of memory */
@@ -71,8 +76,8 @@ static jstring string_of(JNIEnv *env, const char *s) {
     jbyteArray b = bytes_of(env, s ? s : "", s ? strlen(s) : 0);
     jstring charset = b ? (*env)->NewStringUTF(env, "UTF-8") : NULL;
     jstring out = charset ? (*env)->NewObject(env, g_string, g_string_init, b, charset) : NULL;
-    (*env)->DeleteLocalRef(env, b);
-    (*env)->DeleteLocalRef(env, charset);
+    drop(env, b);
+    drop(env, charset);
     return out;
 }
 
@@ -202,8 +207,8 @@ static bool on_tokens(const char *piece, const int32_t *ids, const vkslm_token_l
     jintArray i = b ? ints_of(env, ids, n) : NULL;
     jboolean go = i ? (*env)->CallBooleanMethod(env, c->sink, g_sink_accept, b, i) : JNI_FALSE;
     /* local references live until the native method returns: a long generation would fill the table */
-    (*env)->DeleteLocalRef(env, b);
-    (*env)->DeleteLocalRef(env, i);
+    drop(env, b);
+    drop(env, i);
     return go && !(*env)->ExceptionCheck(env);
 }
 
