@@ -112,7 +112,7 @@ static void test_every_reference(void) {
             worst = e;
     }
     printf("\n  %d references, worst NMSE vs exact logits %.2e, teacher-forced %d/%d steps\n", n, worst, ok, steps);
-    CU_ASSERT(n >= 44);
+    CU_ASSERT(n >= (test_refs_filtered() ? 1 : 44));
     test_gpu_assert_clean(vk);
 }
 
