@@ -29,24 +29,36 @@ sysroot=${VKSLM_AARCH64_SYSROOT:-/}
 qemu=/usr/bin/qemu-aarch64-static
 testdata=${VKSLM_TESTDATA:-$root/../shared/testdata}
 refs_model=${VKSLM_TEST_REFS:-stories260K}
+icd_dir=/usr/share/vulkan/icd.d.aarch64
 
 deps() {
   local pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static cmake make pkg-config glslang-tools
               spirv-tools libvulkan-dev:arm64 mesa-vulkan-drivers:arm64 vulkan-validationlayers:arm64
               libstb-dev:arm64 libcunit1-dev:arm64 libpcre2-dev:arm64 libmicrohttpd-dev:arm64 libcjson-dev:arm64)
-  local missing=() p
+  local missing=() p sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "installing: ${missing[*]}" >&2
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  export DEBIAN_FRONTEND=noninteractive
-  # the arm64 packages come from the same Debian mirror as the host's (multiarch)
-  dpkg --print-foreign-architectures | grep -qx arm64 || $sudo dpkg --add-architecture arm64
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # the arm64 packages come from the same Debian mirror as the host's (multiarch)
+    dpkg --print-foreign-architectures | grep -qx arm64 || $sudo dpkg --add-architecture arm64
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  # The arm64 Mesa package puts its ICD files (*.aarch64.json) beside the host's in /usr/share/vulkan/icd.d,
+  # where the x86-64 loader tries them, fails to load the arm64 drivers and says so through the debug
+  # messenger: every validated x86-64 test would fail. They are diverted (dpkg-divert, so upgrades follow)
+  # to a folder only the arm64 runs read (VK_ICD_FILENAMES).
+  local f
+  for f in $(dpkg -L mesa-vulkan-drivers:arm64 | grep '^/usr/share/vulkan/icd\.d/.*\.json$'); do
+    if [ "$(dpkg-divert --truename "$f")" = "$f" ]; then
+      $sudo mkdir -p "$icd_dir"
+      $sudo dpkg-divert --quiet --package vkslm-aarch64 --add --rename --divert "$icd_dir/${f##*/}" "$f"
+    fi
+  done
 }
 
 configure() {
@@ -56,7 +68,7 @@ configure() {
 
 # the arm64 Vulkan loader must load the arm64 lavapipe (the x86-64 ICD beside it cannot be loaded)
 arm64_env() {
-  export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.aarch64.json
+  export VK_ICD_FILENAMES=$icd_dir/lvp_icd.aarch64.json
   export VK_DRIVER_FILES=$VK_ICD_FILENAMES
   export VKSLM_TESTDATA=$testdata
 }
