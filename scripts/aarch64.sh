@@ -16,7 +16,9 @@
 #      tokens, the exact logits and its greedy tokens, the files x86-64 is checked against. The greedy tokens
 #      must all be arm64's top-1 (teacher-forced, every step), and the x86-64 build's too (build/, at the
 #      same subgroup size): then both generate the reference's tokens.
-#   2. the CPU suites of the tokenizers, GGUF reader, sampler, grammars and UTF-8 (char is unsigned on arm64).
+#   2. the CPU suites of the tokenizers (llama.cpp's test cases of every vocabulary), UTF-8 and the GGUF reader
+#      (char is unsigned on arm64). The sampler, grammar and chat-template suites pass there too but take
+#      2-7 minutes each under emulation.
 #   3. the `kernel` label in quick mode, only with --kernels: Debian 12's arm64 lavapipe (Mesa 22.3.6, LLVM
 #      15) aborts compiling any shader that converts f16 vectors ("LLVM ERROR: Cannot select: v4f32 =
 #      fp_extend v4i16"), which every f16 tensor and every quantized type's scales need. For the same reason
@@ -106,7 +108,7 @@ subset() {
     failed=1
   fi
   t0=$(date +%s)
-  ctest --test-dir "$dir" -R '^test_(tok_|utf8|gguf|sampler|grammar|vocab_only|chat_template)' --output-on-failure \
+  ctest --test-dir "$dir" -R '^test_(tok_props|tok_vocab|utf8|gguf|gguf_malformed|vocab_only)$' --output-on-failure \
     || failed=1
   echo "CPU suites (arm64): $(( $(date +%s) - t0 )) s"
   if [ "$kernels" = "--kernels" ]; then
