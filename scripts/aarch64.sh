@@ -17,8 +17,8 @@
 #      must all be arm64's top-1 (teacher-forced, every step), and the x86-64 build's too (build/, at the
 #      same subgroup size): then both generate the reference's tokens.
 #   2. the CPU suites of the tokenizers (llama.cpp's test cases of every vocabulary), UTF-8 and the GGUF reader
-#      (char is unsigned on arm64). The sampler, grammar and chat-template suites pass there too but take
-#      2-7 minutes each under emulation.
+#      (char is unsigned on arm64). The sampler and chat-template suites pass there too but take 1-2 minutes
+#      each under emulation, the grammar suite more than 6.
 #   3. the `kernel` label in quick mode, only with --kernels: Debian 12's arm64 lavapipe (Mesa 22.3.6, LLVM
 #      15) aborts compiling any shader that converts f16 vectors ("LLVM ERROR: Cannot select: v4f32 =
 #      fp_extend v4i16"), which every f16 tensor and every quantized type's scales need. For the same reason
