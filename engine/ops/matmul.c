@@ -135,7 +135,8 @@ vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm
     const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
     int cpu = vkslm_vk_is_cpu(vk), reduce = vkslm_op_need_subgroups(vk, name) == VKSLM_OK;
     if (kernel == VKSLM_MATMUL_AUTO && s.m <= VKSLM_MATMUL_MAX_VEC)
-        kernel = cpu || !reduce ? VKSLM_MATMUL_ROW_PER_LANE : VKSLM_MATMUL_ROW_PER_SUBGROUP;
+        kernel = cpu || !reduce || (caps->quirk_mask & VKSLM_QUIRK_SCALAR_MATVEC) ? VKSLM_MATMUL_ROW_PER_LANE
+                                                                                : VKSLM_MATMUL_ROW_PER_SUBGROUP;
     else if (kernel == VKSLM_MATMUL_AUTO)
         kernel = cpu ? VKSLM_MATMUL_ROW_PER_LANE : VKSLM_MATMUL_TILED;
     if (kernel == VKSLM_MATMUL_TILED && caps->max_workgroup_invocations < TILE_INVOCATIONS)
