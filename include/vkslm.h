@@ -187,6 +187,21 @@ typedef struct vkslm_device_profile {
  * Errors: VKSLM_ERR_INVALID_ARG for a NULL count, a negative cap, or a NULL out with cap > 0. */
 VKSLM_API vkslm_status vkslm_device_profiles_list(vkslm_device_profile *out, int cap, int *count);
 
+/* An entry of the driver quirk table (docs/devices.md): a known driver bug, the devices it matches (vendor,
+ * VkDriverId, 0 for any driver of the vendor, and an inclusive range of driver versions as the driver encodes
+ * them), the public issue that shows it, and the workarounds vkslm applies when it matches (or when env
+ * VKSLM_FORCE_QUIRK names it): a comma-separated list of no-fp16, no-8bit, no-16bit-storage,
+ * no-subgroup-size-control, scalar-matvec. Strings are static. */
+typedef struct vkslm_device_quirk {
+    const char *name, *description, *link;
+    uint32_t vendor_id, driver_id, driver_version_min, driver_version_max;
+    const char *workarounds;
+} vkslm_device_quirk;
+
+/* Fills up to `cap` entries (out may be NULL when cap is 0); *count gets how many exist. Needs no device.
+ * Errors: VKSLM_ERR_INVALID_ARG for a NULL count, a negative cap, or a NULL out with cap > 0. */
+VKSLM_API vkslm_status vkslm_device_quirks_list(vkslm_device_quirk *out, int cap, int *count);
+
 /* ---- models ------------------------------------------------------------------------------------ */
 /* Threads: a loaded model is immutable and may be shared by sessions used from different threads at
  * the same time. One session must be used by one thread at a time. */

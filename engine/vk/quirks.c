@@ -5,6 +5,7 @@
  * chooses. No fix is known for any entry's driver, so every range is open-ended; narrow it when a release
  * fixes the bug. env VKSLM_FORCE_QUIRK=NAME[,NAME] (or "all") applies entries on any device, to test the
  * workarounds on lavapipe. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,13 +39,13 @@ static const quirk quirks[] = {
      * 0.49) while the other ops agree. vkslm takes its row-per-invocation mat-vec and f32 arithmetic there. */
     {"turnip-a7xx-matmul", VENDOR_QUALCOMM, VK_DRIVER_ID_MESA_TURNIP, ANY_VERSION,
      VKSLM_QUIRK_SCALAR_MATVEC | VKSLM_QUIRK_NO_FP16,
-     "Mesa turnip (Adreno 7xx): quantized MUL_MAT results wrong", "https://github.com/ggml-org/llama.cpp/issues/25906"},
+     "Mesa turnip (Adreno 7xx): quantized MUL_MAT results wrong", "https://github.com/ggml-org/llama.cpp/issues/25906",},
     /* Arm's Mali driver (Mali-G720): 167 of llama.cpp's 860 MUL_MAT tests fail in every data type and output is
      * garbage; ncnn sees wrong detections on the same GPU where its FAQ's first step is to turn fp16 off. vkslm
      * leaves fp16 arithmetic, 16-bit storage and the 8-bit paths off (all-f32 kernels). */
     {"mali-matmul-f16", VENDOR_ARM, VK_DRIVER_ID_ARM_PROPRIETARY, ANY_VERSION,
      VKSLM_QUIRK_NO_FP16 | VKSLM_QUIRK_NO_16BIT_STORAGE | VKSLM_QUIRK_NO_8BIT,
-     "Arm Mali driver: MUL_MAT wrong across data types (Mali-G720)", "https://github.com/ggml-org/llama.cpp/issues/23241"},
+     "Arm Mali driver: MUL_MAT wrong across data types (Mali-G720)", "https://github.com/ggml-org/llama.cpp/issues/23241",},
     /* Imagination's PowerVR driver (DXT-48-1536, Pixel 10 Pro): every generated token is 0 until llama.cpp's
      * integer dot product (and cooperative matrix) paths are turned off. */
     {"powervr-integer-dot", VENDOR_IMAGINATION, VK_DRIVER_ID_IMAGINATION_PROPRIETARY, ANY_VERSION,
@@ -63,12 +64,38 @@ static const quirk quirks[] = {
 
 uint32_t vkslm_vk_quirk_count(void) { return (uint32_t)N_QUIRKS; }
 
-void vkslm_vk_quirk_at(uint32_t i, const char **name, const char **what, const char **link, uint32_t *mask) {
-    const quirk *q = i < N_QUIRKS ? &quirks[i] : NULL;
-    *name = q ? q->name : NULL;
-    *what = q ? q->what : NULL;
-    *link = q ? q->link : NULL;
-    *mask = q ? q->mask : 0;
+/* The workarounds of each entry's mask in words, as vkslm_device_quirk.workarounds names them: made once. */
+static const char *const mask_names[] = {"no-fp16", "no-8bit", "no-16bit-storage", "no-subgroup-size-control",
+                                         "scalar-matvec"};
+_Static_assert(sizeof mask_names / sizeof *mask_names == 5 && VKSLM_QUIRK_SCALAR_MATVEC == 1u << 4,
+               "one name per VKSLM_QUIRK_* bit");
+
+static char workaround_text[N_QUIRKS][128];
+static pthread_once_t workaround_once = PTHREAD_ONCE_INIT;
+
+static void make_workaround_text(void) {
+    for (size_t i = 0; i < N_QUIRKS; i++) {
+        size_t len = 0;
+        for (size_t b = 0; b < sizeof mask_names / sizeof *mask_names && len < sizeof workaround_text[i]; b++)
+            if (quirks[i].mask >> b & 1)
+                len += (size_t)snprintf(workaround_text[i] + len, sizeof workaround_text[i] - len, "%s%s",
+                                        len ? "," : "", mask_names[b]);
+    }
+}
+
+vkslm_status vkslm_device_quirks_list(vkslm_device_quirk *out, int cap, int *count) {
+    if (!count || cap < 0 || (cap > 0 && !out))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_device_quirks_list: NULL output or negative capacity");
+    *count = (int)N_QUIRKS;
+    pthread_once(&workaround_once, make_workaround_text);
+    for (size_t i = 0; i < N_QUIRKS && (int)i < cap; i++) {
+        const quirk *q = &quirks[i];
+        out[i] = (vkslm_device_quirk){.name = q->name, .description = q->what, .link = q->link,
+                                      .vendor_id = q->vendor_id, .driver_id = q->driver_id,
+                                      .driver_version_min = q->version_min, .driver_version_max = q->version_max,
+                                      .workarounds = workaround_text[i]};
+    }
+    return VKSLM_OK;
 }
 
 static int matches(const quirk *q, const vkslm_vk_caps *c) {

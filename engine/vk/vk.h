@@ -87,9 +87,6 @@ void vkslm_vk_profile_apply(const vkslm_vk_profile *p, vkslm_vk_caps *caps);
 #define VKSLM_QUIRK_NO_16BIT_STORAGE 0x04u /* no 16-bit storage: f16 data goes through the packed kernels */
 #define VKSLM_QUIRK_NO_SIZE_CONTROL 0x08u  /* do not use subgroup size control */
 #define VKSLM_QUIRK_SCALAR_MATVEC 0x10u    /* mat-vec: one row per invocation, no subgroup reduction */
-uint32_t vkslm_vk_quirk_count(void);
-/* Entry i: its name, what it works around, the public issue that shows it, and its workarounds. */
-void vkslm_vk_quirk_at(uint32_t i, const char **name, const char **what, const char **link, uint32_t *mask);
 /* Applies the entries that match caps (vendor, driver ID, driver version) and those env VKSLM_FORCE_QUIRK names
  * (comma-separated; "all": every entry); an unknown name fails with VKSLM_ERR_INVALID_ARG. */
 vkslm_status vkslm_vk_quirks_apply(vkslm_vk_caps *caps);

@@ -1,5 +1,5 @@
 /* vkslm devices [--json] [--device D]: every Vulkan device, its features and limits, and the choice;
- * vkslm devices --profiles [--json]: the device profiles (env VKSLM_DEVICE_PROFILE). */
+ * vkslm devices --profiles | --quirks [--json]: the device profiles (env VKSLM_DEVICE_PROFILE), the driver quirk table. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +131,45 @@ static void print_json_device(const vkslm_device_details *d, uint32_t i, int cho
     printf("]}");
 }
 
+static void print_quirks(int json) {
+    vkslm_device_quirk q[32];
+    int n = 0;
+    vkslm_device_quirks_list(q, 32, &n);
+    if (n > 32)
+        n = 32;
+    if (json)
+        printf("{\"quirks\": [\n");
+    else
+        printf("%d driver quirk entries (env VKSLM_FORCE_QUIRK=NAME[,NAME] forces them; see docs/devices.md):\n", n);
+    for (int i = 0; i < n; i++) {
+        if (json) {
+            printf("  {\"name\": ");
+            json_str(stdout, q[i].name, strlen(q[i].name));
+            printf(", \"description\": ");
+            json_str(stdout, q[i].description, strlen(q[i].description));
+            printf(", \"link\": ");
+            json_str(stdout, q[i].link, strlen(q[i].link));
+            printf(", \"vendor_id\": %u, \"driver_id\": %u, \"driver_version_min\": %u, \"driver_version_max\": %u, "
+                   "\"workarounds\": [",
+                   q[i].vendor_id, q[i].driver_id, q[i].driver_version_min, q[i].driver_version_max);
+            for (const char *w = q[i].workarounds; *w;) {
+                size_t k = strcspn(w, ",");
+                printf("%s", w == q[i].workarounds ? "" : ", ");
+                json_str(stdout, w, k);
+                w += k;
+                if (*w == ',')
+                    w++;
+            }
+            printf("]}%s\n", i + 1 < n ? "," : "");
+        } else {
+            printf("  %-24s vendor 0x%04x, driver id %u: %s\n      workarounds: %s\n      %s\n", q[i].name,
+                   q[i].vendor_id, q[i].driver_id, q[i].description, q[i].workarounds, q[i].link);
+        }
+    }
+    if (json)
+        printf("]}\n");
+}
+
 static void print_profiles(int json) {
     int n = 0;
     vkslm_device_profiles_list(NULL, 0, &n);
@@ -188,15 +227,18 @@ int cmd_devices(int argc, char **argv) {
             json = 1;
         else if (cli_flag(argv[i], "--profiles"))
             profiles = 1;
+        else if (cli_flag(argv[i], "--quirks"))
+            profiles = 2;
         else if ((v = cli_value(argc, argv, &i, "--device")))
             selector = v;
         else if (cli_flag(argv[i], "--help") || cli_flag(argv[i], "-h")) {
             printf("usage: vkslm devices [--json] [--device INDEX|NAME]\n"
                    "       vkslm devices --profiles [--json]\n"
+                   "       vkslm devices --quirks [--json]\n"
                    "Lists every Vulkan device with its features and limits, and marks the one vkslm would use\n"
                    "(discrete > integrated > virtual > CPU; --device or env VKSLM_DEVICE overrides). Under env\n"
                    "VKSLM_DEVICE_PROFILE the values are narrowed to the profile's; the driver quirks applied are\n"
-                   "shown. --profiles lists the device profiles instead.\n");
+                   "shown. --profiles lists the device profiles instead, --quirks the driver quirk table.\n");
             return 0;
         } else {
             fprintf(stderr, "vkslm devices: unknown option '%s'\n", argv[i]);
@@ -205,10 +247,13 @@ int cmd_devices(int argc, char **argv) {
     }
     if (profiles) {
         if (selector) {
-            fprintf(stderr, "vkslm devices: --profiles lists profiles, not devices: drop --device\n");
+            fprintf(stderr, "vkslm devices: --profiles and --quirks list tables, not devices: drop --device\n");
             return 2;
         }
-        print_profiles(json);
+        if (profiles == 2)
+            print_quirks(json);
+        else
+            print_profiles(json);
         return 0;
     }
     vkslm_device_details *caps = NULL;
