@@ -119,7 +119,8 @@ typedef struct vkslm_vk_options {
     int profile;          /* timestamp queries per dispatch */
 } vkslm_vk_options;
 
-/* Environment switches read at open: VKSLM_DEVICE, VKSLM_VALIDATE, VKSLM_MAX_STORAGE_RANGE (bytes; lowers
+/* Environment switches read at open: VKSLM_DEVICE, VKSLM_DEVICE_PROFILE and VKSLM_FORCE_QUIRK (profiles.c,
+ * quirks.c: an unknown name fails the open with VKSLM_ERR_INVALID_ARG), VKSLM_VALIDATE, VKSLM_MAX_STORAGE_RANGE (bytes; lowers
  * the range vkslm binds), VKSLM_DISABLE_F16 / _8BIT / _16BIT (do not enable those features),
  * VKSLM_DISABLE_TEXEL (no texel-buffer bindings: the kernels that use them fall back to storage buffers),
  * VKSLM_DISABLE_UMA (always stage uploads), VKSLM_STAGING_BYTES, VKSLM_DEVICE_MEMORY_LIMIT, VKSLM_CACHE_DIR,
