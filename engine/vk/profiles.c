@@ -20,22 +20,23 @@
  * maxComputeWorkGroupSize[3], fp16 arithmetic, int8 arithmetic, 16-bit storage, 8-bit storage, integer dot
  * product, device-local heap. */
 static const vkslm_vk_profile profiles[] = {
-    /* Qualcomm Adreno 640 (Snapdragon 855) on Mesa turnip, src/freedreno/vulkan/tu_device.cc: threadsize 64 or
-     * 128 with subgroup size control (default 128), MAX_STORAGE_BUFFER_RANGE (1u << 27) "match the latest
-     * Qualcomm driver which is also a hw limit", 32 KiB shared memory, 1024 invocations, shaderFloat16,
-     * shaderInt8, 16/8-bit storage, shaderIntegerDotProduct (not accelerated on a6xx). Shared memory and
-     * invocations as IREE's Adreno target lists them from https://vulkan.gpuinfo.org/displayreport.php?id=10983.
-     * Heap: a 6 GiB phone, of which turnip offers 3/4 of RAM as its one heap; vkslm takes 3 GiB. */
+    /* Qualcomm Adreno 640 (Snapdragon 855) on Mesa turnip, src/freedreno/vulkan/tu_device.cc and tu_common.h:
+     * MAX_STORAGE_BUFFER_RANGE (1u << 27), "match the latest Qualcomm driver which is also a hw limit on later
+     * gens"; a6xx threads of 64 or 128 with subgroup size control (default 128); 32 KiB shared memory, 1024
+     * invocations, shaderFloat16, shaderInt8, 16- and 8-bit storage as the Adreno reports on
+     * https://vulkan.gpuinfo.org/displayreport.php?id=10983 give them (IREE's Adreno target cites the same
+     * report); turnip's integer dot product (not accelerated on a6xx). A 6 GiB phone: 3 GiB for the GPU. */
     {"adreno-640", "Qualcomm Adreno 640 (turnip)", 128, 64, 128, 1, 128 * MIB, 1 * GIB, 32 * KIB, 1024,
      {1024, 1024, 1024}, 1, 1, 1, 1, 1, 3 * GIB},
     /* Qualcomm Adreno 740 (Snapdragon 8 Gen 2) on turnip (a7xx): the same 128 MiB storage range, 32 KiB shared
      * memory, 1024 invocations, subgroup 64..128, and integer dot product in hardware. An 8 GiB phone. */
     {"adreno-740", "Qualcomm Adreno 740 (turnip)", 128, 64, 128, 1, 128 * MIB, 2 * GIB, 32 * KIB, 1024,
      {1024, 1024, 1024}, 1, 1, 1, 1, 1, 4 * GIB},
-    /* Arm Mali-G52 (Bifrost) on Mesa panvk, src/panfrost/vulkan/panvk_vX_physical_device.c and Arm's driver as
-     * https://vulkan.gpuinfo.org/listreports.php?devicename=Mali-G52 shows it: 8-wide warps, no subgroup size
-     * control, 32 KiB shared memory, 256 invocations, maxStorageBufferRange 128 MiB, fp16 and int8, 16/8-bit storage, no integer dot product. A
-     * budget phone: 2 GiB of RAM, 1 GiB for the GPU. */
+    /* Arm Mali-G52 (Bifrost) with Arm's driver, as https://vulkan.gpuinfo.org/listreports.php?devicename=Mali-G52
+     * lists its reports (Mesa's panvk: src/panfrost/vulkan/panvk_vX_physical_device.c): 8-wide warps, no
+     * subgroup size control, 32 KiB shared memory, 256 invocations, maxStorageBufferRange 128 MiB, fp16 and int8,
+     * 16/8-bit storage, no integer dot product (Bifrost has no dot instruction). A budget phone: 1 GiB for the
+     * GPU. */
     {"mali-g52", "Arm Mali-G52 (Bifrost)", 8, 8, 8, 0, 128 * MIB, 512 * MIB, 32 * KIB, 256, {256, 256, 256}, 1, 1, 1,
      1, 0, 1 * GIB},
     /* Arm Mali-G710 (Valhall) on panvk (v10) and Arm's driver: 16-wide warps, 32 KiB shared memory, 512
