@@ -767,6 +767,12 @@ VKSLM_API vkslm_status vkslm_sequence_generate(vkslm_sequence *seq, const int32_
  * the cache already (not computed). */
 VKSLM_API vkslm_status vkslm_sequence_prefill(vkslm_sequence *seq, const int32_t *ids, size_t n, size_t *n_cached);
 
+/* The adapters (vkslm_seq_set_lora's rules) of seq's next requests (generate, prefill, embed) until changed
+ * or the sequence is released (release resets to none). Only a cache computed with the same adapters and
+ * scales is reused for a prompt's prefix. */
+VKSLM_API vkslm_status vkslm_sequence_set_lora(vkslm_sequence *seq, vkslm_lora *const *lora, const float *scales,
+                                              size_t n);
+
 /* As vkslm_embed_tokens, run by the scheduler's stepping thread beside the other sequences' requests (the
  * embedding's tokens join the steps as a prompt does, up to max_prefill per step); blocks until done.
  * Other sequences' results do not change. The tokens' KV cache is kept as a prompt's would be, so a later

@@ -1,4 +1,5 @@
 /* The public LoRA calls (include/vkslm.h) over engine/model/lora.h and the session's selection. */
+#include <math.h>
 #include <string.h>
 
 #include "engine/runtime/api_internal.h"
@@ -45,29 +46,42 @@ uint64_t vkslm_lora_device_bytes(const vkslm_lora *l) { return l ? l->dev->bytes
 uint32_t vkslm_lora_rank(const vkslm_lora *l) { return l ? l->dev->max_rank : 0; }
 float vkslm_lora_alpha(const vkslm_lora *l) { return l ? l->dev->alpha : 0.0f; }
 
+vkslm_status vkslm_lora_select(const vkslm_model *m, vkslm_lora *const *lora, const float *scales, size_t n,
+                               vkslm_lora_sel *out) {
+    memset(out, 0, sizeof *out);
+    if (n && (!lora || !scales))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "lora: NULL adapters or scales");
+    if (n > VKSLM_LORA_MAX_PER_SEQ)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "lora: %zu adapters for one sequence (at most %d)", n,
+                          VKSLM_LORA_MAX_PER_SEQ);
+    for (size_t i = 0; i < n; i++) {
+        if (!lora[i] || lora[i]->model != m)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "lora: adapter %zu is not loaded on this model", i);
+        if (!isfinite(scales[i]))
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "lora: the scale of adapter %zu is not finite", i);
+        for (size_t j = 0; j < i; j++)
+            if (lora[j] == lora[i])
+                return vkslm_fail(VKSLM_ERR_INVALID_ARG, "lora: adapter %zu is selected twice", i);
+        out->lora[i] = lora[i]->dev;
+        out->scale[i] = scales[i];
+    }
+    out->n = (uint32_t)n;
+    return VKSLM_OK;
+}
+
 vkslm_status vkslm_seq_set_lora(vkslm_session *s, int32_t seq, vkslm_lora *const *lora, const float *scales,
                                 size_t n) {
     if (!s || seq < 0 || (uint32_t)seq >= s->dev->n_seq)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_seq_set_lora: no session or sequence %d out of range", seq);
-    if (n && (!lora || !scales))
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_seq_set_lora: NULL adapters or scales");
-    if (n > VKSLM_LORA_MAX_PER_SEQ)
-        return vkslm_fail(VKSLM_ERR_LIMIT, "vkslm_seq_set_lora: %zu adapters (at most %d)", n, VKSLM_LORA_MAX_PER_SEQ);
-    const vkslm_lora_dev *devs[VKSLM_LORA_MAX_PER_SEQ];
-    for (size_t i = 0; i < n; i++) {
-        if (!lora[i] || lora[i]->model != s->model)
-            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_seq_set_lora: adapter %zu is not loaded on the session's "
-                                                     "model",
-                              i);
-        devs[i] = lora[i]->dev;
-    }
+    vkslm_lora_sel sel;
+    VKSLM_TRY(vkslm_lora_select(s->model, lora, scales, n, &sel));
     /* the same selection: the cache stays valid */
     const vkslm_lora_sel *cur = s->dev->lora ? &s->dev->lora[seq] : NULL;
-    int same = cur ? cur->n == n : n == 0;
-    for (size_t i = 0; same && i < n; i++)
-        same = cur->lora[i] == devs[i] && cur->scale[i] == scales[i];
+    int same = cur ? cur->n == sel.n : sel.n == 0;
+    for (uint32_t i = 0; same && i < sel.n; i++)
+        same = cur->lora[i] == sel.lora[i] && cur->scale[i] == sel.scale[i];
     if (same)
         return VKSLM_OK;
-    VKSLM_TRY(vkslm_session_dev_set_lora(s->dev, (uint32_t)seq, devs, scales, (uint32_t)n));
+    VKSLM_TRY(vkslm_session_dev_set_lora(s->dev, (uint32_t)seq, sel.lora, sel.scale, sel.n));
     return vkslm_seq_clear(s, seq);
 }
