@@ -790,9 +790,17 @@ VKSLM_API vkslm_status vkslm_sequence_embed(vkslm_sequence *seq, const int32_t *
 #define VKSLM_MAX_EXPERTS 32
 typedef struct vkslm_orchestra vkslm_orchestra;
 
+/* A LoRA adapter of an expert (vkslm_lora_load), applied at scale to every request the expert serves. */
+typedef struct vkslm_expert_lora {
+    const char *path;                  /* adapter GGUF file */
+    float scale;                       /* user scale (vkslm_seq_set_lora's), finite */
+} vkslm_expert_lora;
+
 typedef struct vkslm_expert_desc {
     const char *name;                  /* unique; "auto" is reserved for routing */
-    const char *model_path;            /* GGUF file; experts naming the same file share one loaded model */
+    const char *model_path;            /* GGUF file; experts naming the same file share one loaded model: with
+                                        * lora, the base that the adapters apply to (held once however many
+                                        * adapter experts name it) */
     const char *role;                  /* what the expert is for, in words (routing reads it) */
     const char *const *examples;       /* typical requests (routing reads them) */
     size_t n_examples;
@@ -803,6 +811,9 @@ typedef struct vkslm_expert_desc {
                                         * (min(4096, the model's)), as every session */
     uint32_t max_sessions;             /* requests the expert serves at once (its scheduler's sequences); 0: 4 */
     uint32_t max_prefill;              /* prompt tokens per step beside decoding requests; 0: the scheduler's */
+    const vkslm_expert_lora *lora;     /* adapters on the model (at most VKSLM_LORA_MAX_PER_SEQ), loaded with the
+                                        * expert's sessions and counted in the budget beside the base; NULL */
+    size_t n_lora;
 } vkslm_expert_desc;
 
 typedef struct vkslm_orchestra_params {
@@ -867,7 +878,9 @@ typedef struct vkslm_expert_stats {
     uint32_t loads, evictions;         /* of the expert's model */
     uint32_t active, waiting, sessions;/* requests served now, requests waiting, sequences of its scheduler */
     uint32_t n_ctx;                    /* context of its sessions (0 until first loaded) */
-    uint64_t device_bytes;             /* its model's weights and sessions (shared by experts of one file) */
+    uint64_t device_bytes;             /* its model's weights and sessions (shared by experts of one file), and
+                                        * the adapters of every expert on it */
+    uint64_t lora_bytes;               /* its own adapters (while loaded) */
 } vkslm_expert_stats;
 VKSLM_API vkslm_status vkslm_orchestra_expert_stats(vkslm_orchestra *orch, size_t expert, vkslm_expert_stats *out);
 /* Device bytes of all loaded models' weights and sessions (router included), and the budget. All models

@@ -385,6 +385,9 @@ VKSLM_API vkslm_lora_synth_params vkslm_lora_synth_default_params(void);
  * B = 0). VKSLM_ERR_INVALID_ARG for a bad rank, type or target, or a target the base lacks. */
 VKSLM_API vkslm_status vkslm_lora_synth_write(const char *base_path, const char *out_path,
                                              const vkslm_lora_synth_params *params);
+/* Checks the adapter at adapter_path against the model at base_path on the host, with the refusals of
+ * vkslm_lora_load (the message names the tensor); *rank (may be NULL) gets its largest rank. */
+VKSLM_API vkslm_status vkslm_lora_check_file(const char *base_path, const char *adapter_path, uint32_t *rank);
 /* Writes the base at base_path with the adapter at adapter_path merged into its weights, W + s B A (s =
  * scale * alpha / r, or scale when alpha is 0), computed in float from the dequantized weights, to
  * out_path: every key and every other tensor copied as they are; the adapted tensors re-encoded in their

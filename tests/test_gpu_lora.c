@@ -324,6 +324,121 @@ static void test_scheduler(void) {
     remove(bpath);
 }
 
+/* Three adapter experts on one base in an orchestra: the base loads once (one load, one slot's bytes: the
+ * base's weights once plus each expert's adapters and sessions), requests route to each expert by keyword,
+ * and each expert answers with its adapter's tokens. */
+static void test_orchestra(void) {
+    char base[512], ad[3][512];
+    tmp_path(base, sizeof base, "obase");
+    write_base(base, VKSLM_ARCH_LLAMA, VKSLM_FTYPE_ALL_F32, 256); /* weights larger than the sessions' buffers */
+    static const char *const tags[3] = {"o0", "o1", "o2"};
+    for (int i = 0; i < 3; i++) {
+        tmp_path(ad[i], sizeof ad[i], tags[i]);
+        write_adapter(base, ad[i], 8, 16.0f, NULL, 31 + (uint64_t)i);
+    }
+    static const char *const names[3] = {"sentiment", "code", "docs"};
+    static const char *const kw[3][1] = {{"feel"}, {"python"}, {"manual"}};
+    vkslm_expert_lora el[3];
+    vkslm_expert_desc d[3];
+    memset(d, 0, sizeof d);
+    for (int i = 0; i < 3; i++) {
+        el[i] = (vkslm_expert_lora){ad[i], i == 2 ? 0.5f : 1.0f};
+        d[i].name = names[i];
+        d[i].model_path = base;
+        d[i].keywords = kw[i];
+        d[i].n_keywords = 1;
+        d[i].n_ctx = 64;
+        d[i].max_sessions = 2;
+        d[i].lora = &el[i];
+        d[i].n_lora = 1;
+    }
+    vkslm_orchestra_params op = vkslm_orchestra_default_params();
+    op.model.validate = true;
+    vkslm_orchestra *o;
+    CU_ASSERT_FATAL(vkslm_orchestra_create(d, 3, &op, &o) == VKSLM_OK);
+    /* the reference: each adapter on a plain session */
+    vkslm_model *m = load(base);
+    if (!m) {
+        vkslm_orchestra_free(o);
+        return;
+    }
+    uint64_t weights = vkslm_model_weight_bytes(m);
+    int32_t prompt[6], want[3][8];
+    random_ids(prompt, 6, 9);
+    for (int i = 0; i < 3; i++) {
+        vkslm_lora *l;
+        CU_ASSERT_FATAL(vkslm_lora_load(m, ad[i], &l) == VKSLM_OK);
+        vkslm_session *s;
+        CU_ASSERT_FATAL(vkslm_session_create(m, NULL, &s) == VKSLM_OK);
+        CU_ASSERT_FATAL(vkslm_seq_set_lora(s, 0, &l, &el[i].scale, 1) == VKSLM_OK);
+        vkslm_generate_params gp = vkslm_generate_default_params();
+        gp.max_tokens = 8;
+        gp.temperature = 0;
+        vkslm_generate_result r;
+        CU_ASSERT_FATAL(vkslm_generate_tokens(s, prompt, 6, &gp, &r) == VKSLM_OK);
+        memset(want[i], 0xff, sizeof want[i]);
+        memcpy(want[i], r.tokens, r.n_tokens * sizeof *r.tokens);
+        vkslm_session_free(s);
+        vkslm_lora_free(l);
+    }
+    vkslm_model_free(m);
+    static const char *const asks[3] = {"how do you feel about it", "write python for me", "read the manual"};
+    for (int i = 0; i < 3; i++) {
+        vkslm_route_decision rd;
+        CU_ASSERT_FATAL(vkslm_orchestra_route(o, "auto", asks[i], &rd) == VKSLM_OK);
+        CU_ASSERT_EQUAL(rd.expert, i);
+        vkslm_sequence *q;
+        CU_ASSERT_FATAL(vkslm_orchestra_acquire(o, (size_t)rd.expert, &q) == VKSLM_OK);
+        vkslm_generate_params gp = vkslm_generate_default_params();
+        gp.max_tokens = 8;
+        gp.temperature = 0;
+        vkslm_generate_result r;
+        CU_ASSERT_FATAL(vkslm_sequence_generate(q, prompt, 6, &gp, &r) == VKSLM_OK);
+        CU_ASSERT(r.n_tokens >= 1 && memcmp(r.tokens, want[i], r.n_tokens * sizeof *r.tokens) == 0);
+        vkslm_orchestra_release(o, (size_t)rd.expert, q);
+    }
+    uint64_t used, budget, lora = 0;
+    vkslm_orchestra_memory(o, &used, &budget);
+    for (int i = 0; i < 3; i++) {
+        vkslm_expert_stats es;
+        CU_ASSERT_FATAL(vkslm_orchestra_expert_stats(o, (size_t)i, &es) == VKSLM_OK);
+        CU_ASSERT(es.loaded && es.loads == 1);
+        CU_ASSERT(es.device_bytes == used); /* one slot: the shared base */
+        CU_ASSERT(es.lora_bytes > 0);
+        lora += es.lora_bytes;
+    }
+    CU_ASSERT(vkslm_orchestra_validation_messages(o) == 0);
+    vkslm_orchestra_free(o);
+    /* the same three experts as whole models (the adapters merged in): the budget holds three bases */
+    char merged[3][512];
+    static const char *const mtags[3] = {"m0", "m1", "m2"};
+    for (int i = 0; i < 3; i++) {
+        tmp_path(merged[i], sizeof merged[i], mtags[i]);
+        CU_ASSERT_FATAL(vkslm_lora_merge(base, ad[i], el[i].scale, 0, merged[i]) == VKSLM_OK);
+        d[i].model_path = merged[i];
+        d[i].lora = NULL;
+        d[i].n_lora = 0;
+    }
+    CU_ASSERT_FATAL(vkslm_orchestra_create(d, 3, &op, &o) == VKSLM_OK);
+    for (int i = 0; i < 3; i++) {
+        vkslm_sequence *q;
+        CU_ASSERT_FATAL(vkslm_orchestra_acquire(o, (size_t)i, &q) == VKSLM_OK);
+        vkslm_orchestra_release(o, (size_t)i, q);
+    }
+    uint64_t used_whole;
+    vkslm_orchestra_memory(o, &used_whole, NULL);
+    vkslm_orchestra_free(o);
+    printf("\n  3 experts: adapters on one base %.2f MiB (base %.2f MiB once, adapters %.2f MiB), whole models "
+           "%.2f MiB\n", used / 1048576.0, weights / 1048576.0, lora / 1048576.0, used_whole / 1048576.0);
+    CU_ASSERT(used >= weights + lora);
+    CU_ASSERT(used_whole == used + 2 * weights - lora); /* the same sessions; two more bases, no adapters */
+    remove(base);
+    for (int i = 0; i < 3; i++) {
+        remove(ad[i]);
+        remove(merged[i]);
+    }
+}
+
 /* Copies the adapter at src to dst without tensor `drop` (by name). */
 static void copy_without(const char *src, const char *dst, const char *drop) {
     vkslm_gguf *g;
@@ -447,6 +562,7 @@ int main(void) {
         {"merged_reference", test_merged_reference},
         {"mixed_batch", test_mixed_batch},
         {"scheduler", test_scheduler},
+        {"orchestra", test_orchestra},
         {"bad_adapters", test_bad_adapters},
         {"merge_requantized", test_merge_requantized},
         {NULL, NULL},

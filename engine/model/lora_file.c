@@ -271,3 +271,26 @@ vkslm_status vkslm_lora_merge(const char *base_path, const char *adapter_path, f
     base_close(&b);
     return st;
 }
+
+vkslm_status vkslm_lora_check_file(const char *base_path, const char *adapter_path, uint32_t *rank) {
+    if (!base_path || !adapter_path)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_lora_check_file: NULL path");
+    base_file b;
+    VKSLM_TRY(base_open(base_path, &b));
+    vkslm_gguf *ad = NULL;
+    const uint32_t n = b.hp.n_layer * VKSLM_LORA_KINDS;
+    const vkslm_gguf_tensor **ta = VKSLM_CALLOC(n ? n : 1, sizeof *ta), **tb = VKSLM_CALLOC(n ? n : 1, sizeof *tb);
+    float alpha;
+    uint32_t pairs, r = 0;
+    vkslm_status st = ta && tb ? vkslm_gguf_open_file(adapter_path, &ad)
+                               : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (st == VKSLM_OK)
+        st = vkslm_lora_check(&b.hp, &b.w, ad, &alpha, ta, tb, &pairs, &r);
+    if (rank)
+        *rank = r;
+    VKSLM_FREE(ta);
+    VKSLM_FREE(tb);
+    vkslm_gguf_close(ad);
+    base_close(&b);
+    return st;
+}
