@@ -213,13 +213,16 @@ static void test_mixed_batch(void) {
     vkslm_lora *sel[3] = {la, lb, NULL};
     int32_t together[3 * STEPS], alone[STEPS];
     greedy(m, sel, 3, prompt, 6, STEPS, together);
-    int differ = 0;
     for (int q = 0; q < 3; q++) {
         greedy(m, &sel[q], 1, prompt, 6, STEPS, alone);
         CU_ASSERT(memcmp(alone, together + q * STEPS, sizeof alone) == 0);
-        differ += q && memcmp(together, together + q * STEPS, sizeof alone) != 0;
     }
-    CU_ASSERT(differ == 2); /* the adapters change what each sequence generates */
+    float la_l[NV], lb_l[NV], none_l[NV]; /* the adapters change the logits (tokens may agree by chance) */
+    gpu_logits(m, la, 1.0f, prompt, 6, la_l);
+    gpu_logits(m, lb, 1.0f, prompt, 6, lb_l);
+    gpu_logits(m, NULL, 0.0f, prompt, 6, none_l);
+    CU_ASSERT(test_nmse(la_l, none_l, NV) > 1e-3 && test_nmse(lb_l, none_l, NV) > 1e-3 &&
+              test_nmse(la_l, lb_l, NV) > 1e-3);
     printf("\n  tokens A %d %d %d, B %d %d %d, none %d %d %d\n", together[0], together[1], together[2],
            together[STEPS], together[STEPS + 1], together[STEPS + 2], together[2 * STEPS],
            together[2 * STEPS + 1], together[2 * STEPS + 2]);
@@ -313,7 +316,6 @@ static void test_scheduler(void) {
             CU_ASSERT(memcmp(jobs[i].out, want[i], jobs[i].n * sizeof *want[i]) == 0);
         }
     }
-    CU_ASSERT(memcmp(want[0], want[2], sizeof want[0]) != 0 && memcmp(want[1], want[2], sizeof want[0]) != 0);
     vkslm_scheduler_free(sch);
     vkslm_lora_free(l[0]);
     vkslm_lora_free(l[1]);

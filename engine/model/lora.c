@@ -2,6 +2,7 @@
  * device buffer. */
 #include "engine/model/lora.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,17 @@ const char *const vkslm_lora_kind_names[VKSLM_LORA_KINDS] = {
 enum { K_Q, K_K, K_V, K_QKV, K_O, K_GATE, K_UP, K_DOWN };
 
 #define ALIGN 256u
+
+static _Atomic uint64_t next_id = 1;
+
+int vkslm_lora_sel_equal(const vkslm_lora_sel *a, const vkslm_lora_sel *b) {
+    if (a->n != b->n)
+        return 0;
+    for (uint32_t i = 0; i < a->n; i++)
+        if (a->id[i] != b->id[i] || a->scale[i] != b->scale[i])
+            return 0;
+    return 1;
+}
 
 void vkslm_lora_dev_free(vkslm_lora_dev *l) {
     if (!l)
@@ -206,6 +218,7 @@ vkslm_status vkslm_lora_dev_load(vkslm_vk *vk, const vkslm_model_dev *base, vksl
     } else {
         l->base = base;
         l->vk = vk;
+        l->id = next_id++;
         l->gguf = g;
         g = NULL;
         st = vkslm_lora_check(&base->hp, &base->w, l->gguf, &l->alpha, ta, tb, &l->n_pairs, &l->max_rank);

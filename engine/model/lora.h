@@ -42,6 +42,7 @@ typedef struct vkslm_lora_dev {
     const vkslm_model_dev *base; /* borrowed */
     vkslm_vk *vk;
     vkslm_gguf *gguf;            /* owned while loading only (closed once uploaded): NULL after */
+    uint64_t id;                 /* unique in the process (never reused): selections compare ids, not pointers */
     float alpha;
     uint32_t max_rank;
     uint32_t n_pairs;
@@ -71,8 +72,11 @@ void vkslm_lora_dev_free(vkslm_lora_dev *l);
 typedef struct vkslm_lora_sel {
     uint32_t n;
     const vkslm_lora_dev *lora[VKSLM_LORA_MAX_PER_SEQ];
+    uint64_t id[VKSLM_LORA_MAX_PER_SEQ]; /* their ids: a cache computed with a freed adapter never matches */
     float scale[VKSLM_LORA_MAX_PER_SEQ];
 } vkslm_lora_sel;
+/* Whether two selections are the same adapters (by id) at the same scales, in order. */
+int vkslm_lora_sel_equal(const vkslm_lora_sel *a, const vkslm_lora_sel *b);
 
 /* A session's scratch for adapter products (allocated on first use, grown on demand). */
 typedef struct vkslm_lora_bufs {
@@ -83,9 +87,9 @@ typedef struct vkslm_lora_bufs {
     vkslm_buf tb;    /* F32 [max_tokens][the widest product]: B (A x) */
 } vkslm_lora_bufs;
 
-/* Room for steps of max_tokens tokens whose sequences select from sel[0..n_seq). */
+/* Room for steps of max_tokens tokens with adapters of rank up to max_rank. */
 vkslm_status vkslm_lora_bufs_reserve(vkslm_vk *vk, const vkslm_model_dev *m, vkslm_lora_bufs *b, uint32_t max_tokens,
-                                     const vkslm_lora_sel *sel, uint32_t n_seq);
+                                     uint32_t max_rank);
 void vkslm_lora_bufs_free(vkslm_vk *vk, vkslm_lora_bufs *b);
 uint64_t vkslm_lora_bufs_bytes(const vkslm_lora_bufs *b);
 

@@ -30,12 +30,7 @@ uint64_t vkslm_lora_bufs_bytes(const vkslm_lora_bufs *b) {
 }
 
 vkslm_status vkslm_lora_bufs_reserve(vkslm_vk *vk, const vkslm_model_dev *m, vkslm_lora_bufs *b, uint32_t max_tokens,
-                                     const vkslm_lora_sel *sel, uint32_t n_seq) {
-    uint32_t rank = 0;
-    for (uint32_t s = 0; s < n_seq; s++)
-        for (uint32_t i = 0; i < sel[s].n; i++)
-            if (sel[s].lora[i]->max_rank > rank)
-                rank = sel[s].lora[i]->max_rank;
+                                     uint32_t rank) {
     if (b->meta.buffer && max_tokens <= b->max_tokens && rank <= b->max_rank)
         return VKSLM_OK;
     if (max_tokens < b->max_tokens)

@@ -63,6 +63,7 @@ vkslm_status vkslm_lora_select(const vkslm_model *m, vkslm_lora *const *lora, co
             if (lora[j] == lora[i])
                 return vkslm_fail(VKSLM_ERR_INVALID_ARG, "lora: adapter %zu is selected twice", i);
         out->lora[i] = lora[i]->dev;
+        out->id[i] = lora[i]->dev->id;
         out->scale[i] = scales[i];
     }
     out->n = (uint32_t)n;
@@ -76,11 +77,8 @@ vkslm_status vkslm_seq_set_lora(vkslm_session *s, int32_t seq, vkslm_lora *const
     vkslm_lora_sel sel;
     VKSLM_TRY(vkslm_lora_select(s->model, lora, scales, n, &sel));
     /* the same selection: the cache stays valid */
-    const vkslm_lora_sel *cur = s->dev->lora ? &s->dev->lora[seq] : NULL;
-    int same = cur ? cur->n == sel.n : sel.n == 0;
-    for (uint32_t i = 0; same && i < sel.n; i++)
-        same = cur->lora[i] == sel.lora[i] && cur->scale[i] == sel.scale[i];
-    if (same)
+    const vkslm_lora_sel none = {0}, *cur = s->dev->lora ? &s->dev->lora[seq] : &none;
+    if (vkslm_lora_sel_equal(cur, &sel))
         return VKSLM_OK;
     VKSLM_TRY(vkslm_session_dev_set_lora(s->dev, (uint32_t)seq, sel.lora, sel.scale, sel.n));
     return vkslm_seq_clear(s, seq);

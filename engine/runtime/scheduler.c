@@ -137,14 +137,7 @@ static uint32_t seq_n_past(const vkslm_gen *g) {
     return q->n_past + (uint32_t)g->has_pending;
 }
 
-static int same_lora(const vkslm_lora_sel *a, const vkslm_lora_sel *b) {
-    if (a->n != b->n)
-        return 0;
-    for (uint32_t i = 0; i < a->n; i++)
-        if (a->lora[i] != b->lora[i] || a->scale[i] != b->scale[i])
-            return 0;
-    return 1;
-}
+static int same_lora(const vkslm_lora_sel *a, const vkslm_lora_sel *b) { return vkslm_lora_sel_equal(a, b); }
 
 /* Tokens of the prompt the slot's cache holds (none when computed with other adapters). */
 static uint32_t common_prefix(const slot *s, const vkslm_lora_sel *lora, const int32_t *ids, uint32_t n) {

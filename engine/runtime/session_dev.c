@@ -101,6 +101,7 @@ vkslm_status vkslm_session_dev_set_lora(vkslm_session_dev *s, uint32_t seq, cons
     sel->n = n;
     for (uint32_t i = 0; i < n; i++) {
         sel->lora[i] = lora[i];
+        sel->id[i] = lora[i]->id;
         sel->scale[i] = scales[i];
     }
     s->n_lora_seqs += n > 0;
@@ -149,8 +150,14 @@ vkslm_status vkslm_session_dev_step(vkslm_session_dev *s, const vkslm_graph_step
         s->embd_host_rows = st->n_embd;
     }
     s->b.lora = NULL;
+    uint32_t rank = 0; /* of the step's sequences' adapters (others may select adapters freed since) */
+    for (uint32_t i = 0; s->n_lora_seqs && i < st->n_runs; i++) {
+        const vkslm_lora_sel *sel = &s->lora[st->runs[i].seq];
+        for (uint32_t k = 0; k < sel->n; k++)
+            rank = sel->lora[k]->max_rank > rank ? sel->lora[k]->max_rank : rank;
+    }
     if (s->n_lora_seqs) { /* the sequences' adapters, and scratch for them */
-        VKSLM_TRY(vkslm_lora_bufs_reserve(s->vk, s->m, &s->lora_bufs, s->b.max_tokens, s->lora, s->n_seq));
+        VKSLM_TRY(vkslm_lora_bufs_reserve(s->vk, s->m, &s->lora_bufs, s->b.max_tokens, rank));
         s->b.lora = s->lora;
         s->b.lora_bufs = &s->lora_bufs;
     }

@@ -266,7 +266,7 @@ static void read_expert(reader *r, const cJSON *x, size_t i, const char *dir) {
     if (model && base && !r->failed)
         fail(r, "%s: \"model\" and \"base\" together: an expert is a model, or adapters on a base", where);
     if (!model && !base && !r->failed)
-        fail(r, "%s: \"model\" (a GGUF path), or \"base\" with \"lora\", is required", where);
+        fail(r, "%s: \"model\" (a GGUF path) is required, or \"base\" with \"lora\"", where);
     d->model_path = resolve(r, dir, model ? model : base);
     read_lora(r, x, base != NULL, d, e, dir, where);
     d->role = str_at(r, x, "role", where);
