@@ -2,7 +2,8 @@
 # Installs the build in BUILD_DIR (default build) into a temporary prefix, checks that the installed
 # libraries export only vkslm_ symbols and every function the installed headers declare
 # (scripts/check-symbols.sh), and builds tests/install/example.c
-# against it twice: with pkg-config and with CMake's find_package(vkslm). Runs both.
+# against it twice: with pkg-config and with CMake's find_package(vkslm). Runs both. Then imports the Python
+# binding (bindings/python), which must find the installed library without VKSLM_LIBRARY.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -21,4 +22,9 @@ LD_LIBRARY_PATH="$libdir" "$prefix/ex-pc"
 cmake -S tests/install -B "$prefix/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$prefix/cmake-build" >/dev/null
 LD_LIBRARY_PATH="$libdir" "$prefix/cmake-build/example"
-echo "install check: OK (shared library with SONAME libvkslm.so.0, only vkslm_ symbols exported, every public function exported, headers, pkg-config, CMake package, CLI)"
+# the binding's fallback: the installed libvkslm.so.0 (found here through LD_LIBRARY_PATH, as ld.so would find it
+# in a system prefix), not a VKSLM_LIBRARY; /proc/self/maps says which file it loaded
+loaded=$(env -u VKSLM_LIBRARY -u LD_PRELOAD LD_LIBRARY_PATH="$libdir" PYTHONPATH="$PWD/bindings/python" PYTHONDONTWRITEBYTECODE=1 \
+  python3 -c 'import vkslm; print(vkslm.version()); print(*{l.split()[-1] for l in open("/proc/self/maps") if "libvkslm" in l})')
+echo "$loaded" | grep -q "^$libdir/libvkslm.so" || { echo "install check: the Python binding loaded: $loaded" >&2; exit 1; }
+echo "install check: OK (shared library with SONAME libvkslm.so.0, only vkslm_ symbols exported, every public function exported, headers, pkg-config, CMake package, CLI, the Python binding finds it)"

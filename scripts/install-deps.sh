@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs (with apt-get) only the system packages vkslm needs that are not installed yet. Idempotent.
+# Installs (with apt-get) only the system packages vkslm needs that are not installed yet (the Python binding's
+# venv, pip, setuptools, wheel and pytest, HAProxy for examples/scale-out, a JDK for the Java binding's test).
+# Idempotent.
 # Then OpenAI's Node client for the server test tests/openai (npm ci there, from its package-lock.json).
 # Usage: scripts/install-deps.sh [--dev]   (--dev adds clang and its sanitizer/fuzzer runtime)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 pkgs=(cmake make gcc pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
       glslang-tools spirv-tools libstb-dev libcunit1-dev libpcre2-dev libmicrohttpd-dev libcjson-dev curl
-      python3)
+      python3 python3-venv python3-pip python3-setuptools python3-wheel python3-pytest haproxy
+      openjdk-17-jdk-headless)
 if [ "${1:-}" = "--dev" ]; then pkgs+=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -29,6 +29,10 @@ layout(constant_id = 1) const uint NVEC = 1u;         // vectors (tokens) per in
 layout(constant_id = 2) const uint ROW_PER_LANE = 1u;  // strategy (see above)
 layout(constant_id = 3) const uint ROWS_PER_WG = 4u;   // rows of a workgroup when ROW_PER_LANE == 0
 layout(constant_id = 4) const uint RPL = 1u;           // rows computed together (1..MAXR): x loads are shared
+// QB_TEXEL only: 1 (SwiGLU) or 2 (GeGLU) reads x as the gated activation act(gate) * up of rows [gate | up],
+// up pc.pad texels after gate (the feed-forward's down product without an activation pass; shaders/act.comp
+// has the same formulas)
+layout(constant_id = 5) const uint GLU = 0u;
 
 layout(push_constant) uniform Push {
     uint units;     // 32-element units per row (K / 32)
@@ -49,6 +53,19 @@ layout(push_constant) uniform Push {
 layout(binding = 0) uniform usamplerBuffer WT;
 layout(binding = 1) uniform usamplerBuffer XT; // x as 16-byte texels: the bits of vec4s
 #define XV(i) uintBitsToFloat(texelFetch(XT, int(i)))
+vec4 glu_silu(vec4 x) { return x / (1.0 + exp(-x)); }
+vec4 glu_gelu(vec4 x) {
+    const float c = 0.7978845608028654; // sqrt(2/pi)
+    vec4 y = c * (x + 0.044715 * x * x * x);
+    return x / (1.0 + exp(-2.0 * y));
+}
+// x texel i (of a vector's texels as bound), through the gated activation when GLU is set
+vec4 x_at(uint i) {
+    if (GLU == 0u)
+        return XV(i);
+    vec4 g = XV(i), u = XV(i + pc.pad);
+    return (GLU == 1u ? glu_silu(g) : glu_gelu(g)) * u;
+}
 #else
 layout(std430, binding = 0) readonly buffer BufW { uint W[]; };
 layout(std430, binding = 1) readonly buffer BufX { vec4 X[]; };
@@ -77,7 +94,7 @@ void add_units(uint rowb[MAXR], uint g, bool seq) {
     vec2 sx[MAXV]; // sum of each half of the unit
     [[unroll]] for (uint v = 0u; v < NVEC; v++) {
         [[unroll]] for (uint i = 0u; i < 8u; i++)
-            xv[v][i] = XV(xbase[v] + 8u * g + i);
+            xv[v][i] = x_at(xbase[v] + 8u * g + i);
         vec4 l = (xv[v][0] + xv[v][1]) + (xv[v][2] + xv[v][3]), h = (xv[v][4] + xv[v][5]) + (xv[v][6] + xv[v][7]);
         sx[v] = vec2((l.x + l.y) + (l.z + l.w), (h.x + h.y) + (h.z + h.w));
     }

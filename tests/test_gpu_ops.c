@@ -921,6 +921,70 @@ static void test_ops_matvec_stable(void) {
     run_mode_env(M_STABLE, env, 0);
 }
 
+/* ---- the down product with the gated activation in its loads ---------------------------------------- */
+/* d = (act(gate) * up) w^T against engine/cpu's activation then product, for the swept weight types, both
+ * activations, 1 to 11 vectors (one pass and two), odd rows and offsets; refused with UNSUPPORTED where the
+ * device has no texel mat-vec (and then the graph keeps the separate activation pass). */
+static void run_matmul_glu(vkslm_vk *vk, uint64_t salt) {
+    static const uint32_t ms[] = {1, 3, 8, 11};
+    for (int t = 0; t < test_n_weight_types; t++) {
+        uint32_t type = test_weight_types[t];
+        if (!test_weight_type_swept(t))
+            continue;
+        uint64_t k = vkslm_type_info(type)->block_elems == 256 ? 256 : 96, n = 37;
+        for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+            for (int gelu = 0; gelu < 2; gelu++) {
+                uint64_t m = ms[mi];
+                vkslm_rng r;
+                test_rng(&r, salt * 1000 + (uint64_t)t * 20 + mi * 2 + (uint64_t)gelu);
+                uint8_t *w = test_random_weights(&r, type, n, k);
+                float *gu = malloc(2 * k * m * 4), *a = malloc(k * m * 4), *ref = malloc(n * m * 4);
+                float *out = malloc(n * m * 4);
+                CU_ASSERT_FATAL(w && gu && a && ref && out);
+                test_random_floats(&r, gu, 2 * k * m, -4.0f, 4.0f, F32);
+                for (uint64_t v = 0; v < m; v++) /* rows [gate | up] into the activation's separate inputs */
+                    if (gelu)
+                        vkslm_cpu_geglu(a + v * k, gu + v * 2 * k, NULL, k, 1);
+                    else
+                        vkslm_cpu_swiglu(a + v * k, gu + v * 2 * k, NULL, k, 1);
+                CU_ASSERT_FATAL(vkslm_cpu_matmul(ref, type, w, a, NULL, k, n, m) == VKSLM_OK);
+                uint64_t w_off = vkslm_type_info(type)->block_elems == 1 ? 4 : 2; /* the least each allows */
+                ot_tensor tw = ot_raw(vk, w, test_row_bytes(type, k) * n, type, k, n, w_off);
+                ot_tensor tx = ot_floats(vk, gu, F32, 2 * k, m, 1, 16), td = ot_out(vk, F32, n, m, 1, 4);
+                char what[96];
+                snprintf(what, sizeof what, "%s glu %s k=%llu n=%llu m=%llu", tname(type), gelu ? "gelu" : "silu",
+                         (unsigned long long)k, (unsigned long long)n, (unsigned long long)m);
+                vkslm_cmd *c = ot_begin(vk);
+                vkslm_status st = vkslm_op_matmul_glu(c, &td.t, &tw.t, &tx.t, gelu, 0);
+                if (!vkslm_op_matmul_glu_fusable(vk, &tw.t)) {
+                    CU_ASSERT_EQUAL(st, VKSLM_ERR_UNSUPPORTED);
+                    CU_ASSERT_EQUAL(ot_submit(c, VKSLM_OK, what), VKSLM_OK);
+                } else {
+                    CU_ASSERT_EQUAL(ot_submit(c, st, what), VKSLM_OK);
+                    double e = st == VKSLM_OK && ot_read(vk, &td, out, n * m, what) ? test_nmse(out, ref, n * m)
+                                                                                     : INFINITY;
+                    ot_check("matmul_glu", e, 1e-9, what);
+                }
+                ot_free(vk, &tw), ot_free(vk, &tx), ot_free(vk, &td);
+                free(w), free(gu), free(a), free(ref), free(out);
+            }
+    }
+}
+
+static void test_ops_matmul_glu(void) {
+    vkslm_vk *vk = test_gpu();
+    TEST_REQUIRE_GPU(vk);
+    CU_ASSERT_EQUAL(vkslm_op_matmul_glu_fusable(vk, NULL), 0);
+    run_matmul_glu(vk, 1);
+    /* without texel buffers the fused form is refused, never computed another way */
+    const char *env[] = {"VKSLM_DISABLE_TEXEL=1", NULL};
+    vkslm_vk *plain = test_gpu_open_env(env, 0);
+    TEST_REQUIRE_GPU(plain);
+    run_matmul_glu(plain, 2);
+    test_gpu_assert_clean(plain);
+    vkslm_vk_close(plain);
+}
+
 /* ---- arguments every op refuses ------------------------------------------------------------------- */
 static void test_ops_reject_bad_args(void) {
     vkslm_vk *vk = test_gpu();
@@ -1049,6 +1113,7 @@ int main(void) {
         {"top-k split by a 256 KiB storage range", test_ops_range_256k},
         {"mat-vec with 1, 3, 7 and 16 rows per invocation", test_ops_matvec_rows_per_invocation},
         {"mat-vec outputs bit-identical whatever vectors share the dispatch", test_ops_matvec_stable},
+        {"down product with the gated activation fused into its loads", test_ops_matmul_glu},
         {"ops reject bad arguments", test_ops_reject_bad_args},
         {"what the range cannot split is refused", test_ops_range_refusals},
         {"kv cache layout offsets", test_kv_layout},

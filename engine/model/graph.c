@@ -383,12 +383,20 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_GATE, &g, &h));
             VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_UP, &u, &h));
             VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &g, &u) : vkslm_op_swiglu(c, &g, &g, &u));
-        } else { /* one projection to rows of gate | up */
+            VKSLM_TRY(vkslm_op_matmul(c, &h, &L->ffn_down, &g, NULL));
+        } else { /* one projection to rows of gate | up; the activation in the down product's loads where the
+                  * kernel has it (CPU devices: one dispatch and one pass over the rows fewer) */
             VKSLM_TRY(vkslm_op_matmul(c, &gu, &L->ffn_up, &h, NULL));
             VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_UP, &gu, &h));
-            VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &gu, NULL) : vkslm_op_swiglu(c, &g, &gu, NULL));
+            /* (not fused when an adapter of ffn_down needs the activation's output as its input) */
+            if (vkslm_op_matmul_glu_fusable(vkslm_cmd_vk(c), &L->ffn_down) &&
+                !vkslm_lora_has(&lora, il, VKSLM_LORA_P_DOWN)) {
+                VKSLM_TRY(vkslm_op_matmul_glu(c, &h, &L->ffn_down, &gu, R.gelu, 0));
+            } else {
+                VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &gu, NULL) : vkslm_op_swiglu(c, &g, &gu, NULL));
+                VKSLM_TRY(vkslm_op_matmul(c, &h, &L->ffn_down, &g, NULL));
+            }
         }
-        VKSLM_TRY(vkslm_op_matmul(c, &h, &L->ffn_down, &g, NULL));
         VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_DOWN, &h, &g));
         if (R.post_norms)
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->ffn_post_norm, eps));

@@ -109,6 +109,9 @@ typedef struct vkslm_lora_ctx {
 /* Groups st's rows by adapter (b->lora: [b->n_seq] selections, or NULL for none) and records the upload
  * of the groups' rows and scales into b->lora_bufs. */
 vkslm_status vkslm_lora_begin(vkslm_cmd *c, const vkslm_step_bufs *b, const vkslm_graph_step *st, vkslm_lora_ctx *ctx);
+/* Whether some adapter of the step adapts product p of layer il (a graph that would fuse that product
+ * with what comes before it keeps them apart then: the adapter needs the product's input). */
+int vkslm_lora_has(const vkslm_lora_ctx *ctx, uint32_t il, vkslm_lora_product p);
 /* After the product `p` of layer il (out = W in, all the step's rows): adds every group's adapter products. */
 vkslm_status vkslm_lora_apply(vkslm_cmd *c, const vkslm_lora_ctx *ctx, uint32_t il, vkslm_lora_product p,
                               const vkslm_tensor *out, const vkslm_tensor *in);

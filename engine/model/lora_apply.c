@@ -126,6 +126,16 @@ vkslm_status vkslm_lora_begin(vkslm_cmd *c, const vkslm_step_bufs *sb, const vks
     return VKSLM_OK;
 }
 
+int vkslm_lora_has(const vkslm_lora_ctx *ctx, uint32_t il, vkslm_lora_product p) {
+    for (uint32_t g = 0; g < ctx->n_groups; g++)
+        for (int k = 0; k < VKSLM_LORA_KINDS; k++) {
+            const vkslm_lora_mat *mat = &ctx->g[g].lora->mats[il * VKSLM_LORA_KINDS + k];
+            if (mat->a.buf && mat->product == p)
+                return 1;
+        }
+    return 0;
+}
+
 vkslm_status vkslm_lora_apply(vkslm_cmd *c, const vkslm_lora_ctx *ctx, uint32_t il, vkslm_lora_product p,
                               const vkslm_tensor *out, const vkslm_tensor *in) {
     for (uint32_t g = 0; g < ctx->n_groups; g++) {

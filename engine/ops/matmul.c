@@ -122,18 +122,37 @@ static vkslm_status record_plain(vkslm_cmd *c, const char *name, const vkslm_ten
     return vkslm_op_record(c, &op);
 }
 
-vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
-                                const vkslm_tensor *bias, vkslm_matmul_kernel kernel, uint32_t max_vec) {
+/* The texel mat-vec kernel's conditions: a CPU device with texel buffers, a weight in 32-element units. */
+static int texel_kernel(vkslm_vk *vk, const vkslm_tensor *w) {
+    return vkslm_vk_is_cpu(vk) && vkslm_vk_get_enabled(vk)->texel_buffers && w && w->type < VKSLM_TYPE_COUNT &&
+           !vkslm_weights_need_plain(w);
+}
+
+/* glu: 0, or 1 (SwiGLU) / 2 (GeGLU) with x the rows [gate | up] of twice the weight's K (texel kernel only) */
+static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
+                            const vkslm_tensor *bias, vkslm_matmul_kernel kernel, uint32_t max_vec, uint32_t glu) {
     VKSLM_TRY(VKSLM_OP_PRESENT("matmul", d, w, x));
     shape s;
     const char *name = vkslm_dim(x, 1) <= VKSLM_MATMUL_MAX_VEC ? "matvec" : "matmul";
-    VKSLM_TRY(check_shape(name, d, w, x, bias, &s));
-    if (vkslm_weights_need_plain(w))
+    vkslm_tensor xk = *x; /* with glu: the gate half's shape, for the checks */
+    if (glu) {
+        if (x->ne[0] % 2 || x->ne[0] / 2 % 4)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the rows [gate | up] of %llu elements do not split into "
+                              "two halves of whole 16-byte groups", name, (unsigned long long)x->ne[0]);
+        xk.ne[0] = x->ne[0] / 2;
+    }
+    VKSLM_TRY(check_shape(name, d, w, &xk, bias, &s));
+    if (vkslm_weights_need_plain(w) && !glu)
         return record_plain(c, name, d, w, x, bias, &s);
     VKSLM_TRY(vkslm_weights_check(name, w, &s.row_bytes));
     vkslm_vk *vk = vkslm_cmd_vk(c);
+    if (glu && !texel_kernel(vk, w))
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the gated activation is fused only into the texel mat-vec "
+                          "(CPU devices with texel buffers)", name);
     const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
     int cpu = vkslm_vk_is_cpu(vk), reduce = vkslm_op_need_subgroups(vk, name) == VKSLM_OK;
+    if (glu)
+        kernel = VKSLM_MATMUL_ROW_PER_LANE;
     if (kernel == VKSLM_MATMUL_AUTO && s.m <= VKSLM_MATMUL_MAX_VEC)
         kernel = cpu || !reduce ? VKSLM_MATMUL_ROW_PER_LANE : VKSLM_MATMUL_ROW_PER_SUBGROUP;
     else if (kernel == VKSLM_MATMUL_AUTO)
@@ -143,7 +162,7 @@ vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm
     if (kernel == VKSLM_MATMUL_ROW_PER_SUBGROUP && !reduce)
         return vkslm_fail(VKSLM_ERR_FEATURE_MISSING, "%s: the device has no subgroup arithmetic in compute", name);
 
-    uint32_t spec[5], n_spec, rows_per_wg, toks_per_wg;
+    uint32_t spec[6], n_spec, rows_per_wg, toks_per_wg;
     int texel = 0;
     vkslm_shader_id shader;
     if (kernel == VKSLM_MATMUL_TILED) {
@@ -160,12 +179,15 @@ vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm
         vec_plan v = plan_vec(vk, per_lane, texel, nvec, s.n);
         shader = texel ? texel_shaders[w->type] : vec_shaders[w->type];
         spec[0] = v.local, spec[1] = nvec, spec[2] = (uint32_t)per_lane, spec[3] = v.rows_per_wg, spec[4] = v.rpl;
-        n_spec = 5;
+        spec[5] = glu;
+        n_spec = texel ? 6 : 5;
         rows_per_wg = v.rows_per_wg;
         toks_per_wg = nvec;
     }
+    uint64_t xk4 = x->ne[0] * 4; /* bytes of a vector's x row: with glu, gate and up */
     vkslm_product_push pc = {.units = (uint32_t)(s.k / 32), .row_bytes = (uint32_t)s.row_bytes,
-                             .x_stride = (uint32_t)(s.k / 4), .d_stride = (uint32_t)s.n, .has_bias = bias != NULL};
+                             .x_stride = (uint32_t)(x->ne[0] / 4), .d_stride = (uint32_t)s.n, .has_bias = bias != NULL,
+                             .pad = glu ? (uint32_t)(s.k / 4) : 0};
     vkslm_op op = {
         .name = name, .shader = shader, .spec = spec, .n_spec = n_spec, .push = &pc, .push_size = sizeof pc,
         .axis = {{.n = s.m, .count_at = AT(n_vec)}, {.n = s.n, .count_at = AT(rows)}},
@@ -174,14 +196,26 @@ vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm
             /* quantized blocks are read as words at any even byte offset, plain floats as aligned words */
             {"w", w, .unit = 1, .align = vkslm_type_info(w->type)->block_elems == 1 ? 4 : 2, .off_at = AT(w_off),
              .step = {0, s.row_bytes}, .size = s.row_bytes, .texel = texel},
-            {"x", x, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(x_off), .step = {s.k * 4}, .size = s.k * 4,
+            {"x", x, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(x_off), .step = {xk4}, .size = xk4,
              .texel = texel},
             {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = AT(d_off), .step = {s.n * 4, 4}, .size = 4},
             {"bias", bias, .optional = 1, .types = VKSLM_OP_F32, .off_at = AT(b_off), .step = {0, 4}, .size = 4},
         },
-        .bytes = (double)s.row_bytes * s.n + 4.0 * (s.k * s.m + s.n * s.m), .flops = 2.0 * s.k * s.n * s.m,
+        .bytes = (double)s.row_bytes * s.n + 4.0 * (x->ne[0] * s.m + s.n * s.m), .flops = 2.0 * s.k * s.n * s.m,
     };
     return vkslm_op_record(c, &op);
+}
+
+vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
+                                const vkslm_tensor *bias, vkslm_matmul_kernel kernel, uint32_t max_vec) {
+    return product(c, d, w, x, bias, kernel, max_vec, 0);
+}
+
+int vkslm_op_matmul_glu_fusable(vkslm_vk *vk, const vkslm_tensor *w) { return texel_kernel(vk, w); }
+
+vkslm_status vkslm_op_matmul_glu(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *gu,
+                                 int gelu, uint32_t max_vec) {
+    return product(c, d, w, gu, NULL, VKSLM_MATMUL_ROW_PER_LANE, max_vec, gelu ? 2u : 1u);
 }
 
 vkslm_status vkslm_op_matmul(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,

@@ -48,4 +48,12 @@ vkslm_status vkslm_op_matmul(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_te
  * (tests and measurements). Plain rows take their own kernel whatever is asked. */
 vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
                                 const vkslm_tensor *bias, vkslm_matmul_kernel kernel, uint32_t max_vec);
+/* d = (act(gate) * up) w^T: the feed-forward's gated activation (act = SiLU, or GELU's tanh form when gelu;
+ * the formulas of shaders/act.comp) fused into the down product's x loads, so no activation pass runs and no
+ * intermediate rows are written. gu: f32 (2K, M), each row [gate (K) | up (K)], K a multiple of 4; w (K, N).
+ * Only the texel mat-vec kernel (CPU devices with texel buffers) has it: vkslm_op_matmul_glu_fusable says
+ * whether it takes this weight; elsewhere VKSLM_ERR_UNSUPPORTED. max_vec as for vkslm_op_matmul_ex. */
+int vkslm_op_matmul_glu_fusable(vkslm_vk *vk, const vkslm_tensor *w);
+vkslm_status vkslm_op_matmul_glu(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *gu,
+                                 int gelu, uint32_t max_vec);
 #endif

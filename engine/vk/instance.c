@@ -12,6 +12,15 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeveri
                                                        const VkDebugUtilsMessengerCallbackDataEXT *data,
                                                        void *user) {
     vkslm_validation *v = user;
+    const char *msg = data->pMessage ? data->pMessage : "";
+    /* The loader's own report of driver manifests whose library it cannot open (another architecture's
+     * drivers installed for multiarch, as the aarch64 cross build does): not a fault of ours or of the
+     * driver we use, so logged, not counted */
+    if (!(types & VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT) &&
+        (strstr(msg, "loader_icd_scan") || strstr(msg, "cannot open shared object file"))) {
+        vkslm_log(VKSLM_LOG_DEBUG, "loader: %s", msg);
+        return VK_FALSE;
+    }
     if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) {
         v->errors++;
         vkslm_log(VKSLM_LOG_ERROR, "validation: %s", data->pMessage ? data->pMessage : "(no text)");
@@ -19,7 +28,6 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeveri
         v->warnings++;
         vkslm_log(VKSLM_LOG_WARN, "validation: %s", data->pMessage ? data->pMessage : "(no text)");
     }
-    (void)types;
     return VK_FALSE;
 }
 
