@@ -156,6 +156,11 @@ typedef struct vkslm_device_details {
     uint64_t min_storage_offset_alignment; /* bytes (minStorageBufferOffsetAlignment) */
     bool timestamps;                     /* the compute queue writes timestamps (vkslm_session_profile) */
     float timestamp_period_ns;
+    /* env VKSLM_DEVICE_PROFILE: the profile's name ("" none; the limits and features above are narrowed to
+     * it) and its own subgroup sizes, which the driver's own (info.subgroup_size) cannot be narrowed to */
+    char profile[32];
+    uint32_t profile_subgroup_size, profile_subgroup_size_min, profile_subgroup_size_max;
+    char quirks[256];                    /* driver quirk entries applied, comma-separated ("" none) */
 } vkslm_device_details;
 
 /* As vkslm_devices_list with every detail, the choice made by `selector` (as vkslm_model_params.device: a
@@ -163,6 +168,39 @@ typedef struct vkslm_device_details {
  * *chosen is -1 when nothing matches the selector (the listing still succeeds; vkslm_last_error says why). */
 VKSLM_API vkslm_status vkslm_devices_list_details(const char *selector, vkslm_device_details *out, int cap,
                                                   int *count, int *chosen);
+
+/* A device profile: the limits and features of a real GPU (see docs/devices.md). Setting env
+ * VKSLM_DEVICE_PROFILE to its name makes vkslm narrow the chosen device to them (never widen it): each limit
+ * becomes the smaller of the two, each feature stays only if both have it. Strings are static. */
+typedef struct vkslm_device_profile {
+    const char *name, *description;
+    uint32_t subgroup_size, subgroup_size_min, subgroup_size_max;
+    bool subgroup_size_control;
+    uint64_t max_storage_buffer_range, max_memory_allocation_size; /* bytes */
+    uint32_t max_compute_shared_memory;                            /* bytes */
+    uint32_t max_workgroup_invocations, max_workgroup_size[3];
+    bool fp16, int8, storage16, storage8, integer_dot_product;
+    uint64_t device_local_bytes;                                   /* the device-local heap */
+} vkslm_device_profile;
+
+/* Fills up to `cap` profiles (out may be NULL when cap is 0); *count gets how many exist. Needs no device.
+ * Errors: VKSLM_ERR_INVALID_ARG for a NULL count, a negative cap, or a NULL out with cap > 0. */
+VKSLM_API vkslm_status vkslm_device_profiles_list(vkslm_device_profile *out, int cap, int *count);
+
+/* An entry of the driver quirk table (docs/devices.md): a known driver bug, the devices it matches (vendor,
+ * VkDriverId, 0 for any driver of the vendor, and an inclusive range of driver versions as the driver encodes
+ * them), the public issue that shows it, and the workarounds vkslm applies when it matches (or when env
+ * VKSLM_FORCE_QUIRK names it): a comma-separated list of no-fp16, no-8bit, no-16bit-storage,
+ * no-subgroup-size-control, scalar-matvec. Strings are static. */
+typedef struct vkslm_device_quirk {
+    const char *name, *description, *link;
+    uint32_t vendor_id, driver_id, driver_version_min, driver_version_max;
+    const char *workarounds;
+} vkslm_device_quirk;
+
+/* Fills up to `cap` entries (out may be NULL when cap is 0); *count gets how many exist. Needs no device.
+ * Errors: VKSLM_ERR_INVALID_ARG for a NULL count, a negative cap, or a NULL out with cap > 0. */
+VKSLM_API vkslm_status vkslm_device_quirks_list(vkslm_device_quirk *out, int cap, int *count);
 
 /* ---- models ------------------------------------------------------------------------------------ */
 /* Threads: a loaded model is immutable and may be shared by sessions used from different threads at

@@ -40,6 +40,15 @@ void test_skip(const char *why); /* prints SKIP and counts it; fails under CI */
 uint64_t test_seed(void);
 void test_rng(vkslm_rng *r, uint64_t salt);
 
+/* What a shell command puts before a program of this build to run it: nothing natively; in a cross build
+ * (cmake/aarch64-linux-gnu.cmake) the emulator and its options, with a trailing space. VKSLM_CLI (the CLI's
+ * command) already holds it. */
+#ifdef VKSLM_CLI_EMULATOR
+#define TEST_EXEC_PREFIX VKSLM_CLI_EMULATOR " "
+#else
+#define TEST_EXEC_PREFIX ""
+#endif
+
 /* Runs a shell command (redirections are the caller's), captures up to cap - 1 bytes of its standard
  * output into out (NUL-terminated) and returns its exit status (-1 if it did not exit normally). */
 int test_run_command(const char *cmd, char *out, size_t cap);

@@ -37,6 +37,16 @@ static int is_float_model(const char *model) {
     return !strstr(model, "quant/") || strstr(model, "-F16") || strstr(model, "-BF16");
 }
 
+/* The KV cache's type: F16 (what the CLI and server use), or F32 with env VKSLM_TEST_KV=F32 (arm64 lavapipe of
+ * Debian 12, Mesa 22.3 with LLVM 15, cannot compile shaders that convert f16 vectors: scripts/aarch64.sh). */
+static uint32_t kv_type(void) {
+    const char *e = getenv("VKSLM_TEST_KV");
+    if (e && strcmp(e, "F32") == 0)
+        return VKSLM_TYPE_F32;
+    CU_ASSERT_FATAL(!e || !*e || strcmp(e, "F16") == 0); /* any other value is a mistake, not F16 */
+    return VKSLM_TYPE_F16;
+}
+
 /* Runs one reference; returns its NMSE against the exact logits. */
 static double check_ref(vkslm_vk *vk, const char *name, uint32_t max_batch, int *steps_ok, int *steps) {
     test_ref ref;
@@ -61,7 +71,7 @@ static double check_ref(vkslm_vk *vk, const char *name, uint32_t max_batch, int 
         fprintf(stderr, "%s: %s\n", name, vkslm_last_error());
     CU_ASSERT_FATAL(st == VKSLM_OK);
     vkslm_session_dev *s;
-    CU_ASSERT_FATAL(vkslm_session_dev_create(vk, m, ref.n_prompt + ref.n_greedy + 1, max_batch, VKSLM_TYPE_F16, &s) ==
+    CU_ASSERT_FATAL(vkslm_session_dev_create(vk, m, ref.n_prompt + ref.n_greedy + 1, max_batch, kv_type(), &s) ==
                     VKSLM_OK);
     st = vkslm_session_dev_eval(s, ref.prompt_tokens, ref.n_prompt, VKSLM_GRAPH_LOGITS, NULL);
     if (st != VKSLM_OK)
@@ -112,7 +122,7 @@ static void test_every_reference(void) {
             worst = e;
     }
     printf("\n  %d references, worst NMSE vs exact logits %.2e, teacher-forced %d/%d steps\n", n, worst, ok, steps);
-    CU_ASSERT(n >= 44);
+    CU_ASSERT(n >= (test_refs_filtered() ? 1 : 44));
     test_gpu_assert_clean(vk);
 }
 

@@ -367,14 +367,14 @@ static char self_path[4096];
 static void test_no_vulkan(void) {
     TEST_REQUIRE_DATA();
     char cmd[8192], out[8192];
-    snprintf(cmd, sizeof cmd, "env " NO_VULKAN_ENV " '%s' --no-vulkan-child 2>&1", self_path);
+    snprintf(cmd, sizeof cmd, "env " NO_VULKAN_ENV " " TEST_EXEC_PREFIX "'%s' --no-vulkan-child 2>&1", self_path);
     int rc = test_run_command(cmd, out, sizeof out);
     if (rc != 0)
         fprintf(stderr, "%s", out);
     CU_ASSERT_EQUAL(rc, 0);
     /* the same ids from `vkslm tokenize`, with no Vulkan either */
     char path[1024], cli[8192];
-    snprintf(cmd, sizeof cmd, "env " NO_VULKAN_ENV " '%s' tokenize -m '%s' --ids -p '" PROMPT "' 2>&1", VKSLM_CLI,
+    snprintf(cmd, sizeof cmd, "env " NO_VULKAN_ENV " %s tokenize -m '%s' --ids -p '" PROMPT "' 2>&1", VKSLM_CLI,
              test_data_path(path, sizeof path, "models/tiny-qwen2-random.gguf"));
     rc = test_run_command(cmd, cli, sizeof cli);
     CU_ASSERT_EQUAL(rc, 0);

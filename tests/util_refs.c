@@ -72,6 +72,26 @@ float *test_ref_logits(const char *name, uint32_t n_vocab, int exact) {
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+int test_refs_filtered(void) {
+    const char *f = getenv("VKSLM_TEST_REFS");
+    return f && *f;
+}
+
+/* whether reference `name` ("MODEL.PROMPT") is one of VKSLM_TEST_REFS's models (every name when unset) */
+static int ref_selected(const char *name) {
+    if (!test_refs_filtered())
+        return 1;
+    const char *dot = strrchr(name, '.');
+    size_t len = dot ? (size_t)(dot - name) : strlen(name);
+    for (const char *p = getenv("VKSLM_TEST_REFS"); *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && strncmp(p, name, len) == 0)
+            return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
 const char *const *test_ref_names(void) {
     static char *names[256];
     static int loaded;
@@ -88,7 +108,10 @@ const char *const *test_ref_names(void) {
             if (len > 4 && !strcmp(e->d_name + len - 4, ".txt")) {
                 names[n] = strdup(e->d_name);
                 names[n][len - 4] = 0;
-                n++;
+                if (ref_selected(names[n]))
+                    n++;
+                else
+                    free(names[n]);
             }
         }
         closedir(d);

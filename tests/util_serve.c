@@ -75,7 +75,16 @@ int serve_start_args(srv *s, const char *config_text, int tag, const char *const
         for (size_t i = 0; extra && extra[i] && n < 31; i++)
             argv[n++] = extra[i];
         argv[n] = NULL;
+#ifdef VKSLM_CLI_EMULATOR
+        /* a cross build: the shell splits the emulator's command line and execs it in this process, so the
+         * pid that serve_stop signals is the emulator's, which hands SIGTERM to the server */
+        const char *sh_argv[40] = {"sh", "-c", "exec " VKSLM_CLI_EMULATOR " " VKSLM_CLI_EXE " \"$@\"", "vkslm"};
+        for (size_t i = 1; i <= n; i++)
+            sh_argv[3 + i] = argv[i];
+        execv("/bin/sh", (char *const *)sh_argv);
+#else
         execv(VKSLM_CLI, (char *const *)argv);
+#endif
         _exit(127);
     }
     close(fd[1]);

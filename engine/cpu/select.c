@@ -5,8 +5,11 @@
 
 double vkslm_cpu_log_softmax_at(const float *a, uint64_t n, uint64_t id) {
     double m = -INFINITY, s = 0;
+    /* a comparison, not fmax(): Debian's aarch64 GCC 12.2 crashes vectorizing an fmax reduction (internal
+     * compiler error in vect_transform_reduction); NaNs are skipped either way */
     for (uint64_t i = 0; i < n; i++)
-        m = fmax(m, (double)a[i]);
+        if ((double)a[i] > m)
+            m = (double)a[i];
     for (uint64_t i = 0; i < n; i++)
         s += exp((double)a[i] - m);
     return (double)a[id] - m - log(s);

@@ -140,9 +140,10 @@ vkslm_status vkslm_model_dev_load(vkslm_vk *vk, vkslm_gguf *gguf, vkslm_load_pro
     if (total > budget || used > budget - total) {
         vkslm_model_dev_free(m);
         return vkslm_fail(VKSLM_ERR_OUT_OF_DEVICE_MEMORY,
-                          "the model's weights need %.1f MiB of device memory; %.1f MiB of %.1f MiB are free on '%s'",
+                          "the model's weights need %.1f MiB of device memory; %.1f MiB of %.1f MiB are free on '%s'%s%s",
                           total / 1048576.0, (budget > used ? budget - used : 0) / 1048576.0, budget / 1048576.0,
-                          vkslm_vk_get_caps(vk)->name);
+                          vkslm_vk_get_caps(vk)->name, vkslm_vk_get_caps(vk)->profile[0] ? " under profile " : "",
+                          vkslm_vk_get_caps(vk)->profile);
     }
     for (uint64_t i = 0; i < m->n_tensors && st == VKSLM_OK; i++) {
         const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(gguf, i);

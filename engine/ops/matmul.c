@@ -154,7 +154,8 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
     if (glu)
         kernel = VKSLM_MATMUL_ROW_PER_LANE;
     if (kernel == VKSLM_MATMUL_AUTO && s.m <= VKSLM_MATMUL_MAX_VEC)
-        kernel = cpu || !reduce ? VKSLM_MATMUL_ROW_PER_LANE : VKSLM_MATMUL_ROW_PER_SUBGROUP;
+        kernel = cpu || !reduce || (caps->quirk_mask & VKSLM_QUIRK_SCALAR_MATVEC) ? VKSLM_MATMUL_ROW_PER_LANE
+                                                                                : VKSLM_MATMUL_ROW_PER_SUBGROUP;
     else if (kernel == VKSLM_MATMUL_AUTO)
         kernel = cpu ? VKSLM_MATMUL_ROW_PER_LANE : VKSLM_MATMUL_TILED;
     if (kernel == VKSLM_MATMUL_TILED && caps->max_workgroup_invocations < TILE_INVOCATIONS)

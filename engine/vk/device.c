@@ -39,6 +39,9 @@ static vkslm_status pick_physical(vkslm_vk *vk, const char *selector) {
     }
     vk->phys = pds[chosen];
     vk->caps = caps[chosen];
+    st = vkslm_vk_narrow(&vk->caps); /* env VKSLM_DEVICE_PROFILE and the driver quirk table */
+    if (st != VKSLM_OK)
+        goto done;
     if (caps[chosen].type == VK_PHYSICAL_DEVICE_TYPE_CPU)
         vkslm_log(VKSLM_LOG_WARN, "using '%s', a CPU implementation of Vulkan: expect CPU speed, not GPU speed",
                   caps[chosen].name);

@@ -104,6 +104,7 @@ void vkslm_vk_query_caps(VkPhysicalDevice pd, vkslm_vk_caps *c) {
     if (v12) {
         snprintf(c->driver_name, sizeof c->driver_name, "%s", drv.driverName);
         snprintf(c->driver_info, sizeof c->driver_info, "%s", drv.driverInfo);
+        c->driver_id = (uint32_t)drv.driverID;
     }
     c->type = base.deviceType;
     c->vendor_id = base.vendorID;
@@ -299,6 +300,9 @@ vkslm_status vkslm_vk_list_devices(const char *selector, vkslm_vk_caps **out, ui
     st = vkslm_vk_choose(caps, n, selector, chosen);
     if (st == VKSLM_ERR_NO_DEVICE && n > 0 && selector && *selector)
         st = VKSLM_OK; /* listing still works; *chosen stays -1 and the message says why */
+    /* every device as vkslm would use it under the profile and the quirks (chosen on its own values) */
+    for (uint32_t i = 0; i < n && st == VKSLM_OK; i++)
+        st = vkslm_vk_narrow(&caps[i]);
     *out = caps;
     *count = n;
     caps = NULL;
@@ -307,4 +311,11 @@ done:
     VKSLM_FREE(caps);
     vkslm_vk_instance_destroy(inst, messenger, counts);
     return st;
+}
+
+vkslm_status vkslm_vk_narrow(vkslm_vk_caps *c) {
+    const vkslm_vk_profile *p;
+    VKSLM_TRY(vkslm_vk_profile_from_env(&p));
+    vkslm_vk_profile_apply(p, c);
+    return vkslm_vk_quirks_apply(c);
 }

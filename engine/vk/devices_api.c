@@ -75,6 +75,42 @@ static void fill_details(const vkslm_vk_caps *c, vkslm_device_details *d) {
     d->min_storage_offset_alignment = c->min_storage_offset_align;
     d->timestamps = c->timestamps != 0;
     d->timestamp_period_ns = c->timestamp_period_ns;
+    snprintf(d->profile, sizeof d->profile, "%s", c->profile);
+    d->profile_subgroup_size = c->profile_subgroup_size;
+    d->profile_subgroup_size_min = c->profile_subgroup_min;
+    d->profile_subgroup_size_max = c->profile_subgroup_max;
+    snprintf(d->quirks, sizeof d->quirks, "%s", c->quirks);
+}
+
+vkslm_status vkslm_device_profiles_list(vkslm_device_profile *out, int cap, int *count) {
+    if (!count || cap < 0 || (cap > 0 && !out))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_device_profiles_list: NULL output or negative capacity");
+    uint32_t n = vkslm_vk_profile_count();
+    *count = (int)n;
+    for (uint32_t i = 0; i < n && (int)i < cap; i++) {
+        const vkslm_vk_profile *p = vkslm_vk_profile_at(i);
+        vkslm_device_profile *d = &out[i];
+        memset(d, 0, sizeof *d);
+        d->name = p->name;
+        d->description = p->description;
+        d->subgroup_size = p->subgroup_size;
+        d->subgroup_size_min = p->subgroup_min;
+        d->subgroup_size_max = p->subgroup_max;
+        d->subgroup_size_control = p->subgroup_size_control != 0;
+        d->max_storage_buffer_range = p->max_storage_buffer_range;
+        d->max_memory_allocation_size = p->max_memory_allocation_size;
+        d->max_compute_shared_memory = p->max_shared_memory;
+        d->max_workgroup_invocations = p->max_workgroup_invocations;
+        for (int k = 0; k < 3; k++)
+            d->max_workgroup_size[k] = p->max_workgroup_size[k];
+        d->fp16 = p->fp16 != 0;
+        d->int8 = p->int8 != 0;
+        d->storage16 = p->storage16 != 0;
+        d->storage8 = p->storage8 != 0;
+        d->integer_dot_product = p->integer_dot_product != 0;
+        d->device_local_bytes = p->device_local_bytes;
+    }
+    return VKSLM_OK;
 }
 
 _Static_assert(VKSLM_SUBGROUP_QUAD == VK_SUBGROUP_FEATURE_QUAD_BIT &&

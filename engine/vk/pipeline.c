@@ -139,6 +139,15 @@ vkslm_status vkslm_vk_kernel(vkslm_vk *vk, vkslm_shader_id shader, uint32_t n_bi
     if (push_size > vk->caps.max_push_constants || push_size % 4)
         return vkslm_fail(VKSLM_ERR_LIMIT, "pipeline %s: %u bytes of push constants (device maximum %u)", e->name,
                           push_size, vk->caps.max_push_constants);
+    /* every shader takes local_size_x from constant 0 (y and z are 1): a profile's lower limits hold here even
+     * where the driver would take more */
+    uint32_t local = n_spec ? spec[0] : 1;
+    if (local > vk->caps.max_workgroup_invocations || local > vk->caps.max_workgroup_size[0])
+        return vkslm_fail(VKSLM_ERR_LIMIT, "pipeline %s: a workgroup of %u invocations exceeds the device's limit (%u)",
+                          e->name, local,
+                          vk->caps.max_workgroup_invocations < vk->caps.max_workgroup_size[0]
+                              ? vk->caps.max_workgroup_invocations
+                              : vk->caps.max_workgroup_size[0]);
     pthread_mutex_lock(&vk->lock);
     vkslm_kernel_entry *head = atomic_load_explicit(&vk->kernels[shader], memory_order_relaxed);
     vkslm_status st = VKSLM_OK;

@@ -16,6 +16,7 @@ typedef struct vkslm_vk_caps {
     char driver_info[VK_MAX_DRIVER_INFO_SIZE];
     VkPhysicalDeviceType type;
     uint32_t vendor_id, device_id, api_version, driver_version;
+    uint32_t driver_id;                     /* VkDriverId (Vulkan 1.2), 0 if unknown */
     uint8_t device_uuid[VK_UUID_SIZE], driver_uuid[VK_UUID_SIZE], pipeline_cache_uuid[VK_UUID_SIZE];
 
     /* subgroups */
@@ -50,7 +51,47 @@ typedef struct vkslm_vk_caps {
     VkPhysicalDeviceMemoryProperties mem;
     uint64_t device_local_bytes;
     int uma;                                /* a device-local type is also host-visible */
+
+    /* what narrowed the values above (profiles.c, quirks.c): the profile's name ("" none) and its own
+     * subgroup sizes (which a driver cannot take from us: compare with subgroup_size), and the quirks applied */
+    char profile[32];
+    uint32_t profile_subgroup_size, profile_subgroup_min, profile_subgroup_max;
+    char quirks[256];                       /* comma-separated names of the quirk entries applied, "" none */
+    uint32_t quirk_mask;                    /* VKSLM_QUIRK_* workarounds in force */
 } vkslm_vk_caps;
+
+/* ---- device profiles (profiles.c) ---------------------------------------------------------------- */
+typedef struct vkslm_vk_profile {
+    const char *name, *description;
+    uint32_t subgroup_size, subgroup_min, subgroup_max;
+    int subgroup_size_control;
+    uint64_t max_storage_buffer_range, max_memory_allocation_size;
+    uint32_t max_shared_memory, max_workgroup_invocations, max_workgroup_size[3];
+    int fp16, int8, storage16, storage8, integer_dot_product;
+    uint64_t device_local_bytes;
+} vkslm_vk_profile;
+uint32_t vkslm_vk_profile_count(void);
+const vkslm_vk_profile *vkslm_vk_profile_at(uint32_t i);
+/* The profile named `name` (*out NULL for NULL or ""); an unknown name fails with VKSLM_ERR_INVALID_ARG and
+ * a message listing the names. */
+vkslm_status vkslm_vk_profile_find(const char *name, const vkslm_vk_profile **out);
+/* The same for env VKSLM_DEVICE_PROFILE. */
+vkslm_status vkslm_vk_profile_from_env(const vkslm_vk_profile **out);
+/* Narrows caps to the profile (NULL: nothing): each limit the smaller, each feature on only if both have it. */
+void vkslm_vk_profile_apply(const vkslm_vk_profile *p, vkslm_vk_caps *caps);
+
+/* ---- driver quirks (quirks.c) ------------------------------------------------------------------------ */
+/* Workarounds a quirk entry turns on (vkslm_vk_caps.quirk_mask). */
+#define VKSLM_QUIRK_NO_FP16 0x01u          /* do not enable shaderFloat16 */
+#define VKSLM_QUIRK_NO_8BIT 0x02u          /* no int8 arithmetic, 8-bit storage or integer dot product */
+#define VKSLM_QUIRK_NO_16BIT_STORAGE 0x04u /* no 16-bit storage: f16 data goes through the packed kernels */
+#define VKSLM_QUIRK_NO_SIZE_CONTROL 0x08u  /* do not use subgroup size control */
+#define VKSLM_QUIRK_SCALAR_MATVEC 0x10u    /* mat-vec: one row per invocation, no subgroup reduction */
+/* Applies the entries that match caps (vendor, driver ID, driver version) and those env VKSLM_FORCE_QUIRK names
+ * (comma-separated; "all": every entry); an unknown name fails with VKSLM_ERR_INVALID_ARG. */
+vkslm_status vkslm_vk_quirks_apply(vkslm_vk_caps *caps);
+/* Both, as device choice applies them: the profile env VKSLM_DEVICE_PROFILE names, then the quirks. */
+vkslm_status vkslm_vk_narrow(vkslm_vk_caps *caps);
 
 /* Lists the devices (temporary instance). *caps is malloc'd (free with free()). *chosen: the index the
  * default rules pick (discrete > integrated > virtual > CPU), or the selector's match; `selector` may
@@ -78,7 +119,8 @@ typedef struct vkslm_vk_options {
     int profile;          /* timestamp queries per dispatch */
 } vkslm_vk_options;
 
-/* Environment switches read at open: VKSLM_DEVICE, VKSLM_VALIDATE, VKSLM_MAX_STORAGE_RANGE (bytes; lowers
+/* Environment switches read at open: VKSLM_DEVICE, VKSLM_DEVICE_PROFILE and VKSLM_FORCE_QUIRK (profiles.c,
+ * quirks.c: an unknown name fails the open with VKSLM_ERR_INVALID_ARG), VKSLM_VALIDATE, VKSLM_MAX_STORAGE_RANGE (bytes; lowers
  * the range vkslm binds), VKSLM_DISABLE_F16 / _8BIT / _16BIT (do not enable those features),
  * VKSLM_DISABLE_TEXEL (no texel-buffer bindings: the kernels that use them fall back to storage buffers),
  * VKSLM_DISABLE_UMA (always stage uploads), VKSLM_STAGING_BYTES, VKSLM_DEVICE_MEMORY_LIMIT, VKSLM_CACHE_DIR,
