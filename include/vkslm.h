@@ -465,6 +465,40 @@ VKSLM_API vkslm_status vkslm_seq_cp(vkslm_session *session, int32_t src, int32_t
 /* Empties seq (seq < 0: every sequence). */
 VKSLM_API vkslm_status vkslm_seq_clear(vkslm_session *session, int32_t seq);
 
+/* ---- LoRA adapters ----------------------------------------------------------------------------- */
+/* A LoRA adapter (a fine-tune stored as low-rank pairs, GGUF as llama.cpp's convert_lora_to_gguf.py
+ * writes it: general.type "adapter", adapter.type "lora", adapter.lora.alpha, NAME.weight.lora_a [in, r]
+ * and NAME.weight.lora_b [r, out] in F32, F16 or Q8_0) held on the device beside its base model, which is
+ * not changed: any number of adapters can be loaded on one base and freed again while the base stays.
+ * Each sequence selects its own adapters and scales (or none); a step computes
+ * y = W x + scale * B (A x) for every adapted weight of each sequence's adapters, the sequences of one
+ * adapter together. The effective scale of a pair is scale * alpha / r, or scale when alpha is 0 (as
+ * llama.cpp). Adaptable weights: attn_q, attn_k, attn_v, attn_qkv, attn_output, ffn_gate, ffn_up and
+ * ffn_down of any layer. */
+typedef struct vkslm_lora vkslm_lora;
+#define VKSLM_LORA_MAX_PER_SEQ 8 /* adapters one sequence may select at once */
+
+/* Loads the adapter at path onto model's device. Refused, with a message naming the tensor: a file that is
+ * not a LoRA adapter (VKSLM_ERR_FORMAT), an adapter for another architecture (VKSLM_ERR_UNSUPPORTED), a
+ * tensor vkslm does not adapt (VKSLM_ERR_UNSUPPORTED), a pair with a missing half or a shape that does not
+ * fit the base weight (VKSLM_ERR_FORMAT), VKSLM_ERR_OUT_OF_DEVICE_MEMORY when it does not fit the device.
+ * The model must outlive the adapter. */
+VKSLM_API vkslm_status vkslm_lora_load(vkslm_model *model, const char *path, vkslm_lora **out);
+/* Frees the adapter's device memory. No sequence of any session may select it any more (set those
+ * sequences' adapters to others first). NULL: no-op. */
+VKSLM_API void vkslm_lora_free(vkslm_lora *lora);
+/* Device memory the adapter holds (its A and B matrices). */
+VKSLM_API uint64_t vkslm_lora_device_bytes(const vkslm_lora *lora);
+/* The largest rank r of its pairs, and adapter.lora.alpha (0 when absent). */
+VKSLM_API uint32_t vkslm_lora_rank(const vkslm_lora *lora);
+VKSLM_API float vkslm_lora_alpha(const vkslm_lora *lora);
+/* Sequence seq of the session uses lora[0..n) with scales[0..n) from the next step on (n = 0: none; at most
+ * VKSLM_LORA_MAX_PER_SEQ, each loaded on the session's model, none twice, finite scales). When the
+ * selection differs from the sequence's current one, the sequence is emptied (its cache was computed
+ * with other weights). The arrays are copied; the adapters must stay loaded while selected. */
+VKSLM_API vkslm_status vkslm_seq_set_lora(vkslm_session *session, int32_t seq, vkslm_lora *const *lora,
+                                         const float *scales, size_t n);
+
 /* ---- embeddings -------------------------------------------------------------------------------- */
 /* An embedding is the model's final hidden states (after the output norm, where the logits would be
  * projected from: n_embd floats per token) pooled over the input's tokens and L2-normalised (an input
@@ -771,6 +805,12 @@ VKSLM_API vkslm_status vkslm_sequence_generate(vkslm_sequence *seq, const int32_
  * the cache already (not computed). */
 VKSLM_API vkslm_status vkslm_sequence_prefill(vkslm_sequence *seq, const int32_t *ids, size_t n, size_t *n_cached);
 
+/* The adapters (vkslm_seq_set_lora's rules) of seq's next requests (generate, prefill, embed) until changed
+ * or the sequence is released (release resets to none). Only a cache computed with the same adapters and
+ * scales is reused for a prompt's prefix. */
+VKSLM_API vkslm_status vkslm_sequence_set_lora(vkslm_sequence *seq, vkslm_lora *const *lora, const float *scales,
+                                              size_t n);
+
 /* As vkslm_embed_tokens, run by the scheduler's stepping thread beside the other sequences' requests (the
  * embedding's tokens join the steps as a prompt does, up to max_prefill per step); blocks until done.
  * Other sequences' results do not change. The tokens' KV cache is kept as a prompt's would be, so a later
@@ -788,9 +828,17 @@ VKSLM_API vkslm_status vkslm_sequence_embed(vkslm_sequence *seq, const int32_t *
 #define VKSLM_MAX_EXPERTS 32
 typedef struct vkslm_orchestra vkslm_orchestra;
 
+/* A LoRA adapter of an expert (vkslm_lora_load), applied at scale to every request the expert serves. */
+typedef struct vkslm_expert_lora {
+    const char *path;                  /* adapter GGUF file */
+    float scale;                       /* user scale (vkslm_seq_set_lora's), finite */
+} vkslm_expert_lora;
+
 typedef struct vkslm_expert_desc {
     const char *name;                  /* unique; "auto" is reserved for routing */
-    const char *model_path;            /* GGUF file; experts naming the same file share one loaded model */
+    const char *model_path;            /* GGUF file; experts naming the same file share one loaded model: with
+                                        * lora, the base that the adapters apply to (held once however many
+                                        * adapter experts name it) */
     const char *role;                  /* what the expert is for, in words (routing reads it) */
     const char *const *examples;       /* typical requests (routing reads them) */
     size_t n_examples;
@@ -801,6 +849,9 @@ typedef struct vkslm_expert_desc {
                                         * (min(4096, the model's)), as every session */
     uint32_t max_sessions;             /* requests the expert serves at once (its scheduler's sequences); 0: 4 */
     uint32_t max_prefill;              /* prompt tokens per step beside decoding requests; 0: the scheduler's */
+    const vkslm_expert_lora *lora;     /* adapters on the model (at most VKSLM_LORA_MAX_PER_SEQ), loaded with the
+                                        * expert's sessions and counted in the budget beside the base; NULL */
+    size_t n_lora;
 } vkslm_expert_desc;
 
 typedef struct vkslm_orchestra_params {
@@ -865,7 +916,9 @@ typedef struct vkslm_expert_stats {
     uint32_t loads, evictions;         /* of the expert's model */
     uint32_t active, waiting, sessions;/* requests served now, requests waiting, sequences of its scheduler */
     uint32_t n_ctx;                    /* context of its sessions (0 until first loaded) */
-    uint64_t device_bytes;             /* its model's weights and sessions (shared by experts of one file) */
+    uint64_t device_bytes;             /* its model's weights and sessions (shared by experts of one file), and
+                                        * the adapters of every expert on it */
+    uint64_t lora_bytes;               /* its own adapters (while loaded) */
 } vkslm_expert_stats;
 VKSLM_API vkslm_status vkslm_orchestra_expert_stats(vkslm_orchestra *orch, size_t expert, vkslm_expert_stats *out);
 /* Device bytes of all loaded models' weights and sessions (router included), and the budget. All models

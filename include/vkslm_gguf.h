@@ -366,6 +366,36 @@ VKSLM_API vkslm_status vkslm_synth_check(const vkslm_synth_shape *shape);
 /* Writes the model to path (removed again on failure). */
 VKSLM_API vkslm_status vkslm_synth_write(const char *path, const vkslm_synth_params *params);
 
+/* ---- LoRA adapter files ------------------------------------------------------------------------ */
+/* Adapters in llama.cpp's GGUF layout (see vkslm_lora_load in vkslm.h): general.type "adapter",
+ * adapter.type "lora", adapter.lora.alpha, and blk.N.NAME.weight.lora_a [in, r] / lora_b [r, out] pairs. */
+typedef struct vkslm_lora_synth_params {
+    uint32_t rank;       /* r, 1 .. 4096 */
+    float alpha;         /* adapter.lora.alpha (the pairs are scaled by alpha / r; 0: by 1) */
+    const char *targets; /* comma-separated weights to adapt (attn_q, attn_k, attn_v, attn_qkv, attn_output,
+                          * ffn_gate, ffn_up, ffn_down); NULL: every one of them the base has */
+    uint32_t type;       /* VKSLM_TYPE_F32, F16 or Q8_0 (Q8_0: rank a multiple of 32) */
+    uint64_t seed;       /* the same seed and base give the same adapter */
+} vkslm_lora_synth_params;
+
+/* rank 8, alpha 16, every weight, F32, seed 1. */
+VKSLM_API vkslm_lora_synth_params vkslm_lora_synth_default_params(void);
+/* Writes a random adapter for the model at base_path to out_path (removed again on failure): A uniform in
+ * +-1/sqrt(in), B in +-0.5/sqrt(r), so that it visibly changes the model (a trained adapter starts with
+ * B = 0). VKSLM_ERR_INVALID_ARG for a bad rank, type or target, or a target the base lacks. */
+VKSLM_API vkslm_status vkslm_lora_synth_write(const char *base_path, const char *out_path,
+                                             const vkslm_lora_synth_params *params);
+/* Checks the adapter at adapter_path against the model at base_path on the host, with the refusals of
+ * vkslm_lora_load (the message names the tensor); *rank (may be NULL) gets its largest rank. */
+VKSLM_API vkslm_status vkslm_lora_check_file(const char *base_path, const char *adapter_path, uint32_t *rank);
+/* Writes the base at base_path with the adapter at adapter_path merged into its weights, W + s B A (s =
+ * scale * alpha / r, or scale when alpha is 0), computed in float from the dequantized weights, to
+ * out_path: every key and every other tensor copied as they are; the adapted tensors re-encoded in their
+ * base type, or in F32 when float_out. Adapters are checked as vkslm_lora_load checks them (the same
+ * refusals); a base type that cannot be re-encoded is refused with VKSLM_ERR_UNSUPPORTED. */
+VKSLM_API vkslm_status vkslm_lora_merge(const char *base_path, const char *adapter_path, float scale, int float_out,
+                                       const char *out_path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "engine/model/arch.h"
+#include "engine/model/lora.h"
 #include "engine/model/rope_scaling.h"
 #include "engine/ops/act.h"
 #include "engine/ops/attention.h"
@@ -292,6 +293,8 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     const vkslm_arch_rules R = vkslm_arch_rules_of(hp);
     VKSLM_TRY(check_step(m, b, st));
     VKSLM_TRY(upload_step(c, b, st));
+    vkslm_lora_ctx lora; /* the step's adapters: each adapted product below adds theirs after it */
+    VKSLM_TRY(vkslm_lora_begin(c, b, st, &lora));
     const uint32_t n = st->n;
     const uint64_t E = hp->n_embd, F = hp->n_ff, HD = hp->n_embd_head_k, V = hp->n_vocab;
     const uint64_t NH = hp->n_head, NKV = hp->n_head_kv, QK = NH * HD, KV = NKV * HD, QKV = QK + 2 * KV;
@@ -327,11 +330,15 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps));
         if (L->wqkv.buf) { /* one projection; q and k|v are strided views of its rows */
             VKSLM_TRY(vkslm_op_matmul(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
+            VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_QKV, &qkv, &h));
             VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rope_q));
         } else {
             VKSLM_TRY(vkslm_op_matmul(c, &q, &L->wq, &h, opt(&L->bq)));
             VKSLM_TRY(vkslm_op_matmul(c, &k, &L->wk, &h, opt(&L->bk)));
             VKSLM_TRY(vkslm_op_matmul(c, &v, &L->wv, &h, opt(&L->bv)));
+            VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_Q, &q, &h));
+            VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_K, &k, &h));
+            VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_V, &v, &h));
             VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rope));
         }
         /* per run: k roped and v into its sequence's cache, then att = softmax(q k) v over that cache. All
@@ -365,6 +372,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(vkslm_op_attention(c, &att_r, &q_r, &kc, &vc, &scratch, &ap));
         }
         VKSLM_TRY(vkslm_op_matmul(c, &h, &L->wo, &att, NULL));
+        VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_O, &h, &att));
         if (R.post_norms)
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->attn_post_norm, eps));
         /* feed-forward: h = (act(norm(x += h) Wgate) * (norm(x) Wup)) Wdown */
@@ -372,18 +380,24 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         if (L->ffn_gate.buf) {
             VKSLM_TRY(vkslm_op_matmul(c, &g, &L->ffn_gate, &h, NULL));
             VKSLM_TRY(vkslm_op_matmul(c, &u, &L->ffn_up, &h, NULL));
+            VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_GATE, &g, &h));
+            VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_UP, &u, &h));
             VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &g, &u) : vkslm_op_swiglu(c, &g, &g, &u));
             VKSLM_TRY(vkslm_op_matmul(c, &h, &L->ffn_down, &g, NULL));
         } else { /* one projection to rows of gate | up; the activation in the down product's loads where the
                   * kernel has it (CPU devices: one dispatch and one pass over the rows fewer) */
             VKSLM_TRY(vkslm_op_matmul(c, &gu, &L->ffn_up, &h, NULL));
-            if (vkslm_op_matmul_glu_fusable(vkslm_cmd_vk(c), &L->ffn_down)) {
+            VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_UP, &gu, &h));
+            /* (not fused when an adapter of ffn_down needs the activation's output as its input) */
+            if (vkslm_op_matmul_glu_fusable(vkslm_cmd_vk(c), &L->ffn_down) &&
+                !vkslm_lora_has(&lora, il, VKSLM_LORA_P_DOWN)) {
                 VKSLM_TRY(vkslm_op_matmul_glu(c, &h, &L->ffn_down, &gu, R.gelu, 0));
             } else {
                 VKSLM_TRY(R.gelu ? vkslm_op_geglu(c, &g, &gu, NULL) : vkslm_op_swiglu(c, &g, &gu, NULL));
                 VKSLM_TRY(vkslm_op_matmul(c, &h, &L->ffn_down, &g, NULL));
             }
         }
+        VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_DOWN, &h, &g));
         if (R.post_norms)
             VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->ffn_post_norm, eps));
         pending = 1;

@@ -39,6 +39,10 @@ typedef struct vkslm_step_bufs {
 #undef VKSLM_X_FIELD
     vkslm_buf *kv_seq;  /* [n_seq] each [layer][K|V][kv_head][pos][head_dim] (layout kv) */
     vkslm_kv_layout kv; /* of one sequence */
+    /* LoRA (engine/model/lora.h), set by the session before a step: each sequence's adapters ([n_seq], NULL:
+     * none) and the scratch they need (reserved for the step by vkslm_lora_bufs_reserve); not owned */
+    const struct vkslm_lora_sel *lora;
+    struct vkslm_lora_bufs *lora_bufs;
 } vkslm_step_bufs;
 
 /* Allocates the buffers for a model, n_seq sequences of n_ctx tokens, steps of up to max_tokens and

@@ -4,6 +4,7 @@
  * models occupy: their weights and their sessions' buffers. One mutex guards the tables; models load and
  * sessions are created outside it, with the model's slot marked "loading" so that nobody loads a file
  * twice. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,9 @@ typedef struct expert {
     vkslm_scheduler *sch;  /* its requests' sequences (max_sessions of them), made on first use */
     uint32_t active, waiting;
     uint32_t n_ctx;
+    vkslm_lora *lora[VKSLM_LORA_MAX_PER_SEQ]; /* d.lora loaded on the slot's model, with the scheduler */
+    float scale[VKSLM_LORA_MAX_PER_SEQ];
+    uint64_t lora_bytes;
 } expert;
 
 struct vkslm_orchestra {
@@ -137,6 +141,20 @@ static vkslm_status add_experts(vkslm_orchestra *o, const vkslm_expert_desc *ex,
         e->d.n_ctx = d->n_ctx;
         e->d.max_sessions = d->max_sessions ? d->max_sessions : DEFAULT_SESSIONS;
         e->d.max_prefill = d->max_prefill;
+        if (d->n_lora > VKSLM_LORA_MAX_PER_SEQ || (d->n_lora && !d->lora))
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "expert %s: %zu adapters (at most %d)", d->name, d->n_lora,
+                              VKSLM_LORA_MAX_PER_SEQ);
+        vkslm_expert_lora *lora = d->n_lora ? own(o, VKSLM_CALLOC(d->n_lora, sizeof *lora), &st) : NULL;
+        for (size_t k = 0; lora && k < d->n_lora; k++) {
+            if (!d->lora[k].path || !d->lora[k].path[0] || !isfinite(d->lora[k].scale))
+                return vkslm_fail(VKSLM_ERR_INVALID_ARG, "expert %s: adapter %zu needs a path and a finite scale",
+                                  d->name, k);
+            lora[k].path = keep(o, d->lora[k].path, &st);
+            lora[k].scale = d->lora[k].scale;
+            e->scale[k] = d->lora[k].scale;
+        }
+        e->d.lora = lora;
+        e->d.n_lora = lora ? d->n_lora : 0;
         /* experts that name one file share its slot */
         size_t s = 0;
         while (s < o->n_slots && strcmp(o->s[s].path, d->model_path) != 0)
@@ -237,6 +255,11 @@ static void evict(vkslm_orchestra *o, size_t si) {
             continue;
         vkslm_scheduler_free(e->sch);
         e->sch = NULL;
+        for (size_t k = 0; k < e->d.n_lora; k++) {
+            vkslm_lora_free(e->lora[k]);
+            e->lora[k] = NULL;
+        }
+        e->lora_bytes = 0;
     }
     vkslm_model_free(s->model);
     s->model = NULL;
@@ -417,9 +440,18 @@ static vkslm_status new_scheduler(vkslm_orchestra *o, expert *e) {
     e->active++;
     pthread_mutex_unlock(&o->lock);
     vkslm_scheduler *sch = NULL;
+    vkslm_lora *lora[VKSLM_LORA_MAX_PER_SEQ] = {NULL};
+    uint64_t lora_bytes = 0;
     vkslm_status st = vkslm_scheduler_create(m, &sp, &sch);
-    if (st != VKSLM_OK)
+    for (size_t k = 0; k < e->d.n_lora && st == VKSLM_OK; k++) /* the adapters join the base */
+        if ((st = vkslm_lora_load(m, e->d.lora[k].path, &lora[k])) == VKSLM_OK)
+            lora_bytes += vkslm_lora_device_bytes(lora[k]);
+    if (st != VKSLM_OK) {
+        vkslm_scheduler_free(sch);
+        for (size_t k = 0; k < e->d.n_lora; k++)
+            vkslm_lora_free(lora[k]);
         vkslm_fail_context(st, "expert %s", e->d.name);
+    }
     pthread_mutex_lock(&o->lock);
     s->active--;
     e->active--;
@@ -429,7 +461,9 @@ static vkslm_status new_scheduler(vkslm_orchestra *o, expert *e) {
     }
     e->sch = sch;
     e->n_ctx = sp.n_ctx;
-    s->bytes += vkslm_scheduler_device_bytes(sch);
+    memcpy(e->lora, lora, sizeof lora);
+    e->lora_bytes = lora_bytes;
+    s->bytes += vkslm_scheduler_device_bytes(sch) + lora_bytes;
     make_room(o, 0, e->slot); /* over the budget with these sequences: idle models make way if they can */
     return VKSLM_OK;
 }
@@ -467,6 +501,11 @@ vkslm_status vkslm_orchestra_acquire(vkslm_orchestra *o, size_t ei, vkslm_sequen
                 continue;
             if ((st = vkslm_scheduler_acquire(e->sch, out)) != VKSLM_OK)
                 break;
+            if (e->d.n_lora && (st = vkslm_sequence_set_lora(*out, e->lora, e->scale, e->d.n_lora)) != VKSLM_OK) {
+                vkslm_scheduler_release(e->sch, *out);
+                *out = NULL;
+                break;
+            }
             s->active++;
             e->active++;
             s->lru = ++o->clock;
@@ -535,6 +574,7 @@ vkslm_status vkslm_orchestra_expert_stats(vkslm_orchestra *o, size_t ei, vkslm_e
     out->sessions = e->sch ? vkslm_scheduler_n_seq(e->sch) : 0;
     out->n_ctx = e->n_ctx;
     out->device_bytes = s->state == SLOT_LOADED ? s->bytes : 0;
+    out->lora_bytes = e->lora_bytes;
     pthread_mutex_unlock(&o->lock);
     return VKSLM_OK;
 }

@@ -324,7 +324,7 @@ void vkslm_session_free(vkslm_session *s) {
 }
 
 vkslm_model *vkslm_session_model(const vkslm_session *s) { return s ? s->model : NULL; }
-uint64_t vkslm_session_device_bytes(const vkslm_session *s) { return s ? vkslm_step_bufs_bytes(&s->dev->b) : 0; }
+uint64_t vkslm_session_device_bytes(const vkslm_session *s) { return s ? vkslm_session_dev_bytes(s->dev) : 0; }
 
 vkslm_status vkslm_session_eval(vkslm_session *s, const int32_t *ids, size_t n) {
     if (!s || !ids || n == 0 || n > UINT32_MAX - 1)

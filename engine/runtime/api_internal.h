@@ -78,6 +78,11 @@ struct vkslm_session {
     size_t scratch_cap;
 };
 
+/* Checks lora[0..n) and scales (loaded on m, at most VKSLM_LORA_MAX_PER_SEQ, none twice, finite scales)
+ * and fills *out (engine/runtime/lora_api.c). */
+vkslm_status vkslm_lora_select(const vkslm_model *m, vkslm_lora *const *lora, const float *scales, size_t n,
+                               vkslm_lora_sel *out);
+
 /* vkslm_model_load onto an open context (one more holder of it), or onto a new one when vk is NULL. */
 vkslm_status vkslm_model_load_on(vkslm_vk *vk, const char *path, const vkslm_model_params *params, vkslm_model **out);
 

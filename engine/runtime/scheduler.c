@@ -27,6 +27,8 @@ typedef struct slot {
     uint32_t len, cap;
     int bound;          /* a request runs on it */
     uint64_t used;      /* clock of its last release */
+    vkslm_lora_sel lora; /* the adapters its cache was computed with */
+    int lora_dirty;     /* lora changed: the session's selection follows before the next step */
 } slot;
 
 struct vkslm_sequence {
@@ -53,6 +55,7 @@ struct vkslm_sequence {
     /* a prefix copy the request waits for before it starts (guarded by the scheduler's lock) */
     int copy_pending, copy_src;
     uint32_t copy_len;      /* tokens to copy; 0 after a copy that could not be made */
+    vkslm_lora_sel lora;    /* the adapters of its requests (vkslm_sequence_set_lora) */
     pthread_cond_t done;
 };
 
@@ -134,8 +137,13 @@ static uint32_t seq_n_past(const vkslm_gen *g) {
     return q->n_past + (uint32_t)g->has_pending;
 }
 
-static uint32_t common_prefix(const slot *s, const int32_t *ids, uint32_t n) {
+static int same_lora(const vkslm_lora_sel *a, const vkslm_lora_sel *b) { return vkslm_lora_sel_equal(a, b); }
+
+/* Tokens of the prompt the slot's cache holds (none when computed with other adapters). */
+static uint32_t common_prefix(const slot *s, const vkslm_lora_sel *lora, const int32_t *ids, uint32_t n) {
     uint32_t m = 0;
+    if (!same_lora(&s->lora, lora))
+        return 0;
     while (m < s->len && m < n && s->hist[m] == ids[m])
         m++;
     return m;
@@ -149,7 +157,7 @@ static uint32_t bind_slot(vkslm_scheduler *sch, vkslm_sequence *q, const int32_t
     uint32_t best_len = 0, src_len = 0;
     for (uint32_t i = 0; i < sch->n_seq; i++) {
         const slot *s = &sch->slots[i];
-        uint32_t m = reuse ? common_prefix(s, ids, n) : 0;
+        uint32_t m = reuse ? common_prefix(s, &q->lora, ids, n) : 0;
         if (s->bound) {
             if (m > src_len) {
                 src = (int)i;
@@ -163,6 +171,10 @@ static uint32_t bind_slot(vkslm_scheduler *sch, vkslm_sequence *q, const int32_t
     /* best >= 0: at most n_seq requests are lent */
     sch->slots[best].bound = 1;
     q->slot = best;
+    if (!same_lora(&sch->slots[best].lora, &q->lora)) { /* best_len is 0: its cache is of other weights */
+        sch->slots[best].lora = q->lora;
+        sch->slots[best].lora_dirty = 1;
+    }
     if (best_len >= n) /* one token at least runs, for the logits */
         best_len = n - 1;
     if (src_len >= n)
@@ -338,7 +350,7 @@ static void make_copies(vkslm_scheduler *sch) {
             continue;
         const slot *from = &sch->slots[q->copy_src];
         uint32_t len = q->copy_len;
-        int ok = common_prefix(from, q->gen.prompt_ids, len) == len &&
+        int ok = common_prefix(from, &q->lora, q->gen.prompt_ids, len) == len &&
                  vkslm_seq_cp(sch->sess, q->copy_src, q->slot, 0, (int32_t)len) == VKSLM_OK;
         sch->slots[q->slot].len = 0;
         if (!ok || remember(sch, q, q->gen.prompt_ids, len) != VKSLM_OK) {
@@ -425,6 +437,13 @@ static void *step_loop(void *arg) {
             vkslm_sequence *q = &sch->seqs[i];
             if (q->queued && q->feed_done == 0 && q->slot >= 0)
                 vkslm_seq_rm(sch->sess, q->slot, (int32_t)sch->slots[q->slot].len, -1);
+        }
+        /* and take their adapters */
+        for (uint32_t i = 0; i < sch->n_seq; i++) {
+            slot *s = &sch->slots[i];
+            if (s->lora_dirty && vkslm_session_dev_set_lora(sch->sess->dev, i, s->lora.lora, s->lora.scale,
+                                                            s->lora.n) == VKSLM_OK)
+                s->lora_dirty = 0;
         }
         pthread_mutex_unlock(&sch->lock);
         /* the step: top-1 of every output row, and the logits when some request samples */
@@ -612,7 +631,19 @@ void vkslm_scheduler_release(vkslm_scheduler *sch, vkslm_sequence *q) {
         return;
     pthread_mutex_lock(&sch->lock);
     q->lent = 0;
+    q->lora.n = 0; /* the next borrower starts without adapters */
     pthread_mutex_unlock(&sch->lock);
+}
+
+vkslm_status vkslm_sequence_set_lora(vkslm_sequence *q, vkslm_lora *const *lora, const float *scales, size_t n) {
+    if (!q)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_sequence_set_lora: NULL sequence");
+    vkslm_lora_sel sel;
+    VKSLM_TRY(vkslm_lora_select(q->sch->model, lora, scales, n, &sel));
+    pthread_mutex_lock(&q->sch->lock);
+    q->lora = sel;
+    pthread_mutex_unlock(&q->sch->lock);
+    return VKSLM_OK;
 }
 
 vkslm_model *vkslm_sequence_model(const vkslm_sequence *q) { return q ? q->sch->model : NULL; }

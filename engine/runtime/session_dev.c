@@ -12,6 +12,8 @@ void vkslm_session_dev_free(vkslm_session_dev *s) {
         return;
     vkslm_cmd_destroy(s->cmd);
     vkslm_step_bufs_free(s->vk, &s->b);
+    vkslm_lora_bufs_free(s->vk, &s->lora_bufs);
+    VKSLM_FREE(s->lora);
     VKSLM_FREE(s->seq_len);
     VKSLM_FREE(s->logits);
     VKSLM_FREE(s->top_ids);
@@ -74,6 +76,42 @@ vkslm_status vkslm_session_dev_create(vkslm_vk *vk, const vkslm_model_dev *m, ui
     return vkslm_session_dev_create_seq(vk, m, n_ctx, 1, max_batch, kv_type, out);
 }
 
+vkslm_status vkslm_session_dev_set_lora(vkslm_session_dev *s, uint32_t seq, const vkslm_lora_dev *const *lora,
+                                        const float *scales, uint32_t n) {
+    if (seq >= s->n_seq)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "lora: sequence %u of %u", seq, s->n_seq);
+    if (n > VKSLM_LORA_MAX_PER_SEQ)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "lora: %u adapters for one sequence (at most %d)", n,
+                          VKSLM_LORA_MAX_PER_SEQ);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!lora[i] || lora[i]->base != s->m)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "lora: adapter %u is not loaded on this session's model", i);
+        if (!isfinite(scales[i]))
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "lora: the scale of adapter %u is not finite", i);
+        for (uint32_t j = 0; j < i; j++)
+            if (lora[j] == lora[i])
+                return vkslm_fail(VKSLM_ERR_INVALID_ARG, "lora: adapter %u is selected twice", i);
+    }
+    if (!s->lora && n == 0)
+        return VKSLM_OK;
+    if (!s->lora && !(s->lora = VKSLM_CALLOC(s->n_seq, sizeof *s->lora)))
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    vkslm_lora_sel *sel = &s->lora[seq];
+    s->n_lora_seqs -= sel->n > 0;
+    sel->n = n;
+    for (uint32_t i = 0; i < n; i++) {
+        sel->lora[i] = lora[i];
+        sel->id[i] = lora[i]->id;
+        sel->scale[i] = scales[i];
+    }
+    s->n_lora_seqs += n > 0;
+    return VKSLM_OK;
+}
+
+uint64_t vkslm_session_dev_bytes(const vkslm_session_dev *s) {
+    return vkslm_step_bufs_bytes(&s->b) + vkslm_lora_bufs_bytes(&s->lora_bufs);
+}
+
 void vkslm_profile_add(vkslm_profile *p, const char *label, double ms, double bytes, double flops,
                        uint64_t dispatches) {
     uint32_t k = 0;
@@ -110,6 +148,18 @@ vkslm_status vkslm_session_dev_step(vkslm_session_dev *s, const vkslm_graph_step
             return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory for %u hidden states", st->n_embd);
         s->embd = e;
         s->embd_host_rows = st->n_embd;
+    }
+    s->b.lora = NULL;
+    uint32_t rank = 0; /* of the step's sequences' adapters (others may select adapters freed since) */
+    for (uint32_t i = 0; s->n_lora_seqs && i < st->n_runs; i++) {
+        const vkslm_lora_sel *sel = &s->lora[st->runs[i].seq];
+        for (uint32_t k = 0; k < sel->n; k++)
+            rank = sel->lora[k]->max_rank > rank ? sel->lora[k]->max_rank : rank;
+    }
+    if (s->n_lora_seqs) { /* the sequences' adapters, and scratch for them */
+        VKSLM_TRY(vkslm_lora_bufs_reserve(s->vk, s->m, &s->lora_bufs, s->b.max_tokens, rank));
+        s->b.lora = s->lora;
+        s->b.lora_bufs = &s->lora_bufs;
     }
     double t0 = vkslm_thread_cpu_ms();
     VKSLM_TRY(vkslm_cmd_begin(s->cmd));

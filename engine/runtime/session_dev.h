@@ -4,6 +4,7 @@
 #define VKSLM_RUNTIME_SESSION_DEV_H
 
 #include "engine/model/graph.h"
+#include "engine/model/lora.h"
 
 /* GPU time, bytes and flops per op kind, summed over steps (with a profiling context). */
 #define VKSLM_PROFILE_MAX 24
@@ -37,6 +38,9 @@ typedef struct vkslm_session_dev {
     double gpu_ms;      /* GPU time of the last eval (with profiling) */
     double record_ms;   /* CPU time (this thread's) spent recording the last eval's steps, submits excluded */
     vkslm_profile profile; /* accumulated until reset (memset to 0) */
+    vkslm_lora_sel *lora;  /* [n_seq] each sequence's adapters (vkslm_session_dev_set_lora) */
+    uint32_t n_lora_seqs;  /* sequences that select at least one adapter */
+    vkslm_lora_bufs lora_bufs;
 } vkslm_session_dev;
 
 /* What an eval of sequence 0 hands back. */
@@ -69,6 +73,12 @@ vkslm_status vkslm_session_dev_eval(vkslm_session_dev *s, const int32_t *tokens,
 typedef vkslm_status (*vkslm_dev_logits_fn)(const float *logits, uint32_t first, uint32_t n, void *user);
 vkslm_status vkslm_session_dev_eval_all(vkslm_session_dev *s, const int32_t *tokens, uint32_t n, vkslm_dev_logits_fn fn,
                                         void *user);
+/* Sequence seq's adapters from now on (n = 0: none; at most VKSLM_LORA_MAX_PER_SEQ, each of them loaded
+ * on this session's model, none twice). The adapters must stay loaded while a sequence selects them. */
+vkslm_status vkslm_session_dev_set_lora(vkslm_session_dev *s, uint32_t seq, const vkslm_lora_dev *const *lora,
+                                        const float *scales, uint32_t n);
+/* Device bytes of the session's buffers, adapter scratch included. */
+uint64_t vkslm_session_dev_bytes(const vkslm_session_dev *s);
 /* Forgets sequence 0's positions >= pos (later tokens overwrite them). */
 vkslm_status vkslm_session_dev_rewind(vkslm_session_dev *s, uint32_t pos);
 /* Copies positions [p0, p1) of sequence src's cache into dst's (one submit). */

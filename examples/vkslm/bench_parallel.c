@@ -120,7 +120,7 @@ static vkslm_status run_once(par_run *r, uint32_t p_row, uint32_t pr, uint32_t n
 
 /* One N: its session, a warm-up, reps timed repetitions. */
 static vkslm_status run_n(vkslm_model *model, uint32_t n_seq, uint32_t p, uint32_t n, uint32_t reps,
-                          const int32_t *prompt, uint32_t p_row, bench_par *out, int tty) {
+                          const int32_t *prompt, uint32_t p_row, const cli_lora *lora, bench_par *out, int tty) {
     uint32_t need = p + n, train = vkslm_model_n_ctx_train(model);
     if (!train)
         train = VKSLM_DEFAULT_N_CTX;
@@ -143,6 +143,8 @@ static vkslm_status run_n(vkslm_model *model, uint32_t n_seq, uint32_t p, uint32
     vkslm_status st = pp && tg && r.next && r.b ? VKSLM_OK : VKSLM_ERR_OUT_OF_HOST_MEMORY;
     if (st == VKSLM_OK)
         st = vkslm_session_create(model, &sp, &r.s);
+    if (st == VKSLM_OK && !cli_lora_spread("bench", r.s, n_seq, lora))
+        st = VKSLM_ERR_INVALID_ARG;
     for (int32_t rep = -1; rep < (int32_t)reps && st == VKSLM_OK; rep++) { /* rep -1: the warm-up */
         if (tty)
             fprintf(stderr, "\rbench: parallel %u: %s %d/%u   ", n_seq, rep < 0 ? "warm-up" : "repetition", rep + 1,
@@ -174,7 +176,7 @@ static vkslm_status run_n(vkslm_model *model, uint32_t n_seq, uint32_t p, uint32
 }
 
 vkslm_status bench_parallel_run(vkslm_model *model, uint32_t p, uint32_t n, uint32_t reps, const uint32_t *ns,
-                                uint32_t count, bench_par *out) {
+                                uint32_t count, const cli_lora *lora, bench_par *out) {
     uint32_t train = vkslm_model_n_ctx_train(model), max_n = 0;
     if (!train)
         train = VKSLM_DEFAULT_N_CTX;
@@ -199,7 +201,7 @@ vkslm_status bench_parallel_run(vkslm_model *model, uint32_t p, uint32_t n, uint
     int tty = isatty(STDERR_FILENO);
     vkslm_status st = VKSLM_OK;
     for (uint32_t i = 0; i < count && st == VKSLM_OK; i++)
-        st = run_n(model, ns[i], p, n, reps, prompt, p_row, &out[i], tty);
+        st = run_n(model, ns[i], p, n, reps, prompt, p_row, lora, &out[i], tty);
     if (tty)
         fprintf(stderr, "\r                                        \r");
     if (st != VKSLM_OK)

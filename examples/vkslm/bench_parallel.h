@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "cli.h"
 #include "vkslm.h"
 
 #define BENCH_PAR_MAX 64u /* the largest N, and the most entries a list yields */
@@ -24,13 +25,13 @@ typedef struct bench_par {
  * stderr for an empty list, an empty item, a non-number or a count out of range. */
 int bench_parallel_parse(const char *list, uint32_t ns[BENCH_PAR_MAX], uint32_t *count);
 
-/* For each ns[i]: a session of ns[i] sequences; per repetition (reps, after a warm-up) the sequences are
+/* For each ns[i]: a session of ns[i] sequences (sequence j with lora's adapter j mod K, when K > 0 are loaded); per repetition (reps, after a warm-up) the sequences are
  * cleared, ns[i] prompts of p random tokens (different per sequence) are prefilled as one batch cut into
  * n_batch steps, then n steps each carry one token of every sequence (greedy, argmax on the device).
  * Fills out[0 .. count); on failure, says why on stderr. The model should be loaded without profile (GPU
  * timestamps slow every step). */
 vkslm_status bench_parallel_run(vkslm_model *model, uint32_t p, uint32_t n, uint32_t reps, const uint32_t *ns,
-                                uint32_t count, bench_par *out);
+                                uint32_t count, const cli_lora *lora, bench_par *out);
 
 /* Output for bench_print.c (which writes the CSV rows itself): a Markdown table (nothing when count is 0)
  * and the JSON key "parallel" with its array (a member of the caller's object, after a comma). */

@@ -14,6 +14,8 @@ int cmd_chat(int argc, char **argv);
 int cmd_mkmodel(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_mkmodel_lora(int argc, char **argv); /* mkmodel --lora-of (cmd_lora.c) */
+int cmd_lora_merge(int argc, char **argv);
 
 /* Shared option helpers (main.c). */
 int cli_flag(const char *arg, const char *name);                 /* arg == name */
@@ -38,4 +40,28 @@ bool cli_progress(float fraction, void *user);
 double cli_now_ms(void);
 /* log softmax(logits)[id] of one row of n, in double: the log-probability of token id. */
 double cli_log_softmax_at(const float *logits, size_t n, size_t id);
+
+/* cli_lora.c: --lora PATH[:SCALE], repeatable (zero-initialise; free with cli_lora_free). */
+#include "vkslm.h"
+#define CLI_LORA_MAX VKSLM_LORA_MAX_PER_SEQ
+#define CLI_LORA_HELP "  --lora PATH[:SCALE]   apply a LoRA adapter (GGUF) at SCALE (default 1); repeatable\n"
+typedef struct cli_lora {
+    int n;
+    char path[CLI_LORA_MAX][1024];
+    float scale[CLI_LORA_MAX];
+    vkslm_lora *lora[CLI_LORA_MAX];
+} cli_lora;
+/* Adds one --lora value; 0 after a message on stderr. */
+int cli_lora_parse(const char *cmd, const char *arg, cli_lora *o);
+/* Loads the adapters not loaded yet onto m; 0 after a message. */
+int cli_lora_load(const char *cmd, vkslm_model *m, cli_lora *o);
+/* Loads the adapters onto m (once) and selects all of them for sequences 0 .. n_seq - 1 of s; 0 after a
+ * message. */
+int cli_lora_attach(const char *cmd, vkslm_model *m, vkslm_session *s, uint32_t n_seq, cli_lora *o);
+/* bench: sequence q of s (q < n_seq) selects the loaded adapter q mod n alone; 0 after a message. */
+int cli_lora_spread(const char *cmd, vkslm_session *s, uint32_t n_seq, const cli_lora *o);
+/* Device bytes of the loaded adapters. */
+uint64_t cli_lora_bytes(const cli_lora *o);
+/* Frees the loaded adapters (after every session that selects them); the paths stay for another load. */
+void cli_lora_free(cli_lora *o);
 #endif

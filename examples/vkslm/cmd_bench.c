@@ -18,6 +18,7 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: vkslm bench [-m MODEL.gguf | --shape NAME --type T] [-p N] [-n N] [-r N] [--device D]\n"
                "                   [-o md|csv|json] [--chart OUT.png] [--price P] [--parallel LIST]\n"
+               "                   [--lora PATH[:SCALE]]...\n"
                "  -p N     prompt tokens per prefill test (default 512)\n"
                "  -n N     generated tokens per decode test (default 128)\n"
                "  -r N     repetitions after a warm-up (default 5)\n"
@@ -25,6 +26,9 @@ static void usage(FILE *f) {
                "  --price P  price of one device-hour (default 1) for the cost of 1e6 queries of -p + -n tokens\n"
                "  --parallel LIST  also N sequences at once for each N of LIST (e.g. 1,4,8; each 1..64):\n"
                "           aggregate prompt and generation tokens/s and the speedup over N = 1\n"
+               "  --lora PATH[:SCALE]  a LoRA adapter (repeatable); sequence j of a batch uses adapter j mod K,\n"
+               "           so --parallel 8 with three adapters runs three distinct adapters in each step; the\n"
+               "           single-sequence tests use the first\n"
                "Without a model it benchmarks a synthetic smollm2-135m in Q4_0 made on the fly.\n");
 }
 
@@ -111,11 +115,15 @@ static vkslm_session *open_session(vkslm_model *model, uint32_t n_ctx, uint32_t 
 /* The speed runs (greedy steps that read back only the argmax) and the device memory they use; 0 on success,
  * else 1 after a message. */
 static int run_speed(vkslm_model *model, const int32_t *prompt, uint32_t p, uint32_t n, uint32_t reps,
-                     bench_result *r) {
+                     const cli_lora *lo, bench_result *r) {
     uint32_t batch = p < 512 ? (p ? p : 1) : 512;
     vkslm_session *s = open_session(model, p + n + 8, batch);
     if (!s)
         return fail(NULL);
+    if (!cli_lora_spread("bench", s, 1, lo)) {
+        vkslm_session_free(s);
+        return 1;
+    }
     double *pp = calloc(reps, sizeof *pp), *tg = calloc(reps, sizeof *tg), *ttft = calloc(reps, sizeof *ttft);
     double *rec = calloc((size_t)reps * n + 1, sizeof *rec); /* CPU ms recording each timed decode step */
     uint32_t n_rec = 0;
@@ -183,10 +191,14 @@ static int run_speed(vkslm_model *model, const int32_t *prompt, uint32_t p, uint
 
 /* n decode steps from an empty context, starting at token `first`, on a model loaded with profiling: the
  * per-op profile (its pipelines are compiled at load). 0 on success, else 1 after a message. */
-static int run_profile(vkslm_model *model, int32_t first, uint32_t n, bench_result *r) {
+static int run_profile(vkslm_model *model, int32_t first, uint32_t n, const cli_lora *lo, bench_result *r) {
     vkslm_session *s = open_session(model, n + 8, 1);
     if (!s)
         return fail(NULL);
+    if (!cli_lora_spread("bench", s, 1, lo)) {
+        vkslm_session_free(s);
+        return 1;
+    }
     int32_t next = first;
     vkslm_status st = VKSLM_OK;
     for (uint32_t i = 0; i < n && st == VKSLM_OK; i++) {
@@ -227,7 +239,8 @@ static int run_profile(vkslm_model *model, int32_t first, uint32_t n, bench_resu
 
 /* Loads the model, runs the speed tests and the roofline on it, then the profile on a second, profiling load
  * (when n > 0). 0 on success, else 1 after a message. */
-static int run_bench(const char *path, const char *device, const uint32_t *par_ns, uint32_t n_par, bench_result *r) {
+static int run_bench(const char *path, const char *device, const uint32_t *par_ns, uint32_t n_par, cli_lora *lo,
+                     bench_result *r) {
     vkslm_model_params mp = vkslm_model_default_params();
     mp.device = device;
     mp.progress = cli_progress;
@@ -238,7 +251,12 @@ static int run_bench(const char *path, const char *device, const uint32_t *par_n
     if (st != VKSLM_OK)
         return fail(NULL);
     vkslm_device_info dev;
+    if (!cli_lora_load("bench", model, lo)) {
+        vkslm_model_free(model);
+        return 1;
+    }
     if (vkslm_model_device_info(model, &dev) != VKSLM_OK) {
+        cli_lora_free(lo);
         vkslm_model_free(model);
         return fail(NULL);
     }
@@ -248,6 +266,7 @@ static int run_bench(const char *path, const char *device, const uint32_t *par_n
     r->weight_bytes = vkslm_model_weight_bytes(model);
     int32_t *prompt = malloc((r->p + 1) * sizeof *prompt);
     if (!prompt) {
+        cli_lora_free(lo);
         vkslm_model_free(model);
         fprintf(stderr, "vkslm bench: out of memory\n");
         return 1;
@@ -255,12 +274,12 @@ static int run_bench(const char *path, const char *device, const uint32_t *par_n
     uint64_t rng = rng_seed(1234);
     for (uint32_t i = 0; i < r->p + 1; i++)
         prompt[i] = (int32_t)(rng_next(&rng) % (uint64_t)vkslm_model_n_vocab(model));
-    int rc = run_speed(model, prompt, r->p, r->n, r->reps, r);
+    int rc = run_speed(model, prompt, r->p, r->n, r->reps, lo, r);
     int tty = isatty(STDERR_FILENO);
     if (!rc && n_par) {
         if (tty)
             fprintf(stderr, "\rbench: parallel         ");
-        if (bench_parallel_run(model, r->p, r->n, r->reps, par_ns, n_par, r->par) != VKSLM_OK)
+        if (bench_parallel_run(model, r->p, r->n, r->reps, par_ns, n_par, lo, r->par) != VKSLM_OK)
             rc = 1; /* it said why */
         else
             r->n_par = n_par;
@@ -269,6 +288,7 @@ static int run_bench(const char *path, const char *device, const uint32_t *par_n
         fprintf(stderr, "\rbench: roofline         ");
     if (!rc && vkslm_model_roofline(model, 256ull << 20, 5, &r->roofline_gbps, &r->roofline_kind) != VKSLM_OK)
         rc = fail("roofline");
+    cli_lora_free(lo);
     vkslm_model_free(model);
     if (!rc && r->n) {
         if (tty)
@@ -278,7 +298,8 @@ static int run_bench(const char *path, const char *device, const uint32_t *par_n
         if (vkslm_model_load(path, &mp, &model) != VKSLM_OK)
             rc = fail("loading the model again to profile it");
         else
-            rc = run_profile(model, prompt[0], r->n, r);
+            rc = cli_lora_load("bench", model, lo) ? run_profile(model, prompt[0], r->n, lo, r) : 1;
+        cli_lora_free(lo);
         vkslm_model_free(model);
     }
     if (tty)
@@ -292,6 +313,7 @@ int cmd_bench(int argc, char **argv) {
     long p = 512, n = 128, reps = 5;
     float price = 1.0f;
     uint32_t par_ns[BENCH_PAR_MAX], n_par = 0;
+    cli_lora lo = {0};
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv[i], "-h") || cli_flag(argv[i], "--help")) {
             usage(stdout);
@@ -322,6 +344,9 @@ int cmd_bench(int argc, char **argv) {
                 return 2;
         } else if ((v = cli_value(argc, argv, &i, "--parallel"))) {
             if (!bench_parallel_parse(v, par_ns, &n_par))
+                return 2;
+        } else if ((v = cli_value(argc, argv, &i, "--lora"))) {
+            if (!cli_lora_parse("bench", v, &lo))
                 return 2;
         }
         else {
@@ -360,7 +385,7 @@ int cmd_bench(int argc, char **argv) {
             unlink(tmp_model);
         return fail(NULL);
     }
-    int rc = run_bench(model_path, device, par_ns, n_par, &r);
+    int rc = run_bench(model_path, device, par_ns, n_par, &lo, &r);
     if (tmp_model[0])
         unlink(tmp_model);
     if (rc)

@@ -32,6 +32,7 @@ static void usage(FILE *f) {
             "  --parse-special-in-content  control tokens (<|im_start|>, ...) typed in a message are control\n"
             "                        tokens too (default: plain text; only the template writes them)\n"
             "  --device D            Vulkan device index or name substring\n"
+            CLI_LORA_HELP
             "In the conversation: /reset forgets it, /exit ends (so does end of input); Ctrl-C stops a reply.\n");
 }
 
@@ -137,7 +138,7 @@ static size_t keep_prefix(vkslm_session *s, size_t *n_held, const int32_t *held,
 
 static int parse_args(int argc, char **argv, const char **model_path, const char **tmpl_arg, const char **system,
                       bool *drop_oldest, bool *special_in_content, const char *grammar_files[2],
-                      vkslm_model_params *mp, vkslm_session_params *sp, vkslm_generate_params *gp) {
+                      vkslm_model_params *mp, vkslm_session_params *sp, vkslm_generate_params *gp, cli_lora *lo) {
     const char *v;
     long lv;
     for (int i = 1; i < argc; i++) {
@@ -188,7 +189,10 @@ static int parse_args(int argc, char **argv, const char **model_path, const char
             grammar_files[0] = v;
         else if ((v = cli_value(argc, argv, &i, "--json-schema")))
             grammar_files[1] = v;
-        else if (cli_flag(a, "--drop-oldest"))
+        else if ((v = cli_value(argc, argv, &i, "--lora"))) {
+            if (!cli_lora_parse("chat", v, lo))
+                return 2;
+        } else if (cli_flag(a, "--drop-oldest"))
             *drop_oldest = true;
         else if (cli_flag(a, "--parse-special-in-content"))
             *special_in_content = true;
@@ -218,8 +222,9 @@ int cmd_chat(int argc, char **argv) {
     gp.min_p = 0.05f;
     gp.on_token = stream_piece; /* BOS: the template writes it where the model wants it, as Hugging Face does */
     const char *grammar_files[2] = {NULL, NULL};
+    cli_lora lo = {0};
     int rc = parse_args(argc, argv, &model_path, &tmpl_arg, &system, &drop_oldest, &special_in_content, grammar_files,
-                        &mp, &sp, &gp);
+                        &mp, &sp, &gp, &lo);
     if (rc >= 0)
         return rc;
     char *grammar = NULL;
@@ -265,6 +270,8 @@ int cmd_chat(int argc, char **argv) {
         fprintf(stderr, "vkslm chat: %s\n", vkslm_last_error());
         goto done;
     }
+    if (!cli_lora_attach("chat", model, session, 1, &lo))
+        goto done;
     uint32_t n_ctx = vkslm_session_n_ctx(session);
     ids = malloc(((size_t)n_ctx + 1) * sizeof *ids);
     held = malloc(((size_t)n_ctx + 1) * sizeof *held);
@@ -391,6 +398,7 @@ done:
     free(tmpl_text);
     free(grammar);
     vkslm_session_free(session);
+    cli_lora_free(&lo);
     vkslm_model_free(model);
     return rc;
 }

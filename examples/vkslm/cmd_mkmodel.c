@@ -26,7 +26,9 @@ static void usage(FILE *f) {
                "                   factor tensors and the attention factor)\n"
                "  --rope-factor F  the scaling factor (needed with --rope-scaling)\n"
                "  --rope-orig-ctx N  the original context (default: context / factor)\n"
-               "  -o, --output PATH  the GGUF file to write\n", vkslm_ftype_list());
+               "  -o, --output PATH  the GGUF file to write\n"
+               "  --lora-of BASE   a random LoRA adapter for BASE instead (vkslm mkmodel --lora-of x --help)\n",
+            vkslm_ftype_list());
 }
 
 static int parse_arch(const char *s, vkslm_arch *out) {
@@ -64,6 +66,9 @@ int cmd_mkmodel(int argc, char **argv) {
     long sizes[7] = {0}, seed = 1, ctx = 0, threads = 0; /* layers dim ffn heads kv-heads vocab head-dim */
     static const char *const size_opts[7] = {"--layers", "--dim", "--ffn", "--heads", "--kv-heads", "--vocab",
                                              "--head-dim"};
+    for (int i = 1; i < argc; i++) /* an adapter for a model instead of a model */
+        if (!strncmp(argv[i], "--lora-of", 9) && (argv[i][9] == 0 || argv[i][9] == '='))
+            return cmd_mkmodel_lora(argc, argv);
     for (int i = 1; i < argc; i++) {
         int matched = 0;
         for (int k = 0; k < 7 && !matched; k++)

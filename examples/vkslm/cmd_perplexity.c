@@ -36,9 +36,11 @@ int cmd_perplexity(int argc, char **argv) {
     const char *model_path = NULL, *file = NULL, *device = NULL, *v;
     long ctx = 512;
     int json = 0;
+    cli_lora lo = {0};
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv[i], "-h") || cli_flag(argv[i], "--help")) {
-            printf("usage: vkslm perplexity -m MODEL.gguf -f TEXT [--ctx N] [--json] [--device D]\n"
+            printf("usage: vkslm perplexity -m MODEL.gguf -f TEXT [--ctx N] [--json] [--device D] "
+                   "[--lora PATH[:SCALE]]...\n"
                    "Perplexity over the text in windows of N tokens (default 512); each window scores its\n"
                    "second half.\n");
             return 0;
@@ -51,7 +53,10 @@ int cmd_perplexity(int argc, char **argv) {
                 return 2;
         } else if ((v = cli_value(argc, argv, &i, "--device")))
             device = v;
-        else if (cli_flag(argv[i], "--json"))
+        else if ((v = cli_value(argc, argv, &i, "--lora"))) {
+            if (!cli_lora_parse("perplexity", v, &lo))
+                return 2;
+        } else if (cli_flag(argv[i], "--json"))
             json = 1;
         else {
             fprintf(stderr, "vkslm perplexity: unknown option '%s'\n", argv[i]);
@@ -81,6 +86,8 @@ int cmd_perplexity(int argc, char **argv) {
     sp.n_ctx = (uint32_t)ctx;
     if (st == VKSLM_OK)
         st = vkslm_session_create(model, &sp, &s);
+    if (st == VKSLM_OK && !cli_lora_attach("perplexity", model, s, 1, &lo))
+        goto done;
     if (st == VKSLM_OK && !(ids = malloc((len + 2) * sizeof *ids)))
         st = VKSLM_ERR_OUT_OF_HOST_MEMORY;
     if (st == VKSLM_OK)
@@ -131,6 +138,7 @@ done:
     free(ids);
     free(text);
     vkslm_session_free(s);
+    cli_lora_free(&lo);
     vkslm_model_free(model);
     return rc;
 }

@@ -26,6 +26,7 @@ static void usage(FILE *f) {
             "  --ctx N               context length (default min(4096, the model's))\n"
             "  --batch N             prompt tokens per prefill step (default 64)\n"
             "  --device D            Vulkan device index or name substring\n"
+            CLI_LORA_HELP
             "  --no-bos              never add BOS; --parse-special: control tokens in the prompt\n"
             "  --json                print one JSON object instead of streaming text\n"
             "  --dump-logits FILE    write the logits at the last prompt position (n_vocab float32 LE)\n");
@@ -52,6 +53,7 @@ int cmd_run(int argc, char **argv) {
     size_t n_stop = 0;
     int json = 0;
     long lv;
+    cli_lora lo = {0};
     vkslm_model_params mp = vkslm_model_default_params();
     vkslm_session_params sp = vkslm_session_default_params();
     vkslm_generate_params gp = vkslm_generate_default_params();
@@ -121,6 +123,12 @@ int cmd_run(int argc, char **argv) {
             mp.device = v;
         else if ((v = cli_value(argc, argv, &i, "--dump-logits")))
             dump = v;
+        else if ((v = cli_value(argc, argv, &i, "--lora"))) {
+            if (!cli_lora_parse("run", v, &lo)) {
+                cli_lora_free(&lo);
+                return 2;
+            }
+        }
         else if ((v = cli_value(argc, argv, &i, "--grammar")))
             grammar_file = v;
         else if ((v = cli_value(argc, argv, &i, "--json-schema")))
@@ -136,20 +144,25 @@ int cmd_run(int argc, char **argv) {
         else {
             fprintf(stderr, "vkslm run: unknown option '%s'\n", a);
             usage(stderr);
+            cli_lora_free(&lo);
             return 2;
         }
     }
     if (!model_path || (!prompt && !prompt_file)) {
         usage(stderr);
+        cli_lora_free(&lo);
         return 2;
     }
     char *grammar = NULL;
-    if (!cli_load_grammar("run", grammar_file, schema_file, &grammar))
+    if (!cli_load_grammar("run", grammar_file, schema_file, &grammar)) {
+        cli_lora_free(&lo);
         return 2;
+    }
     char *file_text = NULL;
     size_t file_len;
     if (prompt_file && !(prompt = file_text = cli_read_file("run", prompt_file, &file_len))) {
         free(grammar);
+        cli_lora_free(&lo);
         return 1;
     }
     gp.grammar = grammar;
@@ -170,6 +183,8 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "vkslm run: %s\n", vkslm_last_error());
         goto done;
     }
+    if (!cli_lora_attach("run", model, session, 1, &lo))
+        goto done;
     vkslm_generate_result r;
     if (dump) {
         /* the logits at the last prompt position: feed the prompt first, then generate from there */
@@ -228,6 +243,7 @@ int cmd_run(int argc, char **argv) {
     rc = 0;
 done:
     vkslm_session_free(session);
+    cli_lora_free(&lo);
     vkslm_model_free(model);
     free(file_text);
     free(grammar);

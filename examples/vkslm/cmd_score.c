@@ -73,10 +73,11 @@ int cmd_score(int argc, char **argv) {
     const char *model_path = NULL, *tokens = NULL, *device = NULL, *v;
     long top = 5;
     int json = 0, logprobs = 0;
+    cli_lora lo = {0};
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv[i], "-h") || cli_flag(argv[i], "--help")) {
             printf("usage: vkslm score -m MODEL.gguf --tokens \"ID ID ...\" [--top K] [--json] [--logprobs] "
-                   "[--device D]\n"
+                   "[--device D] [--lora PATH[:SCALE]]...\n"
                    "Runs the ids exactly as given (nothing added; separated by spaces or commas, or a JSON array)\n"
                    "and prints the top-K (default 5) next-token ids and logits at every position; with --logprobs,\n"
                    "their log-probabilities (the log-softmax of the logits) instead.\n");
@@ -90,7 +91,10 @@ int cmd_score(int argc, char **argv) {
                 return 2;
         } else if ((v = cli_value(argc, argv, &i, "--device")))
             device = v;
-        else if (cli_flag(argv[i], "--json"))
+        else if ((v = cli_value(argc, argv, &i, "--lora"))) {
+            if (!cli_lora_parse("score", v, &lo))
+                return 2;
+        } else if (cli_flag(argv[i], "--json"))
             json = 1;
         else if (cli_flag(argv[i], "--logprobs"))
             logprobs = 1;
@@ -136,6 +140,13 @@ int cmd_score(int argc, char **argv) {
     vkslm_status st = vkslm_model_load(model_path, &mp, &model);
     if (st == VKSLM_OK)
         st = vkslm_session_create(model, &sp, &s);
+    if (st == VKSLM_OK && !cli_lora_attach("score", model, s, 1, &lo)) {
+        vkslm_session_free(s);
+        cli_lora_free(&lo);
+        vkslm_model_free(model);
+        free(ids);
+        return 1;
+    }
     score_ctx c = {model ? vkslm_model_n_vocab(model) : 0, (int32_t)top, json, logprobs, 0};
     if (st == VKSLM_OK) {
         if (c.top > c.n_vocab)
@@ -151,6 +162,7 @@ int cmd_score(int argc, char **argv) {
     else
         rc = 0;
     vkslm_session_free(s);
+    cli_lora_free(&lo);
     vkslm_model_free(model);
     free(ids);
     return rc;

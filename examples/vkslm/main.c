@@ -24,6 +24,7 @@ static const command commands[] = {
     {"tokenize", cmd_tokenize, "the token ids of a text (-p TEXT or -f FILE)"},
     {"mkmodel", cmd_mkmodel, "write a synthetic GGUF model (seeded random weights) of a named or custom shape"},
     {"quantize", cmd_quantize, "requantize an F32/F16/BF16 GGUF model to another type"},
+    {"lora-merge", cmd_lora_merge, "bake a LoRA adapter into a model's weights (one file)"},
     {NULL, NULL, NULL},
 };
 

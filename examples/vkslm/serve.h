@@ -36,6 +36,8 @@ typedef struct serve_expert {
     const char *system_prompt; /* NULL: none */
     const char *template_name; /* chat template override (a built-in name or template text); NULL: the model's */
     vkslm_generate_params sampling; /* defaults of the sampling keys (and max_tokens) requests leave out */
+    vkslm_expert_lora lora[VKSLM_LORA_MAX_PER_SEQ]; /* "lora": the adapters on "base" (the desc points here) */
+    char base_stem[128];       /* with "base": its file name without folder and .gguf (/v1/models "base") */
 } serve_expert;
 
 typedef struct serve_config {

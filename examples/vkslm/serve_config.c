@@ -170,8 +170,10 @@ static void known_keys(reader *r, const cJSON *obj, const char *const *known, co
 
 static const char *const sampling_keys[] = {"temperature", "top_p", "min_p", "top_k", "repeat_penalty",
                                             "frequency_penalty", "presence_penalty", "max_tokens", NULL};
-static const char *const expert_keys[] = {"name", "model", "role", "examples", "keywords", "pattern", "context",
-                                          "parallel", "max_prefill", "system_prompt", "template", "sampling", NULL};
+static const char *const expert_keys[] = {"name", "model", "base", "lora", "role", "examples", "keywords", "pattern",
+                                          "context", "parallel", "max_prefill", "system_prompt", "template",
+                                          "sampling", NULL};
+static const char *const lora_keys[] = {"path", "scale", NULL};
 static const char *const router_keys[] = {"model", "min_confidence", "fallback", "rules", "max_queue",
                                           "queue_timeout_ms", NULL};
 static const char *const root_keys[] = {"host", "port", "max_body_bytes", "price_per_device_hour", "currency",
@@ -201,6 +203,49 @@ static void read_sampling(reader *r, const cJSON *obj, vkslm_generate_params *s,
     s->max_tokens = (int32_t)int_at(r, o, "max_tokens", 256, 0, 1e7, where);
 }
 
+/* "lora": [{"path": P, "scale": S}, ...], the adapters of an expert on "base" (has_base). */
+static void read_lora(reader *r, const cJSON *x, int has_base, vkslm_expert_desc *d, serve_expert *e,
+                      const char *dir, const char *where) {
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(x, "lora");
+    if (r->failed || (!l && !has_base))
+        return;
+    if (!has_base) {
+        fail(r, "%s: \"lora\" needs \"base\" (the model the adapters apply to) instead of \"model\"", where);
+        return;
+    }
+    int n = l && cJSON_IsArray(l) ? cJSON_GetArraySize(l) : -1;
+    if (n < 1 || n > VKSLM_LORA_MAX_PER_SEQ) {
+        fail(r, "%s: \"lora\" must be an array of 1 to %d objects {\"path\": ..., \"scale\": ...}", where,
+             VKSLM_LORA_MAX_PER_SEQ);
+        return;
+    }
+    const cJSON *it;
+    size_t k = 0;
+    cJSON_ArrayForEach(it, l) {
+        char w[160];
+        snprintf(w, sizeof w, "%s: lora[%zu]", where, k);
+        if (!cJSON_IsObject(it)) {
+            fail(r, "%s must be an object", w);
+            return;
+        }
+        known_keys(r, it, lora_keys, w);
+        const char *path = str_at(r, it, "path", w);
+        if (!path && !r->failed)
+            fail(r, "%s: \"path\" (an adapter GGUF) is required", w);
+        e->lora[k].path = resolve(r, dir, path);
+        e->lora[k].scale = (float)num_at(r, it, "scale", 1.0, -1e6, 1e6, w);
+        k++;
+    }
+    d->lora = e->lora;
+    d->n_lora = k;
+    const char *base = d->model_path ? strrchr(d->model_path, '/') : NULL;
+    base = base ? base + 1 : d->model_path ? d->model_path : "";
+    size_t len = strlen(base);
+    if (len > 5 && strcmp(base + len - 5, ".gguf") == 0)
+        len -= 5;
+    snprintf(e->base_stem, sizeof e->base_stem, "%.*s", (int)(len < 127 ? len : 127), base);
+}
+
 static void read_expert(reader *r, const cJSON *x, size_t i, const char *dir) {
     serve_config *c = r->c;
     char where[96];
@@ -217,10 +262,13 @@ static void read_expert(reader *r, const cJSON *x, size_t i, const char *dir) {
     known_keys(r, x, expert_keys, where);
     if (!d->name && !r->failed)
         fail(r, "%s: \"name\" is required", where);
-    const char *model = str_at(r, x, "model", where);
-    if (!model && !r->failed)
-        fail(r, "%s: \"model\" (a GGUF path) is required", where);
-    d->model_path = resolve(r, dir, model);
+    const char *model = str_at(r, x, "model", where), *base = str_at(r, x, "base", where);
+    if (model && base && !r->failed)
+        fail(r, "%s: \"model\" and \"base\" together: an expert is a model, or adapters on a base", where);
+    if (!model && !base && !r->failed)
+        fail(r, "%s: \"model\" (a GGUF path) is required, or \"base\" with \"lora\"", where);
+    d->model_path = resolve(r, dir, model ? model : base);
+    read_lora(r, x, base != NULL, d, e, dir, where);
     d->role = str_at(r, x, "role", where);
     d->examples = strings_at(r, x, "examples", &d->n_examples, where);
     d->keywords = strings_at(r, x, "keywords", &d->n_keywords, where);
@@ -389,6 +437,9 @@ static void read_root(reader *r, const char *dir) {
             fail(r, "%s: \"auto\" is reserved for routing", who);
         if (!r->failed)
             check_model(r, who, c->experts[i].model_path);
+        for (size_t k = 0; k < c->experts[i].n_lora && !r->failed; k++) /* each adapter fits its base */
+            if (vkslm_lora_check_file(c->experts[i].model_path, c->experts[i].lora[k].path, NULL) != VKSLM_OK)
+                fail(r, "%s: lora[%zu] %s: %s", who, k, c->experts[i].lora[k].path, vkslm_last_error());
     }
     if (c->orch.router_model && !r->failed)
         check_model(r, "router", c->orch.router_model);

@@ -87,6 +87,8 @@ static cJSON *model_object(server *sv, size_t i) {
     cJSON_AddStringToObject(m, "owned_by", "vkslm");
     if (i < n) {
         cJSON_AddStringToObject(m, "role", sv->cfg.experts[i].role ? sv->cfg.experts[i].role : "");
+        if (sv->cfg.experts[i].n_lora) /* an adapter expert: the stem of the base file it runs on */
+            cJSON_AddStringToObject(m, "base", sv->cfg.extra[i].base_stem);
         vkslm_expert_stats st;
         if (vkslm_orchestra_expert_stats(sv->orch, i, &st) == VKSLM_OK)
             cJSON_AddBoolToObject(m, "loaded", st.loaded);
