@@ -246,51 +246,58 @@ static vkslm_status merge_write(const base_file *b, const vkslm_gguf *ad, float 
     return st;
 }
 
+/* A base file and an adapter checked against it (vkslm_lora_check): what merging and checking both start from. */
+typedef struct lora_pair {
+    base_file b;
+    vkslm_gguf *ad;
+    const vkslm_gguf_tensor **ta, **tb; /* [layer * VKSLM_LORA_KINDS]: the adapter's halves per weight */
+    float alpha;
+    uint32_t pairs, rank;
+} lora_pair;
+
+static void pair_close(lora_pair *p) {
+    VKSLM_FREE(p->ta);
+    VKSLM_FREE(p->tb);
+    vkslm_gguf_close(p->ad);
+    base_close(&p->b);
+}
+
+/* Opens both files and checks the adapter; on failure everything is closed again. */
+static vkslm_status pair_open(const char *base_path, const char *adapter_path, lora_pair *p) {
+    memset(p, 0, sizeof *p);
+    VKSLM_TRY(base_open(base_path, &p->b));
+    const uint32_t n = p->b.hp.n_layer * VKSLM_LORA_KINDS;
+    p->ta = VKSLM_CALLOC(n ? n : 1, sizeof *p->ta);
+    p->tb = VKSLM_CALLOC(n ? n : 1, sizeof *p->tb);
+    vkslm_status st = p->ta && p->tb ? vkslm_gguf_open_file(adapter_path, &p->ad)
+                                     : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (st == VKSLM_OK)
+        st = vkslm_lora_check(&p->b.hp, &p->b.w, p->ad, &p->alpha, p->ta, p->tb, &p->pairs, &p->rank);
+    if (st != VKSLM_OK)
+        pair_close(p);
+    return st;
+}
+
 vkslm_status vkslm_lora_merge(const char *base_path, const char *adapter_path, float scale, int float_out,
                               const char *out_path) {
     if (!base_path || !adapter_path || !out_path)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_lora_merge: NULL path");
     if (!isfinite(scale))
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "lora-merge: the scale is not finite");
-    base_file b;
-    VKSLM_TRY(base_open(base_path, &b));
-    vkslm_gguf *ad = NULL;
-    const uint32_t n = b.hp.n_layer * VKSLM_LORA_KINDS;
-    const vkslm_gguf_tensor **ta = VKSLM_CALLOC(n ? n : 1, sizeof *ta), **tb = VKSLM_CALLOC(n ? n : 1, sizeof *tb);
-    float alpha = 0;
-    uint32_t pairs, rank;
-    vkslm_status st = ta && tb ? vkslm_gguf_open_file(adapter_path, &ad)
-                               : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-    if (st == VKSLM_OK)
-        st = vkslm_lora_check(&b.hp, &b.w, ad, &alpha, ta, tb, &pairs, &rank);
-    if (st == VKSLM_OK)
-        st = merge_write(&b, ad, alpha, ta, tb, scale, float_out, out_path);
-    VKSLM_FREE(ta);
-    VKSLM_FREE(tb);
-    vkslm_gguf_close(ad);
-    base_close(&b);
+    lora_pair p;
+    VKSLM_TRY(pair_open(base_path, adapter_path, &p));
+    vkslm_status st = merge_write(&p.b, p.ad, p.alpha, p.ta, p.tb, scale, float_out, out_path);
+    pair_close(&p);
     return st;
 }
 
 vkslm_status vkslm_lora_check_file(const char *base_path, const char *adapter_path, uint32_t *rank) {
     if (!base_path || !adapter_path)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "vkslm_lora_check_file: NULL path");
-    base_file b;
-    VKSLM_TRY(base_open(base_path, &b));
-    vkslm_gguf *ad = NULL;
-    const uint32_t n = b.hp.n_layer * VKSLM_LORA_KINDS;
-    const vkslm_gguf_tensor **ta = VKSLM_CALLOC(n ? n : 1, sizeof *ta), **tb = VKSLM_CALLOC(n ? n : 1, sizeof *tb);
-    float alpha;
-    uint32_t pairs, r = 0;
-    vkslm_status st = ta && tb ? vkslm_gguf_open_file(adapter_path, &ad)
-                               : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-    if (st == VKSLM_OK)
-        st = vkslm_lora_check(&b.hp, &b.w, ad, &alpha, ta, tb, &pairs, &r);
+    lora_pair p;
+    VKSLM_TRY(pair_open(base_path, adapter_path, &p));
     if (rank)
-        *rank = r;
-    VKSLM_FREE(ta);
-    VKSLM_FREE(tb);
-    vkslm_gguf_close(ad);
-    base_close(&b);
-    return st;
+        *rank = p.rank;
+    pair_close(&p);
+    return VKSLM_OK;
 }
