@@ -189,9 +189,10 @@ VKSLM_API vkslm_status vkslm_device_profiles_list(vkslm_device_profile *out, int
 
 /* An entry of the driver quirk table (docs/devices.md): a known driver bug, the devices it matches (vendor,
  * VkDriverId, 0 for any driver of the vendor, and an inclusive range of driver versions as the driver encodes
- * them), the public issue that shows it, and the workarounds vkslm applies when it matches (or when env
- * VKSLM_FORCE_QUIRK names it): a comma-separated list of no-fp16, no-8bit, no-16bit-storage,
- * no-subgroup-size-control, scalar-matvec. Strings are static. */
+ * them), the public issue that shows it (or, where none is known, the project's own write-up in
+ * docs/devices.md), and the workarounds vkslm applies when it matches (or when env VKSLM_FORCE_QUIRK names it):
+ * a comma-separated list of no-fp16, no-8bit, no-16bit-storage, no-subgroup-size-control, scalar-matvec,
+ * soft-f16 (the kernels convert f16 in integer and f32 arithmetic). Strings are static. */
 typedef struct vkslm_device_quirk {
     const char *name, *description, *link;
     uint32_t vendor_id, driver_id, driver_version_min, driver_version_max;

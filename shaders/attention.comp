@@ -71,7 +71,7 @@ layout(std430, binding = 2) readonly buffer BufV { f16vec4 V[]; };
 #elif defined(KV_F16)
 layout(std430, binding = 1) readonly buffer BufK { uvec2 K[]; };
 layout(std430, binding = 2) readonly buffer BufV { uvec2 V[]; };
-vec4 unpack4(uvec2 w) { return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
+vec4 unpack4(uvec2 w) { return vec4(half_unpack2(w.x), half_unpack2(w.y)); }
 #define LOAD_K4(i) unpack4(K[i])
 #define LOAD_V4(i) unpack4(V[i])
 #else

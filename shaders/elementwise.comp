@@ -75,7 +75,7 @@ void main() {
     float v1 = has1 ? op(e0 + 1u) : 0.0;
 #if defined(TYPE_D_F16) && !defined(STORAGE16)
     uint w = (pc.d_off >> 1) + p;
-    uint lo = packHalf2x16(vec2(v0, v1));
+    uint lo = half_pack2(vec2(v0, v1));
     D[w] = has1 ? lo : ((D[w] & 0xffff0000u) | (lo & 0xffffu));
 #elif defined(TYPE_D_F16)
     D[pc.d_off + e0] = float16_t(v0);

@@ -65,7 +65,7 @@ void main() {
         v = vec2(rope_elem(s0, 2u * p, pos), rope_elem(s0, 2u * p + 1u, pos));
 #endif
 #if defined(CACHE_F16) && !defined(STORAGE16)
-    D[d >> 1] = packHalf2x16(v);
+    D[d >> 1] = half_pack2(v);
 #elif defined(CACHE_F16)
     D[d] = float16_t(v.x);
     D[d + 1u] = float16_t(v.y);

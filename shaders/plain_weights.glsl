@@ -4,6 +4,7 @@
 // the middle of a word. The push constants, declared identically as vkslm_plain_push in engine/ops/matmul.h:
 #ifndef VKSLM_PLAIN_WEIGHTS_GLSL
 #define VKSLM_PLAIN_WEIGHTS_GLSL
+#include "half.glsl"
 
 layout(push_constant) uniform Push {
     uint k;          // elements per row
@@ -28,7 +29,7 @@ layout(std430, binding = 0) readonly buffer BufW { uint W[]; };
 float wload(uint h) { return uintBitsToFloat(W[h >> 1]); }
 #elif defined(WTYPE_F16)
 #define EH 1u
-float wload(uint h) { return unpackHalf2x16(W[h >> 1])[h & 1u]; }
+float wload(uint h) { return half_unpack2(W[h >> 1])[h & 1u]; }
 #else // BF16
 #define EH 1u
 float wload(uint h) { uint w = W[h >> 1]; return uintBitsToFloat(((h & 1u) != 0u ? w >> 16 : w & 0xffffu) << 16); }

@@ -21,6 +21,7 @@
 #ifndef VKSLM_QUANT_BLOCKS_GLSL
 #define VKSLM_QUANT_BLOCKS_GLSL
 #extension GL_EXT_control_flow_attributes : require
+#include "half.glsl"
 
 // ---- reading words, bytes, halves and unaligned words out of W -----------------------------------------
 #ifdef QB_TEXEL
@@ -64,7 +65,7 @@ uint qb_word(uint w) { return W[w]; }
 #endif
 uint qb_u8(uint b) { return (qb_word(b >> 2) >> ((b & 3u) << 3)) & 0xffu; }
 uint qb_u16(uint b) { return (qb_word(b >> 2) >> ((b & 2u) << 3)) & 0xffffu; } // b even
-float qb_f16(uint b) { return unpackHalf2x16(qb_u16(b)).x; }
+float qb_f16(uint b) { return half_unpack2(qb_u16(b)).x; }
 // 32 bits starting at even byte b (two word loads, both inside the 4 bytes' words)
 uint qb_u32(uint b) {
     uint w = b >> 2;
@@ -73,7 +74,7 @@ uint qb_u32(uint b) {
     return (b & 2u) == 0u ? lo : ((lo >> 16) | (hi << 16));
 }
 // two f16 at even byte b (b and b+2)
-vec2 qb_f16x2(uint b) { return unpackHalf2x16(qb_u32(b)); }
+vec2 qb_f16x2(uint b) { return half_unpack2(qb_u32(b)); }
 
 // 16 bytes starting at even byte b as 4 words (5 loads, all inside the words holding those bytes)
 #ifdef QB_TEXEL
@@ -196,7 +197,7 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
 #else
         uvec4 w = uvec4(qb_word(w0 + 4u * h), qb_word(w0 + 4u * h + 1u), qb_word(w0 + 4u * h + 2u), qb_word(w0 + 4u * h + 3u));
 #endif
-        vec4 a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)), b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+        vec4 a = vec4(half_unpack2(w.x), half_unpack2(w.y)), b = vec4(half_unpack2(w.z), half_unpack2(w.w));
         // elements 8h..8h+3 and 8h+4..8h+7: quad (2h) and (2h+1) of the unit; lo half when h < 2
         q[((2u * h) & 3u) * 2u + (h >> 1)] = a;
         q[((2u * h + 1u) & 3u) * 2u + (h >> 1)] = b;
@@ -255,7 +256,7 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     uint a0 = qb_word(w), a1 = qb_word(w + 1u), a2 = qb_word(w + 2u), a3 = qb_word(w + 3u), a4 = qb_word(w + 4u);
 #endif
     bool al = (blk & 2u) == 0u;
-    float d = unpackHalf2x16(al ? a0 : a0 >> 16).x;
+    float d = half_unpack2(al ? a0 : a0 >> 16).x;
     uint qw[4] = uint[4](al ? (a0 >> 16) | (a1 << 16) : a1, al ? (a1 >> 16) | (a2 << 16) : a2,
                          al ? (a2 >> 16) | (a3 << 16) : a3, al ? (a3 >> 16) | (a4 << 16) : a4);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
@@ -297,7 +298,7 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
         q[2u * i] = qb_bytes(qs[i], 0u, 15u);
         q[2u * i + 1u] = qb_bytes(qs[i], 4u, 15u);
     }
-    return unpackHalf2x16(r0.x).xyxy;
+    return half_unpack2(r0.x).xyxy;
 }
 #endif
 
@@ -332,12 +333,12 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     uint qh = (r0.x >> 16) | (r0.y << 16);
     uint qs[4] = uint[4]((r0.y >> 16) | (r0.z << 16), (r0.z >> 16) | (r0.w << 16), (r0.w >> 16) | (r1.x << 16),
                          (r1.x >> 16) | (r1.y << 16));
-    float d = unpackHalf2x16(r0.x).x;
+    float d = half_unpack2(r0.x).x;
     vec4 sc = vec4(d, -16.0 * d, d, -16.0 * d);
 #else
     uint qh = r0.y;
     uint qs[4] = uint[4](r0.z, r0.w, r1.x, r1.y);
-    vec4 sc = unpackHalf2x16(r0.x).xyxy;
+    vec4 sc = half_unpack2(r0.x).xyxy;
 #endif
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
         uvec4 sh = uvec4(0u, 1u, 2u, 3u) + 4u * i;
@@ -374,7 +375,7 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
         a[j] = qb_word(w + j);
 #endif
     bool al = (blk & 2u) == 0u;
-    float d = unpackHalf2x16(al ? a[0] : a[0] >> 16).x;
+    float d = half_unpack2(al ? a[0] : a[0] >> 16).x;
     [[unroll]] for (uint j = 0u; j < 8u; j++) {
         uint qw = al ? (a[j] >> 16) | (a[j + 1u] << 16) : a[j + 1u];
         q[(j & 3u) * 2u + (j >> 2)] = qb_sbytes(qw); // word j: elements 4j..4j+3
@@ -450,7 +451,7 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
 #define QB_HAS_UNIT_SEQ 1
 vec4 qb_unit_words(uint u, out vec4 q[8], uvec4 c[QB_CACHE]) {
     uvec4 h = c[0];
-    vec2 dm = unpackHalf2x16(h.x);
+    vec2 dm = half_unpack2(h.x);
     uint sc, mn; // get_scale_min_k4 on the scale bytes (header bytes 4..15)
     if (u < 4u) {
         sc = qb_byte(h, 4u + u) & 63u;
@@ -535,7 +536,7 @@ vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[QB_CACHE]) {
         q[2u * i + 1u] = qb_bytes(l1, sl, 15u) + 16.0 * qb_bytes(cw[5][i], shh, 3u);
     }
 #ifdef QB_TEXEL
-    float d = unpackHalf2x16(cw[7].x).x;
+    float d = half_unpack2(cw[7].x).x;
     uint s = qb_comp(cw[6], u >> 1) >> (16u * (u & 1u)); // scale bytes 2u, 2u + 1
     float d0 = d * float(int(s << 24) >> 24), d1 = d * float(int(s << 16) >> 24);
     return vec4(d0, -32.0 * d0, d1, -32.0 * d1);
@@ -562,7 +563,7 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
 #define QB_UNITS 8u
 vec4 qb_scales(uint blk, uint u) {
     uint w = qb_u32(blk);
-    float d = unpackHalf2x16(w).x;
+    float d = half_unpack2(w).x;
     uint ls = ((qb_u8(blk + 4u + (u >> 1)) >> (4u * (u & 1u))) & 15u) | (((w >> (16u + 2u * u)) & 3u) << 4);
     float s = d * (float(ls) - 32.0);
     return vec4(s, 0.0, s, 0.0);

@@ -8,6 +8,7 @@
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #endif
+#include "half.glsl"
 
 // DECLARE_F32(binding, name, qualifiers) / DECLARE_F16(binding, name, qualifiers)
 #define DECLARE_F32(B, NAME, Q) layout(std430, binding = B) Q buffer Buf##NAME { float NAME[]; };
@@ -16,7 +17,7 @@
 #define LOAD_F16(NAME, i) float(NAME[i])
 #else
 #define DECLARE_F16(B, NAME, Q) layout(std430, binding = B) Q buffer Buf##NAME { uint NAME[]; };
-#define LOAD_F16(NAME, i) unpackHalf2x16(NAME[(i) >> 1])[(i) & 1u]
+#define LOAD_F16(NAME, i) half_unpack2(NAME[(i) >> 1])[(i) & 1u]
 #endif
 #define LOAD_F32(NAME, i) NAME[i]
 

@@ -85,9 +85,12 @@ int test_run_suite(const char *suite_name, const vkslm_test *tests) {
     CU_pSuite suite = CU_add_suite(suite_name, NULL, NULL);
     if (!suite)
         return 2;
-    const char *only = getenv("VKSLM_TEST_ONLY");
+    const char *only = getenv("VKSLM_TEST_ONLY"), *skip = getenv("VKSLM_TEST_SKIP");
+    if (skip && !*skip)
+        skip = NULL; /* "" would skip every test */
     for (const vkslm_test *t = tests; t->name; t++)
-        if ((!only || strstr(t->name, only)) && !CU_add_test(suite, t->name, t->fn))
+        if ((!only || strstr(t->name, only)) && (!skip || !strstr(t->name, skip)) &&
+            !CU_add_test(suite, t->name, t->fn))
             return 2;
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

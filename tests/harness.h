@@ -15,7 +15,9 @@ typedef struct vkslm_test {
 } vkslm_test;
 
 /* Runs one suite of tests (NULL-terminated array); returns the process exit code. With env VKSLM_TEST_ONLY
- * set, only the tests whose names contain that text run (ctest runs a suite's one test in another setting). */
+ * set, only the tests whose names contain that text run (ctest runs a suite's one test in another setting);
+ * with env VKSLM_TEST_SKIP set, the tests whose names contain that text do not (emulated runs leave out the
+ * slowest). */
 int test_run_suite(const char *suite, const vkslm_test *tests);
 
 /* True when CI is set in the environment: then a missing device or missing test data fails. */

@@ -37,8 +37,8 @@ static int is_float_model(const char *model) {
     return !strstr(model, "quant/") || strstr(model, "-F16") || strstr(model, "-BF16");
 }
 
-/* The KV cache's type: F16 (what the CLI and server use), or F32 with env VKSLM_TEST_KV=F32 (arm64 lavapipe of
- * Debian 12, Mesa 22.3 with LLVM 15, cannot compile shaders that convert f16 vectors: scripts/aarch64.sh). */
+/* The KV cache's type: F16 (what the CLI and server use), or F32 with env VKSLM_TEST_KV=F32 (to tell a cache
+ * problem from a kernel one; arm64 lavapipe once needed it, before the soft-f16 quirk: docs/devices.md). */
 static uint32_t kv_type(void) {
     const char *e = getenv("VKSLM_TEST_KV");
     if (e && strcmp(e, "F32") == 0)

@@ -65,6 +65,7 @@ static vkslm_status create_device(vkslm_vk *vk) {
     e->storage16 = c->storage16 && !vkslm_env_flag("VKSLM_DISABLE_16BIT");
     e->subgroup_size_control = c->subgroup_size_control;
     e->integer_dot_product = c->integer_dot_product && !vkslm_env_flag("VKSLM_DISABLE_8BIT");
+    e->soft_f16 = (c->quirk_mask & VKSLM_QUIRK_SOFT_F16) != 0; /* fp16 and storage16 are off then (quirks.c) */
     /* only CPU devices' kernels read through texels (a texel fetch is 8 vector loads there, a storage load a
      * loop over lanes): elsewhere buffers keep exactly the usage they had */
     e->texel_buffers = c->type == VK_PHYSICAL_DEVICE_TYPE_CPU && c->texel_rgba32ui &&

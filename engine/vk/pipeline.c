@@ -10,6 +10,7 @@
 #include "engine/vk/vk_internal.h"
 
 #define MAX_BINDINGS 16
+#define SOFT_F16_ID 100u /* layout(constant_id = 100) in shaders/half.glsl */
 
 /* The bindings (bit i: binding i < 32) whose variables are sampled buffer images (GLSL samplerBuffer or
  * textureBuffer: uniform texel buffers), read off the SPIR-V's types, variables and decorations. */
@@ -77,15 +78,23 @@ static vkslm_status create_pipeline(vkslm_vk *vk, const vkslm_spirv_entry *e, ui
     };
     VkShaderModule mod;
     VKSLM_VK_TRY(vkCreateShaderModule(dev, &smi, NULL, &mod));
-    VkSpecializationMapEntry map[VKSLM_MAX_SPEC];
-    for (uint32_t i = 0; i < n_spec; i++)
+    /* the caller's constants are ids 0..n_spec-1; id SOFT_F16_ID (shaders/half.glsl's SOFT_F16) is the device's
+     * soft_f16 for every shader: Vulkan ignores an entry whose id the shader does not declare */
+    VkSpecializationMapEntry map[VKSLM_MAX_SPEC + 1];
+    uint32_t data[VKSLM_MAX_SPEC + 1];
+    for (uint32_t i = 0; i < n_spec; i++) {
         map[i] = (VkSpecializationMapEntry){.constantID = i, .offset = i * 4u, .size = 4};
-    VkSpecializationInfo si = {.mapEntryCount = n_spec, .pMapEntries = map, .dataSize = n_spec * 4u, .pData = spec};
+        data[i] = spec[i];
+    }
+    map[n_spec] = (VkSpecializationMapEntry){.constantID = SOFT_F16_ID, .offset = n_spec * 4u, .size = 4};
+    data[n_spec] = vk->enabled.soft_f16 ? VK_TRUE : VK_FALSE;
+    VkSpecializationInfo si = {.mapEntryCount = n_spec + 1, .pMapEntries = map, .dataSize = (n_spec + 1) * 4u,
+                               .pData = data};
     VkComputePipelineCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .stage = {
             .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, .stage = VK_SHADER_STAGE_COMPUTE_BIT,
-            .module = mod, .pName = "main", .pSpecializationInfo = n_spec ? &si : NULL,
+            .module = mod, .pName = "main", .pSpecializationInfo = &si,
         },
         .layout = p->layout,
     };

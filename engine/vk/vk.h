@@ -87,6 +87,8 @@ void vkslm_vk_profile_apply(const vkslm_vk_profile *p, vkslm_vk_caps *caps);
 #define VKSLM_QUIRK_NO_16BIT_STORAGE 0x04u /* no 16-bit storage: f16 data goes through the packed kernels */
 #define VKSLM_QUIRK_NO_SIZE_CONTROL 0x08u  /* do not use subgroup size control */
 #define VKSLM_QUIRK_SCALAR_MATVEC 0x10u    /* mat-vec: one row per invocation, no subgroup reduction */
+#define VKSLM_QUIRK_SOFT_F16 0x20u         /* f16 <-> f32 in integer and f32 arithmetic (shaders/half.glsl); implies
+                                            * NO_FP16 and NO_16BIT_STORAGE */
 /* Applies the entries that match caps (vendor, driver ID, driver version) and those env VKSLM_FORCE_QUIRK names
  * (comma-separated; "all": every entry); an unknown name fails with VKSLM_ERR_INVALID_ARG. */
 vkslm_status vkslm_vk_quirks_apply(vkslm_vk_caps *caps);
@@ -140,6 +142,8 @@ VkDevice vkslm_vk_device(const vkslm_vk *vk);
  * (read once, at open). */
 typedef struct vkslm_vk_enabled {
     int fp16, int8, storage16, storage8, subgroup_size_control, integer_dot_product;
+    int soft_f16;        /* shaders never use the device's f16 conversions (quirk soft-f16): every pipeline gets
+                          * specialization constant 100 (SOFT_F16 in shaders/half.glsl) = this */
     int texel_buffers;   /* bindings as uniform texel buffers (vkslm_vk_bind_texels): a CPU device, the format
                           * is there, a view spans the whole storage range, VKSLM_DISABLE_TEXEL is unset */
     uint32_t matvec_rpl; /* VKSLM_MATVEC_RPL (1..16): rows per invocation of the mat-vec kernel (at most 4 in
