@@ -6,6 +6,9 @@
 // one kv head (gl_WorkGroupID.y: row tile, .z: kv head) and one split of the key range (.x). A key j is
 // visible to the row at position p when j <= p and (window == 0 or p - j < window).
 //   direct != 0: the call has one split and writes out = o / l.
+// seqs != 0: the tokens belong to several sequences (a batch's decode tokens): token i sits at position
+//   P[i] of sequence SEQ[i], whose K/V start seq_stride vec4s after the previous sequence's. A workgroup then
+//   takes one token's `group` rows (gl_WorkGroupID.y: the token; R >= group).
 //   direct == 0: it writes the partial (o[D], m, l) of every row to a scratch buffer; attention_combine.comp
 //               merges the splits (flash-decoding).
 //
@@ -57,9 +60,11 @@ layout(push_constant) uniform Push {
     uint q_off, k_off, v_off; // vec4 offsets into the bound ranges
     uint dst_off;      // element offset into the bound range
     uint direct;
-    uint pad0;
+    uint seqs;         // positions and sequences per token from P and SEQ
     float scale;
     float softcap;     // 0: none; else score = softcap * tanh(score / softcap)
+    uint seq_stride;   // K/V vec4s between sequences (seqs)
+    uint pos_off, seq_off, pad;
 } pc;
 
 layout(std430, binding = 0) readonly buffer BufQ { vec4 Q[]; };
@@ -81,6 +86,8 @@ layout(std430, binding = 2) readonly buffer BufV { vec4 V[]; };
 #define LOAD_V4(i) V[i]
 #endif
 DECLARE_F32(3, DST, writeonly)
+layout(std430, binding = 4) readonly buffer BufP { int P[]; };
+layout(std430, binding = 5) readonly buffer BufS { int SEQ[]; };
 
 const uint D4 = D / 4u;
 
@@ -99,15 +106,25 @@ shared float l_sh[NSG * R];
 void main() {
     const uint t = gl_LocalInvocationID.x;
     const uint s = gl_WorkGroupID.x + pc.split_base;
-    const uint row0 = gl_WorkGroupID.y * R;
     const uint h = gl_WorkGroupID.z + pc.head_base;
     const uint hrel = gl_WorkGroupID.z;
 
+    // the tile's rows: R consecutive ones, or with seqs one token's group (and where its cache starts)
+    const bool seqs = pc.seqs != 0u;
+    const uint row0 = seqs ? gl_WorkGroupID.y * pc.group : gl_WorkGroupID.y * R;
+    const uint last_valid = seqs ? pc.group : pc.n_rows - row0; // rows r < last_valid exist
+    uint tok_pos = 0u, kv_seq = 0u, key_lo = pc.key_lo;
+    if (seqs) {
+        tok_pos = uint(P[pc.pos_off + gl_WorkGroupID.y]);
+        kv_seq = uint(SEQ[pc.seq_off + gl_WorkGroupID.y]) * pc.seq_stride;
+        key_lo = pc.window > 0u && tok_pos + 1u > pc.window ? tok_pos + 1u - pc.window : 0u;
+    }
+
     // the keys this workgroup visits: its split, cut to what any of its rows can see
-    const uint last_row = min(row0 + R, pc.n_rows) - 1u;
-    const uint p_first = pc.p0 + row0 / pc.group;
-    const uint p_last = pc.p0 + last_row / pc.group;
-    uint lo = pc.key_lo + s * pc.chunk;
+    const uint last_row = row0 + min(R, last_valid) - 1u;
+    const uint p_first = seqs ? tok_pos : pc.p0 + row0 / pc.group;
+    const uint p_last = seqs ? tok_pos : pc.p0 + last_row / pc.group;
+    uint lo = key_lo + s * pc.chunk;
     uint hi = min(min(lo + pc.chunk, pc.kv_end), p_last + 1u);
     if (pc.window > 0u && p_first + 1u > pc.window)
         lo = max(lo, p_first + 1u - pc.window);
@@ -118,7 +135,7 @@ void main() {
         const uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
         const uint qb = pc.q_off + (tok * pc.n_head + head) * D4;
         for (uint d4 = t; d4 < D4; d4 += WG)
-            q_sh[r * D4 + d4] = row < pc.n_rows ? Q[qb + d4] * pc.scale : vec4(0.0);
+            q_sh[r * D4 + d4] = r < last_valid ? Q[qb + d4] * pc.scale : vec4(0.0);
     }
     for (uint e = t; e < NSG * R * D4; e += WG)
         o_sh[e] = vec4(0.0);
@@ -145,9 +162,8 @@ void main() {
         m[r] = NEG_BIG;
         l[r] = 0.0;
         uint row = row0 + r;
-        pos[r] = row < pc.n_rows ? pc.p0 + row / pc.group : 0u;
+        pos[r] = r >= last_valid ? 0u : seqs ? tok_pos : pc.p0 + row / pc.group;
     }
-    const uint last_valid = pc.n_rows - row0; // rows r < last_valid exist
 
     for (uint kb = my_lo; kb < my_hi; kb += n_lanes) {
         // scores of key kb + lane against every row
@@ -156,7 +172,7 @@ void main() {
         for (uint r = 0; r < R; r++)
             acc[r] = 0.0;
         if (j < my_hi) {
-            uint kbase = pc.k_off + hrel * pc.head_stride + (j - pc.key_base) * pc.pos_stride;
+            uint kbase = pc.k_off + kv_seq + hrel * pc.head_stride + (j - pc.key_base) * pc.pos_stride;
             for (uint d4 = 0; d4 < D4; d4++) {
                 vec4 kd = LOAD_K4(kbase + d4);
                 for (uint r = 0; r < R; r++)
@@ -181,7 +197,7 @@ void main() {
         subgroupBarrier();
         // o = o * alpha + P V on this lane's dimensions
         const uint nb = min(n_lanes, my_hi - kb);
-        const uint vbase = pc.v_off + hrel * pc.head_stride + (kb - pc.key_base) * pc.pos_stride;
+        const uint vbase = pc.v_off + kv_seq + hrel * pc.head_stride + (kb - pc.key_base) * pc.pos_stride;
         for (uint d4 = lane; d4 < D4; d4 += n_lanes) {
             vec4 od[R_MAX];
             for (uint r = 0; r < R; r++)
@@ -207,7 +223,7 @@ void main() {
     // merge the subgroups' states and write
     for (uint r = 0; r < R; r++) {
         const uint row = row0 + r;
-        if (row >= pc.n_rows)
+        if (r >= last_valid)
             continue;
         const uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
         float mm = NEG_BIG;

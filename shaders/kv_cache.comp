@@ -6,7 +6,8 @@
 // ROPE_NORMAL / ROPE_NEOX variants rotate the row on the way (shaders/rope.glsl): each element of the
 // pair is computed from its rotation partner, so writes stay adjacent pairs. Only heads below rope_heads
 // rotate: K and V of a layer, adjacent in a fused QKV row and in the cache, go in one dispatch (K's heads
-// roped, V's not).
+// roped, V's not). With seq_stride != 0 the tokens belong to several sequences: token t goes to sequence
+// SEQ[t], whose cache starts seq_stride elements after the previous one's (ids >= n_seq are skipped).
 #extension GL_GOOGLE_include_directive : require
 #include "types.glsl"
 
@@ -27,6 +28,7 @@ layout(push_constant) uniform Push {
     uint src_head_stride, src_token_stride;
     uint rope_heads;                        // rope variants: only src heads h0 + h < rope_heads rotate
     RopeArgs rope;                          // rope variants
+    uint seq_stride, seq_off, n_seq, pad;
 } pc;
 
 layout(std430, binding = 0) readonly buffer BufS { float S[]; };
@@ -36,6 +38,7 @@ DECLARE_F16(2, D, writeonly)
 #else
 DECLARE_F32(2, D, writeonly)
 #endif
+layout(std430, binding = 4) readonly buffer BufQ { int SEQ[]; };
 #ifdef ROPE
 // element e (< n_rot) of a row starting at S[s0], rotated for position pos
 float rope_elem(uint s0, uint e, int pos) {
@@ -57,8 +60,15 @@ void main() {
     int pos = P[pc.pos_off + t];
     if (pos < 0 || uint(pos) >= pc.n_ctx)
         return;
+    uint seq_base = 0u;
+    if (pc.seq_stride != 0u) {
+        int q = SEQ[pc.seq_off + t];
+        if (q < 0 || uint(q) >= pc.n_seq)
+            return;
+        seq_base = uint(q) * pc.seq_stride;
+    }
     uint s0 = pc.src_off + t * pc.src_token_stride + (pc.h0 + h) * pc.src_head_stride;
-    uint d = pc.dst_off + (h * pc.n_ctx + uint(pos)) * pc.head_dim + 2u * p;
+    uint d = pc.dst_off + seq_base + (h * pc.n_ctx + uint(pos)) * pc.head_dim + 2u * p;
     vec2 v = vec2(S[s0 + 2u * p], S[s0 + 2u * p + 1u]);
 #ifdef ROPE
     if (2u * p < pc.rope.n_rot && pc.h0 + h < pc.rope_heads) // n_rot is even: both elements rotate

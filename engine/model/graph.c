@@ -25,11 +25,11 @@ void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b) {
 #define FREE_BUF(name) vkslm_vk_free(vk, &b->name);
     VKSLM_STEP_BUFS(FREE_BUF)
 #undef FREE_BUF
-    if (b->kv_seq) {
-        for (uint32_t i = 0; i < b->n_seq; i++)
-            vkslm_vk_free(vk, &b->kv_seq[i]);
-        VKSLM_FREE(b->kv_seq);
-        b->kv_seq = NULL;
+    if (b->kv_layer) {
+        for (uint32_t i = 0; i < b->kv.n_layer; i++)
+            vkslm_vk_free(vk, &b->kv_layer[i]);
+        VKSLM_FREE(b->kv_layer);
+        b->kv_layer = NULL;
     }
 }
 
@@ -38,8 +38,8 @@ uint64_t vkslm_step_bufs_bytes(const vkslm_step_bufs *b) {
 #define ADD_BYTES(name) n += b->name.buffer ? b->name.size : 0;
     VKSLM_STEP_BUFS(ADD_BYTES)
 #undef ADD_BYTES
-    for (uint32_t i = 0; b->kv_seq && i < b->n_seq; i++)
-        n += b->kv_seq[i].buffer ? b->kv_seq[i].size : 0;
+    for (uint32_t i = 0; b->kv_layer && i < b->kv.n_layer; i++)
+        n += b->kv_layer[i].buffer ? b->kv_layer[i].size : 0;
     return n;
 }
 
@@ -47,7 +47,7 @@ typedef struct buf_want {
     vkslm_buf *buf;
     uint64_t bytes;
 } buf_want;
-#define STEP_WANTS 17
+#define STEP_WANTS 18
 #define OUT_WANTS 3 /* the last three: logits, top, top_scratch */
 
 /* Bytes of the output buffers for `rows` rows. */
@@ -74,6 +74,7 @@ static vkslm_status step_bufs_plan(const vkslm_model_dev *m, uint32_t n_ctx, uin
     buf_want w[STEP_WANTS] = {
         {&b->ids, T * 4},
         {&b->pos, T * 4},
+        {&b->seq, T * 4},
         {&b->out_ids, 2 * T * 4},
         {&b->x, T * E * 4},
         {&b->h, T * max3(E, QK, 1) * 4},
@@ -119,14 +120,14 @@ vkslm_status vkslm_step_bufs_alloc(vkslm_vk *vk, const vkslm_model_dev *m, uint3
                           n_seq, n_ctx, total / 1048576.0, kv * (double)n_seq / 1048576.0,
                           (budget > used ? budget - used : 0) / 1048576.0);
     vkslm_status st = VKSLM_OK;
-    if (!(b->kv_seq = VKSLM_CALLOC(n_seq, sizeof *b->kv_seq)))
+    b->n_seq = n_seq;
+    if (!(b->kv_layer = VKSLM_CALLOC(b->kv.n_layer, sizeof *b->kv_layer)))
         st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-    else
-        b->n_seq = n_seq;
     if (st == VKSLM_OK)
         st = alloc_wants(vk, want, STEP_WANTS);
-    for (uint32_t i = 0; st == VKSLM_OK && i < n_seq; i++)
-        st = vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, kv, &b->kv_seq[i]);
+    uint64_t layer_bytes = 2u * vkslm_kv_part_bytes(&b->kv) * n_seq;
+    for (uint32_t i = 0; st == VKSLM_OK && i < b->kv.n_layer; i++)
+        st = vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, layer_bytes, &b->kv_layer[i]);
     if (st != VKSLM_OK) {
         vkslm_step_bufs_free(vk, b);
         return vkslm_fail_context(st, "session buffers");
@@ -167,25 +168,30 @@ vkslm_status vkslm_graph_resolve(vkslm_vk *vk, const vkslm_model_dev *m, uint32_
     VKSLM_TRY(step_bufs_plan(m, n_ctx, max_tokens, max_tokens, VKSLM_TYPE_F16, &b, want));
     for (size_t i = 0; i < STEP_WANTS; i++) /* placeholders: a size, no memory */
         want[i].buf->size = want[i].bytes ? want[i].bytes : 4;
-    vkslm_buf kv = {0};
-    kv.size = vkslm_kv_bytes(&b.kv);
-    b.kv_seq = &kv;
-    b.n_seq = 1;
+    /* two sequences: the decode step below is one of two runs, as a batch of sequences records it */
+    b.n_seq = 2;
+    b.kv_layer = VKSLM_CALLOC(b.kv.n_layer, sizeof *b.kv_layer);
+    for (uint32_t i = 0; b.kv_layer && i < b.kv.n_layer; i++)
+        b.kv_layer[i].size = 2u * vkslm_kv_part_bytes(&b.kv) * b.n_seq;
     int32_t *tokens = VKSLM_CALLOC(max_tokens, sizeof *tokens);
     uint32_t *rows = VKSLM_CALLOC(max_tokens, sizeof *rows);
     vkslm_cmd *c = NULL;
-    vkslm_status st = tokens && rows ? vkslm_cmd_create_dry(vk, &c)
+    vkslm_status st = tokens && rows && b.kv_layer ? vkslm_cmd_create_dry(vk, &c)
                                      : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of memory");
     for (uint32_t i = 0; i < max_tokens && rows; i++)
         rows[i] = i;
     if (st == VKSLM_OK)
         st = vkslm_cmd_begin(c);
-    /* a decode step deep into the context (where keys split), and a full prefill chunk with every logit */
-    vkslm_graph_run decode = {0, 0, 1, n_ctx - 1}, chunk = {0, 0, max_tokens, 0};
-    vkslm_graph_step one = {tokens, 1, &decode, 1, rows, 1, 1, NULL, 0};
+    /* a decode step deep into the context (where keys split) of one sequence and of two, and a full prefill
+     * chunk with every logit */
+    vkslm_graph_run decode[2] = {{0, 0, 1, n_ctx - 1}, {1, 1, 1, n_ctx / 2}}, chunk = {0, 0, max_tokens, 0};
+    vkslm_graph_step one = {tokens, 1, decode, 1, rows, 1, 1, NULL, 0};
+    vkslm_graph_step two = {tokens, 2, decode, 2, rows, 2, 1, NULL, 0};
     vkslm_graph_step all = {tokens, max_tokens, &chunk, 1, rows, max_tokens, 0, NULL, 0};
     if (st == VKSLM_OK)
         st = vkslm_graph_record(c, m, &b, &one);
+    if (st == VKSLM_OK && max_tokens >= 2)
+        st = vkslm_graph_record(c, m, &b, &two);
     if (st == VKSLM_OK)
         st = vkslm_graph_record(c, m, &b, &all);
     if (st == VKSLM_OK)
@@ -193,6 +199,7 @@ vkslm_status vkslm_graph_resolve(vkslm_vk *vk, const vkslm_model_dev *m, uint32_
     vkslm_cmd_destroy(c);
     VKSLM_FREE(tokens);
     VKSLM_FREE(rows);
+    VKSLM_FREE(b.kv_layer);
     return st;
 }
 
@@ -231,22 +238,27 @@ static vkslm_rope_params rope_of(const vkslm_model_dev *m, const vkslm_arch_rule
     return rp;
 }
 
-/* Token ids, their positions and the output rows into the step's I32 buffers, inline in the recording. */
+/* Token ids, their positions (and sequences, when the step has several runs) and the output rows into the
+ * step's I32 buffers, inline in the recording. */
 static vkslm_status upload_step(vkslm_cmd *c, vkslm_step_bufs *b, const vkslm_graph_step *st) {
-    int32_t pos[256];
-    uint32_t r = 0, left = 0, p = 0; /* run r, rows left in it, the next row's position */
+    int32_t pos[256], seq[256];
+    uint32_t r = 0, left = 0, p = 0, q = 0; /* run r, rows left in it, the next row's position, its sequence */
     for (uint32_t done = 0; done < st->n; done += 256) {
         uint32_t k = st->n - done < 256 ? st->n - done : 256;
         for (uint32_t i = 0; i < k; i++) {
             while (left == 0) {
                 left = st->runs[r].n;
+                q = st->runs[r].seq;
                 p = st->runs[r++].p0;
             }
+            seq[i] = (int32_t)q;
             pos[i] = (int32_t)p++;
             left--;
         }
         VKSLM_TRY(vkslm_cmd_update(c, &b->ids, done * 4ull, st->tokens + done, k * 4ull));
         VKSLM_TRY(vkslm_cmd_update(c, &b->pos, done * 4ull, pos, k * 4ull));
+        if (st->n_runs > 1)
+            VKSLM_TRY(vkslm_cmd_update(c, &b->seq, done * 4ull, seq, k * 4ull));
     }
     if (st->n_out && st->out_rows[st->n_out - 1] - st->out_rows[0] + 1 != st->n_out) /* not one range: gather */
         VKSLM_TRY(vkslm_cmd_update(c, &b->out_ids, 0, st->out_rows, st->n_out * 4ull));
@@ -288,6 +300,66 @@ static vkslm_status check_step(const vkslm_model_dev *m, const vkslm_step_bufs *
     return VKSLM_OK;
 }
 
+/* Which parts of a layer go in one dispatch for all the runs of a step (several runs only). */
+typedef struct multi_plan {
+    int write, attend;
+} multi_plan;
+
+static multi_plan plan_multi(vkslm_vk *vk, const vkslm_hparams *hp, const vkslm_step_bufs *b,
+                             const vkslm_graph_step *st) {
+    multi_plan p = {0, 0};
+    if (st->n_runs < 2)
+        return p;
+    const uint64_t es = vkslm_kv_elem_bytes(&b->kv), stride = vkslm_step_kv_seq_stride(b) * es;
+    p.write = vkslm_kv_seqs_fit(vk, b->n_seq, stride, 2u * vkslm_kv_part_bytes(&b->kv));
+    p.attend = vkslm_attn_seqs_ok(vk, hp->n_embd_head_k, hp->n_head / hp->n_head_kv, hp->n_head_kv, b->kv.n_ctx,
+                                  (uint32_t)es, b->n_seq, stride);
+    return p;
+}
+
+/* Runs ir, ir + 1, ... of one token each (their count): what one attention dispatch may take together. */
+static uint32_t single_runs(const vkslm_graph_step *st, uint32_t ir) {
+    uint32_t n = 0;
+    while (ir + n < st->n_runs && st->runs[ir + n].n == 1)
+        n++;
+    return n;
+}
+
+/* K (roped) and V of every row of the step into its sequence's cache of layer il, one dispatch (two without a
+ * fused QKV projection). */
+static vkslm_status kv_write_all(vkslm_cmd *c, vkslm_step_bufs *b, const vkslm_dev_layer *L, uint32_t il,
+                                 const vkslm_tensor *positions, const vkslm_tensor *ff, const vkslm_rope_params *rope,
+                                 uint64_t QK, uint64_t QKV, uint32_t n) {
+    const uint64_t HD = b->kv.head_dim, NKV = b->kv.n_kv_head;
+    vkslm_tensor ids = {&b->seq, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}};
+    vkslm_kv_seqs seqs = {&ids, b->n_seq, vkslm_step_kv_seq_stride(b)};
+    vkslm_tensor k0 = vkslm_step_kv(b, il, 0, VKSLM_KV_K), v0 = vkslm_step_kv(b, il, 0, VKSLM_KV_V);
+    if (L->wqkv.buf) {
+        vkslm_tensor kvs = {&b->qkv, QK * 4, VKSLM_TYPE_F32, {HD, 2 * NKV, n, 1}}; /* k then v heads per row */
+        return vkslm_op_kv_write_seqs(c, &k0, &kvs, positions, QKV, ff, rope, 1, &seqs);
+    }
+    vkslm_tensor k3 = act3(&b->k, 0, HD, NKV, n), v3 = act3(&b->v, 0, HD, NKV, n);
+    VKSLM_TRY(vkslm_op_kv_write_seqs(c, &k0, &k3, positions, 0, ff, rope, 0, &seqs));
+    return vkslm_op_kv_write_seqs(c, &v0, &v3, positions, 0, NULL, NULL, 0, &seqs);
+}
+
+/* Attention of runs ir .. ir + count - 1 (one token each, consecutive rows) in one dispatch. */
+static vkslm_status attend_runs(vkslm_cmd *c, const vkslm_hparams *hp, vkslm_step_bufs *b,
+                                const vkslm_graph_step *st, uint32_t ir, uint32_t count, uint32_t il,
+                                const vkslm_attn_params *ap, uint64_t scratch_row) {
+    const uint64_t HD = b->kv.head_dim, NH = hp->n_head, QK = NH * HD, f = st->runs[ir].first;
+    uint32_t max_pos = 0;
+    for (uint32_t i = ir; i < ir + count; i++)
+        max_pos = st->runs[i].p0 > max_pos ? st->runs[i].p0 : max_pos;
+    vkslm_tensor q = act3(&b->q, f * QK * 4, HD, NH, count), att = act3(&b->att, f * QK * 4, HD, NH, count);
+    vkslm_tensor scratch = act2(&b->attn_scratch, f * scratch_row, count * scratch_row / 4, 1);
+    vkslm_tensor pos = {&b->pos, f * 4, VKSLM_TYPE_I32, {count, 1, 1, 1}};
+    vkslm_tensor seq = {&b->seq, f * 4, VKSLM_TYPE_I32, {count, 1, 1, 1}};
+    vkslm_attn_seqs seqs = {&pos, &seq, b->n_seq, max_pos, vkslm_step_kv_seq_stride(b)};
+    vkslm_tensor k0 = vkslm_step_kv(b, il, 0, VKSLM_KV_K), v0 = vkslm_step_kv(b, il, 0, VKSLM_KV_V);
+    return vkslm_op_attention_seqs(c, &att, &q, &k0, &v0, &scratch, ap, &seqs);
+}
+
 vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const vkslm_graph_step *st) {
     const vkslm_hparams *hp = &m->hp;
     const vkslm_arch_rules R = vkslm_arch_rules_of(hp);
@@ -317,6 +389,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     const vkslm_tensor *ff;                                              /* (n_rot / 2) RoPE divisors, or NULL */
     vkslm_rope_params rope = rope_of(m, &R, b->kv.n_ctx, &ff), rope_q = rope;
     rope_q.a_token_stride = QKV;
+    const multi_plan multi = plan_multi(vkslm_cmd_vk(c), hp, b, st);
 
     /* x = embedding of the tokens */
     VKSLM_TRY(vkslm_op_get_rows(c, &x, &m->tok_embd, &ids));
@@ -341,14 +414,18 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_V, &v, &h));
             VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rope));
         }
-        /* per run: k roped and v into its sequence's cache, then att = softmax(q k) v over that cache. All
-         * the writes come first and then all the attentions: the runs touch different caches, so they need
-         * one barrier between the two groups, not one per run */
-        for (uint32_t ir = 0; ir < st->n_runs; ir++) {
+        /* k roped and v into each run's sequence's cache, then att = softmax(q k) v over that cache. All the
+         * writes come first and then all the attentions: the runs touch different caches, so they need one
+         * barrier between the two groups, not one per run. With several runs, one write covers every run
+         * and one attention every stretch of single-token runs (decode tokens), where the layer's caches fit
+         * one binding. */
+        if (multi.write)
+            VKSLM_TRY(kv_write_all(c, b, L, il, &positions, ff, &rope, QK, QKV, n));
+        for (uint32_t ir = 0; !multi.write && ir < st->n_runs; ir++) {
             const vkslm_graph_run *r = &st->runs[ir];
             const uint64_t f = r->first, rn = r->n;
-            vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_seq[r->seq], 0, il, VKSLM_KV_K); /* (HD, n_ctx, NKV) */
-            vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_seq[r->seq], 0, il, VKSLM_KV_V);
+            vkslm_tensor kc = vkslm_step_kv(b, il, r->seq, VKSLM_KV_K); /* (HD, n_ctx, NKV) */
+            vkslm_tensor vc = vkslm_step_kv(b, il, r->seq, VKSLM_KV_V);
             vkslm_tensor pos_r = {&b->pos, f * 4, VKSLM_TYPE_I32, {rn, 1, 1, 1}};
             if (L->wqkv.buf) {
                 vkslm_tensor kvs = {&b->qkv, (QK + f * QKV) * 4, VKSLM_TYPE_F32, {HD, 2 * NKV, rn, 1}}; /* k then v */
@@ -359,17 +436,26 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
                 VKSLM_TRY(vkslm_op_kv_write(c, &vc, &v3, &pos_r, 0));
             }
         }
-        for (uint32_t ir = 0; ir < st->n_runs; ir++) {
+        vkslm_attn_params ap = {
+            .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
+        };
+        for (uint32_t ir = 0; ir < st->n_runs;) {
             const vkslm_graph_run *r = &st->runs[ir];
+            uint32_t stretch = multi.attend ? single_runs(st, ir) : 0;
+            if (stretch >= 2) { /* runs ir .. ir + stretch - 1: one token each, of different sequences */
+                VKSLM_TRY(attend_runs(c, hp, b, st, ir, stretch, il, &ap, scratch_row));
+                ir += stretch;
+                continue;
+            }
             const uint64_t f = r->first, rn = r->n;
-            vkslm_tensor kc = vkslm_kv_tensor(&b->kv, &b->kv_seq[r->seq], 0, il, VKSLM_KV_K);
-            vkslm_tensor vc = vkslm_kv_tensor(&b->kv, &b->kv_seq[r->seq], 0, il, VKSLM_KV_V);
+            vkslm_tensor kc = vkslm_step_kv(b, il, r->seq, VKSLM_KV_K);
+            vkslm_tensor vc = vkslm_step_kv(b, il, r->seq, VKSLM_KV_V);
             vkslm_tensor q_r = act3(&b->q, f * QK * 4, HD, NH, rn), att_r = act3(&b->att, f * QK * 4, HD, NH, rn);
             vkslm_tensor scratch = act2(&b->attn_scratch, f * scratch_row, rn * scratch_row / 4, 1);
-            vkslm_attn_params ap = {
-                .p0 = r->p0, .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
-            };
-            VKSLM_TRY(vkslm_op_attention(c, &att_r, &q_r, &kc, &vc, &scratch, &ap));
+            vkslm_attn_params apr = ap;
+            apr.p0 = r->p0;
+            VKSLM_TRY(vkslm_op_attention(c, &att_r, &q_r, &kc, &vc, &scratch, &apr));
+            ir++;
         }
         VKSLM_TRY(vkslm_op_matmul(c, &h, &L->wo, &att, NULL));
         VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_O, &h, &att));

@@ -10,10 +10,12 @@
 
 /* Every device buffer a step works in, once: X(name). The struct below, freeing and counting bytes expand
  * this list. The output buffers (logits, top, top_scratch) hold max_out rows and grow on demand
- * (vkslm_step_bufs_reserve_out); the KV cache is one buffer per sequence (kv_seq). */
+ * (vkslm_step_bufs_reserve_out); the KV cache is one buffer per layer (kv_layer) holding every sequence's K
+ * and V of that layer, so one dispatch writes or reads the caches of many sequences. */
 #define VKSLM_STEP_BUFS(X)                                                                                     \
     X(ids)            /* I32 [max_tokens]: token ids */                                                      \
     X(pos)            /* I32 [max_tokens]: their positions */                                                \
+    X(seq)            /* I32 [max_tokens]: their sequences (steps of several runs) */                        \
     X(out_ids)        /* I32 [2][max_tokens]: the rows whose logits are wanted, then those whose hidden states */ \
     X(x)              /* F32 [max_tokens][n_embd]: the residual stream */                                    \
     X(h)              /* F32 [max_tokens][max(n_embd, n_head*head_v)]: normed input / projections */          \
@@ -37,8 +39,8 @@ typedef struct vkslm_step_bufs {
 #define VKSLM_X_FIELD(name) vkslm_buf name;
     VKSLM_STEP_BUFS(VKSLM_X_FIELD)
 #undef VKSLM_X_FIELD
-    vkslm_buf *kv_seq;  /* [n_seq] each [layer][K|V][kv_head][pos][head_dim] (layout kv) */
-    vkslm_kv_layout kv; /* of one sequence */
+    vkslm_buf *kv_layer; /* [n_layer] each [seq][K|V][kv_head][pos][head_dim] */
+    vkslm_kv_layout kv;  /* of one sequence (kv.n_layer layers) */
     /* LoRA (engine/model/lora.h), set by the session before a step: each sequence's adapters ([n_seq], NULL:
      * none) and the scratch they need (reserved for the step by vkslm_lora_bufs_reserve); not owned */
     const struct vkslm_lora_sel *lora;
@@ -54,6 +56,14 @@ void vkslm_step_bufs_free(vkslm_vk *vk, vkslm_step_bufs *b);
 vkslm_status vkslm_step_bufs_reserve_out(vkslm_vk *vk, const vkslm_model_dev *m, vkslm_step_bufs *b, uint32_t rows);
 /* Device bytes the buffers occupy. */
 uint64_t vkslm_step_bufs_bytes(const vkslm_step_bufs *b);
+/* Sequence seq's K or V (which) of one layer: ne {head_dim, n_ctx, n_kv_head}. */
+static inline vkslm_tensor vkslm_step_kv(const vkslm_step_bufs *b, uint32_t layer, uint32_t seq, uint32_t which) {
+    return vkslm_kv_tensor(&b->kv, &b->kv_layer[layer], 2u * seq * vkslm_kv_part_bytes(&b->kv), 0, which);
+}
+/* Elements between two sequences' caches in a layer's buffer. */
+static inline uint64_t vkslm_step_kv_seq_stride(const vkslm_step_bufs *b) {
+    return 2u * vkslm_kv_part_bytes(&b->kv) / vkslm_kv_elem_bytes(&b->kv);
+}
 /* Byte offset of the top values in b->top. */
 static inline uint64_t vkslm_step_top_values_offset(const vkslm_step_bufs *b) {
     return (uint64_t)b->max_out * VKSLM_TOPK_MAX * 4u;

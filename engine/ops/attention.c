@@ -3,6 +3,7 @@
  * the K/V, q/out and scratch bindings to the bindable storage range; each piece is recorded through
  * vkslm_op_record. */
 #include <math.h>
+#include <string.h>
 
 #include "engine/ops/attention.h"
 #include "engine/ops/op.h"
@@ -99,6 +100,9 @@ static vkslm_status record_piece(attn_ctx *a, const attn_chunk *ch, vkslm_shader
             {"v", a->v, .unit = 4 * a->es, .off_at = AT(v_off), .at = kv_first, .size = kv_bytes},
             {direct ? "out" : "scratch", direct ? a->out : a->scratch, .write = 1, .off_at = AT(dst_off),
              .at = direct ? ch->out_byte : first * 4u, .size = direct ? qo_bytes : (end - first) * 4u},
+            /* one sequence: positions follow p0 (bindings 4 and 5 stand in, unread) */
+            {"positions", NULL, .optional = 1},
+            {"sequences", NULL, .optional = 1},
         },
         .bytes = a->bytes, .flops = a->flops,
     };
@@ -129,6 +133,8 @@ static vkslm_status record_combine(const attn_ctx *a, const attn_chunk *ch) {
     }
     return VKSLM_OK;
 }
+
+static vkslm_shader_id shader_of(const attn_ctx *a);
 
 static uint32_t pow2_floor(uint32_t x) {
     uint32_t p = 1;
@@ -186,13 +192,7 @@ static vkslm_status record_chunk(attn_ctx *a, uint32_t t0, uint32_t n_tokens, ui
                           span, ch.n_split, (unsigned long long)by_scratch);
 
     uint32_t spec[5] = {a->wg, a->D, ch.R, a->nsg, a->sgmax};
-    /* [f16 cache: 0 f32, 1 f16, 2 f16 as packed words][one subgroup per workgroup] */
-    static const vkslm_shader_id shaders[3][2] = {
-        {VKSLM_SHADER_ATTENTION_F32, VKSLM_SHADER_ATTENTION_F32_1SG},
-        {VKSLM_SHADER_ATTENTION_F16, VKSLM_SHADER_ATTENTION_F16_1SG},
-        {VKSLM_SHADER_ATTENTION_F16_P16, VKSLM_SHADER_ATTENTION_F16_P16_1SG},
-    };
-    vkslm_shader_id shader = shaders[a->es == 2 ? 1 + a->p16 : 0][a->one_sg];
+    vkslm_shader_id shader = shader_of(a);
 
     uint32_t heads = piece_fits(a, &ch, 0, a->n_head_kv, 0, 1) ? a->n_head_kv : 1u;
     for (uint32_t h0 = 0; h0 < a->n_head_kv; h0 += heads) {
@@ -211,8 +211,37 @@ static vkslm_status record_chunk(attn_ctx *a, uint32_t t0, uint32_t n_tokens, ui
     return VKSLM_OK;
 }
 
-vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *q, const vkslm_tensor *k,
-                                const vkslm_tensor *v, const vkslm_tensor *scratch, const vkslm_attn_params *params) {
+/* The workgroup's shape on this device: a->wg, nsg, sgmax, one_sg and the rows per workgroup r_cap (for
+ * head_dim a->D and n_sg subgroups per workgroup, 0: one). */
+static vkslm_status attn_shape(attn_ctx *a, uint32_t n_sg) {
+    const vkslm_vk_caps *caps = vkslm_vk_get_caps(a->vk);
+    /* one workgroup holds subgroups of the largest size (at least 4 invocations); ONE_SUBGROUP when the
+     * device has a single subgroup size, so that the workgroup is exactly one subgroup */
+    VKSLM_TRY(vkslm_op_need_subgroups(a->vk, "attention"));
+    uint32_t sgmin = caps->subgroup_size_min ? caps->subgroup_size_min : 1u;
+    a->sgmax = caps->subgroup_size_max > sgmin ? caps->subgroup_size_max : sgmin;
+    if (n_sg == 0)
+        n_sg = 1u;
+    if (n_sg > 16u)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: %u subgroups per workgroup (16 at most)", n_sg);
+    a->wg = (a->sgmax < 4u ? 4u : a->sgmax) * n_sg;
+    a->nsg = (a->wg + sgmin - 1u) / sgmin;
+    a->one_sg = caps->subgroup_size_control && sgmin == a->sgmax && a->wg == a->sgmax;
+    /* shared memory per row: q and one o per subgroup (D each), probabilities (sgmax), max and sum */
+    uint32_t per_row = 4u * (a->D + a->nsg * (a->D + a->sgmax + 2u));
+    uint32_t r = caps->max_shared_memory / per_row;
+    a->r_cap = pow2_floor(r < R_MAX ? (r ? r : 1u) : R_MAX);
+    if (caps->max_shared_memory < per_row || caps->max_workgroup_invocations < a->wg ||
+        caps->max_workgroup_invocations < COMBINE_WG)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "attention: the device's workgroup limits are too small");
+    return VKSLM_OK;
+}
+
+/* Checks the call's tensors and fills a (for tokens at positions p0 .. p0 + n_tokens - 1, or, with seqs,
+ * at the positions that gives). */
+static vkslm_status attn_setup(attn_ctx *a, vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *q,
+                               const vkslm_tensor *k, const vkslm_tensor *v, const vkslm_tensor *scratch,
+                               const vkslm_attn_params *params, const vkslm_attn_seqs *seqs) {
     const char *name = "attention";
     VKSLM_TRY(VKSLM_OP_PRESENT(name, out, q, k, v));
     if (!params)
@@ -246,9 +275,10 @@ vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vks
     if (n_head % n_head_kv)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: n_head_kv %llu does not divide n_head %llu",
                           (unsigned long long)n_head_kv, (unsigned long long)n_head);
-    if ((uint64_t)params->p0 + n_tokens > n_ctx)
+    uint64_t pos_end = seqs ? (uint64_t)seqs->max_pos + 1u : (uint64_t)params->p0 + n_tokens;
+    if (pos_end > n_ctx)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: positions up to %llu exceed the cache's %llu",
-                          (unsigned long long)(params->p0 + n_tokens), (unsigned long long)n_ctx);
+                          (unsigned long long)pos_end, (unsigned long long)n_ctx);
     if (n_ctx * D > UINT32_MAX || n_head * n_tokens > UINT32_MAX)
         return vkslm_fail(VKSLM_ERR_LIMIT, "attention: a cache of %llu positions is too large",
                           (unsigned long long)n_ctx);
@@ -256,48 +286,38 @@ vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vks
         !isfinite(params->softcap))
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: scale and softcap must be finite and not negative");
 
-    attn_ctx a = {0};
-    a.c = c;
-    a.vk = vkslm_cmd_vk(c);
-    const vkslm_vk_caps *caps = vkslm_vk_get_caps(a.vk);
-    a.out = out;
-    a.q = q;
-    a.k = k;
-    a.v = v;
-    a.scratch = scratch;
-    a.D = (uint32_t)D;
-    a.n_head = (uint32_t)n_head;
-    a.n_head_kv = (uint32_t)n_head_kv;
-    a.group = (uint32_t)(n_head / n_head_kv);
-    a.n_ctx = (uint32_t)n_ctx;
-    a.window = params->window;
-    a.es = k->type == VKSLM_TYPE_F16 ? 2u : 4u;
-    a.p16 = a.es == 2 && !vkslm_vk_get_enabled(a.vk)->storage16;
-    a.scale = params->scale > 0.0f ? params->scale : 1.0f / sqrtf((float)D);
-    a.softcap = params->softcap;
-    a.parallel_split = !vkslm_vk_is_cpu(a.vk) || n_head * n_tokens < CPU_SPLIT_MAX_ROWS;
-    double n_kv = (double)params->p0 + (double)n_tokens; /* keys read (the window aside) */
-    a.bytes = 8.0 * (double)(n_tokens * n_head * D) + 2.0 * n_kv * (double)(n_head_kv * D) * a.es;
-    a.flops = 4.0 * (double)(n_tokens * n_head * D) * n_kv;
+    memset(a, 0, sizeof *a);
+    a->c = c;
+    a->vk = vkslm_cmd_vk(c);
+    a->out = out;
+    a->q = q;
+    a->k = k;
+    a->v = v;
+    a->scratch = scratch;
+    a->D = (uint32_t)D;
+    a->n_head = (uint32_t)n_head;
+    a->n_head_kv = (uint32_t)n_head_kv;
+    a->group = (uint32_t)(n_head / n_head_kv);
+    a->n_ctx = (uint32_t)n_ctx;
+    a->window = params->window;
+    a->es = k->type == VKSLM_TYPE_F16 ? 2u : 4u;
+    a->p16 = a->es == 2 && !vkslm_vk_get_enabled(a->vk)->storage16;
+    a->scale = params->scale > 0.0f ? params->scale : 1.0f / sqrtf((float)D);
+    a->softcap = params->softcap;
+    a->parallel_split = !vkslm_vk_is_cpu(a->vk) || n_head * n_tokens < CPU_SPLIT_MAX_ROWS;
+    /* keys read (the window aside): each token's own with seqs (their mean is unknown here: the most) */
+    double n_kv = seqs ? (double)n_tokens * (seqs->max_pos + 1.0) : (double)params->p0 + (double)n_tokens;
+    a->bytes = 8.0 * (double)(n_tokens * n_head * D) + 2.0 * n_kv * (double)(n_head_kv * D) * a->es;
+    a->flops = 4.0 * (double)((seqs ? 1 : n_tokens) * n_head * D) * n_kv;
+    return attn_shape(a, params->subgroups);
+}
 
-    /* one workgroup holds subgroups of the largest size (at least 4 invocations); ONE_SUBGROUP when the
-     * device has a single subgroup size, so that the workgroup is exactly one subgroup */
-    VKSLM_TRY(vkslm_op_need_subgroups(a.vk, name));
-    uint32_t sgmin = caps->subgroup_size_min ? caps->subgroup_size_min : 1u;
-    a.sgmax = caps->subgroup_size_max > sgmin ? caps->subgroup_size_max : sgmin;
-    uint32_t n_sg = params->subgroups ? params->subgroups : 1u;
-    if (n_sg > 16u)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: %u subgroups per workgroup (16 at most)", n_sg);
-    a.wg = (a.sgmax < 4u ? 4u : a.sgmax) * n_sg;
-    a.nsg = (a.wg + sgmin - 1u) / sgmin;
-    a.one_sg = caps->subgroup_size_control && sgmin == a.sgmax && a.wg == a.sgmax;
-    /* shared memory per row: q and one o per subgroup (D each), probabilities (sgmax), max and sum */
-    uint32_t per_row = 4u * (a.D + a.nsg * (a.D + a.sgmax + 2u));
-    uint32_t r = caps->max_shared_memory / per_row;
-    a.r_cap = pow2_floor(r < R_MAX ? (r ? r : 1u) : R_MAX);
-    if (caps->max_shared_memory < per_row || caps->max_workgroup_invocations < a.wg ||
-        caps->max_workgroup_invocations < COMBINE_WG)
-        return vkslm_fail(VKSLM_ERR_LIMIT, "attention: the device's workgroup limits are too small");
+vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *q, const vkslm_tensor *k,
+                                const vkslm_tensor *v, const vkslm_tensor *scratch, const vkslm_attn_params *params) {
+    attn_ctx a;
+    VKSLM_TRY(attn_setup(&a, c, out, q, k, v, scratch, params, NULL));
+    const vkslm_vk_caps *caps = vkslm_vk_get_caps(a.vk);
+    uint64_t n_tokens = vkslm_dim(q, 2);
 
     /* token chunks: q and out of a chunk fit one binding; rows and tiles fit the workgroup counts */
     uint64_t per_token = (uint64_t)a.n_head * (a.D + 2u) * 4u;
@@ -314,5 +334,115 @@ vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vks
         uint64_t nt = n_tokens - t0 < max_tok ? n_tokens - t0 : max_tok;
         VKSLM_TRY(record_chunk(&a, (uint32_t)t0, (uint32_t)nt, params->p0));
     }
+    return VKSLM_OK;
+}
+
+/* The shader of a call: [f16 cache: 0 f32, 1 f16, 2 f16 as packed words][one subgroup per workgroup]. */
+static vkslm_shader_id shader_of(const attn_ctx *a) {
+    static const vkslm_shader_id shaders[3][2] = {
+        {VKSLM_SHADER_ATTENTION_F32, VKSLM_SHADER_ATTENTION_F32_1SG},
+        {VKSLM_SHADER_ATTENTION_F16, VKSLM_SHADER_ATTENTION_F16_1SG},
+        {VKSLM_SHADER_ATTENTION_F16_P16, VKSLM_SHADER_ATTENTION_F16_P16_1SG},
+    };
+    return shaders[a->es == 2 ? 1 + a->p16 : 0][a->one_sg];
+}
+
+/* Bytes of the n_seq caches (each of n_head_kv heads of n_ctx x D elements) stride_bytes apart. */
+static uint64_t seqs_span(uint32_t n_seq, uint64_t stride_bytes, uint32_t n_head_kv, uint32_t n_ctx, uint32_t D,
+                          uint32_t es) {
+    return (uint64_t)(n_seq - 1u) * stride_bytes + (uint64_t)n_head_kv * n_ctx * D * es;
+}
+
+int vkslm_attn_seqs_ok(vkslm_vk *vk, uint32_t head_dim, uint32_t group, uint32_t n_head_kv, uint32_t n_ctx,
+                       uint32_t elem_bytes, uint32_t n_seq, uint64_t stride_bytes) {
+    attn_ctx a = {0};
+    a.vk = vk;
+    a.D = head_dim;
+    vkslm_status st = attn_shape(&a, 0);
+    if (st != VKSLM_OK) /* a question, not a failure */
+        vkslm_clear_error();
+    return st == VKSLM_OK && n_seq && group <= a.r_cap && stride_bytes % 16u == 0 &&
+           fits(&a, seqs_span(n_seq, stride_bytes, n_head_kv, n_ctx, head_dim, elem_bytes));
+}
+
+vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *q,
+                                     const vkslm_tensor *k, const vkslm_tensor *v, const vkslm_tensor *scratch,
+                                     const vkslm_attn_params *params, const vkslm_attn_seqs *seqs) {
+    const char *name = "attention";
+    if (!seqs || !seqs->pos || !seqs->seq || seqs->n_seq == 0 || !params || params->p0)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: the tokens' positions or sequences are missing");
+    attn_ctx a;
+    VKSLM_TRY(attn_setup(&a, c, out, q, k, v, scratch, params, seqs));
+    const uint32_t n_tokens = (uint32_t)vkslm_dim(q, 2);
+    VKSLM_TRY(vkslm_op_check(name, "positions", seqs->pos, VKSLM_OP_I32, n_tokens));
+    VKSLM_TRY(vkslm_op_check(name, "sequences", seqs->seq, VKSLM_OP_I32, n_tokens));
+    uint64_t stride_bytes = seqs->stride * a.es, span = seqs_span(seqs->n_seq, stride_bytes, a.n_head_kv, a.n_ctx, a.D, a.es);
+    if (stride_bytes % 16u || seqs->stride / 4u > UINT32_MAX || a.group > a.r_cap || !fits(&a, span))
+        return vkslm_fail(VKSLM_ERR_LIMIT, "attention: %u sequences' caches (%llu bytes) or %u q heads per kv head "
+                                           "do not fit one dispatch",
+                          seqs->n_seq, (unsigned long long)span, a.group);
+    const vkslm_vk_caps *caps = vkslm_vk_get_caps(a.vk);
+    uint64_t qo_bytes = (uint64_t)n_tokens * a.n_head * a.D * 4u;
+    if (!fits(&a, qo_bytes) || n_tokens > caps->max_workgroup_count[1])
+        return vkslm_fail(VKSLM_ERR_LIMIT, "attention: %u tokens of several sequences do not fit one dispatch",
+                          n_tokens);
+
+    /* a workgroup per (token, kv head, key split): R rows, of which the kv head's `group` q heads exist */
+    attn_chunk ch = {0};
+    ch.n_tokens = n_tokens;
+    ch.n_rows = n_tokens * a.group;
+    ch.R = 1;
+    while (ch.R < a.group)
+        ch.R *= 2u;
+    ch.tiles = n_tokens;
+    ch.kv_end = a.n_ctx;
+    ch.row_elems = (uint64_t)ch.n_rows * (a.D + 2u);
+    uint32_t span_keys = seqs->max_pos + 1u;
+    if (a.window && span_keys > a.window)
+        span_keys = a.window;
+    uint64_t by_scratch = 0;
+    if (a.scratch) {
+        by_scratch = vkslm_tensor_nelems(a.scratch) / (ch.row_elems * a.n_head_kv);
+        uint64_t by_range = vkslm_op_fit(a.vk, ch.row_elems * a.n_head_kv * 4u, ch.row_elems * a.n_head_kv * 4u);
+        if (by_scratch > by_range)
+            by_scratch = by_range;
+    }
+    uint64_t want = a.parallel_split ? ceil_div(TARGET_WG, (uint64_t)n_tokens * a.n_head_kv) : 1;
+    uint64_t n = want < ceil_div(span_keys, MIN_SPLIT_KEYS) ? want : ceil_div(span_keys, MIN_SPLIT_KEYS);
+    if (n > by_scratch)
+        n = by_scratch;
+    if (n < 1)
+        n = 1;
+    ch.chunk = (uint32_t)(ceil_div(ceil_div(span_keys, n), GRAIN) * GRAIN);
+    ch.n_split = (uint32_t)ceil_div(span_keys, ch.chunk);
+    if (ch.n_split > caps->max_workgroup_count[0])
+        return vkslm_fail(VKSLM_ERR_LIMIT, "attention: %u key splits", ch.n_split);
+    int direct = ch.n_split == 1;
+
+    uint32_t spec[5] = {a.wg, a.D, ch.R, a.nsg, a.sgmax};
+    vkslm_attn_push pc = {
+        .n_rows = ch.n_rows, .group = a.group, .n_head = a.n_head, .kv_end = ch.kv_end, .window = a.window,
+        .chunk = ch.chunk, .n_split = ch.n_split, .head_stride = a.n_ctx * a.D / 4u, .pos_stride = a.D / 4u,
+        .direct = (uint32_t)direct, .seqs = 1, .scale = a.scale, .softcap = a.softcap,
+        .seq_stride = (uint32_t)(seqs->stride / 4u),
+    };
+    uint64_t scratch_bytes = (uint64_t)a.n_head_kv * ch.n_split * ch.row_elems * 4u;
+    vkslm_op op = {
+        .name = name, .shader = shader_of(&a), .spec = spec, .n_spec = 5, .push = &pc, .push_size = sizeof pc,
+        .grid = {{.per = ch.n_split}, {.per = n_tokens}, {.per = a.n_head_kv}},
+        .arg = {
+            {"q", a.q, .unit = 16, .off_at = AT(q_off), .size = qo_bytes},
+            {"k", a.k, .unit = 4 * a.es, .off_at = AT(k_off), .size = span},
+            {"v", a.v, .unit = 4 * a.es, .off_at = AT(v_off), .size = span},
+            {direct ? "out" : "scratch", direct ? a.out : a.scratch, .write = 1, .off_at = AT(dst_off),
+             .size = direct ? qo_bytes : scratch_bytes},
+            {"positions", seqs->pos, .types = VKSLM_OP_I32, .off_at = AT(pos_off), .size = n_tokens * 4ull},
+            {"sequences", seqs->seq, .types = VKSLM_OP_I32, .off_at = AT(seq_off), .size = n_tokens * 4ull},
+        },
+        .bytes = a.bytes, .flops = a.flops,
+    };
+    VKSLM_TRY(vkslm_op_record(a.c, &op));
+    if (!direct)
+        VKSLM_TRY(record_combine(&a, &ch));
     return VKSLM_OK;
 }

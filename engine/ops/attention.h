@@ -45,6 +45,27 @@ uint64_t vkslm_attn_scratch_bytes(uint32_t n_tokens, uint32_t n_head, uint32_t h
 vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *q, const vkslm_tensor *k,
                                 const vkslm_tensor *v, const vkslm_tensor *scratch, const vkslm_attn_params *params);
 
+/* Attention for the tokens of several sequences in one call (a batch's decode tokens): token i of q sits at
+ * position pos[i] of sequence seq[i] and sees that sequence's keys (causal, the window as above). k and v
+ * are sequence 0's views (as vkslm_op_attention takes them); sequence s's begin s * stride elements later
+ * in the same buffers, n_seq of them. max_pos bounds the positions (the key splits are planned for it). */
+typedef struct vkslm_attn_seqs {
+    const vkslm_tensor *pos, *seq; /* I32 (n_tokens) each */
+    uint32_t n_seq, max_pos;
+    uint64_t stride;
+} vkslm_attn_seqs;
+
+/* Records that attention (params->p0 must be 0). Fails with VKSLM_ERR_LIMIT where the caches of the
+ * n_seq sequences do not fit one binding or a kv head's q heads one workgroup: vkslm_attn_seqs_ok tells
+ * beforehand. */
+vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *q,
+                                     const vkslm_tensor *k, const vkslm_tensor *v, const vkslm_tensor *scratch,
+                                     const vkslm_attn_params *params, const vkslm_attn_seqs *seqs);
+/* Can vkslm_op_attention_seqs take n_seq caches `stride_bytes` apart, each of n_head_kv heads of
+ * n_ctx x head_dim elements of elem_bytes, with `group` q heads per kv head? */
+int vkslm_attn_seqs_ok(vkslm_vk *vk, uint32_t head_dim, uint32_t group, uint32_t n_head_kv, uint32_t n_ctx,
+                       uint32_t elem_bytes, uint32_t n_seq, uint64_t stride_bytes);
+
 /* Push constants, declared identically in shaders/attention.comp and shaders/attention_combine.comp. */
 typedef struct vkslm_attn_push {
     uint32_t n_rows, group, n_head, p0;
@@ -52,10 +73,12 @@ typedef struct vkslm_attn_push {
     uint32_t n_split, split_base, head_base, key_base;
     uint32_t head_stride, pos_stride;
     uint32_t q_off, k_off, v_off, dst_off;
-    uint32_t direct, pad0;
+    uint32_t direct, seqs; /* seqs: the tokens' positions and sequences come from bindings 4 and 5 */
     float scale, softcap;
+    uint32_t seq_stride;   /* K/V vec4s between sequences */
+    uint32_t pos_off, seq_off, pad;
 } vkslm_attn_push;
-_Static_assert(sizeof(vkslm_attn_push) == 88, "must match shaders/attention.comp");
+_Static_assert(sizeof(vkslm_attn_push) == 104, "must match shaders/attention.comp");
 
 typedef struct vkslm_attn_combine_push {
     uint32_t n_rows, group, n_head, n_split;

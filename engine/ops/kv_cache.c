@@ -17,7 +17,7 @@ static const vkslm_shader_id shaders[3][3] = {
 /* Kv heads along axis 0, tokens along axis 1. rope_heads: heads below it rotate (rope variants). */
 static vkslm_status run(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src, const vkslm_tensor *positions,
                         uint64_t src_token_stride, const vkslm_tensor *ff, const vkslm_rope_params *rope,
-                        uint64_t rope_heads) {
+                        uint64_t rope_heads, const vkslm_kv_seqs *seqs) {
     const char *name = "kv_write";
     VKSLM_TRY(VKSLM_OP_PRESENT(name, dst, src, positions));
     uint64_t hd = dst->ne[0], n_ctx = vkslm_dim(dst, 1), nh = vkslm_dim(dst, 2), nt = vkslm_dim(src, 2);
@@ -48,7 +48,16 @@ static vkslm_status run(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tenso
         pc.rope_heads = (uint32_t)(rope_heads < nh ? rope_heads : nh);
     }
     uint32_t spec[1] = {WG};
-    uint64_t head_bytes = n_ctx * hd * es;
+    uint64_t head_bytes = n_ctx * hd * es, span = head_bytes; /* a piece binds its heads of every sequence */
+    if (seqs) {
+        if (!seqs->ids || seqs->n_seq == 0 || seqs->stride < nh * n_ctx * hd || seqs->stride % 2 ||
+            (uint64_t)seqs->n_seq * seqs->stride > 0x7fffffffu)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "kv_write: bad sequence ids, count or stride");
+        VKSLM_TRY(vkslm_op_check(name, "sequence ids", seqs->ids, VKSLM_OP_I32, nt));
+        pc.seq_stride = (uint32_t)seqs->stride;
+        pc.n_seq = seqs->n_seq;
+        span += (seqs->n_seq - 1u) * seqs->stride * es;
+    }
     vkslm_op op = {
         .name = name, .spec = spec, .n_spec = 1, .push = &pc, .push_size = sizeof pc,
         .shader = shaders[dst->type == VKSLM_TYPE_F32 ? 0 : packed ? 2 : 1]
@@ -61,9 +70,11 @@ static vkslm_status run(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tenso
             {"positions", positions, .types = VKSLM_OP_I32, .off_at = AT(pos_off), .step = {0, 4}, .size = 4},
             /* the cache as packed words needs an even first element */
             {"dst", dst, .write = 1, .unit = (uint32_t)es, .align = packed ? 4 : (uint32_t)es, .off_at = AT(dst_off),
-             .step = {head_bytes, 0}, .size = head_bytes},
-            {rope ? "freq_factors" : NULL, ff, .optional = 1, .types = VKSLM_OP_F32, .off_at = AT(rope.f_off),
+             .step = {head_bytes, 0}, .size = span},
+            {"freq_factors", rope ? ff : NULL, .optional = 1, .types = VKSLM_OP_F32, .off_at = AT(rope.f_off),
              .size = (uint64_t)pc.rope.n_rot / 2 * 4},
+            {"sequence ids", seqs ? seqs->ids : NULL, .optional = 1, .types = VKSLM_OP_I32, .off_at = AT(seq_off),
+             .step = {0, 4}, .size = 4},
         },
         .bytes = (double)(nt * row) * (4.0 + es), /* f32 rows in, cache rows out */
     };
@@ -72,7 +83,7 @@ static vkslm_status run(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tenso
 
 vkslm_status vkslm_op_kv_write(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
                                const vkslm_tensor *positions, uint64_t src_token_stride) {
-    return run(c, dst, src, positions, src_token_stride, NULL, NULL, 0);
+    return run(c, dst, src, positions, src_token_stride, NULL, NULL, 0, NULL);
 }
 
 vkslm_status vkslm_op_kv_write_rope(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
@@ -80,7 +91,7 @@ vkslm_status vkslm_op_kv_write_rope(vkslm_cmd *c, const vkslm_tensor *dst, const
                                     const vkslm_tensor *freq_factors, const vkslm_rope_params *rope) {
     if (!rope)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "kv_write_rope: rope parameters are missing");
-    return run(c, dst, src, positions, src_token_stride, freq_factors, rope, UINT64_MAX);
+    return run(c, dst, src, positions, src_token_stride, freq_factors, rope, UINT64_MAX, NULL);
 }
 
 vkslm_status vkslm_op_kv_write_rope_kv(vkslm_cmd *c, const vkslm_tensor *k_dst, const vkslm_tensor *kv_src,
@@ -91,5 +102,23 @@ vkslm_status vkslm_op_kv_write_rope_kv(vkslm_cmd *c, const vkslm_tensor *k_dst, 
     uint64_t nkv = k_dst->ne[2] ? k_dst->ne[2] : 1;
     vkslm_tensor both = *k_dst; /* K's heads, then V's: the V part of the layer follows K in the cache */
     both.ne[2] = 2 * nkv;
-    return run(c, &both, kv_src, positions, src_token_stride, freq_factors, rope, nkv);
+    return run(c, &both, kv_src, positions, src_token_stride, freq_factors, rope, nkv, NULL);
+}
+
+vkslm_status vkslm_op_kv_write_seqs(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
+                                    const vkslm_tensor *positions, uint64_t src_token_stride,
+                                    const vkslm_tensor *freq_factors, const vkslm_rope_params *rope, int kv,
+                                    const vkslm_kv_seqs *seqs) {
+    if (!dst || !seqs || (kv && !rope))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "kv_write_seqs: a tensor, the sequences or the rope are missing");
+    if (!kv)
+        return run(c, dst, src, positions, src_token_stride, freq_factors, rope, rope ? UINT64_MAX : 0, seqs);
+    uint64_t nkv = dst->ne[2] ? dst->ne[2] : 1;
+    vkslm_tensor both = *dst;
+    both.ne[2] = 2 * nkv;
+    return run(c, &both, src, positions, src_token_stride, freq_factors, rope, nkv, seqs);
+}
+
+int vkslm_kv_seqs_fit(const vkslm_vk *vk, uint32_t n_seq, uint64_t stride_bytes, uint64_t bytes) {
+    return n_seq && vkslm_op_fit(vk, 0, (n_seq - 1u) * stride_bytes + bytes) != 0;
 }

@@ -60,8 +60,12 @@ typedef struct vkslm_kv_write_push {
     uint32_t src_token_stride;                  /* elements between tokens of src */
     uint32_t rope_heads;                        /* rope variants: heads h0 + h below this rotate */
     vkslm_rope_args rope;                       /* rope variants: the rotation (engine/ops/rope.h) */
+    uint32_t seq_stride;                        /* many sequences: dst elements between sequences (0: one) */
+    uint32_t seq_off;                           /* element offset of the sequence ids in their binding */
+    uint32_t n_seq;                             /* sequences dst holds: ids at or past it are skipped */
+    uint32_t pad;
 } vkslm_kv_write_push;
-_Static_assert(sizeof(vkslm_kv_write_push) == 80, "must match shaders/kv_cache.comp");
+_Static_assert(sizeof(vkslm_kv_write_push) == 96, "must match shaders/kv_cache.comp");
 
 /* Writes src (f32, ne {head_dim, n_kv_head, n_tokens}; token rows src_token_stride elements apart, 0:
  * contiguous, so k or v inside a fused QKV output works) into dst (a vkslm_kv_tensor view: ne {head_dim,
@@ -80,4 +84,22 @@ vkslm_status vkslm_op_kv_write_rope(vkslm_cmd *c, const vkslm_tensor *dst, const
 vkslm_status vkslm_op_kv_write_rope_kv(vkslm_cmd *c, const vkslm_tensor *k_dst, const vkslm_tensor *kv_src,
                                        const vkslm_tensor *positions, uint64_t src_token_stride,
                                        const vkslm_tensor *freq_factors, const vkslm_rope_params *rope);
+
+/* The tokens of many sequences in one dispatch: token t goes to sequence ids[t]'s cache, which starts
+ * `stride` elements after the previous sequence's; dst (or k_dst) is sequence 0's view, and n_seq
+ * sequences follow it in its buffer (a session's layer buffer: engine/model/graph.h). Token rows whose
+ * sequence id is outside [0, n_seq) are skipped. */
+typedef struct vkslm_kv_seqs {
+    const vkslm_tensor *ids; /* I32 (n_tokens) */
+    uint32_t n_seq;
+    uint64_t stride;
+} vkslm_kv_seqs;
+/* What vkslm_op_kv_write (rope NULL), vkslm_op_kv_write_rope (rope, kv 0) or vkslm_op_kv_write_rope_kv
+ * (rope, kv 1) record, for the tokens of several sequences. */
+vkslm_status vkslm_op_kv_write_seqs(vkslm_cmd *c, const vkslm_tensor *dst, const vkslm_tensor *src,
+                                    const vkslm_tensor *positions, uint64_t src_token_stride,
+                                    const vkslm_tensor *freq_factors, const vkslm_rope_params *rope, int kv,
+                                    const vkslm_kv_seqs *seqs);
+/* Does one binding hold the caches of n_seq sequences `stride` elements apart (each `bytes` long)? */
+int vkslm_kv_seqs_fit(const vkslm_vk *vk, uint32_t n_seq, uint64_t stride_bytes, uint64_t bytes);
 #endif

@@ -254,11 +254,13 @@ vkslm_status vkslm_session_dev_copy(vkslm_session_dev *s, uint32_t src, uint32_t
         return VKSLM_OK;
     uint64_t bytes = (uint64_t)(p1 - p0) * l->head_dim * vkslm_kv_elem_bytes(l);
     VKSLM_TRY(vkslm_cmd_begin(s->cmd));
+    const uint64_t seq_bytes = 2u * vkslm_kv_part_bytes(l); /* a sequence's K and V in a layer's buffer */
     for (uint32_t layer = 0; layer < l->n_layer; layer++)
         for (uint32_t which = 0; which < 2; which++)
             for (uint32_t h = 0; h < l->n_kv_head; h++) {
-                uint64_t off = vkslm_kv_row_offset(l, layer, which, h, p0);
-                VKSLM_TRY(vkslm_cmd_copy(s->cmd, &s->b.kv_seq[src], off, &s->b.kv_seq[dst], off, bytes));
+                uint64_t off = vkslm_kv_row_offset(l, 0, which, h, p0);
+                VKSLM_TRY(vkslm_cmd_copy(s->cmd, &s->b.kv_layer[layer], src * seq_bytes + off, &s->b.kv_layer[layer],
+                                         dst * seq_bytes + off, bytes));
             }
     VKSLM_TRY(vkslm_cmd_submit_wait(s->cmd));
     accumulate(s);
