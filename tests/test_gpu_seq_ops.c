@@ -1,0 +1,256 @@
+/* The many-sequence forms of the KV write and of attention (one dispatch for the decode tokens of a batch)
+ * against engine/cpu, token by token over each token's own sequence. The caches of several sequences sit in
+ * one buffer as a session's layer buffer holds them ([seq][K|V][kv_head][pos][head_dim], engine/model/graph.h),
+ * framed by poison; every cache position that no token may see holds NaN, so reading one (another sequence's,
+ * a later position, one outside the window) shows in the output. Runs on a context that profiles, to count
+ * the dispatches. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cpu/attention.h"
+#include "engine/cpu/kv_cache.h"
+#include "engine/cpu/rope.h"
+#include "engine/ops/attention.h"
+#include "engine/ops/kv_cache.h"
+#include "engine/vk/vk.h"
+#include "tests/harness.h"
+#include "tests/util_ops.h"
+
+#define F16 VKSLM_TYPE_F16
+#define F32 VKSLM_TYPE_F32
+#define MAX_TOK 16
+
+typedef struct seq_case {
+    uint32_t D, n_head, n_head_kv, n_seq, n_ctx, n_tok;
+    uint32_t window;
+    float scale, softcap;
+    uint32_t splits; /* scratch for this many key splits (0: none) */
+} seq_case;
+
+/* Each token's sequence (distinct, in a scrambled order, some sequences without a token) and position. */
+static void tokens_of(const seq_case *sc, vkslm_rng *r, int32_t *seq, int32_t *pos) {
+    for (uint32_t i = 0; i < sc->n_tok; i++) {
+        seq[i] = (int32_t)((i * 7u + 3u) % sc->n_seq); /* 7: prime to every case's count */
+        pos[i] = (int32_t)(vkslm_rng_u64(r) % sc->n_ctx);
+    }
+    pos[0] = (int32_t)sc->n_ctx - 1; /* the last position, and the first */
+    if (sc->n_tok > 1)
+        pos[1] = 0;
+}
+
+static void check_attention(vkslm_vk *vk, const seq_case *sc, uint32_t type, uint64_t salt) {
+    vkslm_rng r;
+    test_rng(&r, salt);
+    const uint32_t D = sc->D, NH = sc->n_head, NKV = sc->n_head_kv, T = sc->n_tok;
+    const uint64_t part = (uint64_t)NKV * sc->n_ctx * D, stride = 2 * part, nkv = stride * sc->n_seq;
+    const uint64_t nq = (uint64_t)T * NH * D;
+    int32_t seq[MAX_TOK], pos[MAX_TOK];
+    CU_ASSERT_FATAL(T <= MAX_TOK && T <= sc->n_seq);
+    tokens_of(sc, &r, seq, pos);
+    float *cache = malloc(nkv * 4), *q = malloc(nq * 4), *ref = malloc(nq * 4), *out = malloc(nq * 4);
+    CU_ASSERT_FATAL(cache && q && ref && out);
+    test_random_floats(&r, cache, nkv, -1.0f, 1.0f, type);
+    test_random_floats(&r, q, nq, -2.0f, 2.0f, F32);
+    /* what no token sees is NaN: sequences without a token, positions past a token's or before its window */
+    for (uint32_t s = 0; s < sc->n_seq; s++) {
+        int32_t p = -1;
+        for (uint32_t i = 0; i < T; i++)
+            if (seq[i] == (int32_t)s)
+                p = pos[i];
+        uint32_t lo = p >= 0 && sc->window && (uint32_t)p + 1 > sc->window ? (uint32_t)p + 1 - sc->window : 0;
+        for (uint32_t w = 0; w < 2; w++)
+            for (uint32_t h = 0; h < NKV; h++)
+                for (uint32_t j = 0; j < sc->n_ctx; j++)
+                    if ((int32_t)j > p || j < lo)
+                        for (uint32_t d = 0; d < D; d++)
+                            cache[s * stride + w * part + ((uint64_t)h * sc->n_ctx + j) * D + d] = NAN;
+    }
+    for (uint32_t i = 0; i < T; i++) {
+        vkslm_cpu_attn_shape shape = {D, NH, NKV, 1, sc->n_ctx, (uint32_t)pos[i], sc->window, sc->scale, sc->softcap};
+        const float *k = cache + (uint64_t)seq[i] * stride;
+        CU_ASSERT_FATAL(vkslm_cpu_attention(ref + (uint64_t)i * NH * D, q + (uint64_t)i * NH * D, k, k + part,
+                                            &shape) == 0);
+    }
+    ot_tensor tc = ot_floats(vk, cache, type, nkv, 1, 1, 24 * (type == F16 ? 2 : 4));
+    ot_tensor tq = ot_floats(vk, q, F32, D, NH, T, 48);
+    ot_tensor tp = ot_raw(vk, pos, T * 4, VKSLM_TYPE_I32, T, 1, 12);
+    ot_tensor ts = ot_raw(vk, seq, T * 4, VKSLM_TYPE_I32, T, 1, 20);
+    ot_tensor to = ot_out(vk, F32, D, NH, T, 32);
+    uint64_t sbytes = vkslm_attn_scratch_bytes(T, NH, D, sc->splits);
+    ot_tensor tsc = ot_out(vk, F32, sbytes / 4 + 1, 1, 1, 0);
+    vkslm_tensor k0 = tc.t, v0 = tc.t;
+    k0.ne[0] = v0.ne[0] = D, k0.ne[1] = v0.ne[1] = sc->n_ctx, k0.ne[2] = v0.ne[2] = NKV;
+    v0.offset += part * (type == F16 ? 2 : 4);
+    int32_t max_pos = 0;
+    for (uint32_t i = 0; i < T; i++)
+        max_pos = pos[i] > max_pos ? pos[i] : max_pos;
+    vkslm_attn_seqs seqs = {&tp.t, &ts.t, sc->n_seq, (uint32_t)max_pos, stride};
+    vkslm_attn_params params = {0, sc->scale, sc->softcap, sc->window, 0};
+    char what[160];
+    snprintf(what, sizeof what, "D=%u heads=%u/%u seqs=%u tokens=%u ctx=%u window=%u softcap=%g %s splits=%u", D, NH,
+             NKV, sc->n_seq, T, sc->n_ctx, sc->window, sc->softcap, type == F16 ? "f16" : "f32", sc->splits);
+    CU_ASSERT_EQUAL(vkslm_attn_seqs_ok(vk, D, NH / NKV, NKV, sc->n_ctx, type == F16 ? 2 : 4, sc->n_seq,
+                                       stride * (type == F16 ? 2 : 4)), 1);
+    vkslm_cmd *c = ot_begin(vk);
+    vkslm_status st = vkslm_op_attention_seqs(c, &to.t, &tq.t, &k0, &v0, sbytes ? &tsc.t : NULL, &params, &seqs);
+    CU_ASSERT_EQUAL(ot_submit(c, st, what), VKSLM_OK);
+    double e = INFINITY;
+    if (st == VKSLM_OK && ot_read(vk, &to, out, nq, what)) {
+        e = test_nmse(out, ref, nq);
+        for (uint64_t i = 0; i < nq; i++)
+            if (!isfinite(out[i]))
+                e = INFINITY;
+    }
+    ot_check("attention (sequences)", e, sc->softcap > 0 ? 1e-8 : 1e-9, what);
+    uint32_t na = ot_dispatches("attention"), ncomb = ot_dispatches("attention combine");
+    printf("  %s: %u attention dispatch(es), %u combine\n", what, na, ncomb);
+    CU_ASSERT_EQUAL(na, 1); /* every token in one dispatch */
+    if (!sc->splits)
+        CU_ASSERT_EQUAL(ncomb, 0);
+    ot_free(vk, &tc), ot_free(vk, &tq), ot_free(vk, &tp), ot_free(vk, &ts), ot_free(vk, &to), ot_free(vk, &tsc);
+    free(cache), free(q), free(ref), free(out);
+}
+
+static vkslm_vk *open_profiling(void) {
+    const char *env[] = {NULL};
+    return test_gpu_open_env(env, 1);
+}
+
+static void test_attention_seqs(void) {
+    vkslm_vk *vk = open_profiling();
+    TEST_REQUIRE_GPU(vk);
+    static const seq_case cases[] = {
+        {64, 9, 3, 8, 100, 8, 0, 0, 0, 16},          /* smollm2's heads, 8 decode tokens */
+        {64, 9, 3, 5, 37, 3, 0, 0, 0, 0},            /* sequences without a token */
+        {64, 14, 2, 4, 50, 4, 0, 0, 0, 16},          /* 7 q heads per kv head (qwen2.5-0.5b) */
+        {96, 4, 4, 3, 29, 3, 0, 0.2f, 0, 0},         /* one q head per kv head (phi3) */
+        {128, 8, 4, 6, 90, 6, 17, 0.0625f, 30.0f, 8}, /* window and soft-capping (gemma2) */
+        {128, 2, 1, 3, 700, 3, 0, 0, 0, 16},         /* 6 query rows: keys split on every device */
+        {80, 4, 2, 2, 300, 2, 64, 0, 0, 16},         /* split and windowed */
+    };
+    static const uint32_t types[2] = {F16, F32};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (int t = 0; t < 2; t++)
+            check_attention(vk, &cases[i], types[t], i * 10 + (uint64_t)t + 1);
+    ot_report();
+    test_gpu_assert_clean(vk);
+    vkslm_vk_close(vk);
+}
+
+/* K (roped, neox or not) and V of every token into its own sequence, in one dispatch: the whole buffer
+ * against the CPU writes, every other element untouched (poison). */
+static void check_write(vkslm_vk *vk, uint32_t type, int neox, int fused, uint64_t salt) {
+    vkslm_rng r;
+    test_rng(&r, salt);
+    enum { T = 7 };
+    const uint32_t HD = 64, NKV = 3, NQ = 9, n_ctx = 41, n_seq = 6;
+    const uint64_t part = (uint64_t)NKV * n_ctx * HD, stride = 2 * part + 8, n = stride * n_seq; /* a gap between */
+    const uint64_t kv = (uint64_t)NKV * HD, ts = NQ * HD + 2 * kv; /* rows as in a fused QKV output */
+    int32_t seq[T], pos[T];
+    static const int32_t seq_of[T] = {4, 0, 5, 2, 9, 1, -1}; /* 9 and -1: no such sequence, skipped */
+    for (uint32_t i = 0; i < T; i++) {
+        seq[i] = seq_of[i];
+        pos[i] = (int32_t)((i * 13u + 40u) % n_ctx);
+    }
+    float *src = malloc(ts * T * 4), *roped = malloc(ts * T * 4), *ref = malloc(n * 4), *out = malloc(n * 4);
+    CU_ASSERT_FATAL(src && roped && ref && out);
+    test_random_floats(&r, src, ts * T, -3.0f, 3.0f, F32);
+    memcpy(roped, src, ts * T * 4);
+    vkslm_rope_params rope = {.mode = neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = HD, .theta_base = 10000.0f,
+                              .freq_scale = 1.0f, .attn_factor = 1.0f};
+    vkslm_rope_ext none = {1.0f, 0.0f, 1.0f, 0.0f, 0.0f};
+    vkslm_cpu_rope(roped + NQ * HD, src + NQ * HD, pos, NULL, HD, NKV, T, HD, neox, 10000.0f, &none, ts, ts);
+    for (uint64_t i = 0; i < n; i++)
+        ref[i] = NAN;
+    for (uint32_t i = 0; i < T; i++) {
+        if (seq[i] < 0 || (uint32_t)seq[i] >= n_seq)
+            continue;
+        float *dst = ref + (uint64_t)seq[i] * stride;
+        vkslm_cpu_kv_write(dst, roped + i * ts + NQ * HD, pos + i, HD, n_ctx, NKV, 1, ts, type == F16);
+        vkslm_cpu_kv_write(dst + part, src + i * ts + NQ * HD + kv, pos + i, HD, n_ctx, NKV, 1, ts, type == F16);
+    }
+    ot_tensor tsrc = ot_floats(vk, src, F32, ts * T, 1, 1, 4);
+    ot_tensor tp = ot_raw(vk, pos, T * 4, VKSLM_TYPE_I32, T, 1, 8);
+    ot_tensor tq = ot_raw(vk, seq, T * 4, VKSLM_TYPE_I32, T, 1, 4);
+    ot_tensor cache = ot_out(vk, type, n, 1, 1, 16);
+    vkslm_tensor k0 = cache.t, v0 = cache.t;
+    k0.ne[0] = v0.ne[0] = HD, k0.ne[1] = v0.ne[1] = n_ctx, k0.ne[2] = v0.ne[2] = NKV;
+    v0.offset += part * (type == F16 ? 2 : 4);
+    vkslm_kv_seqs seqs = {&tq.t, n_seq, stride};
+    char what[96];
+    snprintf(what, sizeof what, "%s %s %s", type == F16 ? "f16" : "f32", neox ? "neox" : "normal",
+             fused ? "K and V in one" : "K then V");
+    vkslm_cmd *c = ot_begin(vk);
+    vkslm_status st;
+    if (fused) {
+        vkslm_tensor s = {tsrc.buf, tsrc.t.offset + NQ * HD * 4, F32, {HD, 2 * NKV, T, 1}};
+        st = vkslm_op_kv_write_seqs(c, &k0, &s, &tp.t, ts, NULL, &rope, 1, &seqs);
+    } else {
+        vkslm_tensor sk = {tsrc.buf, tsrc.t.offset + NQ * HD * 4, F32, {HD, NKV, T, 1}};
+        vkslm_tensor sv = {tsrc.buf, tsrc.t.offset + (NQ * HD + kv) * 4, F32, {HD, NKV, T, 1}};
+        st = vkslm_op_kv_write_seqs(c, &k0, &sk, &tp.t, ts, NULL, &rope, 0, &seqs);
+        if (st == VKSLM_OK)
+            st = vkslm_op_kv_write_seqs(c, &v0, &sv, &tp.t, ts, NULL, NULL, 0, &seqs);
+    }
+    CU_ASSERT_EQUAL(ot_submit(c, st, what), VKSLM_OK);
+    CU_ASSERT_EQUAL(ot_dispatches("kv_write"), fused ? 1u : 2u);
+    uint64_t bad = n, written = 0;
+    if (ot_read(vk, &cache, out, n, what)) {
+        bad = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            float tol = isnan(ref[i]) ? 0.0f : (type == F16 ? fabsf(ref[i]) / 1024 : 0.0f) + 5e-5f;
+            int ok = isnan(ref[i]) ? isnan(out[i]) : fabsf(out[i] - ref[i]) <= tol;
+            written += !isnan(ref[i]);
+            if (!ok && bad++ < 4)
+                fprintf(stderr, "kv_write (sequences) %s: [%llu] got %g want %g\n", what, (unsigned long long)i,
+                        out[i], ref[i]);
+        }
+    }
+    printf("  kv_write (sequences) %s: %llu elements written, %llu wrong\n", what, (unsigned long long)written,
+           (unsigned long long)bad);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(written, 5ull * 2 * NKV * HD); /* five tokens of real sequences, K and V */
+    ot_free(vk, &tsrc), ot_free(vk, &tp), ot_free(vk, &tq), ot_free(vk, &cache);
+    free(src), free(roped), free(ref), free(out);
+}
+
+static void test_kv_write_seqs(void) {
+    vkslm_vk *vk = open_profiling();
+    TEST_REQUIRE_GPU(vk);
+    uint64_t salt = 100;
+    for (int t = 0; t < 2; t++)
+        for (int neox = 0; neox < 2; neox++)
+            for (int fused = 0; fused < 2; fused++)
+                check_write(vk, t ? F32 : F16, neox, fused, salt++);
+    test_gpu_assert_clean(vk);
+    vkslm_vk_close(vk);
+}
+
+/* What the graph asks before it records one dispatch for many sequences: refused where the caches do not
+ * fit one binding (the 1 MiB range of VKSLM_MAX_STORAGE_RANGE) or a kv head's q heads do not fit one
+ * workgroup. */
+static void test_limits(void) {
+    const char *env[] = {"VKSLM_MAX_STORAGE_RANGE=1048576", NULL};
+    vkslm_vk *vk = test_gpu_open_env(env, 0);
+    TEST_REQUIRE_GPU(vk);
+    uint64_t stride = 2ull * 2 * 100 * 64 * 2; /* 2 kv heads, 100 positions, f16 */
+    CU_ASSERT_EQUAL(vkslm_attn_seqs_ok(vk, 64, 3, 2, 100, 2, 8, stride), 1);
+    CU_ASSERT_EQUAL(vkslm_attn_seqs_ok(vk, 64, 3, 2, 100, 2, 64, stride), 0); /* 3.3 MB */
+    CU_ASSERT_EQUAL(vkslm_attn_seqs_ok(vk, 64, 64, 1, 100, 2, 8, stride), 0); /* 64 q heads per kv head */
+    CU_ASSERT_EQUAL(vkslm_kv_seqs_fit(vk, 8, stride, stride), 1);
+    CU_ASSERT_EQUAL(vkslm_kv_seqs_fit(vk, 64, stride, stride), 0);
+    test_gpu_assert_clean(vk);
+    vkslm_vk_close(vk);
+}
+
+int main(void) {
+    static const vkslm_test tests[] = {
+        {"attention over many sequences' caches in one dispatch", test_attention_seqs},
+        {"KV writes into many sequences' caches in one dispatch", test_kv_write_seqs},
+        {"many-sequence dispatches refused past the binding and workgroup limits", test_limits},
+        {NULL, NULL},
+    };
+    return test_run_suite("gpu_seq_ops", tests);
+}
