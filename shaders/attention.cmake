@@ -1,7 +1,7 @@
 # Attention (engine/ops/attention.c): attention.comp, flash attention over an f32 or f16 KV cache, and
 # attention_combine.comp, which merges the key splits of flash-decoding. *_p16 reads an f16 cache as packed
 # 32-bit words and needs no 16-bit storage feature; *_1sg is for workgroups that are exactly one subgroup
-# (no workgroup barrier).
+# (no workgroup barrier); *_texel reads K and V as texel buffers (CPU devices).
 foreach(one "" "_1sg")
   if(one)
     set(d ONE_SUBGROUP=1)
@@ -11,5 +11,10 @@ foreach(one "" "_1sg")
   vkslm_shader(NAME attention_f32${one} SOURCE attention.comp DEFINES ${d})
   vkslm_shader(NAME attention_f16${one} SOURCE attention.comp DEFINES KV_F16=1 STORAGE16=1 ${d})
   vkslm_shader(NAME attention_f16_p16${one} SOURCE attention.comp DEFINES KV_F16=1 ${d})
+  vkslm_shader(NAME attention_f32_texel${one} SOURCE attention.comp DEFINES KV_TEXEL=1 ${d})
+  vkslm_shader(NAME attention_f16_texel${one} SOURCE attention.comp DEFINES KV_F16=1 KV_TEXEL=1 ${d})
 endforeach()
 vkslm_shader(NAME attention_combine SOURCE attention_combine.comp)
+# attention_lane.comp: decode tiles (few rows) on CPU devices, a key per lane (K and V as texel buffers)
+vkslm_shader(NAME attention_lane_f32 SOURCE attention_lane.comp)
+vkslm_shader(NAME attention_lane_f16 SOURCE attention_lane.comp DEFINES KV_F16=1)

@@ -16,8 +16,9 @@
 // unnormalised output o (flash attention: scores exist for one block of keys only). A block holds one key
 // per active lane: the lane scores its key against the R rows (K from memory, q from shared memory),
 // subgroupMax/subgroupAdd give the block's max and sum, the probabilities go to the subgroup's slice of
-// shared memory, and each lane then owns head dimensions d = rank, rank + n, ... of o (kept in shared
-// memory) and adds p V. No workgroup barrier inside the key loop (barriers are expensive on some devices,
+// shared memory, and each lane then owns head dimensions d = rank, rank + n, ... of o (in registers: a
+// lane's own, so no shared memory in the key loop but the probabilities) and adds p V; o goes to shared
+// memory once, after the loop, for the merge. No workgroup barrier inside the key loop (barriers are expensive on some devices,
 // lavapipe among them); at the end the subgroups' states are merged. Nothing assumes a subgroup size:
 // lanes are ranked with subgroupExclusiveAdd over the active ones, keys are split by gl_NumSubgroups.
 // ONE_SUBGROUP: the workgroup is exactly one subgroup (the device has one fixed subgroup size and the
@@ -29,6 +30,7 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_EXT_control_flow_attributes : require
 #include "types.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -37,6 +39,8 @@ layout(constant_id = 1) const uint D = 64;    // head_dim (a multiple of 4)
 layout(constant_id = 2) const uint R = 1;     // rows per workgroup (at most R_MAX)
 layout(constant_id = 3) const uint NSG = 1;   // subgroups per workgroup at most (ceil(WG / min size))
 layout(constant_id = 4) const uint SGMAX = 16;// lanes per subgroup at most
+layout(constant_id = 5) const uint DPL = 16;  // groups of 4 head dimensions a lane owns at most: D4 / the
+                                              // fewest lanes a subgroup has, rounded up
 
 #define R_MAX 16
 #define NEG_BIG (-3.0e38)     // "minus infinity" without infinities: masked score, empty max
@@ -68,7 +72,24 @@ layout(push_constant) uniform Push {
 } pc;
 
 layout(std430, binding = 0) readonly buffer BufQ { vec4 Q[]; };
-#if defined(KV_F16) && defined(STORAGE16)
+#if defined(KV_TEXEL)
+// CPU devices (lavapipe): K and V as uniform texel buffers of 16-byte texels, whose per-lane reads are one
+// gather where a storage-buffer read walks the lanes one by one. An f16 cache's group of 4 (8 bytes) is
+// half of a texel.
+layout(binding = 1) uniform usamplerBuffer KT;
+layout(binding = 2) uniform usamplerBuffer VT;
+#ifdef KV_F16
+vec4 tex4(uvec4 w, uint i) {
+    uvec2 p = (i & 1u) != 0u ? w.zw : w.xy;
+    return vec4(half_unpack2(p.x), half_unpack2(p.y));
+}
+#define LOAD_K4(i) tex4(texelFetch(KT, int((i) >> 1u)), (i))
+#define LOAD_V4(i) tex4(texelFetch(VT, int((i) >> 1u)), (i))
+#else
+#define LOAD_K4(i) uintBitsToFloat(texelFetch(KT, int(i)))
+#define LOAD_V4(i) uintBitsToFloat(texelFetch(VT, int(i)))
+#endif
+#elif defined(KV_F16) && defined(STORAGE16)
 layout(std430, binding = 1) readonly buffer BufK { f16vec4 K[]; };
 layout(std430, binding = 2) readonly buffer BufV { f16vec4 V[]; };
 #define LOAD_K4(i) vec4(K[i])
@@ -130,7 +151,7 @@ void main() {
         lo = max(lo, p_first + 1u - pc.window);
     hi = max(hi, lo);
 
-    for (uint r = 0; r < R; r++) {
+    [[unroll]] for (uint r = 0; r < R; r++) {
         const uint row = row0 + r;
         const uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
         const uint qb = pc.q_off + (tok * pc.n_head + head) * D4;
@@ -153,12 +174,15 @@ void main() {
     const uint part = (hi - lo + nsg - 1u) / nsg;
     const uint my_lo = min(lo + sg * part, hi), my_hi = sg < nsg ? min(my_lo + part, hi) : my_lo;
     const uint ob = sg * R * D4, pb = sg * R * SGMAX;
+    vec4 o[R * DPL]; // o[r * DPL + i]: row r, dimensions of group lane + i * n_lanes
+    [[unroll]] for (uint e = 0; e < R * DPL; e++)
+        o[e] = vec4(0.0);
 
     // subgroup-uniform running max and sum per row (loops over r have constant bounds: registers)
     float m[R_MAX], l[R_MAX], alpha[R_MAX];
     uint pos[R_MAX]; // position of each row; rows past the call's end see no key (integer division is
                      // slow on some devices: none inside the key loop)
-    for (uint r = 0; r < R; r++) {
+    [[unroll]] for (uint r = 0; r < R; r++) {
         m[r] = NEG_BIG;
         l[r] = 0.0;
         uint row = row0 + r;
@@ -169,17 +193,17 @@ void main() {
         // scores of key kb + lane against every row
         const uint j = kb + lane;
         float acc[R_MAX];
-        for (uint r = 0; r < R; r++)
+        [[unroll]] for (uint r = 0; r < R; r++)
             acc[r] = 0.0;
         if (j < my_hi) {
             uint kbase = pc.k_off + kv_seq + hrel * pc.head_stride + (j - pc.key_base) * pc.pos_stride;
             for (uint d4 = 0; d4 < D4; d4++) {
                 vec4 kd = LOAD_K4(kbase + d4);
-                for (uint r = 0; r < R; r++)
+                [[unroll]] for (uint r = 0; r < R; r++)
                     acc[r] += dot(q_sh[r * D4 + d4], kd);
             }
         }
-        for (uint r = 0; r < R; r++) {
+        [[unroll]] for (uint r = 0; r < R; r++) {
             uint p = pos[r];
             bool ok = j < my_hi && r < last_valid && j <= p && (pc.window == 0u || p - j < pc.window);
             float sc = acc[r];
@@ -198,30 +222,39 @@ void main() {
         // o = o * alpha + P V on this lane's dimensions
         const uint nb = min(n_lanes, my_hi - kb);
         const uint vbase = pc.v_off + kv_seq + hrel * pc.head_stride + (kb - pc.key_base) * pc.pos_stride;
-        for (uint d4 = lane; d4 < D4; d4 += n_lanes) {
-            vec4 od[R_MAX];
-            for (uint r = 0; r < R; r++)
-                od[r] = o_sh[ob + r * D4 + d4] * alpha[r];
-            for (uint jj = 0; jj < nb; jj++) {
-                vec4 vd = LOAD_V4(vbase + jj * pc.pos_stride + d4);
-                for (uint r = 0; r < R; r++)
-                    od[r] += p_sh[pb + r * SGMAX + jj] * vd;
+        [[unroll]] for (uint i = 0; i < DPL; i++) {
+            const uint d4 = lane + i * n_lanes;
+            if (d4 < D4) {
+                vec4 od[R_MAX];
+                [[unroll]] for (uint r = 0; r < R; r++)
+                    od[r] = o[r * DPL + i] * alpha[r];
+                for (uint jj = 0; jj < nb; jj++) {
+                    vec4 vd = LOAD_V4(vbase + jj * pc.pos_stride + d4);
+                    [[unroll]] for (uint r = 0; r < R; r++)
+                        od[r] += p_sh[pb + r * SGMAX + jj] * vd;
+                }
+                [[unroll]] for (uint r = 0; r < R; r++)
+                    o[r * DPL + i] = od[r];
             }
-            for (uint r = 0; r < R; r++)
-                o_sh[ob + r * D4 + d4] = od[r];
         }
         subgroupMemoryBarrierShared();
         subgroupBarrier(); // p_sh is rewritten by the next block
     }
+    [[unroll]] for (uint i = 0; i < DPL; i++) {
+        const uint d4 = lane + i * n_lanes;
+        if (d4 < D4 && sg < nsg)
+            [[unroll]] for (uint r = 0; r < R; r++)
+                o_sh[ob + r * D4 + d4] = o[r * DPL + i];
+    }
     if (lane == 0u && sg < nsg)
-        for (uint r = 0; r < R; r++) {
+        [[unroll]] for (uint r = 0; r < R; r++) {
             m_sh[sg * R + r] = m[r];
             l_sh[sg * R + r] = l[r];
         }
     WG_BARRIER();
 
     // merge the subgroups' states and write
-    for (uint r = 0; r < R; r++) {
+    [[unroll]] for (uint r = 0; r < R; r++) {
         const uint row = row0 + r;
         if (r >= last_valid)
             continue;

@@ -13,6 +13,7 @@
 #define TARGET_WG 128u  /* split the keys until about this many workgroups run */
 #define MIN_SPLIT_KEYS 128u
 #define COMBINE_WG 64u
+#define LANE_R_MAX 8u   /* rows per workgroup up to which CPU devices run attention_lane.comp */
 /* On a CPU device the query rows of a step (n_head x tokens) already outnumber its cores once there are
  * this many, and a split's combine pass costs a dispatch per layer: keys split there only when the range
  * forces it. */
@@ -25,11 +26,13 @@ typedef struct attn_ctx {
     vkslm_vk *vk;
     const vkslm_tensor *out, *q, *k, *v, *scratch;
     uint32_t D, n_head, n_head_kv, group, n_ctx, window, es, p16;
+    int texel;            /* K and V bound as texel buffers (CPU devices with texel-buffer bindings) */
     float scale, softcap;
     int parallel_split;   /* split keys to keep the device busy (not only where the range forces it) */
     double bytes, flops;  /* the call's cost, given with its first dispatch */
     uint32_t r_cap;       /* rows per workgroup the shared memory allows */
     uint32_t wg, nsg, sgmax, one_sg; /* workgroup size, subgroups in it at most, lanes at most */
+    uint32_t dpl;         /* groups of 4 head dimensions a lane owns at most (fewest lanes a subgroup has) */
 } attn_ctx;
 
 static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
@@ -92,12 +95,12 @@ static vkslm_status record_piece(attn_ctx *a, const attn_chunk *ch, vkslm_shader
     int direct = ch->n_split == 1;
     /* q, k and v are read as groups of 4 elements; their offsets are multiples of a group (checked) */
     vkslm_op op = {
-        .name = "attention", .shader = shader, .spec = spec, .n_spec = 5, .push = &pc, .push_size = sizeof pc,
+        .name = "attention", .shader = shader, .spec = spec, .n_spec = 6, .push = &pc, .push_size = sizeof pc,
         .grid = {{.per = s1 - s0}, {.per = ch->tiles}, {.per = h1 - h0}},
         .arg = {
             {"q", a->q, .unit = 16, .off_at = AT(q_off), .at = ch->q_byte, .size = qo_bytes},
-            {"k", a->k, .unit = 4 * a->es, .off_at = AT(k_off), .at = kv_first, .size = kv_bytes},
-            {"v", a->v, .unit = 4 * a->es, .off_at = AT(v_off), .at = kv_first, .size = kv_bytes},
+            {"k", a->k, .unit = 4 * a->es, .off_at = AT(k_off), .at = kv_first, .size = kv_bytes, .texel = a->texel},
+            {"v", a->v, .unit = 4 * a->es, .off_at = AT(v_off), .at = kv_first, .size = kv_bytes, .texel = a->texel},
             {direct ? "out" : "scratch", direct ? a->out : a->scratch, .write = 1, .off_at = AT(dst_off),
              .at = direct ? ch->out_byte : first * 4u, .size = direct ? qo_bytes : (end - first) * 4u},
             /* one sequence: positions follow p0 (bindings 4 and 5 stand in, unread) */
@@ -134,7 +137,7 @@ static vkslm_status record_combine(const attn_ctx *a, const attn_chunk *ch) {
     return VKSLM_OK;
 }
 
-static vkslm_shader_id shader_of(const attn_ctx *a);
+static vkslm_shader_id shader_of(const attn_ctx *a, uint32_t R);
 
 static uint32_t pow2_floor(uint32_t x) {
     uint32_t p = 1;
@@ -191,8 +194,8 @@ static vkslm_status record_chunk(attn_ctx *a, uint32_t t0, uint32_t n_tokens, ui
                           "attention: %u keys need %u splits to fit the bindable range but the scratch allows %llu",
                           span, ch.n_split, (unsigned long long)by_scratch);
 
-    uint32_t spec[5] = {a->wg, a->D, ch.R, a->nsg, a->sgmax};
-    vkslm_shader_id shader = shader_of(a);
+    uint32_t spec[6] = {a->wg, a->D, ch.R, a->nsg, a->sgmax, a->dpl};
+    vkslm_shader_id shader = shader_of(a, ch.R);
 
     uint32_t heads = piece_fits(a, &ch, 0, a->n_head_kv, 0, 1) ? a->n_head_kv : 1u;
     for (uint32_t h0 = 0; h0 < a->n_head_kv; h0 += heads) {
@@ -226,6 +229,7 @@ static vkslm_status attn_shape(attn_ctx *a, uint32_t n_sg) {
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: %u subgroups per workgroup (16 at most)", n_sg);
     a->wg = (a->sgmax < 4u ? 4u : a->sgmax) * n_sg;
     a->nsg = (a->wg + sgmin - 1u) / sgmin;
+    a->dpl = (a->D / 4u + sgmin - 1u) / sgmin;
     a->one_sg = caps->subgroup_size_control && sgmin == a->sgmax && a->wg == a->sgmax;
     /* shared memory per row: q and one o per subgroup (D each), probabilities (sgmax), max and sum */
     uint32_t per_row = 4u * (a->D + a->nsg * (a->D + a->sgmax + 2u));
@@ -302,6 +306,7 @@ static vkslm_status attn_setup(attn_ctx *a, vkslm_cmd *c, const vkslm_tensor *ou
     a->window = params->window;
     a->es = k->type == VKSLM_TYPE_F16 ? 2u : 4u;
     a->p16 = a->es == 2 && !vkslm_vk_get_enabled(a->vk)->storage16;
+    a->texel = vkslm_vk_is_cpu(a->vk) && vkslm_vk_get_enabled(a->vk)->texel_buffers;
     a->scale = params->scale > 0.0f ? params->scale : 1.0f / sqrtf((float)D);
     a->softcap = params->softcap;
     a->parallel_split = !vkslm_vk_is_cpu(a->vk) || n_head * n_tokens < CPU_SPLIT_MAX_ROWS;
@@ -337,14 +342,20 @@ vkslm_status vkslm_op_attention(vkslm_cmd *c, const vkslm_tensor *out, const vks
     return VKSLM_OK;
 }
 
-/* The shader of a call: [f16 cache: 0 f32, 1 f16, 2 f16 as packed words][one subgroup per workgroup]. */
-static vkslm_shader_id shader_of(const attn_ctx *a) {
-    static const vkslm_shader_id shaders[3][2] = {
+/* The shader of a call whose tiles have R rows: on CPU devices (texel buffers, one subgroup per workgroup)
+ * tiles of few rows (decode) take a key per lane (attention_lane.comp); otherwise attention.comp's variant
+ * [f32, f16, f16 as packed words, f32 texels, f16 texels][one subgroup per workgroup]. */
+static vkslm_shader_id shader_of(const attn_ctx *a, uint32_t R) {
+    if (a->texel && a->one_sg && R <= LANE_R_MAX)
+        return a->es == 2 ? VKSLM_SHADER_ATTENTION_LANE_F16 : VKSLM_SHADER_ATTENTION_LANE_F32;
+    static const vkslm_shader_id shaders[5][2] = {
         {VKSLM_SHADER_ATTENTION_F32, VKSLM_SHADER_ATTENTION_F32_1SG},
         {VKSLM_SHADER_ATTENTION_F16, VKSLM_SHADER_ATTENTION_F16_1SG},
         {VKSLM_SHADER_ATTENTION_F16_P16, VKSLM_SHADER_ATTENTION_F16_P16_1SG},
+        {VKSLM_SHADER_ATTENTION_F32_TEXEL, VKSLM_SHADER_ATTENTION_F32_TEXEL_1SG},
+        {VKSLM_SHADER_ATTENTION_F16_TEXEL, VKSLM_SHADER_ATTENTION_F16_TEXEL_1SG},
     };
-    return shaders[a->es == 2 ? 1 + a->p16 : 0][a->one_sg];
+    return shaders[a->texel ? 3 + (a->es == 2) : a->es == 2 ? 1 + a->p16 : 0][a->one_sg];
 }
 
 /* Bytes of the n_seq caches (each of n_head_kv heads of n_ctx x D elements) stride_bytes apart. */
@@ -419,7 +430,7 @@ vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, cons
         return vkslm_fail(VKSLM_ERR_LIMIT, "attention: %u key splits", ch.n_split);
     int direct = ch.n_split == 1;
 
-    uint32_t spec[5] = {a.wg, a.D, ch.R, a.nsg, a.sgmax};
+    uint32_t spec[6] = {a.wg, a.D, ch.R, a.nsg, a.sgmax, a.dpl};
     vkslm_attn_push pc = {
         .n_rows = ch.n_rows, .group = a.group, .n_head = a.n_head, .kv_end = ch.kv_end, .window = a.window,
         .chunk = ch.chunk, .n_split = ch.n_split, .head_stride = a.n_ctx * a.D / 4u, .pos_stride = a.D / 4u,
@@ -428,12 +439,12 @@ vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, cons
     };
     uint64_t scratch_bytes = (uint64_t)a.n_head_kv * ch.n_split * ch.row_elems * 4u;
     vkslm_op op = {
-        .name = name, .shader = shader_of(&a), .spec = spec, .n_spec = 5, .push = &pc, .push_size = sizeof pc,
+        .name = name, .shader = shader_of(&a, ch.R), .spec = spec, .n_spec = 6, .push = &pc, .push_size = sizeof pc,
         .grid = {{.per = ch.n_split}, {.per = n_tokens}, {.per = a.n_head_kv}},
         .arg = {
             {"q", a.q, .unit = 16, .off_at = AT(q_off), .size = qo_bytes},
-            {"k", a.k, .unit = 4 * a.es, .off_at = AT(k_off), .size = span},
-            {"v", a.v, .unit = 4 * a.es, .off_at = AT(v_off), .size = span},
+            {"k", a.k, .unit = 4 * a.es, .off_at = AT(k_off), .size = span, .texel = a.texel},
+            {"v", a.v, .unit = 4 * a.es, .off_at = AT(v_off), .size = span, .texel = a.texel},
             {direct ? "out" : "scratch", direct ? a.out : a.scratch, .write = 1, .off_at = AT(dst_off),
              .size = direct ? qo_bytes : scratch_bytes},
             {"positions", seqs->pos, .types = VKSLM_OP_I32, .off_at = AT(pos_off), .size = n_tokens * 4ull},

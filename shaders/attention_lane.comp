@@ -1,0 +1,169 @@
+#version 450
+// Decode attention for CPU devices (lavapipe): a key per lane, each lane with its own online softmax.
+//
+// attention.comp shares every block of keys between the lanes of a subgroup: a subgroupMax and a subgroupAdd
+// per row per block, probabilities through shared memory, and output dimensions spread over the lanes. On a
+// CPU device each of those is a walk over the lanes, and they cost more than the arithmetic. Here a lane
+// takes keys lo + lane, lo + lane + n, ... alone: it scores its key against the R rows (q from shared memory,
+// read at addresses every lane shares: one load), keeps a running max m, sum l and unnormalised output
+// o[R][D] of its own (registers and stack: no lane-dependent address but the K and V texels, which are
+// gathers), and the lanes merge once, after their last key. Few rows per workgroup (a decode token's q heads
+// of one kv head), one subgroup per workgroup (ONE_SUBGROUP devices).
+//
+// It takes attention.comp's bindings, push constants and specialization constants (engine/ops/attention.h):
+// the same rows, visibility, key splits and outputs (out = o / l when direct, else the partials
+// (o[D], m, l) that attention_combine.comp merges), for the tiles attention.comp would give it.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_EXT_control_flow_attributes : require
+#include "types.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 16;   // invocations: one subgroup
+layout(constant_id = 1) const uint D = 64;    // head_dim (a multiple of 4)
+layout(constant_id = 2) const uint R = 1;     // rows per workgroup (at most R_MAX)
+layout(constant_id = 3) const uint NSG = 1;   // (attention.comp's; unused)
+layout(constant_id = 4) const uint SGMAX = 16;// (unused)
+layout(constant_id = 5) const uint DPL = 16;  // (unused)
+
+#define NEG_BIG (-3.0e38)
+#define IS_NEG_BIG(x) ((x) < -1.0e38)
+
+layout(push_constant) uniform Push {
+    uint n_rows, group, n_head, p0;
+    uint kv_end, key_lo, window, chunk;
+    uint n_split, split_base, head_base, key_base;
+    uint head_stride, pos_stride;
+    uint q_off, k_off, v_off, dst_off;
+    uint direct, seqs;
+    float scale, softcap;
+    uint seq_stride;
+    uint pos_off, seq_off, pad;
+} pc;
+
+layout(std430, binding = 0) readonly buffer BufQ { vec4 Q[]; };
+layout(binding = 1) uniform usamplerBuffer KT;
+layout(binding = 2) uniform usamplerBuffer VT;
+#ifdef KV_F16
+vec4 tex4(uvec4 w, uint i) {
+    uvec2 p = (i & 1u) != 0u ? w.zw : w.xy;
+    return vec4(half_unpack2(p.x), half_unpack2(p.y));
+}
+#define LOAD_K4(i) tex4(texelFetch(KT, int((i) >> 1u)), (i))
+#define LOAD_V4(i) tex4(texelFetch(VT, int((i) >> 1u)), (i))
+#else
+#define LOAD_K4(i) uintBitsToFloat(texelFetch(KT, int(i)))
+#define LOAD_V4(i) uintBitsToFloat(texelFetch(VT, int(i)))
+#endif
+DECLARE_F32(3, DST, writeonly)
+layout(std430, binding = 4) readonly buffer BufP { int P[]; };
+layout(std430, binding = 5) readonly buffer BufS { int SEQ[]; };
+
+const uint D4 = D / 4u;
+shared vec4 q_sh[R * D4]; // the tile's q rows, pre-multiplied by scale
+
+void main() {
+    const uint t = gl_LocalInvocationID.x;
+    const uint s = gl_WorkGroupID.x + pc.split_base;
+    const uint h = gl_WorkGroupID.z + pc.head_base;
+    const uint hrel = gl_WorkGroupID.z;
+
+    // the tile's rows and the keys they see (as attention.comp)
+    const bool seqs = pc.seqs != 0u;
+    const uint row0 = seqs ? gl_WorkGroupID.y * pc.group : gl_WorkGroupID.y * R;
+    const uint last_valid = seqs ? pc.group : pc.n_rows - row0;
+    uint tok_pos = 0u, kv_seq = 0u, key_lo = pc.key_lo;
+    if (seqs) {
+        tok_pos = uint(P[pc.pos_off + gl_WorkGroupID.y]);
+        kv_seq = uint(SEQ[pc.seq_off + gl_WorkGroupID.y]) * pc.seq_stride;
+        key_lo = pc.window > 0u && tok_pos + 1u > pc.window ? tok_pos + 1u - pc.window : 0u;
+    }
+    const uint last_row = row0 + min(R, last_valid) - 1u;
+    const uint p_first = seqs ? tok_pos : pc.p0 + row0 / pc.group;
+    const uint p_last = seqs ? tok_pos : pc.p0 + last_row / pc.group;
+    uint lo = key_lo + s * pc.chunk;
+    uint hi = min(min(lo + pc.chunk, pc.kv_end), p_last + 1u);
+    if (pc.window > 0u && p_first + 1u > pc.window)
+        lo = max(lo, p_first + 1u - pc.window);
+    hi = max(hi, lo);
+
+    [[unroll]] for (uint r = 0; r < R; r++) {
+        const uint row = row0 + r;
+        const uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
+        const uint qb = pc.q_off + (tok * pc.n_head + head) * D4;
+        for (uint d4 = t; d4 < D4; d4 += WG)
+            q_sh[r * D4 + d4] = r < last_valid ? Q[qb + d4] * pc.scale : vec4(0.0);
+    }
+    subgroupMemoryBarrierShared();
+    subgroupBarrier();
+
+    const uint lane = subgroupExclusiveAdd(1u);
+    const uint n_lanes = subgroupAdd(1u);
+    float m[R], l[R];
+    uint pos[R];
+    vec4 o[R * D4];
+    [[unroll]] for (uint r = 0; r < R; r++) {
+        m[r] = NEG_BIG;
+        l[r] = 0.0;
+        pos[r] = r >= last_valid ? 0u : seqs ? tok_pos : pc.p0 + (row0 + r) / pc.group;
+    }
+    [[unroll]] for (uint e = 0; e < R * D4; e++)
+        o[e] = vec4(0.0);
+
+    for (uint j = lo + lane; j < hi; j += n_lanes) {
+        const uint kbase = pc.k_off + kv_seq + hrel * pc.head_stride + (j - pc.key_base) * pc.pos_stride;
+        const uint vbase = pc.v_off + kv_seq + hrel * pc.head_stride + (j - pc.key_base) * pc.pos_stride;
+        float sc[R];
+        [[unroll]] for (uint r = 0; r < R; r++)
+            sc[r] = 0.0;
+        [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
+            vec4 kd = LOAD_K4(kbase + d4);
+            [[unroll]] for (uint r = 0; r < R; r++)
+                sc[r] += dot(q_sh[r * D4 + d4], kd);
+        }
+        float alpha[R], p[R];
+        [[unroll]] for (uint r = 0; r < R; r++) {
+            bool ok = r < last_valid && j <= pos[r] && (pc.window == 0u || pos[r] - j < pc.window);
+            float x = sc[r];
+            if (pc.softcap > 0.0)
+                x = pc.softcap * tanh(clamp(x / pc.softcap, -10.0, 10.0));
+            float mx = ok ? max(m[r], x) : m[r];
+            alpha[r] = IS_NEG_BIG(m[r]) ? 0.0 : exp(m[r] - mx);
+            p[r] = ok ? exp(x - mx) : 0.0;
+            l[r] = l[r] * alpha[r] + p[r];
+            m[r] = mx;
+        }
+        [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
+            vec4 vd = LOAD_V4(vbase + d4);
+            [[unroll]] for (uint r = 0; r < R; r++)
+                o[r * D4 + d4] = o[r * D4 + d4] * alpha[r] + p[r] * vd;
+        }
+    }
+
+    // merge the lanes: weights exp(m_lane - max), then sums over the subgroup; every lane then holds the
+    // row's result and writes it at addresses all lanes share
+    [[unroll]] for (uint r = 0; r < R; r++) {
+        const uint row = row0 + r;
+        if (r >= last_valid)
+            continue;
+        const float mm = subgroupMax(l[r] > 0.0 ? m[r] : NEG_BIG);
+        const float w = l[r] > 0.0 ? exp(m[r] - mm) : 0.0;
+        const float ll = subgroupAdd(l[r] * w);
+        const uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
+        const uint db = pc.direct != 0u ? pc.dst_off + (tok * pc.n_head + head) * D
+                                        : pc.dst_off + ((hrel * pc.n_split + (s - pc.split_base)) * pc.n_rows + row) * (D + 2u);
+        const float inv = pc.direct == 0u ? 1.0 : ll > 0.0 ? 1.0 / ll : 0.0;
+        [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
+            vec4 oo = subgroupAdd(o[r * D4 + d4] * w) * inv;
+            DST[db + 4u * d4] = oo.x;
+            DST[db + 4u * d4 + 1u] = oo.y;
+            DST[db + 4u * d4 + 2u] = oo.z;
+            DST[db + 4u * d4 + 3u] = oo.w;
+        }
+        if (pc.direct == 0u) {
+            DST[db + D] = ll > 0.0 ? mm : NEG_BIG;
+            DST[db + D + 1u] = ll;
+        }
+    }
+}
