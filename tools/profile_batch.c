@@ -2,7 +2,8 @@
  * one token per sequence in one vkslm_decode_top batch (k = 1), the model loaded with per-dispatch timestamps.
  * Prints, per op, ms per step, share, dispatches per step, and the same for N = 1 beside it (what a batch
  * costs over one sequence, op by op). Public API only. Not a test: it measures.
- *   vkslm_profile_batch MODEL.gguf [-n N] [-p P] [-s S] */
+ * With -P it profiles instead the prefill of P tokens of one sequence in one step (the second of two).
+ *   vkslm_profile_batch MODEL.gguf [-n N] [-p P] [-s S] [-P] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,31 @@ static int run(vkslm_model *m, uint32_t n_seq, uint32_t p, uint32_t s, prof *out
     return rc;
 }
 
+/* One sequence's prefill of p tokens, twice (the first warms up); the second profiled. */
+static int run_prefill(vkslm_model *m, uint32_t p, prof *out) {
+    vkslm_session_params sp = vkslm_session_default_params();
+    sp.n_ctx = p + 8;
+    sp.n_batch = p;
+    vkslm_session *ses = NULL;
+    if (vkslm_session_create(m, &sp, &ses) != VKSLM_OK)
+        return fail("session");
+    vkslm_batch *b = vkslm_batch_init(p);
+    int rc = b ? 0 : fail("batch");
+    uint32_t vocab = vkslm_model_n_vocab(m);
+    for (uint32_t i = 0; i < p && !rc; i++)
+        rc = vkslm_batch_add(b, (int32_t)((i * 104729u + 17u) % vocab), i, 0, i + 1 == p) != VKSLM_OK;
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        vkslm_session_profile_reset(ses);
+        if (vkslm_seq_clear(ses, 0) != VKSLM_OK || vkslm_decode_top(ses, b, 1) != VKSLM_OK)
+            rc = fail("prefill");
+    }
+    if (!rc)
+        out->n = vkslm_session_profile(ses, out->e, MAX_OPS);
+    vkslm_batch_free(b);
+    vkslm_session_free(ses);
+    return rc;
+}
+
 static const vkslm_profile_entry *find(const prof *p, const char *op) {
     for (size_t i = 0; i < p->n; i++)
         if (!strcmp(p->e[i].op, op))
@@ -68,6 +94,7 @@ static const vkslm_profile_entry *find(const prof *p, const char *op) {
 
 int main(int argc, char **argv) {
     uint32_t n = 8, p = 32, s = 16;
+    int prefill = 0;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-n") && i + 1 < argc)
@@ -76,6 +103,8 @@ int main(int argc, char **argv) {
             p = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "-s") && i + 1 < argc)
             s = (uint32_t)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-P"))
+            prefill = 1;
         else if (argv[i][0] != '-' && !path)
             path = argv[i];
         else {
@@ -93,6 +122,20 @@ int main(int argc, char **argv) {
     if (vkslm_model_load(path, &mp, &m) != VKSLM_OK)
         return fail("load");
     static prof one, many;
+    if (prefill) {
+        int rc = run_prefill(m, p, &one);
+        double t = 0, d = 0;
+        for (size_t i = 0; !rc && i < one.n; i++)
+            t += one.e[i].ms, d += (double)one.e[i].dispatches;
+        if (!rc)
+            printf("prefill of %u tokens, GPU timestamps: %.2f ms (%.1f tokens/s), %.0f dispatches\n| op | ms | share | "
+                   "dispatches |\n|---|---|---|---|\n", p, t, p * 1000.0 / t, d);
+        for (size_t i = 0; !rc && i < one.n; i++)
+            printf("| %s | %.3f | %.1f%% | %llu |\n", one.e[i].op, one.e[i].ms, 100.0 * one.e[i].ms / t,
+                   (unsigned long long)one.e[i].dispatches);
+        vkslm_model_free(m);
+        return rc;
+    }
     int rc = run(m, 1, p, s, &one) || run(m, n, p, s, &many);
     if (!rc) {
         double t1 = 0, tn = 0, d1 = 0, dn = 0;
