@@ -27,6 +27,8 @@ layout(constant_id = 3) const uint NSG = 1;   // (attention.comp's; unused)
 layout(constant_id = 4) const uint SGMAX = 16;// (unused)
 layout(constant_id = 5) const uint DPL = 16;  // (unused)
 
+#define GRAIN 64u           // as engine/ops/attention.c
+#define MIN_SPLIT_KEYS 128u
 #define NEG_BIG (-3.0e38)
 #define IS_NEG_BIG(x) ((x) < -1.0e38)
 
@@ -82,8 +84,17 @@ void main() {
     const uint last_row = row0 + min(R, last_valid) - 1u;
     const uint p_first = seqs ? tok_pos : pc.p0 + row0 / pc.group;
     const uint p_last = seqs ? tok_pos : pc.p0 + last_row / pc.group;
-    uint lo = key_lo + s * pc.chunk;
-    uint hi = min(min(lo + pc.chunk, pc.kv_end), p_last + 1u);
+    // keys per split: the call's, or with seqs the token's own, as a call for it alone would choose (at most
+    // pc.chunk splits of at least MIN_SPLIT_KEYS keys, rounded up to GRAIN: engine/ops/attention.c), so that a
+    // token sums in the same order batched or alone
+    uint chunk = pc.chunk;
+    if (seqs) {
+        const uint span = tok_pos + 1u - key_lo;
+        const uint n = clamp((span + MIN_SPLIT_KEYS - 1u) / MIN_SPLIT_KEYS, 1u, pc.chunk);
+        chunk = ((span + n - 1u) / n + GRAIN - 1u) / GRAIN * GRAIN;
+    }
+    uint lo = key_lo + s * chunk;
+    uint hi = min(min(lo + chunk, pc.kv_end), p_last + 1u);
     if (pc.window > 0u && p_first + 1u > pc.window)
         lo = max(lo, p_first + 1u - pc.window);
     hi = max(hi, lo);

@@ -8,10 +8,10 @@
 #include "engine/ops/attention.h"
 #include "engine/ops/op.h"
 
-#define GRAIN 64u       /* key splits are multiples of this many keys */
+#define GRAIN 64u       /* key splits are multiples of this many keys (and in the shaders) */
 #define R_MAX 16u       /* rows per workgroup at most (R_MAX in shaders/attention.comp) */
 #define TARGET_WG 128u  /* split the keys until about this many workgroups run */
-#define MIN_SPLIT_KEYS 128u
+#define MIN_SPLIT_KEYS 128u /* (and in the shaders) */
 #define COMBINE_WG 64u
 #define LANE_R_MAX 8u   /* rows per workgroup up to which CPU devices run attention_lane.comp */
 /* rows per prefill tile there: 4 against 16 (attention.comp's), 128 tokens of smollm2-135m at position 511:
@@ -425,14 +425,23 @@ vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, cons
         if (by_scratch > by_range)
             by_scratch = by_range;
     }
-    uint64_t want = a.parallel_split ? ceil_div(TARGET_WG, (uint64_t)n_tokens * a.n_head_kv) : 1;
-    uint64_t n = want < ceil_div(span_keys, MIN_SPLIT_KEYS) ? want : ceil_div(span_keys, MIN_SPLIT_KEYS);
-    if (n > by_scratch)
-        n = by_scratch;
-    if (n < 1)
-        n = 1;
-    ch.chunk = (uint32_t)(ceil_div(ceil_div(span_keys, n), GRAIN) * GRAIN);
-    ch.n_split = (uint32_t)ceil_div(span_keys, ch.chunk);
+    /* each token splits its keys as a call for it alone would (the shader finds its chunk from its own span),
+     * so that batched and lone decoding agree bit for bit: the most splits a token may take (pc.chunk) is
+     * what such a call wants and its scratch allows; the grid holds the longest span's */
+    uint32_t R1 = lane_kernel(&a) && a.r_cap > LANE_R_PREFILL ? LANE_R_PREFILL : a.r_cap;
+    while (R1 > 1 && R1 / 2u >= a.group)
+        R1 /= 2u;
+    int split1 = !vkslm_vk_is_cpu(a.vk) || a.n_head < CPU_SPLIT_MAX_ROWS;
+    uint64_t most = split1 ? ceil_div(TARGET_WG, ceil_div(a.group, R1) * a.n_head_kv) : 1;
+    if (most > by_scratch)
+        most = by_scratch;
+    if (most < 1)
+        most = 1;
+    uint64_t by_len = ceil_div(span_keys, MIN_SPLIT_KEYS);
+    ch.n_split = (uint32_t)(by_len < most ? by_len : most);
+    if (ch.n_split < 1)
+        ch.n_split = 1;
+    ch.chunk = (uint32_t)most;
     if (ch.n_split > caps->max_workgroup_count[0])
         return vkslm_fail(VKSLM_ERR_LIMIT, "attention: %u key splits", ch.n_split);
     int direct = ch.n_split == 1;
