@@ -1,4 +1,5 @@
-/* RMSNorm (shaders/norm.comp): one workgroup per row. */
+/* RMSNorm (shaders/norm.comp): one workgroup per row (one subgroup on CPU devices), vec4 accesses where the rows
+ * and tensors allow. */
 #include "engine/ops/norm.h"
 
 #include "engine/ops/op.h"
@@ -16,20 +17,36 @@ static vkslm_status run(vkslm_cmd *c, const char *name, const vkslm_tensor *d, c
                           (unsigned long long)n, (unsigned long long)rows);
     if (w && vkslm_tensor_nelems(w) < n)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: w has fewer than %llu elements", name, (unsigned long long)n);
-    uint32_t spec[1] = {WG};
+    /* CPU devices: a workgroup of one subgroup (no barrier: a workgroup barrier suspends and resumes every
+     * subgroup there); elsewhere WG invocations */
+    const vkslm_vk_caps *caps = vkslm_vk_get_caps(vkslm_cmd_vk(c));
+    uint32_t wg = vkslm_vk_is_cpu(vkslm_cmd_vk(c)) && caps->subgroup_size_min == caps->subgroup_size_max &&
+                          caps->subgroup_size_max >= 4
+                      ? caps->subgroup_size_max
+                      : WG;
+    uint32_t spec[1] = {wg};
+    /* rows and every tensor in 16-byte groups: vec4 accesses */
+    int v4 = n % 4 == 0;
+    const vkslm_tensor *all[4] = {a, d, w, r};
+    for (int i = 0; i < 4; i++)
+        if (all[i] && all[i]->buf && (all[i]->buf->offset + all[i]->offset) % 16)
+            v4 = 0;
+    uint32_t unit = v4 ? 16 : 4;
+    vkslm_shader_id shader = r ? (v4 ? VKSLM_SHADER_NORM_RMS_ADD_V4 : VKSLM_SHADER_NORM_RMS_ADD)
+                               : (v4 ? VKSLM_SHADER_NORM_RMS_V4 : VKSLM_SHADER_NORM_RMS);
     vkslm_norm_push pc = {.n = (uint32_t)n, .flags = w != NULL, .eps = eps};
     vkslm_op op = {
-        .name = name, .shader = r ? VKSLM_SHADER_NORM_RMS_ADD : VKSLM_SHADER_NORM_RMS, .spec = spec, .n_spec = 1,
+        .name = name, .shader = shader, .spec = spec, .n_spec = 1,
         .push = &pc, .push_size = sizeof pc,
         .axis = {{.n = rows}},
         .grid = {{.axes = 1}}, /* a workgroup per row */
         .arg = {
-            {"a", a, .write = r != NULL, .types = VKSLM_OP_F32, .off_at = AT(a_off),
+            {"a", a, .write = r != NULL, .types = VKSLM_OP_F32, .unit = unit, .off_at = AT(a_off),
              .step = {row}, .size = row},
-            {"w", w, .optional = 1, .types = VKSLM_OP_F32, .off_at = AT(w_off), .size = row},
-            {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = AT(d_off), .step = {row},
+            {"w", w, .optional = 1, .types = VKSLM_OP_F32, .unit = unit, .off_at = AT(w_off), .size = row},
+            {"d", d, .write = 1, .types = VKSLM_OP_F32, .unit = unit, .off_at = AT(d_off), .step = {row},
              .size = row},
-            {r ? "r" : NULL, r, .types = VKSLM_OP_F32, .off_at = AT(r_off), .step = {row},
+            {r ? "r" : NULL, r, .types = VKSLM_OP_F32, .unit = unit, .off_at = AT(r_off), .step = {row},
              .size = row},
         },
         /* read a (and r), write d (and a), read w; 4 (5) flops an element */
