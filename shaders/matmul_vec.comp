@@ -15,7 +15,7 @@
 //
 // With QB_TEXEL (the variants matmul_vec_texel_*, for CPU devices) W and x are uniform texel buffers of
 // 16-byte texels (quant_blocks.glsl says why) and the loop runs x outer: an invocation fetches the NVEC
-// vectors' 32 x values of a unit once, then decodes that unit of each of its RPL (up to 16) rows and
+// vectors' 32 x values of a unit once, then decodes that unit of each of its RPL (up to 32) rows and
 // multiplies it with all of them, as sum(q x) scaled once per half unit: d * sum(q x) + m * sum(x), with
 // sum(x) shared by every row. What (row, vector) computes never depends on NVEC, on the vector's place in
 // the group or on RPL: a batch of sequences gets bit for bit the logits each would get alone.
@@ -77,7 +77,7 @@ layout(std430, binding = 3) readonly buffer BufB { float B[]; };
 
 #define MAXV 8
 #ifdef QB_TEXEL
-#define MAXR 16
+#define MAXR 32
 #else
 #define MAXR 4
 #endif

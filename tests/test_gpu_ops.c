@@ -60,7 +60,7 @@ enum {
     M_NO16 = 2,        /* fp16 arithmetic, 16-bit and 8-bit storage off: packed-word paths */
     M_RANGE = 4,       /* a 1 MiB bindable range (and timestamps, to count dispatches) */
     M_RANGE_256K = 8,  /* a 256 KiB bindable range */
-    M_RPL = 16,        /* VKSLM_MATVEC_RPL=1, 3, 7, 16: each row runs with the (row index % 4)-th of those rows per
+    M_RPL = 16,        /* VKSLM_MATVEC_RPL=1, 3, 7, 16, 32: each row runs with the (row index % 5)-th of those rows per
                         * invocation (the storage-buffer kernels take at most 4) */
     M_STABLE = 32,     /* the bitwise check of the mat-vec kernels (matmul rows with .stable), default device and
                         * texel buffers off */
@@ -214,6 +214,7 @@ static const op_case cases[] = {
     {OP_MATMUL, M_RPL, .matmul = {VKSLM_TYPE_Q4_0, 0, VKSLM_MATMUL_ROW_PER_SUBGROUP, 0, 512, 0, 23, 2, 1, .w_off = 2}},
     {OP_MATMUL, M_RPL, .matmul = {VKSLM_TYPE_Q5_K, 0, VKSLM_MATMUL_ROW_PER_SUBGROUP, 0, 512, 512, 23, 4, 1, .w_off = 2}},
     {OP_MATMUL, M_RPL, .matmul = {F16, 0, VKSLM_MATMUL_ROW_PER_LANE, 0, 512, 0, 41, 3, 0, .w_off = 4}},
+    {OP_MATMUL, M_RPL, .matmul = {VKSLM_TYPE_Q4_0, 0, VKSLM_MATMUL_ROW_PER_LANE, 0, 256, 0, 70, 5, 1, .w_off = 2, .stable = 1}},
     {OP_MATMUL, M_RANGE, .matmul = {VKSLM_TYPE_Q8_0, 0, VKSLM_MATMUL_ROW_PER_LANE, 0, 1024, 0, 1931, 1, 0, .w_off = 2, .x_off = 32, .d_off = 8}},
     {OP_MATMUL, M_RANGE, .matmul = {F32, 0, VKSLM_MATMUL_ROW_PER_SUBGROUP, 0, 1024, 0, 1931, 3, 1, .w_off = 4, .x_off = 32, .d_off = 8}},
     {OP_MATMUL, M_RANGE, .matmul = {VKSLM_TYPE_Q6_K, 0, VKSLM_MATMUL_ROW_PER_LANE, 0, 1024, 1024, 1931, 5, 0, .w_off = 2, .x_off = 32, .d_off = 8}},
@@ -899,13 +900,13 @@ static void test_ops_range_256k(void) {
 
 static void test_ops_matvec_rows_per_invocation(void) {
     static const char *const rpl[] = {"VKSLM_MATVEC_RPL=1", "VKSLM_MATVEC_RPL=3", "VKSLM_MATVEC_RPL=7",
-                                      "VKSLM_MATVEC_RPL=16"};
-    for (uint32_t i = 0; i < 4; i++) {
+                                      "VKSLM_MATVEC_RPL=16", "VKSLM_MATVEC_RPL=32"};
+    for (uint32_t i = 0; i < 5; i++) {
         const char *env[] = {rpl[i], NULL};
         vkslm_vk *vk = test_gpu_open_env(env, 0);
         TEST_REQUIRE_GPU(vk);
         CU_ASSERT_EQUAL(vkslm_vk_get_enabled(vk)->matvec_rpl, (uint32_t)atoi(strchr(rpl[i], '=') + 1));
-        run_mode(vk, M_RPL, 4, i);
+        run_mode(vk, M_RPL, 5, i);
         vkslm_vk_close(vk);
     }
 }
@@ -1111,7 +1112,7 @@ int main(void) {
         {"every op with fp16 and 8/16-bit storage off", test_ops_no_f16},
         {"ops split by a 1 MiB storage range", test_ops_small_range},
         {"top-k split by a 256 KiB storage range", test_ops_range_256k},
-        {"mat-vec with 1, 3, 7 and 16 rows per invocation", test_ops_matvec_rows_per_invocation},
+        {"mat-vec with 1, 3, 7, 16 and 32 rows per invocation", test_ops_matvec_rows_per_invocation},
         {"mat-vec outputs bit-identical whatever vectors share the dispatch", test_ops_matvec_stable},
         {"down product with the gated activation fused into its loads", test_ops_matmul_glu},
         {"ops reject bad arguments", test_ops_reject_bad_args},

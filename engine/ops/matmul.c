@@ -62,10 +62,12 @@ typedef struct vec_plan {
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
-/* texel: the texel-buffer variant (row per lane, x outer, up to TEXEL_RPL rows per invocation) */
-#define TEXEL_RPL 16u
+/* texel: the texel-buffer variant (row per lane, x outer, up to TEXEL_RPL rows per invocation); small_blocks:
+ * weights in blocks of 32 elements (no K-quant state kept between units) */
+#define TEXEL_RPL 32u
 #define STORAGE_RPL 4u
-static vec_plan plan_vec(const vkslm_vk *vk, int per_lane, int texel, uint32_t nvec, uint64_t n_rows) {
+static vec_plan plan_vec(const vkslm_vk *vk, int per_lane, int texel, int small_blocks, uint32_t nvec,
+                         uint64_t n_rows) {
     const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
     vec_plan v;
     uint32_t sg = caps->subgroup_size ? caps->subgroup_size : 32;
@@ -81,10 +83,20 @@ static vec_plan plan_vec(const vkslm_vk *vk, int per_lane, int texel, uint32_t n
      * leaves 8 workgroups of a subgroup, else 8 or 4 (lavapipe, 576 x 49152, CPU ms for 1 / 8 vectors:
      * Q8_0 10.5 / 18.6 with 16 rows, 12.8 / 22.5 with 8; Q4_0, 8 vectors: 21.4 with 16, 23.9 with 8, 28.8
      * with 4). More rows cost compile time (16 rows: twice the 4 rows of the storage variant) for a few
-     * per cent. VKSLM_MATVEC_RPL (read at device open) forces it, for measurements. */
+     * per cent. With 4 or more vectors, 32-element blocks take 32 rows where that leaves 32 workgroups: with 8
+     * vectors an invocation fetches more x texels than weight texels (every fetch is eight 16-byte loads and
+     * a transpose: a third of the time in a profile), so halving them per row is worth twice the registers
+     * and compile time (lavapipe: about 0.7 s more per pipeline, then cached; interleaved
+     * CPU ms for 8 vectors, 32 vs 16 rows: Q4_0 576x49152 16.1 vs 17.6 and 19.2, Q8_0 19.1 vs
+     * 22.5; 576x3072 (12 workgroups) about even; 1 to 3 vectors gain nothing; Q4_K, whose rows keep block
+     * state between units, gains nothing either).
+     * VKSLM_MATVEC_RPL (read at device open) forces it, for measurements. */
     uint32_t forced = vkslm_vk_get_enabled(vk)->matvec_rpl;
     if (texel)
-        v.rpl = n_rows >= 8ull * sg * 16 ? 16u : n_rows >= 8ull * sg * 8 ? 8u : 4u;
+        v.rpl = small_blocks && nvec >= 4 && n_rows >= 32ull * sg * 32 ? 32u
+                : n_rows >= 8ull * sg * 16                            ? 16u
+                : n_rows >= 8ull * sg * 8                             ? 8u
+                                                                      : 4u;
     else
         v.rpl = vkslm_vk_is_cpu(vk) ? 4u : nvec > 2 ? 1u : 2u;
     if (forced)
@@ -177,7 +189,7 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         uint32_t nvec = (uint32_t)min_u64(s.m, max_vec && max_vec < VKSLM_MATMUL_MAX_VEC ? max_vec
                                                                                           : VKSLM_MATMUL_MAX_VEC);
         texel = per_lane && cpu && vkslm_vk_get_enabled(vk)->texel_buffers;
-        vec_plan v = plan_vec(vk, per_lane, texel, nvec, s.n);
+        vec_plan v = plan_vec(vk, per_lane, texel, vkslm_type_info(w->type)->block_elems == 32, nvec, s.n);
         shader = texel ? texel_shaders[w->type] : vec_shaders[w->type];
         spec[0] = v.local, spec[1] = nvec, spec[2] = (uint32_t)per_lane, spec[3] = v.rows_per_wg, spec[4] = v.rpl;
         spec[5] = glu;

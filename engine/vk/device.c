@@ -143,7 +143,7 @@ static vkslm_status read_env(vkslm_vk *vk) {
     VKSLM_TRY(vkslm_env_size("VKSLM_MAX_STORAGE_RANGE", 0, 4096, UINT64_MAX, &vk->forced_range));
     VKSLM_TRY(vkslm_env_size("VKSLM_STAGING_BYTES", VKSLM_STAGING_DEFAULT, 8192, UINT64_MAX, &vk->staging_bytes));
     uint64_t rpl;
-    VKSLM_TRY(vkslm_env_uint("VKSLM_MATVEC_RPL", 0, 1, 16, &rpl));
+    VKSLM_TRY(vkslm_env_uint("VKSLM_MATVEC_RPL", 0, 1, 32, &rpl));
     vk->enabled.matvec_rpl = (uint32_t)rpl;
     return vkslm_env_size("VKSLM_DEVICE_MEMORY_LIMIT", 0, 0, UINT64_MAX, &vk->memory_limit);
 }

@@ -146,7 +146,7 @@ typedef struct vkslm_vk_enabled {
                           * specialization constant 100 (SOFT_F16 in shaders/half.glsl) = this */
     int texel_buffers;   /* bindings as uniform texel buffers (vkslm_vk_bind_texels): a CPU device, the format
                           * is there, a view spans the whole storage range, VKSLM_DISABLE_TEXEL is unset */
-    uint32_t matvec_rpl; /* VKSLM_MATVEC_RPL (1..16): rows per invocation of the mat-vec kernel (at most 4 in
+    uint32_t matvec_rpl; /* VKSLM_MATVEC_RPL (1..32): rows per invocation of the mat-vec kernel (at most 4 in
                           * its storage-buffer variant); 0: its choice */
 } vkslm_vk_enabled;
 const vkslm_vk_enabled *vkslm_vk_get_enabled(const vkslm_vk *vk);
