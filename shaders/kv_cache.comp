@@ -8,6 +8,8 @@
 // rotate: K and V of a layer, adjacent in a fused QKV row and in the cache, go in one dispatch (K's heads
 // roped, V's not). With seq_stride != 0 the tokens belong to several sequences: token t goes to sequence
 // SEQ[t], whose cache starts seq_stride elements after the previous one's (ids >= n_seq are skipped).
+// With q_heads != 0 the first q_heads heads of a src row are q heads, written (roped) to QD instead, and the
+// cache is bound from kv head 0 for every piece: a fused QKV output in one dispatch.
 #extension GL_GOOGLE_include_directive : require
 #include "types.glsl"
 
@@ -28,7 +30,9 @@ layout(push_constant) uniform Push {
     uint src_head_stride, src_token_stride;
     uint rope_heads;                        // rope variants: only src heads h0 + h < rope_heads rotate
     RopeArgs rope;                          // rope variants
-    uint seq_stride, seq_off, n_seq, pad;
+    uint seq_stride, seq_off, n_seq;
+    uint q_heads, q_off, q_token_stride;
+    uint pad;
 } pc;
 
 layout(std430, binding = 0) readonly buffer BufS { float S[]; };
@@ -39,6 +43,7 @@ DECLARE_F16(2, D, writeonly)
 DECLARE_F32(2, D, writeonly)
 #endif
 layout(std430, binding = 4) readonly buffer BufQ { int SEQ[]; };
+layout(std430, binding = 5) writeonly buffer BufQD { float QD[]; };
 #ifdef ROPE
 // element e (< n_rot) of a row starting at S[s0], rotated for position pos
 float rope_elem(uint s0, uint e, int pos) {
@@ -60,6 +65,20 @@ void main() {
     int pos = P[pc.pos_off + t];
     if (pos < 0 || uint(pos) >= pc.n_ctx)
         return;
+    const uint ha = pc.h0 + h; // head of the src row
+    if (ha < pc.q_heads) {
+        uint s0 = pc.src_off + t * pc.src_token_stride + ha * pc.src_head_stride;
+        vec2 v = vec2(S[s0 + 2u * p], S[s0 + 2u * p + 1u]);
+#ifdef ROPE
+        if (2u * p < pc.rope.n_rot && ha < pc.rope_heads)
+            v = vec2(rope_elem(s0, 2u * p, pos), rope_elem(s0, 2u * p + 1u, pos));
+#endif
+        uint qd = pc.q_off + t * pc.q_token_stride + ha * pc.head_dim + 2u * p;
+        QD[qd] = v.x;
+        QD[qd + 1u] = v.y;
+        return;
+    }
+    const uint hc = pc.q_heads != 0u ? ha - pc.q_heads : h; // cache head, from the binding's first
     uint seq_base = 0u;
     if (pc.seq_stride != 0u) {
         int q = SEQ[pc.seq_off + t];
@@ -68,7 +87,7 @@ void main() {
         seq_base = uint(q) * pc.seq_stride;
     }
     uint s0 = pc.src_off + t * pc.src_token_stride + (pc.h0 + h) * pc.src_head_stride;
-    uint d = pc.dst_off + seq_base + (h * pc.n_ctx + uint(pos)) * pc.head_dim + 2u * p;
+    uint d = pc.dst_off + seq_base + (hc * pc.n_ctx + uint(pos)) * pc.head_dim + 2u * p;
     vec2 v = vec2(S[s0 + 2u * p], S[s0 + 2u * p + 1u]);
 #ifdef ROPE
     if (2u * p < pc.rope.n_rot && pc.h0 + h < pc.rope_heads) // n_rot is even: both elements rotate

@@ -171,7 +171,9 @@ static void test_attention_seqs(void) {
 }
 
 /* K (roped, neox or not) and V of every token into its own sequence, in one dispatch: the whole buffer
- * against the CPU writes, every other element untouched (poison). */
+ * against the CPU writes, every other element untouched (poison). fused 0: K then V (two dispatches), 1: K and
+ * V in one, 2: q roped into its own tensor too (vkslm_op_qkv_write), with the sequences or (3) without (every
+ * token into sequence 0... as one run of a step: then the ids are not read). */
 static void check_write(vkslm_vk *vk, uint32_t type, int neox, int fused, uint64_t salt) {
     vkslm_rng r;
     test_rng(&r, salt);
@@ -182,7 +184,7 @@ static void check_write(vkslm_vk *vk, uint32_t type, int neox, int fused, uint64
     int32_t seq[T], pos[T];
     static const int32_t seq_of[T] = {4, 0, 5, 2, 9, 1, -1}; /* 9 and -1: no such sequence, skipped */
     for (uint32_t i = 0; i < T; i++) {
-        seq[i] = seq_of[i];
+        seq[i] = fused == 3 ? 3 : seq_of[i]; /* one run: sequence 3's view, whatever the ids say */
         pos[i] = (int32_t)((i * 13u + 40u) % n_ctx);
     }
     float *src = malloc(ts * T * 4), *roped = malloc(ts * T * 4), *ref = malloc(n * 4), *out = malloc(n * 4);
@@ -192,7 +194,7 @@ static void check_write(vkslm_vk *vk, uint32_t type, int neox, int fused, uint64
     vkslm_rope_params rope = {.mode = neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = HD, .theta_base = 10000.0f,
                               .freq_scale = 1.0f, .attn_factor = 1.0f};
     vkslm_rope_ext none = {1.0f, 0.0f, 1.0f, 0.0f, 0.0f};
-    vkslm_cpu_rope(roped + NQ * HD, src + NQ * HD, pos, NULL, HD, NKV, T, HD, neox, 10000.0f, &none, ts, ts);
+    vkslm_cpu_rope(roped, src, pos, NULL, HD, NQ + NKV, T, HD, neox, 10000.0f, &none, ts, ts); /* q and k heads */
     for (uint64_t i = 0; i < n; i++)
         ref[i] = NAN;
     for (uint32_t i = 0; i < T; i++) {
@@ -205,17 +207,23 @@ static void check_write(vkslm_vk *vk, uint32_t type, int neox, int fused, uint64
     ot_tensor tsrc = ot_floats(vk, src, F32, ts * T, 1, 1, 4);
     ot_tensor tp = ot_raw(vk, pos, T * 4, VKSLM_TYPE_I32, T, 1, 8);
     ot_tensor tq = ot_raw(vk, seq, T * 4, VKSLM_TYPE_I32, T, 1, 4);
-    ot_tensor cache = ot_out(vk, type, n, 1, 1, 16);
+    ot_tensor cache = ot_out(vk, type, n, 1, 1, 16), tqd = ot_out(vk, F32, HD, NQ, T, 8);
     vkslm_tensor k0 = cache.t, v0 = cache.t;
     k0.ne[0] = v0.ne[0] = HD, k0.ne[1] = v0.ne[1] = n_ctx, k0.ne[2] = v0.ne[2] = NKV;
     v0.offset += part * (type == F16 ? 2 : 4);
     vkslm_kv_seqs seqs = {&tq.t, n_seq, stride};
+    vkslm_tensor k3 = k0; /* one run: sequence 3's view */
+    k3.offset += 3 * stride * (type == F16 ? 2 : 4);
     char what[96];
-    snprintf(what, sizeof what, "%s %s %s", type == F16 ? "f16" : "f32", neox ? "neox" : "normal",
-             fused ? "K and V in one" : "K then V");
+    static const char *how[4] = {"K then V", "K and V in one", "q, K and V in one", "q, K and V of one run"};
+    snprintf(what, sizeof what, "%s %s %s", type == F16 ? "f16" : "f32", neox ? "neox" : "normal", how[fused]);
     vkslm_cmd *c = ot_begin(vk);
     vkslm_status st;
-    if (fused) {
+    if (fused >= 2) {
+        vkslm_tensor s = {tsrc.buf, tsrc.t.offset, F32, {HD, NQ + 2 * NKV, T, 1}};
+        st = vkslm_op_qkv_write(c, &tqd.t, fused == 2 ? &k0 : &k3, &s, &tp.t, ts, NULL, &rope,
+                                fused == 2 ? &seqs : NULL);
+    } else if (fused) {
         vkslm_tensor s = {tsrc.buf, tsrc.t.offset + NQ * HD * 4, F32, {HD, 2 * NKV, T, 1}};
         st = vkslm_op_kv_write_seqs(c, &k0, &s, &tp.t, ts, NULL, &rope, 1, &seqs);
     } else {
@@ -227,6 +235,20 @@ static void check_write(vkslm_vk *vk, uint32_t type, int neox, int fused, uint64
     }
     CU_ASSERT_EQUAL(ot_submit(c, st, what), VKSLM_OK);
     CU_ASSERT_EQUAL(ot_dispatches("kv_write"), fused ? 1u : 2u);
+    if (fused >= 2) { /* q: every token's roped q heads */
+        float *qo = malloc((uint64_t)HD * NQ * T * 4);
+        CU_ASSERT_FATAL(qo != NULL);
+        uint64_t qbad = HD * NQ * T;
+        if (ot_read(vk, &tqd, qo, HD * NQ * T, what)) {
+            qbad = 0;
+            for (uint32_t i = 0; i < T; i++)
+                for (uint64_t e = 0; e < (uint64_t)HD * NQ; e++)
+                    qbad += !(fabsf(qo[i * HD * NQ + e] - roped[i * ts + e]) <= 5e-5f);
+        }
+        printf("  qkv_write %s: %llu q values wrong\n", what, (unsigned long long)qbad);
+        CU_ASSERT_EQUAL(qbad, 0);
+        free(qo);
+    }
     uint64_t bad = n, written = 0;
     if (ot_read(vk, &cache, out, n, what)) {
         bad = 0;
@@ -242,8 +264,8 @@ static void check_write(vkslm_vk *vk, uint32_t type, int neox, int fused, uint64
     printf("  kv_write (sequences) %s: %llu elements written, %llu wrong\n", what, (unsigned long long)written,
            (unsigned long long)bad);
     CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT_EQUAL(written, 5ull * 2 * NKV * HD); /* five tokens of real sequences, K and V */
-    ot_free(vk, &tsrc), ot_free(vk, &tp), ot_free(vk, &tq), ot_free(vk, &cache);
+    CU_ASSERT_EQUAL(written, (fused == 3 ? 7ull : 5ull) * 2 * NKV * HD); /* tokens of real sequences, K and V */
+    ot_free(vk, &tsrc), ot_free(vk, &tp), ot_free(vk, &tq), ot_free(vk, &cache), ot_free(vk, &tqd);
     free(src), free(roped), free(ref), free(out);
 }
 
@@ -253,7 +275,7 @@ static void test_kv_write_seqs(void) {
     uint64_t salt = 100;
     for (int t = 0; t < 2; t++)
         for (int neox = 0; neox < 2; neox++)
-            for (int fused = 0; fused < 2; fused++)
+            for (int fused = 0; fused < 4; fused++)
                 check_write(vk, t ? F32 : F16, neox, fused, salt++);
     test_gpu_assert_clean(vk);
     vkslm_vk_close(vk);
@@ -279,7 +301,7 @@ static void test_limits(void) {
 int main(void) {
     static const vkslm_test tests[] = {
         {"attention over many sequences' caches in one dispatch", test_attention_seqs},
-        {"KV writes into many sequences' caches in one dispatch", test_kv_write_seqs},
+        {"KV writes into many sequences' caches in one dispatch, q roped beside them", test_kv_write_seqs},
         {"many-sequence dispatches refused past the binding and workgroup limits", test_limits},
         {NULL, NULL},
     };

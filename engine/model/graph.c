@@ -343,6 +343,19 @@ static vkslm_status kv_write_all(vkslm_cmd *c, vkslm_step_bufs *b, const vkslm_d
     return vkslm_op_kv_write_seqs(c, &v0, &v3, positions, 0, NULL, NULL, 0, &seqs);
 }
 
+/* q of every row roped into q3, k roped and v into each row's sequence's cache of layer il: one dispatch
+ * from the fused QKV rows (one run, or several with `seqs`). */
+static vkslm_status qkv_write_all(vkslm_cmd *c, vkslm_step_bufs *b, const vkslm_graph_step *st, uint32_t il,
+                                  const vkslm_tensor *q3, const vkslm_tensor *positions, const vkslm_tensor *ff,
+                                  const vkslm_rope_params *rope, uint64_t QKV, int seqs) {
+    const uint64_t HD = b->kv.head_dim, NKV = b->kv.n_kv_head, NH = q3->ne[1], n = st->n;
+    vkslm_tensor src = {&b->qkv, 0, VKSLM_TYPE_F32, {HD, NH + 2 * NKV, n, 1}};
+    vkslm_tensor ids = {&b->seq, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}};
+    vkslm_kv_seqs kv_seqs = {&ids, b->n_seq, vkslm_step_kv_seq_stride(b)};
+    vkslm_tensor k0 = vkslm_step_kv(b, il, seqs ? 0 : st->runs[0].seq, VKSLM_KV_K);
+    return vkslm_op_qkv_write(c, q3, &k0, &src, positions, QKV, ff, rope, seqs ? &kv_seqs : NULL);
+}
+
 /* Attention of runs ir .. ir + count - 1 (one token each, consecutive rows) in one dispatch. */
 static vkslm_status attend_runs(vkslm_cmd *c, const vkslm_hparams *hp, vkslm_step_bufs *b,
                                 const vkslm_graph_step *st, uint32_t ir, uint32_t count, uint32_t il,
@@ -401,10 +414,16 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         const vkslm_dev_layer *L = &m->layers[il];
         /* attention: q, k, v from norm(x) for every row at once */
         VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps));
+        /* with one projection, q roped and k, v into the caches in one dispatch where one run or one
+         * write covers the step */
+        const int qkv_write = L->wqkv.buf && (st->n_runs == 1 || multi.write);
         if (L->wqkv.buf) { /* one projection; q and k|v are strided views of its rows */
             VKSLM_TRY(vkslm_op_matmul(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
             VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_QKV, &qkv, &h));
-            VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rope_q));
+            if (qkv_write)
+                VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, multi.write));
+            else
+                VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rope_q));
         } else {
             VKSLM_TRY(vkslm_op_matmul(c, &q, &L->wq, &h, opt(&L->bq)));
             VKSLM_TRY(vkslm_op_matmul(c, &k, &L->wk, &h, opt(&L->bk)));
@@ -419,9 +438,9 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
          * barrier between the two groups, not one per run. With several runs, one write covers every run
          * and one attention every stretch of single-token runs (decode tokens), where the layer's caches fit
          * one binding. */
-        if (multi.write)
+        if (multi.write && !qkv_write)
             VKSLM_TRY(kv_write_all(c, b, L, il, &positions, ff, &rope, QK, QKV, n));
-        for (uint32_t ir = 0; !multi.write && ir < st->n_runs; ir++) {
+        for (uint32_t ir = 0; !multi.write && !qkv_write && ir < st->n_runs; ir++) {
             const vkslm_graph_run *r = &st->runs[ir];
             const uint64_t f = r->first, rn = r->n;
             vkslm_tensor kc = vkslm_step_kv(b, il, r->seq, VKSLM_KV_K); /* (HD, n_ctx, NKV) */

@@ -144,6 +144,18 @@ static vkslm_shader_id shader_of(const attn_ctx *a, uint32_t R);
 /* Does the device run attention_lane.comp (for tiles of up to LANE_R_MAX rows)? */
 static int lane_kernel(const attn_ctx *a) { return a->texel && a->one_sg; }
 
+/* Rows per tile for a call of n_rows rows: with a key per lane a few (exactly n_rows when fewer: every
+ * row of a tile computes, present or not), else the most the shared memory holds, halved while a tile
+ * would be more than half empty. */
+static uint32_t tile_rows(const attn_ctx *a, uint32_t n_rows) {
+    if (lane_kernel(a))
+        return n_rows < LANE_R_PREFILL ? (n_rows ? n_rows : 1u) : LANE_R_PREFILL;
+    uint32_t R = a->r_cap;
+    while (R > 1 && R / 2u >= n_rows)
+        R /= 2u;
+    return R;
+}
+
 static uint32_t pow2_floor(uint32_t x) {
     uint32_t p = 1;
     while (p * 2u <= x)
@@ -158,11 +170,7 @@ static vkslm_status record_chunk(attn_ctx *a, uint32_t t0, uint32_t n_tokens, ui
     ch.n_tokens = n_tokens;
     ch.p0 = p0 + t0;
     ch.n_rows = n_tokens * a->group;
-    ch.R = a->r_cap;
-    if (lane_kernel(a) && ch.R > LANE_R_PREFILL) /* a key per lane: a few rows per tile are fastest */
-        ch.R = LANE_R_PREFILL;
-    while (ch.R > 1 && ch.R / 2u >= ch.n_rows)
-        ch.R /= 2u;
+    ch.R = tile_rows(a, ch.n_rows);
     ch.tiles = (uint32_t)ceil_div(ch.n_rows, ch.R);
     ch.kv_end = ch.p0 + n_tokens;
     ch.key_lo = a->window && ch.p0 + 1u > a->window ? ch.p0 + 1u - a->window : 0u;
@@ -412,6 +420,8 @@ vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, cons
     ch.R = 1;
     while (ch.R < a.group)
         ch.R *= 2u;
+    if (lane_kernel(&a) && a.group <= LANE_R_MAX) /* a key per lane: no row of the tile idle */
+        ch.R = a.group;
     ch.tiles = n_tokens;
     ch.kv_end = a.n_ctx;
     ch.row_elems = (uint64_t)ch.n_rows * (a.D + 2u);
@@ -428,9 +438,7 @@ vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, cons
     /* each token splits its keys as a call for it alone would (the shader finds its chunk from its own span),
      * so that batched and lone decoding agree bit for bit: the most splits a token may take (pc.chunk) is
      * what such a call wants and its scratch allows; the grid holds the longest span's */
-    uint32_t R1 = lane_kernel(&a) && a.r_cap > LANE_R_PREFILL ? LANE_R_PREFILL : a.r_cap;
-    while (R1 > 1 && R1 / 2u >= a.group)
-        R1 /= 2u;
+    uint32_t R1 = tile_rows(&a, a.group);
     int split1 = !vkslm_vk_is_cpu(a.vk) || a.n_head < CPU_SPLIT_MAX_ROWS;
     uint64_t most = split1 ? ceil_div(TARGET_WG, ceil_div(a.group, R1) * a.n_head_kv) : 1;
     if (most > by_scratch)

@@ -63,9 +63,11 @@ typedef struct vkslm_kv_write_push {
     uint32_t seq_stride;                        /* many sequences: dst elements between sequences (0: one) */
     uint32_t seq_off;                           /* element offset of the sequence ids in their binding */
     uint32_t n_seq;                             /* sequences dst holds: ids at or past it are skipped */
+    uint32_t q_heads;                           /* src heads below it are q heads, roped into qd (else 0) */
+    uint32_t q_off, q_token_stride;             /* qd: element offset, elements between tokens */
     uint32_t pad;
 } vkslm_kv_write_push;
-_Static_assert(sizeof(vkslm_kv_write_push) == 96, "must match shaders/kv_cache.comp");
+_Static_assert(sizeof(vkslm_kv_write_push) == 108, "must match shaders/kv_cache.comp");
 
 /* Writes src (f32, ne {head_dim, n_kv_head, n_tokens}; token rows src_token_stride elements apart, 0:
  * contiguous, so k or v inside a fused QKV output works) into dst (a vkslm_kv_tensor view: ne {head_dim,
@@ -100,6 +102,15 @@ vkslm_status vkslm_op_kv_write_seqs(vkslm_cmd *c, const vkslm_tensor *dst, const
                                     const vkslm_tensor *positions, uint64_t src_token_stride,
                                     const vkslm_tensor *freq_factors, const vkslm_rope_params *rope, int kv,
                                     const vkslm_kv_seqs *seqs);
+/* A layer's whole fused QKV output in one dispatch: q roped into q_dst, k roped and v into the cache. src holds
+ * a token's q heads, then its k heads, then its v heads (ne {head_dim, n_head + 2 n_kv_head, n_tokens}, token
+ * rows src_token_stride elements apart); q_dst is F32 {head_dim, n_head, n_tokens}, contiguous; k_dst is as
+ * vkslm_op_kv_write_rope_kv takes it (every kv head of the cache is bound at once). seqs NULL: every token
+ * goes to k_dst's sequence; else as vkslm_op_kv_write_seqs. */
+vkslm_status vkslm_op_qkv_write(vkslm_cmd *c, const vkslm_tensor *q_dst, const vkslm_tensor *k_dst,
+                                const vkslm_tensor *src, const vkslm_tensor *positions, uint64_t src_token_stride,
+                                const vkslm_tensor *freq_factors, const vkslm_rope_params *rope,
+                                const vkslm_kv_seqs *seqs);
 /* Does one binding hold the caches of n_seq sequences `stride` elements apart (each `bytes` long)? */
 int vkslm_kv_seqs_fit(const vkslm_vk *vk, uint32_t n_seq, uint64_t stride_bytes, uint64_t bytes);
 #endif
