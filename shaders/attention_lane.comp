@@ -153,7 +153,7 @@ void main() {
     }
 
     // merge the lanes: weights exp(m_lane - max), then sums over the subgroup; every lane then holds the
-    // row's result and writes it at addresses all lanes share
+    // row's result, and one writes it (a store from every lane is a store per lane on a CPU device)
     [[unroll]] for (uint r = 0; r < R; r++) {
         const uint row = row0 + r;
         if (r >= last_valid)
@@ -167,12 +167,14 @@ void main() {
         const float inv = pc.direct == 0u ? 1.0 : ll > 0.0 ? 1.0 / ll : 0.0;
         [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
             vec4 oo = subgroupAdd(o[r * D4 + d4] * w) * inv;
-            DST[db + 4u * d4] = oo.x;
-            DST[db + 4u * d4 + 1u] = oo.y;
-            DST[db + 4u * d4 + 2u] = oo.z;
-            DST[db + 4u * d4 + 3u] = oo.w;
+            if (lane == 0u) {
+                DST[db + 4u * d4] = oo.x;
+                DST[db + 4u * d4 + 1u] = oo.y;
+                DST[db + 4u * d4 + 2u] = oo.z;
+                DST[db + 4u * d4 + 3u] = oo.w;
+            }
         }
-        if (pc.direct == 0u) {
+        if (pc.direct == 0u && lane == 0u) {
             DST[db + D] = ll > 0.0 ? mm : NEG_BIG;
             DST[db + D + 1u] = ll;
         }
