@@ -2,12 +2,15 @@
 """Total throughput of `vkslm serve` under N concurrent clients of one expert.
 
 Usage: scripts/serve-throughput.py --vkslm build/vkslm --model MODEL.gguf [--clients 1,4,8] [--prompt-tokens 40]
-       [--max-tokens 16] [--rounds 2] [--parallel 8]
+       [--max-tokens 16] [--rounds 2] [--parallel 8] [--warmup 1]
 
 Starts a server with one expert (parallel = --parallel), then for each N runs N clients at once, each
 sending --rounds requests in turn with its own distinct prompt (no shared prefix, and never the same prompt
 twice, so nothing is served from the cache), and prints total (prompt + generated) tokens per second and
 generated tokens per second, as reported by the responses' usage, over the wall time.
+Before that, --warmup rounds of every N (untimed) load the expert and compile what its steps need, and the
+timed rounds interleave the Ns (round 1 of every N, then round 2, ...): this machine's speed drifts over
+minutes, and N measured after N would carry that drift into the ratios.
 """
 import argparse, json, os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
@@ -42,6 +45,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--parallel", type=int, default=8)
     ap.add_argument("--context", type=int, default=512)
+    ap.add_argument("--warmup", type=int, default=1)
     a = ap.parse_args()
     cfg = {"host": "127.0.0.1", "port": 0, "experts": [{"name": "e", "model": os.path.abspath(a.model),
                                                   "context": a.context, "parallel": a.parallel}]}
@@ -63,26 +67,37 @@ def main():
     # words per token of this model's vocabulary, from a probe, so prompts come out near --prompt-tokens
     probe = post(port, {"model": "e", "prompt": prompt(999, 999, 30), "max_tokens": 1})["usage"]["prompt_tokens"]
     n_words = max(1, round(a.prompt_tokens * 30 / max(1, probe)))
+    ns = [int(x) for x in a.clients.split(",")]
+    acc = {n: [0, 0, 0.0] for n in ns}  # prompt tokens, generated tokens, seconds
+
+    def round_of(n, r):
+        # n clients at once, one request each (round r: prompts never seen before)
+        totals = [[0, 0] for _ in range(n)]
+        def client(i):
+            u = post(port, {"model": "e", "prompt": prompt(i, r + 1000 * n, n_words),
+                            "max_tokens": a.max_tokens, "temperature": 0, "stop": []})["usage"]
+            totals[i][0] += u["prompt_tokens"] - u.get("prompt_tokens_details", {}).get("cached_tokens", 0)
+            totals[i][1] += u["completion_tokens"]
+        t0 = time.time()
+        th = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+        for t in th: t.start()
+        for t in th: t.join()
+        return sum(x[0] for x in totals), sum(x[1] for x in totals), time.time() - t0
+
     rows, sizes = [], []
     try:
-        for n in [int(x) for x in a.clients.split(",")]:
-            totals = [[0, 0] for _ in range(n)]
-            def client(i):
-                for r in range(a.rounds):
-                    u = post(port, {"model": "e", "prompt": prompt(i, r + 1000 * n, n_words),
-                                    "max_tokens": a.max_tokens, "temperature": 0, "stop": []})["usage"]
-                    totals[i][0] += u["prompt_tokens"] - u.get("prompt_tokens_details", {}).get("cached_tokens", 0)
-                    totals[i][1] += u["completion_tokens"]
-            t0 = time.time()
-            th = [threading.Thread(target=client, args=(i,)) for i in range(n)]
-            for t in th: t.start()
-            for t in th: t.join()
-            dt = time.time() - t0
-            p = sum(x[0] for x in totals); g = sum(x[1] for x in totals)
+        for w in range(a.warmup):
+            for n in ns:
+                round_of(n, 500 + w)
+        for r in range(a.rounds):
+            for n in ns:
+                p, g, dt = round_of(n, r)
+                acc[n][0] += p; acc[n][1] += g; acc[n][2] += dt
+                print(f"round {r + 1}, clients {n}: {p} prompt + {g} generated tokens in {dt:.2f} s", flush=True)
+        for n in ns:
+            p, g, dt = acc[n]
             rows.append((n, p, g, dt, (p + g) / dt, g / dt))
             sizes.append(p / (n * a.rounds))
-            print(f"clients {n}: {p} prompt + {g} generated tokens in {dt:.1f} s: total {(p + g) / dt:.1f} tok/s, "
-                  f"generated {g / dt:.1f} tok/s", flush=True)
     finally:
         srv.send_signal(signal.SIGTERM)
         srv.wait(timeout=60)

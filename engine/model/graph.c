@@ -203,6 +203,41 @@ vkslm_status vkslm_graph_resolve(vkslm_vk *vk, const vkslm_model_dev *m, uint32_
     return st;
 }
 
+vkslm_status vkslm_graph_resolve_batches(vkslm_vk *vk, const vkslm_model_dev *m, vkslm_step_bufs *b, uint32_t k_lo,
+                                        uint32_t k_hi) {
+    if (k_hi > b->n_seq)
+        k_hi = b->n_seq;
+    if (k_hi > b->max_out)
+        k_hi = b->max_out;
+    if (k_hi > b->max_tokens)
+        k_hi = b->max_tokens;
+    if (k_lo > k_hi)
+        return VKSLM_OK;
+    int32_t *tokens = VKSLM_CALLOC(k_hi, sizeof *tokens);
+    uint32_t *rows = VKSLM_CALLOC(k_hi, sizeof *rows);
+    vkslm_graph_run *runs = VKSLM_CALLOC(k_hi, sizeof *runs);
+    vkslm_cmd *c = NULL;
+    vkslm_status st = tokens && rows && runs ? vkslm_cmd_create_dry(vk, &c)
+                                             : vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of memory");
+    for (uint32_t i = 0; st == VKSLM_OK && i < k_hi; i++) {
+        rows[i] = i;
+        runs[i] = (vkslm_graph_run){i, i, 1, b->kv.n_ctx - 1 - i % b->kv.n_ctx};
+    }
+    if (st == VKSLM_OK)
+        st = vkslm_cmd_begin(c);
+    for (uint32_t k = k_lo; st == VKSLM_OK && k <= k_hi; k++) { /* k sequences' decode tokens, top 1 of each */
+        vkslm_graph_step step = {tokens, k, runs, k, rows, k, 1, NULL, 0};
+        st = vkslm_graph_record(c, m, b, &step);
+    }
+    if (st == VKSLM_OK)
+        st = vkslm_cmd_submit_wait(c);
+    vkslm_cmd_destroy(c);
+    VKSLM_FREE(tokens);
+    VKSLM_FREE(rows);
+    VKSLM_FREE(runs);
+    return st;
+}
+
 /* f32 activation views */
 static vkslm_tensor act2(const vkslm_buf *buf, uint64_t offset, uint64_t ne0, uint64_t ne1) {
     vkslm_tensor t = {buf, offset, VKSLM_TYPE_F32, {ne0, ne1, 1, 1}};

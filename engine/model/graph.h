@@ -100,4 +100,9 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
  * (vkslm_cmd_create_dry) over placeholder buffers sized as a session's, so every op resolves its kernels
  * and nothing else happens. Model loading calls it; steps of other shapes resolve theirs on first use. */
 vkslm_status vkslm_graph_resolve(vkslm_vk *vk, const vkslm_model_dev *m, uint32_t n_ctx, uint32_t max_tokens);
+/* Resolves, into a dry recording over a session's own buffers b, the pipelines of decode steps of k_lo .. k_hi
+ * sequences (a token each; at most b's sequences and output rows): the batched kernels differ by the number
+ * of vectors, so that a server's first batched steps do not stop to compile. */
+vkslm_status vkslm_graph_resolve_batches(vkslm_vk *vk, const vkslm_model_dev *m, vkslm_step_bufs *b, uint32_t k_lo,
+                                        uint32_t k_hi);
 #endif

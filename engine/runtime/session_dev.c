@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/ops/matmul.h"
 #include "engine/util/alloc.h"
 #include "engine/util/clock.h"
 #include "engine/util/error.h"
@@ -63,6 +64,9 @@ vkslm_status vkslm_session_dev_create_seq(vkslm_vk *vk, const vkslm_model_dev *m
         st = vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     if (st == VKSLM_OK)
         st = reserve_host(s, rows);
+    /* the decode steps of 3 .. 8 sequences (the mat-vec's vector counts; model loading resolved 1 and 2) */
+    if (st == VKSLM_OK && n_seq > 2)
+        st = vkslm_graph_resolve_batches(vk, m, &s->b, 3, VKSLM_MATMUL_MAX_VEC);
     if (st != VKSLM_OK) {
         vkslm_session_dev_free(s);
         return st;
