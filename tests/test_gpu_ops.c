@@ -819,13 +819,7 @@ static void run_attn_one(vkslm_vk *vk, const attn_case *tc, uint32_t type, uint6
         ot_submit(c, VKSLM_OK, what);
     } else {
         CU_ASSERT_EQUAL(ot_submit(c, st, what), VKSLM_OK);
-        double e = INFINITY;
-        if (st == VKSLM_OK && ot_read(vk, &to, out, nq, what)) {
-            e = test_nmse(out, ref, nq);
-            for (uint64_t i = 0; i < nq; i++)
-                if (!isfinite(out[i]))
-                    e = INFINITY;
-        }
+        double e = st == VKSLM_OK ? ot_read_nmse(vk, &to, out, ref, nq, what) : INFINITY;
         ot_check("attention", e, tc->softcap > 0 ? 1e-8 : 1e-9, what);
         uint32_t na = ot_dispatches("attention"), nc = ot_dispatches("attention combine");
         CU_ASSERT(na >= tc->min_attn && nc >= tc->min_combine);

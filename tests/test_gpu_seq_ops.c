@@ -96,13 +96,7 @@ static void check_attention(vkslm_vk *vk, const seq_case *sc, uint32_t type, uin
     vkslm_cmd *c = ot_begin(vk);
     vkslm_status st = vkslm_op_attention_seqs(c, &to.t, &tq.t, &k0, &v0, sbytes ? &tsc.t : NULL, &params, &seqs);
     CU_ASSERT_EQUAL(ot_submit(c, st, what), VKSLM_OK);
-    double e = INFINITY;
-    if (st == VKSLM_OK && ot_read(vk, &to, out, nq, what)) {
-        e = test_nmse(out, ref, nq);
-        for (uint64_t i = 0; i < nq; i++)
-            if (!isfinite(out[i]))
-                e = INFINITY;
-    }
+    double e = st == VKSLM_OK ? ot_read_nmse(vk, &to, out, ref, nq, what) : INFINITY;
     ot_check("attention (sequences)", e, sc->softcap > 0 ? 1e-8 : 1e-9, what);
     uint32_t na = ot_dispatches("attention"), ncomb = ot_dispatches("attention combine");
     printf("  %s: %u attention dispatch(es), %u combine\n", what, na, ncomb);

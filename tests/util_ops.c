@@ -1,5 +1,6 @@
 #include "tests/util_ops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,4 +155,13 @@ void ot_report(void) {
     for (uint32_t k = 0; k < n_seen; k++)
         printf("  %-10s %4u cases, worst NMSE %.3g\n", seen[k].op, seen[k].cases, seen[k].worst);
     n_seen = 0;
+}
+
+double ot_read_nmse(vkslm_vk *vk, const ot_tensor *t, float *out, const float *ref, uint64_t n, const char *what) {
+    if (!ot_read(vk, t, out, n, what))
+        return INFINITY;
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(out[i]))
+            return INFINITY;
+    return test_nmse(out, ref, n);
 }

@@ -30,6 +30,9 @@ ot_tensor ot_out(vkslm_vk *vk, uint32_t type, uint64_t ne0, uint64_t ne1, uint64
  * the poison before or after the tensor was touched. */
 int ot_read(vkslm_vk *vk, const ot_tensor *t, void *x, uint64_t n, const char *what);
 void ot_free(vkslm_vk *vk, ot_tensor *t);
+/* Reads n floats of t back into out; their NMSE against ref, INFINITY when the read fails (poison touched)
+ * or an output is not finite. */
+double ot_read_nmse(vkslm_vk *vk, const ot_tensor *t, float *out, const float *ref, uint64_t n, const char *what);
 
 /* Uniform random floats in [lo, hi); rounded to f16 precision when type is F16. */
 void test_random_floats(vkslm_rng *r, float *x, uint64_t n, float lo, float hi, uint32_t type);

@@ -9,27 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/ops/attention.h"
-#include "engine/util/clock.h"
 #include "engine/vk/vk.h"
-
-static double process_cpu_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+#include "tools/bench_timing.h"
 
 int main(int argc, char **argv) {
     uint32_t n = 8, p = 64, nh = 9, nkv = 3, D = 64, layers = 30, rounds = 9, T = 1;
@@ -121,23 +104,17 @@ int main(int argc, char **argv) {
                 return 1;
             }
         }
-        double t0 = process_cpu_ms();
-        if (vkslm_cmd_submit_wait(c))
+        double g_ms, c_ms;
+        if (bench_submit_timed(c, &g_ms, &c_ms))
             return 1;
-        double t1 = process_cpu_ms();
-        const vkslm_timing *tm;
-        uint32_t nt = vkslm_cmd_timings(c, &tm);
-        double sum = 0;
-        for (uint32_t i = 0; i < nt; i++)
-            sum += tm[i].gpu_ms;
         if (r > 0) {
-            gpu[r - 1] = sum / layers;
-            cpu[r - 1] = (t1 - t0) / layers;
+            gpu[r - 1] = g_ms / layers;
+            cpu[r - 1] = c_ms / layers;
         }
     }
     printf("attention, %u sequences x %u tokens up to position %u (%u/%u heads of %u), %s: %.4f ms GPU, %.4f ms CPU "
-           "per layer\n", n, T, p, nh, nkv, D, one ? "one dispatch per sequence" : "one dispatch", median(gpu, (int)rounds),
-           median(cpu, (int)rounds));
+           "per layer\n", n, T, p, nh, nkv, D, one ? "one dispatch per sequence" : "one dispatch", bench_median(gpu, (int)rounds),
+           bench_median(cpu, (int)rounds));
     vkslm_cmd_destroy(c);
     vkslm_vk_free(vk, &bc), vkslm_vk_free(vk, &bq), vkslm_vk_free(vk, &bo), vkslm_vk_free(vk, &bp);
     vkslm_vk_free(vk, &bs), vkslm_vk_free(vk, &bsc);

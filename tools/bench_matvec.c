@@ -26,12 +26,8 @@
 #include "engine/util/rng.h"
 #include "loaders/ggml_types.h"
 #include "engine/util/clock.h"
+#include "tools/bench_timing.h"
 
-static double median(double *v, int n);
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* strat 1, 2: matvec strategies; with prefill, 1 = tiled matmul, 2 = register matmul */
 static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint32_t m, int reps, int strat,
@@ -82,7 +78,7 @@ static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint3
         if (pass == 1) {
             double med = wall;
             if (got) {
-                qsort(ms, (size_t)got, sizeof *ms, cmp_double);
+                qsort(ms, (size_t)got, sizeof *ms, bench_cmp_double);
                 med = ms[0]; /* the fastest rep: the machine is shared, interference only adds */
             }
             const char *what = prefill ? (strat == 1 ? "tiled" : "register")
@@ -107,17 +103,6 @@ static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint3
     return 0;
 }
 
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n ? (n & 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2])) : 0.0;
-}
-
-/* CPU time of the whole process (lavapipe's worker threads included), in ms */
-static double process_cpu_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
 
 /* One configuration the sweep times: a kernel on a context (the default one, or one opened with
  * VKSLM_DISABLE_TEXEL=1: the storage-buffer kernels, what CPU devices ran before texel buffers). */
@@ -175,19 +160,13 @@ static int sweep_shape(sweep_cfg *cfg, int ncfg, uint32_t type, uint64_t k, uint
                     fprintf(stderr, "matvec: %s\n", vkslm_last_error());
                     return 1;
                 }
-            double t0 = process_cpu_ms();
-            if (vkslm_cmd_submit_wait(c))
+            double sum, cpu_ms;
+            if (bench_submit_timed(c, &sum, &cpu_ms))
                 return 1;
-            double t1 = process_cpu_ms();
-            const vkslm_timing *tm;
-            uint32_t nt = vkslm_cmd_timings(c, &tm);
             if (round < 0)
                 continue;
-            double sum = 0;
-            for (uint32_t i = 0; i < nt; i++)
-                sum += tm[i].gpu_ms;
             gpu[round * cells + cell] = sum / batch; /* split dispatches add up */
-            cpu[round * cells + cell] = (t1 - t0) / batch;
+            cpu[round * cells + cell] = cpu_ms / batch;
         }
     for (int c = 0; c < ncfg; c++)
         for (int which = 0; which < 2; which++) {
@@ -195,7 +174,7 @@ static int sweep_shape(sweep_cfg *cfg, int ncfg, uint32_t type, uint64_t k, uint
             for (int v = 0; v < nv; v++) {
                 for (int i = 0; i < reps; i++)
                     col[i] = src[i * cells + c * nv + v];
-                med[v] = median(col, reps);
+                med[v] = bench_median(col, reps);
             }
             printf("%-6s %5llux%-6llu %-14s %s", vkslm_type_info(type)->name, (unsigned long long)k,
                    (unsigned long long)n, cfg[c].label, which ? "cpu" : "gpu");
