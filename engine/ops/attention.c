@@ -17,6 +17,13 @@
 /* rows per prefill tile there: 4 against 16 (attention.comp's), 128 tokens of smollm2-135m at position 511:
  * 36.7 -> 18.5 ms CPU per layer on lavapipe (8: 24.6, 2: 20.6) */
 #define LANE_R_PREFILL 4u
+/* head_dim up to which it runs there (smollm2, qwen2.5, llama 3.2: 64; phi3: 96): a lane holds o of all its rows
+ * in registers, unrolled, and the compile time grows with it (lavapipe, under load: 64 about 2 s a pipeline,
+ * 128 about 8 s, 256 about 24 s) */
+#define LANE_D_MAX 96u
+/* attention.comp's o per lane (rows x groups of 4 a lane owns) at most: tiles get fewer rows beyond it, so that
+ * small subgroups and long heads neither spill nor compile for long */
+#define O_REGS_MAX 32u
 /* On a CPU device the query rows of a step (n_head x tokens) already outnumber its cores once there are
  * this many, and a split's combine pass costs a dispatch per layer: keys split there only when the range
  * forces it. */
@@ -142,7 +149,7 @@ static vkslm_status record_combine(const attn_ctx *a, const attn_chunk *ch) {
 
 static vkslm_shader_id shader_of(const attn_ctx *a, uint32_t R);
 /* Does the device run attention_lane.comp (for tiles of up to LANE_R_MAX rows)? */
-static int lane_kernel(const attn_ctx *a) { return a->texel && a->one_sg; }
+static int lane_kernel(const attn_ctx *a) { return a->texel && a->one_sg && a->D <= LANE_D_MAX; }
 
 /* Rows per tile for a call of n_rows rows: with a key per lane a few (exactly n_rows when fewer: every
  * row of a tile computes, present or not), else the most the shared memory holds, halved while a tile
@@ -250,6 +257,8 @@ static vkslm_status attn_shape(attn_ctx *a, uint32_t n_sg) {
     uint32_t per_row = 4u * (a->D + a->nsg * (a->D + a->sgmax + 2u));
     uint32_t r = caps->max_shared_memory / per_row;
     a->r_cap = pow2_floor(r < R_MAX ? (r ? r : 1u) : R_MAX);
+    while (a->r_cap > 1 && a->r_cap * a->dpl > O_REGS_MAX)
+        a->r_cap /= 2u;
     if (caps->max_shared_memory < per_row || caps->max_workgroup_invocations < a->wg ||
         caps->max_workgroup_invocations < COMBINE_WG)
         return vkslm_fail(VKSLM_ERR_LIMIT, "attention: the device's workgroup limits are too small");
