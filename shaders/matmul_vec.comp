@@ -33,6 +33,14 @@ layout(constant_id = 4) const uint RPL = 1u;           // rows computed together
 // up pc.pad texels after gate (the feed-forward's down product without an activation pass; shaders/act.comp
 // has the same formulas)
 layout(constant_id = 5) const uint GLU = 0u;
+// QB_TEXEL only: 1 reads x as RMS-normalised rows, x * g / sqrt(mean(x^2) + pc.eps) with g the norm's weight
+// (binding 4, texels from pc.g_off): g on the x loads, the scale on each vector's sums at the end. The mean is
+// over the vector's whole row, each subgroup summing it alone (so a vector's scale never depends on its
+// batch). The norm before a product without a pass of its own.
+layout(constant_id = 6) const uint NORM = 0u;
+// QB_TEXEL only: 1 adds the product to d (the residual stream: every element is read, then written, by the
+// one invocation that computes it) instead of storing it
+layout(constant_id = 7) const uint RESID = 0u;
 
 layout(push_constant) uniform Push {
     uint units;     // 32-element units per row (K / 32)
@@ -47,6 +55,9 @@ layout(push_constant) uniform Push {
     uint b_off;     // float offset of bias[0] (row 0 of this dispatch)
     uint has_bias;
     uint pad;
+    uint g_off;     // NORM: texel offset of g
+    float eps;      // NORM
+    uint pad2, pad3;
 } pc;
 
 #ifdef QB_TEXEL
@@ -59,18 +70,35 @@ vec4 glu_gelu(vec4 x) {
     vec4 y = c * (x + 0.044715 * x * x * x);
     return x / (1.0 + exp(-2.0 * y));
 }
-// x texel i (of a vector's texels as bound), through the gated activation when GLU is set
-vec4 x_at(uint i) {
+layout(binding = 4) uniform usamplerBuffer GT; // NORM: g as texels
+// texel t of a vector's x (at texel b, as bound): through the gated activation when GLU is set, times g (the
+// norm's weights of texel t) when NORM is
+vec4 x_at(uint b, uint t, vec4 nw) {
+    if (NORM != 0u)
+        return XV(b + t) * nw;
     if (GLU == 0u)
-        return XV(i);
-    vec4 g = XV(i), u = XV(i + pc.pad);
+        return XV(b + t);
+    vec4 g = XV(b + t), u = XV(b + t + pc.pad);
     return (GLU == 1u ? glu_silu(g) : glu_gelu(g)) * u;
+}
+// NORM: 1 / sqrt(mean(x^2) + eps) of the vector at texel b (units * 8 texels), lanes of a subgroup striding
+float norm_scale(uint b) {
+    float q = 0.0;
+    for (uint t = gl_SubgroupInvocationID; t < pc.units * 8u; t += gl_SubgroupSize) {
+        vec4 x = XV(b + t);
+        q += dot(x, x);
+    }
+    return inversesqrt(subgroupAdd(q) / float(pc.units * 32u) + pc.eps);
 }
 #else
 layout(std430, binding = 0) readonly buffer BufW { uint W[]; };
 layout(std430, binding = 1) readonly buffer BufX { vec4 X[]; };
 #endif
+#ifdef QB_TEXEL
+layout(std430, binding = 2) buffer BufD { float D[]; }; // read too with RESID
+#else
 layout(std430, binding = 2) writeonly buffer BufD { float D[]; };
+#endif
 layout(std430, binding = 3) readonly buffer BufB { float B[]; };
 
 #include "quant_blocks.glsl"
@@ -84,7 +112,10 @@ layout(std430, binding = 3) readonly buffer BufB { float B[]; };
 float acc[MAXR * MAXV]; // acc[j * MAXV + v]: row j, vector v
 uint xbase[MAXV];       // vec4 index of each vector's x (vectors past the batch re-read the last one)
 
-uvec4 wcache[MAXR][QB_CACHE]; // per row: words qb_unit_seq keeps between the units of a block
+uvec4 wcache[MAXR][QB_CACHE];
+#ifdef QB_TEXEL
+float nscale[MAXV];     // NORM: each vector's 1 / rms
+#endif // per row: words qb_unit_seq keeps between the units of a block
 
 #ifdef QB_TEXEL
 // Adds unit g of each row (rows at bytes rowb[j]) times x into acc, x outer (see the top). seq: as below.
@@ -92,9 +123,12 @@ void add_units(uint rowb[MAXR], uint g, bool seq) {
     uint boff = (g / QB_UNITS) * QB_BYTES, u = g % QB_UNITS;
     vec4 xv[MAXV][8];
     vec2 sx[MAXV]; // sum of each half of the unit
+    vec4 gw[8]; // NORM: the norm's weights of the unit, for every vector
+    [[unroll]] for (uint i = 0u; i < 8u; i++)
+        gw[i] = NORM != 0u ? uintBitsToFloat(texelFetch(GT, int(pc.g_off + 8u * g + i))) : vec4(1.0);
     [[unroll]] for (uint v = 0u; v < NVEC; v++) {
         [[unroll]] for (uint i = 0u; i < 8u; i++)
-            xv[v][i] = x_at(xbase[v] + 8u * g + i);
+            xv[v][i] = x_at(xbase[v], 8u * g + i, gw[i]);
         vec4 l = (xv[v][0] + xv[v][1]) + (xv[v][2] + xv[v][3]), h = (xv[v][4] + xv[v][5]) + (xv[v][6] + xv[v][7]);
         sx[v] = vec2((l.x + l.y) + (l.z + l.w), (h.x + h.y) + (h.z + h.w));
     }
@@ -150,8 +184,15 @@ void store(uint r0, uint v0) {
             break;
         float bias = pc.has_bias != 0u ? B[pc.b_off + r] : 0.0;
         [[unroll]] for (uint v = 0u; v < NVEC; v++)
-            if (v0 + v < pc.n_vec)
-                D[pc.d_off + (v0 + v) * pc.d_stride + r] = acc[j * MAXV + v] + bias;
+            if (v0 + v < pc.n_vec) {
+                uint at = pc.d_off + (v0 + v) * pc.d_stride + r;
+#ifdef QB_TEXEL
+                float y = (NORM != 0u ? acc[j * MAXV + v] * nscale[v] : acc[j * MAXV + v]) + bias;
+                D[at] = RESID != 0u ? D[at] + y : y;
+#else
+                D[at] = acc[j * MAXV + v] + bias;
+#endif
+            }
     }
 }
 
@@ -167,6 +208,11 @@ void main() {
         xbase[v] = pc.x_off + min(v0 + v, pc.n_vec - 1u) * pc.x_stride;
     [[unroll]] for (uint a = 0u; a < MAXR * MAXV; a++)
         acc[a] = 0.0;
+#ifdef QB_TEXEL
+    if (NORM != 0u)
+        [[unroll]] for (uint v = 0u; v < NVEC; v++)
+            nscale[v] = norm_scale(xbase[v]);
+#endif
     uint rowb[MAXR];
     if (ROW_PER_LANE != 0u) {
         // lanes past the last row recompute it (clamped offsets) and store nothing: no early return

@@ -443,17 +443,29 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     VKSLM_TRY(vkslm_op_get_rows(c, &x, &m->tok_embd, &ids));
     if (R.embd_scale != 1.0f)
         VKSLM_TRY(vkslm_op_scale(c, &x, &x, R.embd_scale));
-    /* The residual add of each block is fused into the norm that reads the stream next: x += h; h = norm(x). */
+    /* The residual add of each block is fused into the norm that reads the stream next: x += h; h = norm(x).
+     * Where the kernel fuses them (CPU devices' texel mat-vec), a block's output product adds itself to x and
+     * the next product reads norm(x) in its loads: no norm or add pass at all (two dispatches a layer). */
+    vkslm_vk *vk = vkslm_cmd_vk(c);
     int pending = 0; /* h holds a branch output not yet added to x */
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const vkslm_dev_layer *L = &m->layers[il];
         /* attention: q, k, v from norm(x) for every row at once */
-        VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps));
+        const int qkv_norm = !pending && L->wqkv.buf && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_QKV) &&
+                             vkslm_op_matmul_norm_fusable(vk, &L->wqkv, &L->attn_norm);
+        if (!qkv_norm)
+            VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps));
+        pending = 0;
         /* with one projection, q roped and k, v into the caches in one dispatch where one run or one
          * write covers the step */
         const int qkv_write = L->wqkv.buf && (st->n_runs == 1 || multi.write);
-        if (L->wqkv.buf) { /* one projection; q and k|v are strided views of its rows */
+        if (qkv_norm) {
+            const vkslm_matmul_fuse f = {.norm = &L->attn_norm, .eps = eps};
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &qkv, &L->wqkv, &x, opt(&L->bqkv), &f, 0));
+        } else if (L->wqkv.buf) {
             VKSLM_TRY(vkslm_op_matmul(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
+        }
+        if (L->wqkv.buf) { /* one projection; q and k|v are strided views of its rows */
             VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_QKV, &qkv, &h));
             if (qkv_write)
                 VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, multi.write));
@@ -511,13 +523,31 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(vkslm_op_attention(c, &att_r, &q_r, &kc, &vc, &scratch, &apr));
             ir++;
         }
-        VKSLM_TRY(vkslm_op_matmul(c, &h, &L->wo, &att, NULL));
-        VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_O, &h, &att));
-        if (R.post_norms)
-            VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->attn_post_norm, eps));
+        const vkslm_matmul_fuse add = {.add = 1};
+        if (!R.post_norms && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_O) && vkslm_op_matmul_glu_fusable(vk, &L->wo)) {
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &x, &L->wo, &att, NULL, &add, 0)); /* x += att Wo */
+        } else {
+            VKSLM_TRY(vkslm_op_matmul(c, &h, &L->wo, &att, NULL));
+            VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_O, &h, &att));
+            if (R.post_norms)
+                VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->attn_post_norm, eps));
+            pending = 1;
+        }
         /* feed-forward: h = (act(norm(x += h) Wgate) * (norm(x) Wup)) Wdown */
-        VKSLM_TRY(norm_in(c, &h, &x, 1, &L->ffn_norm, eps));
-        if (L->ffn_gate.buf) {
+        /* (pending here means post-norms or an adapter: then no fusion in this block) */
+        const int up_norm = !pending && !L->ffn_gate.buf && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_UP) &&
+                            !vkslm_lora_has(&lora, il, VKSLM_LORA_P_DOWN) &&
+                            vkslm_op_matmul_glu_fusable(vk, &L->ffn_down) &&
+                            vkslm_op_matmul_norm_fusable(vk, &L->ffn_up, &L->ffn_norm);
+        if (!up_norm)
+            VKSLM_TRY(norm_in(c, &h, &x, pending, &L->ffn_norm, eps));
+        pending = 0;
+        if (up_norm) { /* gu = norm(x) Wup, x += act(gu) Wdown: the layer's feed-forward in two dispatches */
+            const vkslm_matmul_fuse fn = {.norm = &L->ffn_norm, .eps = eps};
+            const vkslm_matmul_fuse fd = {.glu = R.gelu ? 2u : 1u, .add = 1};
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &gu, &L->ffn_up, &x, NULL, &fn, 0));
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &x, &L->ffn_down, &gu, NULL, &fd, 0));
+        } else if (L->ffn_gate.buf) {
             VKSLM_TRY(vkslm_op_matmul(c, &g, &L->ffn_gate, &h, NULL));
             VKSLM_TRY(vkslm_op_matmul(c, &u, &L->ffn_up, &h, NULL));
             VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_GATE, &g, &h));
@@ -537,10 +567,12 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
                 VKSLM_TRY(vkslm_op_matmul(c, &h, &L->ffn_down, &g, NULL));
             }
         }
-        VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_DOWN, &h, &g));
-        if (R.post_norms)
-            VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->ffn_post_norm, eps));
-        pending = 1;
+        if (!up_norm) {
+            VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_DOWN, &h, &g));
+            if (R.post_norms)
+                VKSLM_TRY(vkslm_op_rms_norm(c, &h, &h, &L->ffn_post_norm, eps));
+            pending = 1;
+        }
     }
     if (pending) /* the last block's output: the stream is what the KV cache and the logits need */
         VKSLM_TRY(vkslm_op_add(c, &x, &x, &h));
@@ -564,15 +596,22 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     const uint32_t rows = st->n_out, r0 = st->out_rows[0];
     vkslm_tensor xn = act2(&b->h, 0, E, rows);                           /* (E, rows) normed */
     vkslm_tensor logits = act2(&b->logits, 0, V, rows);                  /* (V, rows) */
-    if (st->out_rows[rows - 1] - r0 + 1 == rows) {
+    const int contiguous = st->out_rows[rows - 1] - r0 + 1 == rows;
+    if (contiguous && vkslm_op_matmul_norm_fusable(vk, &m->output, &m->output_norm)) {
+        /* logits = norm(x) Woutput in one dispatch */
+        vkslm_tensor xo = act2(&b->x, (uint64_t)r0 * E * 4, E, rows);
+        const vkslm_matmul_fuse f = {.norm = &m->output_norm, .eps = eps};
+        VKSLM_TRY(vkslm_op_matmul_fused(c, &logits, &m->output, &xo, NULL, &f, 0));
+    } else if (contiguous) {
         vkslm_tensor xo = act2(&b->x, (uint64_t)r0 * E * 4, E, rows);
         VKSLM_TRY(vkslm_op_rms_norm(c, &xn, &xo, &m->output_norm, eps));
+        VKSLM_TRY(vkslm_op_matmul(c, &logits, &m->output, &xn, NULL));
     } else {
         vkslm_tensor out_ids = {&b->out_ids, 0, VKSLM_TYPE_I32, {rows, 1, 1, 1}};
         VKSLM_TRY(vkslm_op_get_rows(c, &xn, &x, &out_ids));
         VKSLM_TRY(vkslm_op_rms_norm(c, &xn, &xn, &m->output_norm, eps));
+        VKSLM_TRY(vkslm_op_matmul(c, &logits, &m->output, &xn, NULL));
     }
-    VKSLM_TRY(vkslm_op_matmul(c, &logits, &m->output, &xn, NULL));
     if (R.final_softcap > 0)
         VKSLM_TRY(vkslm_op_softcap(c, &logits, &logits, R.final_softcap));
     if (st->top_k) { /* ids and values per row (-inf values when every logit is NaN or -inf) */

@@ -140,12 +140,21 @@ static int texel_kernel(vkslm_vk *vk, const vkslm_tensor *w) {
            !vkslm_weights_need_plain(w);
 }
 
-/* glu: 0, or 1 (SwiGLU) / 2 (GeGLU) with x the rows [gate | up] of twice the weight's K (texel kernel only) */
+/* f: the fusions (texel kernel only), or NULL; with glu x holds the rows [gate | up] of twice the weight's K */
 static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
-                            const vkslm_tensor *bias, vkslm_matmul_kernel kernel, uint32_t max_vec, uint32_t glu) {
+                            const vkslm_tensor *bias, vkslm_matmul_kernel kernel, uint32_t max_vec,
+                            const vkslm_matmul_fuse *f) {
     VKSLM_TRY(VKSLM_OP_PRESENT("matmul", d, w, x));
     shape s;
     const char *name = vkslm_dim(x, 1) <= VKSLM_MATMUL_MAX_VEC ? "matvec" : "matmul";
+    const vkslm_matmul_fuse none = {0};
+    if (!f)
+        f = &none;
+    const uint32_t glu = f->glu;
+    const int fused = glu || f->norm || f->add;
+    if (glu > 2 || (glu && f->norm))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the gated activation is %u (0, 1 or 2)%s", name, glu,
+                          glu && f->norm ? " and cannot go with the norm" : "");
     vkslm_tensor xk = *x; /* with glu: the gate half's shape, for the checks */
     if (glu) {
         if (x->ne[0] % 2 || x->ne[0] / 2 % 4)
@@ -154,16 +163,22 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         xk.ne[0] = x->ne[0] / 2;
     }
     VKSLM_TRY(check_shape(name, d, w, &xk, bias, &s));
-    if (vkslm_weights_need_plain(w) && !glu)
+    if (vkslm_weights_need_plain(w) && !fused)
         return record_plain(c, name, d, w, x, bias, &s);
     VKSLM_TRY(vkslm_weights_check(name, w, &s.row_bytes));
     vkslm_vk *vk = vkslm_cmd_vk(c);
-    if (glu && !texel_kernel(vk, w))
-        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the gated activation is fused only into the texel mat-vec "
-                          "(CPU devices with texel buffers)", name);
+    if (fused && !texel_kernel(vk, w))
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the %s is fused only into the texel mat-vec (CPU devices with "
+                          "texel buffers)", name, glu ? "gated activation" : f->norm ? "norm" : "residual add");
+    if (f->norm) {
+        VKSLM_TRY(vkslm_op_check(name, "norm", f->norm, VKSLM_OP_F32, s.k));
+        if (!(f->eps >= 0.0f))
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the norm's epsilon %g is not a number >= 0", name,
+                              (double)f->eps);
+    }
     const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
     int cpu = vkslm_vk_is_cpu(vk), reduce = vkslm_op_need_subgroups(vk, name) == VKSLM_OK;
-    if (glu)
+    if (fused)
         kernel = VKSLM_MATMUL_ROW_PER_LANE;
     if (kernel == VKSLM_MATMUL_AUTO && s.m <= VKSLM_MATMUL_MAX_VEC)
         kernel = cpu || !reduce || (caps->quirk_mask & VKSLM_QUIRK_SCALAR_MATVEC) ? VKSLM_MATMUL_ROW_PER_LANE
@@ -175,7 +190,7 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
     if (kernel == VKSLM_MATMUL_ROW_PER_SUBGROUP && !reduce)
         return vkslm_fail(VKSLM_ERR_FEATURE_MISSING, "%s: the device has no subgroup arithmetic in compute", name);
 
-    uint32_t spec[6], n_spec, rows_per_wg, toks_per_wg;
+    uint32_t spec[8], n_spec, rows_per_wg, toks_per_wg;
     int texel = 0;
     vkslm_shader_id shader;
     if (kernel == VKSLM_MATMUL_TILED) {
@@ -192,15 +207,15 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         vec_plan v = plan_vec(vk, per_lane, texel, vkslm_type_info(w->type)->block_elems == 32, nvec, s.n);
         shader = texel ? texel_shaders[w->type] : vec_shaders[w->type];
         spec[0] = v.local, spec[1] = nvec, spec[2] = (uint32_t)per_lane, spec[3] = v.rows_per_wg, spec[4] = v.rpl;
-        spec[5] = glu;
-        n_spec = texel ? 6 : 5;
+        spec[5] = glu, spec[6] = f->norm != NULL, spec[7] = f->add != 0;
+        n_spec = texel ? 8 : 5;
         rows_per_wg = v.rows_per_wg;
         toks_per_wg = nvec;
     }
     uint64_t xk4 = x->ne[0] * 4; /* bytes of a vector's x row: with glu, gate and up */
     vkslm_product_push pc = {.units = (uint32_t)(s.k / 32), .row_bytes = (uint32_t)s.row_bytes,
                              .x_stride = (uint32_t)(x->ne[0] / 4), .d_stride = (uint32_t)s.n, .has_bias = bias != NULL,
-                             .pad = glu ? (uint32_t)(s.k / 4) : 0};
+                             .pad = glu ? (uint32_t)(s.k / 4) : 0, .eps = f->eps};
     vkslm_op op = {
         .name = name, .shader = shader, .spec = spec, .n_spec = n_spec, .push = &pc, .push_size = sizeof pc,
         .axis = {{.n = s.m, .count_at = AT(n_vec)}, {.n = s.n, .count_at = AT(rows)}},
@@ -213,22 +228,37 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
              .texel = texel},
             {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = AT(d_off), .step = {s.n * 4, 4}, .size = 4},
             {"bias", bias, .optional = 1, .types = VKSLM_OP_F32, .off_at = AT(b_off), .step = {0, 4}, .size = 4},
+            /* the texel kernel's binding 4: the norm's weights (absent: w stands in, unread) */
+            {texel ? "norm" : NULL, f->norm, .optional = 1, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(g_off),
+             .size = s.k * 4, .texel = 1},
         },
-        .bytes = (double)s.row_bytes * s.n + 4.0 * (x->ne[0] * s.m + s.n * s.m), .flops = 2.0 * s.k * s.n * s.m,
+        .bytes = (double)s.row_bytes * s.n + 4.0 * (x->ne[0] * s.m + (f->add ? 2.0 : 1.0) * s.n * s.m),
+        .flops = 2.0 * s.k * s.n * s.m,
     };
     return vkslm_op_record(c, &op);
 }
 
 vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
                                 const vkslm_tensor *bias, vkslm_matmul_kernel kernel, uint32_t max_vec) {
-    return product(c, d, w, x, bias, kernel, max_vec, 0);
+    return product(c, d, w, x, bias, kernel, max_vec, NULL);
+}
+
+vkslm_status vkslm_op_matmul_fused(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
+                                   const vkslm_tensor *bias, const vkslm_matmul_fuse *f, uint32_t max_vec) {
+    return product(c, d, w, x, bias, VKSLM_MATMUL_ROW_PER_LANE, max_vec, f);
 }
 
 int vkslm_op_matmul_glu_fusable(vkslm_vk *vk, const vkslm_tensor *w) { return texel_kernel(vk, w); }
 
+int vkslm_op_matmul_norm_fusable(vkslm_vk *vk, const vkslm_tensor *w, const vkslm_tensor *norm) {
+    return texel_kernel(vk, w) && norm && norm->buf && norm->type == VKSLM_TYPE_F32 &&
+           vkslm_tensor_nelems(norm) >= w->ne[0] && (norm->buf->offset + norm->offset) % 16 == 0;
+}
+
 vkslm_status vkslm_op_matmul_glu(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *gu,
                                  int gelu, uint32_t max_vec) {
-    return product(c, d, w, gu, NULL, VKSLM_MATMUL_ROW_PER_LANE, max_vec, gelu ? 2u : 1u);
+    const vkslm_matmul_fuse f = {.glu = gelu ? 2u : 1u};
+    return product(c, d, w, gu, NULL, VKSLM_MATMUL_ROW_PER_LANE, max_vec, &f);
 }
 
 vkslm_status vkslm_op_matmul(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,

@@ -33,8 +33,11 @@ typedef struct vkslm_product_push {
     uint32_t units, rows, row_bytes, w_off;
     uint32_t x_off, x_stride, n_vec, d_off;
     uint32_t d_stride, b_off, has_bias, pad;
+    uint32_t g_off; /* matmul_vec.comp's texel variants only (the fusions below); matmul.comp stops at pad */
+    float eps;
+    uint32_t pad2, pad3;
 } vkslm_product_push;
-_Static_assert(sizeof(vkslm_product_push) == 48, "must match shaders/matmul_vec.comp and matmul.comp");
+_Static_assert(sizeof(vkslm_product_push) == 64, "must match shaders/matmul_vec.comp and matmul.comp");
 
 /* Push constants of shaders/matmul_plain.comp. */
 typedef struct vkslm_plain_push {
@@ -56,4 +59,22 @@ vkslm_status vkslm_op_matmul_ex(vkslm_cmd *c, const vkslm_tensor *d, const vkslm
 int vkslm_op_matmul_glu_fusable(vkslm_vk *vk, const vkslm_tensor *w);
 vkslm_status vkslm_op_matmul_glu(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *gu,
                                  int gelu, uint32_t max_vec);
+
+/* What the texel mat-vec kernel fuses into a product (vkslm_op_matmul_glu_fusable says where it runs; elsewhere
+ * VKSLM_ERR_UNSUPPORTED), each one dispatch fewer:
+ *   norm: x read as the RMS norm of its rows times norm (f32, K elements): x * norm / sqrt(mean(x^2) + eps),
+ *         the mean over each row of x (engine/cpu/norm.c's formula; the sums' order differs);
+ *   add:  d += the product (d is the residual stream; each element read and written by one invocation);
+ *   glu:  0, or as vkslm_op_matmul_glu (1 SwiGLU, 2 GeGLU); not with norm.
+ * A row's result never depends on the other rows of x (a batch gets bit for bit what each row gets alone). */
+typedef struct vkslm_matmul_fuse {
+    const vkslm_tensor *norm;
+    float eps;
+    int add;
+    uint32_t glu;
+} vkslm_matmul_fuse;
+/* Whether the texel kernel takes w with norm's weights fused (f32, w's K elements, 16-byte aligned: texels). */
+int vkslm_op_matmul_norm_fusable(vkslm_vk *vk, const vkslm_tensor *w, const vkslm_tensor *norm);
+vkslm_status vkslm_op_matmul_fused(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
+                                   const vkslm_tensor *bias, const vkslm_matmul_fuse *f, uint32_t max_vec);
 #endif
