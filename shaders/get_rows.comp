@@ -17,7 +17,8 @@ layout(push_constant) uniform Push {
     uint ids_off;   // int offset of ids[0]
     uint n_ids;     // ids in this dispatch
     uint d_off;     // float offset of d[0][0]
-    uint pad0, pad1, pad2;
+    uint tile;      // rows per tile of W (engine/model/weight_tiles.h; 1: row after row)
+    uint pad1, pad2;
 } pc;
 
 layout(std430, binding = 0) readonly buffer BufW { uint W[]; };
@@ -42,7 +43,8 @@ void main() {
     uint r = uint(id) - pc.r0;
     if (uint(id) < pc.r0 || r >= pc.rows)
         return;
-    uint blk = pc.w_off + r * pc.row_bytes + (g / QB_UNITS) * QB_BYTES, u = g % QB_UNITS;
+    uint blk = pc.w_off + (r / pc.tile) * pc.tile * pc.row_bytes + ((g / QB_UNITS) * pc.tile + r % pc.tile) * QB_BYTES;
+    uint u = g % QB_UNITS;
     vec4 q[8];
     vec4 s = qb_unit(blk, u, q);
     [[unroll]] for (uint k = 0u; k < 4u; k++) {

@@ -57,7 +57,8 @@ layout(push_constant) uniform Push {
     uint pad;
     uint g_off;     // NORM: texel offset of g
     float eps;      // NORM
-    uint pad2, pad3;
+    uint tile;      // rows per tile of W (engine/model/weight_tiles.h; 1: row after row)
+    uint pad3;
 } pc;
 
 #ifdef QB_TEXEL
@@ -120,7 +121,7 @@ float nscale[MAXV];     // NORM: each vector's 1 / rms
 #ifdef QB_TEXEL
 // Adds unit g of each row (rows at bytes rowb[j]) times x into acc, x outer (see the top). seq: as below.
 void add_units(uint rowb[MAXR], uint g, bool seq) {
-    uint boff = (g / QB_UNITS) * QB_BYTES, u = g % QB_UNITS;
+    uint boff = (g / QB_UNITS) * QB_BYTES * pc.tile, u = g % QB_UNITS;
     vec4 xv[MAXV][8];
     vec2 sx[MAXV]; // sum of each half of the unit
     vec4 gw[8]; // NORM: the norm's weights of the unit, for every vector
@@ -156,7 +157,7 @@ void add_units(uint rowb[MAXR], uint g, bool seq) {
 // Adds unit g (the g-th 32-element unit of each row; rows at bytes rowb[j]) times x into acc. seq: the
 // caller walks g = 0, 1, 2, ... (so qb_unit_seq may reuse words of the previous unit).
 void add_units(uint rowb[MAXR], uint g, bool seq) {
-    uint boff = (g / QB_UNITS) * QB_BYTES, u = g % QB_UNITS;
+    uint boff = (g / QB_UNITS) * QB_BYTES * pc.tile, u = g % QB_UNITS;
     vec4 q[MAXR][8];
     [[unroll]] for (uint j = 0u; j < RPL; j++) {
         vec4 s = seq ? qb_unit_seq(rowb[j] + boff, u, q[j], wcache[j]) : qb_unit(rowb[j] + boff, u, q[j]);
@@ -196,10 +197,13 @@ void store(uint r0, uint v0) {
     }
 }
 
-// Byte offsets of rows r0 .. r0 + RPL - 1, clamped to the last row (clamped rows compute, never store).
+// Byte offsets of the first blocks of rows r0 .. r0 + RPL - 1, clamped to the last row (clamped rows compute,
+// never store). In tiles of T rows, block b of row r is block b * T + r % T of its tile (T = 1: GGUF's rows).
 void row_offsets(uint r0, out uint rowb[MAXR]) {
-    [[unroll]] for (uint j = 0u; j < MAXR; j++)
-        rowb[j] = pc.w_off + min(r0 + j, pc.rows - 1u) * pc.row_bytes;
+    [[unroll]] for (uint j = 0u; j < MAXR; j++) {
+        uint r = min(r0 + j, pc.rows - 1u);
+        rowb[j] = pc.w_off + (r / pc.tile) * pc.tile * pc.row_bytes + (r % pc.tile) * QB_BYTES;
+    }
 }
 
 void main() {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/model/model.h"
+#include "engine/model/weight_tiles.h"
 #include "engine/runtime/api_internal.h"
 #include "tests/harness.h"
 
@@ -27,6 +28,18 @@ static void load(vkslm_vk *vk, const char *rel, vkslm_model_dev **m, vkslm_statu
     *st = vkslm_model_dev_load(vk, g, on_progress, NULL, m);
 }
 
+/* A copy of t's bytes as the device holds them: GGUF's rows, or tiles of `tile` rows. */
+static void *laid_out(const vkslm_model_dev *m, const vkslm_gguf_tensor *t, uint32_t tile) {
+    (void)m;
+    void *b = malloc(t->size);
+    CU_ASSERT_FATAL(b != NULL);
+    if (tile)
+        vkslm_tile_pack(b, t->data, t->type, t->ne[0], t->ne[1], tile);
+    else
+        memcpy(b, t->data, t->size);
+    return b;
+}
+
 static void test_weights_arrive_intact(void) {
     TEST_REQUIRE_DATA();
     vkslm_vk *vk = test_gpu();
@@ -40,17 +53,23 @@ static void test_weights_arrive_intact(void) {
     CU_ASSERT_FATAL(st == VKSLM_OK);
     CU_ASSERT_EQUAL(last_fraction, 1.0f);
     CU_ASSERT_EQUAL(calls, (int)m->n_tensors);
-    uint64_t kept = 0;
+    uint64_t kept = 0, tiled = 0;
     for (uint64_t i = 0; i < m->n_tensors; i++) {
         const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(m->gguf, i);
         if (!m->bufs[i].buffer)
             continue; /* fused into a layer tensor: checked below */
         kept++;
-        void *back = malloc(t->size);
+        void *back = malloc(t->size), *want = laid_out(m, t, m->tiles[i]);
         CU_ASSERT_FATAL(vkslm_vk_download(vk, &m->bufs[i], 0, back, t->size) == VKSLM_OK);
-        CU_ASSERT_EQUAL(memcmp(back, t->data, t->size), 0);
+        CU_ASSERT_EQUAL(memcmp(back, want, t->size), 0);
         free(back);
+        free(want);
+        tiled += m->tiles[i] != 0;
     }
+    /* CPU devices: the weight matrices in tiles of rows (the output is tied to the embedding here) */
+    const uint32_t tile = vkslm_vk_get_enabled(vk)->weight_tile;
+    CU_ASSERT_EQUAL(tiled, tile ? 1 + 2 * m->hp.n_layer : 0); /* embedding, wo, ffn_down (the rest fused) */
+    CU_ASSERT_EQUAL(vkslm_model_dev_tensor(m, m->w.tok_embd).tile, tile);
     CU_ASSERT(kept >= 2 + 4 * m->hp.n_layer); /* embedding, norms, wo, ffn_down stay as loaded */
     /* fused tensors: the parts' bytes one after another (q|k|v with their biases, gate|up) */
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
@@ -70,7 +89,9 @@ static void test_weights_arrive_intact(void) {
             unsigned char *back = malloc(total);
             CU_ASSERT_FATAL(vkslm_vk_download(vk, checks[k].fused->buf, 0, back, total) == VKSLM_OK);
             for (int j = 0; j < 3 && checks[k].parts[j]; j++) {
-                CU_ASSERT_EQUAL(memcmp(back + at, checks[k].parts[j]->data, checks[k].parts[j]->size), 0);
+                void *want = laid_out(m, checks[k].parts[j], checks[k].fused->tile);
+                CU_ASSERT_EQUAL(memcmp(back + at, want, checks[k].parts[j]->size), 0);
+                free(want);
                 at += checks[k].parts[j]->size;
             }
             CU_ASSERT_EQUAL(at, total);

@@ -4,7 +4,9 @@
 
 #include <string.h>
 
+#include "engine/model/weight_tiles.h"
 #include "engine/util/alloc.h"
+#include "engine/util/clock.h"
 #include "engine/util/error.h"
 
 void vkslm_model_dev_free(vkslm_model_dev *m) {
@@ -14,6 +16,7 @@ void vkslm_model_dev_free(vkslm_model_dev *m) {
         for (uint64_t i = 0; i < m->n_tensors; i++)
             vkslm_vk_free(m->vk, &m->bufs[i]);
     VKSLM_FREE(m->bufs);
+    VKSLM_FREE(m->tiles);
     for (uint32_t i = 0; i < m->n_fused; i++)
         vkslm_vk_free(m->vk, &m->fused[i]);
     VKSLM_FREE(m->fused);
@@ -42,6 +45,7 @@ vkslm_tensor vkslm_model_dev_tensor(const vkslm_model_dev *m, vkslm_wt w) {
     t.buf = &m->bufs[i];
     t.offset = 0;
     t.type = w->type;
+    t.tile = m->tiles ? m->tiles[i] : 0;
     for (int d = 0; d < 4; d++)
         t.ne[d] = w->ne[d];
     return t;
@@ -55,6 +59,7 @@ static vkslm_status fuse(vkslm_model_dev *m, vkslm_tensor *parts[], int n, vkslm
     int one_d = parts[0]->ne[1] <= 1;
     for (int i = 0; i < n; i++) {
         if (!parts[i]->buf || parts[i]->type != parts[0]->type || parts[i]->offset != 0 ||
+            parts[i]->tile != parts[0]->tile || /* (tiles never straddle parts: each holds whole tiles) */
             (!one_d && parts[i]->ne[0] != parts[0]->ne[0]) || (one_d && parts[i]->ne[1] > 1))
             return VKSLM_OK;
         rows += one_d ? parts[i]->ne[0] : parts[i]->ne[1];
@@ -75,7 +80,8 @@ static vkslm_status fuse(vkslm_model_dev *m, vkslm_tensor *parts[], int n, vkslm
     vkslm_cmd_destroy(c);
     if (st != VKSLM_OK)
         return st;
-    vkslm_tensor t = {dst, 0, parts[0]->type, {one_d ? rows : parts[0]->ne[0], one_d ? 1 : rows, 1, 1}};
+    vkslm_tensor t = {dst, 0, parts[0]->type, {one_d ? rows : parts[0]->ne[0], one_d ? 1 : rows, 1, 1},
+                      parts[0]->tile};
     for (int i = 0; i < n; i++) {
         vkslm_vk_free(m->vk, (vkslm_buf *)parts[i]->buf);
         memset(parts[i], 0, sizeof *parts[i]);
@@ -109,6 +115,45 @@ static vkslm_status fuse_layers(vkslm_model_dev *m) {
     return VKSLM_OK;
 }
 
+/* Rows per tile of each tensor on this device: the weight matrices the products and the embedding lookup
+ * read, in tiles of the device's weight_tile rows where their shape allows (weight_tiles.h); 0 for the rest. */
+static void tile_one(vkslm_model_dev *m, vkslm_wt w, uint32_t t) {
+    uint64_t i = w ? tensor_index(m, w) : UINT64_MAX;
+    if (i != UINT64_MAX && w->ne[2] <= 1 && w->ne[3] <= 1 && vkslm_tile_ok(w->type, w->ne[0], w->ne[1], t))
+        m->tiles[i] = t;
+}
+
+static void plan_tiles(vkslm_model_dev *m) {
+    const uint32_t t = vkslm_vk_get_enabled(m->vk)->weight_tile;
+    if (t < 2)
+        return;
+    tile_one(m, m->w.tok_embd, t);
+    tile_one(m, m->w.output, t);
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        const vkslm_layer_weights *L = &m->w.layers[il];
+        const vkslm_wt lw[8] = {L->wq, L->wk, L->wv, L->wqkv, L->wo, L->ffn_gate, L->ffn_up, L->ffn_down};
+        for (int j = 0; j < 8; j++)
+            tile_one(m, lw[j], t);
+    }
+}
+
+/* Uploads GGUF tensor i: as it is, or in tiles (through a host copy). */
+static vkslm_status upload_tensor(vkslm_model_dev *m, uint64_t i) {
+    const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(m->gguf, i);
+    if (!m->tiles[i])
+        return vkslm_vk_upload(m->vk, &m->bufs[i], 0, t->data, t->size);
+    double t0 = vkslm_now_ms();
+    void *tiled = VKSLM_MALLOC(t->size);
+    if (!tiled)
+        return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "no %llu bytes of host memory to lay out tensor '%.*s' in tiles",
+                          (unsigned long long)t->size, (int)(t->name.len > 80 ? 80 : t->name.len), t->name.ptr);
+    vkslm_tile_pack(tiled, t->data, t->type, t->ne[0], t->ne[1], m->tiles[i]);
+    m->tile_ms += vkslm_now_ms() - t0;
+    vkslm_status st = vkslm_vk_upload(m->vk, &m->bufs[i], 0, tiled, t->size);
+    VKSLM_FREE(tiled);
+    return st;
+}
+
 vkslm_status vkslm_model_dev_load(vkslm_vk *vk, vkslm_gguf *gguf, vkslm_load_progress_fn progress, void *user,
                                   vkslm_model_dev **out) {
     *out = NULL;
@@ -128,7 +173,8 @@ vkslm_status vkslm_model_dev_load(vkslm_vk *vk, vkslm_gguf *gguf, vkslm_load_pro
     }
     m->n_tensors = vkslm_gguf_tensor_count(gguf);
     m->bufs = VKSLM_CALLOC(m->n_tensors ? m->n_tensors : 1, sizeof *m->bufs);
-    if (!m->bufs) {
+    m->tiles = VKSLM_CALLOC(m->n_tensors ? m->n_tensors : 1, sizeof *m->tiles);
+    if (!m->bufs || !m->tiles) {
         vkslm_model_dev_free(m);
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
@@ -145,11 +191,12 @@ vkslm_status vkslm_model_dev_load(vkslm_vk *vk, vkslm_gguf *gguf, vkslm_load_pro
                           vkslm_vk_get_caps(vk)->name, vkslm_vk_get_caps(vk)->profile[0] ? " under profile " : "",
                           vkslm_vk_get_caps(vk)->profile);
     }
+    plan_tiles(m);
     for (uint64_t i = 0; i < m->n_tensors && st == VKSLM_OK; i++) {
         const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(gguf, i);
         st = vkslm_vk_alloc(vk, VKSLM_MEM_DEVICE, t->size, &m->bufs[i]);
         if (st == VKSLM_OK)
-            st = vkslm_vk_upload(vk, &m->bufs[i], 0, t->data, t->size);
+            st = upload_tensor(m, i);
         if (st != VKSLM_OK) {
             vkslm_fail_context(st, "uploading tensor '%.*s' (%llu bytes)", (int)(t->name.len > 80 ? 80 : t->name.len),
                                t->name.ptr, (unsigned long long)t->size);

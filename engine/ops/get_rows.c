@@ -31,6 +31,10 @@ vkslm_status vkslm_op_get_rows(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_
         return vkslm_fail(VKSLM_ERR_LIMIT, "%s: %llu rows", name, (unsigned long long)n_rows);
     uint64_t rb = vkslm_type_row_bytes(w->type, k);
     double bytes = (double)n * (rb + 4.0 * k);
+    const uint32_t tile = w->tile > 1 ? w->tile : 1;
+    if (tile > 1 && (vkslm_weights_need_plain(w) || n_rows % tile))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: a weight in tiles of %u rows needs whole tiles and rows of "
+                          "32-element units (it has %llu rows of %llu elements)", name, tile, (unsigned long long)n_rows, (unsigned long long)k);
     if (vkslm_weights_need_plain(w)) {
         static const uint32_t spec[1] = {WG};
         vkslm_plain_push pc = {.k = (uint32_t)k, .rows = (uint32_t)n_rows, .row_halves = (uint32_t)(rb / 2),
@@ -53,10 +57,13 @@ vkslm_status vkslm_op_get_rows(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_
     }
     VKSLM_TRY(vkslm_weights_check(name, w, &rb));
     uint32_t spec[1] = {WG};
-    vkslm_get_rows_push pc = {.units = (uint32_t)(k / 32), .row_bytes = (uint32_t)rb, .n_total = (uint32_t)n_rows};
+    vkslm_get_rows_push pc = {.units = (uint32_t)(k / 32), .row_bytes = (uint32_t)rb, .n_total = (uint32_t)n_rows,
+                              .tile = tile};
     vkslm_op op = {
         .name = name, .shader = shaders[w->type], .spec = spec, .n_spec = 1, .push = &pc, .push_size = sizeof pc,
-        .axis = {{.n = n, .count_at = AT(n_ids)}, {.n = n_rows, .count_at = AT(rows), .first_at = AT(r0)}},
+        /* row pieces of whole tiles */
+        .axis = {{.n = n, .count_at = AT(n_ids)},
+                 {.n = n_rows, .multiple = tile, .whole = 1, .count_at = AT(rows), .first_at = AT(r0)}},
         .grid = {{.per = k / 32, .div = WG, .axes = 1}}, /* an invocation per 32-element unit of an id's row */
         .arg = {
             {"w", w, .unit = 1, .align = vkslm_type_info(w->type)->block_elems == 1 ? 4 : 2, .off_at = AT(w_off),

@@ -13,7 +13,7 @@
 typedef struct vkslm_get_rows_push {
     uint32_t units, row_bytes, w_off, r0;
     uint32_t rows, n_total, ids_off, n_ids;
-    uint32_t d_off, pad0, pad1, pad2;
+    uint32_t d_off, tile, pad1, pad2;
 } vkslm_get_rows_push;
 _Static_assert(sizeof(vkslm_get_rows_push) == 48, "must match shaders/get_rows.comp");
 

@@ -163,6 +163,10 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         xk.ne[0] = x->ne[0] / 2;
     }
     VKSLM_TRY(check_shape(name, d, w, &xk, bias, &s));
+    const uint32_t tile = w->tile > 1 ? w->tile : 1;
+    if (tile > 1 && (vkslm_weights_need_plain(w) || s.n % tile))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: a weight in tiles of %u rows needs whole tiles and rows of "
+                          "32-element units (it has %llu rows of %llu elements)", name, tile, (unsigned long long)s.n, (unsigned long long)s.k);
     if (vkslm_weights_need_plain(w) && !fused)
         return record_plain(c, name, d, w, x, bias, &s);
     VKSLM_TRY(vkslm_weights_check(name, w, &s.row_bytes));
@@ -189,6 +193,9 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         kernel = VKSLM_MATMUL_ROW_PER_LANE;
     if (kernel == VKSLM_MATMUL_ROW_PER_SUBGROUP && !reduce)
         return vkslm_fail(VKSLM_ERR_FEATURE_MISSING, "%s: the device has no subgroup arithmetic in compute", name);
+    if (kernel == VKSLM_MATMUL_TILED && tile > 1)
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the shared-memory tiled kernel reads weights row after row, "
+                          "not in tiles of %u rows", name, tile);
 
     uint32_t spec[8], n_spec, rows_per_wg, toks_per_wg;
     int texel = 0;
@@ -215,10 +222,12 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
     uint64_t xk4 = x->ne[0] * 4; /* bytes of a vector's x row: with glu, gate and up */
     vkslm_product_push pc = {.units = (uint32_t)(s.k / 32), .row_bytes = (uint32_t)s.row_bytes,
                              .x_stride = (uint32_t)(x->ne[0] / 4), .d_stride = (uint32_t)s.n, .has_bias = bias != NULL,
-                             .pad = glu ? (uint32_t)(s.k / 4) : 0, .eps = f->eps};
+                             .pad = glu ? (uint32_t)(s.k / 4) : 0, .eps = f->eps, .tile = tile};
     vkslm_op op = {
         .name = name, .shader = shader, .spec = spec, .n_spec = n_spec, .push = &pc, .push_size = sizeof pc,
-        .axis = {{.n = s.m, .count_at = AT(n_vec)}, {.n = s.n, .count_at = AT(rows)}},
+        /* row pieces of whole tiles (and whole workgroups: the pieces' rows restart the tiles) */
+        .axis = {{.n = s.m, .count_at = AT(n_vec)},
+                 {.n = s.n, .multiple = tile, .whole = 1, .count_at = AT(rows)}},
         .grid = {{.div = rows_per_wg, .axes = 2}, {.div = toks_per_wg, .axes = 1}},
         .arg = {
             /* quantized blocks are read as words at any even byte offset, plain floats as aligned words */

@@ -33,9 +33,10 @@ typedef struct vkslm_product_push {
     uint32_t units, rows, row_bytes, w_off;
     uint32_t x_off, x_stride, n_vec, d_off;
     uint32_t d_stride, b_off, has_bias, pad;
-    uint32_t g_off; /* matmul_vec.comp's texel variants only (the fusions below); matmul.comp stops at pad */
+    uint32_t g_off; /* matmul_vec.comp only (g_off, eps: the fusions below); matmul.comp stops at pad */
     float eps;
-    uint32_t pad2, pad3;
+    uint32_t tile;  /* rows per tile of w (vkslm_tensor.tile; 1: row after row) */
+    uint32_t pad3;
 } vkslm_product_push;
 _Static_assert(sizeof(vkslm_product_push) == 64, "must match shaders/matmul_vec.comp and matmul.comp");
 

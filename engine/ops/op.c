@@ -114,12 +114,13 @@ static uint64_t grid_cap(const vkslm_op_grid *g, uint32_t max_count, uint32_t ax
     return min_u64((uint64_t)max_count * div, U32_MAX_COUNT) / per;
 }
 
-/* n units, rounded down to the axis's multiple unless that leaves none (then alignment checks decide) */
+/* n units, rounded down to the axis's multiple unless that leaves none (then alignment checks decide, or with
+ * `whole` none fit) */
 static uint64_t round_down(uint64_t n, const vkslm_op_axis *a, uint64_t total) {
     if (n >= total)
         return total;
     uint64_t m = a->multiple > 1 ? n - n % a->multiple : n;
-    return m ? m : n;
+    return m ? m : a->whole ? 0 : n;
 }
 
 /* Units per piece along each axis: every binding within the range, every group count within the limits. */

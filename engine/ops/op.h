@@ -52,6 +52,7 @@ typedef struct vkslm_op_arg {
 typedef struct vkslm_op_axis {
     uint64_t n;            /* units (0 counts as 1) */
     uint64_t multiple;     /* every piece but the last holds a multiple of this many units (0: 1) */
+    int whole;             /* and must: a range that holds no multiple fails the op (weights in tiles) */
     uint64_t max;          /* at most this many units per piece (0: no limit of the op's own) */
     int32_t count_at;      /* VKSLM_OP_PUSH of the piece's unit count (uint32), or 0 */
     int32_t first_at;      /* VKSLM_OP_PUSH of the piece's first unit (uint32), or 0 */

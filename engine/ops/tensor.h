@@ -11,6 +11,8 @@ typedef struct vkslm_tensor {
     uint64_t offset;  /* bytes from the start of buf */
     uint32_t type;    /* vkslm_ggml_type */
     uint64_t ne[4];   /* elements per dimension, ne[0] contiguous; unused dims 1 (0 is read as 1) */
+    uint32_t tile;    /* weight matrices: 0 or 1, GGUF's layout (row after row); T > 1, rows in tiles of T
+                       * (engine/model/weight_tiles.h), which the weight kernels of CPU devices read */
 } vkslm_tensor;
 
 static inline uint64_t vkslm_tensor_nelems(const vkslm_tensor *t) {

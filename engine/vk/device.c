@@ -71,6 +71,10 @@ static vkslm_status create_device(vkslm_vk *vk) {
     e->texel_buffers = c->type == VK_PHYSICAL_DEVICE_TYPE_CPU && c->texel_rgba32ui &&
                        c->max_texel_elements * 16 >= c->max_storage_buffer_range &&
                        !vkslm_env_flag("VKSLM_DISABLE_TEXEL");
+    if (e->weight_tile == UINT32_MAX) /* not set by VKSLM_WEIGHT_TILE (read_env) */
+        e->weight_tile = e->texel_buffers ? 32u : 0u;
+    else if (e->weight_tile == 1)
+        e->weight_tile = 0;
     int v13 = c->api_version >= VK_API_VERSION_1_3;
 
     VkPhysicalDeviceVulkan11Features f11 = {
@@ -145,6 +149,9 @@ static vkslm_status read_env(vkslm_vk *vk) {
     uint64_t rpl;
     VKSLM_TRY(vkslm_env_uint("VKSLM_MATVEC_RPL", 0, 1, 32, &rpl));
     vk->enabled.matvec_rpl = (uint32_t)rpl;
+    uint64_t tile;
+    VKSLM_TRY(vkslm_env_uint("VKSLM_WEIGHT_TILE", UINT32_MAX, 0, 1024, &tile));
+    vk->enabled.weight_tile = (uint32_t)tile;
     return vkslm_env_size("VKSLM_DEVICE_MEMORY_LIMIT", 0, 0, UINT64_MAX, &vk->memory_limit);
 }
 

@@ -148,6 +148,9 @@ typedef struct vkslm_vk_enabled {
                           * is there, a view spans the whole storage range, VKSLM_DISABLE_TEXEL is unset */
     uint32_t matvec_rpl; /* VKSLM_MATVEC_RPL (1..32): rows per invocation of the mat-vec kernel (at most 4 in
                           * its storage-buffer variant); 0: its choice */
+    uint32_t weight_tile; /* rows per tile of the weight matrices models load (engine/model/weight_tiles.h): 32
+                           * where texel_buffers (CPU devices), else 0 (GGUF's rows); VKSLM_WEIGHT_TILE sets it
+                           * (0 or 1: off) */
 } vkslm_vk_enabled;
 const vkslm_vk_enabled *vkslm_vk_get_enabled(const vkslm_vk *vk);
 /* The largest range vkslm binds as one storage buffer (device limit, or the env override if lower). */

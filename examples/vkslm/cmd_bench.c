@@ -135,7 +135,9 @@ static int run_speed(vkslm_model *model, const int32_t *prompt, uint32_t p, uint
     vkslm_status st = VKSLM_OK;
     int tty = isatty(STDERR_FILENO);
     for (int32_t rep = -1; rep < (int32_t)reps && st == VKSLM_OK && !rc; rep++) { /* rep -1: warm-up */
-        uint32_t pr = rep < 0 ? (p < 16 ? p : 16) : p, nr = rep < 0 ? (n < 4 ? n : 4) : n;
+        /* the warm-up prefills the whole prompt (its step shapes may need pipelines of their own, which the
+         * first timed repetition must not pay for) and decodes up to 4 tokens */
+        uint32_t pr = p, nr = rep < 0 ? (n < 4 ? n : 4) : n;
         if (tty)
             fprintf(stderr, "\rbench: %s %d/%u   ", rep < 0 ? "warm-up" : "repetition", rep + 1, reps);
         vkslm_session_rewind(s, 0);
