@@ -451,17 +451,25 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const vkslm_dev_layer *L = &m->layers[il];
         /* attention: q, k, v from norm(x) for every row at once */
-        const int qkv_norm = !pending && L->wqkv.buf && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_QKV) &&
-                             vkslm_op_matmul_norm_fusable(vk, &L->wqkv, &L->attn_norm);
+        /* (q, k, v of different types stay three products: each then takes the norm in its loads) */
+        const int qkv_norm =
+            !pending &&
+            (L->wqkv.buf ? !vkslm_lora_has(&lora, il, VKSLM_LORA_P_QKV) &&
+                               vkslm_op_matmul_norm_fusable(vk, &L->wqkv, &L->attn_norm)
+                         : !vkslm_lora_has(&lora, il, VKSLM_LORA_P_Q) && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_K) &&
+                               !vkslm_lora_has(&lora, il, VKSLM_LORA_P_V) &&
+                               vkslm_op_matmul_norm_fusable(vk, &L->wq, &L->attn_norm) &&
+                               vkslm_op_matmul_norm_fusable(vk, &L->wk, &L->attn_norm) &&
+                               vkslm_op_matmul_norm_fusable(vk, &L->wv, &L->attn_norm));
         if (!qkv_norm)
             VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps));
         pending = 0;
         /* with one projection, q roped and k, v into the caches in one dispatch where one run or one
          * write covers the step */
         const int qkv_write = L->wqkv.buf && (st->n_runs == 1 || multi.write);
-        if (qkv_norm) {
-            const vkslm_matmul_fuse f = {.norm = &L->attn_norm, .eps = eps};
-            VKSLM_TRY(vkslm_op_matmul_fused(c, &qkv, &L->wqkv, &x, opt(&L->bqkv), &f, 0));
+        const vkslm_matmul_fuse fnorm = {.norm = &L->attn_norm, .eps = eps};
+        if (qkv_norm && L->wqkv.buf) {
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &qkv, &L->wqkv, &x, opt(&L->bqkv), &fnorm, 0));
         } else if (L->wqkv.buf) {
             VKSLM_TRY(vkslm_op_matmul(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
         }
@@ -471,6 +479,11 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
                 VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, multi.write));
             else
                 VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rope_q));
+        } else if (qkv_norm) {
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &q, &L->wq, &x, opt(&L->bq), &fnorm, 0));
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &k, &L->wk, &x, opt(&L->bk), &fnorm, 0));
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &v, &L->wv, &x, opt(&L->bv), &fnorm, 0));
+            VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rope));
         } else {
             VKSLM_TRY(vkslm_op_matmul(c, &q, &L->wq, &h, opt(&L->bq)));
             VKSLM_TRY(vkslm_op_matmul(c, &k, &L->wk, &h, opt(&L->bk)));
