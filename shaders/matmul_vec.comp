@@ -33,14 +33,15 @@ layout(constant_id = 4) const uint RPL = 1u;           // rows computed together
 // up pc.pad texels after gate (the feed-forward's down product without an activation pass; shaders/act.comp
 // has the same formulas)
 layout(constant_id = 5) const uint GLU = 0u;
-// QB_TEXEL only: 1 reads x as RMS-normalised rows, x * g / sqrt(mean(x^2) + pc.eps) with g the norm's weight
-// (binding 4, texels from pc.g_off): g on the x loads, the scale on each vector's sums at the end. The mean is
-// over the vector's whole row, each subgroup summing it alone (so a vector's scale never depends on its
-// batch). The norm before a product without a pass of its own.
-layout(constant_id = 6) const uint NORM = 0u;
-// QB_TEXEL only: 1 adds the product to d (the residual stream: every element is read, then written, by the
-// one invocation that computes it) instead of storing it
-layout(constant_id = 7) const uint RESID = 0u;
+// QB_TEXEL only, pc.fuse (run-time flags, so that these fusions share one pipeline with the plain product):
+//   NORM reads x as RMS-normalised rows, x * g / sqrt(mean(x^2) + pc.eps) with g the norm's weight (binding 4,
+//   texels from pc.g_off): g on the x loads, the scale on each vector's sums at the end. The mean is over the
+//   vector's whole row, each subgroup summing it alone (so a vector's scale never depends on its batch): the
+//   norm before a product without a pass of its own. Not with GLU.
+//   RESID adds the product to d (the residual stream: every element is read, then written, by the one
+//   invocation that computes it) instead of storing it.
+#define NORM ((pc.fuse & 1u) != 0u)
+#define RESID ((pc.fuse & 2u) != 0u)
 
 layout(push_constant) uniform Push {
     uint units;     // 32-element units per row (K / 32)
@@ -58,7 +59,7 @@ layout(push_constant) uniform Push {
     uint g_off;     // NORM: texel offset of g
     float eps;      // NORM
     uint tile;      // rows per tile of W (engine/model/weight_tiles.h; 1: row after row)
-    uint pad3;
+    uint fuse;      // QB_TEXEL: 1 NORM, 2 RESID (above)
 } pc;
 
 #ifdef QB_TEXEL
@@ -72,11 +73,8 @@ vec4 glu_gelu(vec4 x) {
     return x / (1.0 + exp(-2.0 * y));
 }
 layout(binding = 4) uniform usamplerBuffer GT; // NORM: g as texels
-// texel t of a vector's x (at texel b, as bound): through the gated activation when GLU is set, times g (the
-// norm's weights of texel t) when NORM is
-vec4 x_at(uint b, uint t, vec4 nw) {
-    if (NORM != 0u)
-        return XV(b + t) * nw;
+// texel t of a vector's x (at texel b, as bound), through the gated activation when GLU is set
+vec4 x_at(uint b, uint t) {
     if (GLU == 0u)
         return XV(b + t);
     vec4 g = XV(b + t), u = XV(b + t + pc.pad);
@@ -124,12 +122,17 @@ void add_units(uint rowb[MAXR], uint g, bool seq) {
     uint boff = (g / QB_UNITS) * QB_BYTES * pc.tile, u = g % QB_UNITS;
     vec4 xv[MAXV][8];
     vec2 sx[MAXV]; // sum of each half of the unit
-    vec4 gw[8]; // NORM: the norm's weights of the unit, for every vector
-    [[unroll]] for (uint i = 0u; i < 8u; i++)
-        gw[i] = NORM != 0u ? uintBitsToFloat(texelFetch(GT, int(pc.g_off + 8u * g + i))) : vec4(1.0);
-    [[unroll]] for (uint v = 0u; v < NVEC; v++) {
+    [[unroll]] for (uint v = 0u; v < NVEC; v++)
         [[unroll]] for (uint i = 0u; i < 8u; i++)
-            xv[v][i] = x_at(xbase[v], 8u * g + i, gw[i]);
+            xv[v][i] = x_at(xbase[v], 8u * g + i);
+    if (NORM) { // the norm's weights of the unit, for every vector
+        [[unroll]] for (uint i = 0u; i < 8u; i++) {
+            vec4 gw = uintBitsToFloat(texelFetch(GT, int(pc.g_off + 8u * g + i)));
+            [[unroll]] for (uint v = 0u; v < NVEC; v++)
+                xv[v][i] *= gw;
+        }
+    }
+    [[unroll]] for (uint v = 0u; v < NVEC; v++) {
         vec4 l = (xv[v][0] + xv[v][1]) + (xv[v][2] + xv[v][3]), h = (xv[v][4] + xv[v][5]) + (xv[v][6] + xv[v][7]);
         sx[v] = vec2((l.x + l.y) + (l.z + l.w), (h.x + h.y) + (h.z + h.w));
     }
@@ -188,8 +191,13 @@ void store(uint r0, uint v0) {
             if (v0 + v < pc.n_vec) {
                 uint at = pc.d_off + (v0 + v) * pc.d_stride + r;
 #ifdef QB_TEXEL
-                float y = (NORM != 0u ? acc[j * MAXV + v] * nscale[v] : acc[j * MAXV + v]) + bias;
-                D[at] = RESID != 0u ? D[at] + y : y;
+                float y = acc[j * MAXV + v];
+                if (NORM)
+                    y *= nscale[v];
+                y += bias;
+                if (RESID)
+                    y += D[at];
+                D[at] = y;
 #else
                 D[at] = acc[j * MAXV + v] + bias;
 #endif
@@ -213,7 +221,7 @@ void main() {
     [[unroll]] for (uint a = 0u; a < MAXR * MAXV; a++)
         acc[a] = 0.0;
 #ifdef QB_TEXEL
-    if (NORM != 0u)
+    if (NORM)
         [[unroll]] for (uint v = 0u; v < NVEC; v++)
             nscale[v] = norm_scale(xbase[v]);
 #endif

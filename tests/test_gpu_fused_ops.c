@@ -120,12 +120,15 @@ static void check_case(vkslm_vk *vk, const fused_case *fc, uint64_t salt) {
     free(w), free(x), free(g), free(bias), free(d0), free(ref), free(out), free(alone);
 }
 
+/* Quick mode (sanitizers, arm64 under qemu: every new pipeline compiles slowly there): two types, 1 and 11
+ * vectors. */
 static void run_all(vkslm_vk *vk, uint64_t salt) {
-    static const uint32_t types[] = {VKSLM_TYPE_Q4_0, VKSLM_TYPE_Q8_0, VKSLM_TYPE_Q4_K, VKSLM_TYPE_F16};
-    static const uint64_t ms[] = {1, 3, 8, 11};
-    for (size_t t = 0; t < sizeof types / sizeof *types; t++)
+    static const uint32_t types[] = {VKSLM_TYPE_Q4_0, VKSLM_TYPE_Q4_K, VKSLM_TYPE_Q8_0, VKSLM_TYPE_F16};
+    static const uint64_t ms[] = {1, 11, 3, 8};
+    const size_t nt = test_quick() ? 2 : sizeof types / sizeof *types, nm = test_quick() ? 2 : sizeof ms / sizeof *ms;
+    for (size_t t = 0; t < nt; t++)
         for (uint32_t mode = 0; mode < MODES; mode++)
-            for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++) {
+            for (size_t mi = 0; mi < nm; mi++) {
                 fused_case fc = {
                     .type = types[t], .mode = mode, .m = ms[mi], .n = mi % 2 ? 37 : 70,
                     .k = vkslm_type_info(types[t])->block_elems == 256 ? 256 : 96,

@@ -197,7 +197,7 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the shared-memory tiled kernel reads weights row after row, "
                           "not in tiles of %u rows", name, tile);
 
-    uint32_t spec[8], n_spec, rows_per_wg, toks_per_wg;
+    uint32_t spec[6], n_spec, rows_per_wg, toks_per_wg;
     int texel = 0;
     vkslm_shader_id shader;
     if (kernel == VKSLM_MATMUL_TILED) {
@@ -214,15 +214,16 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         vec_plan v = plan_vec(vk, per_lane, texel, vkslm_type_info(w->type)->block_elems == 32, nvec, s.n);
         shader = texel ? texel_shaders[w->type] : vec_shaders[w->type];
         spec[0] = v.local, spec[1] = nvec, spec[2] = (uint32_t)per_lane, spec[3] = v.rows_per_wg, spec[4] = v.rpl;
-        spec[5] = glu, spec[6] = f->norm != NULL, spec[7] = f->add != 0;
-        n_spec = texel ? 8 : 5;
+        spec[5] = glu;
+        n_spec = texel ? 6 : 5;
         rows_per_wg = v.rows_per_wg;
         toks_per_wg = nvec;
     }
     uint64_t xk4 = x->ne[0] * 4; /* bytes of a vector's x row: with glu, gate and up */
     vkslm_product_push pc = {.units = (uint32_t)(s.k / 32), .row_bytes = (uint32_t)s.row_bytes,
                              .x_stride = (uint32_t)(x->ne[0] / 4), .d_stride = (uint32_t)s.n, .has_bias = bias != NULL,
-                             .pad = glu ? (uint32_t)(s.k / 4) : 0, .eps = f->eps, .tile = tile};
+                             .pad = glu ? (uint32_t)(s.k / 4) : 0, .eps = f->eps, .tile = tile,
+                             .fuse = (f->norm ? 1u : 0u) | (f->add ? 2u : 0u)};
     vkslm_op op = {
         .name = name, .shader = shader, .spec = spec, .n_spec = n_spec, .push = &pc, .push_size = sizeof pc,
         /* row pieces of whole tiles (and whole workgroups: the pieces' rows restart the tiles) */
