@@ -6,7 +6,6 @@
 
 #include "engine/model/weight_tiles.h"
 #include "engine/util/alloc.h"
-#include "engine/util/clock.h"
 #include "engine/util/error.h"
 
 void vkslm_model_dev_free(vkslm_model_dev *m) {
@@ -142,13 +141,11 @@ static vkslm_status upload_tensor(vkslm_model_dev *m, uint64_t i) {
     const vkslm_gguf_tensor *t = vkslm_gguf_tensor_at(m->gguf, i);
     if (!m->tiles[i])
         return vkslm_vk_upload(m->vk, &m->bufs[i], 0, t->data, t->size);
-    double t0 = vkslm_now_ms();
     void *tiled = VKSLM_MALLOC(t->size);
     if (!tiled)
         return vkslm_fail(VKSLM_ERR_OUT_OF_HOST_MEMORY, "no %llu bytes of host memory to lay out tensor '%.*s' in tiles",
                           (unsigned long long)t->size, (int)(t->name.len > 80 ? 80 : t->name.len), t->name.ptr);
     vkslm_tile_pack(tiled, t->data, t->type, t->ne[0], t->ne[1], m->tiles[i]);
-    m->tile_ms += vkslm_now_ms() - t0;
     vkslm_status st = vkslm_vk_upload(m->vk, &m->bufs[i], 0, tiled, t->size);
     VKSLM_FREE(tiled);
     return st;

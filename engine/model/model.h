@@ -29,7 +29,6 @@ typedef struct vkslm_model_dev {
     vkslm_buf *bufs;             /* [n_tensors] one device buffer per GGUF tensor (index = GGUF order) */
     uint32_t *tiles;             /* [n_tensors] rows per tile of each tensor's layout on the device (0: GGUF's;
                                   * engine/model/weight_tiles.h) */
-    double tile_ms;              /* host time spent tiling at load */
     uint64_t weight_bytes;       /* bytes of weights on the device */
     /* device views of the tensor table */
     vkslm_tensor tok_embd, output_norm, output, rope_freqs, rope_long, rope_short;

@@ -17,8 +17,6 @@
 #define VKSLM_MODEL_WEIGHT_TILES_H
 #include <stdint.h>
 
-#define VKSLM_WEIGHT_TILE_DEFAULT 32u /* rows per tile on CPU devices (VKSLM_WEIGHT_TILE overrides) */
-
 /* Bytes of the unit the weight kernels address in a row of `type`: the block, or 32 plain floats; 0 for a
  * type the kernels do not take. */
 uint32_t vkslm_tile_block_bytes(uint32_t type);

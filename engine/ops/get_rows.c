@@ -31,10 +31,8 @@ vkslm_status vkslm_op_get_rows(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_
         return vkslm_fail(VKSLM_ERR_LIMIT, "%s: %llu rows", name, (unsigned long long)n_rows);
     uint64_t rb = vkslm_type_row_bytes(w->type, k);
     double bytes = (double)n * (rb + 4.0 * k);
-    const uint32_t tile = w->tile > 1 ? w->tile : 1;
-    if (tile > 1 && (vkslm_weights_need_plain(w) || n_rows % tile))
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: a weight in tiles of %u rows needs whole tiles and rows of "
-                          "32-element units (it has %llu rows of %llu elements)", name, tile, (unsigned long long)n_rows, (unsigned long long)k);
+    uint32_t tile;
+    VKSLM_TRY(vkslm_weights_tile(name, w, &tile));
     if (vkslm_weights_need_plain(w)) {
         static const uint32_t spec[1] = {WG};
         vkslm_plain_push pc = {.k = (uint32_t)k, .rows = (uint32_t)n_rows, .row_halves = (uint32_t)(rb / 2),

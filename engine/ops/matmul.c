@@ -163,10 +163,8 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         xk.ne[0] = x->ne[0] / 2;
     }
     VKSLM_TRY(check_shape(name, d, w, &xk, bias, &s));
-    const uint32_t tile = w->tile > 1 ? w->tile : 1;
-    if (tile > 1 && (vkslm_weights_need_plain(w) || s.n % tile))
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: a weight in tiles of %u rows needs whole tiles and rows of "
-                          "32-element units (it has %llu rows of %llu elements)", name, tile, (unsigned long long)s.n, (unsigned long long)s.k);
+    uint32_t tile;
+    VKSLM_TRY(vkslm_weights_tile(name, w, &tile));
     if (vkslm_weights_need_plain(w) && !fused)
         return record_plain(c, name, d, w, x, bias, &s);
     VKSLM_TRY(vkslm_weights_check(name, w, &s.row_bytes));

@@ -268,6 +268,16 @@ int vkslm_weights_need_plain(const vkslm_tensor *w) {
            w->ne[0] % 32 != 0;
 }
 
+vkslm_status vkslm_weights_tile(const char *op, const vkslm_tensor *w, uint32_t *tile) {
+    *tile = w->tile > 1 ? w->tile : 1;
+    uint64_t rows = vkslm_dim(w, 1);
+    if (*tile > 1 && (vkslm_weights_need_plain(w) || rows % *tile))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: a weight in tiles of %u rows needs whole tiles and rows of "
+                          "32-element units (it has %llu rows of %llu elements)", op, *tile,
+                          (unsigned long long)rows, (unsigned long long)w->ne[0]);
+    return VKSLM_OK;
+}
+
 vkslm_status vkslm_weights_check(const char *op, const vkslm_tensor *w, uint64_t *row_bytes) {
     if (!w || !w->buf)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the weight tensor is missing", op);

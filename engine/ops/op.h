@@ -114,4 +114,7 @@ int vkslm_weights_need_plain(const vkslm_tensor *w);
 /* Checks a weight matrix for the blocked kernels (a supported type, rows a multiple of 32 and of the block
  * size) and sets *row_bytes. */
 vkslm_status vkslm_weights_check(const char *op, const vkslm_tensor *w, uint64_t *row_bytes);
+/* Sets *tile to w's rows per tile (1: GGUF's rows); refuses a tiled weight that is no whole tiles of rows of
+ * 32-element units (engine/model/weight_tiles.h). */
+vkslm_status vkslm_weights_tile(const char *op, const vkslm_tensor *w, uint32_t *tile);
 #endif
