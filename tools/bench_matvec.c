@@ -5,6 +5,8 @@
  * With -p M it times the prefill matmul of M tokens instead (tiled shared-memory kernel vs register kernel)
  * and reports GFLOP/s.
  * -s 1 or 2 runs only the first (row per lane / tiled) or second kernel.
+ * -T T lays the weights out in tiles of T rows (engine/model/weight_tiles.h), as models load on CPU devices
+ * (default 1: GGUF's rows); the weights are random bytes, so only the layout changes, not what is timed.
  * With -S it sweeps the batched mat-vec: 1..8 vectors at the shapes of smollm2-135m (K x N = 576x576,
  * 576x1536, 576x3072 (gate|up fused), 1536x576, 576x49152; or the one given by -k/-n), for every kernel
  * of -K (vkslm_matmul_kernel numbers, default 1: row per lane) on the default context, on one context per
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/model/weight_tiles.h"
 #include "engine/ops/matmul.h"
 #include "engine/runtime/roofline.h"
 #include "engine/util/rng.h"
@@ -30,6 +33,8 @@
 
 
 /* strat 1, 2: matvec strategies; with prefill, 1 = tiled matmul, 2 = register matmul */
+static uint32_t tile_rows = 1; /* -T */
+
 static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint32_t m, int reps, int strat,
                       int prefill) {
     uint64_t rb = vkslm_type_row_bytes(type, k), wbytes = rb * n;
@@ -51,6 +56,14 @@ static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint3
     }
     vkslm_tensor tw = {&bw, 0, type, {k, n, 1, 1}}, tx = {&bx, 0, VKSLM_TYPE_F32, {k, m, 1, 1}},
                  td = {&bd, 0, VKSLM_TYPE_F32, {n, m, 1, 1}};
+    if (tile_rows > 1) {
+        if (!vkslm_tile_ok(type, k, n, tile_rows)) {
+            fprintf(stderr, "%s %llu x %llu: no whole tiles of %u rows\n", vkslm_type_info(type)->name,
+                    (unsigned long long)k, (unsigned long long)n, tile_rows);
+            return 1;
+        }
+        tw.tile = tile_rows;
+    }
     vkslm_matmul_kernel kernel = prefill ? (strat == 1 ? VKSLM_MATMUL_TILED : VKSLM_MATMUL_ROW_PER_LANE)
                                          : (strat == 1 ? VKSLM_MATMUL_ROW_PER_LANE : VKSLM_MATMUL_ROW_PER_SUBGROUP);
     vkslm_cmd *c;
@@ -220,6 +233,8 @@ int main(int argc, char **argv) {
             only = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-p") && i + 1 < argc)
             m = (uint32_t)atoi(argv[++i]), prefill = 1;
+        else if (!strcmp(argv[i], "-T") && i + 1 < argc)
+            tile_rows = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "-b") && i + 1 < argc)
             batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-S"))
@@ -240,7 +255,8 @@ int main(int argc, char **argv) {
         } else if (nt < 32 && vkslm_type_from_name(argv[i]) >= 0)
             types[nt++] = (uint32_t)vkslm_type_from_name(argv[i]);
         else {
-            fprintf(stderr, "usage: %s [-k K] [-n N] [-r reps] [-v vectors] [-p tokens] [-s 1|2] [TYPE...]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-k K] [-n N] [-r reps] [-v vectors] [-p tokens] [-s 1|2] [-T tile] [TYPE...]\n",
+                    argv[0]);
             return 2;
         }
     }
