@@ -1,7 +1,9 @@
 # vkslm_shader(NAME <variant> SOURCE <file.comp> [DEFINES A=1 B=2 ...])
 # Compiles one variant to SPIR-V (Vulkan 1.2), validates it, optionally optimises it, and embeds it as a
 # C array in the build tree. Dependencies on included .glsl files come from glslang's depfile, so editing
-# one shader rebuilds only the variants that include it.
+# one shader rebuilds only the variants that include it. The depfile names the .spv as its target, so the .spv
+# must be an OUTPUT of the command: with the embedded .c as the only output, make never read the included
+# files' dependencies, and an edited .glsl rebuilt nothing.
 set(VKSLM_SHADER_SOURCES "" CACHE INTERNAL "")
 set(VKSLM_SHADER_NAMES "" CACHE INTERNAL "")
 set(VKSLM_SHADER_OUT ${CMAKE_BINARY_DIR}/shaders)
@@ -26,7 +28,7 @@ function(vkslm_shader)
     set(final ${spv})
   endif()
   add_custom_command(
-    OUTPUT ${csrc}
+    OUTPUT ${spv} ${csrc}
     COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.2 -S comp ${defs}
             -I${CMAKE_CURRENT_SOURCE_DIR} --depfile ${spv}.d -o ${spv} ${src}
     COMMAND ${SPIRV_VAL} --target-env vulkan1.2 ${spv}
