@@ -230,8 +230,19 @@ void main() {
         // lanes past the last row recompute it (clamped offsets) and store nothing: no early return
         uint r0 = gl_GlobalInvocationID.x * RPL;
         row_offsets(r0, rowb);
+#if defined(QB_TEXEL) && defined(QB_GROUP)
+        // the words a group of units shares, loaded once for the group (quant_blocks.glsl says why)
+        for (uint g0 = 0u; g0 < pc.units; g0 += QB_GROUP) {
+            uint boff = (g0 / QB_UNITS) * QB_BYTES * pc.tile;
+            [[unroll]] for (uint j = 0u; j < RPL; j++)
+                qb_group_load(rowb[j] + boff, g0 % QB_UNITS, wcache[j]);
+            for (uint t = 0u; t < QB_GROUP; t++)
+                add_units(rowb, g0 + t, true);
+        }
+#else
         for (uint g = 0u; g < pc.units; g++)
             add_units(rowb, g, true);
+#endif
         store(r0, v0);
     } else {
         uint lanes = subgroupAdd(1u), lane = subgroupExclusiveAdd(1u);

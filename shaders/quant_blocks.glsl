@@ -340,10 +340,13 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     uint qs[4] = uint[4](r0.z, r0.w, r1.x, r1.y);
     vec4 sc = half_unpack2(r0.x).xyxy;
 #endif
+    // the 5-bit quants assembled in the words, one conversion each: bits 4i..4i+3 of qh go to bit 4 of the four
+    // bytes as a 4-bit n times 2^4 + 2^11 + 2^18 + 2^25 (copies 7 bits apart: none overlap, no carries)
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
-        uvec4 sh = uvec4(0u, 1u, 2u, 3u) + 4u * i;
-        q[2u * i] = qb_bytes(qs[i], 0u, 15u) + vec4(((uvec4(qh) >> sh) & 1u) << 4);
-        q[2u * i + 1u] = qb_bytes(qs[i], 4u, 15u) + vec4(((uvec4(qh) >> (sh + 16u)) & 1u) << 4);
+        uint hl = (((qh >> (4u * i)) & 15u) * 0x02040810u) & 0x10101010u;
+        uint hh = (((qh >> (4u * i + 16u)) & 15u) * 0x02040810u) & 0x10101010u;
+        q[2u * i] = qb_bytes((qs[i] & 0x0f0f0f0fu) | hl, 0u, 31u);
+        q[2u * i + 1u] = qb_bytes(((qs[i] >> 4) & 0x0f0f0f0fu) | hh, 0u, 31u);
     }
     return sc;
 }
@@ -463,11 +466,13 @@ vec4 qb_unit_words(uint u, out vec4 q[8], uvec4 c[QB_CACHE]) {
     }
     uint sh = 4u * (u & 1u);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
+#ifdef WTYPE_Q5_K
+        // the 5-bit quants assembled per byte (bit u of qh as bit 4): one conversion each
+        q[2u * i] = qb_bytes(((c[1][i] >> sh) & 0x0f0f0f0fu) | (((c[3][i] >> u) & 0x01010101u) << 4), 0u, 31u);
+        q[2u * i + 1u] = qb_bytes(((c[2][i] >> sh) & 0x0f0f0f0fu) | (((c[4][i] >> u) & 0x01010101u) << 4), 0u, 31u);
+#else
         q[2u * i] = qb_bytes(c[1][i], sh, 15u);
         q[2u * i + 1u] = qb_bytes(c[2][i], sh, 15u);
-#ifdef WTYPE_Q5_K
-        q[2u * i] += 16.0 * qb_bytes(c[3][i], u, 1u);
-        q[2u * i + 1u] += 16.0 * qb_bytes(c[4][i], u, 1u);
 #endif
     }
     float d = dm.x * float(sc), m = -dm.y * float(mn);
@@ -512,16 +517,30 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
     lo = qb_bytes(qb_u32(bl), sl, 15u) + 16.0 * qb_bytes(qb_u32(bh), shh, 3u);
     hi = qb_bytes(qb_u32(bl + 16u), sl, 15u) + 16.0 * qb_bytes(qb_u32(bh + 16u), shh, 3u);
 }
+// the four 6-bit quants of a word of ql (nibble at sl) and a word of qh (2 bits at shh), assembled per byte:
+// one conversion per quant instead of two and a multiply-add
+uint qb_q6_word(uint l, uint h, uint sl, uint shh) {
+    return ((l >> sl) & 0x0f0f0f0fu) | (((h >> shh) & 0x03030303u) << 4);
+}
 #define QB_HAS_UNIT 1
 #define QB_HAS_UNIT_SEQ 1
 // In order: units 4h+c and 4h+c+2 share ql bytes (low/high nibbles); the 4 units of half h share qh.
-// With texels the block's scales and d (bytes 192..209) are kept too, in cw[6], cw[7].
+// With texels the block's scales and d (bytes 192..209) are kept too, in cw[6], cw[7], and the caller loads
+// the words of each group of QB_GROUP units once (qb_group_load) before their qb_unit_seq calls: lavapipe
+// runs the loads of an `if` whatever its condition, so loads under `c == 0` cost as much in every unit.
+#ifdef QB_TEXEL
+#define QB_GROUP 4u
+void qb_group_load(uint blk, uint u, inout uvec4 cw[QB_CACHE]) {
+    uvec4 l[4];
+    qb_load64(blk + 64u * (u >> 2), l);
+    cw[0] = l[0], cw[1] = l[1], cw[2] = l[2], cw[3] = l[3];
+    qb_load32(blk + 128u + 32u * (u >> 2), cw[4], cw[5]);
+    qb_load32(blk + 192u, cw[6], cw[7]);
+}
+#endif
 vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[QB_CACHE]) {
     uint h = u >> 2, c = u & 3u;
-#ifdef QB_TEXEL
-    if (u == 0u)
-        qb_load32(blk + 192u, cw[6], cw[7]);
-#endif
+#ifndef QB_TEXEL
     if (c == 0u) {
         uint bl = blk + 64u * h, bh = blk + 128u + 32u * h;
         uvec4 l[4];
@@ -529,11 +548,12 @@ vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[QB_CACHE]) {
         cw[0] = l[0], cw[1] = l[1], cw[2] = l[2], cw[3] = l[3];
         qb_load32(bh, cw[4], cw[5]);
     }
+#endif
     uint sl = 4u * (c >> 1), shh = 2u * c, k = 2u * (c & 1u);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
         uint l0 = k == 0u ? cw[0][i] : cw[2][i], l1 = k == 0u ? cw[1][i] : cw[3][i];
-        q[2u * i] = qb_bytes(l0, sl, 15u) + 16.0 * qb_bytes(cw[4][i], shh, 3u);
-        q[2u * i + 1u] = qb_bytes(l1, sl, 15u) + 16.0 * qb_bytes(cw[5][i], shh, 3u);
+        q[2u * i] = qb_bytes(qb_q6_word(l0, cw[4][i], sl, shh), 0u, 63u);
+        q[2u * i + 1u] = qb_bytes(qb_q6_word(l1, cw[5][i], sl, shh), 0u, 63u);
     }
 #ifdef QB_TEXEL
     float d = half_unpack2(cw[7].x).x;
@@ -550,8 +570,8 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     uint sl = 4u * (c >> 1), shh = 2u * c;
     uvec4 l0 = qb_load4(bl), l1 = qb_load4(bl + 16u), h0 = qb_load4(bh), h1 = qb_load4(bh + 16u);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
-        q[2u * i] = qb_bytes(l0[i], sl, 15u) + 16.0 * qb_bytes(h0[i], shh, 3u);
-        q[2u * i + 1u] = qb_bytes(l1[i], sl, 15u) + 16.0 * qb_bytes(h1[i], shh, 3u);
+        q[2u * i] = qb_bytes(qb_q6_word(l0[i], h0[i], sl, shh), 0u, 63u);
+        q[2u * i + 1u] = qb_bytes(qb_q6_word(l1[i], h1[i], sl, shh), 0u, 63u);
     }
     return qb_scales(blk, u);
 }
