@@ -33,6 +33,10 @@ layout(constant_id = 4) const uint RPL = 1u;           // rows computed together
 // up pc.pad texels after gate (the feed-forward's down product without an activation pass; shaders/act.comp
 // has the same formulas)
 layout(constant_id = 5) const uint GLU = 0u;
+// QB_TEXEL only: 1 when every weight block starts on 16 bytes (Q4_K and Q5_K at an aligned offset): the decoder
+// fetches the texels of a unit directly (quant_blocks.glsl, QB_ALIGNED)
+layout(constant_id = 6) const uint ALIGN16 = 0u;
+#define QB_ALIGNED (ALIGN16 != 0u)
 // QB_TEXEL only, pc.fuse (run-time flags, so that these fusions share one pipeline with the plain product):
 //   NORM reads x as RMS-normalised rows, x * g / sqrt(mean(x^2) + pc.eps) with g the norm's weight (binding 4,
 //   texels from pc.g_off): g on the x loads, the scale on each vector's sums at the end. The mean is over the
