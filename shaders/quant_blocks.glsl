@@ -128,6 +128,11 @@ uint qb_byte(uvec4 h, uint k) { return (h[k >> 2] >> ((k & 3u) << 3)) & 0xffu; }
 vec4 qb_bytes(uint w, uint shift, uint mask) {
     return vec4((uvec4(w >> shift) >> uvec4(0u, 8u, 16u, 24u)) & mask);
 }
+// four quants assembled per byte: the nibble of l at sl, and the high bits of h at hs (mask: 0x01010101 for
+// one bit, 0x03030303 for two) above it; one conversion per quant instead of two and a multiply-add
+uint qb_nib_hi(uint l, uint sl, uint h, uint hs, uint mask) {
+    return ((l >> sl) & 0x0f0f0f0fu) | (((h >> hs) & mask) << 4);
+}
 // the four bytes of a word as signed values
 vec4 qb_sbytes(uint w) { return vec4(ivec4(uvec4(w) << uvec4(24u, 16u, 8u, 0u)) >> 24); }
 
@@ -471,9 +476,8 @@ vec4 qb_unit_words(uint u, out vec4 q[8], uvec4 c[QB_CACHE]) {
     uint sh = 4u * (u & 1u);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
 #ifdef WTYPE_Q5_K
-        // the 5-bit quants assembled per byte (bit u of qh as bit 4): one conversion each
-        q[2u * i] = qb_bytes(((c[1][i] >> sh) & 0x0f0f0f0fu) | (((c[3][i] >> u) & 0x01010101u) << 4), 0u, 31u);
-        q[2u * i + 1u] = qb_bytes(((c[2][i] >> sh) & 0x0f0f0f0fu) | (((c[4][i] >> u) & 0x01010101u) << 4), 0u, 31u);
+        q[2u * i] = qb_bytes(qb_nib_hi(c[1][i], sh, c[3][i], u, 0x01010101u), 0u, 31u);
+        q[2u * i + 1u] = qb_bytes(qb_nib_hi(c[2][i], sh, c[4][i], u, 0x01010101u), 0u, 31u);
 #else
         q[2u * i] = qb_bytes(c[1][i], sh, 15u);
         q[2u * i + 1u] = qb_bytes(c[2][i], sh, 15u);
@@ -537,11 +541,6 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
     lo = qb_bytes(qb_u32(bl), sl, 15u) + 16.0 * qb_bytes(qb_u32(bh), shh, 3u);
     hi = qb_bytes(qb_u32(bl + 16u), sl, 15u) + 16.0 * qb_bytes(qb_u32(bh + 16u), shh, 3u);
 }
-// the four 6-bit quants of a word of ql (nibble at sl) and a word of qh (2 bits at shh), assembled per byte:
-// one conversion per quant instead of two and a multiply-add
-uint qb_q6_word(uint l, uint h, uint sl, uint shh) {
-    return ((l >> sl) & 0x0f0f0f0fu) | (((h >> shh) & 0x03030303u) << 4);
-}
 #define QB_HAS_UNIT 1
 #define QB_HAS_UNIT_SEQ 1
 // In order: units 4h+c and 4h+c+2 share ql bytes (low/high nibbles); the 4 units of half h share qh.
@@ -559,10 +558,10 @@ void qb_group_load(uint blk, uint u, inout uvec4 cw[QB_CACHE]) {
 }
 #endif
 vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[QB_CACHE]) {
-    uint h = u >> 2, c = u & 3u;
+    uint c = u & 3u;
 #ifndef QB_TEXEL
     if (c == 0u) {
-        uint bl = blk + 64u * h, bh = blk + 128u + 32u * h;
+        uint bl = blk + 64u * (u >> 2), bh = blk + 128u + 32u * (u >> 2);
         uvec4 l[4];
         qb_load64(bl, l);
         cw[0] = l[0], cw[1] = l[1], cw[2] = l[2], cw[3] = l[3];
@@ -572,8 +571,8 @@ vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[QB_CACHE]) {
     uint sl = 4u * (c >> 1), shh = 2u * c, k = 2u * (c & 1u);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
         uint l0 = k == 0u ? cw[0][i] : cw[2][i], l1 = k == 0u ? cw[1][i] : cw[3][i];
-        q[2u * i] = qb_bytes(qb_q6_word(l0, cw[4][i], sl, shh), 0u, 63u);
-        q[2u * i + 1u] = qb_bytes(qb_q6_word(l1, cw[5][i], sl, shh), 0u, 63u);
+        q[2u * i] = qb_bytes(qb_nib_hi(l0, sl, cw[4][i], shh, 0x03030303u), 0u, 63u);
+        q[2u * i + 1u] = qb_bytes(qb_nib_hi(l1, sl, cw[5][i], shh, 0x03030303u), 0u, 63u);
     }
 #ifdef QB_TEXEL
     float d = half_unpack2(cw[7].x).x;
@@ -590,8 +589,8 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     uint sl = 4u * (c >> 1), shh = 2u * c;
     uvec4 l0 = qb_load4(bl), l1 = qb_load4(bl + 16u), h0 = qb_load4(bh), h1 = qb_load4(bh + 16u);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
-        q[2u * i] = qb_bytes(qb_q6_word(l0[i], h0[i], sl, shh), 0u, 63u);
-        q[2u * i + 1u] = qb_bytes(qb_q6_word(l1[i], h1[i], sl, shh), 0u, 63u);
+        q[2u * i] = qb_bytes(qb_nib_hi(l0[i], sl, h0[i], shh, 0x03030303u), 0u, 63u);
+        q[2u * i + 1u] = qb_bytes(qb_nib_hi(l1[i], sl, h1[i], shh, 0x03030303u), 0u, 63u);
     }
     return qb_scales(blk, u);
 }

@@ -32,9 +32,9 @@
 #include "tools/bench_timing.h"
 
 
-/* strat 1, 2: matvec strategies; with prefill, 1 = tiled matmul, 2 = register matmul */
 static uint32_t tile_rows = 1; /* -T */
 
+/* strat 1, 2: matvec strategies; with prefill, 1 = tiled matmul, 2 = register matmul */
 static int bench_type(vkslm_vk *vk, uint32_t type, uint64_t k, uint64_t n, uint32_t m, int reps, int strat,
                       int prefill) {
     uint64_t rb = vkslm_type_row_bytes(type, k), wbytes = rb * n;

@@ -213,9 +213,9 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         shader = texel ? texel_shaders[w->type] : vec_shaders[w->type];
         spec[0] = v.local, spec[1] = nvec, spec[2] = (uint32_t)per_lane, spec[3] = v.rows_per_wg, spec[4] = v.rpl;
         spec[5] = glu;
-        /* Q4_K and Q5_K blocks (144, 176 bytes) on 16 bytes: whole texels (rows and tiles keep it) */
-        spec[6] = (w->type == VKSLM_TYPE_Q4_K || w->type == VKSLM_TYPE_Q5_K) &&
-                  (w->buf->offset + w->offset) % 16 == 0 && s.row_bytes % 16 == 0;
+        /* Q4_K and Q5_K blocks (144, 176 bytes) on 16 bytes: whole texels (rows and tiles, multiples of the
+         * block, keep the weight's alignment) */
+        spec[6] = (w->type == VKSLM_TYPE_Q4_K || w->type == VKSLM_TYPE_Q5_K) && (w->buf->offset + w->offset) % 16 == 0;
         n_spec = texel ? 7 : 5;
         rows_per_wg = v.rows_per_wg;
         toks_per_wg = nvec;
