@@ -37,14 +37,17 @@ layout(constant_id = 5) const uint GLU = 0u;
 // fetches the texels of a unit directly (quant_blocks.glsl, QB_ALIGNED)
 layout(constant_id = 6) const uint ALIGN16 = 0u;
 #define QB_ALIGNED (ALIGN16 != 0u)
-// QB_TEXEL only, pc.fuse (run-time flags, so that these fusions share one pipeline with the plain product):
+// QB_TEXEL only, the fusions: NORM a spec constant (lavapipe runs the loads inside an if whatever its condition, so
+// as a run-time flag every product paid for the norm's g fetches), RESID the run-time flag pc.fuse & 2 (read once
+// per result):
 //   NORM reads x as RMS-normalised rows, x * g / sqrt(mean(x^2) + pc.eps) with g the norm's weight (binding 4,
 //   texels from pc.g_off): g on the x loads, the scale on each vector's sums at the end. The mean is over the
 //   vector's whole row, each subgroup summing it alone (so a vector's scale never depends on its batch): the
 //   norm before a product without a pass of its own. Not with GLU.
 //   RESID adds the product to d (the residual stream: every element is read, then written, by the one
 //   invocation that computes it) instead of storing it.
-#define NORM ((pc.fuse & 1u) != 0u)
+layout(constant_id = 7) const uint NORM_ON = 0u;
+#define NORM (NORM_ON != 0u)
 #define RESID ((pc.fuse & 2u) != 0u)
 
 layout(push_constant) uniform Push {

@@ -195,7 +195,7 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the shared-memory tiled kernel reads weights row after row, "
                           "not in tiles of %u rows", name, tile);
 
-    uint32_t spec[7], n_spec, rows_per_wg, toks_per_wg;
+    uint32_t spec[8], n_spec, rows_per_wg, toks_per_wg;
     int texel = 0;
     vkslm_shader_id shader;
     if (kernel == VKSLM_MATMUL_TILED) {
@@ -216,7 +216,8 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         /* Q4_K and Q5_K blocks (144, 176 bytes) on 16 bytes: whole texels (rows and tiles, multiples of the
          * block, keep the weight's alignment) */
         spec[6] = (w->type == VKSLM_TYPE_Q4_K || w->type == VKSLM_TYPE_Q5_K) && (w->buf->offset + w->offset) % 16 == 0;
-        n_spec = texel ? 7 : 5;
+        spec[7] = f->norm != NULL;
+        n_spec = texel ? 8 : 5;
         rows_per_wg = v.rows_per_wg;
         toks_per_wg = nvec;
     }
