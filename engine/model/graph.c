@@ -465,8 +465,12 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps));
         pending = 0;
         /* with one projection, q roped and k, v into the caches in one dispatch where one run or one
-         * write covers the step */
-        const int qkv_write = L->wqkv.buf && (st->n_runs == 1 || multi.write);
+         * write covers the step. Three projections (q, k, v of different types) of one token store into the
+         * rows of that projection's output instead, and take the same one dispatch (not a RoPE pass and two
+         * writes); with adapters on them they keep their own outputs. */
+        const int qkv_rows = !L->wqkv.buf && n == 1 && st->n_runs == 1 && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_Q) &&
+                             !vkslm_lora_has(&lora, il, VKSLM_LORA_P_K) && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_V);
+        const int qkv_write = (L->wqkv.buf && (st->n_runs == 1 || multi.write)) || qkv_rows;
         const vkslm_matmul_fuse fnorm = {.norm = &L->attn_norm, .eps = eps};
         if (qkv_norm && L->wqkv.buf) {
             VKSLM_TRY(vkslm_op_matmul_fused(c, &qkv, &L->wqkv, &x, opt(&L->bqkv), &fnorm, 0));
@@ -479,6 +483,19 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
                 VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, multi.write));
             else
                 VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rope_q));
+        } else if (qkv_rows) { /* q | k | v rows of one token: contiguous in qkv */
+            const vkslm_tensor qr = act2(&b->qkv, 0, QK, 1), kr = act2(&b->qkv, QK * 4, KV, 1),
+                               vr = act2(&b->qkv, (QK + KV) * 4, KV, 1);
+            if (qkv_norm) {
+                VKSLM_TRY(vkslm_op_matmul_fused(c, &qr, &L->wq, &x, opt(&L->bq), &fnorm, 0));
+                VKSLM_TRY(vkslm_op_matmul_fused(c, &kr, &L->wk, &x, opt(&L->bk), &fnorm, 0));
+                VKSLM_TRY(vkslm_op_matmul_fused(c, &vr, &L->wv, &x, opt(&L->bv), &fnorm, 0));
+            } else {
+                VKSLM_TRY(vkslm_op_matmul(c, &qr, &L->wq, &h, opt(&L->bq)));
+                VKSLM_TRY(vkslm_op_matmul(c, &kr, &L->wk, &h, opt(&L->bk)));
+                VKSLM_TRY(vkslm_op_matmul(c, &vr, &L->wv, &h, opt(&L->bv)));
+            }
+            VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, 0));
         } else if (qkv_norm) {
             VKSLM_TRY(vkslm_op_matmul_fused(c, &q, &L->wq, &x, opt(&L->bq), &fnorm, 0));
             VKSLM_TRY(vkslm_op_matmul_fused(c, &k, &L->wk, &x, opt(&L->bk), &fnorm, 0));
