@@ -47,6 +47,10 @@ layout(constant_id = 6) const uint ALIGN16 = 0u;
 //   RESID adds the product to d (the residual stream: every element is read, then written, by the one
 //   invocation that computes it) instead of storing it.
 layout(constant_id = 7) const uint NORM_ON = 0u;
+// QB_TEXEL only: 1 (SwiGLU) or 2 (GeGLU) stores act(gate) * up, the feed-forward's gated activation, instead of the
+// rows: W's rows are [gate | up] (up pc.pad rows after gate), d has pc.rows outputs, and an invocation computes
+// RPL / 2 gate rows and the same up rows (the activation once per element, not in every down product's loads)
+layout(constant_id = 8) const uint GLU_OUT = 0u;
 #define NORM (NORM_ON != 0u)
 #define RESID ((pc.fuse & 2u) != 0u)
 
@@ -187,6 +191,27 @@ void add_units(uint rowb[MAXR], uint g, bool seq) {
 }
 #endif
 
+#ifdef QB_TEXEL
+// GLU_OUT: outputs r0 .. r0 + RPL / 2 - 1 (those below pc.rows) of d, act(gate) * up from rows j and RPL / 2 + j
+// (each as the plain store would write it, then as GLU's loads take it)
+void store_glu(uint r0, uint v0) {
+    const uint h = RPL / 2u;
+    [[unroll]] for (uint j = 0u; j < h; j++) {
+        uint r = r0 + j;
+        if (r >= pc.rows)
+            break;
+        [[unroll]] for (uint v = 0u; v < NVEC; v++)
+            if (v0 + v < pc.n_vec) {
+                vec2 gu = vec2(acc[j * MAXV + v], acc[(h + j) * MAXV + v]);
+                if (NORM)
+                    gu *= nscale[v];
+                vec4 g = vec4(gu.x);
+                D[pc.d_off + (v0 + v) * pc.d_stride + r] = (GLU_OUT == 1u ? glu_silu(g) : glu_gelu(g)).x * gu.y;
+            }
+    }
+}
+#endif
+
 // Rows r0 .. r0 + RPL - 1 (those below pc.rows) of d.
 void store(uint r0, uint v0) {
     [[unroll]] for (uint j = 0u; j < RPL; j++) {
@@ -214,9 +239,11 @@ void store(uint r0, uint v0) {
 
 // Byte offsets of the first blocks of rows r0 .. r0 + RPL - 1, clamped to the last row (clamped rows compute,
 // never store). In tiles of T rows, block b of row r is block b * T + r % T of its tile (T = 1: GGUF's rows).
+// GLU_OUT: rows j < RPL / 2 are gate rows r0 + j, the rest the up rows pc.pad further.
 void row_offsets(uint r0, out uint rowb[MAXR]) {
     [[unroll]] for (uint j = 0u; j < MAXR; j++) {
-        uint r = min(r0 + j, pc.rows - 1u);
+        uint r = GLU_OUT != 0u ? min(r0 + j % (RPL / 2u), pc.rows - 1u) + (j < RPL / 2u ? 0u : pc.pad)
+                               : min(r0 + j, pc.rows - 1u);
         rowb[j] = pc.w_off + (r / pc.tile) * pc.tile * pc.row_bytes + (r % pc.tile) * QB_BYTES;
     }
 }
@@ -235,7 +262,7 @@ void main() {
     uint rowb[MAXR];
     if (ROW_PER_LANE != 0u) {
         // lanes past the last row recompute it (clamped offsets) and store nothing: no early return
-        uint r0 = gl_GlobalInvocationID.x * RPL;
+        uint r0 = gl_GlobalInvocationID.x * (GLU_OUT != 0u ? RPL / 2u : RPL);
         row_offsets(r0, rowb);
 #if defined(QB_TEXEL) && defined(QB_GROUP)
         // the words a group of units shares, loaded once for the group (quant_blocks.glsl says why)
@@ -250,7 +277,12 @@ void main() {
         for (uint g = 0u; g < pc.units; g++)
             add_units(rowb, g, true);
 #endif
-        store(r0, v0);
+#ifdef QB_TEXEL
+        if (GLU_OUT != 0u)
+            store_glu(r0, v0);
+        else
+#endif
+            store(r0, v0);
     } else {
         uint lanes = subgroupAdd(1u), lane = subgroupExclusiveAdd(1u);
         for (uint rr = gl_SubgroupID * RPL; rr < ROWS_PER_WG; rr += gl_NumSubgroups * RPL) {

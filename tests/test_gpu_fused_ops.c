@@ -1,6 +1,7 @@
 /* The weight product with its neighbours fused in (vkslm_op_matmul_fused, the texel mat-vec of CPU devices):
- * the RMS norm in its loads, the residual add in its stores, the gated activation with the add. Each against
- * engine/cpu's separate ops (norm, then product, then add) on random weights of a few types, odd row counts,
+ * the RMS norm in its loads, the residual add in its stores, the gated activation with the add, or the norm with
+ * the gated activation of its output (rows [gate | up] in, act(gate) * up out). Each against engine/cpu's
+ * separate ops (norm, then product, then add or activation) on random weights of a few types, odd row counts,
  * offsets between poison, 1 to 11 vectors (one pass of the kernel and two); each vector's result bit for bit
  * what it gets alone; refused where the device has no texel mat-vec and for arguments that make no sense. */
 #include <math.h>
@@ -22,9 +23,11 @@
 #define F16 VKSLM_TYPE_F16
 #define EPS 1e-5f
 
-enum { NORM, ADD, GLU_ADD, MODES };
+enum { NORM, ADD, GLU_ADD, NORM_GLU_OUT, MODES };
 static const char *tname(uint32_t type) { return vkslm_type_info(type)->name; }
-static const char *mode_name[MODES] = {"norm", "add", "glu+add"};
+static const char *mode_name[MODES] = {"norm", "add", "glu+add", "norm+glu out"};
+/* weight rows: NORM_GLU_OUT's are [gate (n) | up (n)] */
+static uint64_t w_rows(uint32_t mode, uint64_t n) { return mode == NORM_GLU_OUT ? 2 * n : n; }
 
 typedef struct fused_case {
     uint32_t type, mode;
@@ -38,7 +41,7 @@ static void reference(const fused_case *fc, const uint8_t *w, const float *x, co
     const uint64_t k = fc->k, n = fc->n, m = fc->m;
     float *a = malloc(k * m * 4);
     CU_ASSERT_FATAL(a != NULL);
-    if (fc->mode == NORM)
+    if (fc->mode == NORM || fc->mode == NORM_GLU_OUT)
         vkslm_cpu_rms_norm(a, x, g, k, m, EPS);
     else if (fc->mode == GLU_ADD)
         for (uint64_t v = 0; v < m; v++)
@@ -48,6 +51,19 @@ static void reference(const fused_case *fc, const uint8_t *w, const float *x, co
                 vkslm_cpu_swiglu(a + v * k, x + v * 2 * k, NULL, k, 1);
     else
         memcpy(a, x, k * m * 4);
+    if (fc->mode == NORM_GLU_OUT) { /* the rows [gate | up] of each vector, then act(gate) * up */
+        float *gu = malloc(2 * n * m * 4);
+        CU_ASSERT_FATAL(gu != NULL);
+        CU_ASSERT_FATAL(vkslm_cpu_matmul(gu, fc->type, w, a, NULL, k, 2 * n, m) == VKSLM_OK);
+        for (uint64_t v = 0; v < m; v++)
+            if (fc->gelu)
+                vkslm_cpu_geglu(d + v * n, gu + v * 2 * n, NULL, n, 1);
+            else
+                vkslm_cpu_swiglu(d + v * n, gu + v * 2 * n, NULL, n, 1);
+        free(gu);
+        free(a);
+        return;
+    }
     CU_ASSERT_FATAL(vkslm_cpu_matmul(d, fc->type, w, a, bias, k, n, m) == VKSLM_OK);
     if (fc->mode != NORM)
         for (uint64_t i = 0; i < n * m; i++)
@@ -60,10 +76,12 @@ static vkslm_status run(vkslm_vk *vk, const fused_case *fc, const ot_tensor *tw,
                         const ot_tensor *tb, const float *d0, uint64_t v0, uint64_t m, float *out, const char *what) {
     const uint64_t xk = fc->mode == GLU_ADD ? 2 * fc->k : fc->k, n = fc->n;
     ot_tensor tx = ot_floats(vk, x + v0 * xk, F32, xk, m, 1, 32);
-    ot_tensor td = fc->mode == NORM ? ot_out(vk, F32, n, m, 1, 4) : ot_floats(vk, d0 + v0 * n, F32, n, m, 1, 4);
+    const int norm = fc->mode == NORM || fc->mode == NORM_GLU_OUT;
+    ot_tensor td = norm ? ot_out(vk, F32, n, m, 1, 4) : ot_floats(vk, d0 + v0 * n, F32, n, m, 1, 4);
     const vkslm_matmul_fuse f = {
-        .norm = fc->mode == NORM ? &tg->t : NULL, .eps = EPS, .add = fc->mode != NORM,
+        .norm = norm ? &tg->t : NULL, .eps = EPS, .add = !norm,
         .glu = fc->mode == GLU_ADD ? (fc->gelu ? 2u : 1u) : 0u,
+        .glu_out = fc->mode == NORM_GLU_OUT ? (fc->gelu ? 2u : 1u) : 0u,
     };
     vkslm_cmd *c = ot_begin(vk);
     vkslm_status st = vkslm_op_matmul_fused(c, &td.t, &tw->t, &tx.t, fc->bias ? &tb->t : NULL, &f, 0);
@@ -78,7 +96,7 @@ static void check_case(vkslm_vk *vk, const fused_case *fc, uint64_t salt) {
     vkslm_rng r;
     test_rng(&r, salt);
     const uint64_t k = fc->k, n = fc->n, m = fc->m, xk = fc->mode == GLU_ADD ? 2 * k : k;
-    uint8_t *w = test_random_weights(&r, fc->type, n, k);
+    uint8_t *w = test_random_weights(&r, fc->type, w_rows(fc->mode, n), k);
     float *x = malloc(xk * m * 4), *g = malloc(k * 4), *bias = malloc(n * 4), *d0 = malloc(n * m * 4);
     float *ref = malloc(n * m * 4), *out = malloc(n * m * 4), *alone = malloc(n * 4);
     CU_ASSERT_FATAL(w && x && g && bias && d0 && ref && out && alone);
@@ -92,18 +110,22 @@ static void check_case(vkslm_vk *vk, const fused_case *fc, uint64_t salt) {
     reference(fc, w, x, g, fc->bias ? bias : NULL, d0, ref);
 
     uint64_t w_off = vkslm_type_info(fc->type)->block_elems == 1 ? 4 : 2;
-    ot_tensor tw = ot_raw(vk, w, test_row_bytes(fc->type, k) * n, fc->type, k, n, w_off);
+    ot_tensor tw = ot_raw(vk, w, test_row_bytes(fc->type, k) * w_rows(fc->mode, n), fc->type, k, w_rows(fc->mode, n),
+                          w_off);
     ot_tensor tg = ot_floats(vk, g, F32, k, 1, 1, 48), tb = ot_floats(vk, bias, F32, n, 1, 1, 4);
     char what[128];
     snprintf(what, sizeof what, "%s %s%s%s k=%llu n=%llu m=%llu", tname(fc->type), mode_name[fc->mode],
-             fc->mode == GLU_ADD ? (fc->gelu ? " gelu" : " silu") : "", fc->bias ? " bias" : "",
+             fc->mode == GLU_ADD || fc->mode == NORM_GLU_OUT ? (fc->gelu ? " gelu" : " silu") : "",
+             fc->bias ? " bias" : "",
              (unsigned long long)k, (unsigned long long)n, (unsigned long long)m);
     vkslm_status st = run(vk, fc, &tw, x, &tg, &tb, d0, 0, m, out, what);
     if (!vkslm_op_matmul_glu_fusable(vk, &tw.t)) { /* refused, never computed another way */
         CU_ASSERT_EQUAL(st, VKSLM_ERR_UNSUPPORTED);
         CU_ASSERT_EQUAL(vkslm_op_matmul_norm_fusable(vk, &tw.t, &tg.t), 0);
+        CU_ASSERT_EQUAL(vkslm_op_matmul_glu_out_fusable(vk, &tw.t), 0);
     } else {
         CU_ASSERT_EQUAL(vkslm_op_matmul_norm_fusable(vk, &tw.t, &tg.t), 1);
+        CU_ASSERT_EQUAL(vkslm_op_matmul_glu_out_fusable(vk, &tw.t), w_rows(fc->mode, n) % 2 == 0);
         CU_ASSERT_EQUAL_FATAL(st, VKSLM_OK);
         ot_check(mode_name[fc->mode], test_nmse(out, ref, n * m), 1e-9, what);
         /* the first and the last vector alone: the same bits as in the batch */
@@ -132,7 +154,7 @@ static void run_all(vkslm_vk *vk, uint64_t salt) {
                 fused_case fc = {
                     .type = types[t], .mode = mode, .m = ms[mi], .n = mi % 2 ? 37 : 70,
                     .k = vkslm_type_info(types[t])->block_elems == 256 ? 256 : 96,
-                    .bias = mode == NORM && mi % 2 == 0, .gelu = mi % 2,
+                    .bias = mode == NORM && mi % 2 == 0, .gelu = mi % 2 || (mode == NORM_GLU_OUT && mi == 2),
                 };
                 check_case(vk, &fc, salt++);
             }
@@ -189,6 +211,10 @@ static void test_bad_args(void) {
             {{.norm = &tg.t, .eps = NAN}, "NaN epsilon"},
             {{.norm = &tg_short.t, .eps = 1e-5f}, "norm weights shorter than a row"},
             {{.norm = &tg_half.t, .eps = 1e-5f}, "f16 norm weights"},
+            {{.glu_out = 3}, "gated output 3"},
+            {{.glu_out = 1, .add = 1}, "gated output with the add"},
+            {{.glu_out = 1, .glu = 1}, "gated output with the gated input"},
+            {{.glu_out = 1}, "gated output into a d of the weight's rows (not half)"},
         };
         for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
             vkslm_cmd *c = ot_begin(vk);

@@ -572,7 +572,13 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         if (!up_norm)
             VKSLM_TRY(norm_in(c, &h, &x, pending, &L->ffn_norm, eps));
         pending = 0;
-        if (up_norm) { /* gu = norm(x) Wup, x += act(gu) Wdown: the layer's feed-forward in two dispatches */
+        if (up_norm && vkslm_op_matmul_glu_out_fusable(vk, &L->ffn_up)) {
+            /* g = act(norm(x) Wgate) * (norm(x) Wup), x += g Wdown: two dispatches, the activation once per
+             * element (in the down product's loads it would run in every one of its invocations) */
+            const vkslm_matmul_fuse fn = {.norm = &L->ffn_norm, .eps = eps, .glu_out = R.gelu ? 2u : 1u};
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &g, &L->ffn_up, &x, NULL, &fn, 0));
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &x, &L->ffn_down, &g, NULL, &add, 0));
+        } else if (up_norm) { /* gu = norm(x) Wup, x += act(gu) Wdown: the layer's feed-forward in two dispatches */
             const vkslm_matmul_fuse fn = {.norm = &L->ffn_norm, .eps = eps};
             const vkslm_matmul_fuse fd = {.glu = R.gelu ? 2u : 1u, .add = 1};
             VKSLM_TRY(vkslm_op_matmul_fused(c, &gu, &L->ffn_up, &x, NULL, &fn, 0));

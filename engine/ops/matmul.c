@@ -150,11 +150,24 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
     const vkslm_matmul_fuse none = {0};
     if (!f)
         f = &none;
-    const uint32_t glu = f->glu;
-    const int fused = glu || f->norm || f->add;
+    const uint32_t glu = f->glu, glu_out = f->glu_out;
+    const int fused = glu || glu_out || f->norm || f->add;
     if (glu > 2 || (glu && f->norm))
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the gated activation is %u (0, 1 or 2)%s", name, glu,
                           glu && f->norm ? " and cannot go with the norm" : "");
+    if (glu_out > 2)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the gated activation of the output is %u (0, 1 or 2)", name,
+                          glu_out);
+    if (glu_out && (glu || f->add || bias))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the gated activation of the output goes with neither the "
+                          "input's, the add nor a bias", name);
+    if (glu_out && vkslm_dim(w, 1) != 2 * d->ne[0])
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the gated activation of the output needs a weight of twice d's "
+                          "%llu rows ([gate | up]); it has %llu", name, (unsigned long long)d->ne[0],
+                          (unsigned long long)vkslm_dim(w, 1));
+    vkslm_tensor dd = *d; /* with glu_out: d as if it held the gate and up rows, for the checks */
+    if (glu_out)
+        dd.ne[0] = 2 * d->ne[0];
     vkslm_tensor xk = *x; /* with glu: the gate half's shape, for the checks */
     if (glu) {
         if (x->ne[0] % 2 || x->ne[0] / 2 % 4)
@@ -162,7 +175,8 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
                               "two halves of whole 16-byte groups", name, (unsigned long long)x->ne[0]);
         xk.ne[0] = x->ne[0] / 2;
     }
-    VKSLM_TRY(check_shape(name, d, w, &xk, bias, &s));
+    VKSLM_TRY(check_shape(name, &dd, w, &xk, bias, &s));
+    const uint64_t n_out = glu_out ? s.n / 2 : s.n; /* d's rows */
     uint32_t tile;
     VKSLM_TRY(vkslm_weights_tile(name, w, &tile));
     if (vkslm_weights_need_plain(w) && !fused)
@@ -171,7 +185,10 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
     vkslm_vk *vk = vkslm_cmd_vk(c);
     if (fused && !texel_kernel(vk, w))
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the %s is fused only into the texel mat-vec (CPU devices with "
-                          "texel buffers)", name, glu ? "gated activation" : f->norm ? "norm" : "residual add");
+                          "texel buffers)", name, glu || glu_out ? "gated activation" : f->norm ? "norm" : "residual add");
+    if (glu_out && n_out % tile)
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the up rows of a [gate | up] weight start inside a tile of %u "
+                          "rows", name, tile);
     if (f->norm) {
         VKSLM_TRY(vkslm_op_check(name, "norm", f->norm, VKSLM_OP_F32, s.k));
         if (!(f->eps >= 0.0f))
@@ -195,7 +212,7 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the shared-memory tiled kernel reads weights row after row, "
                           "not in tiles of %u rows", name, tile);
 
-    uint32_t spec[8], n_spec, rows_per_wg, toks_per_wg;
+    uint32_t spec[9], n_spec, rows_per_wg, toks_per_wg;
     int texel = 0;
     vkslm_shader_id shader;
     if (kernel == VKSLM_MATMUL_TILED) {
@@ -210,6 +227,10 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
                                                                                           : VKSLM_MATMUL_MAX_VEC);
         texel = per_lane && cpu && vkslm_vk_get_enabled(vk)->texel_buffers;
         vec_plan v = plan_vec(vk, per_lane, texel, vkslm_type_info(w->type)->block_elems == 32, nvec, s.n);
+        if (glu_out) { /* an invocation takes RPL / 2 outputs: as many gate rows and up rows */
+            v.rpl = v.rpl < 2 ? 2 : v.rpl & ~1u;
+            v.rows_per_wg = v.local * (v.rpl / 2);
+        }
         shader = texel ? texel_shaders[w->type] : vec_shaders[w->type];
         spec[0] = v.local, spec[1] = nvec, spec[2] = (uint32_t)per_lane, spec[3] = v.rows_per_wg, spec[4] = v.rpl;
         spec[5] = glu;
@@ -217,34 +238,35 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
          * block, keep the weight's alignment) */
         spec[6] = (w->type == VKSLM_TYPE_Q4_K || w->type == VKSLM_TYPE_Q5_K) && (w->buf->offset + w->offset) % 16 == 0;
         spec[7] = f->norm != NULL;
-        n_spec = texel ? 8 : 5;
+        spec[8] = glu_out;
+        n_spec = texel ? 9 : 5;
         rows_per_wg = v.rows_per_wg;
         toks_per_wg = nvec;
     }
     uint64_t xk4 = x->ne[0] * 4; /* bytes of a vector's x row: with glu, gate and up */
     vkslm_product_push pc = {.units = (uint32_t)(s.k / 32), .row_bytes = (uint32_t)s.row_bytes,
-                             .x_stride = (uint32_t)(x->ne[0] / 4), .d_stride = (uint32_t)s.n, .has_bias = bias != NULL,
-                             .pad = glu ? (uint32_t)(s.k / 4) : 0, .eps = f->eps, .tile = tile,
+                             .x_stride = (uint32_t)(x->ne[0] / 4), .d_stride = (uint32_t)n_out, .has_bias = bias != NULL,
+                             .pad = glu ? (uint32_t)(s.k / 4) : glu_out ? (uint32_t)n_out : 0, .eps = f->eps, .tile = tile,
                              .fuse = (f->norm ? 1u : 0u) | (f->add ? 2u : 0u)};
     vkslm_op op = {
         .name = name, .shader = shader, .spec = spec, .n_spec = n_spec, .push = &pc, .push_size = sizeof pc,
         /* row pieces of whole tiles (and whole workgroups: the pieces' rows restart the tiles) */
         .axis = {{.n = s.m, .count_at = AT(n_vec)},
-                 {.n = s.n, .multiple = tile, .whole = 1, .count_at = AT(rows)}},
+                 {.n = n_out, .multiple = tile, .whole = 1, .count_at = AT(rows)}},
         .grid = {{.div = rows_per_wg, .axes = 2}, {.div = toks_per_wg, .axes = 1}},
         .arg = {
             /* quantized blocks are read as words at any even byte offset, plain floats as aligned words */
             {"w", w, .unit = 1, .align = vkslm_type_info(w->type)->block_elems == 1 ? 4 : 2, .off_at = AT(w_off),
-             .step = {0, s.row_bytes}, .size = s.row_bytes, .texel = texel},
+             .step = {0, s.row_bytes}, .size = (glu_out ? n_out + 1 : 1) * s.row_bytes, .texel = texel},
             {"x", x, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(x_off), .step = {xk4}, .size = xk4,
              .texel = texel},
-            {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = AT(d_off), .step = {s.n * 4, 4}, .size = 4},
+            {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = AT(d_off), .step = {n_out * 4, 4}, .size = 4},
             {"bias", bias, .optional = 1, .types = VKSLM_OP_F32, .off_at = AT(b_off), .step = {0, 4}, .size = 4},
             /* the texel kernel's binding 4: the norm's weights (absent: w stands in, unread) */
             {texel ? "norm" : NULL, f->norm, .optional = 1, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(g_off),
              .size = s.k * 4, .texel = 1},
         },
-        .bytes = (double)s.row_bytes * s.n + 4.0 * (x->ne[0] * s.m + (f->add ? 2.0 : 1.0) * s.n * s.m),
+        .bytes = (double)s.row_bytes * s.n + 4.0 * (x->ne[0] * s.m + (f->add ? 2.0 : 1.0) * n_out * s.m),
         .flops = 2.0 * s.k * s.n * s.m,
     };
     return vkslm_op_record(c, &op);
@@ -261,6 +283,12 @@ vkslm_status vkslm_op_matmul_fused(vkslm_cmd *c, const vkslm_tensor *d, const vk
 }
 
 int vkslm_op_matmul_glu_fusable(vkslm_vk *vk, const vkslm_tensor *w) { return texel_kernel(vk, w); }
+
+int vkslm_op_matmul_glu_out_fusable(vkslm_vk *vk, const vkslm_tensor *w) {
+    const uint64_t n = vkslm_dim(w, 1), rb = vkslm_type_row_bytes(w->type, w->ne[0]);
+    const uint32_t tile = w->tile > 1 ? w->tile : 1;
+    return texel_kernel(vk, w) && n % 2 == 0 && n / 2 % tile == 0 && rb && vkslm_op_fit(vk, rb, (n / 2 + 1) * rb) > 0;
+}
 
 int vkslm_op_matmul_norm_fusable(vkslm_vk *vk, const vkslm_tensor *w, const vkslm_tensor *norm) {
     return texel_kernel(vk, w) && norm && norm->buf && norm->type == VKSLM_TYPE_F32 &&

@@ -66,14 +66,19 @@ vkslm_status vkslm_op_matmul_glu(vkslm_cmd *c, const vkslm_tensor *d, const vksl
  *   norm: x read as the RMS norm of its rows times norm (f32, K elements): x * norm / sqrt(mean(x^2) + eps),
  *         the mean over each row of x (engine/cpu/norm.c's formula; the sums' order differs);
  *   add:  d += the product (d is the residual stream; each element read and written by one invocation);
- *   glu:  0, or as vkslm_op_matmul_glu (1 SwiGLU, 2 GeGLU); not with norm.
+ *   glu:  0, or as vkslm_op_matmul_glu (1 SwiGLU, 2 GeGLU); not with norm;
+ *   glu_out: 0, or 1 SwiGLU / 2 GeGLU of the output: w's rows are [gate (N) | up (N)] and d (N, M) gets
+ *         act(x gate^T) * (x up^T), the activation computed once per element (vkslm_op_matmul_glu_out_fusable
+ *         says where); with norm, not with glu, add or a bias.
  * A row's result never depends on the other rows of x (a batch gets bit for bit what each row gets alone). */
 typedef struct vkslm_matmul_fuse {
     const vkslm_tensor *norm;
     float eps;
     int add;
-    uint32_t glu;
+    uint32_t glu, glu_out;
 } vkslm_matmul_fuse;
+/* Whether the texel kernel takes w (rows [gate | up], the up rows starting a tile) with glu_out. */
+int vkslm_op_matmul_glu_out_fusable(vkslm_vk *vk, const vkslm_tensor *w);
 /* Whether the texel kernel takes w with norm's weights fused (f32, w's K elements, 16-byte aligned: texels). */
 int vkslm_op_matmul_norm_fusable(vkslm_vk *vk, const vkslm_tensor *w, const vkslm_tensor *norm);
 vkslm_status vkslm_op_matmul_fused(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_tensor *w, const vkslm_tensor *x,
