@@ -70,7 +70,7 @@ layout(push_constant) uniform Push {
     uint g_off;     // NORM: texel offset of g
     float eps;      // NORM
     uint tile;      // rows per tile of W (engine/model/weight_tiles.h; 1: row after row)
-    uint fuse;      // QB_TEXEL: 1 NORM, 2 RESID (above)
+    uint fuse;      // QB_TEXEL: 2 RESID (above; NORM is the constant NORM_ON)
 } pc;
 
 #ifdef QB_TEXEL

@@ -247,7 +247,7 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
     vkslm_product_push pc = {.units = (uint32_t)(s.k / 32), .row_bytes = (uint32_t)s.row_bytes,
                              .x_stride = (uint32_t)(x->ne[0] / 4), .d_stride = (uint32_t)n_out, .has_bias = bias != NULL,
                              .pad = glu ? (uint32_t)(s.k / 4) : glu_out ? (uint32_t)n_out : 0, .eps = f->eps, .tile = tile,
-                             .fuse = (f->norm ? 1u : 0u) | (f->add ? 2u : 0u)};
+                             .fuse = f->add ? 2u : 0u};
     vkslm_op op = {
         .name = name, .shader = shader, .spec = spec, .n_spec = n_spec, .push = &pc, .push_size = sizeof pc,
         /* row pieces of whole tiles (and whole workgroups: the pieces' rows restart the tiles) */

@@ -36,7 +36,7 @@ typedef struct vkslm_product_push {
     uint32_t g_off; /* matmul_vec.comp only (g_off, eps: the fusions below); matmul.comp stops at pad */
     float eps;
     uint32_t tile;  /* rows per tile of w (vkslm_tensor.tile; 1: row after row) */
-    uint32_t fuse;  /* texel variants: 1 norm (also the spec constant NORM_ON, which decides), 2 add (a flag) */
+    uint32_t fuse;  /* texel variants: 2 add (the norm is the spec constant NORM_ON; bit 1 unused) */
 } vkslm_product_push;
 _Static_assert(sizeof(vkslm_product_push) == 64, "must match shaders/matmul_vec.comp and matmul.comp");
 
