@@ -483,32 +483,26 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
                 VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, multi.write));
             else
                 VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rope_q));
-        } else if (qkv_rows) { /* q | k | v rows of one token: contiguous in qkv */
+        } else { /* three projections: into q, k, v, or with qkv_rows into the rows of qkv (one token: contiguous) */
             const vkslm_tensor qr = act2(&b->qkv, 0, QK, 1), kr = act2(&b->qkv, QK * 4, KV, 1),
                                vr = act2(&b->qkv, (QK + KV) * 4, KV, 1);
+            const vkslm_tensor *qo = qkv_rows ? &qr : &q, *ko = qkv_rows ? &kr : &k, *vo = qkv_rows ? &vr : &v;
             if (qkv_norm) {
-                VKSLM_TRY(vkslm_op_matmul_fused(c, &qr, &L->wq, &x, opt(&L->bq), &fnorm, 0));
-                VKSLM_TRY(vkslm_op_matmul_fused(c, &kr, &L->wk, &x, opt(&L->bk), &fnorm, 0));
-                VKSLM_TRY(vkslm_op_matmul_fused(c, &vr, &L->wv, &x, opt(&L->bv), &fnorm, 0));
+                VKSLM_TRY(vkslm_op_matmul_fused(c, qo, &L->wq, &x, opt(&L->bq), &fnorm, 0));
+                VKSLM_TRY(vkslm_op_matmul_fused(c, ko, &L->wk, &x, opt(&L->bk), &fnorm, 0));
+                VKSLM_TRY(vkslm_op_matmul_fused(c, vo, &L->wv, &x, opt(&L->bv), &fnorm, 0));
             } else {
-                VKSLM_TRY(vkslm_op_matmul(c, &qr, &L->wq, &h, opt(&L->bq)));
-                VKSLM_TRY(vkslm_op_matmul(c, &kr, &L->wk, &h, opt(&L->bk)));
-                VKSLM_TRY(vkslm_op_matmul(c, &vr, &L->wv, &h, opt(&L->bv)));
+                VKSLM_TRY(vkslm_op_matmul(c, qo, &L->wq, &h, opt(&L->bq)));
+                VKSLM_TRY(vkslm_op_matmul(c, ko, &L->wk, &h, opt(&L->bk)));
+                VKSLM_TRY(vkslm_op_matmul(c, vo, &L->wv, &h, opt(&L->bv)));
+                VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_Q, qo, &h));
+                VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_K, ko, &h));
+                VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_V, vo, &h));
             }
-            VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, 0));
-        } else if (qkv_norm) {
-            VKSLM_TRY(vkslm_op_matmul_fused(c, &q, &L->wq, &x, opt(&L->bq), &fnorm, 0));
-            VKSLM_TRY(vkslm_op_matmul_fused(c, &k, &L->wk, &x, opt(&L->bk), &fnorm, 0));
-            VKSLM_TRY(vkslm_op_matmul_fused(c, &v, &L->wv, &x, opt(&L->bv), &fnorm, 0));
-            VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rope));
-        } else {
-            VKSLM_TRY(vkslm_op_matmul(c, &q, &L->wq, &h, opt(&L->bq)));
-            VKSLM_TRY(vkslm_op_matmul(c, &k, &L->wk, &h, opt(&L->bk)));
-            VKSLM_TRY(vkslm_op_matmul(c, &v, &L->wv, &h, opt(&L->bv)));
-            VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_Q, &q, &h));
-            VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_K, &k, &h));
-            VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_V, &v, &h));
-            VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rope));
+            if (qkv_rows)
+                VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, 0));
+            else
+                VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rope));
         }
         /* k roped and v into each run's sequence's cache, then att = softmax(q k) v over that cache. All the
          * writes come first and then all the attentions: the runs touch different caches, so they need one
