@@ -18,3 +18,15 @@ vkslm_shader(NAME attention_combine SOURCE attention_combine.comp)
 # attention_lane.comp: decode tiles (few rows) on CPU devices, a key per lane (K and V as texel buffers)
 vkslm_shader(NAME attention_lane_f32 SOURCE attention_lane.comp)
 vkslm_shader(NAME attention_lane_f16 SOURCE attention_lane.comp DEFINES KV_F16=1)
+# FUSED_QKV: a decode step's attention from the fused projection's rows (q and k roped on the way, the token's key
+# and value written into the cache): kv_cache.comp's qkv write and the attention in one dispatch. The f16 cache is
+# written as packed words (no 16-bit storage needed).
+foreach(rope norm neox)
+  if(rope STREQUAL "norm")
+    set(rdef ROPE_NORMAL=1)
+  else()
+    set(rdef ROPE_NEOX=1)
+  endif()
+  vkslm_shader(NAME attention_lane_qkv_f32_${rope} SOURCE attention_lane.comp DEFINES FUSED_QKV=1 ${rdef})
+  vkslm_shader(NAME attention_lane_qkv_f16_${rope} SOURCE attention_lane.comp DEFINES FUSED_QKV=1 KV_F16=1 ${rdef})
+endforeach()

@@ -13,6 +13,18 @@
 // It takes attention.comp's bindings, push constants and specialization constants (engine/ops/attention.h):
 // the same rows, visibility, key splits and outputs (out = o / l when direct, else the partials
 // (o[D], m, l) that attention_combine.comp merges), for the tiles attention.comp would give it.
+//
+// FUSED_QKV (with ROPE_NORMAL or ROPE_NEOX; the variants attention_lane_qkv_*): a decode step's attention straight
+// from the fused projection's rows, every token of its own sequence (seqs), replacing kv_cache.comp's qkv write
+// and the attention after it (one dispatch a layer fewer). Binding 0 is then the rows [q heads | k heads | v heads]
+// of each token (floats, pc.src_stride apart), and the tile's workgroup:
+//   - ropes its q rows on the way into shared memory (as kv_cache.comp writes them for attention);
+//   - reads the cache's keys below the token's own position from K and V, as without the fusion;
+//   - takes its own key and value from the row (k roped), rounded to the cache's type, in the order the lanes
+//     would have met it in the cache (the last key of lane (pos - lo) % lanes): the same sums, bit for bit;
+//   - where its key split holds that position, writes them into the cache (binding 6, the layer's K heads then
+//     its V heads pc.v_delta elements on) for the steps after: what kv_cache.comp would have written.
+// Its own push constants (engine/ops/attention.h, vkslm_attn_qkv_push): a tile is a token, keys split per token.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -32,6 +44,30 @@ layout(constant_id = 5) const uint DPL = 16;  // (unused)
 #define NEG_BIG (-3.0e38)
 #define IS_NEG_BIG(x) ((x) < -1.0e38)
 
+#ifdef FUSED_QKV
+#define ROPE_FF_BINDING 7
+#define ROPE_SRC(i) S[i]
+layout(std430, binding = 0) readonly buffer BufS { float S[]; };
+#include "rope.glsl"
+layout(push_constant) uniform Push {
+    uint n_rows, group, n_head, kv_end;
+    uint window, chunk, n_split, head_stride;
+    uint pos_stride, q_off, k_off, v_off;
+    uint dst_off, direct;
+    float scale, softcap;
+    uint seq_stride, pos_off, seq_off;
+    uint src_stride; // floats between the tokens' rows in S (q_off: the first row's)
+    uint kw_off;     // element offset of sequence 0's K in binding 6
+    uint v_delta;    // elements from K to V there
+    RopeArgs rope;
+} pc;
+#define PC_SEQS true
+#define PC_P0 0u
+#define PC_KEY_LO 0u
+#define PC_SPLIT_BASE 0u
+#define PC_HEAD_BASE 0u
+#define PC_KEY_BASE 0u
+#else
 layout(push_constant) uniform Push {
     uint n_rows, group, n_head, p0;
     uint kv_end, key_lo, window, chunk;
@@ -43,8 +79,14 @@ layout(push_constant) uniform Push {
     uint seq_stride;
     uint pos_off, seq_off, pad;
 } pc;
-
+#define PC_SEQS (pc.seqs != 0u)
+#define PC_P0 pc.p0
+#define PC_KEY_LO pc.key_lo
+#define PC_SPLIT_BASE pc.split_base
+#define PC_HEAD_BASE pc.head_base
+#define PC_KEY_BASE pc.key_base
 layout(std430, binding = 0) readonly buffer BufQ { vec4 Q[]; };
+#endif
 layout(binding = 1) uniform usamplerBuffer KT;
 layout(binding = 2) uniform usamplerBuffer VT;
 #ifdef KV_F16
@@ -60,30 +102,70 @@ vec4 tex4(uvec4 w, uint i) {
 #endif
 DECLARE_F32(3, DST, writeonly)
 layout(std430, binding = 4) readonly buffer BufP { int P[]; };
-layout(std430, binding = 5) readonly buffer BufS { int SEQ[]; };
+layout(std430, binding = 5) readonly buffer BufSeq { int SEQ[]; };
+#ifdef FUSED_QKV
+#ifdef KV_F16
+layout(std430, binding = 6) writeonly buffer BufCW { uint CW[]; }; // f16 pairs as packed words
+// a pair as the cache holds it (rounded to f16), and its word
+vec2 kv_round(vec2 x) { return half_unpack2(half_pack2(x)); }
+void kv_store(uint e, vec2 x) { CW[e >> 1] = half_pack2(x); } // e even
+#else
+layout(std430, binding = 6) writeonly buffer BufCW { float CW[]; };
+vec2 kv_round(vec2 x) { return x; }
+void kv_store(uint e, vec2 x) {
+    CW[e] = x.x;
+    CW[e + 1u] = x.y;
+}
+#endif
+#endif
 
 const uint D4 = D / 4u;
 shared vec4 q_sh[R * D4]; // the tile's q rows, pre-multiplied by scale
+#ifdef FUSED_QKV
+shared vec4 own_sh[2u * D4]; // the token's own key, then its value, as the cache holds them
+// element pair (e, e + 1) of the head at s0, roped below n_rot when rot (as kv_cache.comp)
+vec2 row_pair(uint s0, uint e, int pos, bool rot) {
+    if (rot && e < pc.rope.n_rot)
+        return vec2(rope_elem(pc.rope, s0, e, pos), rope_elem(pc.rope, s0, e + 1u, pos));
+    return vec2(S[s0 + e], S[s0 + e + 1u]);
+}
+#endif
+
+float m[R], l[R]; // each lane's running max and sum per row
+// key j's scores sc into m and l: alpha, the weight of o so far, and p, the key's
+void softmax_step(float sc[R], uint j, uint last_valid, uint pos[R], out float alpha[R], out float p[R]) {
+    [[unroll]] for (uint r = 0; r < R; r++) {
+        bool ok = r < last_valid && j <= pos[r] && (pc.window == 0u || pos[r] - j < pc.window);
+        float x = sc[r];
+        if (pc.softcap > 0.0)
+            x = pc.softcap * tanh(clamp(x / pc.softcap, -10.0, 10.0));
+        float mx = ok ? max(m[r], x) : m[r];
+        alpha[r] = IS_NEG_BIG(m[r]) ? 0.0 : exp(m[r] - mx);
+        p[r] = ok ? exp(x - mx) : 0.0;
+        l[r] = l[r] * alpha[r] + p[r];
+        m[r] = mx;
+    }
+}
 
 void main() {
     const uint t = gl_LocalInvocationID.x;
-    const uint s = gl_WorkGroupID.x + pc.split_base;
-    const uint h = gl_WorkGroupID.z + pc.head_base;
+    const uint s = gl_WorkGroupID.x + PC_SPLIT_BASE;
+    const uint h = gl_WorkGroupID.z + PC_HEAD_BASE;
     const uint hrel = gl_WorkGroupID.z;
 
     // the tile's rows and the keys they see (as attention.comp)
-    const bool seqs = pc.seqs != 0u;
+    const bool seqs = PC_SEQS;
     const uint row0 = seqs ? gl_WorkGroupID.y * pc.group : gl_WorkGroupID.y * R;
     const uint last_valid = seqs ? pc.group : pc.n_rows - row0;
-    uint tok_pos = 0u, kv_seq = 0u, key_lo = pc.key_lo;
+    uint tok_pos = 0u, kv_seq = 0u, key_lo = PC_KEY_LO;
     if (seqs) {
         tok_pos = uint(P[pc.pos_off + gl_WorkGroupID.y]);
         kv_seq = uint(SEQ[pc.seq_off + gl_WorkGroupID.y]) * pc.seq_stride;
         key_lo = pc.window > 0u && tok_pos + 1u > pc.window ? tok_pos + 1u - pc.window : 0u;
     }
     const uint last_row = row0 + min(R, last_valid) - 1u;
-    const uint p_first = seqs ? tok_pos : pc.p0 + row0 / pc.group;
-    const uint p_last = seqs ? tok_pos : pc.p0 + last_row / pc.group;
+    const uint p_first = seqs ? tok_pos : PC_P0 + row0 / pc.group;
+    const uint p_last = seqs ? tok_pos : PC_P0 + last_row / pc.group;
     // keys per split: the call's, or with seqs the token's own, as a call for it alone would choose (at most
     // pc.chunk splits of at least MIN_SPLIT_KEYS keys, rounded up to GRAIN: engine/ops/attention.c), so that a
     // token sums in the same order batched or alone
@@ -99,6 +181,38 @@ void main() {
         lo = max(lo, p_first + 1u - pc.window);
     hi = max(hi, lo);
 
+#ifdef FUSED_QKV
+    // the token's row; its own key in this split: the split then writes it and its value into the cache
+    const uint srow = pc.q_off + gl_WorkGroupID.y * pc.src_stride;
+    const bool own_in = lo <= tok_pos && tok_pos < hi;
+    [[unroll]] for (uint r = 0; r < R; r++) {
+        const uint s0 = srow + (h * pc.group + r) * D;
+        for (uint d4 = t; d4 < D4; d4 += WG) {
+            vec4 x = vec4(0.0);
+            if (r < last_valid)
+                x = vec4(row_pair(s0, 4u * d4, int(tok_pos), true), row_pair(s0, 4u * d4 + 2u, int(tok_pos), true));
+            q_sh[r * D4 + d4] = x * pc.scale;
+        }
+    }
+    if (own_in) {
+        const uint ks = srow + (pc.n_head + h) * D, vs = ks + (pc.n_head / pc.group) * D;
+        const uint kw = pc.kw_off + kv_seq * 4u + h * pc.head_stride * 4u + tok_pos * D;
+        for (uint e = 2u * t; e < D; e += 2u * WG) {
+            vec2 kp = row_pair(ks, e, int(tok_pos), true), vp = row_pair(vs, e, int(tok_pos), false);
+            kv_store(kw + e, kp);
+            kv_store(kw + pc.v_delta + e, vp);
+            kp = kv_round(kp);
+            vp = kv_round(vp);
+            if ((e & 2u) == 0u) {
+                own_sh[e >> 2].xy = kp;
+                own_sh[D4 + (e >> 2)].xy = vp;
+            } else {
+                own_sh[e >> 2].zw = kp;
+                own_sh[D4 + (e >> 2)].zw = vp;
+            }
+        }
+    }
+#else
     [[unroll]] for (uint r = 0; r < R; r++) {
         const uint row = row0 + r;
         const uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
@@ -106,25 +220,30 @@ void main() {
         for (uint d4 = t; d4 < D4; d4 += WG)
             q_sh[r * D4 + d4] = r < last_valid ? Q[qb + d4] * pc.scale : vec4(0.0);
     }
+#endif
     subgroupMemoryBarrierShared();
     subgroupBarrier();
 
     const uint lane = subgroupExclusiveAdd(1u);
     const uint n_lanes = subgroupAdd(1u);
-    float m[R], l[R];
     uint pos[R];
     vec4 o[R * D4];
     [[unroll]] for (uint r = 0; r < R; r++) {
         m[r] = NEG_BIG;
         l[r] = 0.0;
-        pos[r] = r >= last_valid ? 0u : seqs ? tok_pos : pc.p0 + (row0 + r) / pc.group;
+        pos[r] = r >= last_valid ? 0u : seqs ? tok_pos : PC_P0 + (row0 + r) / pc.group;
     }
     [[unroll]] for (uint e = 0; e < R * D4; e++)
         o[e] = vec4(0.0);
 
-    for (uint j = lo + lane; j < hi; j += n_lanes) {
-        const uint kbase = pc.k_off + kv_seq + hrel * pc.head_stride + (j - pc.key_base) * pc.pos_stride;
-        const uint vbase = pc.v_off + kv_seq + hrel * pc.head_stride + (j - pc.key_base) * pc.pos_stride;
+#ifdef FUSED_QKV
+    const uint hi_cache = own_in ? tok_pos : hi; // the own key comes from the row, after the loop
+#else
+    const uint hi_cache = hi;
+#endif
+    for (uint j = lo + lane; j < hi_cache; j += n_lanes) {
+        const uint kbase = pc.k_off + kv_seq + hrel * pc.head_stride + (j - PC_KEY_BASE) * pc.pos_stride;
+        const uint vbase = pc.v_off + kv_seq + hrel * pc.head_stride + (j - PC_KEY_BASE) * pc.pos_stride;
         float sc[R];
         [[unroll]] for (uint r = 0; r < R; r++)
             sc[r] = 0.0;
@@ -134,23 +253,34 @@ void main() {
                 sc[r] += dot(q_sh[r * D4 + d4], kd);
         }
         float alpha[R], p[R];
-        [[unroll]] for (uint r = 0; r < R; r++) {
-            bool ok = r < last_valid && j <= pos[r] && (pc.window == 0u || pos[r] - j < pc.window);
-            float x = sc[r];
-            if (pc.softcap > 0.0)
-                x = pc.softcap * tanh(clamp(x / pc.softcap, -10.0, 10.0));
-            float mx = ok ? max(m[r], x) : m[r];
-            alpha[r] = IS_NEG_BIG(m[r]) ? 0.0 : exp(m[r] - mx);
-            p[r] = ok ? exp(x - mx) : 0.0;
-            l[r] = l[r] * alpha[r] + p[r];
-            m[r] = mx;
-        }
+        softmax_step(sc, j, last_valid, pos, alpha, p);
         [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
             vec4 vd = LOAD_V4(vbase + d4);
             [[unroll]] for (uint r = 0; r < R; r++)
                 o[r * D4 + d4] = o[r * D4 + d4] * alpha[r] + p[r] * vd;
         }
     }
+#ifdef FUSED_QKV
+    // the own key: the same arithmetic as a key of the loop, in the one lane that would have read it last
+    if (own_in && lane == (tok_pos - lo) % n_lanes) {
+        const uint j = tok_pos;
+        float sc[R];
+        [[unroll]] for (uint r = 0; r < R; r++)
+            sc[r] = 0.0;
+        [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
+            vec4 kd = own_sh[d4];
+            [[unroll]] for (uint r = 0; r < R; r++)
+                sc[r] += dot(q_sh[r * D4 + d4], kd);
+        }
+        float alpha[R], p[R];
+        softmax_step(sc, j, last_valid, pos, alpha, p);
+        [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
+            vec4 vd = own_sh[D4 + d4];
+            [[unroll]] for (uint r = 0; r < R; r++)
+                o[r * D4 + d4] = o[r * D4 + d4] * alpha[r] + p[r] * vd;
+        }
+    }
+#endif
 
     // merge the lanes: weights exp(m_lane - max), then sums over the subgroup; every lane then holds the
     // row's result, and one writes it (a store from every lane is a store per lane on a CPU device)
@@ -163,7 +293,7 @@ void main() {
         const float ll = subgroupAdd(l[r] * w);
         const uint tok = row / pc.group, head = h * pc.group + (row - tok * pc.group);
         const uint db = pc.direct != 0u ? pc.dst_off + (tok * pc.n_head + head) * D
-                                        : pc.dst_off + ((hrel * pc.n_split + (s - pc.split_base)) * pc.n_rows + row) * (D + 2u);
+                                        : pc.dst_off + ((hrel * pc.n_split + (s - PC_SPLIT_BASE)) * pc.n_rows + row) * (D + 2u);
         const float inv = pc.direct == 0u ? 1.0 : ll > 0.0 ? 1.0 / ll : 0.0;
         [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
             vec4 oo = subgroupAdd(o[r * D4 + d4] * w) * inv;

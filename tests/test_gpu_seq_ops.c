@@ -275,6 +275,187 @@ static void test_kv_write_seqs(void) {
     vkslm_vk_close(vk);
 }
 
+/* The fused decode attention (vkslm_op_attention_qkv: q and k roped, the tokens' own k and v into their caches
+ * and attention over them in one dispatch) against what it replaces, vkslm_op_qkv_write then
+ * vkslm_op_attention_seqs: the output and the whole cache buffer bit for bit. And against engine/cpu: rope, the
+ * cache write (rounded to f16 where the cache is), then attention over each token's sequence. */
+typedef struct fused_case {
+    uint32_t D, n_head, n_head_kv, n_seq, n_ctx, n_tok, n_rot, window;
+    float softcap, ext_factor; /* ext_factor != 0: YaRN (freq_scale 1/4) */
+    int ff;                    /* frequency divisors */
+    uint32_t splits;
+} fused_case;
+
+static void check_fused(vkslm_vk *vk, const fused_case *fc, uint32_t type, int neox, uint64_t salt) {
+    vkslm_rng r;
+    test_rng(&r, salt);
+    const uint32_t D = fc->D, NH = fc->n_head, NKV = fc->n_head_kv, T = fc->n_tok, es = type == F16 ? 2 : 4;
+    const uint64_t part = (uint64_t)NKV * fc->n_ctx * D, stride = 2 * part + 8, n = stride * fc->n_seq;
+    const uint64_t row = (uint64_t)(NH + 2 * NKV) * D, nq = (uint64_t)T * NH * D;
+    int32_t seq[MAX_TOK], pos[MAX_TOK];
+    CU_ASSERT_FATAL(T <= MAX_TOK && T <= fc->n_seq);
+    seq_case sc = {D, NH, NKV, fc->n_seq, fc->n_ctx, T, fc->window, 0, fc->softcap, fc->splits};
+    tokens_of(&sc, &r, seq, pos);
+    float *cache = malloc(n * 4), *src = malloc(row * T * 4), *roped = malloc(row * T * 4), *ff = malloc(D * 2);
+    float *ref = malloc(nq * 4), *out = malloc(nq * 4), *out2 = malloc(nq * 4), *c1 = malloc(n * 4), *c2 = malloc(n * 4);
+    CU_ASSERT_FATAL(cache && src && roped && ff && ref && out && out2 && c1 && c2);
+    test_random_floats(&r, cache, n, -1.0f, 1.0f, type);
+    test_random_floats(&r, src, row * T, -2.0f, 2.0f, F32);
+    test_random_floats(&r, ff, D / 2, 1.0f, 4.0f, F32);
+    /* the positions a token may not see hold NaN (its own is written by the op) */
+    for (uint32_t i = 0; i < T; i++)
+        for (uint32_t w = 0; w < 2; w++)
+            for (uint32_t h = 0; h < NKV; h++)
+                for (uint32_t j = (uint32_t)pos[i]; j < fc->n_ctx; j++)
+                    for (uint32_t d = 0; d < D; d++)
+                        cache[seq[i] * stride + w * part + ((uint64_t)h * fc->n_ctx + j) * D + d] = NAN;
+    const uint32_t n_rot = fc->n_rot ? fc->n_rot : D;
+    vkslm_rope_params rope = {.mode = neox ? VKSLM_ROPE_NEOX : VKSLM_ROPE_NORMAL, .n_rot = n_rot, .theta_base = 10000.0f,
+                              .freq_scale = fc->ext_factor ? 0.25f : 1.0f, .ext_factor = fc->ext_factor,
+                              .attn_factor = fc->ext_factor ? 1.1f : 1.0f, .corr_low = 3.0f, .corr_high = 20.0f};
+    vkslm_rope_ext ext = {rope.freq_scale, rope.ext_factor, rope.attn_factor, rope.corr_low, rope.corr_high};
+
+    /* engine/cpu: q and k heads roped, each token's k and v into its cache, attention */
+    memcpy(roped, src, row * T * 4);
+    vkslm_cpu_rope(roped, src, pos, fc->ff ? ff : NULL, D, NH + NKV, T, n_rot, neox, 10000.0f, &ext, row, row);
+    float *cpu_cache = malloc(n * 4);
+    CU_ASSERT_FATAL(cpu_cache != NULL);
+    memcpy(cpu_cache, cache, n * 4);
+    for (uint32_t i = 0; i < T; i++) {
+        float *dst = cpu_cache + (uint64_t)seq[i] * stride;
+        vkslm_cpu_kv_write(dst, roped + i * row + NH * D, pos + i, D, fc->n_ctx, NKV, 1, row, type == F16);
+        vkslm_cpu_kv_write(dst + part, src + i * row + (NH + NKV) * D, pos + i, D, fc->n_ctx, NKV, 1, row, type == F16);
+    }
+    for (uint32_t i = 0; i < T; i++) {
+        vkslm_cpu_attn_shape shape = {D, NH, NKV, 1, fc->n_ctx, (uint32_t)pos[i], fc->window, 0, fc->softcap};
+        const float *k = cpu_cache + (uint64_t)seq[i] * stride;
+        CU_ASSERT_FATAL(vkslm_cpu_attention(ref + (uint64_t)i * NH * D, roped + (uint64_t)i * row, k, k + part,
+                                            &shape) == 0);
+    }
+    /* the q rows of the reference are strided: vkslm_cpu_attention reads NH * D of them, contiguous in a row */
+
+    int32_t max_pos = 0;
+    for (uint32_t i = 0; i < T; i++)
+        max_pos = pos[i] > max_pos ? pos[i] : max_pos;
+    ot_tensor tsrc = ot_floats(vk, src, F32, row * T, 1, 1, 16);
+    ot_tensor tff = ot_floats(vk, ff, F32, D / 2, 1, 1, 12);
+    ot_tensor tp = ot_raw(vk, pos, T * 4, VKSLM_TYPE_I32, T, 1, 12);
+    ot_tensor ts = ot_raw(vk, seq, T * 4, VKSLM_TYPE_I32, T, 1, 20);
+    ot_tensor tqd = ot_out(vk, F32, D, NH, T, 32);
+    uint64_t sbytes = vkslm_attn_scratch_bytes(T, NH, D, fc->splits);
+    ot_tensor tsc = ot_out(vk, F32, sbytes / 4 + 1, 1, 1, 0);
+    vkslm_tensor qkv = {tsrc.buf, tsrc.t.offset, F32, {D, NH + 2 * NKV, T, 1}};
+    vkslm_attn_params params = {0, 0, fc->softcap, fc->window, 0};
+    vkslm_attn_seqs aseqs = {&tp.t, &ts.t, fc->n_seq, (uint32_t)max_pos, stride};
+    vkslm_kv_seqs kseqs = {&ts.t, fc->n_seq, stride};
+    char what[200];
+    snprintf(what, sizeof what, "D=%u heads=%u/%u seqs=%u tokens=%u ctx=%u n_rot=%u window=%u softcap=%g yarn=%g ff=%d "
+             "%s %s splits=%u", D, NH, NKV, fc->n_seq, T, fc->n_ctx, n_rot, fc->window, fc->softcap, fc->ext_factor,
+             fc->ff, type == F16 ? "f16" : "f32", neox ? "neox" : "normal", fc->splits);
+    CU_ASSERT_EQUAL(vkslm_attn_qkv_fusable(vk, D, NH / NKV), 1);
+    float *outs[2] = {out, out2}, *caches[2] = {c1, c2};
+    for (int fused = 0; fused < 2; fused++) {
+        ot_tensor tc = ot_floats(vk, cache, type, n, 1, 1, 24 * es), to = ot_out(vk, F32, D, NH, T, 32);
+        vkslm_tensor k0 = tc.t, v0 = tc.t;
+        k0.ne[0] = v0.ne[0] = D, k0.ne[1] = v0.ne[1] = fc->n_ctx, k0.ne[2] = v0.ne[2] = NKV;
+        v0.offset += part * es;
+        vkslm_cmd *c = ot_begin(vk);
+        vkslm_status st;
+        if (fused) {
+            st = vkslm_op_attention_qkv(c, &to.t, &qkv, &k0, &v0, sbytes ? &tsc.t : NULL, &params, &aseqs,
+                                        fc->ff ? &tff.t : NULL, &rope);
+        } else {
+            st = vkslm_op_qkv_write(c, &tqd.t, &k0, &qkv, &tp.t, row, fc->ff ? &tff.t : NULL, &rope, &kseqs);
+            if (st == VKSLM_OK)
+                st = vkslm_op_attention_seqs(c, &to.t, &tqd.t, &k0, &v0, sbytes ? &tsc.t : NULL, &params, &aseqs);
+        }
+        CU_ASSERT_EQUAL(ot_submit(c, st, what), VKSLM_OK);
+        CU_ASSERT_EQUAL(ot_dispatches("kv_write"), fused ? 0u : 1u);
+        CU_ASSERT_EQUAL(ot_dispatches(fused ? "attention_qkv" : "attention"), 1u);
+        if (fc->n_ctx > 600) /* the token's own key in the last of several key splits */
+            CU_ASSERT(ot_dispatches("attention combine") == 1u);
+        double e = st == VKSLM_OK ? ot_read_nmse(vk, &to, outs[fused], ref, nq, what) : INFINITY;
+        ot_check(fused ? "attention from qkv rows" : "qkv write + attention", e, fc->softcap > 0 ? 1e-8 : 1e-9, what);
+        if (!ot_read(vk, &tc, caches[fused], n, what))
+            CU_FAIL("cache readback");
+        ot_free(vk, &tc), ot_free(vk, &to);
+    }
+    uint64_t differ = 0, cdiffer = 0, cwrong = 0;
+    for (uint64_t i = 0; i < nq; i++)
+        differ += memcmp(&out[i], &out2[i], 4) != 0;
+    for (uint64_t i = 0; i < n; i++) {
+        cdiffer += memcmp(&c1[i], &c2[i], 4) != 0;
+        float want = cpu_cache[i];
+        /* rope's cos and sin on the device against the CPU's, as check_write allows (and one f16 step) */
+        float tol = (type == F16 ? fabsf(want) / 1024 : 0.0f) + 5e-5f;
+        int wrong = isnan(want) ? !isnan(c2[i]) : !(fabsf(c2[i] - want) <= tol);
+        if (wrong && cwrong < 4)
+            fprintf(stderr, "  cache [%llu]: fused %g, two dispatches %g, engine/cpu %g (was %g)\n", (unsigned long long)i,
+                    c2[i], c1[i], want, cache[i]);
+        cwrong += wrong;
+    }
+    printf("  fused %s: %llu output values and %llu cache elements differ from the two dispatches, %llu cache "
+           "elements from engine/cpu\n", what, (unsigned long long)differ, (unsigned long long)cdiffer,
+           (unsigned long long)cwrong);
+    CU_ASSERT_EQUAL(differ, 0);
+    CU_ASSERT_EQUAL(cdiffer, 0);
+    CU_ASSERT_EQUAL(cwrong, 0);
+    ot_free(vk, &tsrc), ot_free(vk, &tff), ot_free(vk, &tp), ot_free(vk, &ts), ot_free(vk, &tqd), ot_free(vk, &tsc);
+    free(cache), free(src), free(roped), free(ff), free(ref), free(out), free(out2), free(c1), free(c2), free(cpu_cache);
+}
+
+static void test_attention_qkv(void) {
+    vkslm_vk *vk = open_profiling();
+    TEST_REQUIRE_GPU(vk);
+    if (!vkslm_attn_qkv_fusable(vk, 64, 3)) { /* only CPU devices run it */
+        CU_ASSERT_EQUAL(vkslm_vk_is_cpu(vk), 0);
+        vkslm_vk_close(vk);
+        return;
+    }
+    static const fused_case cases[] = {
+        {64, 9, 3, 8, 100, 8, 0, 0, 0, 0, 0, 16},          /* smollm2's heads, 8 decode tokens */
+        {64, 9, 3, 3, 45, 1, 0, 0, 0, 0, 1, 16},           /* one token (a lone decode step), divisors */
+        {64, 14, 2, 4, 50, 4, 0, 0, 0, 0, 0, 16},          /* 7 q heads per kv head (qwen2.5-0.5b) */
+        {96, 4, 4, 3, 29, 3, 32, 0, 0, 0.5f, 0, 0},        /* phi3-like: one q head per kv head, partial rotation, YaRN */
+        {64, 8, 4, 5, 90, 5, 0, 17, 30.0f, 0, 0, 8},       /* window and soft-capping */
+        {64, 2, 1, 3, 700, 3, 0, 0, 0, 0, 1, 16},          /* 2 query rows: keys split */
+    };
+    static const uint32_t types[2] = {F16, F32};
+    uint64_t salt = 500;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (int t = 0; t < 2; t++)
+            check_fused(vk, &cases[i], types[t], (int)((i + t) & 1), salt++);
+    ot_report();
+
+    /* refusals: no rope, rows of the wrong shape, a rope mode it lacks, v before k */
+    uint32_t D = 64, NH = 9, NKV = 3, n_ctx = 16;
+    ot_tensor tc = ot_out(vk, F16, D, n_ctx, 2 * NKV, 0), tsrc = ot_out(vk, F32, (NH + 2 * NKV) * D, 1, 1, 0);
+    const int32_t zero = 0; /* position 0 of sequence 0 */
+    ot_tensor to = ot_out(vk, F32, D, NH, 1, 0), tp = ot_raw(vk, &zero, 4, VKSLM_TYPE_I32, 1, 1, 0);
+    vkslm_tensor k0 = tc.t, v0 = tc.t;
+    k0.ne[2] = v0.ne[2] = NKV;
+    v0.offset += (uint64_t)NKV * n_ctx * D * 2;
+    vkslm_tensor qkv = {tsrc.buf, tsrc.t.offset, F32, {D, NH + 2 * NKV, 1, 1}}, bad = qkv;
+    bad.ne[1] = NH + NKV;
+    vkslm_attn_params params = {0};
+    vkslm_attn_seqs aseqs = {&tp.t, &tp.t, 1, 0, 2ull * NKV * n_ctx * D};
+    vkslm_rope_params rope = {.mode = VKSLM_ROPE_NORMAL}, glm = {.mode = 1};
+    vkslm_cmd *c = ot_begin(vk);
+    CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &qkv, &k0, &v0, NULL, &params, &aseqs, NULL, NULL),
+                    VKSLM_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &bad, &k0, &v0, NULL, &params, &aseqs, NULL, &rope),
+                    VKSLM_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &qkv, &k0, &v0, NULL, &params, &aseqs, NULL, &glm),
+                    VKSLM_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &qkv, &v0, &k0, NULL, &params, &aseqs, NULL, &rope),
+                    VKSLM_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &qkv, &k0, &v0, NULL, &params, &aseqs, NULL, &rope), VKSLM_OK);
+    CU_ASSERT_EQUAL(ot_submit(c, VKSLM_OK, "refusals"), VKSLM_OK);
+    ot_free(vk, &tc), ot_free(vk, &tsrc), ot_free(vk, &to), ot_free(vk, &tp);
+    test_gpu_assert_clean(vk);
+    vkslm_vk_close(vk);
+}
+
 /* What the graph asks before it records one dispatch for many sequences: refused where the caches do not
  * fit one binding (the 1 MiB range of VKSLM_MAX_STORAGE_RANGE) or a kv head's q heads do not fit one
  * workgroup. */
@@ -296,6 +477,7 @@ int main(void) {
     static const vkslm_test tests[] = {
         {"attention over many sequences' caches in one dispatch", test_attention_seqs},
         {"KV writes into many sequences' caches in one dispatch, q roped beside them", test_kv_write_seqs},
+        {"decode attention from the fused projection's rows, as the KV write and attention give it", test_attention_qkv},
         {"many-sequence dispatches refused past the binding and workgroup limits", test_limits},
         {NULL, NULL},
     };

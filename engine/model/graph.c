@@ -292,8 +292,7 @@ static vkslm_status upload_step(vkslm_cmd *c, vkslm_step_bufs *b, const vkslm_gr
         }
         VKSLM_TRY(vkslm_cmd_update(c, &b->ids, done * 4ull, st->tokens + done, k * 4ull));
         VKSLM_TRY(vkslm_cmd_update(c, &b->pos, done * 4ull, pos, k * 4ull));
-        if (st->n_runs > 1)
-            VKSLM_TRY(vkslm_cmd_update(c, &b->seq, done * 4ull, seq, k * 4ull));
+        VKSLM_TRY(vkslm_cmd_update(c, &b->seq, done * 4ull, seq, k * 4ull)); /* (one run: the fused attention's) */
     }
     if (st->n_out && st->out_rows[st->n_out - 1] - st->out_rows[0] + 1 != st->n_out) /* not one range: gather */
         VKSLM_TRY(vkslm_cmd_update(c, &b->out_ids, 0, st->out_rows, st->n_out * 4ull));
@@ -335,20 +334,26 @@ static vkslm_status check_step(const vkslm_model_dev *m, const vkslm_step_bufs *
     return VKSLM_OK;
 }
 
-/* Which parts of a layer go in one dispatch for all the runs of a step (several runs only). */
+/* Which parts of a layer go in one dispatch for all the runs of a step (write, attend: several runs only), and
+ * whether a decode step (one token per run) takes its attention straight from the fused projection's rows
+ * (vkslm_op_attention_qkv: the qkv write and the attention in one dispatch; CPU devices). */
 typedef struct multi_plan {
-    int write, attend;
+    int write, attend, attend_qkv;
 } multi_plan;
 
 static multi_plan plan_multi(vkslm_vk *vk, const vkslm_hparams *hp, const vkslm_step_bufs *b,
                              const vkslm_graph_step *st) {
-    multi_plan p = {0, 0};
+    multi_plan p = {0, 0, 0};
+    const uint64_t es = vkslm_kv_elem_bytes(&b->kv), stride = vkslm_step_kv_seq_stride(b) * es;
+    const uint32_t group = hp->n_head / hp->n_head_kv;
+    const int write = vkslm_kv_seqs_fit(vk, b->n_seq, stride, 2u * vkslm_kv_part_bytes(&b->kv));
+    const int attend = vkslm_attn_seqs_ok(vk, hp->n_embd_head_k, group, hp->n_head_kv, b->kv.n_ctx, (uint32_t)es,
+                                          b->n_seq, stride);
+    p.attend_qkv = st->n == st->n_runs && write && attend && vkslm_attn_qkv_fusable(vk, hp->n_embd_head_k, group);
     if (st->n_runs < 2)
         return p;
-    const uint64_t es = vkslm_kv_elem_bytes(&b->kv), stride = vkslm_step_kv_seq_stride(b) * es;
-    p.write = vkslm_kv_seqs_fit(vk, b->n_seq, stride, 2u * vkslm_kv_part_bytes(&b->kv));
-    p.attend = vkslm_attn_seqs_ok(vk, hp->n_embd_head_k, hp->n_head / hp->n_head_kv, hp->n_head_kv, b->kv.n_ctx,
-                                  (uint32_t)es, b->n_seq, stride);
+    p.write = write;
+    p.attend = attend;
     return p;
 }
 
@@ -406,6 +411,23 @@ static vkslm_status attend_runs(vkslm_cmd *c, const vkslm_hparams *hp, vkslm_ste
     vkslm_attn_seqs seqs = {&pos, &seq, b->n_seq, max_pos, vkslm_step_kv_seq_stride(b)};
     vkslm_tensor k0 = vkslm_step_kv(b, il, 0, VKSLM_KV_K), v0 = vkslm_step_kv(b, il, 0, VKSLM_KV_V);
     return vkslm_op_attention_seqs(c, &att, &q, &k0, &v0, &scratch, ap, &seqs);
+}
+
+/* Attention of every token of a decode step (one token per run) from the rows of qkv, q and k roped and k, v
+ * written into each run's sequence's cache of layer il on the way: one dispatch. */
+static vkslm_status attend_qkv_all(vkslm_cmd *c, const vkslm_hparams *hp, vkslm_step_bufs *b,
+                                   const vkslm_graph_step *st, uint32_t il, const vkslm_attn_params *ap,
+                                   uint64_t scratch_row, const vkslm_tensor *ff, const vkslm_rope_params *rope) {
+    const uint64_t HD = b->kv.head_dim, NH = hp->n_head, NKV = b->kv.n_kv_head, n = st->n;
+    uint32_t max_pos = 0;
+    for (uint32_t i = 0; i < st->n_runs; i++)
+        max_pos = st->runs[i].p0 > max_pos ? st->runs[i].p0 : max_pos;
+    vkslm_tensor rows = {&b->qkv, 0, VKSLM_TYPE_F32, {HD, NH + 2 * NKV, n, 1}}, att = act3(&b->att, 0, HD, NH, n);
+    vkslm_tensor scratch = act2(&b->attn_scratch, 0, n * scratch_row / 4, 1);
+    vkslm_tensor pos = {&b->pos, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}}, seq = {&b->seq, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}};
+    vkslm_attn_seqs seqs = {&pos, &seq, b->n_seq, max_pos, vkslm_step_kv_seq_stride(b)};
+    vkslm_tensor k0 = vkslm_step_kv(b, il, 0, VKSLM_KV_K), v0 = vkslm_step_kv(b, il, 0, VKSLM_KV_V);
+    return vkslm_op_attention_qkv(c, &att, &rows, &k0, &v0, &scratch, ap, &seqs, ff, rope);
 }
 
 vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const vkslm_graph_step *st) {
@@ -471,6 +493,8 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         const int qkv_rows = !L->wqkv.buf && n == 1 && st->n_runs == 1 && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_Q) &&
                              !vkslm_lora_has(&lora, il, VKSLM_LORA_P_K) && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_V);
         const int qkv_write = (L->wqkv.buf && (st->n_runs == 1 || multi.write)) || qkv_rows;
+        /* a decode step's attention ropes q and k and writes the cache itself: no qkv write before it */
+        const int attend_qkv = multi.attend_qkv && (L->wqkv.buf || qkv_rows);
         const vkslm_matmul_fuse fnorm = {.norm = &L->attn_norm, .eps = eps};
         if (qkv_norm && L->wqkv.buf) {
             VKSLM_TRY(vkslm_op_matmul_fused(c, &qkv, &L->wqkv, &x, opt(&L->bqkv), &fnorm, 0));
@@ -479,9 +503,9 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         }
         if (L->wqkv.buf) { /* one projection; q and k|v are strided views of its rows */
             VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_QKV, &qkv, &h));
-            if (qkv_write)
+            if (qkv_write && !attend_qkv)
                 VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, multi.write));
-            else
+            else if (!attend_qkv)
                 VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rope_q));
         } else { /* three projections: into q, k, v, or with qkv_rows into the rows of qkv (one token: contiguous) */
             const vkslm_tensor qr = act2(&b->qkv, 0, QK, 1), kr = act2(&b->qkv, QK * 4, KV, 1),
@@ -499,9 +523,9 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
                 VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_K, ko, &h));
                 VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_V, vo, &h));
             }
-            if (qkv_rows)
+            if (qkv_rows && !attend_qkv)
                 VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, 0));
-            else
+            else if (!qkv_rows)
                 VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rope));
         }
         /* k roped and v into each run's sequence's cache, then att = softmax(q k) v over that cache. All the
@@ -529,7 +553,9 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         vkslm_attn_params ap = {
             .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
         };
-        for (uint32_t ir = 0; ir < st->n_runs;) {
+        if (attend_qkv)
+            VKSLM_TRY(attend_qkv_all(c, hp, b, st, il, &ap, scratch_row, ff, &rope));
+        for (uint32_t ir = 0; !attend_qkv && ir < st->n_runs;) {
             const vkslm_graph_run *r = &st->runs[ir];
             uint32_t stretch = multi.attend ? single_runs(st, ir) : 0;
             if (stretch >= 2) { /* runs ir .. ir + stretch - 1: one token each, of different sequences */

@@ -400,69 +400,79 @@ int vkslm_attn_seqs_ok(vkslm_vk *vk, uint32_t head_dim, uint32_t group, uint32_t
            fits(&a, seqs_span(n_seq, stride_bytes, n_head_kv, n_ctx, head_dim, elem_bytes));
 }
 
-vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *q,
-                                     const vkslm_tensor *k, const vkslm_tensor *v, const vkslm_tensor *scratch,
-                                     const vkslm_attn_params *params, const vkslm_attn_seqs *seqs) {
+/* The plan of a call with seqs (checked, and a set up): one workgroup per (token, kv head, key split), R rows of
+ * which the kv head's `group` q heads exist; *span: the bytes of the n_seq sequences' K (or V). */
+static vkslm_status plan_seqs(attn_ctx *a, const vkslm_attn_seqs *seqs, uint32_t n_tokens, attn_chunk *ch,
+                              uint64_t *span) {
     const char *name = "attention";
-    if (!seqs || !seqs->pos || !seqs->seq || seqs->n_seq == 0 || !params || params->p0)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: the tokens' positions or sequences are missing");
-    attn_ctx a;
-    VKSLM_TRY(attn_setup(&a, c, out, q, k, v, scratch, params, seqs));
-    const uint32_t n_tokens = (uint32_t)vkslm_dim(q, 2);
     VKSLM_TRY(vkslm_op_check(name, "positions", seqs->pos, VKSLM_OP_I32, n_tokens));
     VKSLM_TRY(vkslm_op_check(name, "sequences", seqs->seq, VKSLM_OP_I32, n_tokens));
-    uint64_t stride_bytes = seqs->stride * a.es, span = seqs_span(seqs->n_seq, stride_bytes, a.n_head_kv, a.n_ctx, a.D, a.es);
-    if (stride_bytes % 16u || seqs->stride / 4u > UINT32_MAX || a.group > a.r_cap || !fits(&a, span))
+    uint64_t stride_bytes = seqs->stride * a->es;
+    *span = seqs_span(seqs->n_seq, stride_bytes, a->n_head_kv, a->n_ctx, a->D, a->es);
+    if (stride_bytes % 16u || seqs->stride / 4u > UINT32_MAX || a->group > a->r_cap || !fits(a, *span))
         return vkslm_fail(VKSLM_ERR_LIMIT, "attention: %u sequences' caches (%llu bytes) or %u q heads per kv head "
                                            "do not fit one dispatch",
-                          seqs->n_seq, (unsigned long long)span, a.group);
-    const vkslm_vk_caps *caps = vkslm_vk_get_caps(a.vk);
-    uint64_t qo_bytes = (uint64_t)n_tokens * a.n_head * a.D * 4u;
-    if (!fits(&a, qo_bytes) || n_tokens > caps->max_workgroup_count[1])
+                          seqs->n_seq, (unsigned long long)*span, a->group);
+    const vkslm_vk_caps *caps = vkslm_vk_get_caps(a->vk);
+    uint64_t qo_bytes = (uint64_t)n_tokens * a->n_head * a->D * 4u;
+    if (!fits(a, qo_bytes) || n_tokens > caps->max_workgroup_count[1])
         return vkslm_fail(VKSLM_ERR_LIMIT, "attention: %u tokens of several sequences do not fit one dispatch",
                           n_tokens);
 
-    /* a workgroup per (token, kv head, key split): R rows, of which the kv head's `group` q heads exist */
-    attn_chunk ch = {0};
-    ch.n_tokens = n_tokens;
-    ch.n_rows = n_tokens * a.group;
-    ch.R = 1;
-    while (ch.R < a.group)
-        ch.R *= 2u;
-    if (lane_kernel(&a) && a.group <= LANE_R_MAX) /* a key per lane: no row of the tile idle */
-        ch.R = a.group;
-    ch.tiles = n_tokens;
-    ch.kv_end = a.n_ctx;
-    ch.row_elems = (uint64_t)ch.n_rows * (a.D + 2u);
+    memset(ch, 0, sizeof *ch);
+    ch->n_tokens = n_tokens;
+    ch->n_rows = n_tokens * a->group;
+    ch->R = 1;
+    while (ch->R < a->group)
+        ch->R *= 2u;
+    if (lane_kernel(a) && a->group <= LANE_R_MAX) /* a key per lane: no row of the tile idle */
+        ch->R = a->group;
+    ch->tiles = n_tokens;
+    ch->kv_end = a->n_ctx;
+    ch->row_elems = (uint64_t)ch->n_rows * (a->D + 2u);
     uint32_t span_keys = seqs->max_pos + 1u;
-    if (a.window && span_keys > a.window)
-        span_keys = a.window;
+    if (a->window && span_keys > a->window)
+        span_keys = a->window;
     uint64_t by_scratch = 0;
-    if (a.scratch) {
-        by_scratch = vkslm_tensor_nelems(a.scratch) / (ch.row_elems * a.n_head_kv);
-        uint64_t by_range = vkslm_op_fit(a.vk, ch.row_elems * a.n_head_kv * 4u, ch.row_elems * a.n_head_kv * 4u);
+    if (a->scratch) {
+        by_scratch = vkslm_tensor_nelems(a->scratch) / (ch->row_elems * a->n_head_kv);
+        uint64_t by_range = vkslm_op_fit(a->vk, ch->row_elems * a->n_head_kv * 4u, ch->row_elems * a->n_head_kv * 4u);
         if (by_scratch > by_range)
             by_scratch = by_range;
     }
     /* each token splits its keys as a call for it alone would (the shader finds its chunk from its own span),
      * so that batched and lone decoding agree bit for bit: the most splits a token may take (pc.chunk) is
      * what such a call wants and its scratch allows; the grid holds the longest span's */
-    uint32_t R1 = tile_rows(&a, a.group);
-    int split1 = !vkslm_vk_is_cpu(a.vk) || a.n_head < CPU_SPLIT_MAX_ROWS;
-    uint64_t most = split1 ? ceil_div(TARGET_WG, ceil_div(a.group, R1) * a.n_head_kv) : 1;
+    uint32_t R1 = tile_rows(a, a->group);
+    int split1 = !vkslm_vk_is_cpu(a->vk) || a->n_head < CPU_SPLIT_MAX_ROWS;
+    uint64_t most = split1 ? ceil_div(TARGET_WG, ceil_div(a->group, R1) * a->n_head_kv) : 1;
     if (most > by_scratch)
         most = by_scratch;
     if (most < 1)
         most = 1;
     uint64_t by_len = ceil_div(span_keys, MIN_SPLIT_KEYS);
-    ch.n_split = (uint32_t)(by_len < most ? by_len : most);
-    if (ch.n_split < 1)
-        ch.n_split = 1;
-    ch.chunk = (uint32_t)most;
-    if (ch.n_split > caps->max_workgroup_count[0])
-        return vkslm_fail(VKSLM_ERR_LIMIT, "attention: %u key splits", ch.n_split);
-    int direct = ch.n_split == 1;
+    ch->n_split = (uint32_t)(by_len < most ? by_len : most);
+    if (ch->n_split < 1)
+        ch->n_split = 1;
+    ch->chunk = (uint32_t)most;
+    if (ch->n_split > caps->max_workgroup_count[0])
+        return vkslm_fail(VKSLM_ERR_LIMIT, "attention: %u key splits", ch->n_split);
+    return VKSLM_OK;
+}
 
+vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *q,
+                                     const vkslm_tensor *k, const vkslm_tensor *v, const vkslm_tensor *scratch,
+                                     const vkslm_attn_params *params, const vkslm_attn_seqs *seqs) {
+    if (!seqs || !seqs->pos || !seqs->seq || seqs->n_seq == 0 || !params || params->p0)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "attention: the tokens' positions or sequences are missing");
+    attn_ctx a;
+    VKSLM_TRY(attn_setup(&a, c, out, q, k, v, scratch, params, seqs));
+    const uint32_t n_tokens = (uint32_t)vkslm_dim(q, 2);
+    attn_chunk ch;
+    uint64_t span;
+    VKSLM_TRY(plan_seqs(&a, seqs, n_tokens, &ch, &span));
+    int direct = ch.n_split == 1;
+    uint64_t qo_bytes = (uint64_t)n_tokens * a.n_head * a.D * 4u;
     uint32_t spec[6] = {a.wg, a.D, ch.R, a.nsg, a.sgmax, a.dpl};
     vkslm_attn_push pc = {
         .n_rows = ch.n_rows, .group = a.group, .n_head = a.n_head, .kv_end = ch.kv_end, .window = a.window,
@@ -472,8 +482,8 @@ vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, cons
     };
     uint64_t scratch_bytes = (uint64_t)a.n_head_kv * ch.n_split * ch.row_elems * 4u;
     vkslm_op op = {
-        .name = name, .shader = shader_of(&a, ch.R), .spec = spec, .n_spec = 6, .push = &pc, .push_size = sizeof pc,
-        .grid = {{.per = ch.n_split}, {.per = n_tokens}, {.per = a.n_head_kv}},
+        .name = "attention", .shader = shader_of(&a, ch.R), .spec = spec, .n_spec = 6, .push = &pc,
+        .push_size = sizeof pc, .grid = {{.per = ch.n_split}, {.per = n_tokens}, {.per = a.n_head_kv}},
         .arg = {
             {"q", a.q, .unit = 16, .off_at = AT(q_off), .size = qo_bytes},
             {"k", a.k, .unit = 4 * a.es, .off_at = AT(k_off), .size = span, .texel = a.texel},
@@ -484,6 +494,104 @@ vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, cons
             {"sequences", seqs->seq, .types = VKSLM_OP_I32, .off_at = AT(seq_off), .size = n_tokens * 4ull},
         },
         .bytes = a.bytes, .flops = a.flops,
+    };
+    VKSLM_TRY(vkslm_op_record(a.c, &op));
+    if (!direct)
+        VKSLM_TRY(record_combine(&a, &ch));
+    return VKSLM_OK;
+}
+
+/* ---- decode attention from the fused projection's rows (attention_lane.comp, FUSED_QKV) ---------------- */
+#define QAT(field) VKSLM_OP_PUSH(vkslm_attn_qkv_push, field)
+
+int vkslm_attn_qkv_fusable(vkslm_vk *vk, uint32_t head_dim, uint32_t group) {
+    attn_ctx a = {0};
+    a.vk = vk;
+    a.D = head_dim;
+    a.texel = vkslm_vk_is_cpu(vk) && vkslm_vk_get_enabled(vk)->texel_buffers;
+    vkslm_status st = attn_shape(&a, 0);
+    if (st != VKSLM_OK) /* a question, not a failure */
+        vkslm_clear_error();
+    return st == VKSLM_OK && lane_kernel(&a) && head_dim % 4u == 0 && group <= LANE_R_MAX && group <= a.r_cap &&
+           sizeof(vkslm_attn_qkv_push) <= vkslm_vk_get_caps(vk)->max_push_constants;
+}
+
+vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *qkv,
+                                    const vkslm_tensor *k, const vkslm_tensor *v, const vkslm_tensor *scratch,
+                                    const vkslm_attn_params *params, const vkslm_attn_seqs *seqs,
+                                    const vkslm_tensor *ff, const vkslm_rope_params *rope) {
+    const char *name = "attention_qkv";
+    if (!seqs || !seqs->pos || !seqs->seq || seqs->n_seq == 0 || !params || params->p0 || !rope)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the positions, sequences or rope parameters are missing", name);
+    VKSLM_TRY(VKSLM_OP_PRESENT(name, out, qkv, k, v));
+    /* q's shape for the checks: the q heads of the rows */
+    vkslm_tensor q = *qkv;
+    q.ne[1] = vkslm_dim(out, 1);
+    attn_ctx a;
+    VKSLM_TRY(attn_setup(&a, c, out, &q, k, v, scratch, params, seqs));
+    const uint32_t n_tokens = (uint32_t)vkslm_dim(out, 2);
+    const uint64_t row = (uint64_t)(a.n_head + 2u * a.n_head_kv) * a.D;
+    VKSLM_TRY(vkslm_op_check(name, "qkv", qkv, VKSLM_OP_F32, row * n_tokens));
+    if (vkslm_dim(qkv, 0) != a.D || vkslm_dim(qkv, 1) != a.n_head + 2u * a.n_head_kv ||
+        vkslm_dim(qkv, 2) != n_tokens || vkslm_dim(qkv, 3) != 1)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: qkv must be the rows {head_dim, n_head + 2 n_head_kv, n_tokens}",
+                          name);
+    if (!vkslm_attn_qkv_fusable(a.vk, a.D, a.group))
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the device does not run the fused decode attention "
+                                                 "(vkslm_attn_qkv_fusable)", name);
+    if (rope->mode != VKSLM_ROPE_NORMAL && rope->mode != VKSLM_ROPE_NEOX)
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: rope mode %u", name, rope->mode);
+    uint32_t n_rot = rope->n_rot ? rope->n_rot : a.D;
+    if (n_rot % 2u || n_rot > a.D)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: n_rot %u must be even and <= head_dim", name, n_rot);
+    if (ff)
+        VKSLM_TRY(vkslm_op_check(name, "freq_factors", ff, VKSLM_OP_F32, n_rot / 2u));
+    /* the cache is written through one binding from sequence 0's K to the last sequence's V */
+    if (k->buf != v->buf || v->offset < k->offset || (v->offset - k->offset) % (4u * a.es) ||
+        (v->offset - k->offset) / a.es > UINT32_MAX)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: v must follow k in the cache's buffer", name);
+    attn_chunk ch;
+    uint64_t span;
+    VKSLM_TRY(plan_seqs(&a, seqs, n_tokens, &ch, &span));
+    const uint64_t v_delta = (v->offset - k->offset) / a.es, write_span = v_delta * a.es + span;
+    if (!fits(&a, write_span))
+        return vkslm_fail(VKSLM_ERR_LIMIT, "%s: the caches' %llu bytes do not fit one binding", name,
+                          (unsigned long long)write_span);
+    int direct = ch.n_split == 1;
+    uint64_t o_bytes = (uint64_t)n_tokens * a.n_head * a.D * 4u;
+    uint32_t spec[6] = {a.wg, a.D, ch.R, a.nsg, a.sgmax, a.dpl};
+    vkslm_attn_qkv_push pc = {
+        .n_rows = ch.n_rows, .group = a.group, .n_head = a.n_head, .kv_end = ch.kv_end, .window = a.window,
+        .chunk = ch.chunk, .n_split = ch.n_split, .head_stride = a.n_ctx * a.D / 4u, .pos_stride = a.D / 4u,
+        .direct = (uint32_t)direct, .scale = a.scale, .softcap = a.softcap,
+        .seq_stride = (uint32_t)(seqs->stride / 4u), .src_stride = (uint32_t)row, .v_delta = (uint32_t)v_delta,
+        .rope = vkslm_rope_args_of(rope, n_rot),
+    };
+    pc.rope.flags = ff != NULL;
+    uint64_t scratch_bytes = (uint64_t)a.n_head_kv * ch.n_split * ch.row_elems * 4u;
+    static const vkslm_shader_id shaders[2][2] = {
+        {VKSLM_SHADER_ATTENTION_LANE_QKV_F32_NORM, VKSLM_SHADER_ATTENTION_LANE_QKV_F32_NEOX},
+        {VKSLM_SHADER_ATTENTION_LANE_QKV_F16_NORM, VKSLM_SHADER_ATTENTION_LANE_QKV_F16_NEOX},
+    };
+    /* rows in, the output, the two cache rows written per (token, kv head); the keys read */
+    double bytes = a.bytes + 4.0 * (double)(n_tokens * row) + 2.0 * (double)(n_tokens * a.n_head_kv * a.D) * a.es;
+    vkslm_op op = {
+        .name = name, .shader = shaders[a.es == 2][rope->mode == VKSLM_ROPE_NEOX], .spec = spec, .n_spec = 6,
+        .push = &pc, .push_size = sizeof pc, .grid = {{.per = ch.n_split}, {.per = n_tokens}, {.per = a.n_head_kv}},
+        .arg = {
+            {"qkv", qkv, .off_at = QAT(q_off), .size = row * n_tokens * 4u},
+            {"k", a.k, .unit = 4 * a.es, .off_at = QAT(k_off), .size = span, .texel = 1},
+            {"v", a.v, .unit = 4 * a.es, .off_at = QAT(v_off), .size = span, .texel = 1},
+            {direct ? "out" : "scratch", direct ? a.out : a.scratch, .write = 1, .off_at = QAT(dst_off),
+             .size = direct ? o_bytes : scratch_bytes},
+            {"positions", seqs->pos, .types = VKSLM_OP_I32, .off_at = QAT(pos_off), .size = n_tokens * 4ull},
+            {"sequences", seqs->seq, .types = VKSLM_OP_I32, .off_at = QAT(seq_off), .size = n_tokens * 4ull},
+            /* f16 as packed words: the pairs the shader writes start on a word */
+            {"cache", k, .write = 1, .unit = a.es, .align = 4, .off_at = QAT(kw_off), .size = write_span},
+            {"freq_factors", ff, .optional = 1, .types = VKSLM_OP_F32, .off_at = QAT(rope.f_off),
+             .size = (uint64_t)n_rot / 2u * 4u},
+        },
+        .bytes = bytes, .flops = a.flops,
     };
     VKSLM_TRY(vkslm_op_record(a.c, &op));
     if (!direct)

@@ -19,6 +19,7 @@
 #ifndef VKSLM_OPS_ATTENTION_H
 #define VKSLM_OPS_ATTENTION_H
 
+#include "engine/ops/rope.h"
 #include "engine/ops/tensor.h"
 
 typedef struct vkslm_attn_params {
@@ -66,6 +67,20 @@ vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, cons
 int vkslm_attn_seqs_ok(vkslm_vk *vk, uint32_t head_dim, uint32_t group, uint32_t n_head_kv, uint32_t n_ctx,
                        uint32_t elem_bytes, uint32_t n_seq, uint64_t stride_bytes);
 
+/* A decode step's attention straight from the fused projection's rows (one dispatch for kv_cache's qkv write and
+ * the attention after it): qkv F32 {head_dim, n_head + 2 n_head_kv, n_tokens}, each row q heads, k heads, v
+ * heads, token i at position pos[i] of sequence seq[i] (one token per sequence). q and k are roped with rope
+ * (and ff: NULL or its frequency divisors), k and v written at that position into the caches k and v
+ * (sequence 0's views, as vkslm_op_attention_seqs takes them; v follows k in one buffer), and out is what
+ * vkslm_op_qkv_write then vkslm_op_attention_seqs give, bit for bit. Only where vkslm_attn_qkv_fusable says
+ * (CPU devices' lane kernel); fails with VKSLM_ERR_LIMIT as vkslm_op_attention_seqs does. */
+vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *qkv,
+                                    const vkslm_tensor *k, const vkslm_tensor *v, const vkslm_tensor *scratch,
+                                    const vkslm_attn_params *params, const vkslm_attn_seqs *seqs,
+                                    const vkslm_tensor *ff, const vkslm_rope_params *rope);
+/* Does the device run vkslm_op_attention_qkv for heads of head_dim with `group` q heads per kv head? */
+int vkslm_attn_qkv_fusable(vkslm_vk *vk, uint32_t head_dim, uint32_t group);
+
 /* Push constants, declared identically in shaders/attention.comp and shaders/attention_combine.comp. */
 typedef struct vkslm_attn_push {
     uint32_t n_rows, group, n_head, p0;
@@ -79,6 +94,19 @@ typedef struct vkslm_attn_push {
     uint32_t pos_off, seq_off, pad;
 } vkslm_attn_push;
 _Static_assert(sizeof(vkslm_attn_push) == 104, "must match shaders/attention.comp");
+
+/* Push constants of attention_lane.comp's FUSED_QKV variants (declared identically there). */
+typedef struct vkslm_attn_qkv_push {
+    uint32_t n_rows, group, n_head, kv_end;
+    uint32_t window, chunk, n_split, head_stride;
+    uint32_t pos_stride, q_off, k_off, v_off;
+    uint32_t dst_off, direct;
+    float scale, softcap;
+    uint32_t seq_stride, pos_off, seq_off;
+    uint32_t src_stride, kw_off, v_delta;
+    vkslm_rope_args rope;
+} vkslm_attn_qkv_push;
+_Static_assert(sizeof(vkslm_attn_qkv_push) == 124, "must match shaders/attention_lane.comp");
 
 typedef struct vkslm_attn_combine_push {
     uint32_t n_rows, group, n_head, n_split;

@@ -20,7 +20,7 @@
 #include "engine/ops/tensor.h"
 #include "engine/util/error.h"
 
-#define VKSLM_OP_MAX_ARGS 6
+#define VKSLM_OP_MAX_ARGS 8
 #define VKSLM_OP_MAX_PUSH 128
 /* Where vkslm_op_record writes a uint32 into the push constants: field `field` of push struct `type`.
  * (Stored as offset + 1, so that a field left out of a declaration, 0, means "nowhere".) */
