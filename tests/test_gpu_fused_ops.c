@@ -33,6 +33,7 @@ typedef struct fused_case {
     uint32_t type, mode;
     uint64_t k, n, m;
     int bias, gelu;
+    uint64_t stride; /* norm modes: d's rows this many elements apart (0: n), the gaps left as they were */
 } fused_case;
 
 /* d (n x m) as the separate CPU ops compute it; d0: d before (ADD, GLU_ADD) */
@@ -77,17 +78,34 @@ static vkslm_status run(vkslm_vk *vk, const fused_case *fc, const ot_tensor *tw,
     const uint64_t xk = fc->mode == GLU_ADD ? 2 * fc->k : fc->k, n = fc->n;
     ot_tensor tx = ot_floats(vk, x + v0 * xk, F32, xk, m, 1, 32);
     const int norm = fc->mode == NORM || fc->mode == NORM_GLU_OUT;
-    ot_tensor td = norm ? ot_out(vk, F32, n, m, 1, 4) : ot_floats(vk, d0 + v0 * n, F32, n, m, 1, 4);
+    const uint64_t ds = norm && fc->stride ? fc->stride : n;
+    ot_tensor td = norm ? ot_out(vk, F32, ds, m, 1, 4) : ot_floats(vk, d0 + v0 * n, F32, n, m, 1, 4);
+    vkslm_tensor dv = td.t; /* n of each row's ds elements */
+    dv.ne[0] = n;
     const vkslm_matmul_fuse f = {
         .norm = norm ? &tg->t : NULL, .eps = EPS, .add = !norm,
         .glu = fc->mode == GLU_ADD ? (fc->gelu ? 2u : 1u) : 0u,
         .glu_out = fc->mode == NORM_GLU_OUT ? (fc->gelu ? 2u : 1u) : 0u,
+        .d_stride = ds != n ? ds : 0,
     };
     vkslm_cmd *c = ot_begin(vk);
-    vkslm_status st = vkslm_op_matmul_fused(c, &td.t, &tw->t, &tx.t, fc->bias ? &tb->t : NULL, &f, 0);
+    vkslm_status st = vkslm_op_matmul_fused(c, &dv, &tw->t, &tx.t, fc->bias ? &tb->t : NULL, &f, 0);
     vkslm_status sub = ot_submit(c, st, what);
-    if (st == VKSLM_OK && (sub != VKSLM_OK || !ot_read(vk, &td, out, n * m, what)))
+    float *full = malloc(ds * m * 4);
+    CU_ASSERT_FATAL(full != NULL);
+    if (st == VKSLM_OK && (sub != VKSLM_OK || !ot_read(vk, &td, full, ds * m, what)))
         st = VKSLM_ERR_DEVICE_LOST; /* any failure: the caller only compares with OK */
+    uint64_t touched = 0; /* gap elements not poison any more */
+    for (uint64_t v = 0; st == VKSLM_OK && v < m; v++) {
+        memcpy(out + v * n, full + v * ds, n * 4);
+        for (uint64_t i = n; i < ds; i++) {
+            uint32_t bits;
+            memcpy(&bits, &full[v * ds + i], 4);
+            touched += bits != OT_POISON;
+        }
+    }
+    CU_ASSERT_EQUAL(touched, 0);
+    free(full);
     ot_free(vk, &tx), ot_free(vk, &td);
     return st;
 }
@@ -114,10 +132,10 @@ static void check_case(vkslm_vk *vk, const fused_case *fc, uint64_t salt) {
                           w_off);
     ot_tensor tg = ot_floats(vk, g, F32, k, 1, 1, 48), tb = ot_floats(vk, bias, F32, n, 1, 1, 4);
     char what[128];
-    snprintf(what, sizeof what, "%s %s%s%s k=%llu n=%llu m=%llu", tname(fc->type), mode_name[fc->mode],
+    snprintf(what, sizeof what, "%s %s%s%s k=%llu n=%llu m=%llu stride=%llu", tname(fc->type), mode_name[fc->mode],
              fc->mode == GLU_ADD || fc->mode == NORM_GLU_OUT ? (fc->gelu ? " gelu" : " silu") : "",
-             fc->bias ? " bias" : "",
-             (unsigned long long)k, (unsigned long long)n, (unsigned long long)m);
+             fc->bias ? " bias" : "", (unsigned long long)k, (unsigned long long)n, (unsigned long long)m,
+             (unsigned long long)fc->stride);
     vkslm_status st = run(vk, fc, &tw, x, &tg, &tb, d0, 0, m, out, what);
     if (!vkslm_op_matmul_glu_fusable(vk, &tw.t)) { /* refused, never computed another way */
         CU_ASSERT_EQUAL(st, VKSLM_ERR_UNSUPPORTED);
@@ -155,6 +173,8 @@ static void run_all(vkslm_vk *vk, uint64_t salt) {
                     .type = types[t], .mode = mode, .m = ms[mi], .n = mi % 2 ? 37 : 70,
                     .k = vkslm_type_info(types[t])->block_elems == 256 ? 256 : 96,
                     .bias = mode == NORM && mi % 2 == 0, .gelu = mi % 2 || (mode == NORM_GLU_OUT && mi == 2),
+                    /* rows inside wider rows (q, k, v into a fused projection's) */
+                    .stride = mi % 2 && (mode == NORM || mode == NORM_GLU_OUT) ? (mi % 2 ? 37 : 70) + 3 : 0,
                 };
                 check_case(vk, &fc, salt++);
             }
@@ -215,6 +235,7 @@ static void test_bad_args(void) {
             {{.glu_out = 1, .add = 1}, "gated output with the add"},
             {{.glu_out = 1, .glu = 1}, "gated output with the gated input"},
             {{.glu_out = 1}, "gated output into a d of the weight's rows (not half)"},
+            {{.add = 1, .d_stride = 1}, "rows of d closer than its row length"},
         };
         for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
             vkslm_cmd *c = ot_begin(vk);

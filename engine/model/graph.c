@@ -487,11 +487,13 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(norm_in(c, &h, &x, pending, &L->attn_norm, eps));
         pending = 0;
         /* with one projection, q roped and k, v into the caches in one dispatch where one run or one
-         * write covers the step. Three projections (q, k, v of different types) of one token store into the
-         * rows of that projection's output instead, and take the same one dispatch (not a RoPE pass and two
-         * writes); with adapters on them they keep their own outputs. */
-        const int qkv_rows = !L->wqkv.buf && n == 1 && st->n_runs == 1 && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_Q) &&
-                             !vkslm_lora_has(&lora, il, VKSLM_LORA_P_K) && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_V);
+         * write covers the step. Three projections (q, k, v of different types) store into the rows of that
+         * projection's output instead (one token, or any tokens where the norm is fused: products with a row
+         * stride), and take the same one dispatch (not a RoPE pass and two writes); with adapters on them they
+         * keep their own outputs. */
+        const int qkv_rows = !L->wqkv.buf && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_Q) &&
+                             !vkslm_lora_has(&lora, il, VKSLM_LORA_P_K) && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_V) &&
+                             ((n == 1 && st->n_runs == 1) || (qkv_norm && (st->n_runs == 1 || multi.write)));
         const int qkv_write = (L->wqkv.buf && (st->n_runs == 1 || multi.write)) || qkv_rows;
         /* a decode step's attention ropes q and k and writes the cache itself: no qkv write before it */
         const int attend_qkv = multi.attend_qkv && (L->wqkv.buf || qkv_rows);
@@ -507,14 +509,17 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
                 VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, multi.write));
             else if (!attend_qkv)
                 VKSLM_TRY(vkslm_op_rope(c, &q3, &qs, &positions, ff, &rope_q));
-        } else { /* three projections: into q, k, v, or with qkv_rows into the rows of qkv (one token: contiguous) */
-            const vkslm_tensor qr = act2(&b->qkv, 0, QK, 1), kr = act2(&b->qkv, QK * 4, KV, 1),
-                               vr = act2(&b->qkv, (QK + KV) * 4, KV, 1);
+        } else { /* three projections: into q, k, v, or with qkv_rows into the rows of qkv (QKV elements apart; one
+                  * token without the norm's fusion: contiguous) */
+            const vkslm_tensor qr = act2(&b->qkv, 0, QK, n), kr = act2(&b->qkv, QK * 4, KV, n),
+                               vr = act2(&b->qkv, (QK + KV) * 4, KV, n);
             const vkslm_tensor *qo = qkv_rows ? &qr : &q, *ko = qkv_rows ? &kr : &k, *vo = qkv_rows ? &vr : &v;
             if (qkv_norm) {
-                VKSLM_TRY(vkslm_op_matmul_fused(c, qo, &L->wq, &x, opt(&L->bq), &fnorm, 0));
-                VKSLM_TRY(vkslm_op_matmul_fused(c, ko, &L->wk, &x, opt(&L->bk), &fnorm, 0));
-                VKSLM_TRY(vkslm_op_matmul_fused(c, vo, &L->wv, &x, opt(&L->bv), &fnorm, 0));
+                vkslm_matmul_fuse fr = fnorm;
+                fr.d_stride = qkv_rows ? QKV : 0;
+                VKSLM_TRY(vkslm_op_matmul_fused(c, qo, &L->wq, &x, opt(&L->bq), &fr, 0));
+                VKSLM_TRY(vkslm_op_matmul_fused(c, ko, &L->wk, &x, opt(&L->bk), &fr, 0));
+                VKSLM_TRY(vkslm_op_matmul_fused(c, vo, &L->wv, &x, opt(&L->bv), &fr, 0));
             } else {
                 VKSLM_TRY(vkslm_op_matmul(c, qo, &L->wq, &h, opt(&L->bq)));
                 VKSLM_TRY(vkslm_op_matmul(c, ko, &L->wk, &h, opt(&L->bk)));
@@ -524,7 +529,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
                 VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_V, vo, &h));
             }
             if (qkv_rows && !attend_qkv)
-                VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, 0));
+                VKSLM_TRY(qkv_write_all(c, b, st, il, &q3, &positions, ff, &rope, QKV, multi.write));
             else if (!qkv_rows)
                 VKSLM_TRY(vkslm_op_rope(c, &q3, &q3, &positions, ff, &rope));
         }

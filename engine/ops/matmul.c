@@ -151,7 +151,7 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
     if (!f)
         f = &none;
     const uint32_t glu = f->glu, glu_out = f->glu_out;
-    const int fused = glu || glu_out || f->norm || f->add;
+    const int fused = glu || glu_out || f->norm || f->add || f->d_stride;
     if (glu > 2 || (glu && f->norm))
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the gated activation is %u (0, 1 or 2)%s", name, glu,
                           glu && f->norm ? " and cannot go with the norm" : "");
@@ -177,6 +177,10 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
     }
     VKSLM_TRY(check_shape(name, &dd, w, &xk, bias, &s));
     const uint64_t n_out = glu_out ? s.n / 2 : s.n; /* d's rows */
+    const uint64_t d_stride = f->d_stride ? f->d_stride : n_out;
+    if (d_stride < n_out || d_stride > UINT32_MAX)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: rows of d %llu elements apart hold no %llu outputs", name,
+                          (unsigned long long)d_stride, (unsigned long long)n_out);
     uint32_t tile;
     VKSLM_TRY(vkslm_weights_tile(name, w, &tile));
     if (vkslm_weights_need_plain(w) && !fused)
@@ -185,7 +189,8 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
     vkslm_vk *vk = vkslm_cmd_vk(c);
     if (fused && !texel_kernel(vk, w))
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the %s is fused only into the texel mat-vec (CPU devices with "
-                          "texel buffers)", name, glu || glu_out ? "gated activation" : f->norm ? "norm" : "residual add");
+                          "texel buffers)", name, glu || glu_out ? "gated activation" : f->norm ? "norm" :
+                          f->add ? "residual add" : "strided output");
     if (glu_out && n_out % tile)
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the up rows of a [gate | up] weight start inside a tile of %u "
                           "rows", name, tile);
@@ -245,7 +250,7 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
     }
     uint64_t xk4 = x->ne[0] * 4; /* bytes of a vector's x row: with glu, gate and up */
     vkslm_product_push pc = {.units = (uint32_t)(s.k / 32), .row_bytes = (uint32_t)s.row_bytes,
-                             .x_stride = (uint32_t)(x->ne[0] / 4), .d_stride = (uint32_t)n_out, .has_bias = bias != NULL,
+                             .x_stride = (uint32_t)(x->ne[0] / 4), .d_stride = (uint32_t)d_stride, .has_bias = bias != NULL,
                              .pad = glu ? (uint32_t)(s.k / 4) : glu_out ? (uint32_t)n_out : 0, .eps = f->eps, .tile = tile,
                              .fuse = f->add ? 2u : 0u};
     vkslm_op op = {
@@ -260,7 +265,7 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
              .step = {0, s.row_bytes}, .size = (glu_out ? n_out + 1 : 1) * s.row_bytes, .texel = texel},
             {"x", x, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(x_off), .step = {xk4}, .size = xk4,
              .texel = texel},
-            {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = AT(d_off), .step = {n_out * 4, 4}, .size = 4},
+            {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = AT(d_off), .step = {d_stride * 4, 4}, .size = 4},
             {"bias", bias, .optional = 1, .types = VKSLM_OP_F32, .off_at = AT(b_off), .step = {0, 4}, .size = 4},
             /* the texel kernel's binding 4: the norm's weights (absent: w stands in, unread) */
             {texel ? "norm" : NULL, f->norm, .optional = 1, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(g_off),

@@ -70,12 +70,15 @@ vkslm_status vkslm_op_matmul_glu(vkslm_cmd *c, const vkslm_tensor *d, const vksl
  *   glu_out: 0, or 1 SwiGLU / 2 GeGLU of the output: w's rows are [gate (N) | up (N)] and d (N, M) gets
  *         act(x gate^T) * (x up^T), the activation computed once per element (vkslm_op_matmul_glu_out_fusable
  *         says where); with norm, not with glu, add or a bias.
+ *   d_stride: 0, or the elements between consecutive rows of d (at least d's N): d's rows land inside wider rows,
+ *         e.g. q, k and v of different types into the rows of a fused projection's output.
  * A row's result never depends on the other rows of x (a batch gets bit for bit what each row gets alone). */
 typedef struct vkslm_matmul_fuse {
     const vkslm_tensor *norm;
     float eps;
     int add;
     uint32_t glu, glu_out;
+    uint64_t d_stride;
 } vkslm_matmul_fuse;
 /* Whether the texel kernel takes w (rows [gate | up], the up rows starting a tile) with glu_out. */
 int vkslm_op_matmul_glu_out_fusable(vkslm_vk *vk, const vkslm_tensor *w);
