@@ -4,8 +4,10 @@
 // attention.comp shares every block of keys between the lanes of a subgroup: a subgroupMax and a subgroupAdd
 // per row per block, probabilities through shared memory, and output dimensions spread over the lanes. On a
 // CPU device each of those is a walk over the lanes, and they cost more than the arithmetic. Here a lane
-// takes keys lo + lane, lo + lane + n, ... alone: it scores its key against the R rows (q from shared memory,
-// read at addresses every lane shares: one load), keeps a running max m, sum l and unnormalised output
+// takes keys lo + lane, lo + lane + n, ... alone: it scores its key against the R rows (q loaded into shared
+// memory by the lanes together, then copied into each lane's registers: on lavapipe a shared load is a load per
+// lane, and reading q from shared memory for every key took half the time at 512 keys), keeps a running max m,
+// sum l and unnormalised output
 // o[R][D] of its own (registers and stack: no lane-dependent address but the K and V texels, which are
 // gathers), and the lanes merge once, after their last key. Few rows per workgroup (a decode token's q heads
 // of one kv head), one subgroup per workgroup (ONE_SUBGROUP devices).
@@ -223,6 +225,9 @@ void main() {
 #endif
     subgroupMemoryBarrierShared();
     subgroupBarrier();
+    vec4 qv[R * D4]; // the q rows in registers: every key reads them all (a shared load is a load per lane)
+    [[unroll]] for (uint i = 0; i < R * D4; i++)
+        qv[i] = q_sh[i];
 
     const uint lane = subgroupExclusiveAdd(1u);
     const uint n_lanes = subgroupAdd(1u);
@@ -250,7 +255,7 @@ void main() {
         [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
             vec4 kd = LOAD_K4(kbase + d4);
             [[unroll]] for (uint r = 0; r < R; r++)
-                sc[r] += dot(q_sh[r * D4 + d4], kd);
+                sc[r] += dot(qv[r * D4 + d4], kd);
         }
         float alpha[R], p[R];
         softmax_step(sc, j, last_valid, pos, alpha, p);
@@ -270,7 +275,7 @@ void main() {
         [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
             vec4 kd = own_sh[d4];
             [[unroll]] for (uint r = 0; r < R; r++)
-                sc[r] += dot(q_sh[r * D4 + d4], kd);
+                sc[r] += dot(qv[r * D4 + d4], kd);
         }
         float alpha[R], p[R];
         softmax_step(sc, j, last_valid, pos, alpha, p);
