@@ -17,6 +17,7 @@
 #include "engine/vk/vk.h"
 #include "tests/harness.h"
 #include "tests/util_ops.h"
+#include "tests/util_weights.h"
 
 #define F16 VKSLM_TYPE_F16
 #define F32 VKSLM_TYPE_F32
@@ -423,9 +424,12 @@ static void test_attention_qkv(void) {
     };
     static const uint32_t types[2] = {F16, F32};
     uint64_t salt = 500;
+    /* quick mode (sanitizers, arm64 under qemu, where every pipeline compiles slowly): 8 tokens, f16 and normal
+     * rope; keys split, f32 and divisors */
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         for (int t = 0; t < 2; t++)
-            check_fused(vk, &cases[i], types[t], (int)((i + t) & 1), salt++);
+            if (!test_quick() || (i == 0 && t == 0) || (i == 5 && t == 1))
+                check_fused(vk, &cases[i], types[t], (int)((i + t) & 1), salt++);
     ot_report();
 
     /* refusals: no rope, rows of the wrong shape, a rope mode it lacks, v before k */
