@@ -3,9 +3,11 @@
 // (value, id) and writes it to output slot inv0 + w. Invocations read with a stride of WG (coalesced),
 // then reduce through subgroup operations and one shared-memory exchange. RAW reads values whose id is
 // their column; PAIRS reads (value, id) entries of an earlier pass. Order: value descending, ties to the
-// lower id; NaN counts as -inf. Push constants as shaders/select_topk.comp (k is 1).
+// lower id; NaN counts as -inf. Push constants as shaders/select_topk.comp (k is 1). TEXEL (select_argmax_texel):
+// RAW rows read as texels.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(constant_id = 0) const uint WG = 64;
 layout(local_size_x_id = 0) in;
@@ -15,7 +17,13 @@ layout(push_constant) uniform Push {
     uint th_off, th_stride, use_th, pad;
 } pc;
 
+#ifdef TEXEL
+// the rows as texels of 4 values (CPU devices: a storage-buffer load is a load per lane there); in_off and
+// in_stride count texels, chunk and ncols stay in entries (chunk a multiple of 4)
+layout(binding = 0) uniform usamplerBuffer AT;
+#else
 layout(std430, binding = 0) readonly buffer BufA { float A[]; };
+#endif
 #ifdef PAIRS
 layout(std430, binding = 1) readonly buffer BufAI { uint AI[]; };
 #define OUT_B 2
@@ -35,6 +43,19 @@ void main() {
     uint c0 = slot * pc.chunk, c1 = min(pc.ncols, c0 + pc.chunk);
     float bv = -1.0 / 0.0;
     uint bi = 0xffffffffu;
+#ifdef TEXEL
+    for (uint t = c0 / 4u + lid; 4u * t < c1; t += WG) {
+        vec4 v4 = uintBitsToFloat(texelFetch(AT, int(pc.in_off + row * pc.in_stride + t)));
+        [[unroll]] for (uint j = 0u; j < 4u; j++) {
+            float v = isnan(v4[j]) ? -1.0 / 0.0 : v4[j];
+            uint id = pc.col0 + 4u * t + j;
+            if (4u * t + j < c1 && better(v, id, bv, bi)) {
+                bv = v;
+                bi = id;
+            }
+        }
+    }
+#else
     for (uint c = c0 + lid; c < c1; c += WG) {
         float v = A[pc.in_off + row * pc.in_stride + c];
         if (isnan(v))
@@ -49,6 +70,7 @@ void main() {
             bi = id;
         }
     }
+#endif
     float m = subgroupMax(bv);
     uint mi = subgroupMin(bv == m ? bi : 0xffffffffu);
     if (gl_NumSubgroups > 1u) {

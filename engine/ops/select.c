@@ -45,6 +45,7 @@ typedef struct pass_cfg {
     uint64_t chunk;
     uint32_t k;
     const side *th;
+    int texel; /* the input rows read as 16-byte texels (select_argmax_texel) */
 } pass_cfg;
 
 #define AT(field) VKSLM_OP_PUSH(vkslm_topk_push, field)
@@ -62,7 +63,8 @@ static vkslm_status pass(vkslm_cmd *c, const pass_cfg *cfg, const side *in, cons
     vkslm_tensor tout_ids = vkslm_tensor_1d(out->ibuf, out->ibyte, VKSLM_TYPE_I32, 0);
     vkslm_tensor tth = cfg->th ? vkslm_tensor_1d(cfg->th->vbuf, cfg->th->vbyte, VKSLM_TYPE_F32, 0) : tin;
     vkslm_topk_push pc = {
-        .ncols = (uint32_t)nc, .in_stride = (uint32_t)in->stride, .chunk = (uint32_t)cfg->chunk, .k = k,
+        .ncols = (uint32_t)nc, .in_stride = (uint32_t)(cfg->texel ? in->stride / 4 : in->stride),
+        .chunk = (uint32_t)cfg->chunk, .k = k,
         .out_stride = (uint32_t)out->stride, .col0 = (uint32_t)c0, .inv0 = (uint32_t)inv0, .sorted = out->last,
     };
     vkslm_op op = {
@@ -71,7 +73,8 @@ static vkslm_status pass(vkslm_cmd *c, const pass_cfg *cfg, const side *in, cons
         .bytes = bytes,
     };
     vkslm_op_arg *g = op.arg;
-    *g++ = (vkslm_op_arg){"in", &tin, .off_at = AT(in_off), .at = in_at, .size = in_span};
+    *g++ = (vkslm_op_arg){"in", &tin, .off_at = AT(in_off), .at = in_at, .size = in_span, .texel = cfg->texel,
+                          .unit = cfg->texel ? 16 : 0};
     if (cfg->pairs)
         *g++ = (vkslm_op_arg){"in ids", &tin_ids, .off_at = AT(ids_off), .at = in_at, .size = in_span};
     *g++ = (vkslm_op_arg){"out", &tout, .write = 1, .off_at = AT(out_off), .at = out_at, .size = out_span};
@@ -109,6 +112,17 @@ static vkslm_status pass_rows(vkslm_cmd *c, const pass_cfg *cfg, const side *in,
     return VKSLM_OK;
 }
 
+/* Does the argmax read a (n entries a row, rows rows) as texels, a row per workgroup in one pass? On CPU devices
+ * (a storage-buffer load is a load per lane there; 16-byte texels are fetched whole), where the rows start on 16
+ * bytes and all of a fits one texel binding. */
+static int argmax_texel(vkslm_vk *vk, const vkslm_tensor *a, uint64_t n, uint64_t rows) {
+    const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
+    uint64_t bytes = n * rows * 4;
+    return vkslm_vk_is_cpu(vk) && vkslm_vk_get_enabled(vk)->texel_buffers && n % 4 == 0 &&
+           (a->buf->offset + a->offset) % 16 == 0 && bytes + 64 <= vkslm_vk_max_range(vk) &&
+           bytes / 16 + 4 <= caps->max_texel_elements && rows <= caps->max_workgroup_count[1];
+}
+
 /* Every pass of one selection. */
 static vkslm_status run_passes(vkslm_cmd *c, const vkslm_tensor *a, uint64_t n, uint64_t rows, uint32_t k,
                                const side *final, const vkslm_buf *scratch) {
@@ -137,8 +151,11 @@ static vkslm_status run_passes(vkslm_cmd *c, const vkslm_tensor *a, uint64_t n, 
     }
 
     uint64_t m = n;
+    const int texel = k == 1 && argmax_texel(vkslm_cmd_vk(c), a, n, rows);
     for (int pass_no = 0;; pass_no++) {
-        uint64_t inv = div_up(m, chunk_of(k));
+        const int tx = texel && pass_no == 0;
+        const uint64_t chunk = tx ? n : chunk_of(k); /* texels: the whole row, one pass */
+        uint64_t inv = div_up(m, chunk);
         side out;
         if (inv == 1) {
             out = *final;
@@ -146,8 +163,8 @@ static vkslm_status run_passes(vkslm_cmd *c, const vkslm_tensor *a, uint64_t n, 
             uint64_t base = (pass_no & 1) ? 2 * region : 0;
             out = (side){scratch, scratch, base, base + region, inv * k, 0};
         }
-        pass_cfg cfg = {pass_no ? pairs : raw, spec, pass_no > 0, k == 1, chunk_of(k), k,
-                        pass_no == 0 && use_th ? &th : NULL};
+        pass_cfg cfg = {tx ? VKSLM_SHADER_SELECT_ARGMAX_TEXEL : pass_no ? pairs : raw, spec, pass_no > 0, k == 1, chunk, k,
+                        pass_no == 0 && use_th ? &th : NULL, tx};
         VKSLM_TRY(pass_rows(c, &cfg, &in, &out, m, rows, name, &bytes));
         if (inv == 1)
             return VKSLM_OK;
