@@ -48,9 +48,11 @@ layout(constant_id = 5) const uint DPL = 16;  // (unused)
 
 #ifdef FUSED_QKV
 #define ROPE_FF_BINDING 7
-#define ROPE_SRC(i) S[i]
-layout(std430, binding = 0) readonly buffer BufS { float S[]; };
 #include "rope.glsl"
+// the rows as 16-byte texels (pc.q_off and pc.src_stride count texels): a storage-buffer load is a load per lane
+// on lavapipe, a texel fetch takes 4 values
+layout(binding = 0) uniform usamplerBuffer ST;
+vec4 src4(uint t) { return uintBitsToFloat(texelFetch(ST, int(t))); }
 layout(push_constant) uniform Push {
     uint n_rows, group, n_head, kv_end;
     uint window, chunk, n_split, head_stride;
@@ -125,11 +127,27 @@ const uint D4 = D / 4u;
 shared vec4 q_sh[R * D4]; // the tile's q rows, pre-multiplied by scale
 #ifdef FUSED_QKV
 shared vec4 own_sh[2u * D4]; // the token's own key, then its value, as the cache holds them
-// element pair (e, e + 1) of the head at s0, roped below n_rot when rot (as kv_cache.comp)
-vec2 row_pair(uint s0, uint e, int pos, bool rot) {
-    if (rot && e < pc.rope.n_rot)
-        return vec2(rope_elem(pc.rope, s0, e, pos), rope_elem(pc.rope, s0, e + 1u, pos));
-    return vec2(S[s0 + e], S[s0 + e + 1u]);
+// elements 4 d4 .. 4 d4 + 3 of the head at texel h0, roped for pos below n_rot when rot: the values kv_cache.comp's
+// rope_elem gives (the same pairs, rope_cos_sin and rope_rotate; n_rot a multiple of 8, so a texel's elements
+// rotate together and a NEOX partner texel lies n_rot / 8 texels away)
+vec4 row4(uint h0, uint d4, int pos, bool rot) {
+    vec4 x = src4(h0 + d4);
+    if (!rot || 4u * d4 >= pc.rope.n_rot)
+        return x;
+#ifdef ROPE_NEOX
+    const uint half_rot = pc.rope.n_rot >> 1;
+    const bool first = 4u * d4 < half_rot;
+    vec4 y = src4(first ? h0 + d4 + half_rot / 4u : h0 + d4 - half_rot / 4u), r;
+    [[unroll]] for (uint j = 0u; j < 4u; j++) {
+        uint p = (first ? 4u * d4 : 4u * d4 - half_rot) + j;
+        vec2 cs = rope_cos_sin(pc.rope, p, pos);
+        r[j] = first ? rope_rotate(vec2(x[j], y[j]), cs).x : rope_rotate(vec2(y[j], x[j]), cs).y;
+    }
+    return r;
+#else
+    return vec4(rope_rotate(x.xy, rope_cos_sin(pc.rope, 2u * d4, pos)),
+                rope_rotate(x.zw, rope_cos_sin(pc.rope, 2u * d4 + 1u, pos)));
+#endif
 }
 #endif
 
@@ -187,31 +205,21 @@ void main() {
     // the token's row; its own key in this split: the split then writes it and its value into the cache
     const uint srow = pc.q_off + gl_WorkGroupID.y * pc.src_stride;
     const bool own_in = lo <= tok_pos && tok_pos < hi;
-    [[unroll]] for (uint r = 0; r < R; r++) {
-        const uint s0 = srow + (h * pc.group + r) * D;
-        for (uint d4 = t; d4 < D4; d4 += WG) {
-            vec4 x = vec4(0.0);
-            if (r < last_valid)
-                x = vec4(row_pair(s0, 4u * d4, int(tok_pos), true), row_pair(s0, 4u * d4 + 2u, int(tok_pos), true));
-            q_sh[r * D4 + d4] = x * pc.scale;
-        }
-    }
+    [[unroll]] for (uint r = 0; r < R; r++)
+        for (uint d4 = t; d4 < D4; d4 += WG)
+            q_sh[r * D4 + d4] = r < last_valid ? row4(srow + (h * pc.group + r) * D4, d4, int(tok_pos), true) * pc.scale
+                                               : vec4(0.0);
     if (own_in) {
-        const uint ks = srow + (pc.n_head + h) * D, vs = ks + (pc.n_head / pc.group) * D;
+        const uint ks = srow + (pc.n_head + h) * D4, vs = ks + (pc.n_head / pc.group) * D4;
         const uint kw = pc.kw_off + kv_seq * 4u + h * pc.head_stride * 4u + tok_pos * D;
-        for (uint e = 2u * t; e < D; e += 2u * WG) {
-            vec2 kp = row_pair(ks, e, int(tok_pos), true), vp = row_pair(vs, e, int(tok_pos), false);
-            kv_store(kw + e, kp);
-            kv_store(kw + pc.v_delta + e, vp);
-            kp = kv_round(kp);
-            vp = kv_round(vp);
-            if ((e & 2u) == 0u) {
-                own_sh[e >> 2].xy = kp;
-                own_sh[D4 + (e >> 2)].xy = vp;
-            } else {
-                own_sh[e >> 2].zw = kp;
-                own_sh[D4 + (e >> 2)].zw = vp;
-            }
+        for (uint d4 = t; d4 < D4; d4 += WG) {
+            vec4 kp = row4(ks, d4, int(tok_pos), true), vp = src4(vs + d4);
+            kv_store(kw + 4u * d4, kp.xy);
+            kv_store(kw + 4u * d4 + 2u, kp.zw);
+            kv_store(kw + pc.v_delta + 4u * d4, vp.xy);
+            kv_store(kw + pc.v_delta + 4u * d4 + 2u, vp.zw);
+            own_sh[d4] = vec4(kv_round(kp.xy), kv_round(kp.zw));
+            own_sh[D4 + d4] = vec4(kv_round(vp.xy), kv_round(vp.zw));
         }
     }
 #else

@@ -353,7 +353,7 @@ static void check_fused(vkslm_vk *vk, const fused_case *fc, uint32_t type, int n
     snprintf(what, sizeof what, "D=%u heads=%u/%u seqs=%u tokens=%u ctx=%u n_rot=%u window=%u softcap=%g yarn=%g ff=%d "
              "%s %s splits=%u", D, NH, NKV, fc->n_seq, T, fc->n_ctx, n_rot, fc->window, fc->softcap, fc->ext_factor,
              fc->ff, type == F16 ? "f16" : "f32", neox ? "neox" : "normal", fc->splits);
-    CU_ASSERT_EQUAL(vkslm_attn_qkv_fusable(vk, D, NH / NKV), 1);
+    CU_ASSERT_EQUAL(vkslm_attn_qkv_fusable(vk, D, NH / NKV, n_rot), 1);
     float *outs[2] = {out, out2}, *caches[2] = {c1, c2};
     for (int fused = 0; fused < 2; fused++) {
         ot_tensor tc = ot_floats(vk, cache, type, n, 1, 1, 24 * es), to = ot_out(vk, F32, D, NH, T, 32);
@@ -409,7 +409,7 @@ static void check_fused(vkslm_vk *vk, const fused_case *fc, uint32_t type, int n
 static void test_attention_qkv(void) {
     vkslm_vk *vk = open_profiling();
     TEST_REQUIRE_GPU(vk);
-    if (!vkslm_attn_qkv_fusable(vk, 64, 3)) { /* only CPU devices run it */
+    if (!vkslm_attn_qkv_fusable(vk, 64, 3, 0)) { /* only CPU devices run it */
         CU_ASSERT_EQUAL(vkslm_vk_is_cpu(vk), 0);
         vkslm_vk_close(vk);
         return;
@@ -444,7 +444,8 @@ static void test_attention_qkv(void) {
     bad.ne[1] = NH + NKV;
     vkslm_attn_params params = {0};
     vkslm_attn_seqs aseqs = {&tp.t, &tp.t, 1, 0, 2ull * NKV * n_ctx * D};
-    vkslm_rope_params rope = {.mode = VKSLM_ROPE_NORMAL}, glm = {.mode = 1};
+    vkslm_rope_params rope = {.mode = VKSLM_ROPE_NORMAL}, glm = {.mode = 1}, rot20 = {.mode = VKSLM_ROPE_NEOX, .n_rot = 20};
+    CU_ASSERT_EQUAL(vkslm_attn_qkv_fusable(vk, 64, 3, 20), 0); /* a partner texel needs n_rot a multiple of 8 */
     vkslm_cmd *c = ot_begin(vk);
     CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &qkv, &k0, &v0, NULL, &params, &aseqs, NULL, NULL),
                     VKSLM_ERR_INVALID_ARG);
@@ -454,6 +455,8 @@ static void test_attention_qkv(void) {
                     VKSLM_ERR_UNSUPPORTED);
     CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &qkv, &v0, &k0, NULL, &params, &aseqs, NULL, &rope),
                     VKSLM_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &qkv, &k0, &v0, NULL, &params, &aseqs, NULL, &rot20),
+                    VKSLM_ERR_UNSUPPORTED);
     CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &qkv, &k0, &v0, NULL, &params, &aseqs, NULL, &rope), VKSLM_OK);
     CU_ASSERT_EQUAL(ot_submit(c, VKSLM_OK, "refusals"), VKSLM_OK);
     ot_free(vk, &tc), ot_free(vk, &tsrc), ot_free(vk, &to), ot_free(vk, &tp);

@@ -342,14 +342,14 @@ typedef struct multi_plan {
 } multi_plan;
 
 static multi_plan plan_multi(vkslm_vk *vk, const vkslm_hparams *hp, const vkslm_step_bufs *b,
-                             const vkslm_graph_step *st) {
+                             const vkslm_graph_step *st, uint32_t n_rot) {
     multi_plan p = {0, 0, 0};
     const uint64_t es = vkslm_kv_elem_bytes(&b->kv), stride = vkslm_step_kv_seq_stride(b) * es;
     const uint32_t group = hp->n_head / hp->n_head_kv;
     const int write = vkslm_kv_seqs_fit(vk, b->n_seq, stride, 2u * vkslm_kv_part_bytes(&b->kv));
     const int attend = vkslm_attn_seqs_ok(vk, hp->n_embd_head_k, group, hp->n_head_kv, b->kv.n_ctx, (uint32_t)es,
                                           b->n_seq, stride);
-    p.attend_qkv = st->n == st->n_runs && write && attend && vkslm_attn_qkv_fusable(vk, hp->n_embd_head_k, group);
+    p.attend_qkv = st->n == st->n_runs && write && attend && vkslm_attn_qkv_fusable(vk, hp->n_embd_head_k, group, n_rot);
     if (st->n_runs < 2)
         return p;
     p.write = write;
@@ -459,7 +459,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     const vkslm_tensor *ff;                                              /* (n_rot / 2) RoPE divisors, or NULL */
     vkslm_rope_params rope = rope_of(m, &R, b->kv.n_ctx, &ff), rope_q = rope;
     rope_q.a_token_stride = QKV;
-    const multi_plan multi = plan_multi(vkslm_cmd_vk(c), hp, b, st);
+    const multi_plan multi = plan_multi(vkslm_cmd_vk(c), hp, b, st, rope.n_rot);
 
     /* x = embedding of the tokens */
     VKSLM_TRY(vkslm_op_get_rows(c, &x, &m->tok_embd, &ids));

@@ -504,7 +504,7 @@ vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, cons
 /* ---- decode attention from the fused projection's rows (attention_lane.comp, FUSED_QKV) ---------------- */
 #define QAT(field) VKSLM_OP_PUSH(vkslm_attn_qkv_push, field)
 
-int vkslm_attn_qkv_fusable(vkslm_vk *vk, uint32_t head_dim, uint32_t group) {
+int vkslm_attn_qkv_fusable(vkslm_vk *vk, uint32_t head_dim, uint32_t group, uint32_t n_rot) {
     attn_ctx a = {0};
     a.vk = vk;
     a.D = head_dim;
@@ -512,7 +512,10 @@ int vkslm_attn_qkv_fusable(vkslm_vk *vk, uint32_t head_dim, uint32_t group) {
     vkslm_status st = attn_shape(&a, 0);
     if (st != VKSLM_OK) /* a question, not a failure */
         vkslm_clear_error();
+    if (!n_rot)
+        n_rot = head_dim;
     return st == VKSLM_OK && lane_kernel(&a) && head_dim % 4u == 0 && group <= LANE_R_MAX && group <= a.r_cap &&
+           n_rot % 8u == 0 && n_rot <= head_dim && vkslm_vk_get_enabled(vk)->texel_buffers &&
            sizeof(vkslm_attn_qkv_push) <= vkslm_vk_get_caps(vk)->max_push_constants;
 }
 
@@ -536,14 +539,17 @@ vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const
         vkslm_dim(qkv, 2) != n_tokens || vkslm_dim(qkv, 3) != 1)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: qkv must be the rows {head_dim, n_head + 2 n_head_kv, n_tokens}",
                           name);
-    if (!vkslm_attn_qkv_fusable(a.vk, a.D, a.group))
-        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the device does not run the fused decode attention "
-                                                 "(vkslm_attn_qkv_fusable)", name);
     if (rope->mode != VKSLM_ROPE_NORMAL && rope->mode != VKSLM_ROPE_NEOX)
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: rope mode %u", name, rope->mode);
     uint32_t n_rot = rope->n_rot ? rope->n_rot : a.D;
     if (n_rot % 2u || n_rot > a.D)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: n_rot %u must be even and <= head_dim", name, n_rot);
+    if (!vkslm_attn_qkv_fusable(a.vk, a.D, a.group, n_rot))
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the device does not run the fused decode attention for "
+                                                 "head_dim %u, %u q heads per kv head, n_rot %u "
+                                                 "(vkslm_attn_qkv_fusable)", name, a.D, a.group, n_rot);
+    if ((qkv->buf->offset + qkv->offset) % 16u)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the rows must start on 16 bytes (texels)", name);
     if (ff)
         VKSLM_TRY(vkslm_op_check(name, "freq_factors", ff, VKSLM_OP_F32, n_rot / 2u));
     /* the cache is written through one binding from sequence 0's K to the last sequence's V */
@@ -564,7 +570,7 @@ vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const
         .n_rows = ch.n_rows, .group = a.group, .n_head = a.n_head, .kv_end = ch.kv_end, .window = a.window,
         .chunk = ch.chunk, .n_split = ch.n_split, .head_stride = a.n_ctx * a.D / 4u, .pos_stride = a.D / 4u,
         .direct = (uint32_t)direct, .scale = a.scale, .softcap = a.softcap,
-        .seq_stride = (uint32_t)(seqs->stride / 4u), .src_stride = (uint32_t)row, .v_delta = (uint32_t)v_delta,
+        .seq_stride = (uint32_t)(seqs->stride / 4u), .src_stride = (uint32_t)(row / 4u), .v_delta = (uint32_t)v_delta,
         .rope = vkslm_rope_args_of(rope, n_rot),
     };
     pc.rope.flags = ff != NULL;
@@ -579,7 +585,7 @@ vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const
         .name = name, .shader = shaders[a.es == 2][rope->mode == VKSLM_ROPE_NEOX], .spec = spec, .n_spec = 6,
         .push = &pc, .push_size = sizeof pc, .grid = {{.per = ch.n_split}, {.per = n_tokens}, {.per = a.n_head_kv}},
         .arg = {
-            {"qkv", qkv, .off_at = QAT(q_off), .size = row * n_tokens * 4u},
+            {"qkv", qkv, .unit = 16, .off_at = QAT(q_off), .size = row * n_tokens * 4u, .texel = 1},
             {"k", a.k, .unit = 4 * a.es, .off_at = QAT(k_off), .size = span, .texel = 1},
             {"v", a.v, .unit = 4 * a.es, .off_at = QAT(v_off), .size = span, .texel = 1},
             {direct ? "out" : "scratch", direct ? a.out : a.scratch, .write = 1, .off_at = QAT(dst_off),

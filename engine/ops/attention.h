@@ -78,8 +78,9 @@ vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const
                                     const vkslm_tensor *k, const vkslm_tensor *v, const vkslm_tensor *scratch,
                                     const vkslm_attn_params *params, const vkslm_attn_seqs *seqs,
                                     const vkslm_tensor *ff, const vkslm_rope_params *rope);
-/* Does the device run vkslm_op_attention_qkv for heads of head_dim with `group` q heads per kv head? */
-int vkslm_attn_qkv_fusable(vkslm_vk *vk, uint32_t head_dim, uint32_t group);
+/* Does the device run vkslm_op_attention_qkv for heads of head_dim with `group` q heads per kv head and n_rot
+ * rotated dimensions (0: head_dim; a multiple of 8: the rows are read as texels)? */
+int vkslm_attn_qkv_fusable(vkslm_vk *vk, uint32_t head_dim, uint32_t group, uint32_t n_rot);
 
 /* Push constants, declared identically in shaders/attention.comp and shaders/attention_combine.comp. */
 typedef struct vkslm_attn_push {
