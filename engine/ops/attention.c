@@ -400,6 +400,13 @@ int vkslm_attn_seqs_ok(vkslm_vk *vk, uint32_t head_dim, uint32_t group, uint32_t
            fits(&a, seqs_span(n_seq, stride_bytes, n_head_kv, n_ctx, head_dim, elem_bytes));
 }
 
+/* The push constants both kernels of a call with seqs share (vkslm_attn_push, vkslm_attn_qkv_push: the same names) */
+#define SEQS_PUSH(a, ch, direct, seqs)                                                                            \
+    .n_rows = (ch).n_rows, .group = (a).group, .n_head = (a).n_head, .kv_end = (ch).kv_end, .window = (a).window,  \
+    .chunk = (ch).chunk, .n_split = (ch).n_split, .head_stride = (a).n_ctx * (a).D / 4u, .pos_stride = (a).D / 4u, \
+    .direct = (uint32_t)(direct), .scale = (a).scale, .softcap = (a).softcap,                                       \
+    .seq_stride = (uint32_t)((seqs)->stride / 4u)
+
 /* The plan of a call with seqs (checked, and a set up): one workgroup per (token, kv head, key split), R rows of
  * which the kv head's `group` q heads exist; *span: the bytes of the n_seq sequences' K (or V). */
 static vkslm_status plan_seqs(attn_ctx *a, const vkslm_attn_seqs *seqs, uint32_t n_tokens, attn_chunk *ch,
@@ -474,12 +481,7 @@ vkslm_status vkslm_op_attention_seqs(vkslm_cmd *c, const vkslm_tensor *out, cons
     int direct = ch.n_split == 1;
     uint64_t qo_bytes = (uint64_t)n_tokens * a.n_head * a.D * 4u;
     uint32_t spec[6] = {a.wg, a.D, ch.R, a.nsg, a.sgmax, a.dpl};
-    vkslm_attn_push pc = {
-        .n_rows = ch.n_rows, .group = a.group, .n_head = a.n_head, .kv_end = ch.kv_end, .window = a.window,
-        .chunk = ch.chunk, .n_split = ch.n_split, .head_stride = a.n_ctx * a.D / 4u, .pos_stride = a.D / 4u,
-        .direct = (uint32_t)direct, .seqs = 1, .scale = a.scale, .softcap = a.softcap,
-        .seq_stride = (uint32_t)(seqs->stride / 4u),
-    };
+    vkslm_attn_push pc = {SEQS_PUSH(a, ch, direct, seqs), .seqs = 1};
     uint64_t scratch_bytes = (uint64_t)a.n_head_kv * ch.n_split * ch.row_elems * 4u;
     vkslm_op op = {
         .name = "attention", .shader = shader_of(&a, ch.R), .spec = spec, .n_spec = 6, .push = &pc,
@@ -566,13 +568,8 @@ vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const
     int direct = ch.n_split == 1;
     uint64_t o_bytes = (uint64_t)n_tokens * a.n_head * a.D * 4u;
     uint32_t spec[6] = {a.wg, a.D, ch.R, a.nsg, a.sgmax, a.dpl};
-    vkslm_attn_qkv_push pc = {
-        .n_rows = ch.n_rows, .group = a.group, .n_head = a.n_head, .kv_end = ch.kv_end, .window = a.window,
-        .chunk = ch.chunk, .n_split = ch.n_split, .head_stride = a.n_ctx * a.D / 4u, .pos_stride = a.D / 4u,
-        .direct = (uint32_t)direct, .scale = a.scale, .softcap = a.softcap,
-        .seq_stride = (uint32_t)(seqs->stride / 4u), .src_stride = (uint32_t)(row / 4u), .v_delta = (uint32_t)v_delta,
-        .rope = vkslm_rope_args_of(rope, n_rot),
-    };
+    vkslm_attn_qkv_push pc = {SEQS_PUSH(a, ch, direct, seqs), .src_stride = (uint32_t)(row / 4u),
+                              .v_delta = (uint32_t)v_delta, .rope = vkslm_rope_args_of(rope, n_rot)};
     pc.rope.flags = ff != NULL;
     uint64_t scratch_bytes = (uint64_t)a.n_head_kv * ch.n_split * ch.row_elems * 4u;
     static const vkslm_shader_id shaders[2][2] = {
