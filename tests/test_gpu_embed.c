@@ -357,12 +357,69 @@ static void test_scheduler(void) {
     vkslm_model_free(m);
 }
 
+/* An embedding (last pooling: it reuses cached prefixes) that arrives while a generating request's slot, still
+ * bound, holds a longer prefix of its input than any free slot: the stepping thread copies that prefix into the
+ * embedding's slot, checked against the embedding's own tokens. (It once checked them against the sequence's
+ * generation prompt, which an embedding-only sequence never set: a NULL read, a crash seen now and then when
+ * test_scheduler's embeddings happened to arrive after the first step.) */
+static void test_scheduler_copy_for_embedding(void) {
+    TEST_REQUIRE_DATA();
+    vkslm_model *m = test_model_load(MODEL);
+    const int32_t nv = vkslm_model_n_vocab(m);
+    int32_t p[12], e[16];
+    make_ids(p, 12, 7, nv);
+    memcpy(e, p, sizeof p); /* the embedding's input: the prompt, then 4 more tokens */
+    make_ids(e + 12, 4, 8, nv);
+    e[12] = 5;
+    float want[64];
+    vkslm_session *s = session(m, 1, 64, 8);
+    CU_ASSERT_EQUAL_FATAL(vkslm_embed_tokens(s, 0, e, 16, VKSLM_POOLING_LAST, want), VKSLM_OK);
+    vkslm_session_free(s);
+
+    vkslm_scheduler_params sp = vkslm_scheduler_default_params();
+    sp.n_seq = 3;
+    sp.n_ctx = 64;
+    sp.n_batch = 16;
+    sp.max_prefill = 4;
+    sp.kv_f32 = true;
+    vkslm_scheduler *sch = NULL;
+    CU_ASSERT_EQUAL_FATAL(vkslm_scheduler_create(m, &sp, &sch), VKSLM_OK);
+    job gen = {.sch = sch, .ids = p, .n = 12, .max_tokens = 32}; /* far more steps than the embedding needs */
+    pthread_t t;
+    pthread_create(&t, NULL, run_job, &gen);
+    /* wait until the prompt is in its slot (3 prefill steps of 4), then embed from a sequence that never
+     * generated */
+    vkslm_scheduler_stats st;
+    for (int i = 0; i < 20000; i++) {
+        vkslm_scheduler_stats_get(sch, &st);
+        if (st.rows >= 12)
+            break;
+        usleep(100);
+    }
+    CU_ASSERT(st.rows >= 12);
+    job emb = {.sch = sch, .ids = e, .n = 16, .embed = VKSLM_POOLING_LAST};
+    run_job(&emb);
+    vkslm_scheduler_stats_get(sch, &st);
+    pthread_join(t, NULL);
+    CU_ASSERT_EQUAL(gen.st, VKSLM_OK);
+    CU_ASSERT_EQUAL(emb.st, VKSLM_OK);
+    CU_ASSERT(st.cached_tokens >= 12); /* the prompt's tokens, copied (or found in the slot, had it finished) */
+    double d = max_diff(emb.vec, want, 64);
+    printf("\n  embedding beside a generation, prefix copied: max diff %.2e, cached %llu\n", d,
+           (unsigned long long)st.cached_tokens);
+    CU_ASSERT(d < 1e-5);
+    CU_ASSERT(vkslm_model_validation_messages(m) == 0);
+    vkslm_scheduler_free(sch);
+    vkslm_model_free(m);
+}
+
 int main(void) {
     static const vkslm_test tests[] = {
         {"session: unit norm, same input same vector, = CPU reference (mean, last), text", test_session_against_cpu},
         {"refusals: too long, empty, bad sequence, pooling, token", test_refusals},
         {"pooling_type 3: last by default; 2 (CLS): refused", test_pooling_type},
         {"scheduler: beside a generating sequence, = session, cache kept consistent", test_scheduler},
+        {"scheduler: an embedding copies a generating slot's prefix", test_scheduler_copy_for_embedding},
         {NULL, NULL},
     };
     return test_run_suite("embed", tests);

@@ -55,6 +55,8 @@ struct vkslm_sequence {
     /* a prefix copy the request waits for before it starts (guarded by the scheduler's lock) */
     int copy_pending, copy_src;
     uint32_t copy_len;      /* tokens to copy; 0 after a copy that could not be made */
+    const int32_t *copy_ids; /* the tokens bind_slot matched (a prompt's or an embedding's input: the caller's,
+                              * alive while it waits), whose prefix the copy must hold */
     vkslm_lora_sel lora;    /* the adapters of its requests (vkslm_sequence_set_lora) */
     pthread_cond_t done;
 };
@@ -183,6 +185,7 @@ static uint32_t bind_slot(vkslm_scheduler *sch, vkslm_sequence *q, const int32_t
         sch->slots[best].len = 0; /* nothing of it is kept: it holds the copy once made */
         q->copy_src = src;
         q->copy_len = src_len;
+        q->copy_ids = ids;
         q->copy_pending = 1;
         sch->copies++;
         pthread_cond_signal(&sch->work);
@@ -350,10 +353,11 @@ static void make_copies(vkslm_scheduler *sch) {
             continue;
         const slot *from = &sch->slots[q->copy_src];
         uint32_t len = q->copy_len;
-        int ok = common_prefix(from, &q->lora, q->gen.prompt_ids, len) == len &&
+        /* (the request's own tokens: an embedding's are not its generation prompt, which may be unset) */
+        int ok = common_prefix(from, &q->lora, q->copy_ids, len) == len &&
                  vkslm_seq_cp(sch->sess, q->copy_src, q->slot, 0, (int32_t)len) == VKSLM_OK;
         sch->slots[q->slot].len = 0;
-        if (!ok || remember(sch, q, q->gen.prompt_ids, len) != VKSLM_OK) {
+        if (!ok || remember(sch, q, q->copy_ids, len) != VKSLM_OK) {
             q->copy_len = 0; /* the request computes its whole prompt */
             sch->slots[q->slot].len = 0;
         }
