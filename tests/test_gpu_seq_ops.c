@@ -409,11 +409,11 @@ static void check_fused(vkslm_vk *vk, const fused_case *fc, uint32_t type, int n
 static void test_attention_qkv(void) {
     vkslm_vk *vk = open_profiling();
     TEST_REQUIRE_GPU(vk);
-    if (!vkslm_attn_qkv_fusable(vk, 64, 3, 0)) { /* only CPU devices run it */
-        CU_ASSERT_EQUAL(vkslm_vk_is_cpu(vk), 0);
-        vkslm_vk_close(vk);
-        return;
-    }
+    /* only CPU devices with texel buffers and one subgroup size run it (lavapipe, as CI's default pass has it);
+     * elsewhere (GPUs, device profiles) every call below is refused as unsupported */
+    const int fusable = vkslm_attn_qkv_fusable(vk, 64, 3, 0);
+    if (!fusable)
+        printf("(no fused attention on this device: its refusal is checked) ");
     static const fused_case cases[] = {
         {64, 9, 3, 8, 100, 8, 0, 0, 0, 0, 0, 16},          /* smollm2's heads, 8 decode tokens */
         {64, 9, 3, 3, 45, 1, 0, 0, 0, 0, 1, 16},           /* one token (a lone decode step), divisors */
@@ -426,7 +426,7 @@ static void test_attention_qkv(void) {
     uint64_t salt = 500;
     /* quick mode (sanitizers, arm64 under qemu, where every pipeline compiles slowly): 8 tokens, f16 and normal
      * rope; keys split, f32 and divisors */
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    for (size_t i = 0; fusable && i < sizeof cases / sizeof *cases; i++)
         for (int t = 0; t < 2; t++)
             if (!test_quick() || (i == 0 && t == 0) || (i == 5 && t == 1))
                 check_fused(vk, &cases[i], types[t], (int)((i + t) & 1), salt++);
@@ -457,7 +457,8 @@ static void test_attention_qkv(void) {
                     VKSLM_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &qkv, &k0, &v0, NULL, &params, &aseqs, NULL, &rot20),
                     VKSLM_ERR_UNSUPPORTED);
-    CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &qkv, &k0, &v0, NULL, &params, &aseqs, NULL, &rope), VKSLM_OK);
+    CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &qkv, &k0, &v0, NULL, &params, &aseqs, NULL, &rope),
+                    fusable ? VKSLM_OK : VKSLM_ERR_UNSUPPORTED);
     CU_ASSERT_EQUAL(ot_submit(c, VKSLM_OK, "refusals"), VKSLM_OK);
     ot_free(vk, &tc), ot_free(vk, &tsrc), ot_free(vk, &to), ot_free(vk, &tp);
     test_gpu_assert_clean(vk);

@@ -541,6 +541,10 @@ vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const
         vkslm_dim(qkv, 2) != n_tokens || vkslm_dim(qkv, 3) != 1)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: qkv must be the rows {head_dim, n_head + 2 n_head_kv, n_tokens}",
                           name);
+    /* the cache is written through one binding from sequence 0's K to the last sequence's V */
+    if (k->buf != v->buf || v->offset < k->offset || (v->offset - k->offset) % (4u * a.es) ||
+        (v->offset - k->offset) / a.es > UINT32_MAX)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: v must follow k in the cache's buffer", name);
     if (rope->mode != VKSLM_ROPE_NORMAL && rope->mode != VKSLM_ROPE_NEOX)
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: rope mode %u", name, rope->mode);
     uint32_t n_rot = rope->n_rot ? rope->n_rot : a.D;
@@ -554,10 +558,6 @@ vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the rows must start on 16 bytes (texels)", name);
     if (ff)
         VKSLM_TRY(vkslm_op_check(name, "freq_factors", ff, VKSLM_OP_F32, n_rot / 2u));
-    /* the cache is written through one binding from sequence 0's K to the last sequence's V */
-    if (k->buf != v->buf || v->offset < k->offset || (v->offset - k->offset) % (4u * a.es) ||
-        (v->offset - k->offset) / a.es > UINT32_MAX)
-        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: v must follow k in the cache's buffer", name);
     attn_chunk ch;
     uint64_t span;
     VKSLM_TRY(plan_seqs(&a, seqs, n_tokens, &ch, &span));
