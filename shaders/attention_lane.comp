@@ -19,7 +19,7 @@
 // FUSED_QKV (with ROPE_NORMAL or ROPE_NEOX; the variants attention_lane_qkv_*): a decode step's attention straight
 // from the fused projection's rows, every token of its own sequence (seqs), replacing kv_cache.comp's qkv write
 // and the attention after it (one dispatch a layer fewer). Binding 0 is then the rows [q heads | k heads | v heads]
-// of each token (floats, pc.src_stride apart), and the tile's workgroup:
+// of each token (16-byte texels, pc.src_stride texels apart), and the tile's workgroup:
 //   - ropes its q rows on the way into shared memory (as kv_cache.comp writes them for attention);
 //   - reads the cache's keys below the token's own position from K and V, as without the fusion;
 //   - takes its own key and value from the row (k roped), rounded to the cache's type, in the order the lanes
@@ -60,7 +60,7 @@ layout(push_constant) uniform Push {
     uint dst_off, direct;
     float scale, softcap;
     uint seq_stride, pos_off, seq_off;
-    uint src_stride; // floats between the tokens' rows in S (q_off: the first row's)
+    uint src_stride; // texels between the tokens' rows in ST (q_off: the first row's)
     uint kw_off;     // element offset of sequence 0's K in binding 6
     uint v_delta;    // elements from K to V there
     RopeArgs rope;

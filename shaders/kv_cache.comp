@@ -16,11 +16,9 @@
 layout(constant_id = 0) const uint WG = 64;
 layout(local_size_x_id = 0) in;
 
-layout(std430, binding = 0) readonly buffer BufS { float S[]; };
 #if defined(ROPE_NORMAL) || defined(ROPE_NEOX)
 #define ROPE 1
 #define ROPE_FF_BINDING 3
-#define ROPE_SRC(i) S[i]
 #endif
 #include "rope.glsl"
 
@@ -37,6 +35,7 @@ layout(push_constant) uniform Push {
     uint pad;
 } pc;
 
+layout(std430, binding = 0) readonly buffer BufS { float S[]; };
 layout(std430, binding = 1) readonly buffer BufP { int P[]; };
 #ifdef CACHE_F16
 DECLARE_F16(2, D, writeonly)
@@ -45,6 +44,16 @@ DECLARE_F32(2, D, writeonly)
 #endif
 layout(std430, binding = 4) readonly buffer BufQ { int SEQ[]; };
 layout(std430, binding = 5) writeonly buffer BufQD { float QD[]; };
+#ifdef ROPE
+// element e (< n_rot) of a row starting at S[s0], rotated for position pos
+float rope_elem(uint s0, uint e, int pos) {
+    bool first;
+    uint q = rope_pair_of(e, pc.rope.n_rot, first);
+    uvec2 i = rope_pair(q, pc.rope.n_rot);
+    vec2 y = rope_rotate(vec2(S[s0 + i.x], S[s0 + i.y]), rope_cos_sin(pc.rope, q, pos));
+    return first ? y.x : y.y;
+}
+#endif
 
 void main() {
     uint half_dim = pc.head_dim >> 1;
@@ -62,7 +71,7 @@ void main() {
         vec2 v = vec2(S[s0 + 2u * p], S[s0 + 2u * p + 1u]);
 #ifdef ROPE
         if (2u * p < pc.rope.n_rot && ha < pc.rope_heads)
-            v = vec2(rope_elem(pc.rope, s0, 2u * p, pos), rope_elem(pc.rope, s0, 2u * p + 1u, pos));
+            v = vec2(rope_elem(s0, 2u * p, pos), rope_elem(s0, 2u * p + 1u, pos));
 #endif
         uint qd = pc.q_off + t * pc.q_token_stride + ha * pc.head_dim + 2u * p;
         QD[qd] = v.x;
@@ -82,7 +91,7 @@ void main() {
     vec2 v = vec2(S[s0 + 2u * p], S[s0 + 2u * p + 1u]);
 #ifdef ROPE
     if (2u * p < pc.rope.n_rot && pc.h0 + h < pc.rope_heads) // n_rot is even: both elements rotate
-        v = vec2(rope_elem(pc.rope, s0, 2u * p, pos), rope_elem(pc.rope, s0, 2u * p + 1u, pos));
+        v = vec2(rope_elem(s0, 2u * p, pos), rope_elem(s0, 2u * p + 1u, pos));
 #endif
 #if defined(CACHE_F16) && !defined(STORAGE16)
     D[d >> 1] = half_pack2(v);

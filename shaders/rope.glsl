@@ -8,8 +8,7 @@
 // and rotates by (cos theta, sin theta) * attn_factor.
 // ROPE_NEOX (qwen2, phi3, gemma) pairs elements (p, p + n_rot/2); otherwise (llama) (2p, 2p + 1).
 // A shader that rotates defines ROPE_FF_BINDING (the binding of the frequency divisors, read only when
-// flags & 1) before including this; without it only the push-constant struct is declared. With ROPE_SRC too it
-// gets rope_elem (below).
+// flags & 1) before including this; without it only the push-constant struct is declared.
 #ifndef VKSLM_ROPE_GLSL
 #define VKSLM_ROPE_GLSL
 
@@ -65,19 +64,6 @@ uint rope_pair_of(uint e, uint n_rot, out bool first) {
 
 // the pair (x0, x1) rotated by cs = (cos, sin) * magnitude
 vec2 rope_rotate(vec2 x, vec2 cs) { return vec2(x.x * cs.x - x.y * cs.y, x.x * cs.y + x.y * cs.x); }
-
-#ifdef ROPE_SRC
-// element e (< n_rot) of a row whose element i is ROPE_SRC(s0 + i), rotated for position pos (the includer
-// defines ROPE_SRC, and declares what it reads, before including this): kv_cache.comp and the fused decode
-// attention rotate every element from its pair the same way, so their results agree bit for bit
-float rope_elem(RopeArgs r, uint s0, uint e, int pos) {
-    bool first;
-    uint q = rope_pair_of(e, r.n_rot, first);
-    uvec2 i = rope_pair(q, r.n_rot);
-    vec2 y = rope_rotate(vec2(ROPE_SRC(s0 + i.x), ROPE_SRC(s0 + i.y)), rope_cos_sin(r, q, pos));
-    return first ? y.x : y.y;
-}
-#endif
 #endif // ROPE_FF_BINDING
 
 #endif

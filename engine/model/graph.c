@@ -396,11 +396,14 @@ static vkslm_status qkv_write_all(vkslm_cmd *c, vkslm_step_bufs *b, const vkslm_
     return vkslm_op_qkv_write(c, q3, &k0, &src, positions, QKV, ff, rope, seqs ? &kv_seqs : NULL);
 }
 
-/* Attention of runs ir .. ir + count - 1 (one token each, consecutive rows) in one dispatch. */
+/* Attention of runs ir .. ir + count - 1 (one token each, consecutive rows) in one dispatch. With rope: from the
+ * rows of qkv, q and k roped and k, v written into each run's sequence's cache of layer il on the way
+ * (vkslm_op_attention_qkv: no qkv write before it); without, from q over caches already written. */
 static vkslm_status attend_runs(vkslm_cmd *c, const vkslm_hparams *hp, vkslm_step_bufs *b,
                                 const vkslm_graph_step *st, uint32_t ir, uint32_t count, uint32_t il,
-                                const vkslm_attn_params *ap, uint64_t scratch_row) {
-    const uint64_t HD = b->kv.head_dim, NH = hp->n_head, QK = NH * HD, f = st->runs[ir].first;
+                                const vkslm_attn_params *ap, uint64_t scratch_row, const vkslm_tensor *ff,
+                                const vkslm_rope_params *rope) {
+    const uint64_t HD = b->kv.head_dim, NH = hp->n_head, NKV = b->kv.n_kv_head, QK = NH * HD, f = st->runs[ir].first;
     uint32_t max_pos = 0;
     for (uint32_t i = ir; i < ir + count; i++)
         max_pos = st->runs[i].p0 > max_pos ? st->runs[i].p0 : max_pos;
@@ -410,23 +413,9 @@ static vkslm_status attend_runs(vkslm_cmd *c, const vkslm_hparams *hp, vkslm_ste
     vkslm_tensor seq = {&b->seq, f * 4, VKSLM_TYPE_I32, {count, 1, 1, 1}};
     vkslm_attn_seqs seqs = {&pos, &seq, b->n_seq, max_pos, vkslm_step_kv_seq_stride(b)};
     vkslm_tensor k0 = vkslm_step_kv(b, il, 0, VKSLM_KV_K), v0 = vkslm_step_kv(b, il, 0, VKSLM_KV_V);
-    return vkslm_op_attention_seqs(c, &att, &q, &k0, &v0, &scratch, ap, &seqs);
-}
-
-/* Attention of every token of a decode step (one token per run) from the rows of qkv, q and k roped and k, v
- * written into each run's sequence's cache of layer il on the way: one dispatch. */
-static vkslm_status attend_qkv_all(vkslm_cmd *c, const vkslm_hparams *hp, vkslm_step_bufs *b,
-                                   const vkslm_graph_step *st, uint32_t il, const vkslm_attn_params *ap,
-                                   uint64_t scratch_row, const vkslm_tensor *ff, const vkslm_rope_params *rope) {
-    const uint64_t HD = b->kv.head_dim, NH = hp->n_head, NKV = b->kv.n_kv_head, n = st->n;
-    uint32_t max_pos = 0;
-    for (uint32_t i = 0; i < st->n_runs; i++)
-        max_pos = st->runs[i].p0 > max_pos ? st->runs[i].p0 : max_pos;
-    vkslm_tensor rows = {&b->qkv, 0, VKSLM_TYPE_F32, {HD, NH + 2 * NKV, n, 1}}, att = act3(&b->att, 0, HD, NH, n);
-    vkslm_tensor scratch = act2(&b->attn_scratch, 0, n * scratch_row / 4, 1);
-    vkslm_tensor pos = {&b->pos, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}}, seq = {&b->seq, 0, VKSLM_TYPE_I32, {n, 1, 1, 1}};
-    vkslm_attn_seqs seqs = {&pos, &seq, b->n_seq, max_pos, vkslm_step_kv_seq_stride(b)};
-    vkslm_tensor k0 = vkslm_step_kv(b, il, 0, VKSLM_KV_K), v0 = vkslm_step_kv(b, il, 0, VKSLM_KV_V);
+    if (!rope)
+        return vkslm_op_attention_seqs(c, &att, &q, &k0, &v0, &scratch, ap, &seqs);
+    vkslm_tensor rows = {&b->qkv, f * (QK + 2 * NKV * HD) * 4, VKSLM_TYPE_F32, {HD, NH + 2 * NKV, count, 1}};
     return vkslm_op_attention_qkv(c, &att, &rows, &k0, &v0, &scratch, ap, &seqs, ff, rope);
 }
 
@@ -559,12 +548,12 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
         };
         if (attend_qkv)
-            VKSLM_TRY(attend_qkv_all(c, hp, b, st, il, &ap, scratch_row, ff, &rope));
+            VKSLM_TRY(attend_runs(c, hp, b, st, 0, st->n_runs, il, &ap, scratch_row, ff, &rope));
         for (uint32_t ir = 0; !attend_qkv && ir < st->n_runs;) {
             const vkslm_graph_run *r = &st->runs[ir];
             uint32_t stretch = multi.attend ? single_runs(st, ir) : 0;
             if (stretch >= 2) { /* runs ir .. ir + stretch - 1: one token each, of different sequences */
-                VKSLM_TRY(attend_runs(c, hp, b, st, ir, stretch, il, &ap, scratch_row));
+                VKSLM_TRY(attend_runs(c, hp, b, st, ir, stretch, il, &ap, scratch_row, NULL, NULL));
                 ir += stretch;
                 continue;
             }

@@ -517,7 +517,7 @@ int vkslm_attn_qkv_fusable(vkslm_vk *vk, uint32_t head_dim, uint32_t group, uint
     if (!n_rot)
         n_rot = head_dim;
     return st == VKSLM_OK && lane_kernel(&a) && head_dim % 4u == 0 && group <= LANE_R_MAX && group <= a.r_cap &&
-           n_rot % 8u == 0 && n_rot <= head_dim && vkslm_vk_get_enabled(vk)->texel_buffers &&
+           n_rot % 8u == 0 && n_rot <= head_dim &&
            sizeof(vkslm_attn_qkv_push) <= vkslm_vk_get_caps(vk)->max_push_constants;
 }
 
