@@ -22,6 +22,7 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
@@ -51,6 +52,18 @@ layout(constant_id = 7) const uint NORM_ON = 0u;
 // rows: W's rows are [gate | up] (up pc.pad rows after gate), d has pc.rows outputs, and an invocation computes
 // RPL / 2 gate rows and the same up rows (the activation once per element, not in every down product's loads)
 layout(constant_id = 8) const uint GLU_OUT = 0u;
+// QB_TEXEL only, 8-bit x (the layout of engine/ops/matmul.h, vkslm_x8): two vectors per 32-bit integer, each
+// vector's 32-element unit scaled to -127..127 by its largest magnitude.
+//   X8_IN (weight types with qb_unit_x8): x (binding 1) arrives so; one integer multiply by a weight's centred quant
+//   (-8..7) serves both vectors of a pair, and a sum over the unit holds both sums exactly (|sum| <= 32 * 8 * 127
+//   < 2^15 for the low half). Each (row, vector) takes d * dx * sum: never dependent on the other vector of its
+//   pair, on NVEC or on RPL. Not with GLU. With NORM x holds x * g so, and the mean of squares comes from x as
+//   floats (binding 6).
+//   X8_OUT: the stored outputs (with GLU_OUT the activation) are also written so into binding 5; the lanes of a
+//   32-row block take its largest magnitude together (subgroup shuffles), so a unit's scale is the whole unit's.
+//   With pc.fuse & 4 the outputs are multiplied by g (binding 7) first: the next product's norm weights.
+layout(constant_id = 9) const uint X8_IN = 0u;
+layout(constant_id = 10) const uint X8_OUT = 0u;
 #define NORM (NORM_ON != 0u)
 #define RESID ((pc.fuse & 2u) != 0u)
 
@@ -71,6 +84,13 @@ layout(push_constant) uniform Push {
     float eps;      // NORM
     uint tile;      // rows per tile of W (engine/model/weight_tiles.h; 1: row after row)
     uint fuse;      // QB_TEXEL: 2 RESID (above; NORM is the constant NORM_ON)
+    uint q_off;     // X8_OUT: int offset of the first vector pair's row in binding 5
+    uint q_stride;  // X8_OUT: ints between pair rows
+    uint r_first;   // X8_OUT: the dispatch's first row in the whole output (a multiple of 32)
+    uint xf_off;    // X8_IN with NORM: texel offset of x[0] as floats in binding 6 (the mean of squares)
+    uint xf_stride; // X8_IN with NORM: texels between its vectors
+    uint go_off;    // X8_OUT with pc.fuse & 4: texel offset of the weights its outputs are multiplied by (binding 7)
+    uint pad2, pad3;
 } pc;
 
 #ifdef QB_TEXEL
@@ -84,6 +104,8 @@ vec4 glu_gelu(vec4 x) {
     return x / (1.0 + exp(-2.0 * y));
 }
 layout(binding = 4) uniform usamplerBuffer GT; // NORM: g as texels
+layout(binding = 6) uniform usamplerBuffer XFT; // X8_IN with NORM: x as floats
+layout(binding = 7) uniform usamplerBuffer GOT; // X8_OUT with pc.fuse & 4: g of the outputs
 // texel t of a vector's x (at texel b, as bound), through the gated activation when GLU is set
 vec4 x_at(uint b, uint t) {
     if (GLU == 0u)
@@ -95,7 +117,7 @@ vec4 x_at(uint b, uint t) {
 float norm_scale(uint b) {
     float q = 0.0;
     for (uint t = gl_SubgroupInvocationID; t < pc.units * 8u; t += gl_SubgroupSize) {
-        vec4 x = XV(b + t);
+        vec4 x = X8_IN != 0u ? uintBitsToFloat(texelFetch(XFT, int(b + t))) : XV(b + t);
         q += dot(x, x);
     }
     return inversesqrt(subgroupAdd(q) / float(pc.units * 32u) + pc.eps);
@@ -110,6 +132,9 @@ layout(std430, binding = 2) buffer BufD { float D[]; }; // read too with RESID
 layout(std430, binding = 2) writeonly buffer BufD { float D[]; };
 #endif
 layout(std430, binding = 3) readonly buffer BufB { float B[]; };
+#ifdef QB_TEXEL
+layout(std430, binding = 5) writeonly buffer BufQ { int Q8[]; }; // X8_OUT
+#endif
 
 #include "quant_blocks.glsl"
 
@@ -121,6 +146,9 @@ layout(std430, binding = 3) readonly buffer BufB { float B[]; };
 #endif
 float acc[MAXR * MAXV]; // acc[j * MAXV + v]: row j, vector v
 uint xbase[MAXV];       // vec4 index of each vector's x (vectors past the batch re-read the last one)
+#ifdef QB_TEXEL
+float outv[MAXR * MAXV]; // X8_OUT: what the store wrote, outv[j * MAXV + v]
+#endif
 
 uvec4 wcache[MAXR][QB_CACHE];
 #ifdef QB_TEXEL
@@ -167,6 +195,78 @@ void add_units(uint rowb[MAXR], uint g, bool seq) {
         }
     }
 }
+#ifdef QB_X8
+// X8_IN: adds unit g of each row times x (pairs of vectors in 8 bits) into acc
+void add_units_x8(uint rowb[MAXR], uint g) {
+    const uint NP = (NVEC + 1u) / 2u;
+    ivec4 xp[(MAXV + 1) / 2][8];
+    vec2 dx[(MAXV + 1) / 2];
+    [[unroll]] for (uint p = 0u; p < NP; p++) {
+        uint t = xbase[2u * p] + 9u * g;
+        [[unroll]] for (uint i = 0u; i < 8u; i++)
+            xp[p][i] = ivec4(texelFetch(XT, int(t + i)));
+        dx[p] = uintBitsToFloat(texelFetch(XT, int(t + 8u)).xy);
+    }
+    uint boff = g * QB_BYTES * pc.tile;
+    [[unroll]] for (uint j = 0u; j < RPL; j++) {
+        ivec4 q[8];
+        float d = qb_unit_x8(rowb[j] + boff, q);
+        [[unroll]] for (uint p = 0u; p < NP; p++) {
+            ivec4 s4 = q[0] * xp[p][0];
+            [[unroll]] for (uint i = 1u; i < 8u; i++)
+                s4 += q[i] * xp[p][i];
+            int s = (s4.x + s4.y) + (s4.z + s4.w);
+            int lo = (s << 16) >> 16;
+            acc[j * MAXV + 2u * p] += d * (dx[p].x * float(lo));
+            if (2u * p + 1u < NVEC)
+                acc[j * MAXV + 2u * p + 1u] += d * (dx[p].y * float((s - lo) >> 16));
+        }
+    }
+}
+#endif
+
+// X8_OUT: writes outv of rows r0 .. r0 + n - 1 (n outputs per invocation, a power of two up to 32: the 32 / n
+// invocations of a block are adjacent lanes) as vector pairs in 8 bits; v0 is even
+void quant_out(uint r0, uint v0, uint n) {
+    const uint NP = (NVEC + 1u) / 2u;
+    float dx[MAXV], inv[MAXV];
+    if ((pc.fuse & 4u) != 0u) // the outputs times g (the next product's norm weights)
+        for (uint j = 0u; j < n; j++) {
+            uint r = min(r0 + j, pc.rows - 1u) + pc.r_first;
+            float gw = uintBitsToFloat(qb_comp(texelFetch(GOT, int(pc.go_off + r / 4u)), r % 4u));
+            [[unroll]] for (uint v = 0u; v < NVEC; v++)
+                outv[j * MAXV + v] *= gw;
+        }
+    [[unroll]] for (uint v = 0u; v < NVEC; v++) {
+        float a = 0.0;
+        for (uint j = 0u; j < n; j++)
+            a = max(a, abs(outv[j * MAXV + v]));
+        for (uint o = 1u; o < 32u / n; o *= 2u)
+            a = max(a, subgroupShuffleXor(a, o));
+        dx[v] = a / 127.0;
+        inv[v] = a > 0.0 ? 127.0 / a : 0.0;
+    }
+    [[unroll]] for (uint p = 0u; p < NP; p++) {
+        uint v = 2u * p;
+        if (v0 + v >= pc.n_vec)
+            break;
+        bool two = v + 1u < NVEC && v0 + v + 1u < pc.n_vec;
+        uint at = pc.q_off + ((v0 + v) / 2u) * pc.q_stride + ((pc.r_first + r0) / 32u) * 36u;
+        for (uint j = 0u; j < n; j++) {
+            if (r0 + j >= pc.rows)
+                break;
+            int lo = int(roundEven(outv[j * MAXV + v] * inv[v]));
+            int hi = two ? int(roundEven(outv[j * MAXV + v + 1u] * inv[v + 1u])) : 0;
+            Q8[at + (r0 + j) % 32u] = lo + (hi << 16);
+        }
+        if (r0 % 32u == 0u && r0 < pc.rows) {
+            Q8[at + 32u] = floatBitsToInt(dx[v]);
+            Q8[at + 33u] = two ? floatBitsToInt(dx[v + 1u]) : 0;
+            Q8[at + 34u] = 0;
+            Q8[at + 35u] = 0;
+        }
+    }
+}
 #else
 // Adds unit g (the g-th 32-element unit of each row; rows at bytes rowb[j]) times x into acc. seq: the
 // caller walks g = 0, 1, 2, ... (so qb_unit_seq may reuse words of the previous unit).
@@ -206,7 +306,9 @@ void store_glu(uint r0, uint v0) {
                 if (NORM)
                     gu *= nscale[v];
                 vec4 g = vec4(gu.x);
-                D[pc.d_off + (v0 + v) * pc.d_stride + r] = (GLU_OUT == 1u ? glu_silu(g) : glu_gelu(g)).x * gu.y;
+                float y = (GLU_OUT == 1u ? glu_silu(g) : glu_gelu(g)).x * gu.y;
+                D[pc.d_off + (v0 + v) * pc.d_stride + r] = y;
+                outv[j * MAXV + v] = y;
             }
     }
 }
@@ -230,6 +332,7 @@ void store(uint r0, uint v0) {
                 if (RESID)
                     y += D[at];
                 D[at] = y;
+                outv[j * MAXV + v] = y;
 #else
                 D[at] = acc[j * MAXV + v] + bias;
 #endif
@@ -251,18 +354,22 @@ void row_offsets(uint r0, out uint rowb[MAXR]) {
 void main() {
     uint v0 = gl_WorkGroupID.y * NVEC;                  // first vector of this invocation
     [[unroll]] for (uint v = 0u; v < MAXV; v++)
-        xbase[v] = pc.x_off + min(v0 + v, pc.n_vec - 1u) * pc.x_stride;
+        xbase[v] = pc.x_off + (X8_IN != 0u ? min(v0 + v, pc.n_vec - 1u) / 2u : min(v0 + v, pc.n_vec - 1u)) * pc.x_stride;
     [[unroll]] for (uint a = 0u; a < MAXR * MAXV; a++)
         acc[a] = 0.0;
 #ifdef QB_TEXEL
     if (NORM)
         [[unroll]] for (uint v = 0u; v < NVEC; v++)
-            nscale[v] = norm_scale(xbase[v]);
+            nscale[v] = norm_scale(X8_IN != 0u ? pc.xf_off + min(v0 + v, pc.n_vec - 1u) * pc.xf_stride : xbase[v]);
 #endif
     uint rowb[MAXR];
     if (ROW_PER_LANE != 0u) {
         // lanes past the last row recompute it (clamped offsets) and store nothing: no early return
-        uint r0 = gl_GlobalInvocationID.x * (GLU_OUT != 0u ? RPL / 2u : RPL);
+        // (with X8_OUT the lanes of a subgroup take adjacent rows, whatever the order of its invocations)
+        uint inv_x = X8_OUT != 0u ? gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_SubgroupID * gl_SubgroupSize +
+                                        gl_SubgroupInvocationID
+                                  : gl_GlobalInvocationID.x;
+        uint r0 = inv_x * (GLU_OUT != 0u ? RPL / 2u : RPL);
         row_offsets(r0, rowb);
 #if defined(QB_TEXEL) && defined(QB_GROUP)
         // the words a group of units shares, loaded once for the group (quant_blocks.glsl says why)
@@ -273,6 +380,13 @@ void main() {
             for (uint t = 0u; t < QB_GROUP; t++)
                 add_units(rowb, g0 + t, true);
         }
+#elif defined(QB_TEXEL) && defined(QB_X8)
+        if (X8_IN != 0u)
+            for (uint g = 0u; g < pc.units; g++)
+                add_units_x8(rowb, g);
+        else
+            for (uint g = 0u; g < pc.units; g++)
+                add_units(rowb, g, true);
 #else
         for (uint g = 0u; g < pc.units; g++)
             add_units(rowb, g, true);
@@ -283,6 +397,10 @@ void main() {
         else
 #endif
             store(r0, v0);
+#ifdef QB_TEXEL
+        if (X8_OUT != 0u)
+            quant_out(r0, v0, GLU_OUT != 0u ? RPL / 2u : RPL);
+#endif
     } else {
         uint lanes = subgroupAdd(1u), lane = subgroupExclusiveAdd(1u);
         for (uint rr = gl_SubgroupID * RPL; rr < ROWS_PER_WG; rr += gl_NumSubgroups * RPL) {

@@ -284,6 +284,26 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
 #endif
 }
 
+#if defined(WTYPE_Q4_0) && defined(QB_TEXEL)
+// QB_X8 (matmul_vec.comp's products with 8-bit x): the unit's quants centred, q - 8 in -8..7, as integers in
+// element order (q[t]: elements 4t .. 4t+3); returns d. Flipping bit 3 of every nibble, then reading it as a
+// signed 4-bit number, gives q - 8: two shifts a quant and no conversion.
+#define QB_X8 1
+float qb_unit_x8(uint blk, out ivec4 q[8]) {
+    uvec4 lo;
+    uint a4;
+    qb_words5(blk >> 2, lo, a4);
+    bool al = (blk & 2u) == 0u;
+    float d = half_unpack2(al ? lo.x : lo.x >> 16).x;
+    uvec4 qw = (al ? (lo >> 16) | (uvec4(lo.yzw, a4) << 16) : uvec4(lo.yzw, a4)) ^ 0x88888888u;
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        q[i] = ivec4(uvec4(qw[i]) << uvec4(28u, 20u, 12u, 4u)) >> 28;
+        q[4u + i] = ivec4(uvec4(qw[i]) << uvec4(24u, 16u, 8u, 0u)) >> 28;
+    }
+    return d;
+}
+#endif
+
 #elif defined(WTYPE_Q4_1)
 // d @0, m @2, qs[16] @4
 #define QB_BYTES 20u

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/cpu/matmul.h"
 #include "engine/model/weight_tiles.h"
 #include "engine/ops/matmul.h"
 #include "engine/runtime/roofline.h"
@@ -124,6 +125,7 @@ typedef struct sweep_cfg {
     int kernel;
     const char *label;
     vkslm_buf bw, bx, bd;
+    int x8; /* the context takes x in 8 bits for this weight type: bx holds x so (engine/ops/matmul.h) */
 } sweep_cfg;
 
 /* 1..8 vectors of every configuration, interleaved: each round submits `batch` dispatches of every
@@ -145,12 +147,21 @@ static int sweep_shape(sweep_cfg *cfg, int ncfg, uint32_t type, uint64_t k, uint
             w[i] &= 0x3b;
     for (uint64_t i = 0; i < k * m; i++)
         x[i] = vkslm_rng_range(&r, -1, 1);
+    /* x in 8 bits, for the contexts whose products of this type take it (what the model's graph feeds them) */
+    uint64_t x8_bytes = vkslm_x8_pair_ints(k) * vkslm_x8_pairs(m) * 4;
+    int32_t *x8 = malloc(x8_bytes);
+    if (!w || !x || !x8)
+        return 1;
+    vkslm_cpu_quantize_x8(x8, x, k, m);
     vkslm_cmd *cmd[8];
     for (int c = 0; c < ncfg; c++) {
         sweep_cfg *g = &cfg[c];
+        vkslm_tensor probe = {&g->bw, 0, type, {k, n, 1, 1}, .tile = tile_rows};
+        g->x8 = g->kernel == VKSLM_MATMUL_ROW_PER_LANE && vkslm_op_matmul_x8_type(g->vk, &probe);
         if (vkslm_vk_alloc(g->vk, VKSLM_MEM_DEVICE, (wbytes + 3) & ~3ull, &g->bw) ||
-            vkslm_vk_upload(g->vk, &g->bw, 0, w, wbytes) || vkslm_vk_alloc(g->vk, VKSLM_MEM_DEVICE, k * m * 4, &g->bx) ||
-            vkslm_vk_upload(g->vk, &g->bx, 0, x, k * m * 4) ||
+            vkslm_vk_upload(g->vk, &g->bw, 0, w, wbytes) ||
+            vkslm_vk_alloc(g->vk, VKSLM_MEM_DEVICE, g->x8 ? x8_bytes : k * m * 4, &g->bx) ||
+            vkslm_vk_upload(g->vk, &g->bx, 0, g->x8 ? (const void *)x8 : x, g->x8 ? x8_bytes : k * m * 4) ||
             vkslm_vk_alloc(g->vk, VKSLM_MEM_DEVICE, n * m * 4, &g->bd) || vkslm_cmd_create(g->vk, &cmd[c])) {
             fprintf(stderr, "setup: %s\n", vkslm_last_error());
             return 1;
@@ -166,6 +177,10 @@ static int sweep_shape(sweep_cfg *cfg, int ncfg, uint32_t type, uint64_t k, uint
             uint64_t v = prefill ? prefill : (uint64_t)(cell % nv) + 1;
             vkslm_tensor tw = {&g->bw, 0, type, {k, n, 1, 1}}, tx = {&g->bx, 0, VKSLM_TYPE_F32, {k, v, 1, 1}},
                          td = {&g->bd, 0, VKSLM_TYPE_F32, {n, v, 1, 1}};
+            if (tile_rows > 1 && vkslm_tile_ok(type, k, n, tile_rows)) /* (-T: the weights as models lay them out) */
+                tw.tile = tile_rows;
+            if (g->x8)
+                tx = (vkslm_tensor){&g->bx, 0, VKSLM_TYPE_I32, {vkslm_x8_pair_ints(k), vkslm_x8_pairs(v), 1, 1}};
             if (vkslm_cmd_begin(c))
                 return 1;
             for (int i = 0; i < batch; i++)
@@ -207,7 +222,7 @@ static int sweep_shape(sweep_cfg *cfg, int ncfg, uint32_t type, uint64_t k, uint
         vkslm_vk_free(cfg[c].vk, &cfg[c].bw), vkslm_vk_free(cfg[c].vk, &cfg[c].bx);
         vkslm_vk_free(cfg[c].vk, &cfg[c].bd);
     }
-    free(w), free(x);
+    free(w), free(x), free(x8);
     return 0;
 }
 

@@ -1,6 +1,8 @@
 #include "engine/cpu/matmul.h"
 
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/util/error.h"
 #include "loaders/ggml_types.h"
@@ -31,4 +33,38 @@ vkslm_status vkslm_cpu_matmul(float *d, uint32_t type, const void *w, const floa
     }
     free(row);
     return VKSLM_OK;
+}
+
+void vkslm_cpu_quantize_x8(int32_t *q, const float *x, uint64_t k, uint64_t m) {
+    const uint64_t units = k / 32, row = units * 36;
+    memset(q, 0, (m + 1) / 2 * row * sizeof *q);
+    for (uint64_t v = 0; v < m; v++)
+        for (uint64_t g = 0; g < units; g++) {
+            const float *xu = x + v * k + g * 32;
+            int32_t *qu = q + v / 2 * row + g * 36;
+            float a = 0.0f;
+            for (int e = 0; e < 32; e++)
+                a = fmaxf(a, fabsf(xu[e]));
+            float dx = a / 127.0f, inv = a > 0.0f ? 127.0f / a : 0.0f;
+            for (int e = 0; e < 32; e++) {
+                int32_t r = (int32_t)nearbyintf(xu[e] * inv);
+                qu[e] = (int32_t)((uint32_t)qu[e] + (v % 2 ? (uint32_t)r << 16 : (uint32_t)r));
+            }
+            memcpy(&qu[32 + v % 2], &dx, sizeof dx);
+        }
+}
+
+void vkslm_cpu_dequantize_x8(float *x, const int32_t *q, uint64_t k, uint64_t m) {
+    const uint64_t units = k / 32, row = units * 36;
+    for (uint64_t v = 0; v < m; v++)
+        for (uint64_t g = 0; g < units; g++) {
+            const int32_t *qu = q + v / 2 * row + g * 36;
+            float dx;
+            memcpy(&dx, &qu[32 + v % 2], sizeof dx);
+            for (int e = 0; e < 32; e++) {
+                int32_t lo = (int32_t)(int16_t)(uint16_t)((uint32_t)qu[e] & 0xffffu);
+                int32_t val = v % 2 ? (int32_t)(((int64_t)qu[e] - lo) / 65536) : lo;
+                x[v * k + g * 32 + e] = dx * (float)val;
+            }
+        }
 }

@@ -47,7 +47,7 @@ typedef struct buf_want {
     vkslm_buf *buf;
     uint64_t bytes;
 } buf_want;
-#define STEP_WANTS 18
+#define STEP_WANTS 19
 #define OUT_WANTS 3 /* the last three: logits, top, top_scratch */
 
 /* Bytes of the output buffers for `rows` rows. */
@@ -85,6 +85,7 @@ static vkslm_status step_bufs_plan(const vkslm_model_dev *m, uint32_t n_ctx, uin
         {&b->qkv, T * (QK + 2 * KV) * 4},
         {&b->g, T * F * 4},
         {&b->u, T * 2 * F * 4},
+        {&b->x8, vkslm_x8_pairs(T) * vkslm_x8_pair_ints(E) * 4},
         {&b->attn_scratch, vkslm_attn_scratch_bytes(max_tokens, hp->n_head, (uint32_t)HD, VKSLM_ATTN_DEFAULT_SPLITS)},
         {&b->embd, T * E * 4},
         {&b->logits, out[0]},
@@ -239,6 +240,25 @@ vkslm_status vkslm_graph_resolve_batches(vkslm_vk *vk, const vkslm_model_dev *m,
 }
 
 /* f32 activation views */
+/* Whether layer il's fused q|k|v product takes its input in 8 bits (engine/ops/matmul.h): the stream times the
+ * norm's weights, written so by the product that last stored into the stream */
+static int attn_in_x8(vkslm_vk *vk, const vkslm_model_dev *m, const vkslm_lora_ctx *lora, uint32_t il) {
+    if (il >= m->hp.n_layer)
+        return 0;
+    const vkslm_dev_layer *L = &m->layers[il];
+    return L->wqkv.buf && !vkslm_lora_has(lora, il, VKSLM_LORA_P_QKV) &&
+           vkslm_op_matmul_norm_fusable(vk, &L->wqkv, &L->attn_norm) && vkslm_op_matmul_x8_type(vk, &L->wqkv) &&
+           m->hp.n_embd % 32 == 0;
+}
+
+/* Whether layer il's feed-forward is the two fused products (norm and [gate | up] in one, the down product adding
+ * itself to the stream), given no branch output pending */
+static int ffn_fused(vkslm_vk *vk, const vkslm_dev_layer *L, const vkslm_lora_ctx *lora, uint32_t il) {
+    return !L->ffn_gate.buf && !vkslm_lora_has(lora, il, VKSLM_LORA_P_UP) &&
+           !vkslm_lora_has(lora, il, VKSLM_LORA_P_DOWN) && vkslm_op_matmul_glu_fusable(vk, &L->ffn_down) &&
+           vkslm_op_matmul_norm_fusable(vk, &L->ffn_up, &L->ffn_norm);
+}
+
 static vkslm_tensor act2(const vkslm_buf *buf, uint64_t offset, uint64_t ne0, uint64_t ne1) {
     vkslm_tensor t = {buf, offset, VKSLM_TYPE_F32, {ne0, ne1, 1, 1}};
     return t;
@@ -459,6 +479,15 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
      * the next product reads norm(x) in its loads: no norm or add pass at all (two dispatches a layer). */
     vkslm_vk *vk = vkslm_cmd_vk(c);
     int pending = 0; /* h holds a branch output not yet added to x */
+    /* Products that store into the stream also write it times the next norm's weights in 8 bits (x8e), where the
+     * product that reads it takes its input so (engine/ops/matmul.h: two rows a 32-bit integer); x8_holds says
+     * that x8e holds the stream's rows for the next norm product. The logits' product reads it where the output
+     * rows are all the step's rows (decode). */
+    const vkslm_tensor x8e = {&b->x8, 0, VKSLM_TYPE_I32, {vkslm_x8_pair_ints(E), vkslm_x8_pairs(n), 1, 1}};
+    const int out_x8 = st->n_out == n && st->out_rows[0] == 0 && st->out_rows[n - 1] == n - 1 &&
+                       vkslm_op_matmul_norm_fusable(vk, &m->output, &m->output_norm) &&
+                       vkslm_op_matmul_x8_type(vk, &m->output) && E % 32 == 0;
+    int x8_holds = 0;
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const vkslm_dev_layer *L = &m->layers[il];
         /* attention: q, k, v from norm(x) for every row at once */
@@ -487,7 +516,12 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         /* a decode step's attention ropes q and k and writes the cache itself: no qkv write before it */
         const int attend_qkv = multi.attend_qkv && (L->wqkv.buf || qkv_rows);
         const vkslm_matmul_fuse fnorm = {.norm = &L->attn_norm, .eps = eps};
-        if (qkv_norm && L->wqkv.buf) {
+        const vkslm_matmul_fuse fnorm8 = {.norm = &L->attn_norm, .eps = eps, .norm_x = &x};
+        const int qkv_x8 = x8_holds && qkv_norm && attn_in_x8(vk, m, &lora, il);
+        x8_holds = 0;
+        if (qkv_x8) {
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &qkv, &L->wqkv, &x8e, opt(&L->bqkv), &fnorm8, 0));
+        } else if (qkv_norm && L->wqkv.buf) {
             VKSLM_TRY(vkslm_op_matmul_fused(c, &qkv, &L->wqkv, &x, opt(&L->bqkv), &fnorm, 0));
         } else if (L->wqkv.buf) {
             VKSLM_TRY(vkslm_op_matmul(c, &qkv, &L->wqkv, &h, opt(&L->bqkv)));
@@ -569,7 +603,12 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         }
         const vkslm_matmul_fuse add = {.add = 1};
         if (!R.post_norms && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_O) && vkslm_op_matmul_glu_fusable(vk, &L->wo)) {
-            VKSLM_TRY(vkslm_op_matmul_fused(c, &x, &L->wo, &att, NULL, &add, 0)); /* x += att Wo */
+            /* x += att Wo (and x times the feed-forward's norm weights in 8 bits where its product takes them) */
+            const int ffn_x8 = ffn_fused(vk, L, &lora, il) && vkslm_op_matmul_glu_out_fusable(vk, &L->ffn_up) &&
+                               vkslm_op_matmul_x8_type(vk, &L->ffn_up) && E % 32 == 0;
+            const vkslm_matmul_fuse add8 = {.add = 1, .x8_out = &x8e, .x8_g = &L->ffn_norm};
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &x, &L->wo, &att, NULL, ffn_x8 ? &add8 : &add, 0));
+            x8_holds = ffn_x8;
         } else {
             VKSLM_TRY(vkslm_op_matmul(c, &h, &L->wo, &att, NULL));
             VKSLM_TRY(vkslm_lora_apply(c, &lora, il, VKSLM_LORA_P_O, &h, &att));
@@ -579,19 +618,26 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         }
         /* feed-forward: h = (act(norm(x += h) Wgate) * (norm(x) Wup)) Wdown */
         /* (pending here means post-norms or an adapter: then no fusion in this block) */
-        const int up_norm = !pending && !L->ffn_gate.buf && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_UP) &&
-                            !vkslm_lora_has(&lora, il, VKSLM_LORA_P_DOWN) &&
-                            vkslm_op_matmul_glu_fusable(vk, &L->ffn_down) &&
-                            vkslm_op_matmul_norm_fusable(vk, &L->ffn_up, &L->ffn_norm);
+        const int up_norm = !pending && ffn_fused(vk, L, &lora, il);
         if (!up_norm)
             VKSLM_TRY(norm_in(c, &h, &x, pending, &L->ffn_norm, eps));
         pending = 0;
         if (up_norm && vkslm_op_matmul_glu_out_fusable(vk, &L->ffn_up)) {
             /* g = act(norm(x) Wgate) * (norm(x) Wup), x += g Wdown: two dispatches, the activation once per
              * element (in the down product's loads it would run in every one of its invocations) */
-            const vkslm_matmul_fuse fn = {.norm = &L->ffn_norm, .eps = eps, .glu_out = R.gelu ? 2u : 1u};
-            VKSLM_TRY(vkslm_op_matmul_fused(c, &g, &L->ffn_up, &x, NULL, &fn, 0));
-            VKSLM_TRY(vkslm_op_matmul_fused(c, &x, &L->ffn_down, &g, NULL, &add, 0));
+            /* with 8-bit x for the down product's weights, the activation also lands in 8 bits in u's buffer (two
+             * sequences a 32-bit integer: engine/ops/matmul.h), and the down product sums in integers */
+            const int x8 = vkslm_op_matmul_x8_type(vk, &L->ffn_down) && F % 32 == 0;
+            const vkslm_tensor g8 = {&b->u, 0, VKSLM_TYPE_I32, {vkslm_x8_pair_ints(F), vkslm_x8_pairs(n), 1, 1}};
+            const vkslm_matmul_fuse fn = {.norm = &L->ffn_norm, .eps = eps, .glu_out = R.gelu ? 2u : 1u,
+                                          .x8_out = x8 ? &g8 : NULL, .norm_x = x8_holds ? &x : NULL};
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &g, &L->ffn_up, x8_holds ? &x8e : &x, NULL, &fn, 0));
+            /* x += g Wdown, and x times the next norm's weights in 8 bits where its product takes them */
+            const int next_x8 = il + 1 < hp->n_layer ? attn_in_x8(vk, m, &lora, il + 1) : out_x8;
+            const vkslm_tensor *next_g = il + 1 < hp->n_layer ? &m->layers[il + 1].attn_norm : &m->output_norm;
+            const vkslm_matmul_fuse add8 = {.add = 1, .x8_out = &x8e, .x8_g = next_g};
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &x, &L->ffn_down, x8 ? &g8 : &g, NULL, next_x8 ? &add8 : &add, 0));
+            x8_holds = next_x8;
         } else if (up_norm) { /* gu = norm(x) Wup, x += act(gu) Wdown: the layer's feed-forward in two dispatches */
             const vkslm_matmul_fuse fn = {.norm = &L->ffn_norm, .eps = eps};
             const vkslm_matmul_fuse fd = {.glu = R.gelu ? 2u : 1u, .add = 1};
@@ -650,8 +696,9 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     if (contiguous && vkslm_op_matmul_norm_fusable(vk, &m->output, &m->output_norm)) {
         /* logits = norm(x) Woutput in one dispatch */
         vkslm_tensor xo = act2(&b->x, (uint64_t)r0 * E * 4, E, rows);
-        const vkslm_matmul_fuse f = {.norm = &m->output_norm, .eps = eps};
-        VKSLM_TRY(vkslm_op_matmul_fused(c, &logits, &m->output, &xo, NULL, &f, 0));
+        const vkslm_matmul_fuse f = {.norm = &m->output_norm, .eps = eps}, f8 = {.norm = &m->output_norm, .eps = eps,
+                                                                                 .norm_x = &xo};
+        VKSLM_TRY(vkslm_op_matmul_fused(c, &logits, &m->output, x8_holds ? &x8e : &xo, NULL, x8_holds ? &f8 : &f, 0));
     } else if (contiguous) {
         vkslm_tensor xo = act2(&b->x, (uint64_t)r0 * E * 4, E, rows);
         VKSLM_TRY(vkslm_op_rms_norm(c, &xn, &xo, &m->output_norm, eps));

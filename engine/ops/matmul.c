@@ -151,7 +151,15 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
     if (!f)
         f = &none;
     const uint32_t glu = f->glu, glu_out = f->glu_out;
-    const int fused = glu || glu_out || f->norm || f->add || f->d_stride;
+    const int x8_in = x->type == VKSLM_TYPE_I32, x8_out = f->x8_out != NULL;
+    const int fused = glu || glu_out || f->norm || f->add || f->d_stride || x8_in || x8_out;
+    if (x8_in && (glu || !f->norm != !f->norm_x))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: x in 8 bits goes with no gated activation, and with the norm only "
+                          "given the norm's input as floats", name);
+    if (f->norm_x && !x8_in)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the norm's input as floats goes only with x in 8 bits", name);
+    if (f->x8_g && !x8_out)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: weights for the output in 8 bits go only with that output", name);
     if (glu > 2 || (glu && f->norm))
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the gated activation is %u (0, 1 or 2)%s", name, glu,
                           glu && f->norm ? " and cannot go with the norm" : "");
@@ -175,6 +183,18 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
                               "two halves of whole 16-byte groups", name, (unsigned long long)x->ne[0]);
         xk.ne[0] = x->ne[0] / 2;
     }
+    if (x8_in) { /* x's shape as floats: K from w, M from d (x's rows are pairs of vectors) */
+        if (x->ne[0] != vkslm_x8_pair_ints(w->ne[0]) || w->ne[0] % 32 || x->ne[2] > 1 || x->ne[3] > 1 ||
+            vkslm_dim(x, 1) < vkslm_x8_pairs(vkslm_dim(d, 1)))
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: x in 8 bits is %llux%llu integers; a weight of K = %llu and "
+                              "%llu vectors need %llu x %llu (pairs)", name, (unsigned long long)x->ne[0],
+                              (unsigned long long)vkslm_dim(x, 1), (unsigned long long)w->ne[0],
+                              (unsigned long long)vkslm_dim(d, 1), (unsigned long long)vkslm_x8_pair_ints(w->ne[0]),
+                              (unsigned long long)vkslm_x8_pairs(vkslm_dim(d, 1)));
+        xk.type = VKSLM_TYPE_F32;
+        xk.ne[0] = w->ne[0];
+        xk.ne[1] = vkslm_dim(d, 1);
+    }
     VKSLM_TRY(check_shape(name, &dd, w, &xk, bias, &s));
     const uint64_t n_out = glu_out ? s.n / 2 : s.n; /* d's rows */
     const uint64_t d_stride = f->d_stride ? f->d_stride : n_out;
@@ -190,7 +210,22 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
     if (fused && !texel_kernel(vk, w))
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the %s is fused only into the texel mat-vec (CPU devices with "
                           "texel buffers)", name, glu || glu_out ? "gated activation" : f->norm ? "norm" :
-                          f->add ? "residual add" : "strided output");
+                          f->add ? "residual add" : x8_in || x8_out ? "8-bit x" : "strided output");
+    if ((x8_in || x8_out) && !vkslm_vk_get_enabled(vk)->x8_products)
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: this device takes and writes no x in 8 bits (VKSLM_DISABLE_X8)",
+                          name);
+    if (x8_in && !vkslm_op_matmul_x8_type(vk, w))
+        return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: this device's products with %s weights take no x in 8 bits", name,
+                          vkslm_type_info(w->type)->name);
+    if (f->norm_x)
+        VKSLM_TRY(vkslm_op_check(name, "norm's input", f->norm_x, VKSLM_OP_F32, s.k * s.m));
+    if (f->x8_g)
+        VKSLM_TRY(vkslm_op_check(name, "weights of the output in 8 bits", f->x8_g, VKSLM_OP_F32, n_out));
+    if (x8_out && (n_out % 32 || f->x8_out->type != VKSLM_TYPE_I32 || f->x8_out->ne[0] != vkslm_x8_pair_ints(n_out) ||
+                   vkslm_dim(f->x8_out, 1) < vkslm_x8_pairs(s.m)))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the output in 8 bits needs rows of a multiple of 32 (%llu) and an "
+                          "I32 tensor of %llu x %llu (pairs)", name, (unsigned long long)n_out,
+                          (unsigned long long)vkslm_x8_pair_ints(n_out), (unsigned long long)vkslm_x8_pairs(s.m));
     if (glu_out && n_out % tile)
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the up rows of a [gate | up] weight start inside a tile of %u "
                           "rows", name, tile);
@@ -217,7 +252,7 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the shared-memory tiled kernel reads weights row after row, "
                           "not in tiles of %u rows", name, tile);
 
-    uint32_t spec[9], n_spec, rows_per_wg, toks_per_wg;
+    uint32_t spec[11], n_spec, rows_per_wg, toks_per_wg;
     int texel = 0;
     vkslm_shader_id shader;
     if (kernel == VKSLM_MATMUL_TILED) {
@@ -231,7 +266,21 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         uint32_t nvec = (uint32_t)min_u64(s.m, max_vec && max_vec < VKSLM_MATMUL_MAX_VEC ? max_vec
                                                                                           : VKSLM_MATMUL_MAX_VEC);
         texel = per_lane && cpu && vkslm_vk_get_enabled(vk)->texel_buffers;
+        /* pairs of vectors in 8 bits start at even vectors: so do the groups of nvec */
+        if ((x8_in || x8_out) && nvec % 2 && nvec < s.m)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: x or d in 8 bits takes vectors in pairs: groups of %u vectors "
+                              "would split them", name, nvec);
         vec_plan v = plan_vec(vk, per_lane, texel, vkslm_type_info(w->type)->block_elems == 32, nvec, s.n);
+        if (x8_out) { /* the lanes of a subgroup hold a 32-row block of outputs together (quant_out) */
+            uint32_t sg = caps->subgroup_size ? caps->subgroup_size : 32, rpl = 32 / sg * (glu_out ? 2 : 1);
+            while (rpl < v.rpl) /* a power of two: a lane's outputs divide a block */
+                rpl *= 2;
+            v.rpl = rpl;
+            if (v.local % sg || v.rpl > TEXEL_RPL)
+                return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the output in 8 bits needs whole subgroups of %u lanes "
+                                  "or more", name, 32u / (TEXEL_RPL / (glu_out ? 2 : 1)));
+            v.rows_per_wg = v.local * v.rpl;
+        }
         if (glu_out) { /* an invocation takes RPL / 2 outputs: as many gate rows and up rows */
             v.rpl = v.rpl < 2 ? 2 : v.rpl & ~1u;
             v.rows_per_wg = v.local * (v.rpl / 2);
@@ -244,34 +293,50 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         spec[6] = (w->type == VKSLM_TYPE_Q4_K || w->type == VKSLM_TYPE_Q5_K) && (w->buf->offset + w->offset) % 16 == 0;
         spec[7] = f->norm != NULL;
         spec[8] = glu_out;
-        n_spec = texel ? 9 : 5;
+        spec[9] = x8_in;
+        spec[10] = x8_out;
+        n_spec = texel ? 11 : 5;
         rows_per_wg = v.rows_per_wg;
         toks_per_wg = nvec;
     }
-    uint64_t xk4 = x->ne[0] * 4; /* bytes of a vector's x row: with glu, gate and up */
+    /* bytes of a vector's x row (with glu, gate and up); in 8 bits half a pair's row, and one vector binds its pair's
+     * whole row where the vectors end on a pair's first */
+    uint64_t xk4 = x8_in ? x->ne[0] * 2 : x->ne[0] * 4, x_size = x8_in && s.m % 2 ? 2 * xk4 : xk4;
+    uint64_t q_half = x8_out ? f->x8_out->ne[0] * 2 : 0, q_size = s.m % 2 ? 2 * q_half : q_half;
     vkslm_product_push pc = {.units = (uint32_t)(s.k / 32), .row_bytes = (uint32_t)s.row_bytes,
                              .x_stride = (uint32_t)(x->ne[0] / 4), .d_stride = (uint32_t)d_stride, .has_bias = bias != NULL,
                              .pad = glu ? (uint32_t)(s.k / 4) : glu_out ? (uint32_t)n_out : 0, .eps = f->eps, .tile = tile,
-                             .fuse = f->add ? 2u : 0u};
+                             .fuse = (f->add ? 2u : 0u) | (f->x8_g ? 4u : 0u), .q_stride = (uint32_t)(2 * q_half / 4),
+                             .xf_stride = (uint32_t)(s.k / 4)};
+    if (x8_in)
+        pc.x_stride = (uint32_t)(2 * xk4 / 16); /* texels of a pair's row */
     vkslm_op op = {
         .name = name, .shader = shader, .spec = spec, .n_spec = n_spec, .push = &pc, .push_size = sizeof pc,
         /* row pieces of whole tiles (and whole workgroups: the pieces' rows restart the tiles) */
-        .axis = {{.n = s.m, .count_at = AT(n_vec)},
-                 {.n = n_out, .multiple = tile, .whole = 1, .count_at = AT(rows)}},
+        .axis = {{.n = s.m, .multiple = x8_in || x8_out ? 2 : 0, .count_at = AT(n_vec)},
+                 {.n = n_out, .multiple = tile, .whole = 1, .count_at = AT(rows), .first_at = AT(r_first)}},
         .grid = {{.div = rows_per_wg, .axes = 2}, {.div = toks_per_wg, .axes = 1}},
         .arg = {
             /* quantized blocks are read as words at any even byte offset, plain floats as aligned words */
             {"w", w, .unit = 1, .align = vkslm_type_info(w->type)->block_elems == 1 ? 4 : 2, .off_at = AT(w_off),
              .step = {0, s.row_bytes}, .size = (glu_out ? n_out + 1 : 1) * s.row_bytes, .texel = texel},
-            {"x", x, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(x_off), .step = {xk4}, .size = xk4,
-             .texel = texel},
+            {"x", x, .types = x8_in ? VKSLM_OP_I32 : VKSLM_OP_F32, .unit = 16, .off_at = AT(x_off), .step = {xk4},
+             .size = x_size, .texel = texel},
             {"d", d, .write = 1, .types = VKSLM_OP_F32, .off_at = AT(d_off), .step = {d_stride * 4, 4}, .size = 4},
             {"bias", bias, .optional = 1, .types = VKSLM_OP_F32, .off_at = AT(b_off), .step = {0, 4}, .size = 4},
             /* the texel kernel's binding 4: the norm's weights (absent: w stands in, unread) */
             {texel ? "norm" : NULL, f->norm, .optional = 1, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(g_off),
              .size = s.k * 4, .texel = 1},
+            /* binding 5: the output in 8 bits (absent: d stands in, unwritten) */
+            {texel ? "x8_out" : NULL, f->x8_out, .optional = 1, .write = x8_out, .types = VKSLM_OP_I32,
+             .off_at = AT(q_off), .step = {q_half}, .size = q_size},
+            /* binding 6: x as floats for the norm; 7: the weights of the output in 8 bits (the whole rows) */
+            {texel ? "norm_x" : NULL, f->norm_x, .optional = 1, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(xf_off),
+             .step = {s.k * 4}, .size = s.k * 4, .texel = 1},
+            {texel ? "x8_g" : NULL, f->x8_g, .optional = 1, .types = VKSLM_OP_F32, .unit = 16, .off_at = AT(go_off),
+             .size = n_out * 4, .texel = 1},
         },
-        .bytes = (double)s.row_bytes * s.n + 4.0 * (x->ne[0] * s.m + (f->add ? 2.0 : 1.0) * n_out * s.m),
+        .bytes = (double)s.row_bytes * s.n + (double)xk4 * s.m + 4.0 * (f->add ? 2.0 : 1.0) * n_out * s.m + q_half * s.m,
         .flops = 2.0 * s.k * s.n * s.m,
     };
     return vkslm_op_record(c, &op);
@@ -288,6 +353,10 @@ vkslm_status vkslm_op_matmul_fused(vkslm_cmd *c, const vkslm_tensor *d, const vk
 }
 
 int vkslm_op_matmul_glu_fusable(vkslm_vk *vk, const vkslm_tensor *w) { return texel_kernel(vk, w); }
+
+int vkslm_op_matmul_x8_type(vkslm_vk *vk, const vkslm_tensor *w) {
+    return texel_kernel(vk, w) && vkslm_vk_get_enabled(vk)->x8_products && w->type == VKSLM_TYPE_Q4_0;
+}
 
 int vkslm_op_matmul_glu_out_fusable(vkslm_vk *vk, const vkslm_tensor *w) {
     const uint64_t n = vkslm_dim(w, 1), rb = vkslm_type_row_bytes(w->type, w->ne[0]);

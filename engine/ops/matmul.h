@@ -37,8 +37,11 @@ typedef struct vkslm_product_push {
     float eps;
     uint32_t tile;  /* rows per tile of w (vkslm_tensor.tile; 1: row after row) */
     uint32_t fuse;  /* texel variants: 2 add (the norm is the spec constant NORM_ON; bit 1 unused) */
+    uint32_t q_off, q_stride, r_first;       /* texel variants: x8_out (vkslm_matmul_fuse) */
+    uint32_t xf_off, xf_stride, go_off, pad2, pad3; /* texel variants: norm_x, x8_g */
 } vkslm_product_push;
-_Static_assert(sizeof(vkslm_product_push) == 64, "must match shaders/matmul_vec.comp and matmul.comp");
+_Static_assert(sizeof(vkslm_product_push) == 96, "must match shaders/matmul_vec.comp (matmul.comp reads the first 48 "
+                                                 "bytes)");
 
 /* Push constants of shaders/matmul_plain.comp. */
 typedef struct vkslm_plain_push {
@@ -72,6 +75,11 @@ vkslm_status vkslm_op_matmul_glu(vkslm_cmd *c, const vkslm_tensor *d, const vksl
  *         says where); with norm, not with glu, add or a bias.
  *   d_stride: 0, or the elements between consecutive rows of d (at least d's N): d's rows land inside wider rows,
  *         e.g. q, k and v of different types into the rows of a fused projection's output.
+*   x8_out: NULL, or an x8 tensor (below) that also gets d's rows (with glu_out the activation) in 8 bits: the
+ *         input of a product whose weight vkslm_op_matmul_x8_type takes (d's N a multiple of 32); with x8_g (f32,
+ *         N elements, 16-byte aligned) d's rows times x8_g: the input of a product with that norm fused;
+ *   norm_x: with norm and x in 8 bits (x holding norm's input times norm's weights so), that input as floats (f32
+ *         rows of K, 16-byte aligned) for each row's mean of squares.
  * A row's result never depends on the other rows of x (a batch gets bit for bit what each row gets alone). */
 typedef struct vkslm_matmul_fuse {
     const vkslm_tensor *norm;
@@ -79,7 +87,23 @@ typedef struct vkslm_matmul_fuse {
     int add;
     uint32_t glu, glu_out;
     uint64_t d_stride;
+    const vkslm_tensor *x8_out, *x8_g, *norm_x;
 } vkslm_matmul_fuse;
+
+/* x in 8 bits (texel kernel): rows of K elements, a multiple of 32, stored as pairs of vectors. An I32 tensor of
+ * ne[0] = vkslm_x8_pair_ints(K) and ne[1] = pairs, 16-byte aligned; pair p holds vectors 2p and 2p + 1 (an odd
+ * last vector: 0 in its pair's second place), unit g (elements 32g .. 32g + 31) in 36 integers:
+ *   [e]      x[2p][32g + e] / dx[2p] + 65536 * x[2p + 1][32g + e] / dx[2p + 1], each rounded to -127..127 (e < 32)
+ *   [32, 33] the bits of dx[2p], dx[2p + 1] (f32): the unit's largest magnitude / 127
+ *   [34, 35] 0
+ * As vkslm_cpu_quantize_x8 (engine/cpu/matmul.h) writes it. A product takes such an x (an I32 tensor as x) where
+ * vkslm_op_matmul_x8_type says; each vector's unit is then summed in integers (exactly) and scaled by its dx:
+ * a product's row still never depends on the other vectors. Not with glu; with norm see norm_x above. */
+static inline uint64_t vkslm_x8_pair_ints(uint64_t k) { return k / 32 * 36; }
+static inline uint64_t vkslm_x8_pairs(uint64_t m) { return (m + 1) / 2; }
+/* Whether products with weight w take x in 8 bits on this device (Q4_0 weights in the texel kernel; not with
+ * VKSLM_DISABLE_X8). */
+int vkslm_op_matmul_x8_type(vkslm_vk *vk, const vkslm_tensor *w);
 /* Whether the texel kernel takes w (rows [gate | up], the up rows starting a tile) with glu_out. */
 int vkslm_op_matmul_glu_out_fusable(vkslm_vk *vk, const vkslm_tensor *w);
 /* Whether the texel kernel takes w with norm's weights fused (f32, w's K elements, 16-byte aligned: texels). */
