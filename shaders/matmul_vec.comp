@@ -200,26 +200,38 @@ void add_units(uint rowb[MAXR], uint g, bool seq) {
 void add_units_x8(uint rowb[MAXR], uint g) {
     const uint NP = (NVEC + 1u) / 2u;
     ivec4 xp[(MAXV + 1) / 2][8];
-    vec2 dx[(MAXV + 1) / 2];
+    vec2 dx[(MAXV + 1) / 2], sq[(MAXV + 1) / 2];
     [[unroll]] for (uint p = 0u; p < NP; p++) {
         uint t = xbase[2u * p] + 9u * g;
         [[unroll]] for (uint i = 0u; i < 8u; i++)
             xp[p][i] = ivec4(texelFetch(XT, int(t + i)));
         dx[p] = uintBitsToFloat(texelFetch(XT, int(t + 8u)).xy);
+#ifdef QB_X8_MIN // the unit's sum of each vector's x (as rounded), for the weight types with a minimum
+        ivec4 s4 = (xp[p][0] + xp[p][1]) + (xp[p][2] + xp[p][3]) + ((xp[p][4] + xp[p][5]) + (xp[p][6] + xp[p][7]));
+        int s = (s4.x + s4.y) + (s4.z + s4.w), lo = (s << 16) >> 16;
+        sq[p] = vec2(float(lo), float((s - lo) >> 16));
+#endif
     }
-    uint boff = g * QB_BYTES * pc.tile;
+    uint boff = (g / QB_UNITS) * QB_BYTES * pc.tile, u = g % QB_UNITS;
     [[unroll]] for (uint j = 0u; j < RPL; j++) {
         ivec4 q[8];
-        float d = qb_unit_x8(rowb[j] + boff, q);
+        vec2 dm = qb_unit_x8(rowb[j] + boff, u, q, wcache[j]);
         [[unroll]] for (uint p = 0u; p < NP; p++) {
             ivec4 s4 = q[0] * xp[p][0];
             [[unroll]] for (uint i = 1u; i < 8u; i++)
                 s4 += q[i] * xp[p][i];
             int s = (s4.x + s4.y) + (s4.z + s4.w);
             int lo = (s << 16) >> 16;
-            acc[j * MAXV + 2u * p] += d * (dx[p].x * float(lo));
+            // element = d q + m: sum = d * sum(q x) + m * sum(x), both over the rounded x, times dx
+#ifdef QB_X8_MIN
+            acc[j * MAXV + 2u * p] += dx[p].x * (dm.x * float(lo) + dm.y * sq[p].x);
             if (2u * p + 1u < NVEC)
-                acc[j * MAXV + 2u * p + 1u] += d * (dx[p].y * float((s - lo) >> 16));
+                acc[j * MAXV + 2u * p + 1u] += dx[p].y * (dm.x * float((s - lo) >> 16) + dm.y * sq[p].y);
+#else
+            acc[j * MAXV + 2u * p] += dx[p].x * (dm.x * float(lo));
+            if (2u * p + 1u < NVEC)
+                acc[j * MAXV + 2u * p + 1u] += dx[p].y * (dm.x * float((s - lo) >> 16));
+#endif
         }
     }
 }

@@ -135,6 +135,14 @@ uint qb_nib_hi(uint l, uint sl, uint h, uint hs, uint mask) {
 }
 // the four bytes of a word as signed values
 vec4 qb_sbytes(uint w) { return vec4(ivec4(uvec4(w) << uvec4(24u, 16u, 8u, 0u)) >> 24); }
+// QB_X8 (matmul_vec.comp's products with 8-bit x): qb_unit_x8(blk, u, q, c) gives a unit's 4-bit quants centred,
+// q - 8 in -8..7, as integers in element order (q[t]: elements 4t .. 4t+3), and returns (d, m) with element =
+// d * q + m (c: as qb_unit_seq's, for a caller walking the units in order). qb_snib4: the nibbles at bit sh of a
+// word's four bytes so: flipping bit 3 of each, then reading it as a signed 4-bit number, gives q - 8 (two shifts a
+// quant, no conversion). QB_X8_MIN: the types whose m is not 0.
+ivec4 qb_snib4(uint w, uint sh) {
+    return ivec4(uvec4(w ^ (0x08080808u << sh)) << (uvec4(28u, 20u, 12u, 4u) - sh)) >> 28;
+}
 
 const float QB_KVALUES_IQ4NL[16] = float[16](-127.0, -104.0, -83.0, -65.0, -49.0, -35.0, -22.0, -10.0,
                                             1.0, 13.0, 25.0, 38.0, 53.0, 69.0, 89.0, 113.0);
@@ -285,22 +293,19 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
 }
 
 #if defined(WTYPE_Q4_0) && defined(QB_TEXEL)
-// QB_X8 (matmul_vec.comp's products with 8-bit x): the unit's quants centred, q - 8 in -8..7, as integers in
-// element order (q[t]: elements 4t .. 4t+3); returns d. Flipping bit 3 of every nibble, then reading it as a
-// signed 4-bit number, gives q - 8: two shifts a quant and no conversion.
 #define QB_X8 1
-float qb_unit_x8(uint blk, out ivec4 q[8]) {
+vec2 qb_unit_x8(uint blk, uint u, out ivec4 q[8], inout uvec4 c[QB_CACHE]) {
     uvec4 lo;
     uint a4;
     qb_words5(blk >> 2, lo, a4);
     bool al = (blk & 2u) == 0u;
     float d = half_unpack2(al ? lo.x : lo.x >> 16).x;
-    uvec4 qw = (al ? (lo >> 16) | (uvec4(lo.yzw, a4) << 16) : uvec4(lo.yzw, a4)) ^ 0x88888888u;
+    uvec4 qw = al ? (lo >> 16) | (uvec4(lo.yzw, a4) << 16) : uvec4(lo.yzw, a4);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
-        q[i] = ivec4(uvec4(qw[i]) << uvec4(28u, 20u, 12u, 4u)) >> 28;
-        q[4u + i] = ivec4(uvec4(qw[i]) << uvec4(24u, 16u, 8u, 0u)) >> 28;
+        q[i] = qb_snib4(qw[i], 0u);
+        q[4u + i] = qb_snib4(qw[i], 4u);
     }
-    return d;
+    return vec2(d, 0.0);
 }
 #endif
 
@@ -328,6 +333,19 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
         q[2u * i + 1u] = qb_bytes(qs[i], 4u, 15u);
     }
     return half_unpack2(r0.x).xyxy;
+}
+#define QB_X8 1
+#define QB_X8_MIN 1
+vec2 qb_unit_x8(uint blk, uint u, out ivec4 q[8], inout uvec4 c[QB_CACHE]) {
+    uvec4 r0, r1;
+    qb_load8(blk, r0, r1);
+    uint qs[4] = uint[4](r0.y, r0.z, r0.w, r1.x);
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        q[i] = qb_snib4(qs[i], 0u);
+        q[4u + i] = qb_snib4(qs[i], 4u);
+    }
+    vec2 dm = half_unpack2(r0.x);
+    return vec2(dm.x, dm.y + 8.0 * dm.x);
 }
 #endif
 
@@ -506,7 +524,8 @@ vec4 qb_unit_words(uint u, out vec4 q[8], uvec4 c[QB_CACHE]) {
     float d = dm.x * float(sc), m = -dm.y * float(mn);
     return vec4(d, m, d, m);
 }
-vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[QB_CACHE]) {
+// the words of unit u in c, for a caller walking the units in order
+void qb_unit_load(uint blk, uint u, inout uvec4 c[QB_CACHE]) {
 #ifdef QB_TEXEL
     // blocks on 16 bytes: the header, the unit's 32 quant bytes (and Q5_K's high bits) are whole texels, fetched
     // directly in every unit (lavapipe runs the loads of the `if`s below whatever their condition): 3 fetches
@@ -520,7 +539,7 @@ vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[QB_CACHE]) {
         c[3] = qb_texel(t + 1u);
         c[4] = qb_texel(t + 2u);
 #endif
-        return qb_unit_words(u, q, c);
+        return;
     }
 #endif
     if (u == 0u) {
@@ -531,8 +550,36 @@ vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[QB_CACHE]) {
     }
     if ((u & 1u) == 0u)
         qb_load32(blk + QB_QS + 32u * (u >> 1), c[1], c[2]);
+}
+vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[QB_CACHE]) {
+    qb_unit_load(blk, u, c);
     return qb_unit_words(u, q, c);
 }
+#if defined(WTYPE_Q4_K) && defined(QB_TEXEL)
+#define QB_X8 1
+#define QB_X8_MIN 1
+vec2 qb_unit_x8(uint blk, uint u, out ivec4 q[8], inout uvec4 c[QB_CACHE]) {
+    qb_unit_load(blk, u, c);
+    uvec4 h = c[0];
+    vec2 dm = half_unpack2(h.x);
+    uint sc, mn; // as qb_unit_words
+    if (u < 4u) {
+        sc = qb_byte(h, 4u + u) & 63u;
+        mn = qb_byte(h, 8u + u) & 63u;
+    } else {
+        uint a = qb_byte(h, 8u + u);
+        sc = (a & 15u) | ((qb_byte(h, u) >> 6) << 4);
+        mn = (a >> 4) | ((qb_byte(h, 4u + u) >> 6) << 4);
+    }
+    uint sh = 4u * (u & 1u);
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        q[i] = qb_snib4(c[1][i], sh);
+        q[4u + i] = qb_snib4(c[2][i], sh);
+    }
+    float d = dm.x * float(sc);
+    return vec2(d, 8.0 * d - dm.y * float(mn));
+}
+#endif
 vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     uvec4 c[QB_CACHE];
     c[0] = qb_load4(blk);

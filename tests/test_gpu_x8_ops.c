@@ -50,6 +50,7 @@ static ot_tensor x8_tensor(vkslm_vk *vk, const int32_t *q, uint64_t k, uint64_t 
 }
 
 typedef struct in_case {
+    uint32_t type;
     uint64_t k, n, m;
     uint32_t tile;
     int norm, add, bias;
@@ -83,7 +84,7 @@ static void check_in(vkslm_vk *vk, const in_case *ic, uint64_t salt) {
     vkslm_rng r;
     test_rng(&r, salt);
     const uint64_t k = ic->k, n = ic->n, m = ic->m;
-    uint8_t *w = test_random_weights(&r, Q4_0, n, k);
+    uint8_t *w = test_random_weights(&r, ic->type, n, k);
     float *x = malloc(k * m * 4), *g = malloc(k * 4), *bias = malloc(n * 4), *d0 = malloc(n * m * 4);
     float *xd = malloc(k * m * 4), *ref = malloc(n * m * 4), *out = malloc(n * m * 4), *alone = malloc(n * 4);
     int32_t *q = malloc(vkslm_x8_pair_ints(k) * vkslm_x8_pairs(m) * 4);
@@ -102,7 +103,7 @@ static void check_in(vkslm_vk *vk, const in_case *ic, uint64_t salt) {
         xd[i] = x[i] * (ic->norm ? g[i % k] : 1.0f);
     vkslm_cpu_quantize_x8(q, xd, k, m);
     vkslm_cpu_dequantize_x8(xd, q, k, m);
-    CU_ASSERT_FATAL(vkslm_cpu_matmul(ref, Q4_0, w, xd, NULL, k, n, m) == VKSLM_OK);
+    CU_ASSERT_FATAL(vkslm_cpu_matmul(ref, ic->type, w, xd, NULL, k, n, m) == VKSLM_OK);
     for (uint64_t v = 0; v < m; v++) {
         double ss = 0.0;
         for (uint64_t i = 0; i < k; i++)
@@ -111,10 +112,11 @@ static void check_in(vkslm_vk *vk, const in_case *ic, uint64_t salt) {
         for (uint64_t j = 0; j < n; j++)
             ref[v * n + j] = (float)(ref[v * n + j] * scale + (ic->bias ? bias[j] : 0.0f) + (ic->add ? d0[v * n + j] : 0.0f));
     }
-    ot_tensor tw = weight(vk, w, Q4_0, k, n, ic->tile);
+    ot_tensor tw = weight(vk, w, ic->type, k, n, ic->tile);
     ot_tensor tg = ot_floats(vk, g, F32, k, 1, 1, 48), tb = ot_floats(vk, bias, F32, n, 1, 1, 4);
     char what[128];
-    snprintf(what, sizeof what, "x8 in%s%s%s k=%llu n=%llu m=%llu tile=%u", ic->norm ? " norm" : "",
+    snprintf(what, sizeof what, "x8 in %s%s%s%s k=%llu n=%llu m=%llu tile=%u", vkslm_type_info(ic->type)->name,
+             ic->norm ? " norm" : "",
              ic->add ? " add" : "", ic->bias ? " bias" : "", (unsigned long long)k, (unsigned long long)n,
              (unsigned long long)m, ic->tile);
     CU_ASSERT_EQUAL(vkslm_op_matmul_x8_type(vk, &tw.t), 1);
@@ -205,17 +207,21 @@ static void test_x8_in(void) {
     if (!vkslm_vk_get_enabled(vk)->x8_products) /* a GPU: nothing takes x in 8 bits (refusals: below) */
         return;
     printf("(subgroup size %u) ", vkslm_vk_get_caps(vk)->subgroup_size);
+    static const uint32_t types[] = {Q4_0, VKSLM_TYPE_Q4_K, VKSLM_TYPE_Q4_1};
     static const uint64_t ms[] = {1, 11, 2, 8, 5};
-    const size_t nm = test_quick() ? 2 : sizeof ms / sizeof *ms;
+    const size_t nt = test_quick() ? 2 : sizeof types / sizeof *types, nm = test_quick() ? 2 : sizeof ms / sizeof *ms;
     uint64_t salt = 1;
-    for (size_t mi = 0; mi < nm; mi++)
-        for (int mode = 0; mode < 3; mode++) {
-            in_case ic = {.k = mode == 2 ? 576 : 96, .n = mi % 2 ? 37 : 64, .m = ms[mi], .tile = mode ? 32 : 1,
-                          .norm = mode == 1, .add = mode == 2, .bias = mode == 0};
-            if (ic.tile > 1)
-                ic.n = 96;
-            check_in(vk, &ic, salt++);
-        }
+    for (size_t t = 0; t < nt; t++)
+        for (size_t mi = 0; mi < nm; mi++)
+            for (int mode = 0; mode < 3; mode++) {
+                const int k256 = vkslm_type_info(types[t])->block_elems == 256;
+                in_case ic = {.type = types[t], .k = k256 ? (mode == 2 ? 512 : 256) : mode == 2 ? 576 : 96,
+                              .n = mi % 2 ? 37 : 64, .m = ms[mi], .tile = mode ? 32 : 1, .norm = mode == 1,
+                              .add = mode == 2, .bias = mode == 0};
+                if (ic.tile > 1)
+                    ic.n = 96;
+                check_in(vk, &ic, salt++);
+            }
     ot_report();
     test_gpu_assert_clean(vk);
 }

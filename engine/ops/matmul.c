@@ -355,7 +355,8 @@ vkslm_status vkslm_op_matmul_fused(vkslm_cmd *c, const vkslm_tensor *d, const vk
 int vkslm_op_matmul_glu_fusable(vkslm_vk *vk, const vkslm_tensor *w) { return texel_kernel(vk, w); }
 
 int vkslm_op_matmul_x8_type(vkslm_vk *vk, const vkslm_tensor *w) {
-    return texel_kernel(vk, w) && vkslm_vk_get_enabled(vk)->x8_products && w->type == VKSLM_TYPE_Q4_0;
+    return texel_kernel(vk, w) && vkslm_vk_get_enabled(vk)->x8_products &&
+           (w->type == VKSLM_TYPE_Q4_0 || w->type == VKSLM_TYPE_Q4_1 || w->type == VKSLM_TYPE_Q4_K);
 }
 
 int vkslm_op_matmul_glu_out_fusable(vkslm_vk *vk, const vkslm_tensor *w) {

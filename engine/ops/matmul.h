@@ -101,8 +101,8 @@ typedef struct vkslm_matmul_fuse {
  * a product's row still never depends on the other vectors. Not with glu; with norm see norm_x above. */
 static inline uint64_t vkslm_x8_pair_ints(uint64_t k) { return k / 32 * 36; }
 static inline uint64_t vkslm_x8_pairs(uint64_t m) { return (m + 1) / 2; }
-/* Whether products with weight w take x in 8 bits on this device (Q4_0 weights in the texel kernel; not with
- * VKSLM_DISABLE_X8). */
+/* Whether products with weight w take x in 8 bits on this device (Q4_0, Q4_1 and Q4_K weights in the texel kernel;
+ * not with VKSLM_DISABLE_X8). */
 int vkslm_op_matmul_x8_type(vkslm_vk *vk, const vkslm_tensor *w);
 /* Whether the texel kernel takes w (rows [gate | up], the up rows starting a tile) with glu_out. */
 int vkslm_op_matmul_glu_out_fusable(vkslm_vk *vk, const vkslm_tensor *w);
