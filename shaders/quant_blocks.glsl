@@ -499,18 +499,18 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
 // walks the units of a block in order, keeps those words in `c` and loads them only when they change.
 #define QB_HAS_UNIT 1
 #define QB_HAS_UNIT_SEQ 1
+// the scale and min of unit u from the block's 16-byte header h (get_scale_min_k4 on header bytes 4..15)
+uvec2 qb_k4_header_sm(uvec4 h, uint u) {
+    if (u < 4u)
+        return uvec2(qb_byte(h, 4u + u) & 63u, qb_byte(h, 8u + u) & 63u);
+    uint a = qb_byte(h, 8u + u);
+    return uvec2((a & 15u) | ((qb_byte(h, u) >> 6) << 4), (a >> 4) | ((qb_byte(h, 4u + u) >> 6) << 4));
+}
 vec4 qb_unit_words(uint u, out vec4 q[8], uvec4 c[QB_CACHE]) {
     uvec4 h = c[0];
     vec2 dm = half_unpack2(h.x);
-    uint sc, mn; // get_scale_min_k4 on the scale bytes (header bytes 4..15)
-    if (u < 4u) {
-        sc = qb_byte(h, 4u + u) & 63u;
-        mn = qb_byte(h, 8u + u) & 63u;
-    } else {
-        uint a = qb_byte(h, 8u + u);
-        sc = (a & 15u) | ((qb_byte(h, u) >> 6) << 4);
-        mn = (a >> 4) | ((qb_byte(h, 4u + u) >> 6) << 4);
-    }
+    uvec2 sm = qb_k4_header_sm(h, u);
+    uint sc = sm.x, mn = sm.y;
     uint sh = 4u * (u & 1u);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
 #ifdef WTYPE_Q5_K
@@ -560,24 +560,15 @@ vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 c[QB_CACHE]) {
 #define QB_X8_MIN 1
 vec2 qb_unit_x8(uint blk, uint u, out ivec4 q[8], inout uvec4 c[QB_CACHE]) {
     qb_unit_load(blk, u, c);
-    uvec4 h = c[0];
-    vec2 dm = half_unpack2(h.x);
-    uint sc, mn; // as qb_unit_words
-    if (u < 4u) {
-        sc = qb_byte(h, 4u + u) & 63u;
-        mn = qb_byte(h, 8u + u) & 63u;
-    } else {
-        uint a = qb_byte(h, 8u + u);
-        sc = (a & 15u) | ((qb_byte(h, u) >> 6) << 4);
-        mn = (a >> 4) | ((qb_byte(h, 4u + u) >> 6) << 4);
-    }
+    vec2 dm = half_unpack2(c[0].x);
+    uvec2 sm = qb_k4_header_sm(c[0], u);
     uint sh = 4u * (u & 1u);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
         q[i] = qb_snib4(c[1][i], sh);
         q[4u + i] = qb_snib4(c[2][i], sh);
     }
-    float d = dm.x * float(sc);
-    return vec2(d, 8.0 * d - dm.y * float(mn));
+    float d = dm.x * float(sm.x);
+    return vec2(d, 8.0 * d - dm.y * float(sm.y));
 }
 #endif
 vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {

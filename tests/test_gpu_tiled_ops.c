@@ -22,27 +22,11 @@ static const char *tname(uint32_t type) { return vkslm_type_info(type)->name; }
 
 static uint64_t k_of(uint32_t type) { return vkslm_type_info(type)->block_elems == 256 ? 256 : 96; }
 
-/* The weight w (n rows) as a device tensor in GGUF's rows (t < 2) or in tiles of t rows. */
-static ot_tensor weights(vkslm_vk *vk, const uint8_t *w, uint32_t type, uint64_t k, uint64_t n, uint32_t t) {
-    uint64_t bytes = test_row_bytes(type, k) * n;
-    uint8_t *tiled = NULL;
-    if (t > 1) {
-        CU_ASSERT_FATAL(vkslm_tile_ok(type, k, n, t));
-        tiled = malloc(bytes);
-        CU_ASSERT_FATAL(tiled != NULL);
-        vkslm_tile_pack(tiled, w, type, k, n, t);
-    }
-    ot_tensor tw = ot_raw(vk, tiled ? tiled : w, bytes, type, k, n, vkslm_type_info(type)->block_elems == 1 ? 4 : 2);
-    tw.t.tile = t;
-    free(tiled);
-    return tw;
-}
-
 /* d = x w^T over w in layout t, read back; the op's status. f: fusions or NULL. */
 static vkslm_status product(vkslm_vk *vk, const uint8_t *w, uint32_t type, uint64_t k, uint64_t n, uint32_t t,
                             const float *x, uint64_t m, const vkslm_matmul_fuse *f, const ot_tensor *norm,
                             float *out, const char *what) {
-    ot_tensor tw = weights(vk, w, type, k, n, t);
+    ot_tensor tw = ot_weights(vk, w, type, k, n, t);
     ot_tensor tx = ot_floats(vk, x, F32, k, m, 1, 16), td = ot_out(vk, F32, n, m, 1, 4);
     vkslm_matmul_fuse ff = f ? *f : (vkslm_matmul_fuse){0};
     if (norm)
@@ -114,7 +98,7 @@ static void test_tiled_fused(void) {
     test_random_floats(&r, x, k * m, -2.0f, 2.0f, F32);
     test_random_floats(&r, g, k, 0.5f, 1.5f, F32);
     ot_tensor tg = ot_floats(vk, g, F32, k, 1, 1, 16);
-    ot_tensor probe = weights(vk, w, type, k, n, 32);
+    ot_tensor probe = ot_weights(vk, w, type, k, n, 32);
     const int fusable = vkslm_op_matmul_glu_fusable(vk, &probe.t);
     ot_free(vk, &probe);
     const vkslm_matmul_fuse fn = {.eps = 1e-5f};
@@ -145,7 +129,7 @@ static void test_tiled_get_rows(void) {
         float *a = malloc(k * n_ids * 4), *b = malloc(k * n_ids * 4);
         CU_ASSERT_FATAL(w && a && b);
         for (int pass = 0; pass < 2; pass++) {
-            ot_tensor tw = weights(vk, w, type, k, n, pass ? 32 : 0);
+            ot_tensor tw = ot_weights(vk, w, type, k, n, pass ? 32 : 0);
             ot_tensor ti_ = ot_raw(vk, ids, sizeof ids, VKSLM_TYPE_I32, n_ids, 1, 4);
             ot_tensor td = ot_out(vk, F32, k, n_ids, 1, 4);
             vkslm_cmd *c = ot_begin(vk);
@@ -211,7 +195,7 @@ static void test_tiled_refusals(void) {
     uint8_t *w = test_random_weights(&r, VKSLM_TYPE_Q4_0, n, k);
     float x[64 * 40] = {0};
     CU_ASSERT_FATAL(w != NULL);
-    ot_tensor tw = weights(vk, w, VKSLM_TYPE_Q4_0, k, n, 32);
+    ot_tensor tw = ot_weights(vk, w, VKSLM_TYPE_Q4_0, k, n, 32);
     ot_tensor tx = ot_floats(vk, x, F32, k, 40, 1, 16), td = ot_out(vk, F32, n, 40, 1, 4);
     vkslm_cmd *c = ot_begin(vk);
     CU_ASSERT_EQUAL(vkslm_op_matmul_ex(c, &td.t, &tw.t, &tx.t, NULL, VKSLM_MATMUL_TILED, 0), VKSLM_ERR_UNSUPPORTED);

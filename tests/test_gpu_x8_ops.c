@@ -14,7 +14,6 @@
 
 #include "engine/cpu/matmul.h"
 #include "engine/cpu/norm.h"
-#include "engine/model/weight_tiles.h"
 #include "engine/ops/matmul.h"
 #include "engine/vk/vk.h"
 #include "loaders/ggml_types.h"
@@ -26,22 +25,6 @@
 #define I32 VKSLM_TYPE_I32
 #define Q4_0 VKSLM_TYPE_Q4_0
 #define EPS 1e-5f
-
-/* w (n rows of k) as a device tensor in GGUF's rows (t < 2) or tiles of t rows */
-static ot_tensor weight(vkslm_vk *vk, const uint8_t *w, uint32_t type, uint64_t k, uint64_t n, uint32_t t) {
-    const uint64_t bytes = test_row_bytes(type, k) * n;
-    uint8_t *tiled = NULL;
-    if (t > 1) {
-        CU_ASSERT_FATAL(vkslm_tile_ok(type, k, n, t));
-        tiled = malloc(bytes);
-        CU_ASSERT_FATAL(tiled != NULL);
-        vkslm_tile_pack(tiled, w, type, k, n, t);
-    }
-    ot_tensor tw = ot_raw(vk, tiled ? tiled : w, bytes, type, k, n, 2);
-    tw.t.tile = t > 1 ? t : 0;
-    free(tiled);
-    return tw;
-}
 
 /* x (m rows of k) in 8 bits as a device tensor */
 static ot_tensor x8_tensor(vkslm_vk *vk, const int32_t *q, uint64_t k, uint64_t m) {
@@ -112,7 +95,7 @@ static void check_in(vkslm_vk *vk, const in_case *ic, uint64_t salt) {
         for (uint64_t j = 0; j < n; j++)
             ref[v * n + j] = (float)(ref[v * n + j] * scale + (ic->bias ? bias[j] : 0.0f) + (ic->add ? d0[v * n + j] : 0.0f));
     }
-    ot_tensor tw = weight(vk, w, ic->type, k, n, ic->tile);
+    ot_tensor tw = ot_weights(vk, w, ic->type, k, n, ic->tile);
     ot_tensor tg = ot_floats(vk, g, F32, k, 1, 1, 48), tb = ot_floats(vk, bias, F32, n, 1, 1, 4);
     char what[128];
     snprintf(what, sizeof what, "x8 in %s%s%s%s k=%llu n=%llu m=%llu tile=%u", vkslm_type_info(ic->type)->name,
@@ -182,7 +165,7 @@ static void check_out(vkslm_vk *vk, uint64_t k, uint64_t n_out, uint64_t m, int 
     test_random_floats(&r, g, k, 0.5f, 1.5f, F32);
     test_random_floats(&r, g2, n_out, -1.5f, 1.5f, F32);
     test_random_floats(&r, d0, n_out * m, -3.0f, 3.0f, F32);
-    ot_tensor tw = weight(vk, w, Q4_0, k, rows, 32), tx = ot_floats(vk, x, F32, k, m, 1, 16);
+    ot_tensor tw = ot_weights(vk, w, Q4_0, k, rows, 32), tx = ot_floats(vk, x, F32, k, m, 1, 16);
     ot_tensor tg = ot_floats(vk, g, F32, k, 1, 1, 16), tg2 = ot_floats(vk, g2, F32, n_out, 1, 1, 32);
     ot_tensor td = glu ? ot_out(vk, F32, n_out, m, 1, 4) : ot_floats(vk, d0, F32, n_out, m, 1, 4);
     ot_tensor tq = ot_out(vk, I32, vkslm_x8_pair_ints(n_out), vkslm_x8_pairs(m), 1, 16);

@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include "engine/cpu/elementwise.h"
+#include "engine/model/weight_tiles.h"
+#include "loaders/ggml_types.h"
 #include "tests/harness.h"
+#include "tests/util_weights.h"
 
 static vkslm_buf *framed(vkslm_vk *vk, uint64_t pad, uint64_t bytes) {
     vkslm_buf *b = malloc(sizeof *b);
@@ -24,6 +27,21 @@ ot_tensor ot_raw(vkslm_vk *vk, const void *data, uint64_t bytes, uint32_t type, 
         CU_ASSERT_FATAL(vkslm_vk_upload(vk, t.buf, pad, data, bytes) == VKSLM_OK);
     t.t = (vkslm_tensor){t.buf, pad, type, {ne0, ne1, 1, 1}};
     return t;
+}
+
+ot_tensor ot_weights(vkslm_vk *vk, const uint8_t *w, uint32_t type, uint64_t k, uint64_t n, uint32_t t) {
+    uint64_t bytes = test_row_bytes(type, k) * n;
+    uint8_t *tiled = NULL;
+    if (t > 1) {
+        CU_ASSERT_FATAL(vkslm_tile_ok(type, k, n, t));
+        tiled = malloc(bytes);
+        CU_ASSERT_FATAL(tiled != NULL);
+        vkslm_tile_pack(tiled, w, type, k, n, t);
+    }
+    ot_tensor tw = ot_raw(vk, tiled ? tiled : w, bytes, type, k, n, vkslm_type_info(type)->block_elems == 1 ? 4 : 2);
+    tw.t.tile = t;
+    free(tiled);
+    return tw;
 }
 
 ot_tensor ot_floats(vkslm_vk *vk, const float *x, uint32_t type, uint64_t ne0, uint64_t ne1, uint64_t ne2,

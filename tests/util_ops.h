@@ -24,6 +24,9 @@ ot_tensor ot_floats(vkslm_vk *vk, const float *x, uint32_t type, uint64_t ne0, u
 /* bytes of raw data (weights, I32 ids) as a tensor of type and shape {ne0, ne1}. */
 ot_tensor ot_raw(vkslm_vk *vk, const void *data, uint64_t bytes, uint32_t type, uint64_t ne0, uint64_t ne1,
                  uint64_t pad);
+/* Weights w (n rows of k elements of type, GGUF's layout) as a tensor in GGUF's rows (t < 2) or in tiles of t rows
+ * (engine/model/weight_tiles.h), 2 bytes into a fresh buffer (4 for plain floats). */
+ot_tensor ot_weights(vkslm_vk *vk, const uint8_t *w, uint32_t type, uint64_t k, uint64_t n, uint32_t t);
 /* An output of type (F32, F16 or I32) and shape, all poison. */
 ot_tensor ot_out(vkslm_vk *vk, uint32_t type, uint64_t ne0, uint64_t ne1, uint64_t ne2, uint64_t pad);
 /* Reads the first n values back as floats (F32/F16; I32 as raw words into x); returns 0 (and says so) when
