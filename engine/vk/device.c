@@ -71,7 +71,9 @@ static vkslm_status create_device(vkslm_vk *vk) {
     e->texel_buffers = c->type == VK_PHYSICAL_DEVICE_TYPE_CPU && c->texel_rgba32ui &&
                        c->max_texel_elements * 16 >= c->max_storage_buffer_range &&
                        !vkslm_env_flag("VKSLM_DISABLE_TEXEL");
-    e->x8_products = e->texel_buffers && !vkslm_env_flag("VKSLM_DISABLE_X8");
+    /* (the lanes of an 8-bit output block share its scale through subgroup shuffles) */
+    e->x8_products = e->texel_buffers && (c->subgroup_ops & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
+                     !vkslm_env_flag("VKSLM_DISABLE_X8");
     if (e->weight_tile == UINT32_MAX) /* not set by VKSLM_WEIGHT_TILE (read_env) */
         e->weight_tile = e->texel_buffers ? 32u : 0u;
     else if (e->weight_tile == 1)
