@@ -239,7 +239,6 @@ vkslm_status vkslm_graph_resolve_batches(vkslm_vk *vk, const vkslm_model_dev *m,
     return st;
 }
 
-/* f32 activation views */
 /* Whether layer il's fused q|k|v product takes its input in 8 bits (engine/ops/matmul.h): the stream times the
  * norm's weights, written so by the product that last stored into the stream */
 static int attn_in_x8(vkslm_vk *vk, const vkslm_model_dev *m, const vkslm_lora_ctx *lora, uint32_t il) {
@@ -259,6 +258,7 @@ static int ffn_fused(vkslm_vk *vk, const vkslm_dev_layer *L, const vkslm_lora_ct
            vkslm_op_matmul_norm_fusable(vk, &L->ffn_up, &L->ffn_norm);
 }
 
+/* f32 activation views */
 static vkslm_tensor act2(const vkslm_buf *buf, uint64_t offset, uint64_t ne0, uint64_t ne1) {
     vkslm_tensor t = {buf, offset, VKSLM_TYPE_F32, {ne0, ne1, 1, 1}};
     return t;
