@@ -196,6 +196,19 @@ void add_units(uint rowb[MAXR], uint g, bool seq) {
     }
 }
 #ifdef QB_X8
+// the two sums a pair's integer holds: the low half (signed 16 bits) and the high one, as floats
+vec2 x8_halves(int s) {
+    int lo = (s << 16) >> 16;
+    return vec2(float(lo), float((s - lo) >> 16));
+}
+// a unit's d * sum(q x) + m * sum(x) from sum(q x) and sum(x) over the rounded x (m is 0 without QB_X8_MIN)
+float x8_unit(vec2 dm, float qx, float sx) {
+#ifdef QB_X8_MIN
+    return dm.x * qx + dm.y * sx;
+#else
+    return dm.x * qx;
+#endif
+}
 // X8_IN: adds unit g of each row times x (pairs of vectors in 8 bits) into acc
 void add_units_x8(uint rowb[MAXR], uint g) {
     const uint NP = (NVEC + 1u) / 2u;
@@ -208,8 +221,9 @@ void add_units_x8(uint rowb[MAXR], uint g) {
         dx[p] = uintBitsToFloat(texelFetch(XT, int(t + 8u)).xy);
 #ifdef QB_X8_MIN // the unit's sum of each vector's x (as rounded), for the weight types with a minimum
         ivec4 s4 = (xp[p][0] + xp[p][1]) + (xp[p][2] + xp[p][3]) + ((xp[p][4] + xp[p][5]) + (xp[p][6] + xp[p][7]));
-        int s = (s4.x + s4.y) + (s4.z + s4.w), lo = (s << 16) >> 16;
-        sq[p] = vec2(float(lo), float((s - lo) >> 16));
+        sq[p] = x8_halves((s4.x + s4.y) + (s4.z + s4.w));
+#else
+        sq[p] = vec2(0.0); // (unread: x8_unit)
 #endif
     }
     uint boff = (g / QB_UNITS) * QB_BYTES * pc.tile, u = g % QB_UNITS;
@@ -220,18 +234,11 @@ void add_units_x8(uint rowb[MAXR], uint g) {
             ivec4 s4 = q[0] * xp[p][0];
             [[unroll]] for (uint i = 1u; i < 8u; i++)
                 s4 += q[i] * xp[p][i];
-            int s = (s4.x + s4.y) + (s4.z + s4.w);
-            int lo = (s << 16) >> 16;
             // element = d q + m: sum = d * sum(q x) + m * sum(x), both over the rounded x, times dx
-#ifdef QB_X8_MIN
-            acc[j * MAXV + 2u * p] += dx[p].x * (dm.x * float(lo) + dm.y * sq[p].x);
+            vec2 h = x8_halves((s4.x + s4.y) + (s4.z + s4.w));
+            acc[j * MAXV + 2u * p] += dx[p].x * x8_unit(dm, h.x, sq[p].x);
             if (2u * p + 1u < NVEC)
-                acc[j * MAXV + 2u * p + 1u] += dx[p].y * (dm.x * float((s - lo) >> 16) + dm.y * sq[p].y);
-#else
-            acc[j * MAXV + 2u * p] += dx[p].x * (dm.x * float(lo));
-            if (2u * p + 1u < NVEC)
-                acc[j * MAXV + 2u * p + 1u] += dx[p].y * (dm.x * float((s - lo) >> 16));
-#endif
+                acc[j * MAXV + 2u * p + 1u] += dx[p].y * x8_unit(dm, h.y, sq[p].y);
         }
     }
 }
@@ -392,16 +399,14 @@ void main() {
             for (uint t = 0u; t < QB_GROUP; t++)
                 add_units(rowb, g0 + t, true);
         }
-#elif defined(QB_TEXEL) && defined(QB_X8)
-        if (X8_IN != 0u)
-            for (uint g = 0u; g < pc.units; g++)
-                add_units_x8(rowb, g);
-        else
-            for (uint g = 0u; g < pc.units; g++)
-                add_units(rowb, g, true);
 #else
         for (uint g = 0u; g < pc.units; g++)
-            add_units(rowb, g, true);
+#if defined(QB_TEXEL) && defined(QB_X8)
+            if (X8_IN != 0u)
+                add_units_x8(rowb, g);
+            else
+#endif
+                add_units(rowb, g, true);
 #endif
 #ifdef QB_TEXEL
         if (GLU_OUT != 0u)

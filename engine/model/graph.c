@@ -517,7 +517,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         const int attend_qkv = multi.attend_qkv && (L->wqkv.buf || qkv_rows);
         const vkslm_matmul_fuse fnorm = {.norm = &L->attn_norm, .eps = eps};
         const vkslm_matmul_fuse fnorm8 = {.norm = &L->attn_norm, .eps = eps, .norm_x = &x};
-        const int qkv_x8 = x8_holds && qkv_norm && attn_in_x8(vk, m, &lora, il);
+        const int qkv_x8 = x8_holds; /* (the product that wrote x8e asked attn_in_x8 for this layer) */
         x8_holds = 0;
         if (qkv_x8) {
             VKSLM_TRY(vkslm_op_matmul_fused(c, &qkv, &L->wqkv, &x8e, opt(&L->bqkv), &fnorm8, 0));

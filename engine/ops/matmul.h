@@ -75,7 +75,7 @@ vkslm_status vkslm_op_matmul_glu(vkslm_cmd *c, const vkslm_tensor *d, const vksl
  *         says where); with norm, not with glu, add or a bias.
  *   d_stride: 0, or the elements between consecutive rows of d (at least d's N): d's rows land inside wider rows,
  *         e.g. q, k and v of different types into the rows of a fused projection's output.
-*   x8_out: NULL, or an x8 tensor (below) that also gets d's rows (with glu_out the activation) in 8 bits: the
+ *   x8_out: NULL, or an x8 tensor (below) that also gets d's rows (with glu_out the activation) in 8 bits: the
  *         input of a product whose weight vkslm_op_matmul_x8_type takes (d's N a multiple of 32); with x8_g (f32,
  *         N elements, 16-byte aligned) d's rows times x8_g: the input of a product with that norm fused;
  *   norm_x: with norm and x in 8 bits (x holding norm's input times norm's weights so), that input as floats (f32
