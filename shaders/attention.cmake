@@ -29,4 +29,8 @@ foreach(rope norm neox)
   endif()
   vkslm_shader(NAME attention_lane_qkv_f32_${rope} SOURCE attention_lane.comp DEFINES FUSED_QKV=1 ${rdef})
   vkslm_shader(NAME attention_lane_qkv_f16_${rope} SOURCE attention_lane.comp DEFINES FUSED_QKV=1 KV_F16=1 ${rdef})
+  # X8_OUT: the output in 8 bits (the o product's input), added atomically into integers the op zeroes
+  vkslm_shader(NAME attention_lane_qkv_f32_${rope}_x8 SOURCE attention_lane.comp DEFINES FUSED_QKV=1 X8_OUT=1 ${rdef})
+  vkslm_shader(NAME attention_lane_qkv_f16_${rope}_x8 SOURCE attention_lane.comp
+               DEFINES FUSED_QKV=1 KV_F16=1 X8_OUT=1 ${rdef})
 endforeach()

@@ -27,6 +27,13 @@
 //   - where its key split holds that position, writes them into the cache (binding 6, the layer's K heads then
 //     its V heads pc.v_delta elements on) for the steps after: what kv_cache.comp would have written.
 // Its own push constants (engine/ops/attention.h, vkslm_attn_qkv_push): a tile is a token, keys split per token.
+//
+// X8_OUT (with FUSED_QKV, direct output; the variants attention_lane_qkv_*_x8): out in 8 bits, the input of a
+// product taking x so (engine/ops/matmul.h, vkslm_x8: tokens in pairs, lo + 65536 hi in a 32-bit integer, each
+// 32-element unit scaled to -127..127 by its largest magnitude, as vkslm_cpu_quantize_x8 rounds it). A unit lies
+// inside a head (D a multiple of 32), so the workgroup that computes it scales it alone. The two tokens of a pair
+// are different workgroups, and lo's sign carries into hi's half: each adds its value (atomically) into the
+// integers the op zeroed before the dispatch, and stores its own scale.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -104,7 +111,11 @@ vec4 tex4(uvec4 w, uint i) {
 #define LOAD_K4(i) uintBitsToFloat(texelFetch(KT, int(i)))
 #define LOAD_V4(i) uintBitsToFloat(texelFetch(VT, int(i)))
 #endif
+#ifdef X8_OUT
+layout(std430, binding = 3) buffer BufO8 { int O8[]; }; // (atomics)
+#else
 DECLARE_F32(3, DST, writeonly)
+#endif
 layout(std430, binding = 4) readonly buffer BufP { int P[]; };
 layout(std430, binding = 5) readonly buffer BufSeq { int SEQ[]; };
 #ifdef FUSED_QKV
@@ -148,6 +159,24 @@ vec4 row4(uint h0, uint d4, int pos, bool rot) {
     return vec4(rope_rotate(x.xy, rope_cos_sin(pc.rope, 2u * d4, pos)),
                 rope_rotate(x.zw, rope_cos_sin(pc.rope, 2u * d4 + 1u, pos)));
 #endif
+}
+#endif
+
+#ifdef X8_OUT
+// row o (D values) of q head `head` of token tok in 8 bits, added into the zeroed pair row; called by one lane
+void store_x8(uint tok, uint head, vec4 o[D4]) {
+    const uint hi = tok & 1u, pair_ints = pc.n_head * D / 32u * 36u;
+    [[unroll]] for (uint u = 0; u < D / 32u; u++) {
+        vec4 a4 = abs(o[8u * u]);
+        [[unroll]] for (uint i = 1u; i < 8u; i++)
+            a4 = max(a4, abs(o[8u * u + i]));
+        const float a = max(max(a4.x, a4.y), max(a4.z, a4.w)), dx = a / 127.0, inv = a > 0.0 ? 127.0 / a : 0.0;
+        const uint at = pc.dst_off + (tok >> 1) * pair_ints + (head * D / 32u + u) * 36u;
+        [[unroll]] for (uint i = 0u; i < 8u; i++)
+            [[unroll]] for (uint c = 0u; c < 4u; c++)
+                atomicAdd(O8[at + 4u * i + c], int(roundEven(o[8u * u + i][c] * inv)) << (16u * hi));
+        O8[at + 32u + hi] = floatBitsToInt(dx);
+    }
 }
 #endif
 
@@ -308,6 +337,13 @@ void main() {
         const uint db = pc.direct != 0u ? pc.dst_off + (tok * pc.n_head + head) * D
                                         : pc.dst_off + ((hrel * pc.n_split + (s - PC_SPLIT_BASE)) * pc.n_rows + row) * (D + 2u);
         const float inv = pc.direct == 0u ? 1.0 : ll > 0.0 ? 1.0 / ll : 0.0;
+#ifdef X8_OUT // (direct: the op asks for no key split)
+        vec4 ov[D4];
+        [[unroll]] for (uint d4 = 0; d4 < D4; d4++)
+            ov[d4] = subgroupAdd(o[r * D4 + d4] * w) * inv;
+        if (lane == 0u)
+            store_x8(tok, head, ov);
+#else
         [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
             vec4 oo = subgroupAdd(o[r * D4 + d4] * w) * inv;
             if (lane == 0u) {
@@ -321,5 +357,6 @@ void main() {
             DST[db + D] = ll > 0.0 ? mm : NEG_BIG;
             DST[db + D + 1u] = ll;
         }
+#endif
     }
 }

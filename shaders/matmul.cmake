@@ -15,3 +15,5 @@ foreach(t F32 F16 BF16)
   string(TOLOWER ${t} lt)
   vkslm_shader(NAME matmul_plain_${lt} SOURCE matmul_plain.comp DEFINES WTYPE_${t}=1)
 endforeach()
+# quantize_x8.comp: f32 rows in 8 bits (vkslm_x8), for a product taking x so where no producer writes it
+vkslm_shader(NAME quantize_x8 SOURCE quantize_x8.comp)

@@ -11,9 +11,11 @@
 
 #include "engine/cpu/attention.h"
 #include "engine/cpu/kv_cache.h"
+#include "engine/cpu/matmul.h"
 #include "engine/cpu/rope.h"
 #include "engine/ops/attention.h"
 #include "engine/ops/kv_cache.h"
+#include "engine/ops/matmul.h"
 #include "engine/vk/vk.h"
 #include "tests/harness.h"
 #include "tests/util_ops.h"
@@ -287,6 +289,42 @@ typedef struct fused_case {
     uint32_t splits;
 } fused_case;
 
+/* The fused decode attention with out in 8 bits (vkslm_attn_qkv_x8): the same cache as the F32 run (cache2), its
+ * output (out2) in 8 bits (ot_check_x8) where that run split no token's keys (x8 never does), and the values
+ * dequantized against engine/cpu's (ref) within 8 bits' error. */
+static void check_fused_x8(vkslm_vk *vk, const fused_case *fc, uint32_t type, const vkslm_tensor *qkv,
+                           const float *cache, const float *cache2, const float *out2, const float *ref,
+                           const vkslm_attn_params *params, const vkslm_attn_seqs *aseqs, const vkslm_tensor *ff,
+                           const vkslm_rope_params *rope, const vkslm_tensor *scratch, const char *what) {
+    const uint32_t D = fc->D, NH = fc->n_head, NKV = fc->n_head_kv, T = fc->n_tok, es = type == F16 ? 2 : 4;
+    const uint64_t part = (uint64_t)NKV * fc->n_ctx * D, n = (2 * part + 8) * fc->n_seq, K = (uint64_t)NH * D;
+    const uint64_t ints = vkslm_x8_pair_ints(K) * vkslm_x8_pairs(T);
+    int32_t *q8 = malloc(ints * 4);
+    float *deq = malloc(K * T * 4), *c3 = malloc(n * 4);
+    CU_ASSERT_FATAL(q8 && deq && c3);
+    ot_tensor tc = ot_floats(vk, cache, type, n, 1, 1, 24 * es);
+    ot_tensor t8 = ot_out(vk, VKSLM_TYPE_I32, vkslm_x8_pair_ints(K), vkslm_x8_pairs(T), 1, 16);
+    vkslm_tensor k0 = tc.t, v0 = tc.t;
+    k0.ne[0] = v0.ne[0] = D, k0.ne[1] = v0.ne[1] = fc->n_ctx, k0.ne[2] = v0.ne[2] = NKV;
+    v0.offset += part * es;
+    char w8[240];
+    snprintf(w8, sizeof w8, "%s, out in 8 bits", what);
+    const int split = ot_dispatches("attention combine") > 0; /* (the F32 run, just before) */
+    vkslm_cmd *c = ot_begin(vk);
+    vkslm_status st = vkslm_op_attention_qkv(c, &t8.t, qkv, &k0, &v0, scratch, params, aseqs, ff, rope);
+    CU_ASSERT_EQUAL_FATAL(ot_submit(c, st, w8), VKSLM_OK);
+    CU_ASSERT_EQUAL(ot_dispatches("attention_qkv"), 1u);
+    CU_ASSERT_EQUAL(ot_dispatches("attention combine"), 0u);
+    CU_ASSERT_FATAL(ot_read(vk, &t8, q8, ints, w8) && ot_read(vk, &tc, c3, n, w8));
+    CU_ASSERT_EQUAL(memcmp(c3, cache2, n * 4), 0);
+    if (!split) /* the same sums: the F32 output rounded as a device rounds (division to 2.5 ulp) */
+        ot_check_x8(q8, out2, NULL, K, T, w8);
+    vkslm_cpu_dequantize_x8(deq, q8, K, T);
+    ot_check("attention from qkv rows, out in 8 bits", test_nmse(deq, ref, K * T), 1e-4, w8);
+    ot_free(vk, &tc), ot_free(vk, &t8);
+    free(q8), free(deq), free(c3);
+}
+
 static void check_fused(vkslm_vk *vk, const fused_case *fc, uint32_t type, int neox, uint64_t salt) {
     vkslm_rng r;
     test_rng(&r, salt);
@@ -327,13 +365,9 @@ static void check_fused(vkslm_vk *vk, const fused_case *fc, uint32_t type, int n
         vkslm_cpu_kv_write(dst, roped + i * row + NH * D, pos + i, D, fc->n_ctx, NKV, 1, row, type == F16);
         vkslm_cpu_kv_write(dst + part, src + i * row + (NH + NKV) * D, pos + i, D, fc->n_ctx, NKV, 1, row, type == F16);
     }
-    for (uint32_t i = 0; i < T; i++) {
-        vkslm_cpu_attn_shape shape = {D, NH, NKV, 1, fc->n_ctx, (uint32_t)pos[i], fc->window, 0, fc->softcap};
-        const float *k = cpu_cache + (uint64_t)seq[i] * stride;
-        CU_ASSERT_FATAL(vkslm_cpu_attention(ref + (uint64_t)i * NH * D, roped + (uint64_t)i * row, k, k + part,
-                                            &shape) == 0);
-    }
-    /* the q rows of the reference are strided: vkslm_cpu_attention reads NH * D of them, contiguous in a row */
+    /* (the attention itself after the dispatches below, over the cache they wrote: a key the device ropes and
+     * rounds to f16 one step from engine/cpu's would move the output past the bound; the cache is checked against
+     * engine/cpu's on its own, below) */
 
     int32_t max_pos = 0;
     for (uint32_t i = 0; i < T; i++)
@@ -375,12 +409,30 @@ static void check_fused(vkslm_vk *vk, const fused_case *fc, uint32_t type, int n
         CU_ASSERT_EQUAL(ot_dispatches(fused ? "attention_qkv" : "attention"), 1u);
         if (fc->n_ctx > 600) /* the token's own key in the last of several key splits */
             CU_ASSERT(ot_dispatches("attention combine") == 1u);
-        double e = st == VKSLM_OK ? ot_read_nmse(vk, &to, outs[fused], ref, nq, what) : INFINITY;
-        ot_check(fused ? "attention from qkv rows" : "qkv write + attention", e, fc->softcap > 0 ? 1e-8 : 1e-9, what);
+        if (st != VKSLM_OK || !ot_read(vk, &to, outs[fused], nq, what))
+            outs[fused][0] = NAN;
         if (!ot_read(vk, &tc, caches[fused], n, what))
             CU_FAIL("cache readback");
         ot_free(vk, &tc), ot_free(vk, &to);
     }
+    /* engine/cpu's attention over the cache the two dispatches wrote (the q rows of the reference are strided:
+     * vkslm_cpu_attention reads NH * D of them, contiguous in a row) */
+    for (uint32_t i = 0; i < T; i++) {
+        vkslm_cpu_attn_shape shape = {D, NH, NKV, 1, fc->n_ctx, (uint32_t)pos[i], fc->window, 0, fc->softcap};
+        const float *k = c1 + (uint64_t)seq[i] * stride;
+        CU_ASSERT_FATAL(vkslm_cpu_attention(ref + (uint64_t)i * NH * D, roped + (uint64_t)i * row, k, k + part,
+                                            &shape) == 0);
+    }
+    for (int fused = 0; fused < 2; fused++) {
+        double e = test_nmse(outs[fused], ref, nq);
+        for (uint64_t i = 0; i < nq; i++)
+            if (!isfinite(outs[fused][i]))
+                e = INFINITY;
+        ot_check(fused ? "attention from qkv rows" : "qkv write + attention", e, fc->softcap > 0 ? 1e-8 : 1e-9, what);
+    }
+    if (vkslm_attn_qkv_x8(vk, D))
+        check_fused_x8(vk, fc, type, &qkv, cache, c2, out2, ref, &params, &aseqs, fc->ff ? &tff.t : NULL, &rope,
+                       sbytes ? &tsc.t : NULL, what);
     uint64_t differ = 0, cdiffer = 0, cwrong = 0;
     for (uint64_t i = 0; i < nq; i++)
         differ += memcmp(&out[i], &out2[i], 4) != 0;
@@ -459,8 +511,15 @@ static void test_attention_qkv(void) {
                     VKSLM_ERR_UNSUPPORTED);
     CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &to.t, &qkv, &k0, &v0, NULL, &params, &aseqs, NULL, &rope),
                     fusable ? VKSLM_OK : VKSLM_ERR_UNSUPPORTED);
+    /* out in 8 bits: one pair's row for one token, not two */
+    ot_tensor t8 = ot_out(vk, VKSLM_TYPE_I32, vkslm_x8_pair_ints((uint64_t)NH * D), 2, 1, 0);
+    CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &t8.t, &qkv, &k0, &v0, NULL, &params, &aseqs, NULL, &rope),
+                    fusable ? VKSLM_ERR_INVALID_ARG : VKSLM_ERR_UNSUPPORTED);
+    t8.t.ne[1] = 1;
+    CU_ASSERT_EQUAL(vkslm_op_attention_qkv(c, &t8.t, &qkv, &k0, &v0, NULL, &params, &aseqs, NULL, &rope),
+                    fusable ? VKSLM_OK : VKSLM_ERR_UNSUPPORTED);
     CU_ASSERT_EQUAL(ot_submit(c, VKSLM_OK, "refusals"), VKSLM_OK);
-    ot_free(vk, &tc), ot_free(vk, &tsrc), ot_free(vk, &to), ot_free(vk, &tp);
+    ot_free(vk, &tc), ot_free(vk, &tsrc), ot_free(vk, &to), ot_free(vk, &tp), ot_free(vk, &t8);
     test_gpu_assert_clean(vk);
     vkslm_vk_close(vk);
 }

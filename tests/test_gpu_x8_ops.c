@@ -117,39 +117,6 @@ static void check_in(vkslm_vk *vk, const in_case *ic, uint64_t salt) {
     free(w), free(x), free(g), free(bias), free(d0), free(xd), free(ref), free(out), free(alone), free(q);
 }
 
-/* The 8-bit output q (n_out rows, m vectors) against vkslm_cpu_quantize_x8 of the floats d the dispatch stored
- * (times g when given): each value within one step of the unit's scale, the scales to float rounding, zeros where
- * an odd last vector leaves its pair's second place */
-static void check_out8(const int32_t *q, const float *d, const float *g, uint64_t n_out, uint64_t m, const char *what) {
-    const uint64_t ints = vkslm_x8_pair_ints(n_out) * vkslm_x8_pairs(m);
-    float *dg = malloc(n_out * m * 4), *got = malloc(n_out * (m + 1) * 4), *want = malloc(n_out * (m + 1) * 4);
-    int32_t *ref = malloc(ints * 4);
-    CU_ASSERT_FATAL(dg && got && want && ref);
-    for (uint64_t i = 0; i < n_out * m; i++)
-        dg[i] = d[i] * (g ? g[i % n_out] : 1.0f);
-    vkslm_cpu_quantize_x8(ref, dg, n_out, m);
-    const uint64_t mm = m % 2 ? m + 1 : m; /* the odd last vector's partner: all zero */
-    vkslm_cpu_dequantize_x8(got, q, n_out, mm);
-    vkslm_cpu_dequantize_x8(want, ref, n_out, mm);
-    uint64_t bad = 0;
-    for (uint64_t v = 0; v < mm; v++)
-        for (uint64_t u = 0; u < n_out / 32; u++) {
-            float dx_got, dx_want;
-            const uint64_t at = v / 2 * vkslm_x8_pair_ints(n_out) + u * 36;
-            memcpy(&dx_got, &q[at + 32 + v % 2], 4);
-            memcpy(&dx_want, &ref[at + 32 + v % 2], 4);
-            bad += fabsf(dx_got - dx_want) > 1e-6f * dx_want || q[at + 34] != 0 || q[at + 35] != 0;
-            for (uint64_t e = 0; e < 32; e++) {
-                const uint64_t i = v * n_out + u * 32 + e;
-                bad += fabsf(got[i] - want[i]) > dx_want * 1.001f + 1e-30f;
-            }
-        }
-    CU_ASSERT_EQUAL(bad, 0);
-    if (bad)
-        printf("\n  %s: %llu values of the 8-bit output off\n", what, (unsigned long long)bad);
-    free(dg), free(got), free(want), free(ref);
-}
-
 /* The gated activation's product (rows [gate | up], norm fused) and the residual add (times the next norm's weights
  * g2) writing their outputs in 8 bits too */
 static void check_out(vkslm_vk *vk, uint64_t k, uint64_t n_out, uint64_t m, int glu, uint64_t salt) {
@@ -179,7 +146,7 @@ static void check_out(vkslm_vk *vk, uint64_t k, uint64_t n_out, uint64_t m, int 
     CU_ASSERT_EQUAL_FATAL(ot_submit(c, st, what), VKSLM_OK);
     CU_ASSERT_FATAL(ot_read(vk, &td, d, n_out * m, what));
     CU_ASSERT_FATAL(ot_read(vk, &tq, q, qints, what));
-    check_out8(q, d, glu ? NULL : g2, n_out, m, what);
+    ot_check_x8(q, d, glu ? NULL : g2, n_out, m, what);
     ot_free(vk, &tw), ot_free(vk, &tx), ot_free(vk, &tg), ot_free(vk, &tg2), ot_free(vk, &td), ot_free(vk, &tq);
     free(w), free(x), free(g), free(g2), free(d0), free(d), free(q);
 }
@@ -296,10 +263,59 @@ static void test_refused_elsewhere(void) {
     }
 }
 
+/* vkslm_op_quantize_x8 against vkslm_cpu_quantize_x8 (as a device rounds: ot_check_x8), units of zeros included;
+ * and its refusals */
+static void test_quantize(void) {
+    vkslm_vk *vk = test_gpu();
+    TEST_REQUIRE_GPU(vk);
+    static const uint64_t ks[] = {64, 576}, ms[] = {1, 3, 8, 11};
+    uint64_t salt = 40;
+    for (size_t ki = 0; ki < 2; ki++)
+        for (size_t mi = 0; mi < 4; mi++) {
+            const uint64_t k = ks[ki], m = ms[mi], ints = vkslm_x8_pair_ints(k) * vkslm_x8_pairs(m);
+            vkslm_rng r;
+            test_rng(&r, salt++);
+            float *x = malloc(k * m * 4);
+            int32_t *q = malloc(ints * 4);
+            CU_ASSERT_FATAL(x && q);
+            test_random_floats(&r, x, k * m, -3.0f, 3.0f, F32);
+            for (uint64_t e = 0; e < 32; e++) /* the last vector's second unit: zeros (scale 0) */
+                x[(m - 1) * k + 32 + e] = 0.0f;
+            ot_tensor tx = ot_floats(vk, x, F32, k, m, 1, 16);
+            ot_tensor tq = ot_out(vk, I32, vkslm_x8_pair_ints(k), vkslm_x8_pairs(m), 1, 16);
+            char what[64];
+            snprintf(what, sizeof what, "quantize_x8 k=%llu m=%llu", (unsigned long long)k, (unsigned long long)m);
+            vkslm_cmd *c = ot_begin(vk);
+            CU_ASSERT_EQUAL_FATAL(ot_submit(c, vkslm_op_quantize_x8(c, &tq.t, &tx.t), what), VKSLM_OK);
+            CU_ASSERT_FATAL(ot_read(vk, &tq, q, ints, what));
+            ot_check_x8(q, x, NULL, k, m, what);
+            ot_free(vk, &tx), ot_free(vk, &tq);
+            free(x), free(q);
+        }
+    /* refusals: rows of 40 elements, a q of the wrong shape, x not on 16 bytes */
+    float x[80] = {0};
+    ot_tensor t40 = ot_floats(vk, x, F32, 40, 2, 1, 16), t64 = ot_floats(vk, x, F32, 64, 1, 1, 16);
+    ot_tensor tq = ot_out(vk, I32, vkslm_x8_pair_ints(64), 2, 1, 16), tq40 = ot_out(vk, I32, 45, 1, 1, 16);
+    ot_tensor todd = ot_floats(vk, x, F32, 64, 1, 1, 16);
+    vkslm_tensor odd = todd.t;
+    odd.offset += 4;
+    vkslm_tensor q1 = tq.t;
+    q1.ne[1] = 1;
+    vkslm_cmd *c = ot_begin(vk);
+    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &tq40.t, &t40.t), VKSLM_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &tq.t, &t64.t), VKSLM_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &odd), VKSLM_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &t64.t), VKSLM_OK);
+    CU_ASSERT_EQUAL(ot_submit(c, VKSLM_OK, "quantize_x8 refusals"), VKSLM_OK);
+    ot_free(vk, &t40), ot_free(vk, &t64), ot_free(vk, &tq), ot_free(vk, &tq40), ot_free(vk, &todd);
+    test_gpu_assert_clean(vk);
+}
+
 int main(void) {
     static const vkslm_test tests[] = {
         {"products taking x in 8 bits, against engine/cpu", test_x8_in},
         {"products writing their output in 8 bits, against engine/cpu's quantization", test_x8_out},
+        {"f32 rows in 8 bits (quantize_x8), against engine/cpu", test_quantize},
         {"bad 8-bit arguments refused", test_bad_args},
         {"nothing in 8 bits without texel buffers or with VKSLM_DISABLE_X8", test_refused_elsewhere},
         {NULL, NULL},

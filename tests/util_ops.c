@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "engine/cpu/elementwise.h"
+#include "engine/cpu/matmul.h"
 #include "engine/model/weight_tiles.h"
+#include "engine/ops/matmul.h"
 #include "loaders/ggml_types.h"
 #include "tests/harness.h"
 #include "tests/util_weights.h"
@@ -182,4 +184,37 @@ double ot_read_nmse(vkslm_vk *vk, const ot_tensor *t, float *out, const float *r
         if (!isfinite(out[i]))
             return INFINITY;
     return test_nmse(out, ref, n);
+}
+
+/* The 8-bit output q (n_out rows, m vectors) against vkslm_cpu_quantize_x8 of the floats d the dispatch stored
+ * (times g when given): each value within one step of the unit's scale, the scales to float rounding, zeros where
+ * an odd last vector leaves its pair's second place */
+void ot_check_x8(const int32_t *q, const float *d, const float *g, uint64_t n_out, uint64_t m, const char *what) {
+    const uint64_t ints = vkslm_x8_pair_ints(n_out) * vkslm_x8_pairs(m);
+    float *dg = malloc(n_out * m * 4), *got = malloc(n_out * (m + 1) * 4), *want = malloc(n_out * (m + 1) * 4);
+    int32_t *ref = malloc(ints * 4);
+    CU_ASSERT_FATAL(dg && got && want && ref);
+    for (uint64_t i = 0; i < n_out * m; i++)
+        dg[i] = d[i] * (g ? g[i % n_out] : 1.0f);
+    vkslm_cpu_quantize_x8(ref, dg, n_out, m);
+    const uint64_t mm = m % 2 ? m + 1 : m; /* the odd last vector's partner: all zero */
+    vkslm_cpu_dequantize_x8(got, q, n_out, mm);
+    vkslm_cpu_dequantize_x8(want, ref, n_out, mm);
+    uint64_t bad = 0;
+    for (uint64_t v = 0; v < mm; v++)
+        for (uint64_t u = 0; u < n_out / 32; u++) {
+            float dx_got, dx_want;
+            const uint64_t at = v / 2 * vkslm_x8_pair_ints(n_out) + u * 36;
+            memcpy(&dx_got, &q[at + 32 + v % 2], 4);
+            memcpy(&dx_want, &ref[at + 32 + v % 2], 4);
+            bad += fabsf(dx_got - dx_want) > 1e-6f * dx_want || q[at + 34] != 0 || q[at + 35] != 0;
+            for (uint64_t e = 0; e < 32; e++) {
+                const uint64_t i = v * n_out + u * 32 + e;
+                bad += fabsf(got[i] - want[i]) > dx_want * 1.001f + 1e-30f;
+            }
+        }
+    CU_ASSERT_EQUAL(bad, 0);
+    if (bad)
+        printf("\n  %s: %llu values of the 8-bit output off\n", what, (unsigned long long)bad);
+    free(dg), free(got), free(want), free(ref);
 }

@@ -51,4 +51,8 @@ uint32_t ot_dispatches(const char *label);
 void ot_check(const char *op, double nmse, double bound, const char *what);
 /* One line per op: its cases and worst NMSE. */
 void ot_report(void);
+/* The 8-bit output q (engine/ops/matmul.h, vkslm_x8: n_out rows, m vectors) against vkslm_cpu_quantize_x8 of the
+ * floats d (times g when given: n_out weights), as a device rounds (asserts): each value within one step of its
+ * unit's scale, the scales to float rounding, zeros where an odd last vector leaves its pair's second place. */
+void ot_check_x8(const int32_t *q, const float *d, const float *g, uint64_t n_out, uint64_t m, const char *what);
 #endif

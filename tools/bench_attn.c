@@ -4,19 +4,23 @@
  * dispatches (one per layer) per round and prints the medians over the rounds of the GPU-timestamp ms and of
  * the process CPU ms per layer (lavapipe's threads included: on a shared machine the steadier of the two).
  * With -t T (T > 1, implies -1) each sequence's call is a prefill chunk of T tokens at positions P - T + 1 .. P.
+ * With -F the decode attention from the fused projection's rows instead (vkslm_op_attention_qkv: q and k roped,
+ * each token's k and v written at P), with -X that attention writing its output in 8 bits (vkslm_x8).
  * Not a test: it measures.
- *   vkslm_bench_attn [-n N] [-p P] [-t T] [-H q_heads] [-K kv_heads] [-D head_dim] [-L layers] [-r rounds] [-1] */
+ *   vkslm_bench_attn [-n N] [-p P] [-t T] [-H q_heads] [-K kv_heads] [-D head_dim] [-L layers] [-r rounds] [-1]
+ *                    [-F | -X] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/ops/attention.h"
+#include "engine/ops/matmul.h"
 #include "engine/vk/vk.h"
 #include "tools/bench_timing.h"
 
 int main(int argc, char **argv) {
     uint32_t n = 8, p = 64, nh = 9, nkv = 3, D = 64, layers = 30, rounds = 9, T = 1;
-    int one = 0;
+    int one = 0, fused = 0; /* fused: 1 -F, 2 -X */
     for (int i = 1; i < argc; i++) {
         uint32_t *dst = !strcmp(argv[i], "-n")   ? &n
                         : !strcmp(argv[i], "-p") ? &p
@@ -29,16 +33,18 @@ int main(int argc, char **argv) {
                                                  : NULL;
         if (!strcmp(argv[i], "-1"))
             one = 1;
+        else if (!strcmp(argv[i], "-F") || !strcmp(argv[i], "-X"))
+            fused = argv[i][1] == 'F' ? 1 : 2;
         else if (dst && i + 1 < argc)
             *dst = (uint32_t)strtoul(argv[++i], NULL, 10);
         else {
             fprintf(stderr, "usage: vkslm_bench_attn [-n N] [-p P] [-H q_heads] [-K kv_heads] [-D head_dim] "
-                            "[-L layers] [-r rounds] [-1]\n");
+                            "[-L layers] [-r rounds] [-1] [-F | -X]\n");
             return 2;
         }
     }
     one |= T > 1;
-    if (!n || !nh || !nkv || nh % nkv || !D || D % 4 || !layers || !rounds || rounds > 1000 || !T || T > p + 1) {
+    if ((one && fused) || !n || !nh || !nkv || nh % nkv || !D || D % 4 || !layers || !rounds || rounds > 1000 || !T || T > p + 1) {
         fprintf(stderr, "vkslm_bench_attn: bad sizes\n");
         return 2;
     }
@@ -50,7 +56,8 @@ int main(int argc, char **argv) {
     }
     const uint32_t n_ctx = p + 1;
     const uint64_t part = (uint64_t)nkv * n_ctx * D, stride = 2 * part, cache_bytes = stride * n * 2;
-    const uint64_t q_bytes = (uint64_t)n * T * nh * D * 4;
+    /* (with -F/-X q holds the fused projection's rows: q, k and v heads) */
+    const uint64_t q_bytes = (uint64_t)n * T * (fused ? nh + 2 * nkv : nh) * D * 4;
     uint16_t *cache = malloc(cache_bytes);
     float *q = malloc(q_bytes);
     int32_t *pos = malloc(n * 4), *seq = malloc(n * 4);
@@ -97,7 +104,12 @@ int main(int argc, char **argv) {
                 vkslm_tensor k = {&bc, 0, VKSLM_TYPE_F16, {D, n_ctx, nkv, 1}}, v = k;
                 v.offset += part * 2;
                 vkslm_attn_params ap = {0};
-                st = vkslm_op_attention_seqs(c, &to, &tq, &k, &v, &tsc, &ap, &seqs);
+                vkslm_tensor rows = {&bq, 0, VKSLM_TYPE_F32, {D, nh + 2 * nkv, n, 1}};
+                vkslm_tensor o8 = {&bo, 0, VKSLM_TYPE_I32, {vkslm_x8_pair_ints((uint64_t)nh * D), vkslm_x8_pairs(n), 1, 1}};
+                vkslm_rope_params rope = {.mode = VKSLM_ROPE_NORMAL, .n_rot = D, .theta_base = 10000.0f, .freq_scale = 1.0f,
+                                          .attn_factor = 1.0f};
+                st = fused ? vkslm_op_attention_qkv(c, fused == 2 ? &o8 : &to, &rows, &k, &v, &tsc, &ap, &seqs, NULL, &rope)
+                           : vkslm_op_attention_seqs(c, &to, &tq, &k, &v, &tsc, &ap, &seqs);
             }
             if (st != VKSLM_OK) {
                 fprintf(stderr, "attention: %s\n", vkslm_last_error());
@@ -113,7 +125,9 @@ int main(int argc, char **argv) {
         }
     }
     printf("attention, %u sequences x %u tokens up to position %u (%u/%u heads of %u), %s: %.4f ms GPU, %.4f ms CPU "
-           "per layer\n", n, T, p, nh, nkv, D, one ? "one dispatch per sequence" : "one dispatch", bench_median(gpu, (int)rounds),
+           "per layer\n", n, T, p, nh, nkv, D,
+           one ? "one dispatch per sequence" : fused == 2 ? "from qkv rows, out in 8 bits" : fused ? "from qkv rows" : "one dispatch",
+           bench_median(gpu, (int)rounds),
            bench_median(cpu, (int)rounds));
     vkslm_cmd_destroy(c);
     vkslm_vk_free(vk, &bc), vkslm_vk_free(vk, &bq), vkslm_vk_free(vk, &bo), vkslm_vk_free(vk, &bp);

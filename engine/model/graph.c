@@ -47,7 +47,7 @@ typedef struct buf_want {
     vkslm_buf *buf;
     uint64_t bytes;
 } buf_want;
-#define STEP_WANTS 19
+#define STEP_WANTS 20
 #define OUT_WANTS 3 /* the last three: logits, top, top_scratch */
 
 /* Bytes of the output buffers for `rows` rows. */
@@ -86,6 +86,7 @@ static vkslm_status step_bufs_plan(const vkslm_model_dev *m, uint32_t n_ctx, uin
         {&b->g, T * F * 4},
         {&b->u, T * 2 * F * 4},
         {&b->x8, vkslm_x8_pairs(T) * vkslm_x8_pair_ints(E) * 4},
+        {&b->att8, QK % 32 ? 0 : vkslm_x8_pairs(T) * vkslm_x8_pair_ints(QK) * 4},
         {&b->attn_scratch, vkslm_attn_scratch_bytes(max_tokens, hp->n_head, (uint32_t)HD, VKSLM_ATTN_DEFAULT_SPLITS)},
         {&b->embd, T * E * 4},
         {&b->logits, out[0]},
@@ -422,7 +423,7 @@ static vkslm_status qkv_write_all(vkslm_cmd *c, vkslm_step_bufs *b, const vkslm_
 static vkslm_status attend_runs(vkslm_cmd *c, const vkslm_hparams *hp, vkslm_step_bufs *b,
                                 const vkslm_graph_step *st, uint32_t ir, uint32_t count, uint32_t il,
                                 const vkslm_attn_params *ap, uint64_t scratch_row, const vkslm_tensor *ff,
-                                const vkslm_rope_params *rope) {
+                                const vkslm_rope_params *rope, int out_x8) {
     const uint64_t HD = b->kv.head_dim, NH = hp->n_head, NKV = b->kv.n_kv_head, QK = NH * HD, f = st->runs[ir].first;
     uint32_t max_pos = 0;
     for (uint32_t i = ir; i < ir + count; i++)
@@ -436,7 +437,9 @@ static vkslm_status attend_runs(vkslm_cmd *c, const vkslm_hparams *hp, vkslm_ste
     if (!rope)
         return vkslm_op_attention_seqs(c, &att, &q, &k0, &v0, &scratch, ap, &seqs);
     vkslm_tensor rows = {&b->qkv, f * (QK + 2 * NKV * HD) * 4, VKSLM_TYPE_F32, {HD, NH + 2 * NKV, count, 1}};
-    return vkslm_op_attention_qkv(c, &att, &rows, &k0, &v0, &scratch, ap, &seqs, ff, rope);
+    /* out_x8 (all the step's tokens): att in 8 bits, the o product's input */
+    const vkslm_tensor att8 = {&b->att8, 0, VKSLM_TYPE_I32, {vkslm_x8_pair_ints(QK), vkslm_x8_pairs(count), 1, 1}};
+    return vkslm_op_attention_qkv(c, out_x8 ? &att8 : &att, &rows, &k0, &v0, &scratch, ap, &seqs, ff, rope);
 }
 
 vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const vkslm_graph_step *st) {
@@ -581,13 +584,21 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
         vkslm_attn_params ap = {
             .scale = R.attn_scale, .softcap = R.attn_softcap, .window = vkslm_arch_layer_window(hp, il),
         };
+        /* the o product below takes att in 8 bits: written so by a decode step's fused attention, else quantized
+         * after the attention (where that attention would write it so: in every step, so that a token's logits
+         * never depend on its step's other tokens) */
+        const int o_fused = !R.post_norms && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_O) &&
+                            vkslm_op_matmul_glu_fusable(vk, &L->wo);
+        const int att_x8 = o_fused && vkslm_attn_qkv_x8(vk, (uint32_t)HD) && vkslm_op_matmul_x8_type(vk, &L->wo) &&
+                           QK % 32 == 0;
+        const vkslm_tensor att8 = {&b->att8, 0, VKSLM_TYPE_I32, {vkslm_x8_pair_ints(QK), vkslm_x8_pairs(n), 1, 1}};
         if (attend_qkv)
-            VKSLM_TRY(attend_runs(c, hp, b, st, 0, st->n_runs, il, &ap, scratch_row, ff, &rope));
+            VKSLM_TRY(attend_runs(c, hp, b, st, 0, st->n_runs, il, &ap, scratch_row, ff, &rope, att_x8));
         for (uint32_t ir = 0; !attend_qkv && ir < st->n_runs;) {
             const vkslm_graph_run *r = &st->runs[ir];
             uint32_t stretch = multi.attend ? single_runs(st, ir) : 0;
             if (stretch >= 2) { /* runs ir .. ir + stretch - 1: one token each, of different sequences */
-                VKSLM_TRY(attend_runs(c, hp, b, st, ir, stretch, il, &ap, scratch_row, NULL, NULL));
+                VKSLM_TRY(attend_runs(c, hp, b, st, ir, stretch, il, &ap, scratch_row, NULL, NULL, 0));
                 ir += stretch;
                 continue;
             }
@@ -601,13 +612,15 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             VKSLM_TRY(vkslm_op_attention(c, &att_r, &q_r, &kc, &vc, &scratch, &apr));
             ir++;
         }
+        if (att_x8 && !attend_qkv)
+            VKSLM_TRY(vkslm_op_quantize_x8(c, &att8, &att));
         const vkslm_matmul_fuse add = {.add = 1};
-        if (!R.post_norms && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_O) && vkslm_op_matmul_glu_fusable(vk, &L->wo)) {
+        if (o_fused) {
             /* x += att Wo (and x times the feed-forward's norm weights in 8 bits where its product takes them) */
             const int ffn_x8 = ffn_fused(vk, L, &lora, il) && vkslm_op_matmul_glu_out_fusable(vk, &L->ffn_up) &&
                                vkslm_op_matmul_x8_type(vk, &L->ffn_up) && E % 32 == 0;
             const vkslm_matmul_fuse add8 = {.add = 1, .x8_out = &x8e, .x8_g = &L->ffn_norm};
-            VKSLM_TRY(vkslm_op_matmul_fused(c, &x, &L->wo, &att, NULL, ffn_x8 ? &add8 : &add, 0));
+            VKSLM_TRY(vkslm_op_matmul_fused(c, &x, &L->wo, att_x8 ? &att8 : &att, NULL, ffn_x8 ? &add8 : &add, 0));
             x8_holds = ffn_x8;
         } else {
             VKSLM_TRY(vkslm_op_matmul(c, &h, &L->wo, &att, NULL));

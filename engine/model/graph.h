@@ -27,6 +27,7 @@
     X(g)              /* F32 [max_tokens][n_ff]: gate, then the activation */                                \
     X(u)              /* F32 [max_tokens][2*n_ff]: up, gate|up, or the activation in 8 bits (ops/matmul.h) */ \
     X(x8)             /* the stream times the next norm's weights in 8 bits (ops/matmul.h: vkslm_x8_pairs rows) */ \
+    X(att8)           /* att in 8 bits, the o product's input (the same rows)                                  */ \
     X(attn_scratch)   /* F32 split-key partials for attention (VKSLM_ATTN_DEFAULT_SPLITS splits per row) */ \
     X(logits)         /* F32 [max_out][n_vocab] */                                                           \
     X(top)            /* I32 ids [max_out][VKSLM_TOPK_MAX], then F32 values [max_out][VKSLM_TOPK_MAX] */    \

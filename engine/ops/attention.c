@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/ops/attention.h"
+#include "engine/ops/matmul.h"
 #include "engine/ops/op.h"
 
 #define GRAIN 64u       /* key splits are multiples of this many keys (and in the shaders) */
@@ -39,6 +40,7 @@ typedef struct attn_ctx {
     int texel;            /* K and V bound as texel buffers (CPU devices with texel-buffer bindings) */
     float scale, softcap;
     int parallel_split;   /* split keys to keep the device busy (not only where the range forces it) */
+    int one_split;        /* plan_seqs: never split a token's keys (the output is written directly) */
     double bytes, flops;  /* the call's cost, given with its first dispatch */
     uint32_t r_cap;       /* rows per workgroup the shared memory allows */
     uint32_t wg, nsg, sgmax, one_sg; /* workgroup size, subgroups in it at most, lanes at most */
@@ -451,7 +453,7 @@ static vkslm_status plan_seqs(attn_ctx *a, const vkslm_attn_seqs *seqs, uint32_t
      * so that batched and lone decoding agree bit for bit: the most splits a token may take (pc.chunk) is
      * what such a call wants and its scratch allows; the grid holds the longest span's */
     uint32_t R1 = tile_rows(a, a->group);
-    int split1 = !vkslm_vk_is_cpu(a->vk) || a->n_head < CPU_SPLIT_MAX_ROWS;
+    int split1 = !a->one_split && (!vkslm_vk_is_cpu(a->vk) || a->n_head < CPU_SPLIT_MAX_ROWS);
     uint64_t most = split1 ? ceil_div(TARGET_WG, ceil_div(a->group, R1) * a->n_head_kv) : 1;
     if (most > by_scratch)
         most = by_scratch;
@@ -521,6 +523,10 @@ int vkslm_attn_qkv_fusable(vkslm_vk *vk, uint32_t head_dim, uint32_t group, uint
            sizeof(vkslm_attn_qkv_push) <= vkslm_vk_get_caps(vk)->max_push_constants;
 }
 
+int vkslm_attn_qkv_x8(vkslm_vk *vk, uint32_t head_dim) {
+    return head_dim % 32u == 0 && vkslm_vk_get_enabled(vk)->x8_products && vkslm_attn_qkv_fusable(vk, head_dim, 1, 0);
+}
+
 vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *qkv,
                                     const vkslm_tensor *k, const vkslm_tensor *v, const vkslm_tensor *scratch,
                                     const vkslm_attn_params *params, const vkslm_attn_seqs *seqs,
@@ -529,13 +535,33 @@ vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const
     if (!seqs || !seqs->pos || !seqs->seq || seqs->n_seq == 0 || !params || params->p0 || !rope)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: the positions, sequences or rope parameters are missing", name);
     VKSLM_TRY(VKSLM_OP_PRESENT(name, out, qkv, k, v));
-    /* q's shape for the checks: the q heads of the rows */
+    /* q's shape for the checks: the q heads of the rows (with out in 8 bits, n_head from the rows and k's kv heads;
+     * q then stands for out in attn_setup's checks of shapes) */
+    const int x8 = out->type == VKSLM_TYPE_I32;
     vkslm_tensor q = *qkv;
-    q.ne[1] = vkslm_dim(out, 1);
+    if (x8 && vkslm_dim(qkv, 1) <= 2u * vkslm_dim(k, 2))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: qkv must be the rows {head_dim, n_head + 2 n_head_kv, n_tokens}",
+                          name);
+    q.ne[1] = x8 ? vkslm_dim(qkv, 1) - 2u * vkslm_dim(k, 2) : vkslm_dim(out, 1);
     attn_ctx a;
-    VKSLM_TRY(attn_setup(&a, c, out, &q, k, v, scratch, params, seqs));
-    const uint32_t n_tokens = (uint32_t)vkslm_dim(out, 2);
+    VKSLM_TRY(attn_setup(&a, c, x8 ? &q : out, &q, k, v, scratch, params, seqs));
+    const uint32_t n_tokens = (uint32_t)vkslm_dim(&q, 2);
     const uint64_t row = (uint64_t)(a.n_head + 2u * a.n_head_kv) * a.D;
+    const uint64_t x8_ints = vkslm_x8_pair_ints((uint64_t)a.n_head * a.D) * vkslm_x8_pairs(n_tokens);
+    if (x8) {
+        if (!vkslm_attn_qkv_x8(a.vk, a.D))
+            return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: out in 8 bits needs head_dim a multiple of 32, not %u",
+                              name, a.D);
+        VKSLM_TRY(vkslm_op_check(name, "out", out, VKSLM_OP_I32, x8_ints));
+        if (vkslm_dim(out, 0) != vkslm_x8_pair_ints((uint64_t)a.n_head * a.D) ||
+            vkslm_dim(out, 1) != vkslm_x8_pairs(n_tokens) || vkslm_dim(out, 2) != 1 || vkslm_dim(out, 3) != 1)
+            return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: out in 8 bits must be {%llu, %llu} (vkslm_x8)", name,
+                              (unsigned long long)vkslm_x8_pair_ints((uint64_t)a.n_head * a.D),
+                              (unsigned long long)vkslm_x8_pairs(n_tokens));
+        if (x8_ints > UINT32_MAX)
+            return vkslm_fail(VKSLM_ERR_LIMIT, "%s: out in 8 bits is too large", name);
+        a.one_split = 1; /* the workgroup that computes a row writes it */
+    }
     VKSLM_TRY(vkslm_op_check(name, "qkv", qkv, VKSLM_OP_F32, row * n_tokens));
     if (vkslm_dim(qkv, 0) != a.D || vkslm_dim(qkv, 1) != a.n_head + 2u * a.n_head_kv ||
         vkslm_dim(qkv, 2) != n_tokens || vkslm_dim(qkv, 3) != 1)
@@ -566,26 +592,30 @@ vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const
         return vkslm_fail(VKSLM_ERR_LIMIT, "%s: the caches' %llu bytes do not fit one binding", name,
                           (unsigned long long)write_span);
     int direct = ch.n_split == 1;
-    uint64_t o_bytes = (uint64_t)n_tokens * a.n_head * a.D * 4u;
+    if (x8 && !direct)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "%s: out in 8 bits without a key split", name);
+    uint64_t o_bytes = x8 ? x8_ints * 4u : (uint64_t)n_tokens * a.n_head * a.D * 4u;
     uint32_t spec[6] = {a.wg, a.D, ch.R, a.nsg, a.sgmax, a.dpl};
     vkslm_attn_qkv_push pc = {SEQS_PUSH(a, ch, direct, seqs), .src_stride = (uint32_t)(row / 4u),
                               .v_delta = (uint32_t)v_delta, .rope = vkslm_rope_args_of(rope, n_rot)};
     pc.rope.flags = ff != NULL;
     uint64_t scratch_bytes = (uint64_t)a.n_head_kv * ch.n_split * ch.row_elems * 4u;
-    static const vkslm_shader_id shaders[2][2] = {
-        {VKSLM_SHADER_ATTENTION_LANE_QKV_F32_NORM, VKSLM_SHADER_ATTENTION_LANE_QKV_F32_NEOX},
-        {VKSLM_SHADER_ATTENTION_LANE_QKV_F16_NORM, VKSLM_SHADER_ATTENTION_LANE_QKV_F16_NEOX},
+    static const vkslm_shader_id shaders[2][2][2] = {
+        {{VKSLM_SHADER_ATTENTION_LANE_QKV_F32_NORM, VKSLM_SHADER_ATTENTION_LANE_QKV_F32_NEOX},
+         {VKSLM_SHADER_ATTENTION_LANE_QKV_F16_NORM, VKSLM_SHADER_ATTENTION_LANE_QKV_F16_NEOX}},
+        {{VKSLM_SHADER_ATTENTION_LANE_QKV_F32_NORM_X8, VKSLM_SHADER_ATTENTION_LANE_QKV_F32_NEOX_X8},
+         {VKSLM_SHADER_ATTENTION_LANE_QKV_F16_NORM_X8, VKSLM_SHADER_ATTENTION_LANE_QKV_F16_NEOX_X8}},
     };
     /* rows in, the output, the two cache rows written per (token, kv head); the keys read */
     double bytes = a.bytes + 4.0 * (double)(n_tokens * row) + 2.0 * (double)(n_tokens * a.n_head_kv * a.D) * a.es;
     vkslm_op op = {
-        .name = name, .shader = shaders[a.es == 2][rope->mode == VKSLM_ROPE_NEOX], .spec = spec, .n_spec = 6,
+        .name = name, .shader = shaders[x8][a.es == 2][rope->mode == VKSLM_ROPE_NEOX], .spec = spec, .n_spec = 6,
         .push = &pc, .push_size = sizeof pc, .grid = {{.per = ch.n_split}, {.per = n_tokens}, {.per = a.n_head_kv}},
         .arg = {
             {"qkv", qkv, .unit = 16, .off_at = QAT(q_off), .size = row * n_tokens * 4u, .texel = 1},
             {"k", a.k, .unit = 4 * a.es, .off_at = QAT(k_off), .size = span, .texel = 1},
             {"v", a.v, .unit = 4 * a.es, .off_at = QAT(v_off), .size = span, .texel = 1},
-            {direct ? "out" : "scratch", direct ? a.out : a.scratch, .write = 1, .off_at = QAT(dst_off),
+            {direct ? "out" : "scratch", direct ? out : a.scratch, .write = 1, .off_at = QAT(dst_off),
              .size = direct ? o_bytes : scratch_bytes},
             {"positions", seqs->pos, .types = VKSLM_OP_I32, .off_at = QAT(pos_off), .size = n_tokens * 4ull},
             {"sequences", seqs->seq, .types = VKSLM_OP_I32, .off_at = QAT(seq_off), .size = n_tokens * 4ull},
@@ -596,6 +626,8 @@ vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const
         },
         .bytes = bytes, .flops = a.flops,
     };
+    if (x8) /* the tokens of a pair add their halves into zeros */
+        VKSLM_TRY(vkslm_cmd_fill(c, out->buf, out->offset, x8_ints * 4u, 0));
     VKSLM_TRY(vkslm_op_record(a.c, &op));
     if (!direct)
         VKSLM_TRY(record_combine(&a, &ch));

@@ -73,7 +73,10 @@ int vkslm_attn_seqs_ok(vkslm_vk *vk, uint32_t head_dim, uint32_t group, uint32_t
  * (and ff: NULL or its frequency divisors), k and v written at that position into the caches k and v
  * (sequence 0's views, as vkslm_op_attention_seqs takes them; v follows k in one buffer), and out is what
  * vkslm_op_qkv_write then vkslm_op_attention_seqs give, bit for bit. Only where vkslm_attn_qkv_fusable says
- * (CPU devices' lane kernel); fails with VKSLM_ERR_LIMIT as vkslm_op_attention_seqs does. */
+ * (CPU devices' lane kernel); fails with VKSLM_ERR_LIMIT as vkslm_op_attention_seqs does.
+ * out may instead be an I32 tensor {vkslm_x8_pair_ints(n_head * head_dim), vkslm_x8_pairs(n_tokens)}: the output in
+ * 8 bits (engine/ops/matmul.h, vkslm_x8), what vkslm_cpu_quantize_x8 makes of the F32 out, for a product taking x
+ * so; where vkslm_attn_qkv_x8 says (the keys of a token are then never split). */
 vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const vkslm_tensor *qkv,
                                     const vkslm_tensor *k, const vkslm_tensor *v, const vkslm_tensor *scratch,
                                     const vkslm_attn_params *params, const vkslm_attn_seqs *seqs,
@@ -81,6 +84,9 @@ vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const
 /* Does the device run vkslm_op_attention_qkv for heads of head_dim with `group` q heads per kv head and n_rot
  * rotated dimensions (0: head_dim; a multiple of 8: the rows are read as texels)? */
 int vkslm_attn_qkv_fusable(vkslm_vk *vk, uint32_t head_dim, uint32_t group, uint32_t n_rot);
+/* Does vkslm_op_attention_qkv write out in 8 bits for heads of head_dim (where it runs, a multiple of 32, and the
+ * device's products take x in 8 bits: vkslm_vk_enabled.x8_products)? */
+int vkslm_attn_qkv_x8(vkslm_vk *vk, uint32_t head_dim);
 
 /* Push constants, declared identically in shaders/attention.comp and shaders/attention_combine.comp. */
 typedef struct vkslm_attn_push {

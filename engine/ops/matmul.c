@@ -380,3 +380,41 @@ vkslm_status vkslm_op_matmul(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_te
                              const vkslm_tensor *bias) {
     return vkslm_op_matmul_ex(c, d, w, x, bias, VKSLM_MATMUL_AUTO, 0);
 }
+
+/* ---- x in 8 bits from f32 rows (shaders/quantize_x8.comp) ----------------------------------------------------- */
+typedef struct x8_push {
+    uint32_t units, n_vec, x_off, x_stride, q_off, q_stride, pad0, pad1;
+} x8_push;
+#define X8_AT(field) VKSLM_OP_PUSH(x8_push, field)
+#define X8_WG 64u
+
+vkslm_status vkslm_op_quantize_x8(vkslm_cmd *c, const vkslm_tensor *q, const vkslm_tensor *x) {
+    const char *name = "quantize_x8";
+    VKSLM_TRY(VKSLM_OP_PRESENT(name, q, x));
+    const uint64_t k = vkslm_dim(x, 0), m = vkslm_dim(x, 1);
+    if (k % 32 || vkslm_dim(x, 2) != 1 || vkslm_dim(x, 3) != 1)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: x must be rows {K, m} of a multiple of 32 elements", name);
+    if (vkslm_dim(q, 0) != vkslm_x8_pair_ints(k) || vkslm_dim(q, 1) != vkslm_x8_pairs(m) || vkslm_dim(q, 2) != 1 ||
+        vkslm_dim(q, 3) != 1)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: q must be {%llu, %llu} (vkslm_x8)", name,
+                          (unsigned long long)vkslm_x8_pair_ints(k), (unsigned long long)vkslm_x8_pairs(m));
+    if ((x->buf->offset + x->offset) % 16u)
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: x must start on 16 bytes", name);
+    const uint64_t work = vkslm_x8_pairs(m) * (k / 32), qints = vkslm_x8_pair_ints(k) * vkslm_x8_pairs(m);
+    if (work > UINT32_MAX || qints > UINT32_MAX || k * m / 4 > UINT32_MAX)
+        return vkslm_fail(VKSLM_ERR_LIMIT, "%s: %llu x %llu elements are too many", name, (unsigned long long)k,
+                          (unsigned long long)m);
+    uint32_t spec[1] = {X8_WG};
+    x8_push pc = {.units = (uint32_t)(k / 32), .n_vec = (uint32_t)m, .x_stride = (uint32_t)(k / 4),
+                  .q_stride = (uint32_t)vkslm_x8_pair_ints(k)};
+    vkslm_op op = {
+        .name = name, .shader = VKSLM_SHADER_QUANTIZE_X8, .spec = spec, .n_spec = 1, .push = &pc,
+        .push_size = sizeof pc, .grid = {{.per = work, .div = X8_WG}},
+        .arg = {
+            {"x", x, .types = VKSLM_OP_F32, .unit = 16, .off_at = X8_AT(x_off), .size = k * m * 4},
+            {"q", q, .write = 1, .types = VKSLM_OP_I32, .off_at = X8_AT(q_off), .size = qints * 4},
+        },
+        .bytes = (double)k * m * 4 + (double)qints * 4, .flops = 3.0 * (double)k * m,
+    };
+    return vkslm_op_record(c, &op);
+}
