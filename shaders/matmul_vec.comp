@@ -230,12 +230,17 @@ void add_units_x8(uint rowb[MAXR], uint g) {
     [[unroll]] for (uint j = 0u; j < RPL; j++) {
         ivec4 q[8];
         vec2 dm = qb_unit_x8(rowb[j] + boff, u, q, wcache[j]);
+        // the quants outer, the pairs inner: a quant texel serves every pair while it is in registers (the sums of
+        // the pairs are few registers; the quants of a unit, kept for pair after pair, were spilled)
+        ivec4 s4[(MAXV + 1) / 2];
+        [[unroll]] for (uint p = 0u; p < NP; p++)
+            s4[p] = q[0] * xp[p][0];
+        [[unroll]] for (uint i = 1u; i < 8u; i++)
+            [[unroll]] for (uint p = 0u; p < NP; p++)
+                s4[p] += q[i] * xp[p][i];
         [[unroll]] for (uint p = 0u; p < NP; p++) {
-            ivec4 s4 = q[0] * xp[p][0];
-            [[unroll]] for (uint i = 1u; i < 8u; i++)
-                s4 += q[i] * xp[p][i];
             // element = d q + m: sum = d * sum(q x) + m * sum(x), both over the rounded x, times dx
-            vec2 h = x8_halves((s4.x + s4.y) + (s4.z + s4.w));
+            vec2 h = x8_halves((s4[p].x + s4[p].y) + (s4[p].z + s4[p].w));
             acc[j * MAXV + 2u * p] += dx[p].x * x8_unit(dm, h.x, sq[p].x);
             if (2u * p + 1u < NVEC)
                 acc[j * MAXV + 2u * p + 1u] += dx[p].y * x8_unit(dm, h.y, sq[p].y);
