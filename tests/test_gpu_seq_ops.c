@@ -430,7 +430,9 @@ static void check_fused(vkslm_vk *vk, const fused_case *fc, uint32_t type, int n
                 e = INFINITY;
         ot_check(fused ? "attention from qkv rows" : "qkv write + attention", e, fc->softcap > 0 ? 1e-8 : 1e-9, what);
     }
-    if (vkslm_attn_qkv_x8(vk, D) && (!test_quick() || type == F16)) /* (quick: one pipeline more, not two) */
+    /* (not in quick mode: under qemu each of these pipelines compiles for about 40 s; the arm64 stage still runs
+     * them through the random Q4_0 model's greedy tokens against x86-64's) */
+    if (vkslm_attn_qkv_x8(vk, D) && !test_quick())
         check_fused_x8(vk, fc, type, &qkv, cache, c2, out2, ref, &params, &aseqs, fc->ff ? &tff.t : NULL, &rope,
                        sbytes ? &tsc.t : NULL, what);
     uint64_t differ = 0, cdiffer = 0, cwrong = 0;
