@@ -163,6 +163,7 @@ vec4 row4(uint h0, uint d4, int pos, bool rot) {
 #endif
 
 #ifdef X8_OUT
+#include "x8.glsl"
 // row o (D values) of q head `head` of token tok in 8 bits, added into the zeroed pair row; called by one lane
 void store_x8(uint tok, uint head, vec4 o[D4]) {
     const uint hi = tok & 1u, pair_ints = pc.n_head * D / 32u * 36u;
@@ -170,12 +171,12 @@ void store_x8(uint tok, uint head, vec4 o[D4]) {
         vec4 a4 = abs(o[8u * u]);
         [[unroll]] for (uint i = 1u; i < 8u; i++)
             a4 = max(a4, abs(o[8u * u + i]));
-        const float a = max(max(a4.x, a4.y), max(a4.z, a4.w)), dx = a / 127.0, inv = a > 0.0 ? 127.0 / a : 0.0;
+        const vec2 sc = x8_scale(max(max(a4.x, a4.y), max(a4.z, a4.w)));
         const uint at = pc.dst_off + (tok >> 1) * pair_ints + (head * D / 32u + u) * 36u;
         [[unroll]] for (uint i = 0u; i < 8u; i++)
             [[unroll]] for (uint c = 0u; c < 4u; c++)
-                atomicAdd(O8[at + 4u * i + c], int(roundEven(o[8u * u + i][c] * inv)) << (16u * hi));
-        O8[at + 32u + hi] = floatBitsToInt(dx);
+                atomicAdd(O8[at + 4u * i + c], x8_round(o[8u * u + i][c], sc.y) << (16u * hi));
+        O8[at + 32u + hi] = floatBitsToInt(sc.x);
     }
 }
 #endif

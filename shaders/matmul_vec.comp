@@ -137,6 +137,7 @@ layout(std430, binding = 5) writeonly buffer BufQ { int Q8[]; }; // X8_OUT
 #endif
 
 #include "quant_blocks.glsl"
+#include "x8.glsl"
 
 #define MAXV 8
 #ifdef QB_TEXEL
@@ -267,8 +268,9 @@ void quant_out(uint r0, uint v0, uint n) {
             a = max(a, abs(outv[j * MAXV + v]));
         for (uint o = 1u; o < 32u / n; o *= 2u)
             a = max(a, subgroupShuffleXor(a, o));
-        dx[v] = a / 127.0;
-        inv[v] = a > 0.0 ? 127.0 / a : 0.0;
+        const vec2 sc = x8_scale(a);
+        dx[v] = sc.x;
+        inv[v] = sc.y;
     }
     [[unroll]] for (uint p = 0u; p < NP; p++) {
         uint v = 2u * p;
@@ -279,8 +281,8 @@ void quant_out(uint r0, uint v0, uint n) {
         for (uint j = 0u; j < n; j++) {
             if (r0 + j >= pc.rows)
                 break;
-            int lo = int(roundEven(outv[j * MAXV + v] * inv[v]));
-            int hi = two ? int(roundEven(outv[j * MAXV + v + 1u] * inv[v + 1u])) : 0;
+            int lo = x8_round(outv[j * MAXV + v], inv[v]);
+            int hi = two ? x8_round(outv[j * MAXV + v + 1u], inv[v + 1u]) : 0;
             Q8[at + (r0 + j) % 32u] = lo + (hi << 16);
         }
         if (r0 % 32u == 0u && r0 < pc.rows) {

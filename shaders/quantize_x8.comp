@@ -4,6 +4,8 @@
 // each vector's unit scaled by its largest magnitude / 127, rounded to nearest even, the pair's two values in one
 // integer lo + 65536 hi (an odd last vector: hi 0), then the two scales and two zeros.
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
+#include "x8.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
@@ -40,11 +42,11 @@ void main() {
             x[t] = X[pc.x_off + v * pc.x_stride + 8u * g + t];
             a4 = max(a4, abs(x[t]));
         }
-        const float a = max(max(a4.x, a4.y), max(a4.z, a4.w)), inv = a > 0.0 ? 127.0 / a : 0.0;
-        dx[h] = a / 127.0;
+        const vec2 sc = x8_scale(max(max(a4.x, a4.y), max(a4.z, a4.w)));
+        dx[h] = sc.x;
         [[unroll]] for (uint t = 0u; t < 8u; t++)
             [[unroll]] for (uint c = 0u; c < 4u; c++)
-                w[4u * t + c] += int(roundEven(x[t][c] * inv)) << (16u * h);
+                w[4u * t + c] += x8_round(x[t][c], sc.y) << (16u * h);
     }
     const uint at = pc.q_off + p * pc.q_stride + g * 36u;
     [[unroll]] for (uint e = 0u; e < 32u; e++)

@@ -289,6 +289,13 @@ typedef struct fused_case {
     uint32_t splits;
 } fused_case;
 
+/* Sequence 0's K and V in the caches tc holds (each sequence's K heads, then its V heads), as the ops take them */
+static void cache_views(const ot_tensor *tc, const fused_case *fc, uint32_t es, vkslm_tensor *k0, vkslm_tensor *v0) {
+    *k0 = *v0 = tc->t;
+    k0->ne[0] = v0->ne[0] = fc->D, k0->ne[1] = v0->ne[1] = fc->n_ctx, k0->ne[2] = v0->ne[2] = fc->n_head_kv;
+    v0->offset += (uint64_t)fc->n_head_kv * fc->n_ctx * fc->D * es;
+}
+
 /* The fused decode attention with out in 8 bits (vkslm_attn_qkv_x8): the same cache as the F32 run (cache2), its
  * output (out2) in 8 bits (ot_check_x8) where that run split no token's keys (x8 never does), and the values
  * dequantized against engine/cpu's (ref) within 8 bits' error. */
@@ -304,9 +311,8 @@ static void check_fused_x8(vkslm_vk *vk, const fused_case *fc, uint32_t type, co
     CU_ASSERT_FATAL(q8 && deq && c3);
     ot_tensor tc = ot_floats(vk, cache, type, n, 1, 1, 24 * es);
     ot_tensor t8 = ot_out(vk, VKSLM_TYPE_I32, vkslm_x8_pair_ints(K), vkslm_x8_pairs(T), 1, 16);
-    vkslm_tensor k0 = tc.t, v0 = tc.t;
-    k0.ne[0] = v0.ne[0] = D, k0.ne[1] = v0.ne[1] = fc->n_ctx, k0.ne[2] = v0.ne[2] = NKV;
-    v0.offset += part * es;
+    vkslm_tensor k0, v0;
+    cache_views(&tc, fc, es, &k0, &v0);
     char w8[240];
     snprintf(w8, sizeof w8, "%s, out in 8 bits", what);
     const int split = ot_dispatches("attention combine") > 0; /* (the F32 run, just before) */
@@ -391,9 +397,8 @@ static void check_fused(vkslm_vk *vk, const fused_case *fc, uint32_t type, int n
     float *outs[2] = {out, out2}, *caches[2] = {c1, c2};
     for (int fused = 0; fused < 2; fused++) {
         ot_tensor tc = ot_floats(vk, cache, type, n, 1, 1, 24 * es), to = ot_out(vk, F32, D, NH, T, 32);
-        vkslm_tensor k0 = tc.t, v0 = tc.t;
-        k0.ne[0] = v0.ne[0] = D, k0.ne[1] = v0.ne[1] = fc->n_ctx, k0.ne[2] = v0.ne[2] = NKV;
-        v0.offset += part * es;
+        vkslm_tensor k0, v0;
+        cache_views(&tc, fc, es, &k0, &v0);
         vkslm_cmd *c = ot_begin(vk);
         vkslm_status st;
         if (fused) {

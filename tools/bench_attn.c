@@ -44,7 +44,8 @@ int main(int argc, char **argv) {
         }
     }
     one |= T > 1;
-    if ((one && fused) || !n || !nh || !nkv || nh % nkv || !D || D % 4 || !layers || !rounds || rounds > 1000 || !T || T > p + 1) {
+    if ((one && fused) || !n || !nh || !nkv || nh % nkv || !D || D % 4 || !layers || !rounds || rounds > 1000 || !T ||
+        T > p + 1) {
         fprintf(stderr, "vkslm_bench_attn: bad sizes\n");
         return 2;
     }
@@ -105,10 +106,12 @@ int main(int argc, char **argv) {
                 v.offset += part * 2;
                 vkslm_attn_params ap = {0};
                 vkslm_tensor rows = {&bq, 0, VKSLM_TYPE_F32, {D, nh + 2 * nkv, n, 1}};
-                vkslm_tensor o8 = {&bo, 0, VKSLM_TYPE_I32, {vkslm_x8_pair_ints((uint64_t)nh * D), vkslm_x8_pairs(n), 1, 1}};
-                vkslm_rope_params rope = {.mode = VKSLM_ROPE_NORMAL, .n_rot = D, .theta_base = 10000.0f, .freq_scale = 1.0f,
-                                          .attn_factor = 1.0f};
-                st = fused ? vkslm_op_attention_qkv(c, fused == 2 ? &o8 : &to, &rows, &k, &v, &tsc, &ap, &seqs, NULL, &rope)
+                vkslm_tensor o8 = {&bo, 0, VKSLM_TYPE_I32,
+                                   {vkslm_x8_pair_ints((uint64_t)nh * D), vkslm_x8_pairs(n), 1, 1}};
+                vkslm_rope_params rope = {.mode = VKSLM_ROPE_NORMAL, .n_rot = D, .theta_base = 10000.0f,
+                                          .freq_scale = 1.0f, .attn_factor = 1.0f};
+                st = fused ? vkslm_op_attention_qkv(c, fused == 2 ? &o8 : &to, &rows, &k, &v, &tsc, &ap, &seqs, NULL,
+                                                    &rope)
                            : vkslm_op_attention_seqs(c, &to, &tq, &k, &v, &tsc, &ap, &seqs);
             }
             if (st != VKSLM_OK) {
@@ -126,9 +129,11 @@ int main(int argc, char **argv) {
     }
     printf("attention, %u sequences x %u tokens up to position %u (%u/%u heads of %u), %s: %.4f ms GPU, %.4f ms CPU "
            "per layer\n", n, T, p, nh, nkv, D,
-           one ? "one dispatch per sequence" : fused == 2 ? "from qkv rows, out in 8 bits" : fused ? "from qkv rows" : "one dispatch",
-           bench_median(gpu, (int)rounds),
-           bench_median(cpu, (int)rounds));
+           one         ? "one dispatch per sequence"
+           : fused == 2 ? "from qkv rows, out in 8 bits"
+           : fused      ? "from qkv rows"
+                        : "one dispatch",
+           bench_median(gpu, (int)rounds), bench_median(cpu, (int)rounds));
     vkslm_cmd_destroy(c);
     vkslm_vk_free(vk, &bc), vkslm_vk_free(vk, &bq), vkslm_vk_free(vk, &bo), vkslm_vk_free(vk, &bp);
     vkslm_vk_free(vk, &bs), vkslm_vk_free(vk, &bsc);

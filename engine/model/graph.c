@@ -86,7 +86,7 @@ static vkslm_status step_bufs_plan(const vkslm_model_dev *m, uint32_t n_ctx, uin
         {&b->g, T * F * 4},
         {&b->u, T * 2 * F * 4},
         {&b->x8, vkslm_x8_pairs(T) * vkslm_x8_pair_ints(E) * 4},
-        {&b->att8, QK % 32 ? 0 : vkslm_x8_pairs(T) * vkslm_x8_pair_ints(QK) * 4},
+        {&b->att8, vkslm_x8_pairs(T) * vkslm_x8_pair_ints(QK) * 4},
         {&b->attn_scratch, vkslm_attn_scratch_bytes(max_tokens, hp->n_head, (uint32_t)HD, VKSLM_ATTN_DEFAULT_SPLITS)},
         {&b->embd, T * E * 4},
         {&b->logits, out[0]},
@@ -423,7 +423,7 @@ static vkslm_status qkv_write_all(vkslm_cmd *c, vkslm_step_bufs *b, const vkslm_
 static vkslm_status attend_runs(vkslm_cmd *c, const vkslm_hparams *hp, vkslm_step_bufs *b,
                                 const vkslm_graph_step *st, uint32_t ir, uint32_t count, uint32_t il,
                                 const vkslm_attn_params *ap, uint64_t scratch_row, const vkslm_tensor *ff,
-                                const vkslm_rope_params *rope, int out_x8) {
+                                const vkslm_rope_params *rope, const vkslm_tensor *out8) {
     const uint64_t HD = b->kv.head_dim, NH = hp->n_head, NKV = b->kv.n_kv_head, QK = NH * HD, f = st->runs[ir].first;
     uint32_t max_pos = 0;
     for (uint32_t i = ir; i < ir + count; i++)
@@ -437,9 +437,8 @@ static vkslm_status attend_runs(vkslm_cmd *c, const vkslm_hparams *hp, vkslm_ste
     if (!rope)
         return vkslm_op_attention_seqs(c, &att, &q, &k0, &v0, &scratch, ap, &seqs);
     vkslm_tensor rows = {&b->qkv, f * (QK + 2 * NKV * HD) * 4, VKSLM_TYPE_F32, {HD, NH + 2 * NKV, count, 1}};
-    /* out_x8 (all the step's tokens): att in 8 bits, the o product's input */
-    const vkslm_tensor att8 = {&b->att8, 0, VKSLM_TYPE_I32, {vkslm_x8_pair_ints(QK), vkslm_x8_pairs(count), 1, 1}};
-    return vkslm_op_attention_qkv(c, out_x8 ? &att8 : &att, &rows, &k0, &v0, &scratch, ap, &seqs, ff, rope);
+    /* out8: NULL, or att in 8 bits (all the step's tokens), the o product's input */
+    return vkslm_op_attention_qkv(c, out8 ? out8 : &att, &rows, &k0, &v0, &scratch, ap, &seqs, ff, rope);
 }
 
 vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_step_bufs *b, const vkslm_graph_step *st) {
@@ -589,16 +588,15 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
          * never depend on its step's other tokens) */
         const int o_fused = !R.post_norms && !vkslm_lora_has(&lora, il, VKSLM_LORA_P_O) &&
                             vkslm_op_matmul_glu_fusable(vk, &L->wo);
-        const int att_x8 = o_fused && vkslm_attn_qkv_x8(vk, (uint32_t)HD) && vkslm_op_matmul_x8_type(vk, &L->wo) &&
-                           QK % 32 == 0;
+        const int att_x8 = o_fused && vkslm_attn_qkv_x8(vk, (uint32_t)HD) && vkslm_op_matmul_x8_type(vk, &L->wo);
         const vkslm_tensor att8 = {&b->att8, 0, VKSLM_TYPE_I32, {vkslm_x8_pair_ints(QK), vkslm_x8_pairs(n), 1, 1}};
         if (attend_qkv)
-            VKSLM_TRY(attend_runs(c, hp, b, st, 0, st->n_runs, il, &ap, scratch_row, ff, &rope, att_x8));
+            VKSLM_TRY(attend_runs(c, hp, b, st, 0, st->n_runs, il, &ap, scratch_row, ff, &rope, att_x8 ? &att8 : NULL));
         for (uint32_t ir = 0; !attend_qkv && ir < st->n_runs;) {
             const vkslm_graph_run *r = &st->runs[ir];
             uint32_t stretch = multi.attend ? single_runs(st, ir) : 0;
             if (stretch >= 2) { /* runs ir .. ir + stretch - 1: one token each, of different sequences */
-                VKSLM_TRY(attend_runs(c, hp, b, st, ir, stretch, il, &ap, scratch_row, NULL, NULL, 0));
+                VKSLM_TRY(attend_runs(c, hp, b, st, ir, stretch, il, &ap, scratch_row, NULL, NULL, NULL));
                 ir += stretch;
                 continue;
             }

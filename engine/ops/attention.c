@@ -547,17 +547,16 @@ vkslm_status vkslm_op_attention_qkv(vkslm_cmd *c, const vkslm_tensor *out, const
     VKSLM_TRY(attn_setup(&a, c, x8 ? &q : out, &q, k, v, scratch, params, seqs));
     const uint32_t n_tokens = (uint32_t)vkslm_dim(&q, 2);
     const uint64_t row = (uint64_t)(a.n_head + 2u * a.n_head_kv) * a.D;
-    const uint64_t x8_ints = vkslm_x8_pair_ints((uint64_t)a.n_head * a.D) * vkslm_x8_pairs(n_tokens);
+    const uint64_t x8_row = vkslm_x8_pair_ints((uint64_t)a.n_head * a.D), x8_ints = x8_row * vkslm_x8_pairs(n_tokens);
     if (x8) {
         if (!vkslm_attn_qkv_x8(a.vk, a.D))
             return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: out in 8 bits needs head_dim a multiple of 32, not %u",
                               name, a.D);
         VKSLM_TRY(vkslm_op_check(name, "out", out, VKSLM_OP_I32, x8_ints));
-        if (vkslm_dim(out, 0) != vkslm_x8_pair_ints((uint64_t)a.n_head * a.D) ||
-            vkslm_dim(out, 1) != vkslm_x8_pairs(n_tokens) || vkslm_dim(out, 2) != 1 || vkslm_dim(out, 3) != 1)
+        if (vkslm_dim(out, 0) != x8_row || vkslm_dim(out, 1) != vkslm_x8_pairs(n_tokens) || vkslm_dim(out, 2) != 1 ||
+            vkslm_dim(out, 3) != 1)
             return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: out in 8 bits must be {%llu, %llu} (vkslm_x8)", name,
-                              (unsigned long long)vkslm_x8_pair_ints((uint64_t)a.n_head * a.D),
-                              (unsigned long long)vkslm_x8_pairs(n_tokens));
+                              (unsigned long long)x8_row, (unsigned long long)vkslm_x8_pairs(n_tokens));
         if (x8_ints > UINT32_MAX)
             return vkslm_fail(VKSLM_ERR_LIMIT, "%s: out in 8 bits is too large", name);
         a.one_split = 1; /* the workgroup that computes a row writes it */
