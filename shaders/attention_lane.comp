@@ -100,16 +100,27 @@ layout(std430, binding = 0) readonly buffer BufQ { vec4 Q[]; };
 #endif
 layout(binding = 1) uniform usamplerBuffer KT;
 layout(binding = 2) uniform usamplerBuffer VT;
+// A key's (or value's) row of D elements from vec4 index b on: KV_ROW(w, s, b) fetches it, KV_UNIT(w, s, b, d4) is
+// its elements 4 d4 .. 4 d4 + 3. With f16 a texel holds 8 elements, and the row's texels are fetched once each: a
+// texel fetch is a gather on lavapipe, and a fetch per 4 elements took twice as many (16 for D = 64, now 9). b may
+// be odd (the row starts mid-texel): a unit is picked from the texel and half it has at either parity, never by a
+// lane-dependent index.
 #ifdef KV_F16
-vec4 tex4(uvec4 w, uint i) {
-    uvec2 p = (i & 1u) != 0u ? w.zw : w.xy;
+#define KV_NT (D / 8u + 1u)
+// unit d4 of a row at b from its texels we (d4 / 2 of the row's, as an even b takes it) and wo ((d4 + 1) / 2)
+vec4 kv_unit(uvec4 we, uvec4 wo, uint b, uint d4) {
+    const uvec2 p = (b & 1u) == 0u ? ((d4 & 1u) != 0u ? we.zw : we.xy) : ((d4 & 1u) != 0u ? wo.xy : wo.zw);
     return vec4(half_unpack2(p.x), half_unpack2(p.y));
 }
-#define LOAD_K4(i) tex4(texelFetch(KT, int((i) >> 1u)), (i))
-#define LOAD_V4(i) tex4(texelFetch(VT, int((i) >> 1u)), (i))
+// (the row's last texel is ((b & 1) + D / 4 - 1) / 2: an even row fetches it twice rather than one past the row)
+#define KV_ROW(w, s, b)                                                                                  \
+    uvec4 w[KV_NT];                                                                                      \
+    [[unroll]] for (uint i_ = 0u; i_ < KV_NT; i_++)                                                      \
+        w[i_] = texelFetch(s, int(((b) >> 1) + min(i_, (((b) & 1u) + D / 4u - 1u) >> 1)))
+#define KV_UNIT(w, s, b, d4) kv_unit(w[(d4) >> 1], w[((d4) + 1u) >> 1], b, d4)
 #else
-#define LOAD_K4(i) uintBitsToFloat(texelFetch(KT, int(i)))
-#define LOAD_V4(i) uintBitsToFloat(texelFetch(VT, int(i)))
+#define KV_ROW(w, s, b)
+#define KV_UNIT(w, s, b, d4) uintBitsToFloat(texelFetch(s, int((b) + (d4))))
 #endif
 #ifdef X8_OUT
 layout(std430, binding = 3) buffer BufO8 { int O8[]; }; // (atomics)
@@ -165,18 +176,29 @@ vec4 row4(uint h0, uint d4, int pos, bool rot) {
 #ifdef X8_OUT
 #include "x8.glsl"
 // row o (D values) of q head `head` of token tok in 8 bits, added into the zeroed pair row; called by one lane
-void store_x8(uint tok, uint head, vec4 o[D4]) {
+void store_x8(uint tok, uint head, vec4 o[D4], uint lane) {
     const uint hi = tok & 1u, pair_ints = pc.n_head * D / 32u * 36u;
+    const uint at = pc.dst_off + (tok >> 1) * pair_ints + head * D / 32u * 36u; // the head's first unit
+    float inv[D / 32u];
     [[unroll]] for (uint u = 0; u < D / 32u; u++) {
         vec4 a4 = abs(o[8u * u]);
         [[unroll]] for (uint i = 1u; i < 8u; i++)
             a4 = max(a4, abs(o[8u * u + i]));
         const vec2 sc = x8_scale(max(max(a4.x, a4.y), max(a4.z, a4.w)));
-        const uint at = pc.dst_off + (tok >> 1) * pair_ints + (head * D / 32u + u) * 36u;
-        [[unroll]] for (uint i = 0u; i < 8u; i++)
-            [[unroll]] for (uint c = 0u; c < 4u; c++)
-                atomicAdd(O8[at + 4u * i + c], x8_round(o[8u * u + i][c], sc.y) << (16u * hi));
-        O8[at + 32u + hi] = floatBitsToInt(sc.x);
+        inv[u] = sc.y;
+        if (lane == u % WG)
+            O8[at + u * 36u + 32u + hi] = floatBitsToInt(sc.x);
+    }
+    [[unroll]] for (uint e0 = 0u; e0 < D; e0 += WG) {
+        float v = 0.0, iv = 0.0;
+        [[unroll]] for (uint k = 0u; k < WG; k++)
+            if (e0 + k < D) {
+                v = lane == k ? o[(e0 + k) / 4u][(e0 + k) % 4u] : v;
+                iv = lane == k ? inv[(e0 + k) / 32u] : iv;
+            }
+        const uint e = e0 + lane;
+        if (e < D)
+            atomicAdd(O8[at + (e / 32u) * 36u + e % 32u], x8_round(v, iv) << (16u * hi));
     }
 }
 #endif
@@ -290,15 +312,17 @@ void main() {
         float sc[R];
         [[unroll]] for (uint r = 0; r < R; r++)
             sc[r] = 0.0;
+        KV_ROW(kw, KT, kbase);
         [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
-            vec4 kd = LOAD_K4(kbase + d4);
+            vec4 kd = KV_UNIT(kw, KT, kbase, d4);
             [[unroll]] for (uint r = 0; r < R; r++)
                 sc[r] += dot(qv[r * D4 + d4], kd);
         }
         float alpha[R], p[R];
         softmax_step(sc, j, last_valid, pos, alpha, p);
+        KV_ROW(vw, VT, vbase);
         [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
-            vec4 vd = LOAD_V4(vbase + d4);
+            vec4 vd = KV_UNIT(vw, VT, vbase, d4);
             [[unroll]] for (uint r = 0; r < R; r++)
                 o[r * D4 + d4] = o[r * D4 + d4] * alpha[r] + p[r] * vd;
         }
@@ -338,21 +362,19 @@ void main() {
         const uint db = pc.direct != 0u ? pc.dst_off + (tok * pc.n_head + head) * D
                                         : pc.dst_off + ((hrel * pc.n_split + (s - PC_SPLIT_BASE)) * pc.n_rows + row) * (D + 2u);
         const float inv = pc.direct == 0u ? 1.0 : ll > 0.0 ? 1.0 / ll : 0.0;
-#ifdef X8_OUT // (direct: the op asks for no key split)
         vec4 ov[D4];
         [[unroll]] for (uint d4 = 0; d4 < D4; d4++)
             ov[d4] = subgroupAdd(o[r * D4 + d4] * w) * inv;
-        if (lane == 0u)
-            store_x8(tok, head, ov);
+#ifdef X8_OUT // (direct: the op asks for no key split)
+        store_x8(tok, head, ov, lane);
 #else
-        [[unroll]] for (uint d4 = 0; d4 < D4; d4++) {
-            vec4 oo = subgroupAdd(o[r * D4 + d4] * w) * inv;
-            if (lane == 0u) {
-                DST[db + 4u * d4] = oo.x;
-                DST[db + 4u * d4 + 1u] = oo.y;
-                DST[db + 4u * d4 + 2u] = oo.z;
-                DST[db + 4u * d4 + 3u] = oo.w;
-            }
+        [[unroll]] for (uint e0 = 0u; e0 < D; e0 += WG) {
+            float v = 0.0;
+            [[unroll]] for (uint k = 0u; k < WG; k++)
+                if (e0 + k < D)
+                    v = lane == k ? ov[(e0 + k) / 4u][(e0 + k) % 4u] : v;
+            if (e0 + lane < D)
+                DST[db + e0 + lane] = v;
         }
         if (pc.direct == 0u && lane == 0u) {
             DST[db + D] = ll > 0.0 ? mm : NEG_BIG;

@@ -157,6 +157,7 @@ static void test_attention_seqs(void) {
         {128, 8, 4, 6, 90, 6, 17, 0.0625f, 30.0f, 8}, /* window and soft-capping (gemma2) */
         {128, 2, 1, 3, 700, 3, 0, 0, 0, 16},         /* 6 query rows: keys split on every device */
         {80, 4, 2, 2, 300, 2, 64, 0, 0, 16},         /* split and windowed */
+        {20, 4, 2, 3, 33, 3, 0, 0, 0, 0},            /* rows of 5 vec4: f16 keys start mid-texel every other one */
     };
     static const uint32_t types[2] = {F16, F32};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
