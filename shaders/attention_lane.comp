@@ -149,26 +149,36 @@ const uint D4 = D / 4u;
 shared vec4 q_sh[R * D4]; // the tile's q rows, pre-multiplied by scale
 #ifdef FUSED_QKV
 shared vec4 own_sh[2u * D4]; // the token's own key, then its value, as the cache holds them
-// elements 4 d4 .. 4 d4 + 3 of the head at texel h0, roped for pos below n_rot when rot: the values kv_cache.comp's
+// the (cos, sin) of elements 4 d4 .. 4 d4 + 3 at pos (each element's pair; without NEOX two pairs, in cs[0] and
+// cs[1]): computed once for every row the workgroup ropes (its q heads and the token's key)
+void rope4(uint d4, int pos, out vec2 cs[4]) {
+#ifdef ROPE_NEOX
+    const uint half_rot = pc.rope.n_rot >> 1;
+    const uint p0 = 4u * d4 < half_rot ? 4u * d4 : 4u * d4 - half_rot;
+    [[unroll]] for (uint j = 0u; j < 4u; j++)
+        cs[j] = rope_cos_sin(pc.rope, p0 + j, pos);
+#else
+    cs[0] = rope_cos_sin(pc.rope, 2u * d4, pos);
+    cs[1] = rope_cos_sin(pc.rope, 2u * d4 + 1u, pos);
+    cs[2] = cs[3] = vec2(0.0);
+#endif
+}
+// elements 4 d4 .. 4 d4 + 3 of the head at texel h0, roped by cs (rope4's) below n_rot: the values kv_cache.comp's
 // rope_elem gives (the same pairs, rope_cos_sin and rope_rotate; n_rot a multiple of 8, so a texel's elements
 // rotate together and a NEOX partner texel lies n_rot / 8 texels away)
-vec4 row4(uint h0, uint d4, int pos, bool rot) {
+vec4 row4(uint h0, uint d4, vec2 cs[4]) {
     vec4 x = src4(h0 + d4);
-    if (!rot || 4u * d4 >= pc.rope.n_rot)
+    if (4u * d4 >= pc.rope.n_rot)
         return x;
 #ifdef ROPE_NEOX
     const uint half_rot = pc.rope.n_rot >> 1;
     const bool first = 4u * d4 < half_rot;
     vec4 y = src4(first ? h0 + d4 + half_rot / 4u : h0 + d4 - half_rot / 4u), r;
-    [[unroll]] for (uint j = 0u; j < 4u; j++) {
-        uint p = (first ? 4u * d4 : 4u * d4 - half_rot) + j;
-        vec2 cs = rope_cos_sin(pc.rope, p, pos);
-        r[j] = first ? rope_rotate(vec2(x[j], y[j]), cs).x : rope_rotate(vec2(y[j], x[j]), cs).y;
-    }
+    [[unroll]] for (uint j = 0u; j < 4u; j++)
+        r[j] = first ? rope_rotate(vec2(x[j], y[j]), cs[j]).x : rope_rotate(vec2(y[j], x[j]), cs[j]).y;
     return r;
 #else
-    return vec4(rope_rotate(x.xy, rope_cos_sin(pc.rope, 2u * d4, pos)),
-                rope_rotate(x.zw, rope_cos_sin(pc.rope, 2u * d4 + 1u, pos)));
+    return vec4(rope_rotate(x.xy, cs[0]), rope_rotate(x.zw, cs[1]));
 #endif
 }
 #endif
@@ -257,15 +267,15 @@ void main() {
     // the token's row; its own key in this split: the split then writes it and its value into the cache
     const uint srow = pc.q_off + gl_WorkGroupID.y * pc.src_stride;
     const bool own_in = lo <= tok_pos && tok_pos < hi;
-    [[unroll]] for (uint r = 0; r < R; r++)
-        for (uint d4 = t; d4 < D4; d4 += WG)
-            q_sh[r * D4 + d4] = r < last_valid ? row4(srow + (h * pc.group + r) * D4, d4, int(tok_pos), true) * pc.scale
-                                               : vec4(0.0);
-    if (own_in) {
-        const uint ks = srow + (pc.n_head + h) * D4, vs = ks + (pc.n_head / pc.group) * D4;
-        const uint kw = pc.kw_off + kv_seq * 4u + h * pc.head_stride * 4u + tok_pos * D;
-        for (uint d4 = t; d4 < D4; d4 += WG) {
-            vec4 kp = row4(ks, d4, int(tok_pos), true), vp = src4(vs + d4);
+    const uint ks = srow + (pc.n_head + h) * D4, vs = ks + (pc.n_head / pc.group) * D4;
+    const uint kw = pc.kw_off + kv_seq * 4u + h * pc.head_stride * 4u + tok_pos * D;
+    for (uint d4 = t; d4 < D4; d4 += WG) {
+        vec2 cs[4];
+        rope4(d4, int(tok_pos), cs);
+        [[unroll]] for (uint r = 0; r < R; r++)
+            q_sh[r * D4 + d4] = r < last_valid ? row4(srow + (h * pc.group + r) * D4, d4, cs) * pc.scale : vec4(0.0);
+        if (own_in) {
+            vec4 kp = row4(ks, d4, cs), vp = src4(vs + d4);
             kv_store(kw + 4u * d4, kp.xy);
             kv_store(kw + 4u * d4 + 2u, kp.zw);
             kv_store(kw + pc.v_delta + 4u * d4, vp.xy);
