@@ -185,7 +185,8 @@ vec4 row4(uint h0, uint d4, vec2 cs[4]) {
 
 #ifdef X8_OUT
 #include "x8.glsl"
-// row o (D values) of q head `head` of token tok in 8 bits, added into the zeroed pair row; called by one lane
+// row o (D values, the same in every lane) of q head `head` of token tok in 8 bits, added into the zeroed pair row:
+// lane l adds elements l, l + WG, ... and stores the scales of units l, l + WG, ...
 void store_x8(uint tok, uint head, vec4 o[D4], uint lane) {
     const uint hi = tok & 1u, pair_ints = pc.n_head * D / 32u * 36u;
     const uint at = pc.dst_off + (tok >> 1) * pair_ints + head * D / 32u * 36u; // the head's first unit
@@ -360,7 +361,8 @@ void main() {
 #endif
 
     // merge the lanes: weights exp(m_lane - max), then sums over the subgroup; every lane then holds the
-    // row's result, and one writes it (a store from every lane is a store per lane on a CPU device)
+    // row's result, and each stores D / WG of its elements (a store is a loop over the lanes on a CPU device,
+    // whether one lane stores or all of them: 8 such loops a row, not 64)
     [[unroll]] for (uint r = 0; r < R; r++) {
         const uint row = row0 + r;
         if (r >= last_valid)
