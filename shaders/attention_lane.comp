@@ -147,6 +147,15 @@ void kv_store(uint e, vec2 x) {
 
 const uint D4 = D / 4u;
 shared vec4 q_sh[R * D4]; // the tile's q rows, pre-multiplied by scale
+// element e0 + lane (below D) of a row every lane holds, picked by blends: with a lane-dependent index lavapipe
+// would read the row lane by lane (the merged row's stores: lane l stores elements l, l + WG, ...)
+float lane_elem(vec4 row[D4], uint e0, uint lane) {
+    float v = 0.0;
+    [[unroll]] for (uint k = 0u; k < WG; k++)
+        if (e0 + k < D)
+            v = lane == k ? row[(e0 + k) / 4u][(e0 + k) % 4u] : v;
+    return v;
+}
 #ifdef FUSED_QKV
 shared vec4 own_sh[2u * D4]; // the token's own key, then its value, as the cache holds them
 // the (cos, sin) of elements 4 d4 .. 4 d4 + 3 at pos (each element's pair; without NEOX two pairs, in cs[0] and
@@ -201,15 +210,12 @@ void store_x8(uint tok, uint head, vec4 o[D4], uint lane) {
             O8[at + u * 36u + 32u + hi] = floatBitsToInt(sc.x);
     }
     [[unroll]] for (uint e0 = 0u; e0 < D; e0 += WG) {
-        float v = 0.0, iv = 0.0;
-        [[unroll]] for (uint k = 0u; k < WG; k++)
-            if (e0 + k < D) {
-                v = lane == k ? o[(e0 + k) / 4u][(e0 + k) % 4u] : v;
-                iv = lane == k ? inv[(e0 + k) / 32u] : iv;
-            }
         const uint e = e0 + lane;
+        float iv = inv[0];
+        [[unroll]] for (uint u = 1u; u < D / 32u; u++)
+            iv = e / 32u == u ? inv[u] : iv;
         if (e < D)
-            atomicAdd(O8[at + (e / 32u) * 36u + e % 32u], x8_round(v, iv) << (16u * hi));
+            atomicAdd(O8[at + (e / 32u) * 36u + e % 32u], x8_round(lane_elem(o, e0, lane), iv) << (16u * hi));
     }
 }
 #endif
@@ -380,14 +386,9 @@ void main() {
 #ifdef X8_OUT // (direct: the op asks for no key split)
         store_x8(tok, head, ov, lane);
 #else
-        [[unroll]] for (uint e0 = 0u; e0 < D; e0 += WG) {
-            float v = 0.0;
-            [[unroll]] for (uint k = 0u; k < WG; k++)
-                if (e0 + k < D)
-                    v = lane == k ? ov[(e0 + k) / 4u][(e0 + k) % 4u] : v;
+        [[unroll]] for (uint e0 = 0u; e0 < D; e0 += WG)
             if (e0 + lane < D)
-                DST[db + e0 + lane] = v;
-        }
+                DST[db + e0 + lane] = lane_elem(ov, e0, lane);
         if (pc.direct == 0u && lane == 0u) {
             DST[db + D] = ll > 0.0 ? mm : NEG_BIG;
             DST[db + D + 1u] = ll;
