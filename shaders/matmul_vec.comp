@@ -56,7 +56,7 @@ layout(constant_id = 8) const uint GLU_OUT = 0u;
 // vector's 32-element unit scaled to -127..127 by its largest magnitude.
 //   X8_IN (weight types with qb_unit_x8): x (binding 1) arrives so; one integer multiply by a weight's centred quant
 //   (-8..7) serves both vectors of a pair, and a sum over the unit holds both sums exactly (|sum| <= 32 * 8 * 127
-//   < 2^15 for the low half). Each (row, vector) takes d * dx * sum: never dependent on the other vector of its
+//   < 2^15 for the low half; 5-bit quants, -16..15, are summed per half unit, QB_X8_HALF). Each (row, vector) takes d * dx * sum: never dependent on the other vector of its
 //   pair, on NVEC or on RPL. Not with GLU. With NORM x holds x * g so, and the mean of squares comes from x as
 //   floats (binding 6).
 //   X8_OUT: the stored outputs (with GLU_OUT the activation) are also written so into binding 5; the lanes of a
@@ -233,15 +233,30 @@ void add_units_x8(uint rowb[MAXR], uint g) {
         vec2 dm = qb_unit_x8(rowb[j] + boff, u, q, wcache[j]);
         // the quants outer, the pairs inner: a quant texel serves every pair while it is in registers (the sums of
         // the pairs are few registers; the quants of a unit, kept for pair after pair, were spilled)
-        ivec4 s4[(MAXV + 1) / 2];
+        // (QB_X8_HALF: each half of the unit summed apart, s4 and s4b: a whole unit's sum would overflow a half)
+        ivec4 s4[(MAXV + 1) / 2], s4b[(MAXV + 1) / 2];
         [[unroll]] for (uint p = 0u; p < NP; p++)
             s4[p] = q[0] * xp[p][0];
+#ifdef QB_X8_HALF
+        [[unroll]] for (uint i = 1u; i < 4u; i++)
+            [[unroll]] for (uint p = 0u; p < NP; p++)
+                s4[p] += q[i] * xp[p][i];
+        [[unroll]] for (uint p = 0u; p < NP; p++)
+            s4b[p] = q[4] * xp[p][4];
+        [[unroll]] for (uint i = 5u; i < 8u; i++)
+            [[unroll]] for (uint p = 0u; p < NP; p++)
+                s4b[p] += q[i] * xp[p][i];
+#else
         [[unroll]] for (uint i = 1u; i < 8u; i++)
             [[unroll]] for (uint p = 0u; p < NP; p++)
                 s4[p] += q[i] * xp[p][i];
+#endif
         [[unroll]] for (uint p = 0u; p < NP; p++) {
             // element = d q + m: sum = d * sum(q x) + m * sum(x), both over the rounded x, times dx
             vec2 h = x8_halves((s4[p].x + s4[p].y) + (s4[p].z + s4[p].w));
+#ifdef QB_X8_HALF // (exact: each half's sum is below 2^15)
+            h += x8_halves((s4b[p].x + s4b[p].y) + (s4b[p].z + s4b[p].w));
+#endif
             acc[j * MAXV + 2u * p] += dx[p].x * x8_unit(dm, h.x, sq[p].x);
             if (2u * p + 1u < NVEC)
                 acc[j * MAXV + 2u * p + 1u] += dx[p].y * x8_unit(dm, h.y, sq[p].y);

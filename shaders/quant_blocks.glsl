@@ -397,6 +397,38 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     }
     return sc;
 }
+// QB_X8: the quants centred, q - 16 in -16..15: each byte assembled as above but with bit 4 flipped (from qh
+// inverted), then read as a signed 5-bit number (two shifts a quant, no conversion). |q - 16| x <= 16 * 127: a sum
+// over half a unit fits a 16-bit half (16 * 16 * 127 < 2^15), a whole unit's would not, so QB_X8_HALF asks the
+// product to take each half's sum apart. Q5_1 (element d q + m = d (q - 16) + m + 16 d) has a minimum.
+#define QB_X8 1
+#define QB_X8_HALF 1
+#ifdef WTYPE_Q5_1
+#define QB_X8_MIN 1
+#endif
+ivec4 qb_s5(uint w) { return ivec4(uvec4(w) << uvec4(27u, 19u, 11u, 3u)) >> 27; }
+vec2 qb_unit_x8(uint blk, uint u, out ivec4 q[8], inout uvec4 c[QB_CACHE]) {
+    uvec4 r0, r1;
+    qb_load8(blk, r0, r1);
+#ifdef WTYPE_Q5_0
+    uint nh = ~((r0.x >> 16) | (r0.y << 16));
+    uint qs[4] = uint[4]((r0.y >> 16) | (r0.z << 16), (r0.z >> 16) | (r0.w << 16), (r0.w >> 16) | (r1.x << 16),
+                         (r1.x >> 16) | (r1.y << 16));
+    vec2 dm = vec2(half_unpack2(r0.x).x, 0.0);
+#else
+    uint nh = ~r0.y;
+    uint qs[4] = uint[4](r0.z, r0.w, r1.x, r1.y);
+    vec2 dm = half_unpack2(r0.x);
+    dm.y += 16.0 * dm.x;
+#endif
+    [[unroll]] for (uint i = 0u; i < 4u; i++) { // q[t]: elements 4t .. 4t + 3 (low nibbles, then high ones)
+        uint hl = (((nh >> (4u * i)) & 15u) * 0x02040810u) & 0x10101010u;
+        uint hh = (((nh >> (4u * i + 16u)) & 15u) * 0x02040810u) & 0x10101010u;
+        q[i] = qb_s5((qs[i] & 0x0f0f0f0fu) | hl);
+        q[4u + i] = qb_s5(((qs[i] >> 4) & 0x0f0f0f0fu) | hh);
+    }
+    return dm;
+}
 #endif
 
 #elif defined(WTYPE_Q8_0)

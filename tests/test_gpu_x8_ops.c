@@ -1,4 +1,4 @@
-/* Products with x in 8 bits (engine/ops/matmul.h, vkslm_x8; the texel mat-vec of CPU devices, Q4_0 weights):
+/* Products with x in 8 bits (engine/ops/matmul.h, vkslm_x8; the texel mat-vec of CPU devices, 4- and 5-bit weights):
  *   - taking x so: against engine/cpu's product of the same x (vkslm_cpu_quantize_x8, then dequantized), plain, with
  *     the residual add and a bias, with the norm fused (x holding x * g so, the mean of squares from x as floats), in
  *     GGUF's rows and in tiles of 32 rows, 1 to 11 vectors (pairs and an odd last vector, one pass and two); each
@@ -63,11 +63,14 @@ static vkslm_status run_in(vkslm_vk *vk, const in_case *ic, const ot_tensor *tw,
     return st;
 }
 
-static void check_in(vkslm_vk *vk, const in_case *ic, uint64_t salt) {
+/* w_in, x_in: the weights (n rows) and x (m vectors) to take, else random ones */
+static void check_in(vkslm_vk *vk, const in_case *ic, uint64_t salt, const uint8_t *w_in, const float *x_in) {
     vkslm_rng r;
     test_rng(&r, salt);
     const uint64_t k = ic->k, n = ic->n, m = ic->m;
     uint8_t *w = test_random_weights(&r, ic->type, n, k);
+    if (w_in)
+        memcpy(w, w_in, vkslm_type_row_bytes(ic->type, k) * n);
     float *x = malloc(k * m * 4), *g = malloc(k * 4), *bias = malloc(n * 4), *d0 = malloc(n * m * 4);
     float *xd = malloc(k * m * 4), *ref = malloc(n * m * 4), *out = malloc(n * m * 4), *alone = malloc(n * 4);
     int32_t *q = malloc(vkslm_x8_pair_ints(k) * vkslm_x8_pairs(m) * 4);
@@ -78,6 +81,8 @@ static void check_in(vkslm_vk *vk, const in_case *ic, uint64_t salt) {
             x[v * k + i] *= v % 2 ? 100.0f : 0.01f;
     for (uint64_t i = 0; i < k; i += 7) /* and units of them (the scale is a unit's) */
         x[i] *= 50.0f;
+    if (x_in)
+        memcpy(x, x_in, k * m * 4);
     test_random_floats(&r, g, k, 0.5f, 1.5f, F32);
     test_random_floats(&r, bias, n, -1.0f, 1.0f, F32);
     test_random_floats(&r, d0, n * m, -3.0f, 3.0f, F32);
@@ -157,9 +162,9 @@ static void test_x8_in(void) {
     if (!vkslm_vk_get_enabled(vk)->x8_products) /* a GPU: nothing takes x in 8 bits (refusals: below) */
         return;
     printf("(subgroup size %u) ", vkslm_vk_get_caps(vk)->subgroup_size);
-    static const uint32_t types[] = {Q4_0, VKSLM_TYPE_Q4_K, VKSLM_TYPE_Q4_1};
+    static const uint32_t types[] = {Q4_0, VKSLM_TYPE_Q4_K, VKSLM_TYPE_Q5_0, VKSLM_TYPE_Q4_1, VKSLM_TYPE_Q5_1};
     static const uint64_t ms[] = {1, 11, 2, 8, 5};
-    const size_t nt = test_quick() ? 2 : sizeof types / sizeof *types, nm = test_quick() ? 2 : sizeof ms / sizeof *ms;
+    const size_t nt = test_quick() ? 3 : sizeof types / sizeof *types, nm = test_quick() ? 2 : sizeof ms / sizeof *ms;
     uint64_t salt = 1;
     for (size_t t = 0; t < nt; t++)
         for (size_t mi = 0; mi < nm; mi++)
@@ -170,8 +175,45 @@ static void test_x8_in(void) {
                               .add = mode == 2, .bias = mode == 0};
                 if (ic.tile > 1)
                     ic.n = 96;
-                check_in(vk, &ic, salt++);
+                check_in(vk, &ic, salt++, NULL, NULL);
             }
+    ot_report();
+    test_gpu_assert_clean(vk);
+}
+
+/* The largest sums a unit's integers hold: every quant of a row at its least centred value (-8, or -16 for 5-bit
+ * quants; d = 1, m = 0), or at its greatest, against x at 127 in one vector of each pair and -127 in the other (the
+ * low half's sign carries into the high one), and at 127 in both: an overflow of a half would miss the reference */
+static void test_x8_extreme(void) {
+    vkslm_vk *vk = test_gpu();
+    TEST_REQUIRE_GPU(vk);
+    if (!vkslm_vk_get_enabled(vk)->x8_products)
+        return;
+    static const uint32_t types[] = {Q4_0, VKSLM_TYPE_Q4_1, VKSLM_TYPE_Q5_0, VKSLM_TYPE_Q5_1};
+    const uint64_t k = 64, n = 64, m = 4;
+    float *x = malloc(k * m * 4);
+    CU_ASSERT_FATAL(x != NULL);
+    for (uint64_t i = 0; i < k * m; i++)
+        x[i] = i / k == 1 ? -3.0f : 3.0f;
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+        const uint32_t type = types[t], bb = vkslm_type_info(type)->block_bytes;
+        const uint32_t head = type == VKSLM_TYPE_Q4_1 || type == VKSLM_TYPE_Q5_1 ? 4 : 2; /* d (and m) */
+        const uint64_t rb = vkslm_type_row_bytes(type, k);
+        uint8_t *w = calloc(rb * n, 1);
+        CU_ASSERT_FATAL(w != NULL);
+        for (uint64_t r = 0; r < n; r++)
+            for (uint64_t b = 0; b < k / 32; b++) {
+                uint8_t *blk = w + r * rb + b * bb;
+                blk[1] = 0x3c; /* d = 1 (f16) */
+                memset(blk + head, r % 2 ? 0xff : 0x00, bb - head); /* every quant (and high bit) 0, or all ones */
+            }
+        for (uint32_t tile = 1; tile <= 32; tile += 31) {
+            in_case ic = {.type = type, .k = k, .n = n, .m = m, .tile = tile};
+            check_in(vk, &ic, 900 + t, w, x);
+        }
+        free(w);
+    }
+    free(x);
     ot_report();
     test_gpu_assert_clean(vk);
 }
@@ -316,6 +358,7 @@ static void test_quantize(void) {
 int main(void) {
     static const vkslm_test tests[] = {
         {"products taking x in 8 bits, against engine/cpu", test_x8_in},
+        {"the greatest sums of 4- and 5-bit quants in 8-bit products", test_x8_extreme},
         {"products writing their output in 8 bits, against engine/cpu's quantization", test_x8_out},
         {"f32 rows in 8 bits (quantize_x8), against engine/cpu", test_quantize},
         {"bad 8-bit arguments refused", test_bad_args},

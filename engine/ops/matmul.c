@@ -356,7 +356,8 @@ int vkslm_op_matmul_glu_fusable(vkslm_vk *vk, const vkslm_tensor *w) { return te
 
 int vkslm_op_matmul_x8_type(vkslm_vk *vk, const vkslm_tensor *w) {
     return texel_kernel(vk, w) && vkslm_vk_get_enabled(vk)->x8_products &&
-           (w->type == VKSLM_TYPE_Q4_0 || w->type == VKSLM_TYPE_Q4_1 || w->type == VKSLM_TYPE_Q4_K);
+           (w->type == VKSLM_TYPE_Q4_0 || w->type == VKSLM_TYPE_Q4_1 || w->type == VKSLM_TYPE_Q4_K ||
+            w->type == VKSLM_TYPE_Q5_0 || w->type == VKSLM_TYPE_Q5_1);
 }
 
 int vkslm_op_matmul_glu_out_fusable(vkslm_vk *vk, const vkslm_tensor *w) {

@@ -105,7 +105,7 @@ static inline uint64_t vkslm_x8_pairs(uint64_t m) { return (m + 1) / 2; }
  * aligned) in 8 bits: what vkslm_cpu_quantize_x8 writes, rounded as the products that write 8 bits round (the same
  * bits for the same floats on a device), for a product taking x so where no producer writes it. */
 vkslm_status vkslm_op_quantize_x8(vkslm_cmd *c, const vkslm_tensor *q, const vkslm_tensor *x);
-/* Whether products with weight w take x in 8 bits on this device (Q4_0, Q4_1 and Q4_K weights in the texel kernel;
+/* Whether products with weight w take x in 8 bits on this device (Q4_0, Q4_1, Q4_K, Q5_0 and Q5_1 weights in the texel kernel;
  * not with VKSLM_DISABLE_X8). */
 int vkslm_op_matmul_x8_type(vkslm_vk *vk, const vkslm_tensor *w);
 /* Whether the texel kernel takes w (rows [gate | up], the up rows starting a tile) with glu_out. */
