@@ -56,7 +56,7 @@ layout(constant_id = 8) const uint GLU_OUT = 0u;
 // vector's 32-element unit scaled to -127..127 by its largest magnitude.
 //   X8_IN (weight types with qb_unit_x8): x (binding 1) arrives so; one integer multiply by a weight's centred quant
 //   (-8..7) serves both vectors of a pair, and a sum over the unit holds both sums exactly (|sum| <= 32 * 8 * 127
-//   < 2^15 for the low half; 5-bit quants, -16..15, are summed per half unit, QB_X8_HALF). Each (row, vector) takes d * dx * sum: never dependent on the other vector of its
+//   < 2^15 for the low half; wider quants are summed in parts of a unit, QB_X8_PART). Each (row, vector) takes d * dx * sum: never dependent on the other vector of its
 //   pair, on NVEC or on RPL. Not with GLU. With NORM x holds x * g so, and the mean of squares comes from x as
 //   floats (binding 6).
 //   X8_OUT: the stored outputs (with GLU_OUT the activation) are also written so into binding 5; the lanes of a
@@ -197,11 +197,15 @@ void add_units(uint rowb[MAXR], uint g, bool seq) {
     }
 }
 #ifdef QB_X8
-// the two sums a pair's integer holds: the low half (signed 16 bits) and the high one, as floats
-vec2 x8_halves(int s) {
+// the two sums a pair's integer holds: the low half (signed 16 bits) and the high one
+ivec2 x8_halves(int s) {
     int lo = (s << 16) >> 16;
-    return vec2(float(lo), float((s - lo) >> 16));
+    return ivec2(lo, (s - lo) >> 16);
 }
+#ifndef QB_X8_PART
+#define QB_X8_PART 8u
+#endif
+const uint NPART = 8u / QB_X8_PART;
 // a unit's d * sum(q x) + m * sum(x) from sum(q x) and sum(x) over the rounded x (m is 0 without QB_X8_MIN)
 float x8_unit(vec2 dm, float qx, float sx) {
 #ifdef QB_X8_MIN
@@ -222,7 +226,7 @@ void add_units_x8(uint rowb[MAXR], uint g) {
         dx[p] = uintBitsToFloat(texelFetch(XT, int(t + 8u)).xy);
 #ifdef QB_X8_MIN // the unit's sum of each vector's x (as rounded), for the weight types with a minimum
         ivec4 s4 = (xp[p][0] + xp[p][1]) + (xp[p][2] + xp[p][3]) + ((xp[p][4] + xp[p][5]) + (xp[p][6] + xp[p][7]));
-        sq[p] = x8_halves((s4.x + s4.y) + (s4.z + s4.w));
+        sq[p] = vec2(x8_halves((s4.x + s4.y) + (s4.z + s4.w)));
 #else
         sq[p] = vec2(0.0); // (unread: x8_unit)
 #endif
@@ -232,34 +236,37 @@ void add_units_x8(uint rowb[MAXR], uint g) {
         ivec4 q[8];
         vec2 dm = qb_unit_x8(rowb[j] + boff, u, q, wcache[j]);
         // the quants outer, the pairs inner: a quant texel serves every pair while it is in registers (the sums of
-        // the pairs are few registers; the quants of a unit, kept for pair after pair, were spilled)
-        // (QB_X8_HALF: each half of the unit summed apart, s4 and s4b: a whole unit's sum would overflow a half)
-        ivec4 s4[(MAXV + 1) / 2], s4b[(MAXV + 1) / 2];
-        [[unroll]] for (uint p = 0u; p < NP; p++)
-            s4[p] = q[0] * xp[p][0];
-#ifdef QB_X8_HALF
-        [[unroll]] for (uint i = 1u; i < 4u; i++)
+        // the pairs are few registers; the quants of a unit, kept for pair after pair, were spilled). A sum takes
+        // QB_X8_PART quant texels, all 8 for 4-bit quants (32 * 8 * 127 < 2^15); wider quants sum fewer per part so
+        // that a part's sum still fits a 16-bit half, and the parts add up as integers after their halves part.
+        ivec4 s4[NPART][(MAXV + 1) / 2];
+        [[unroll]] for (uint i = 0u; i < 8u; i++)
             [[unroll]] for (uint p = 0u; p < NP; p++)
-                s4[p] += q[i] * xp[p][i];
-        [[unroll]] for (uint p = 0u; p < NP; p++)
-            s4b[p] = q[4] * xp[p][4];
-        [[unroll]] for (uint i = 5u; i < 8u; i++)
-            [[unroll]] for (uint p = 0u; p < NP; p++)
-                s4b[p] += q[i] * xp[p][i];
-#else
-        [[unroll]] for (uint i = 1u; i < 8u; i++)
-            [[unroll]] for (uint p = 0u; p < NP; p++)
-                s4[p] += q[i] * xp[p][i];
-#endif
+                if (i % QB_X8_PART == 0u)
+                    s4[i / QB_X8_PART][p] = q[i] * xp[p][i];
+                else
+                    s4[i / QB_X8_PART][p] += q[i] * xp[p][i];
         [[unroll]] for (uint p = 0u; p < NP; p++) {
+            // each vector's sum over the unit's halves (a: elements 0..15, or all 32 with one part; b: 16..31)
+            ivec2 a = ivec2(0), b = ivec2(0);
+            [[unroll]] for (uint k = 0u; k < NPART; k++) {
+                ivec2 h = x8_halves((s4[k][p].x + s4[k][p].y) + (s4[k][p].z + s4[k][p].w));
+                if (k < (NPART + 1u) / 2u)
+                    a += h;
+                else
+                    b += h;
+            }
+#ifdef QB_X8_SUB // (each half its own scale, dm.x and dm.y)
+            acc[j * MAXV + 2u * p] += dx[p].x * (dm.x * float(a.x) + dm.y * float(b.x));
+            if (2u * p + 1u < NVEC)
+                acc[j * MAXV + 2u * p + 1u] += dx[p].y * (dm.x * float(a.y) + dm.y * float(b.y));
+#else
             // element = d q + m: sum = d * sum(q x) + m * sum(x), both over the rounded x, times dx
-            vec2 h = x8_halves((s4[p].x + s4[p].y) + (s4[p].z + s4[p].w));
-#ifdef QB_X8_HALF // (exact: each half's sum is below 2^15)
-            h += x8_halves((s4b[p].x + s4b[p].y) + (s4b[p].z + s4b[p].w));
-#endif
+            vec2 h = vec2(a + b);
             acc[j * MAXV + 2u * p] += dx[p].x * x8_unit(dm, h.x, sq[p].x);
             if (2u * p + 1u < NVEC)
                 acc[j * MAXV + 2u * p + 1u] += dx[p].y * x8_unit(dm, h.y, sq[p].y);
+#endif
         }
     }
 }
@@ -419,7 +426,12 @@ void main() {
             [[unroll]] for (uint j = 0u; j < RPL; j++)
                 qb_group_load(rowb[j] + boff, g0 % QB_UNITS, wcache[j]);
             for (uint t = 0u; t < QB_GROUP; t++)
-                add_units(rowb, g0 + t, true);
+#ifdef QB_X8
+                if (X8_IN != 0u)
+                    add_units_x8(rowb, g0 + t);
+                else
+#endif
+                    add_units(rowb, g0 + t, true);
         }
 #else
         for (uint g = 0u; g < pc.units; g++)

@@ -399,10 +399,10 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
 }
 // QB_X8: the quants centred, q - 16 in -16..15: each byte assembled as above but with bit 4 flipped (from qh
 // inverted), then read as a signed 5-bit number (two shifts a quant, no conversion). |q - 16| x <= 16 * 127: a sum
-// over half a unit fits a 16-bit half (16 * 16 * 127 < 2^15), a whole unit's would not, so QB_X8_HALF asks the
-// product to take each half's sum apart. Q5_1 (element d q + m = d (q - 16) + m + 16 d) has a minimum.
+// over half a unit fits a 16-bit half (16 * 16 * 127 < 2^15), a whole unit's would not, so the product sums each
+// half apart (QB_X8_PART: 4 quant texels). Q5_1 (element d q + m = d (q - 16) + m + 16 d) has a minimum.
 #define QB_X8 1
-#define QB_X8_HALF 1
+#define QB_X8_PART 4u
 #ifdef WTYPE_Q5_1
 #define QB_X8_MIN 1
 #endif
@@ -684,6 +684,27 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     }
     return qb_scales(blk, u);
 }
+#ifdef QB_TEXEL
+// QB_X8 (from the words qb_group_load keeps, as qb_unit_seq): the quants centred, q - 32 in -32..31 (bit 5 of each
+// assembled byte flipped, then read as a signed 6-bit number). A part of 8 elements sums within a 16-bit half
+// (8 * 32 * 127 < 2^15): QB_X8_PART 2. Each half unit (a sub-block) has its own scale, d * sc: (x, y), QB_X8_SUB.
+#define QB_X8 1
+#define QB_X8_PART 2u
+#define QB_X8_SUB 1
+ivec4 qb_s6(uint w) { return ivec4(uvec4(w ^ 0x20202020u) << uvec4(26u, 18u, 10u, 2u)) >> 26; }
+vec2 qb_unit_x8(uint blk, uint u, out ivec4 q[8], inout uvec4 cw[QB_CACHE]) {
+    uint c = u & 3u;
+    uint sl = 4u * (c >> 1), shh = 2u * c, k = 2u * (c & 1u);
+    [[unroll]] for (uint i = 0u; i < 4u; i++) { // q[t]: elements 4t .. 4t + 3
+        uint l0 = k == 0u ? cw[0][i] : cw[2][i], l1 = k == 0u ? cw[1][i] : cw[3][i];
+        q[i] = qb_s6(qb_nib_hi(l0, sl, cw[4][i], shh, 0x03030303u));
+        q[4u + i] = qb_s6(qb_nib_hi(l1, sl, cw[5][i], shh, 0x03030303u));
+    }
+    float d = half_unpack2(cw[7].x).x;
+    uint s = qb_comp(cw[6], u >> 1) >> (16u * (u & 1u)); // scale bytes 2u, 2u + 1
+    return vec2(d * float(int(s << 24) >> 24), d * float(int(s << 16) >> 24));
+}
+#endif
 
 #elif defined(WTYPE_IQ4_XS)
 // d @0, scales_h @2, scales_l[4] @4, qs[128] @8. Unit u = sub-block s: element j < 16 is the low

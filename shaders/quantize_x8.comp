@@ -2,7 +2,8 @@
 // Rows of f32 x in 8 bits (engine/ops/matmul.h, vkslm_x8), as vkslm_cpu_quantize_x8 writes them and as the products
 // that write 8 bits round (matmul_vec.comp's X8_OUT, attention_lane.comp's): an invocation per (vector pair, unit);
 // each vector's unit scaled by its largest magnitude / 127, rounded to nearest even, the pair's two values in one
-// integer lo + 65536 hi (an odd last vector: hi 0), then the two scales and two zeros.
+// integer lo + 65536 hi (an odd last vector: hi 0), then the two scales and two zeros. With pc.has_g each row is
+// multiplied by g (binding 2: the next norm's weights) first, as the products' X8_OUT multiply their outputs.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
 #include "x8.glsl"
@@ -17,11 +18,13 @@ layout(push_constant) uniform Push {
     uint x_stride; // vec4s between vectors
     uint q_off;    // int offset of pair 0's row in binding 1
     uint q_stride; // ints between pair rows
-    uint pad0, pad1;
+    uint g_off;    // vec4 offset of g in binding 2
+    uint has_g;
 } pc;
 
 layout(std430, binding = 0) readonly buffer BufX { vec4 X[]; };
 layout(std430, binding = 1) writeonly buffer BufQ { int Q[]; };
+layout(std430, binding = 2) readonly buffer BufG { vec4 G[]; };
 
 void main() {
     const uint i = gl_GlobalInvocationID.x, g = i % pc.units, p = i / pc.units;
@@ -40,6 +43,8 @@ void main() {
         vec4 a4 = vec4(0.0);
         [[unroll]] for (uint t = 0u; t < 8u; t++) {
             x[t] = X[pc.x_off + v * pc.x_stride + 8u * g + t];
+            if (pc.has_g != 0u)
+                x[t] *= G[pc.g_off + 8u * g + t];
             a4 = max(a4, abs(x[t]));
         }
         const vec2 sc = x8_scale(max(max(a4.x, a4.y), max(a4.z, a4.w)));

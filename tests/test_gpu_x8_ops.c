@@ -1,4 +1,4 @@
-/* Products with x in 8 bits (engine/ops/matmul.h, vkslm_x8; the texel mat-vec of CPU devices, 4- and 5-bit weights):
+/* Products with x in 8 bits (engine/ops/matmul.h, vkslm_x8; the texel mat-vec of CPU devices, 4- to 6-bit weights):
  *   - taking x so: against engine/cpu's product of the same x (vkslm_cpu_quantize_x8, then dequantized), plain, with
  *     the residual add and a bias, with the norm fused (x holding x * g so, the mean of squares from x as floats), in
  *     GGUF's rows and in tiles of 32 rows, 1 to 11 vectors (pairs and an odd last vector, one pass and two); each
@@ -162,7 +162,7 @@ static void test_x8_in(void) {
     if (!vkslm_vk_get_enabled(vk)->x8_products) /* a GPU: nothing takes x in 8 bits (refusals: below) */
         return;
     printf("(subgroup size %u) ", vkslm_vk_get_caps(vk)->subgroup_size);
-    static const uint32_t types[] = {Q4_0, VKSLM_TYPE_Q4_K, VKSLM_TYPE_Q5_0, VKSLM_TYPE_Q4_1, VKSLM_TYPE_Q5_1};
+    static const uint32_t types[] = {Q4_0, VKSLM_TYPE_Q4_K, VKSLM_TYPE_Q5_0, VKSLM_TYPE_Q4_1, VKSLM_TYPE_Q5_1, VKSLM_TYPE_Q6_K};
     static const uint64_t ms[] = {1, 11, 2, 8, 5};
     const size_t nt = test_quick() ? 3 : sizeof types / sizeof *types, nm = test_quick() ? 2 : sizeof ms / sizeof *ms;
     uint64_t salt = 1;
@@ -181,16 +181,16 @@ static void test_x8_in(void) {
     test_gpu_assert_clean(vk);
 }
 
-/* The largest sums a unit's integers hold: every quant of a row at its least centred value (-8, or -16 for 5-bit
- * quants; d = 1, m = 0), or at its greatest, against x at 127 in one vector of each pair and -127 in the other (the
+/* The largest sums a unit's integers hold: every quant of a row at its least centred value (-8, -16 for 5-bit
+ * quants, -32 for 6-bit ones; d = 1, m = 0, Q6_K's scales 1), or at its greatest, against x at 127 in one vector of each pair and -127 in the other (the
  * low half's sign carries into the high one), and at 127 in both: an overflow of a half would miss the reference */
 static void test_x8_extreme(void) {
     vkslm_vk *vk = test_gpu();
     TEST_REQUIRE_GPU(vk);
     if (!vkslm_vk_get_enabled(vk)->x8_products)
         return;
-    static const uint32_t types[] = {Q4_0, VKSLM_TYPE_Q4_1, VKSLM_TYPE_Q5_0, VKSLM_TYPE_Q5_1};
-    const uint64_t k = 64, n = 64, m = 4;
+    static const uint32_t types[] = {Q4_0, VKSLM_TYPE_Q4_1, VKSLM_TYPE_Q5_0, VKSLM_TYPE_Q5_1, VKSLM_TYPE_Q6_K};
+    const uint64_t k = 256, n = 64, m = 4;
     float *x = malloc(k * m * 4);
     CU_ASSERT_FATAL(x != NULL);
     for (uint64_t i = 0; i < k * m; i++)
@@ -202,10 +202,17 @@ static void test_x8_extreme(void) {
         uint8_t *w = calloc(rb * n, 1);
         CU_ASSERT_FATAL(w != NULL);
         for (uint64_t r = 0; r < n; r++)
-            for (uint64_t b = 0; b < k / 32; b++) {
+            for (uint64_t b = 0; b < k / vkslm_type_info(type)->block_elems; b++) {
                 uint8_t *blk = w + r * rb + b * bb;
-                blk[1] = 0x3c; /* d = 1 (f16) */
-                memset(blk + head, r % 2 ? 0xff : 0x00, bb - head); /* every quant (and high bit) 0, or all ones */
+                /* every quant (and high bit) 0, or all ones */
+                if (type == VKSLM_TYPE_Q6_K) { /* ql, qh, then 16 int8 scales and d */
+                    memset(blk, r % 2 ? 0xff : 0x00, 192);
+                    memset(blk + 192, 1, 16);
+                    blk[208] = 0x00, blk[209] = 0x3c;
+                } else {
+                    blk[0] = 0x00, blk[1] = 0x3c; /* d = 1 (f16) */
+                    memset(blk + head, r % 2 ? 0xff : 0x00, bb - head);
+                }
             }
         for (uint32_t tile = 1; tile <= 32; tile += 31) {
             in_case ic = {.type = type, .k = k, .n = n, .m = m, .tile = tile};
@@ -305,8 +312,8 @@ static void test_refused_elsewhere(void) {
     }
 }
 
-/* vkslm_op_quantize_x8 against vkslm_cpu_quantize_x8 (as a device rounds: ot_check_x8), units of zeros included;
- * and its refusals */
+/* vkslm_op_quantize_x8 against vkslm_cpu_quantize_x8 (as a device rounds: ot_check_x8), units of zeros included,
+ * with and without rows times g; and its refusals */
 static void test_quantize(void) {
     vkslm_vk *vk = test_gpu();
     TEST_REQUIRE_GPU(vk);
@@ -319,46 +326,53 @@ static void test_quantize(void) {
             const uint64_t k = ks[ki], m = ms[mi], ints = vkslm_x8_pair_ints(k) * vkslm_x8_pairs(m);
             vkslm_rng r;
             test_rng(&r, salt++);
-            float *x = malloc(k * m * 4);
+            float *x = malloc(k * m * 4), *g = malloc(k * 4);
             int32_t *q = malloc(ints * 4);
-            CU_ASSERT_FATAL(x && q);
+            CU_ASSERT_FATAL(x && q && g);
             test_random_floats(&r, x, k * m, -3.0f, 3.0f, F32);
+            test_random_floats(&r, g, k, -1.5f, 1.5f, F32);
+            const int with_g = mi % 2 == 1;
             for (uint64_t e = 0; e < 32; e++) /* the last vector's second unit: zeros (scale 0) */
                 x[(m - 1) * k + 32 + e] = 0.0f;
-            ot_tensor tx = ot_floats(vk, x, F32, k, m, 1, 16);
+            ot_tensor tx = ot_floats(vk, x, F32, k, m, 1, 16), tg = ot_floats(vk, g, F32, k, 1, 1, 32);
             ot_tensor tq = ot_out(vk, I32, vkslm_x8_pair_ints(k), vkslm_x8_pairs(m), 1, 16);
             char what[64];
-            snprintf(what, sizeof what, "quantize_x8 k=%llu m=%llu", (unsigned long long)k, (unsigned long long)m);
+            snprintf(what, sizeof what, "quantize_x8 k=%llu m=%llu%s", (unsigned long long)k, (unsigned long long)m,
+                     with_g ? " times g" : "");
             vkslm_cmd *c = ot_begin(vk);
-            CU_ASSERT_EQUAL_FATAL(ot_submit(c, vkslm_op_quantize_x8(c, &tq.t, &tx.t), what), VKSLM_OK);
+            vkslm_status st = vkslm_op_quantize_x8(c, &tq.t, &tx.t, with_g ? &tg.t : NULL);
+            CU_ASSERT_EQUAL_FATAL(ot_submit(c, st, what), VKSLM_OK);
             CU_ASSERT_FATAL(ot_read(vk, &tq, q, ints, what));
-            ot_check_x8(q, x, NULL, k, m, what);
-            ot_free(vk, &tx), ot_free(vk, &tq);
-            free(x), free(q);
+            ot_check_x8(q, x, with_g ? g : NULL, k, m, what);
+            ot_free(vk, &tx), ot_free(vk, &tq), ot_free(vk, &tg);
+            free(x), free(q), free(g);
         }
-    /* refusals: rows of 40 elements, a q of the wrong shape, x not on 16 bytes */
+    /* refusals: rows of 40 elements, a q of the wrong shape, x not on 16 bytes, a bad g */
     float x[80] = {0};
     ot_tensor t40 = ot_floats(vk, x, F32, 40, 2, 1, 16), t64 = ot_floats(vk, x, F32, 64, 1, 1, 16);
     ot_tensor tq = ot_out(vk, I32, vkslm_x8_pair_ints(64), 2, 1, 16), tq40 = ot_out(vk, I32, 45, 1, 1, 16);
-    ot_tensor todd = ot_floats(vk, x, F32, 64, 1, 1, 16);
+    ot_tensor todd = ot_floats(vk, x, F32, 64, 1, 1, 16), t32 = ot_floats(vk, x, F32, 32, 1, 1, 16);
     vkslm_tensor odd = todd.t;
     odd.offset += 4;
     vkslm_tensor q1 = tq.t;
     q1.ne[1] = 1;
     vkslm_cmd *c = ot_begin(vk);
-    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &tq40.t, &t40.t), VKSLM_ERR_INVALID_ARG);
-    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &tq.t, &t64.t), VKSLM_ERR_INVALID_ARG);
-    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &odd), VKSLM_ERR_INVALID_ARG);
-    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &t64.t), VKSLM_OK);
+    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &tq40.t, &t40.t, NULL), VKSLM_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &tq.t, &t64.t, NULL), VKSLM_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &odd, NULL), VKSLM_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &t64.t, &t32.t), VKSLM_ERR_INVALID_ARG); /* g of 32 floats */
+    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &t64.t, &odd), VKSLM_ERR_INVALID_ARG);   /* g not on 16 bytes */
+    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &t64.t, &tq.t), VKSLM_ERR_INVALID_ARG);  /* g not F32 */
+    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &t64.t, NULL), VKSLM_OK);
     CU_ASSERT_EQUAL(ot_submit(c, VKSLM_OK, "quantize_x8 refusals"), VKSLM_OK);
-    ot_free(vk, &t40), ot_free(vk, &t64), ot_free(vk, &tq), ot_free(vk, &tq40), ot_free(vk, &todd);
+    ot_free(vk, &t40), ot_free(vk, &t64), ot_free(vk, &tq), ot_free(vk, &tq40), ot_free(vk, &todd), ot_free(vk, &t32);
     test_gpu_assert_clean(vk);
 }
 
 int main(void) {
     static const vkslm_test tests[] = {
         {"products taking x in 8 bits, against engine/cpu", test_x8_in},
-        {"the greatest sums of 4- and 5-bit quants in 8-bit products", test_x8_extreme},
+        {"the greatest sums of 4-, 5- and 6-bit quants in 8-bit products", test_x8_extreme},
         {"products writing their output in 8 bits, against engine/cpu's quantization", test_x8_out},
         {"f32 rows in 8 bits (quantize_x8), against engine/cpu", test_quantize},
         {"bad 8-bit arguments refused", test_bad_args},

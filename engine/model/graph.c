@@ -484,7 +484,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     /* Products that store into the stream also write it times the next norm's weights in 8 bits (x8e), where the
      * product that reads it takes its input so (engine/ops/matmul.h: two rows a 32-bit integer); x8_holds says
      * that x8e holds the stream's rows for the next norm product. The logits' product reads it where the output
-     * rows are all the step's rows (decode). */
+     * rows are all the step's rows (decode); in other steps it quantizes its rows itself (below). */
     const vkslm_tensor x8e = {&b->x8, 0, VKSLM_TYPE_I32, {vkslm_x8_pair_ints(E), vkslm_x8_pairs(n), 1, 1}};
     const int out_x8 = st->n_out == n && st->out_rows[0] == 0 && st->out_rows[n - 1] == n - 1 &&
                        vkslm_op_matmul_norm_fusable(vk, &m->output, &m->output_norm) &&
@@ -611,7 +611,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             ir++;
         }
         if (att_x8 && !attend_qkv)
-            VKSLM_TRY(vkslm_op_quantize_x8(c, &att8, &att));
+            VKSLM_TRY(vkslm_op_quantize_x8(c, &att8, &att, NULL));
         const vkslm_matmul_fuse add = {.add = 1};
         if (o_fused) {
             /* x += att Wo (and x times the feed-forward's norm weights in 8 bits where its product takes them) */
@@ -704,12 +704,25 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
     vkslm_tensor xn = act2(&b->h, 0, E, rows);                           /* (E, rows) normed */
     vkslm_tensor logits = act2(&b->logits, 0, V, rows);                  /* (V, rows) */
     const int contiguous = st->out_rows[rows - 1] - r0 + 1 == rows;
-    if (contiguous && vkslm_op_matmul_norm_fusable(vk, &m->output, &m->output_norm)) {
-        /* logits = norm(x) Woutput in one dispatch */
+    const int fusable = vkslm_op_matmul_norm_fusable(vk, &m->output, &m->output_norm);
+    /* the product takes its rows in 8 bits wherever its weights do, in every step (a token's logits never depend on
+     * its step's other rows): as the last down product wrote them where the output rows are all the step's rows
+     * (x8_holds), else quantized here from the rows times the norm's weights, rounded as that product rounds */
+    const int out8 = fusable && vkslm_op_matmul_x8_type(vk, &m->output) && E % 32 == 0;
+    if (out8 || (contiguous && fusable)) {
+        /* logits = norm(x) Woutput in one dispatch (the rows gathered first where they are not one range) */
         vkslm_tensor xo = act2(&b->x, (uint64_t)r0 * E * 4, E, rows);
+        if (!contiguous) {
+            vkslm_tensor out_ids = {&b->out_ids, 0, VKSLM_TYPE_I32, {rows, 1, 1, 1}};
+            VKSLM_TRY(vkslm_op_get_rows(c, &xn, &x, &out_ids));
+            xo = xn;
+        }
+        const vkslm_tensor x8o = {&b->x8, 0, VKSLM_TYPE_I32, {vkslm_x8_pair_ints(E), vkslm_x8_pairs(rows), 1, 1}};
+        if (out8 && !(x8_holds && out_x8))
+            VKSLM_TRY(vkslm_op_quantize_x8(c, &x8o, &xo, &m->output_norm));
         const vkslm_matmul_fuse f = {.norm = &m->output_norm, .eps = eps}, f8 = {.norm = &m->output_norm, .eps = eps,
                                                                                  .norm_x = &xo};
-        VKSLM_TRY(vkslm_op_matmul_fused(c, &logits, &m->output, x8_holds ? &x8e : &xo, NULL, x8_holds ? &f8 : &f, 0));
+        VKSLM_TRY(vkslm_op_matmul_fused(c, &logits, &m->output, out8 ? &x8o : &xo, NULL, out8 ? &f8 : &f, 0));
     } else if (contiguous) {
         vkslm_tensor xo = act2(&b->x, (uint64_t)r0 * E * 4, E, rows);
         VKSLM_TRY(vkslm_op_rms_norm(c, &xn, &xo, &m->output_norm, eps));

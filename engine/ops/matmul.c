@@ -357,7 +357,7 @@ int vkslm_op_matmul_glu_fusable(vkslm_vk *vk, const vkslm_tensor *w) { return te
 int vkslm_op_matmul_x8_type(vkslm_vk *vk, const vkslm_tensor *w) {
     return texel_kernel(vk, w) && vkslm_vk_get_enabled(vk)->x8_products &&
            (w->type == VKSLM_TYPE_Q4_0 || w->type == VKSLM_TYPE_Q4_1 || w->type == VKSLM_TYPE_Q4_K ||
-            w->type == VKSLM_TYPE_Q5_0 || w->type == VKSLM_TYPE_Q5_1);
+            w->type == VKSLM_TYPE_Q5_0 || w->type == VKSLM_TYPE_Q5_1 || w->type == VKSLM_TYPE_Q6_K);
 }
 
 int vkslm_op_matmul_glu_out_fusable(vkslm_vk *vk, const vkslm_tensor *w) {
@@ -384,12 +384,12 @@ vkslm_status vkslm_op_matmul(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_te
 
 /* ---- x in 8 bits from f32 rows (shaders/quantize_x8.comp) ----------------------------------------------------- */
 typedef struct x8_push {
-    uint32_t units, n_vec, x_off, x_stride, q_off, q_stride, pad0, pad1;
+    uint32_t units, n_vec, x_off, x_stride, q_off, q_stride, g_off, has_g;
 } x8_push;
 #define X8_AT(field) VKSLM_OP_PUSH(x8_push, field)
 #define X8_WG 64u
 
-vkslm_status vkslm_op_quantize_x8(vkslm_cmd *c, const vkslm_tensor *q, const vkslm_tensor *x) {
+vkslm_status vkslm_op_quantize_x8(vkslm_cmd *c, const vkslm_tensor *q, const vkslm_tensor *x, const vkslm_tensor *g) {
     const char *name = "quantize_x8";
     VKSLM_TRY(VKSLM_OP_PRESENT(name, q, x));
     const uint64_t k = vkslm_dim(x, 0), m = vkslm_dim(x, 1);
@@ -401,19 +401,23 @@ vkslm_status vkslm_op_quantize_x8(vkslm_cmd *c, const vkslm_tensor *q, const vks
                           (unsigned long long)vkslm_x8_pair_ints(k), (unsigned long long)vkslm_x8_pairs(m));
     if ((x->buf->offset + x->offset) % 16u)
         return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: x must start on 16 bytes", name);
+    if (g && (!g->buf || g->type != VKSLM_TYPE_F32 || vkslm_tensor_nelems(g) < k || (g->buf->offset + g->offset) % 16u))
+        return vkslm_fail(VKSLM_ERR_INVALID_ARG, "%s: g must be %llu floats or more, on 16 bytes", name,
+                          (unsigned long long)k);
     const uint64_t work = vkslm_x8_pairs(m) * (k / 32), qints = vkslm_x8_pair_ints(k) * vkslm_x8_pairs(m);
     if (work > UINT32_MAX || qints > UINT32_MAX || k * m / 4 > UINT32_MAX)
         return vkslm_fail(VKSLM_ERR_LIMIT, "%s: %llu x %llu elements are too many", name, (unsigned long long)k,
                           (unsigned long long)m);
     uint32_t spec[1] = {X8_WG};
     x8_push pc = {.units = (uint32_t)(k / 32), .n_vec = (uint32_t)m, .x_stride = (uint32_t)(k / 4),
-                  .q_stride = (uint32_t)vkslm_x8_pair_ints(k)};
+                  .q_stride = (uint32_t)vkslm_x8_pair_ints(k), .has_g = g != NULL};
     vkslm_op op = {
         .name = name, .shader = VKSLM_SHADER_QUANTIZE_X8, .spec = spec, .n_spec = 1, .push = &pc,
         .push_size = sizeof pc, .grid = {{.per = work, .div = X8_WG}},
         .arg = {
             {"x", x, .types = VKSLM_OP_F32, .unit = 16, .off_at = X8_AT(x_off), .size = k * m * 4},
             {"q", q, .write = 1, .types = VKSLM_OP_I32, .off_at = X8_AT(q_off), .size = qints * 4},
+            {"g", g, .optional = 1, .types = VKSLM_OP_F32, .unit = 16, .off_at = X8_AT(g_off), .size = k * 4},
         },
         .bytes = (double)k * m * 4 + (double)qints * 4, .flops = 3.0 * (double)k * m,
     };

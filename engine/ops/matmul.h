@@ -103,9 +103,11 @@ static inline uint64_t vkslm_x8_pair_ints(uint64_t k) { return k / 32 * 36; }
 static inline uint64_t vkslm_x8_pairs(uint64_t m) { return (m + 1) / 2; }
 /* q (I32 {vkslm_x8_pair_ints(K), vkslm_x8_pairs(m)}) = the rows of x (F32 {K, m}, K a multiple of 32, 16-byte
  * aligned) in 8 bits: what vkslm_cpu_quantize_x8 writes, rounded as the products that write 8 bits round (the same
- * bits for the same floats on a device), for a product taking x so where no producer writes it. */
-vkslm_status vkslm_op_quantize_x8(vkslm_cmd *c, const vkslm_tensor *q, const vkslm_tensor *x);
-/* Whether products with weight w take x in 8 bits on this device (Q4_0, Q4_1, Q4_K, Q5_0 and Q5_1 weights in the texel kernel;
+ * bits for the same floats on a device), for a product taking x so where no producer writes it. With g (F32, K or
+ * more, 16-byte aligned; NULL: none) each row is multiplied by g first, as a producer's x8_g. */
+vkslm_status vkslm_op_quantize_x8(vkslm_cmd *c, const vkslm_tensor *q, const vkslm_tensor *x, const vkslm_tensor *g);
+/* Whether products with weight w take x in 8 bits on this device (Q4_0, Q4_1, Q4_K, Q5_0, Q5_1 and Q6_K weights in the texel
+ * kernel;
  * not with VKSLM_DISABLE_X8). */
 int vkslm_op_matmul_x8_type(vkslm_vk *vk, const vkslm_tensor *w);
 /* Whether the texel kernel takes w (rows [gate | up], the up rows starting a tile) with glu_out. */
