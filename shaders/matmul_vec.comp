@@ -56,8 +56,8 @@ layout(constant_id = 8) const uint GLU_OUT = 0u;
 // vector's 32-element unit scaled to -127..127 by its largest magnitude.
 //   X8_IN (weight types with qb_unit_x8): x (binding 1) arrives so; one integer multiply by a weight's centred quant
 //   (-8..7) serves both vectors of a pair, and a sum over the unit holds both sums exactly (|sum| <= 32 * 8 * 127
-//   < 2^15 for the low half; wider quants are summed in parts of a unit, QB_X8_PART). Each (row, vector) takes d * dx * sum: never dependent on the other vector of its
-//   pair, on NVEC or on RPL. Not with GLU. With NORM x holds x * g so, and the mean of squares comes from x as
+//   < 2^15 for the low half; wider quants are summed in parts of a unit, QB_X8_PART). Each (row, vector) takes
+//   d * dx * sum: never dependent on the other vector of its pair, on NVEC or on RPL. Not with GLU. With NORM x holds x * g so, and the mean of squares comes from x as
 //   floats (binding 6).
 //   X8_OUT: the stored outputs (with GLU_OUT the activation) are also written so into binding 5; the lanes of a
 //   32-row block take its largest magnitude together (subgroup shuffles), so a unit's scale is the whole unit's.
@@ -203,9 +203,9 @@ ivec2 x8_halves(int s) {
     return ivec2(lo, (s - lo) >> 16);
 }
 #ifndef QB_X8_PART
-#define QB_X8_PART 8u
+#define QB_X8_PART 8 // (no suffix: #if compares it)
 #endif
-const uint NPART = 8u / QB_X8_PART;
+const uint NPART = 8u / uint(QB_X8_PART);
 // a unit's d * sum(q x) + m * sum(x) from sum(q x) and sum(x) over the rounded x (m is 0 without QB_X8_MIN)
 float x8_unit(vec2 dm, float qx, float sx) {
 #ifdef QB_X8_MIN
@@ -239,13 +239,28 @@ void add_units_x8(uint rowb[MAXR], uint g) {
         // the pairs are few registers; the quants of a unit, kept for pair after pair, were spilled). A sum takes
         // QB_X8_PART quant texels, all 8 for 4-bit quants (32 * 8 * 127 < 2^15); wider quants sum fewer per part so
         // that a part's sum still fits a 16-bit half, and the parts add up as integers after their halves part.
+#if QB_X8_PART == 8 // one part: the unit's sums as they were before the parts (the same code for 4-bit quants)
+        ivec4 s4[(MAXV + 1) / 2];
+        [[unroll]] for (uint p = 0u; p < NP; p++)
+            s4[p] = q[0] * xp[p][0];
+        [[unroll]] for (uint i = 1u; i < 8u; i++)
+            [[unroll]] for (uint p = 0u; p < NP; p++)
+                s4[p] += q[i] * xp[p][i];
+        [[unroll]] for (uint p = 0u; p < NP; p++) {
+            vec2 h = vec2(x8_halves((s4[p].x + s4[p].y) + (s4[p].z + s4[p].w)));
+            acc[j * MAXV + 2u * p] += dx[p].x * x8_unit(dm, h.x, sq[p].x);
+            if (2u * p + 1u < NVEC)
+                acc[j * MAXV + 2u * p + 1u] += dx[p].y * x8_unit(dm, h.y, sq[p].y);
+        }
+#else
+        const uint PART = uint(QB_X8_PART);
         ivec4 s4[NPART][(MAXV + 1) / 2];
         [[unroll]] for (uint i = 0u; i < 8u; i++)
             [[unroll]] for (uint p = 0u; p < NP; p++)
-                if (i % QB_X8_PART == 0u)
-                    s4[i / QB_X8_PART][p] = q[i] * xp[p][i];
+                if (i % PART == 0u)
+                    s4[i / PART][p] = q[i] * xp[p][i];
                 else
-                    s4[i / QB_X8_PART][p] += q[i] * xp[p][i];
+                    s4[i / PART][p] += q[i] * xp[p][i];
         [[unroll]] for (uint p = 0u; p < NP; p++) {
             // each vector's sum over the unit's halves (a: elements 0..15, or all 32 with one part; b: 16..31)
             ivec2 a = ivec2(0), b = ivec2(0);
@@ -268,6 +283,7 @@ void add_units_x8(uint rowb[MAXR], uint g) {
                 acc[j * MAXV + 2u * p + 1u] += dx[p].y * x8_unit(dm, h.y, sq[p].y);
 #endif
         }
+#endif
     }
 }
 #endif

@@ -402,7 +402,7 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
 // over half a unit fits a 16-bit half (16 * 16 * 127 < 2^15), a whole unit's would not, so the product sums each
 // half apart (QB_X8_PART: 4 quant texels). Q5_1 (element d q + m = d (q - 16) + m + 16 d) has a minimum.
 #define QB_X8 1
-#define QB_X8_PART 4u
+#define QB_X8_PART 4
 #ifdef WTYPE_Q5_1
 #define QB_X8_MIN 1
 #endif
@@ -689,7 +689,7 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
 // assembled byte flipped, then read as a signed 6-bit number). A part of 8 elements sums within a 16-bit half
 // (8 * 32 * 127 < 2^15): QB_X8_PART 2. Each half unit (a sub-block) has its own scale, d * sc: (x, y), QB_X8_SUB.
 #define QB_X8 1
-#define QB_X8_PART 2u
+#define QB_X8_PART 2
 #define QB_X8_SUB 1
 ivec4 qb_s6(uint w) { return ivec4(uvec4(w ^ 0x20202020u) << uvec4(26u, 18u, 10u, 2u)) >> 26; }
 vec2 qb_unit_x8(uint blk, uint u, out ivec4 q[8], inout uvec4 cw[QB_CACHE]) {
