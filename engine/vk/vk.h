@@ -147,7 +147,7 @@ typedef struct vkslm_vk_enabled {
                           * specialization constant 100 (SOFT_F16 in shaders/half.glsl) = this */
     int texel_buffers;   /* bindings as uniform texel buffers (vkslm_vk_bind_texels): a CPU device, the format
                           * is there, a view spans the whole storage range, VKSLM_DISABLE_TEXEL is unset */
-    int x8_products;     /* the texel mat-vec takes 4-bit weights times x in 8 bits, summed in integers
+    int x8_products;     /* the texel mat-vec takes 4- to 6-bit weights times x in 8 bits, summed in integers
                           * (engine/ops/matmul.c): texel_buffers, subgroup shuffles in compute, VKSLM_DISABLE_X8
                           * unset */
     uint32_t matvec_rpl; /* VKSLM_MATVEC_RPL (1..32): rows per invocation of the mat-vec kernel (at most 4 in
