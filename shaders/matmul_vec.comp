@@ -57,8 +57,8 @@ layout(constant_id = 8) const uint GLU_OUT = 0u;
 //   X8_IN (weight types with qb_unit_x8): x (binding 1) arrives so; one integer multiply by a weight's centred quant
 //   (-8..7) serves both vectors of a pair, and a sum over the unit holds both sums exactly (|sum| <= 32 * 8 * 127
 //   < 2^15 for the low half; wider quants are summed in parts of a unit, QB_X8_PART). Each (row, vector) takes
-//   d * dx * sum: never dependent on the other vector of its pair, on NVEC or on RPL. Not with GLU. With NORM x holds x * g so, and the mean of squares comes from x as
-//   floats (binding 6).
+//   d * dx * sum: never dependent on the other vector of its pair, on NVEC or on RPL. Not with GLU. With NORM x
+//   holds x * g so, and the mean of squares comes from x as floats (binding 6).
 //   X8_OUT: the stored outputs (with GLU_OUT the activation) are also written so into binding 5; the lanes of a
 //   32-row block take its largest magnitude together (subgroup shuffles), so a unit's scale is the whole unit's.
 //   With pc.fuse & 4 the outputs are multiplied by g (binding 7) first: the next product's norm weights.

@@ -372,30 +372,43 @@ void qb_quads(uint blk, uint u, uint i, out vec4 lo, out vec4 hi) {
     hi = qb_bytes(q, 4u, 15u) + vec4(((uvec4(qh) >> (sh + 16u)) & 1u) << 4);
 }
 #ifdef QB_TEXEL
+// A block from its first 8 words (qb_load8): qh, the quant words qs (quant word i: the nibbles of elements 4i..4i+3
+// low, 16+4i..16+4i+3 high) and (d, m) (m 0 for Q5_0).
+vec2 qb_q5_words(uvec4 r0, uvec4 r1, out uint qh, out uint qs[4]) {
+#ifdef WTYPE_Q5_0
+    qh = (r0.x >> 16) | (r0.y << 16);
+    qs = uint[4]((r0.y >> 16) | (r0.z << 16), (r0.z >> 16) | (r0.w << 16), (r0.w >> 16) | (r1.x << 16),
+                 (r1.x >> 16) | (r1.y << 16));
+    return vec2(half_unpack2(r0.x).x, 0.0);
+#else
+    qh = r0.y;
+    qs = uint[4](r0.z, r0.w, r1.x, r1.y);
+    return half_unpack2(r0.x);
+#endif
+}
+// The 5-bit quants of quant word w (word i of the block; hi: its high nibbles) assembled one per byte, bit 4 from h:
+// bits 4i..4i+3 of h (16 on for hi) go to bit 4 of the four bytes as a 4-bit n times 2^4 + 2^11 + 2^18 + 2^25
+// (copies 7 bits apart: none overlap, no carries)
+uint qb_q5_bytes(uint w, uint h, uint i, bool hi) {
+    uint b = (((h >> (4u * i + (hi ? 16u : 0u))) & 15u) * 0x02040810u) & 0x10101010u;
+    return ((hi ? w >> 4 : w) & 0x0f0f0f0fu) | b;
+}
 #define QB_HAS_UNIT 1
 vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
     uvec4 r0, r1;
     qb_load8(blk, r0, r1);
-#ifdef WTYPE_Q5_0
-    uint qh = (r0.x >> 16) | (r0.y << 16);
-    uint qs[4] = uint[4]((r0.y >> 16) | (r0.z << 16), (r0.z >> 16) | (r0.w << 16), (r0.w >> 16) | (r1.x << 16),
-                         (r1.x >> 16) | (r1.y << 16));
-    float d = half_unpack2(r0.x).x;
-    vec4 sc = vec4(d, -16.0 * d, d, -16.0 * d);
-#else
-    uint qh = r0.y;
-    uint qs[4] = uint[4](r0.z, r0.w, r1.x, r1.y);
-    vec4 sc = half_unpack2(r0.x).xyxy;
-#endif
-    // the 5-bit quants assembled in the words, one conversion each: bits 4i..4i+3 of qh go to bit 4 of the four
-    // bytes as a 4-bit n times 2^4 + 2^11 + 2^18 + 2^25 (copies 7 bits apart: none overlap, no carries)
+    uint qh, qs[4];
+    vec2 dm = qb_q5_words(r0, r1, qh, qs);
+    // the quants assembled in the words, one conversion each
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
-        uint hl = (((qh >> (4u * i)) & 15u) * 0x02040810u) & 0x10101010u;
-        uint hh = (((qh >> (4u * i + 16u)) & 15u) * 0x02040810u) & 0x10101010u;
-        q[2u * i] = qb_bytes((qs[i] & 0x0f0f0f0fu) | hl, 0u, 31u);
-        q[2u * i + 1u] = qb_bytes(((qs[i] >> 4) & 0x0f0f0f0fu) | hh, 0u, 31u);
+        q[2u * i] = qb_bytes(qb_q5_bytes(qs[i], qh, i, false), 0u, 31u);
+        q[2u * i + 1u] = qb_bytes(qb_q5_bytes(qs[i], qh, i, true), 0u, 31u);
     }
-    return sc;
+#ifdef WTYPE_Q5_0
+    return vec4(dm.x, -16.0 * dm.x, dm.x, -16.0 * dm.x);
+#else
+    return dm.xyxy;
+#endif
 }
 // QB_X8: the quants centred, q - 16 in -16..15: each byte assembled as above but with bit 4 flipped (from qh
 // inverted), then read as a signed 5-bit number (two shifts a quant, no conversion). |q - 16| x <= 16 * 127: a sum
@@ -410,23 +423,15 @@ ivec4 qb_s5(uint w) { return ivec4(uvec4(w) << uvec4(27u, 19u, 11u, 3u)) >> 27; 
 vec2 qb_unit_x8(uint blk, uint u, out ivec4 q[8], inout uvec4 c[QB_CACHE]) {
     uvec4 r0, r1;
     qb_load8(blk, r0, r1);
-#ifdef WTYPE_Q5_0
-    uint nh = ~((r0.x >> 16) | (r0.y << 16));
-    uint qs[4] = uint[4]((r0.y >> 16) | (r0.z << 16), (r0.z >> 16) | (r0.w << 16), (r0.w >> 16) | (r1.x << 16),
-                         (r1.x >> 16) | (r1.y << 16));
-    vec2 dm = vec2(half_unpack2(r0.x).x, 0.0);
-#else
-    uint nh = ~r0.y;
-    uint qs[4] = uint[4](r0.z, r0.w, r1.x, r1.y);
-    vec2 dm = half_unpack2(r0.x);
+    uint qh, qs[4];
+    vec2 dm = qb_q5_words(r0, r1, qh, qs);
+    [[unroll]] for (uint i = 0u; i < 4u; i++) { // q[t]: elements 4t .. 4t + 3 (low nibbles, then high ones)
+        q[i] = qb_s5(qb_q5_bytes(qs[i], ~qh, i, false));
+        q[4u + i] = qb_s5(qb_q5_bytes(qs[i], ~qh, i, true));
+    }
+#ifdef WTYPE_Q5_1
     dm.y += 16.0 * dm.x;
 #endif
-    [[unroll]] for (uint i = 0u; i < 4u; i++) { // q[t]: elements 4t .. 4t + 3 (low nibbles, then high ones)
-        uint hl = (((nh >> (4u * i)) & 15u) * 0x02040810u) & 0x10101010u;
-        uint hh = (((nh >> (4u * i + 16u)) & 15u) * 0x02040810u) & 0x10101010u;
-        q[i] = qb_s5((qs[i] & 0x0f0f0f0fu) | hl);
-        q[4u + i] = qb_s5(((qs[i] >> 4) & 0x0f0f0f0fu) | hh);
-    }
     return dm;
 }
 #endif
@@ -647,9 +652,24 @@ void qb_group_load(uint blk, uint u, inout uvec4 cw[QB_CACHE]) {
     qb_load32(blk + 192u, cw[6], cw[7]);
 }
 #endif
-vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[QB_CACHE]) {
+// The 6-bit quants of word i of unit u's first half (hi 0: elements 4i..4i+3) or second (hi 1: 16+4i..) from the
+// kept words, one per byte
+uint qb_q6k_bytes(uvec4 cw[QB_CACHE], uint u, uint i, uint hi) {
     uint c = u & 3u;
+    uint l = (c & 1u) == 0u ? cw[hi][i] : cw[2u + hi][i];
+    return qb_nib_hi(l, 4u * (c >> 1), cw[4u + hi][i], 2u * c, 0x03030303u);
+}
+#ifdef QB_TEXEL
+// d * sc of unit u's two sub-blocks, from the kept words
+vec2 qb_q6k_sub_d(uvec4 cw[QB_CACHE], uint u) {
+    float d = half_unpack2(cw[7].x).x;
+    uint s = qb_comp(cw[6], u >> 1) >> (16u * (u & 1u)); // scale bytes 2u, 2u + 1
+    return vec2(d * float(int(s << 24) >> 24), d * float(int(s << 16) >> 24));
+}
+#endif
+vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[QB_CACHE]) {
 #ifndef QB_TEXEL
+    uint c = u & 3u;
     if (c == 0u) {
         uint bl = blk + 64u * (u >> 2), bh = blk + 128u + 32u * (u >> 2);
         uvec4 l[4];
@@ -658,17 +678,13 @@ vec4 qb_unit_seq(uint blk, uint u, out vec4 q[8], inout uvec4 cw[QB_CACHE]) {
         qb_load32(bh, cw[4], cw[5]);
     }
 #endif
-    uint sl = 4u * (c >> 1), shh = 2u * c, k = 2u * (c & 1u);
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
-        uint l0 = k == 0u ? cw[0][i] : cw[2][i], l1 = k == 0u ? cw[1][i] : cw[3][i];
-        q[2u * i] = qb_bytes(qb_nib_hi(l0, sl, cw[4][i], shh, 0x03030303u), 0u, 63u);
-        q[2u * i + 1u] = qb_bytes(qb_nib_hi(l1, sl, cw[5][i], shh, 0x03030303u), 0u, 63u);
+        q[2u * i] = qb_bytes(qb_q6k_bytes(cw, u, i, 0u), 0u, 63u);
+        q[2u * i + 1u] = qb_bytes(qb_q6k_bytes(cw, u, i, 1u), 0u, 63u);
     }
 #ifdef QB_TEXEL
-    float d = half_unpack2(cw[7].x).x;
-    uint s = qb_comp(cw[6], u >> 1) >> (16u * (u & 1u)); // scale bytes 2u, 2u + 1
-    float d0 = d * float(int(s << 24) >> 24), d1 = d * float(int(s << 16) >> 24);
-    return vec4(d0, -32.0 * d0, d1, -32.0 * d1);
+    vec2 d = qb_q6k_sub_d(cw, u);
+    return vec4(d.x, -32.0 * d.x, d.y, -32.0 * d.y);
 #else
     return qb_scales(blk, u);
 #endif
@@ -693,16 +709,11 @@ vec4 qb_unit(uint blk, uint u, out vec4 q[8]) {
 #define QB_X8_SUB 1
 ivec4 qb_s6(uint w) { return ivec4(uvec4(w ^ 0x20202020u) << uvec4(26u, 18u, 10u, 2u)) >> 26; }
 vec2 qb_unit_x8(uint blk, uint u, out ivec4 q[8], inout uvec4 cw[QB_CACHE]) {
-    uint c = u & 3u;
-    uint sl = 4u * (c >> 1), shh = 2u * c, k = 2u * (c & 1u);
     [[unroll]] for (uint i = 0u; i < 4u; i++) { // q[t]: elements 4t .. 4t + 3
-        uint l0 = k == 0u ? cw[0][i] : cw[2][i], l1 = k == 0u ? cw[1][i] : cw[3][i];
-        q[i] = qb_s6(qb_nib_hi(l0, sl, cw[4][i], shh, 0x03030303u));
-        q[4u + i] = qb_s6(qb_nib_hi(l1, sl, cw[5][i], shh, 0x03030303u));
+        q[i] = qb_s6(qb_q6k_bytes(cw, u, i, 0u));
+        q[4u + i] = qb_s6(qb_q6k_bytes(cw, u, i, 1u));
     }
-    float d = half_unpack2(cw[7].x).x;
-    uint s = qb_comp(cw[6], u >> 1) >> (16u * (u & 1u)); // scale bytes 2u, 2u + 1
-    return vec2(d * float(int(s << 24) >> 24), d * float(int(s << 16) >> 24));
+    return qb_q6k_sub_d(cw, u);
 }
 #endif
 

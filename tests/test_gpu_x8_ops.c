@@ -362,7 +362,7 @@ static void test_quantize(void) {
     CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &odd, NULL), VKSLM_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &t64.t, &t32.t), VKSLM_ERR_INVALID_ARG); /* g of 32 floats */
     CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &t64.t, &odd), VKSLM_ERR_INVALID_ARG);   /* g not on 16 bytes */
-    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &t64.t, &tq.t), VKSLM_ERR_INVALID_ARG);  /* g not F32 */
+    CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &t64.t, &tq.t), VKSLM_ERR_UNSUPPORTED);  /* g not F32 */
     CU_ASSERT_EQUAL(vkslm_op_quantize_x8(c, &q1, &t64.t, NULL), VKSLM_OK);
     CU_ASSERT_EQUAL(ot_submit(c, VKSLM_OK, "quantize_x8 refusals"), VKSLM_OK);
     ot_free(vk, &t40), ot_free(vk, &t64), ot_free(vk, &tq), ot_free(vk, &tq40), ot_free(vk, &todd), ot_free(vk, &t32);

@@ -718,7 +718,7 @@ vkslm_status vkslm_graph_record(vkslm_cmd *c, const vkslm_model_dev *m, vkslm_st
             xo = xn;
         }
         const vkslm_tensor x8o = {&b->x8, 0, VKSLM_TYPE_I32, {vkslm_x8_pair_ints(E), vkslm_x8_pairs(rows), 1, 1}};
-        if (out8 && !(x8_holds && out_x8))
+        if (out8 && !x8_holds)
             VKSLM_TRY(vkslm_op_quantize_x8(c, &x8o, &xo, &m->output_norm));
         const vkslm_matmul_fuse f = {.norm = &m->output_norm, .eps = eps}, f8 = {.norm = &m->output_norm, .eps = eps,
                                                                                  .norm_x = &xo};

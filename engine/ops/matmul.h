@@ -106,9 +106,8 @@ static inline uint64_t vkslm_x8_pairs(uint64_t m) { return (m + 1) / 2; }
  * bits for the same floats on a device), for a product taking x so where no producer writes it. With g (F32, K or
  * more, 16-byte aligned; NULL: none) each row is multiplied by g first, as a producer's x8_g. */
 vkslm_status vkslm_op_quantize_x8(vkslm_cmd *c, const vkslm_tensor *q, const vkslm_tensor *x, const vkslm_tensor *g);
-/* Whether products with weight w take x in 8 bits on this device (Q4_0, Q4_1, Q4_K, Q5_0, Q5_1 and Q6_K weights in the texel
- * kernel;
- * not with VKSLM_DISABLE_X8). */
+/* Whether products with weight w take x in 8 bits on this device (Q4_0, Q4_1, Q4_K, Q5_0, Q5_1 and Q6_K weights in
+ * the texel kernel; not with VKSLM_DISABLE_X8). */
 int vkslm_op_matmul_x8_type(vkslm_vk *vk, const vkslm_tensor *w);
 /* Whether the texel kernel takes w (rows [gate | up], the up rows starting a tile) with glu_out. */
 int vkslm_op_matmul_glu_out_fusable(vkslm_vk *vk, const vkslm_tensor *w);
