@@ -64,6 +64,12 @@ layout(constant_id = 8) const uint GLU_OUT = 0u;
 //   With pc.fuse & 4 the outputs are multiplied by g (binding 7) first: the next product's norm weights.
 layout(constant_id = 9) const uint X8_IN = 0u;
 layout(constant_id = 10) const uint X8_OUT = 0u;
+// QB_TEXEL only, RUN: weights in tiles of 32 rows (engine/model/weight_tiles.h) whose blocks of 32 elements, RPL of them
+// (with GLU_OUT RPL / 2 gate rows' and as many up rows'), make whole texels. An invocation's rows are side by side in a
+// tile, so their blocks of a unit lie side by side too, from a texel boundary: it fetches them once, as wrun (the
+// texels of a run: 9 for 8 rows of Q4_0, where each block alone straddles 2 of them), and the decoders read the
+// blocks there (QB_TEXEL_HOOK), at j * QB_BYTES for row j. The same bytes, the same sums: outputs bit for bit the same.
+layout(constant_id = 11) const uint RUN = 0u;
 #define NORM (NORM_ON != 0u)
 #define RESID ((pc.fuse & 2u) != 0u)
 
@@ -136,6 +142,10 @@ layout(std430, binding = 3) readonly buffer BufB { float B[]; };
 layout(std430, binding = 5) writeonly buffer BufQ { int Q8[]; }; // X8_OUT
 #endif
 
+#ifdef QB_TEXEL
+uvec4 wrun[69]; // RUN: the texels of an invocation's blocks of a unit (at most 32 rows of 34 bytes, and one to spare)
+#define QB_TEXEL_HOOK(t) (RUN != 0u ? wrun[t] : texelFetch(WT, int(t)))
+#endif
 #include "quant_blocks.glsl"
 #include "x8.glsl"
 
@@ -152,6 +162,20 @@ float outv[MAXR * MAXV]; // X8_OUT: what the store wrote, outv[j * MAXV + v]
 #endif
 
 uvec4 wcache[MAXR][QB_CACHE];
+#ifdef QB_TEXEL
+uint run_b[2]; // RUN: byte offsets of the blocks of unit 0 of the invocation's run of rows (with GLU_OUT: gate, up)
+// RUN: wrun = the run's blocks of unit g (boff: the unit's offset in a tile); each row's block then at j * QB_BYTES
+void fetch_run(uint boff) {
+    const uint h = GLU_OUT != 0u ? RPL / 2u : RPL, n = h * QB_BYTES / 16u;
+    [[unroll]] for (uint k = 0u; k < n; k++)
+        wrun[k] = texelFetch(WT, int(((run_b[0] + boff) >> 4) + k));
+    if (GLU_OUT != 0u)
+        [[unroll]] for (uint k = 0u; k < n; k++)
+            wrun[n + k] = texelFetch(WT, int(((run_b[1] + boff) >> 4) + k));
+}
+// the block of row j at unit offset boff: in the run, or in the weights
+uint blk_at(uint rowb[MAXR], uint j, uint boff) { return RUN != 0u ? j * QB_BYTES : rowb[j] + boff; }
+#endif
 #ifdef QB_TEXEL
 float nscale[MAXV];     // NORM: each vector's 1 / rms
 #endif // per row: words qb_unit_seq keeps between the units of a block
@@ -176,9 +200,12 @@ void add_units(uint rowb[MAXR], uint g, bool seq) {
         vec4 l = (xv[v][0] + xv[v][1]) + (xv[v][2] + xv[v][3]), h = (xv[v][4] + xv[v][5]) + (xv[v][6] + xv[v][7]);
         sx[v] = vec2((l.x + l.y) + (l.z + l.w), (h.x + h.y) + (h.z + h.w));
     }
+    if (RUN != 0u)
+        fetch_run(boff);
     [[unroll]] for (uint j = 0u; j < RPL; j++) {
         vec4 q[8];
-        vec4 s = seq ? qb_unit_seq(rowb[j] + boff, u, q, wcache[j]) : qb_unit(rowb[j] + boff, u, q);
+        uint b = blk_at(rowb, j, boff);
+        vec4 s = seq ? qb_unit_seq(b, u, q, wcache[j]) : qb_unit(b, u, q);
         // one half of the unit at a time (16 of q's values live, not 32: fewer register spills on CPUs)
         float sl[MAXV];
         [[unroll]] for (uint v = 0u; v < NVEC; v++) {
@@ -232,9 +259,11 @@ void add_units_x8(uint rowb[MAXR], uint g) {
 #endif
     }
     uint boff = (g / QB_UNITS) * QB_BYTES * pc.tile, u = g % QB_UNITS;
+    if (RUN != 0u)
+        fetch_run(boff);
     [[unroll]] for (uint j = 0u; j < RPL; j++) {
         ivec4 q[8];
-        vec2 dm = qb_unit_x8(rowb[j] + boff, u, q, wcache[j]);
+        vec2 dm = qb_unit_x8(blk_at(rowb, j, boff), u, q, wcache[j]);
         // the quants outer, the pairs inner: a quant texel serves every pair while it is in registers (the sums of
         // the pairs are few registers; the quants of a unit, kept for pair after pair, were spilled). A sum takes
         // QB_X8_PART quant texels, all 8 for 4-bit quants (32 * 8 * 127 < 2^15); wider quants sum fewer per part so
@@ -435,6 +464,14 @@ void main() {
                                   : gl_GlobalInvocationID.x;
         uint r0 = inv_x * (GLU_OUT != 0u ? RPL / 2u : RPL);
         row_offsets(r0, rowb);
+#ifdef QB_TEXEL
+        if (RUN != 0u) { // (an invocation past the last rows reads the last run)
+            const uint h = GLU_OUT != 0u ? RPL / 2u : RPL;
+            uint r = min(r0, pc.rows - h);
+            run_b[0] = pc.w_off + (r / pc.tile) * pc.tile * pc.row_bytes + (r % pc.tile) * QB_BYTES;
+            run_b[1] = run_b[0] + pc.pad * pc.row_bytes; // (GLU_OUT: the up rows, pc.pad rows on: whole tiles)
+        }
+#endif
 #if defined(QB_TEXEL) && defined(QB_GROUP)
         // the words a group of units shares, loaded once for the group (quant_blocks.glsl says why)
         for (uint g0 = 0u; g0 < pc.units; g0 += QB_GROUP) {

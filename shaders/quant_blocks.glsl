@@ -29,7 +29,11 @@
 
 // ---- reading words, bytes, halves and unaligned words out of W -----------------------------------------
 #ifdef QB_TEXEL
+#ifdef QB_TEXEL_HOOK // the includer's source of weight texels (matmul_vec.comp: its runs of blocks)
+uvec4 qb_texel(uint t) { return QB_TEXEL_HOOK(t); }
+#else
 uvec4 qb_texel(uint t) { return texelFetch(WT, int(t)); }
+#endif
 // component s (0..3) of a texel: selects, never a dynamic index (that would go through memory)
 uint qb_comp(uvec4 t, uint s) { return s == 0u ? t.x : s == 1u ? t.y : s == 2u ? t.z : t.w; }
 // words s..s+3 of the 8 words of texels a, b (s = 0..3)

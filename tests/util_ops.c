@@ -32,6 +32,11 @@ ot_tensor ot_raw(vkslm_vk *vk, const void *data, uint64_t bytes, uint32_t type, 
 }
 
 ot_tensor ot_weights(vkslm_vk *vk, const uint8_t *w, uint32_t type, uint64_t k, uint64_t n, uint32_t t) {
+    return ot_weights_at(vk, w, type, k, n, t, vkslm_type_info(type)->block_elems == 1 ? 4 : 2);
+}
+
+ot_tensor ot_weights_at(vkslm_vk *vk, const uint8_t *w, uint32_t type, uint64_t k, uint64_t n, uint32_t t,
+                        uint64_t pad) {
     uint64_t bytes = test_row_bytes(type, k) * n;
     uint8_t *tiled = NULL;
     if (t > 1) {
@@ -40,7 +45,7 @@ ot_tensor ot_weights(vkslm_vk *vk, const uint8_t *w, uint32_t type, uint64_t k, 
         CU_ASSERT_FATAL(tiled != NULL);
         vkslm_tile_pack(tiled, w, type, k, n, t);
     }
-    ot_tensor tw = ot_raw(vk, tiled ? tiled : w, bytes, type, k, n, vkslm_type_info(type)->block_elems == 1 ? 4 : 2);
+    ot_tensor tw = ot_raw(vk, tiled ? tiled : w, bytes, type, k, n, pad);
     tw.t.tile = t;
     free(tiled);
     return tw;

@@ -27,6 +27,9 @@ ot_tensor ot_raw(vkslm_vk *vk, const void *data, uint64_t bytes, uint32_t type, 
 /* Weights w (n rows of k elements of type, GGUF's layout) as a tensor in GGUF's rows (t < 2) or in tiles of t rows
  * (engine/model/weight_tiles.h), 2 bytes into a fresh buffer (4 for plain floats). */
 ot_tensor ot_weights(vkslm_vk *vk, const uint8_t *w, uint32_t type, uint64_t k, uint64_t n, uint32_t t);
+/* the same, pad bytes into its buffer (ot_weights: 2, or 4 for plain floats: off 16 bytes, as blocks may be) */
+ot_tensor ot_weights_at(vkslm_vk *vk, const uint8_t *w, uint32_t type, uint64_t k, uint64_t n, uint32_t t,
+                        uint64_t pad);
 /* An output of type (F32, F16 or I32) and shape, all poison. */
 ot_tensor ot_out(vkslm_vk *vk, uint32_t type, uint64_t ne0, uint64_t ne1, uint64_t ne2, uint64_t pad);
 /* Reads the first n values back as floats (F32/F16; I32 as raw words into x); returns 0 (and says so) when

@@ -66,6 +66,18 @@ static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
  * weights in blocks of 32 elements (no K-quant state kept between units) */
 #define TEXEL_RPL 32u
 #define STORAGE_RPL 4u
+/* The texel kernel's RUN (shaders/matmul_vec.comp): the h rows of an invocation (h of each of gate and up with glu_out)
+ * lie side by side in a tile, so their blocks of a unit make a run of whole texels from a 16-byte boundary, fetched
+ * once: blocks of 32 elements (18 to 34 bytes, one unit each), tiles of h rows or a multiple, the weights on 16 bytes.
+ * lavapipe, 8 rows of Q4_0: 9 texel fetches a unit instead of 16. */
+static int run_ok(const vkslm_vk *vk, const vkslm_tensor *w, uint32_t h) {
+    const uint32_t t = w->type, bytes = vkslm_type_info(t)->block_bytes;
+    return vkslm_vk_get_enabled(vk)->weight_runs && w->tile > 1 && h && w->tile % h == 0 &&
+           (t == VKSLM_TYPE_Q4_0 || t == VKSLM_TYPE_IQ4_NL || t == VKSLM_TYPE_Q4_1 || t == VKSLM_TYPE_Q5_0 ||
+            t == VKSLM_TYPE_Q5_1 || t == VKSLM_TYPE_Q8_0) &&
+           (uint64_t)h * bytes % 16 == 0 && (w->buf->offset + w->offset) % 16 == 0;
+}
+
 static vec_plan plan_vec(const vkslm_vk *vk, int per_lane, int texel, int small_blocks, uint32_t nvec,
                          uint64_t n_rows) {
     const vkslm_vk_caps *caps = vkslm_vk_get_caps(vk);
@@ -252,7 +264,7 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         return vkslm_fail(VKSLM_ERR_UNSUPPORTED, "%s: the shared-memory tiled kernel reads weights row after row, "
                           "not in tiles of %u rows", name, tile);
 
-    uint32_t spec[11], n_spec, rows_per_wg, toks_per_wg;
+    uint32_t spec[12], n_spec, rows_per_wg, toks_per_wg;
     int texel = 0;
     vkslm_shader_id shader;
     if (kernel == VKSLM_MATMUL_TILED) {
@@ -295,7 +307,8 @@ static vkslm_status product(vkslm_cmd *c, const vkslm_tensor *d, const vkslm_ten
         spec[8] = glu_out;
         spec[9] = x8_in;
         spec[10] = x8_out;
-        n_spec = texel ? 11 : 5;
+        spec[11] = texel && run_ok(vk, w, glu_out ? v.rpl / 2 : v.rpl);
+        n_spec = texel ? 12 : 5;
         rows_per_wg = v.rows_per_wg;
         toks_per_wg = nvec;
     }

@@ -74,6 +74,7 @@ static vkslm_status create_device(vkslm_vk *vk) {
     /* (the lanes of an 8-bit output block share its scale through subgroup shuffles) */
     e->x8_products = e->texel_buffers && (c->subgroup_ops & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
                      !vkslm_env_flag("VKSLM_DISABLE_X8");
+    e->weight_runs = e->texel_buffers && !vkslm_env_flag("VKSLM_DISABLE_RUNS");
     if (e->weight_tile == UINT32_MAX) /* not set by VKSLM_WEIGHT_TILE (read_env) */
         e->weight_tile = e->texel_buffers ? 32u : 0u;
     else if (e->weight_tile == 1)

@@ -125,7 +125,8 @@ typedef struct vkslm_vk_options {
  * quirks.c: an unknown name fails the open with VKSLM_ERR_INVALID_ARG), VKSLM_VALIDATE, VKSLM_MAX_STORAGE_RANGE (bytes; lowers
  * the range vkslm binds), VKSLM_DISABLE_F16 / _8BIT / _16BIT (do not enable those features),
  * VKSLM_DISABLE_TEXEL (no texel-buffer bindings: the kernels that use them fall back to storage buffers),
- * VKSLM_DISABLE_X8 (the texel mat-vec keeps x in floats for every weight type),
+ * VKSLM_DISABLE_X8 (the texel mat-vec keeps x in floats for every weight type), VKSLM_DISABLE_RUNS (it fetches
+ * each row's blocks alone),
  * VKSLM_DISABLE_UMA (always stage uploads), VKSLM_STAGING_BYTES, VKSLM_DEVICE_MEMORY_LIMIT, VKSLM_CACHE_DIR,
  * VKSLM_NO_PIPELINE_CACHE, VKSLM_MATVEC_RPL (engine/ops/matmul.c). Byte counts are read strictly (engine/util/env.h): a bad value fails the open
  * with VKSLM_ERR_INVALID_ARG. */
@@ -150,6 +151,8 @@ typedef struct vkslm_vk_enabled {
     int x8_products;     /* the texel mat-vec takes 4- to 6-bit weights times x in 8 bits, summed in integers
                           * (engine/ops/matmul.c): texel_buffers, subgroup shuffles in compute, VKSLM_DISABLE_X8
                           * unset */
+    int weight_runs;     /* the texel mat-vec fetches the blocks of an invocation's rows once, as one run of texels
+                          * (engine/ops/matmul.c, run_ok): texel_buffers, VKSLM_DISABLE_RUNS unset */
     uint32_t matvec_rpl; /* VKSLM_MATVEC_RPL (1..32): rows per invocation of the mat-vec kernel (at most 4 in
                           * its storage-buffer variant); 0: its choice */
     uint32_t weight_tile; /* rows per tile of the weight matrices models load (engine/model/weight_tiles.h): 32
