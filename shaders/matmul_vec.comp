@@ -175,8 +175,6 @@ void fetch_run(uint boff) {
 }
 // the block of row j at unit offset boff: in the run, or in the weights
 uint blk_at(uint rowb[MAXR], uint j, uint boff) { return RUN != 0u ? j * QB_BYTES : rowb[j] + boff; }
-#endif
-#ifdef QB_TEXEL
 float nscale[MAXV];     // NORM: each vector's 1 / rms
 #endif // per row: words qb_unit_seq keeps between the units of a block
 
