@@ -70,6 +70,8 @@ layout(constant_id = 10) const uint X8_OUT = 0u;
 // texels of a run: 9 for 8 rows of Q4_0, where each block alone straddles 2 of them), and the decoders read the
 // blocks there (QB_TEXEL_HOOK), at j * QB_BYTES for row j. The same bytes, the same sums: outputs bit for bit the same.
 layout(constant_id = 11) const uint RUN = 0u;
+// the rows an invocation outputs (with GLU_OUT: RPL / 2 gate rows, and as many up rows read): with RUN, a run's rows
+const uint ROWS_OUT = GLU_OUT != 0u ? RPL / 2u : RPL;
 #define NORM (NORM_ON != 0u)
 #define RESID ((pc.fuse & 2u) != 0u)
 
@@ -166,7 +168,7 @@ uvec4 wcache[MAXR][QB_CACHE];
 uint run_b[2]; // RUN: byte offsets of the blocks of unit 0 of the invocation's run of rows (with GLU_OUT: gate, up)
 // RUN: wrun = the run's blocks of unit g (boff: the unit's offset in a tile); each row's block then at j * QB_BYTES
 void fetch_run(uint boff) {
-    const uint h = GLU_OUT != 0u ? RPL / 2u : RPL, n = h * QB_BYTES / 16u;
+    const uint n = ROWS_OUT * QB_BYTES / 16u;
     [[unroll]] for (uint k = 0u; k < n; k++)
         wrun[k] = texelFetch(WT, int(((run_b[0] + boff) >> 4) + k));
     if (GLU_OUT != 0u)
@@ -431,14 +433,17 @@ void store(uint r0, uint v0) {
     }
 }
 
+// Byte offset of row r's first block. In tiles of T rows, block b of row r is block b * T + r % T of its tile
+// (T = 1: GGUF's rows).
+uint row_block0(uint r) { return pc.w_off + (r / pc.tile) * pc.tile * pc.row_bytes + (r % pc.tile) * QB_BYTES; }
+
 // Byte offsets of the first blocks of rows r0 .. r0 + RPL - 1, clamped to the last row (clamped rows compute,
-// never store). In tiles of T rows, block b of row r is block b * T + r % T of its tile (T = 1: GGUF's rows).
-// GLU_OUT: rows j < RPL / 2 are gate rows r0 + j, the rest the up rows pc.pad further.
+// never store). GLU_OUT: rows j < RPL / 2 are gate rows r0 + j, the rest the up rows pc.pad further.
 void row_offsets(uint r0, out uint rowb[MAXR]) {
     [[unroll]] for (uint j = 0u; j < MAXR; j++) {
         uint r = GLU_OUT != 0u ? min(r0 + j % (RPL / 2u), pc.rows - 1u) + (j < RPL / 2u ? 0u : pc.pad)
                                : min(r0 + j, pc.rows - 1u);
-        rowb[j] = pc.w_off + (r / pc.tile) * pc.tile * pc.row_bytes + (r % pc.tile) * QB_BYTES;
+        rowb[j] = row_block0(r);
     }
 }
 
@@ -460,13 +465,11 @@ void main() {
         uint inv_x = X8_OUT != 0u ? gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_SubgroupID * gl_SubgroupSize +
                                         gl_SubgroupInvocationID
                                   : gl_GlobalInvocationID.x;
-        uint r0 = inv_x * (GLU_OUT != 0u ? RPL / 2u : RPL);
+        uint r0 = inv_x * ROWS_OUT;
         row_offsets(r0, rowb);
 #ifdef QB_TEXEL
         if (RUN != 0u) { // (an invocation past the last rows reads the last run)
-            const uint h = GLU_OUT != 0u ? RPL / 2u : RPL;
-            uint r = min(r0, pc.rows - h);
-            run_b[0] = pc.w_off + (r / pc.tile) * pc.tile * pc.row_bytes + (r % pc.tile) * QB_BYTES;
+            run_b[0] = row_block0(min(r0, pc.rows - ROWS_OUT));
             run_b[1] = run_b[0] + pc.pad * pc.row_bytes; // (GLU_OUT: the up rows, pc.pad rows on: whole tiles)
         }
 #endif
@@ -501,7 +504,7 @@ void main() {
             store(r0, v0);
 #ifdef QB_TEXEL
         if (X8_OUT != 0u)
-            quant_out(r0, v0, GLU_OUT != 0u ? RPL / 2u : RPL);
+            quant_out(r0, v0, ROWS_OUT);
 #endif
     } else {
         uint lanes = subgroupAdd(1u), lane = subgroupExclusiveAdd(1u);
